@@ -1,0 +1,177 @@
+//! `git_repo`: the path is inside a git work tree that git can read.
+//!
+//! Opening happens once per run ([`open`]); the other git gates use the
+//! result. Discovery walks upward like git does, so a subdirectory and a
+//! linked worktree work. A repository git refuses to read (owned by another
+//! user: the `safe.directory` rule), one whose index cannot be read, a bare
+//! one and one with no commit all fail here with what to do next.
+
+use std::path::{Path, PathBuf};
+
+use git2::{ErrorCode, Oid, Repository};
+
+use super::short_id;
+use crate::report::Outcome;
+use crate::sanitize;
+
+/// A repository that passed `git_repo`.
+pub struct Repo {
+    pub repo: Repository,
+    /// The work tree root.
+    pub root: PathBuf,
+    /// The commit HEAD points at.
+    pub head: Oid,
+}
+
+impl std::fmt::Debug for Repo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Repo")
+            .field("root", &self.root)
+            .field("head", &self.head)
+            .finish()
+    }
+}
+
+/// Why the path is not a usable repository: the row's FAIL message, and
+/// the work tree root when one was found (the configuration file may live
+/// there even when the repository is unusable).
+#[derive(Debug)]
+pub struct NotUsable {
+    pub message: String,
+    pub root: Option<PathBuf>,
+}
+
+/// A path for a message: ASCII, without the trailing `/` libgit2 puts on
+/// directories.
+fn show(p: &Path) -> String {
+    let text = p.display().to_string();
+    let trimmed = if text.len() > 1 {
+        text.trim_end_matches('/')
+    } else {
+        &text
+    };
+    sanitize::ascii(trimmed)
+}
+
+/// Discover and open the repository containing `path`, and make sure git
+/// can read it.
+pub fn open(path: &Path) -> Result<Repo, NotUsable> {
+    let unusable = |message: String, root: Option<PathBuf>| NotUsable { message, root };
+    if !path.exists() {
+        return Err(unusable(
+            format!(
+                "{} does not exist; pass --repo with the repository's path",
+                show(path)
+            ),
+            None,
+        ));
+    }
+    let repo = match Repository::discover(path) {
+        Ok(r) => r,
+        Err(e) if e.code() == ErrorCode::Owner => {
+            let root = find_root(path);
+            let shown = show(root.as_deref().unwrap_or(path));
+            return Err(unusable(
+                format!(
+                    "{shown} is owned by another user, so git refuses it (safe.directory); \
+                     if you trust it: git config --global --add safe.directory {shown}"
+                ),
+                root,
+            ));
+        }
+        Err(e) if e.code() == ErrorCode::NotFound => {
+            return Err(unusable(
+                format!(
+                    "{} is not inside a git work tree; run from the repository or pass --repo",
+                    show(path)
+                ),
+                None,
+            ));
+        }
+        Err(e) => {
+            return Err(unusable(
+                format!(
+                    "cannot open the git repository at {}: {}",
+                    show(path),
+                    e.message()
+                ),
+                find_root(path),
+            ));
+        }
+    };
+    let Some(root) = repo.workdir().map(Path::to_path_buf) else {
+        return Err(unusable(
+            format!(
+                "{} is a bare repository: there is no work tree to release from",
+                show(repo.path())
+            ),
+            None,
+        ));
+    };
+    if let Err(e) = repo.index() {
+        let index = repo.path().join("index");
+        return Err(unusable(
+            format!(
+                "cannot read the git index ({}): it may be corrupt; see `git status`, \
+                 and rebuild it with: rm {} && git reset",
+                e.message(),
+                show(&index)
+            ),
+            Some(root),
+        ));
+    }
+    let head = match repo.head() {
+        Ok(h) => h.peel_to_commit().map(|c| c.id()),
+        Err(e) if e.code() == ErrorCode::UnbornBranch => {
+            return Err(unusable(
+                "the repository has no commits yet: there is nothing to release; commit first"
+                    .to_string(),
+                Some(root),
+            ));
+        }
+        Err(e) => {
+            return Err(unusable(
+                format!("cannot resolve HEAD: {}", e.message()),
+                Some(root),
+            ));
+        }
+    };
+    let head = match head {
+        Ok(id) => id,
+        Err(e) => {
+            return Err(unusable(
+                format!("HEAD does not point at a commit: {}", e.message()),
+                Some(root),
+            ));
+        }
+    };
+    Ok(Repo { repo, root, head })
+}
+
+/// The row for `git_repo`.
+pub fn check(opened: &Result<Repo, NotUsable>) -> Outcome {
+    match opened {
+        Ok(r) => {
+            let kind = if r.repo.is_worktree() {
+                "linked worktree"
+            } else {
+                "work tree"
+            };
+            Outcome::ok(format!("{kind} {} at {}", show(&r.root), short_id(r.head)))
+                .detail("root", show(&r.root))
+                .detail("head", r.head.to_string())
+                .detail("worktree", r.repo.is_worktree())
+        }
+        Err(e) => Outcome::fail(e.message.clone()),
+    }
+}
+
+/// The nearest directory at or above `path` that holds a `.git` entry.
+fn find_root(path: &Path) -> Option<PathBuf> {
+    let start = std::path::absolute(path).ok()?;
+    let start = start.canonicalize().unwrap_or(start);
+    start
+        .ancestors()
+        .find(|p| p.join(".git").exists())
+        .map(Path::to_path_buf)
+}

@@ -1,0 +1,102 @@
+//! The command line: clap types only. `main` turns them into
+//! [`release_sentinel::Settings`].
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Parser, ValueEnum};
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  SAFE      every policy gate passed (and no health check is critical)
+  1  BLOCKED   a policy gate failed, or the arguments or config are invalid
+  2  CRITICAL  policy passed, but a health check is critical
+
+Examples:
+  release-sentinel --env prod --version v1.2.3
+  release-sentinel --env stage --version v1.3.0-rc.1 --format json
+  RS_ENV=prod RS_VERSION=v1.2.3 release-sentinel --repo ./service --fail-fast
+  release-sentinel --env dev --version v0.4.0 --config ci/release-sentinel.toml -v";
+
+/// A release safety gate: may this version go to this environment now?
+///
+/// Checks policy (environment, git state, version, tag, required
+/// variables) and prints a table; the exit code is the verdict.
+#[derive(Debug, Parser)]
+#[command(
+    name = "release-sentinel",
+    version,
+    disable_version_flag = true,
+    after_help = AFTER_HELP,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Target environment (exact match against the allowed list)
+    #[arg(long, env = "RS_ENV", value_name = "ENV")]
+    pub env: String,
+
+    /// Release version to check: "v" and a SemVer version, e.g. v1.2.3
+    #[arg(long = "version", env = "RS_VERSION", value_name = "VERSION")]
+    pub release_version: String,
+
+    /// Configuration file [default: release-sentinel.toml at the repository
+    /// root, else the embedded default]
+    #[arg(long, env = "RS_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Repository to check (discovered upward, like git)
+    #[arg(long, value_name = "PATH", default_value = ".")]
+    pub repo: PathBuf,
+
+    /// Output format of the report on stdout
+    #[arg(long, value_enum, default_value_t = FormatArg::Table, value_name = "FORMAT")]
+    pub format: FormatArg,
+
+    /// Stop at the first failed gate (the rest show SKIP)
+    #[arg(long)]
+    pub fail_fast: bool,
+
+    /// More log output on stderr (-v info, -vv debug, -vvv trace)
+    #[arg(short, long, action = ArgAction::Count, conflicts_with = "quiet")]
+    pub verbose: u8,
+
+    /// Only errors on stderr
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Print the tool's own version
+    #[arg(short = 'V', action = ArgAction::Version)]
+    pub tool_version: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// The ASCII table
+    Table,
+    /// One JSON document
+    Json,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn version_means_the_release_version() {
+        let cli = Cli::try_parse_from(["rs", "--env", "prod", "--version", "v1.2.3"]).unwrap();
+        assert_eq!(cli.release_version, "v1.2.3");
+        assert_eq!(cli.env, "prod");
+        assert_eq!(cli.format, FormatArg::Table);
+    }
+
+    #[test]
+    fn capital_v_prints_the_tool_version() {
+        let err = Cli::try_parse_from(["rs", "-V"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::DisplayVersion);
+    }
+}

@@ -1,0 +1,395 @@
+//! Semantic validation: turns the raw file into a [`Config`], collecting
+//! every problem with its key path instead of stopping at the first.
+
+use std::collections::BTreeMap;
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+
+use super::raw::{RawConfig, RawRules};
+use super::{
+    Config, ConfigError, DEFAULT_BRANCHES, DEFAULT_ENVIRONMENTS, Override, Policy, Problem, Source,
+    Variables,
+};
+use crate::envsnap::EnvSnapshot;
+use crate::sanitize::quoted;
+use crate::secrets::{self, Scrubber};
+
+struct Problems(Vec<Problem>);
+
+impl Problems {
+    fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Problem {
+            key: key.into(),
+            message: message.into(),
+        });
+    }
+}
+
+pub(super) fn validate(
+    raw: RawConfig,
+    table: &toml::Table,
+    source: Source,
+    env: &EnvSnapshot,
+    scrubber: &Scrubber,
+) -> Result<Config, ConfigError> {
+    let mut problems = Problems(Vec::new());
+
+    if source != Source::Embedded {
+        literal_secrets(table, "", scrubber, &mut problems);
+    }
+
+    let environments = environments(raw.environments, env, &mut problems);
+
+    let policy = raw.policy.unwrap_or_default();
+    let global = policy.rules();
+    let (branches, matcher) = branches(
+        global.branches.as_deref(),
+        "policy.branches",
+        env,
+        &mut problems,
+    )
+    .unwrap_or_else(|| (Vec::new(), GlobSet::empty()));
+    let base = Policy {
+        branches,
+        matcher,
+        allow_prerelease: global.allow_prerelease.unwrap_or(false),
+        allow_build_metadata: global.allow_build_metadata.unwrap_or(false),
+        allow_dirty: global.allow_dirty.unwrap_or(false),
+        allow_downgrade: global.allow_downgrade.unwrap_or(false),
+    };
+
+    let mut overrides = BTreeMap::new();
+    for (name, rules) in policy.env.unwrap_or_default() {
+        let key = format!("policy.env.{name}");
+        if !environments.contains(&name) {
+            problems.push(
+                &key,
+                format!(
+                    "override for an undeclared environment {} (declared: {})",
+                    quoted(&name),
+                    environments.join(", ")
+                ),
+            );
+            continue;
+        }
+        overrides.insert(name, over(rules, &key, env, &mut problems));
+    }
+
+    let variables = variables(raw.variables.unwrap_or_default(), &mut problems);
+
+    if problems.0.is_empty() {
+        Ok(Config {
+            source,
+            environments,
+            base,
+            overrides,
+            variables,
+        })
+    } else {
+        Err(ConfigError::Invalid {
+            origin: source,
+            problems: problems.0,
+        })
+    }
+}
+
+fn over(rules: RawRules, key: &str, env: &EnvSnapshot, problems: &mut Problems) -> Override {
+    let branches = rules
+        .branches
+        .as_deref()
+        .and_then(|b| branches(Some(b), &format!("{key}.branches"), env, problems));
+    Override {
+        branches,
+        allow_prerelease: rules.allow_prerelease,
+        allow_build_metadata: rules.allow_build_metadata,
+        allow_dirty: rules.allow_dirty,
+        allow_downgrade: rules.allow_downgrade,
+    }
+}
+
+fn environments(
+    raw: Option<Vec<String>>,
+    env: &EnvSnapshot,
+    problems: &mut Problems,
+) -> Vec<String> {
+    let Some(list) = raw else {
+        return DEFAULT_ENVIRONMENTS.iter().map(|s| s.to_string()).collect();
+    };
+    if list.is_empty() {
+        problems.push(
+            "environments",
+            "the list is empty: no environment could ever pass; list at least one",
+        );
+    }
+    let mut out: Vec<String> = Vec::new();
+    for (i, item) in list.iter().enumerate() {
+        let key = format!("environments[{i}]");
+        let Some(value) = expand(item, &key, env, problems) else {
+            continue;
+        };
+        if value.is_empty() || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            problems.push(
+                &key,
+                format!(
+                    "{} is not a usable environment name (empty, or contains white space)",
+                    quoted(&value)
+                ),
+            );
+        } else if out.contains(&value) {
+            problems.push(&key, format!("{} is listed twice", quoted(&value)));
+        } else {
+            out.push(value);
+        }
+    }
+    out
+}
+
+fn branches(
+    raw: Option<&[String]>,
+    key: &str,
+    env: &EnvSnapshot,
+    problems: &mut Problems,
+) -> Option<(Vec<String>, GlobSet)> {
+    let list: Vec<String> = match raw {
+        None => DEFAULT_BRANCHES.iter().map(|s| s.to_string()).collect(),
+        Some([]) => {
+            problems.push(
+                key,
+                "the list is empty: no branch could ever pass; list at least one glob",
+            );
+            return None;
+        }
+        Some(list) => list.to_vec(),
+    };
+    let mut globs = Vec::new();
+    let mut builder = GlobSetBuilder::new();
+    let mut ok = true;
+    for (i, item) in list.iter().enumerate() {
+        let item_key = format!("{key}[{i}]");
+        let Some(value) = expand(item, &item_key, env, problems) else {
+            ok = false;
+            continue;
+        };
+        if value.trim().is_empty() {
+            problems.push(&item_key, "an empty glob matches no branch");
+            ok = false;
+            continue;
+        }
+        // `*` stays within one path component: `release/*` matches
+        // `release/1.2` but not `release/1.2/hotfix`; `**` crosses.
+        match GlobBuilder::new(&value).literal_separator(true).build() {
+            Ok(glob) => {
+                builder.add(glob);
+                globs.push(value);
+            }
+            Err(e) => {
+                problems.push(
+                    &item_key,
+                    format!("invalid glob {}: {}", quoted(&value), glob_reason(&e)),
+                );
+                ok = false;
+            }
+        }
+    }
+    if !ok {
+        return None;
+    }
+    match builder.build() {
+        Ok(set) => Some((globs, set)),
+        Err(e) => {
+            problems.push(
+                key,
+                format!("cannot build the glob set: {}", glob_reason(&e)),
+            );
+            None
+        }
+    }
+}
+
+fn glob_reason(e: &globset::Error) -> String {
+    e.kind().to_string()
+}
+
+fn variables(raw: super::raw::RawVariables, problems: &mut Problems) -> Variables {
+    let mut lists = [
+        ("variables.required", raw.required.unwrap_or_default()),
+        ("variables.secret", raw.secret.unwrap_or_default()),
+        ("variables.public", raw.public.unwrap_or_default()),
+    ];
+    for (key, list) in lists.iter_mut() {
+        let mut seen: Vec<&str> = Vec::new();
+        for (i, name) in list.iter().enumerate() {
+            let item_key = format!("{key}[{i}]");
+            if !is_variable_name(name) {
+                problems.push(
+                    &item_key,
+                    format!(
+                        "{} is not a variable name (letters, digits and _, not starting with a digit)",
+                        quoted(name)
+                    ),
+                );
+            } else if seen.contains(&name.as_str()) {
+                problems.push(&item_key, format!("{name} is listed twice"));
+            } else {
+                seen.push(name);
+            }
+        }
+    }
+    let [(_, required), (_, secret), (_, public)] = lists;
+    for (i, name) in public.iter().enumerate() {
+        let key = format!("variables.public[{i}]");
+        if secret.contains(name) {
+            problems.push(&key, format!("{name} is declared both secret and public"));
+        } else if !required.contains(name) {
+            problems.push(
+                &key,
+                format!(
+                    "{name} is not a required variable; `public` only lifts the secrecy of required ones"
+                ),
+            );
+        }
+    }
+    Variables {
+        required,
+        secret,
+        public,
+    }
+}
+
+fn is_variable_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
+        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
+}
+
+/// Expand `${NAME}` references from the environment; `$${` is a literal
+/// `${`. A reference to an unset (or non-UTF-8) variable is a problem.
+fn expand(value: &str, key: &str, env: &EnvSnapshot, problems: &mut Problems) -> Option<String> {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    let mut ok = true;
+    while let Some(pos) = rest.find('$') {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos..];
+        if let Some(tail) = after.strip_prefix("$${") {
+            out.push_str("${");
+            rest = tail;
+        } else if let Some(tail) = after.strip_prefix("${") {
+            let Some(end) = tail.find('}') else {
+                problems.push(
+                    key,
+                    "unterminated ${ reference (write $${ for a literal ${)",
+                );
+                return None;
+            };
+            let name = &tail[..end];
+            if !is_variable_name(name) {
+                problems.push(
+                    key,
+                    format!(
+                        "{} is not a variable name in a ${{...}} reference",
+                        quoted(name)
+                    ),
+                );
+                ok = false;
+            } else {
+                match env.get(name) {
+                    Ok(Some(v)) => out.push_str(v),
+                    Ok(None) => {
+                        problems.push(key, format!("references ${{{name}}}, which is not set"));
+                        ok = false;
+                    }
+                    Err(_) => {
+                        problems.push(
+                            key,
+                            format!("references ${{{name}}}, whose value is not valid UTF-8"),
+                        );
+                        ok = false;
+                    }
+                }
+            }
+            rest = &tail[end + 1..];
+        } else {
+            out.push('$');
+            rest = &after[1..];
+        }
+    }
+    out.push_str(rest);
+    ok.then_some(out)
+}
+
+/// A secret is never written in the file: refuse values that contain a
+/// secret variable's current value, that look like a known credential, that
+/// sit under a secret-looking key without a `${...}` reference, or that
+/// carry a password in a URL. Never echoes the value.
+fn literal_secrets(
+    table: &toml::Table,
+    prefix: &str,
+    scrubber: &Scrubber,
+    problems: &mut Problems,
+) {
+    for (k, v) in table {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        // `variables` lists names, not values.
+        if key == "variables" {
+            continue;
+        }
+        literal_secret_value(k, &key, v, scrubber, problems);
+    }
+}
+
+fn literal_secret_value(
+    name: &str,
+    key: &str,
+    value: &toml::Value,
+    scrubber: &Scrubber,
+    problems: &mut Problems,
+) {
+    match value {
+        toml::Value::String(s) => {
+            const FIX: &str = "secrets are never written in the file: reference an environment variable as ${NAME}";
+            if scrubber.contains_secret(s) {
+                problems.push(
+                    key,
+                    format!("contains the value of a secret variable; {FIX}"),
+                );
+            } else if let Some(rule) = secrets::rules::first_match(s) {
+                problems.push(key, format!("looks like a literal secret ({rule}); {FIX}"));
+            } else if secrets::is_secret_like_name(name)
+                && !s.trim().is_empty()
+                && !s.contains("${")
+            {
+                problems.push(
+                    key,
+                    format!("holds a literal value under a secret-looking key; {FIX}"),
+                );
+            } else if url_has_literal_password(s) {
+                problems.push(key, format!("a URL carries a literal password; {FIX}"));
+            }
+        }
+        toml::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                literal_secret_value(name, &format!("{key}[{i}]"), item, scrubber, problems);
+            }
+        }
+        toml::Value::Table(t) => literal_secrets(t, key, scrubber, problems),
+        _ => {}
+    }
+}
+
+fn url_has_literal_password(s: &str) -> bool {
+    let Some(i) = s.find("://") else { return false };
+    let rest = &s[i + 3..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    match authority.rfind('@') {
+        Some(at) => match authority[..at].split_once(':') {
+            Some((_, pw)) => !pw.is_empty() && !pw.starts_with("${"),
+            None => false,
+        },
+        None => false,
+    }
+}

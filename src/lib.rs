@@ -1,0 +1,101 @@
+//! release-sentinel: may this version go to this environment now?
+//!
+//! The library behind the binary. [`run_gate`] evaluates the policy gates
+//! for one environment and version and returns a [`report::Report`]; the
+//! renderers in [`report`] turn it into the table or JSON, and
+//! [`exit::Verdict`] into the exit code. Nothing in the library prints or
+//! exits.
+
+pub mod checks;
+pub mod config;
+pub mod envsnap;
+pub mod exit;
+pub mod gate;
+pub mod logging;
+pub mod report;
+pub mod sanitize;
+pub mod secrets;
+
+use std::path::PathBuf;
+
+use config::ConfigError;
+use envsnap::EnvSnapshot;
+use report::Report;
+use secrets::Scrubber;
+
+/// Everything the core needs to know about one run, already validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The target environment.
+    pub env: String,
+    /// The release version, as given (`v1.2.3`).
+    pub version: String,
+    /// `--config`, when given.
+    pub config: Option<PathBuf>,
+    /// Where to look for the repository (discovered upward).
+    pub repo: PathBuf,
+    /// Stop evaluating at the first failed gate.
+    pub fail_fast: bool,
+}
+
+/// Why a run could not produce a verdict. (A failed check is not an error:
+/// it is a row in the report.)
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+/// Values of variables that nobody declared secret but whose names say
+/// they are (`*_TOKEN`, `*_PASSWORD`, ...) are scrubbed too. Only values of
+/// at least this length: a guessed secret must not erase common words.
+pub const AMBIENT_SECRET_MIN_LEN: usize = 8;
+
+/// Register the values of secret-looking environment variables with the
+/// scrubber, before anything else runs.
+pub fn register_ambient_secrets(vars: &EnvSnapshot, scrubber: &Scrubber) {
+    for (name, value) in vars.iter() {
+        if let Some(value) = value
+            && value.trim().chars().count() >= AMBIENT_SECRET_MIN_LEN
+            && secrets::is_secret_like_name(name)
+        {
+            scrubber.add(value);
+        }
+    }
+}
+
+/// Run the gate: open the repository, load the configuration, evaluate the
+/// policy gates in order.
+pub fn run_gate(
+    settings: &Settings,
+    vars: &EnvSnapshot,
+    scrubber: &Scrubber,
+) -> Result<Report, Error> {
+    let repo = checks::git_repo::open(&settings.repo);
+    let root = match &repo {
+        Ok(r) => Some(r.root.clone()),
+        Err(e) => e.root.clone(),
+    };
+    let config = config::load(settings.config.as_deref(), root.as_deref(), vars, scrubber)?;
+    tracing::info!(
+        config = %config.source,
+        env = %sanitize::ascii(&settings.env),
+        version = %sanitize::ascii(&settings.version),
+        "running the policy gates"
+    );
+    let results = gate::run_policy(&gate::PolicyInput {
+        env: &settings.env,
+        version: &settings.version,
+        config: &config,
+        repo: &repo,
+        vars,
+        fail_fast: settings.fail_fast,
+    });
+    Ok(Report {
+        env: settings.env.clone(),
+        version: settings.version.clone(),
+        commit: repo.as_ref().ok().map(|r| r.head.to_string()),
+        config: config.source.to_string(),
+        results,
+    })
+}

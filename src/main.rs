@@ -1,0 +1,113 @@
+//! The `release-sentinel` binary: parse, set up logging, call the library,
+//! turn the verdict into the exit code. Only `main` exits; only the
+//! renderers print the report.
+
+mod cli;
+
+use std::io::{self, IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+use clap::error::ErrorKind;
+
+use release_sentinel::envsnap::EnvSnapshot;
+use release_sentinel::exit::USAGE_OR_INPUT_ERROR;
+use release_sentinel::report::{self, Format, json};
+use release_sentinel::secrets::Scrubber;
+use release_sentinel::{Settings, logging, register_ambient_secrets, run_gate, sanitize};
+
+use cli::{Cli, FormatArg};
+
+fn main() -> ExitCode {
+    let scrubber = Scrubber::new();
+    install_panic_hook(scrubber.clone());
+    let vars = EnvSnapshot::from_process();
+    ExitCode::from(run(&vars, &scrubber))
+}
+
+/// The last line of defence: a panic is a bug, but it must still exit 1
+/// (BLOCKED), never 101, and its message must not leak a secret.
+fn install_panic_hook(scrubber: Scrubber) {
+    std::panic::set_hook(Box::new(move |info| {
+        let message = sanitize::ascii(&scrubber.scrub(&info.to_string()));
+        let _ = writeln!(
+            io::stderr(),
+            "release-sentinel: internal error: {message}\n\
+             release-sentinel: this is a bug; the release is BLOCKED (exit 1)"
+        );
+        std::process::exit(i32::from(USAGE_OR_INPUT_ERROR));
+    }));
+}
+
+fn run(vars: &EnvSnapshot, scrubber: &Scrubber) -> u8 {
+    register_ambient_secrets(vars, scrubber);
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage(e, scrubber),
+    };
+    let ansi = io::stderr().is_terminal()
+        && vars
+            .get("NO_COLOR")
+            .ok()
+            .flatten()
+            .is_none_or(str::is_empty);
+    logging::init(
+        vars.get("RUST_LOG").ok().flatten(),
+        cli.verbose,
+        cli.quiet,
+        ansi,
+        scrubber.clone(),
+    );
+    // A test hook: proves that a panic still exits 1 and leaks nothing.
+    if vars.get("RS_TEST_PANIC").ok().flatten() == Some("1") {
+        panic!("panic requested by RS_TEST_PANIC");
+    }
+    let format = match cli.format {
+        FormatArg::Table => Format::Table,
+        FormatArg::Json => Format::Json,
+    };
+    let settings = Settings {
+        env: cli.env,
+        version: cli.release_version,
+        config: cli.config,
+        repo: cli.repo,
+        fail_fast: cli.fail_fast,
+    };
+    let mut stdout = io::stdout().lock();
+    match run_gate(&settings, vars, scrubber) {
+        Ok(report) => {
+            let verdict = report.verdict();
+            if let Err(e) =
+                report::render(format, &report, scrubber, &mut stdout).and_then(|()| stdout.flush())
+            {
+                tracing::debug!("cannot write the report: {e}");
+            }
+            verdict.code()
+        }
+        Err(e) => {
+            let message = scrubber.scrub(&e.to_string());
+            let _ = writeln!(io::stderr(), "release-sentinel: error: {message}");
+            if format == Format::Json {
+                let doc = json::error_value(Some(&settings.env), Some(&settings.version), &message);
+                let _ = json::write_value(doc, scrubber, &mut stdout).and_then(|()| stdout.flush());
+            }
+            USAGE_OR_INPUT_ERROR
+        }
+    }
+}
+
+/// `--help` and `-V` print and exit 0; every usage error exits 1 (clap's
+/// own default would be 2, which means CRITICAL here).
+fn usage(e: clap::Error, scrubber: &Scrubber) -> u8 {
+    let text = scrubber.scrub(&e.render().to_string());
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = io::stdout().lock().write_all(text.as_bytes());
+            0
+        }
+        _ => {
+            let _ = io::stderr().lock().write_all(text.as_bytes());
+            USAGE_OR_INPUT_ERROR
+        }
+    }
+}

@@ -1,0 +1,202 @@
+//! The report model: what was checked and what came of it. Checks produce
+//! it, renderers print it; nothing here prints.
+
+pub mod json;
+pub mod table;
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::exit::Verdict;
+
+/// The result of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Status {
+    Ok,
+    Warn,
+    Fail,
+    Crit,
+    Skip,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "OK",
+            Status::Warn => "WARN",
+            Status::Fail => "FAIL",
+            Status::Crit => "CRIT",
+            Status::Skip => "SKIP",
+        }
+    }
+
+    /// Whether a row with this status lets the release through. SKIP does
+    /// not: a check that was not evaluated never counts as passed.
+    pub fn passed(self) -> bool {
+        matches!(self, Status::Ok | Status::Warn)
+    }
+}
+
+/// Which phase a check belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Policy,
+    Health,
+}
+
+/// What a check found: its status, a one-line message for people and
+/// structured details for machines.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub status: Status,
+    pub message: String,
+    pub details: Map<String, Value>,
+}
+
+impl Outcome {
+    pub fn new(status: Status, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            details: Map::new(),
+        }
+    }
+
+    pub fn ok(message: impl Into<String>) -> Self {
+        Self::new(Status::Ok, message)
+    }
+
+    pub fn warn(message: impl Into<String>) -> Self {
+        Self::new(Status::Warn, message)
+    }
+
+    pub fn fail(message: impl Into<String>) -> Self {
+        Self::new(Status::Fail, message)
+    }
+
+    pub fn skip(message: impl Into<String>) -> Self {
+        Self::new(Status::Skip, message)
+    }
+
+    /// Attach a machine-readable detail (shown in JSON only).
+    pub fn detail(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.details.insert(key.to_string(), value.into());
+        self
+    }
+}
+
+/// One row of the report.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckResult {
+    pub id: String,
+    pub phase: Phase,
+    pub outcome: Outcome,
+    pub duration: Duration,
+}
+
+impl CheckResult {
+    pub fn status(&self) -> Status {
+        self.outcome.status
+    }
+}
+
+/// Everything one run of the gate found.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub env: String,
+    pub version: String,
+    /// The commit HEAD points at, when there is one.
+    pub commit: Option<String>,
+    /// Where the configuration came from (a path or "embedded default").
+    pub config: String,
+    pub results: Vec<CheckResult>,
+}
+
+impl Report {
+    /// BLOCKED when any policy row did not pass (SKIP included: fail
+    /// closed), else CRITICAL when any health row did not pass, else SAFE.
+    pub fn verdict(&self) -> Verdict {
+        let failed = |phase| {
+            self.results
+                .iter()
+                .any(|r| r.phase == phase && !r.status().passed())
+        };
+        if failed(Phase::Policy) {
+            Verdict::Blocked
+        } else if failed(Phase::Health) {
+            Verdict::Critical
+        } else {
+            Verdict::Safe
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(phase: Phase, status: Status) -> CheckResult {
+        CheckResult {
+            id: "x".into(),
+            phase,
+            outcome: Outcome::new(status, "m"),
+            duration: Duration::ZERO,
+        }
+    }
+
+    fn report(rows: Vec<CheckResult>) -> Report {
+        Report {
+            env: "dev".into(),
+            version: "v1.0.0".into(),
+            commit: None,
+            config: "embedded default".into(),
+            results: rows,
+        }
+    }
+
+    #[test]
+    fn verdict_follows_the_exit_code_table() {
+        use Phase::*;
+        use Status::*;
+        assert_eq!(report(vec![row(Policy, Ok)]).verdict(), Verdict::Safe);
+        assert_eq!(report(vec![row(Policy, Warn)]).verdict(), Verdict::Safe);
+        assert_eq!(
+            report(vec![row(Policy, Ok), row(Health, Warn)]).verdict(),
+            Verdict::Safe
+        );
+        assert_eq!(
+            report(vec![row(Policy, Ok), row(Health, Crit)]).verdict(),
+            Verdict::Critical
+        );
+        assert_eq!(
+            report(vec![row(Policy, Fail), row(Health, Skip)]).verdict(),
+            Verdict::Blocked
+        );
+        // A policy gate that was not evaluated never counts as passed.
+        assert_eq!(report(vec![row(Policy, Skip)]).verdict(), Verdict::Blocked);
+    }
+}
+
+/// The output formats of the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+/// Render `report` in `format`.
+pub fn render(
+    format: Format,
+    report: &Report,
+    scrubber: &crate::secrets::Scrubber,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    match format {
+        Format::Table => table::render(report, scrubber, out),
+        Format::Json => json::render(report, scrubber, out),
+    }
+}
