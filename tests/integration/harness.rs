@@ -1,0 +1,309 @@
+//! A small builder for running `release-sentinel` the way CI does:
+//!
+//! ```ignore
+//! Sentinel::new().repo(&repo).args(["--env", "prod"]).status(1)
+//!     .stdout_has("| clean_tree                | FAIL |").run();
+//! ```
+//!
+//! The child gets a cleared environment (PATH, a private HOME, and what
+//! the test sets), so CI variables on the machine running the tests do
+//! not leak into it. Every expectation is checked and every mismatch is
+//! reported together with the full stdout and stderr.
+
+#![allow(dead_code)]
+
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use tempfile::TempDir;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_release-sentinel");
+
+/// The variables the embedded default requires, set to harmless values.
+pub const DEFAULT_VARS: &[(&str, &str)] = &[
+    ("RS_REQUIRED_PROCESS", "init"),
+    ("RS_API_URL", "http://127.0.0.1:9/health"),
+    ("RS_DEPLOY_TOKEN", "tok-not-a-real-secret-0000"),
+];
+
+/// A private HOME, so no user or machine git config is seen.
+fn home() -> &'static Path {
+    use std::sync::OnceLock;
+    static HOME: OnceLock<TempDir> = OnceLock::new();
+    HOME.get_or_init(|| tempfile::tempdir().expect("temp HOME"))
+        .path()
+}
+
+/// The environment every child process starts from.
+pub fn base_env() -> Vec<(OsString, OsString)> {
+    vec![
+        ("PATH".into(), std::env::var_os("PATH").unwrap_or_default()),
+        ("HOME".into(), home().as_os_str().to_owned()),
+        ("GIT_CONFIG_NOSYSTEM".into(), "1".into()),
+        ("LC_ALL".into(), "C".into()),
+    ]
+}
+
+/// A real git repository in a temporary folder, on branch `main` with one
+/// commit.
+pub struct Repo {
+    _dir: TempDir,
+    pub path: PathBuf,
+}
+
+impl Repo {
+    /// A repository with one commit on `main`.
+    pub fn new() -> Self {
+        let repo = Self::empty();
+        repo.write("README", "hello\n");
+        repo.commit_all("initial");
+        repo
+    }
+
+    /// `git init` and nothing else: no commit yet.
+    pub fn empty() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("repo");
+        std::fs::create_dir(&path).expect("mkdir repo");
+        let repo = Self { _dir: dir, path };
+        repo.git(["init", "-q", "-b", "main"]);
+        repo
+    }
+
+    /// Run git in the repository; panics with git's stderr on failure.
+    pub fn git<I, S>(&self, args: I) -> String
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        git_in(&self.path, args)
+    }
+
+    pub fn write(&self, rel: &str, content: &str) {
+        let p = self.path.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(p, content).expect("write file");
+    }
+
+    pub fn commit_all(&self, message: &str) {
+        self.git(["add", "-A"]);
+        self.git(["commit", "-q", "--allow-empty", "-m", message]);
+    }
+
+    pub fn tag(&self, name: &str) {
+        self.git(["tag", "-a", name, "-m", name]);
+    }
+
+    /// Write `release-sentinel.toml` at the root and commit it.
+    pub fn config(&self, text: &str) {
+        self.write("release-sentinel.toml", text);
+        self.commit_all("config");
+    }
+
+    pub fn head(&self) -> String {
+        self.git(["rev-parse", "HEAD"]).trim().to_string()
+    }
+}
+
+/// Run git in `dir` with the harness environment.
+pub fn git_in<I, S>(dir: &Path, args: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let out = Command::new("git")
+        .args(["-c", "user.name=Test", "-c", "user.email=test@example.invalid"])
+        .args(["-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"])
+        .args(["-c", "protocol.file.allow=always"])
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .envs(base_env())
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git failed in {}: {}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// One run of the binary, with expectations.
+pub struct Sentinel {
+    cmd: Command,
+    status: Option<i32>,
+    stdout_has: Vec<String>,
+    stdout_lacks: Vec<String>,
+    stderr_has: Vec<String>,
+    stdout_exact: Option<String>,
+    stderr_empty: bool,
+}
+
+impl Sentinel {
+    pub fn new() -> Self {
+        let mut cmd = Command::new(BIN);
+        cmd.env_clear().envs(base_env());
+        Self {
+            cmd,
+            status: None,
+            stdout_has: Vec::new(),
+            stdout_lacks: Vec::new(),
+            stderr_has: Vec::new(),
+            stdout_exact: None,
+            stderr_empty: false,
+        }
+    }
+
+    /// Run in `repo`, with the embedded default's required variables set.
+    pub fn in_repo(repo: &Repo) -> Self {
+        Self::new().dir(&repo.path).default_vars()
+    }
+
+    /// `--env ENV --version VERSION`.
+    pub fn gate(self, env: &str, version: &str) -> Self {
+        self.args(["--env", env, "--version", version])
+    }
+
+    pub fn dir(mut self, dir: &Path) -> Self {
+        self.cmd.current_dir(dir);
+        self
+    }
+
+    pub fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.cmd.arg(arg);
+        self
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.cmd.args(args);
+        self
+    }
+
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
+        self.cmd.env(key, value);
+        self
+    }
+
+    pub fn default_vars(mut self) -> Self {
+        for (k, v) in DEFAULT_VARS {
+            self.cmd.env(k, v);
+        }
+        self
+    }
+
+    pub fn status(mut self, code: i32) -> Self {
+        self.status = Some(code);
+        self
+    }
+
+    pub fn stdout_has(mut self, needle: impl Into<String>) -> Self {
+        self.stdout_has.push(needle.into());
+        self
+    }
+
+    pub fn stdout_lacks(mut self, needle: impl Into<String>) -> Self {
+        self.stdout_lacks.push(needle.into());
+        self
+    }
+
+    pub fn stdout(mut self, exact: impl Into<String>) -> Self {
+        self.stdout_exact = Some(exact.into());
+        self
+    }
+
+    pub fn stderr_has(mut self, needle: impl Into<String>) -> Self {
+        self.stderr_has.push(needle.into());
+        self
+    }
+
+    pub fn stderr_empty(mut self) -> Self {
+        self.stderr_empty = true;
+        self
+    }
+
+    /// Run and check every expectation; returns the output for more checks.
+    pub fn run(mut self) -> Output {
+        let out = self.cmd.output().expect("run release-sentinel");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let mut problems = Vec::new();
+        if let Some(code) = self.status
+            && out.status.code() != Some(code)
+        {
+            problems.push(format!("exit status {:?}, expected {code}", out.status.code()));
+        }
+        if let Some(exact) = &self.stdout_exact
+            && stdout != exact.as_str()
+        {
+            problems.push(format!("stdout differs; expected:\n{exact}"));
+        }
+        for n in &self.stdout_has {
+            if !stdout.contains(n.as_str()) {
+                problems.push(format!("stdout lacks {n:?}"));
+            }
+        }
+        for n in &self.stdout_lacks {
+            if stdout.contains(n.as_str()) {
+                problems.push(format!("stdout contains {n:?}"));
+            }
+        }
+        for n in &self.stderr_has {
+            if !stderr.contains(n.as_str()) {
+                problems.push(format!("stderr lacks {n:?}"));
+            }
+        }
+        if self.stderr_empty && !stderr.is_empty() {
+            problems.push("stderr is not empty".to_string());
+        }
+        // Contract checks that hold for every run.
+        if let Some(code) = out.status.code()
+            && !(0..=2).contains(&code)
+        {
+            problems.push(format!("exit code {code} is outside 0..=2"));
+        }
+        if !out.stdout.is_ascii() && !stdout.trim_start().starts_with('{') {
+            problems.push("the table is not ASCII".to_string());
+        }
+        if !problems.is_empty() {
+            panic!(
+                "{} mismatch(es):\n- {}\n--- stdout ---\n{stdout}--- stderr ---\n{stderr}--------------",
+                problems.len(),
+                problems.join("\n- ")
+            );
+        }
+        out
+    }
+}
+
+/// The table row for `id`, as printed (without the message when `None`).
+pub fn row(id: &str, status: &str) -> String {
+    format!("| {id:<25} | {status:<4} |")
+}
+
+/// The message cell of `id`'s row in a table.
+pub fn message_of(stdout: &[u8], id: &str) -> String {
+    let text = String::from_utf8_lossy(stdout);
+    let prefix = format!("| {id:<25} | ");
+    text.lines()
+        .find(|l| l.starts_with(&prefix))
+        .map(|l| l[prefix.len() + 7..].trim_end_matches(" |").to_string())
+        .unwrap_or_else(|| panic!("no row {id} in:\n{text}"))
+}
+
+/// Whether the process runs as root (some cases need to chown).
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}

@@ -1,0 +1,11 @@
+//! Integration tests: the built binary against real git repositories in
+//! temporary folders. One test binary, so it is built and linked once.
+
+mod harness;
+
+mod cli;
+mod config;
+mod gates;
+mod output;
+mod readme;
+mod secrets;
