@@ -1,1 +1,288 @@
-//! (filled in below)
+//! Configuration: where it is found, and how bad files are refused (exit 1,
+//! every problem at once, with line and column or key path).
+
+use crate::harness::{Repo, Sentinel, json_of, message_of, row};
+
+const SAFE: &str = "| release_sentinel          | OK   | RELEASE_SENTINEL=SAFE |";
+const BLOCKED: &str = "| release_sentinel          | FAIL | RELEASE_SENTINEL=BLOCKED |";
+
+#[test]
+fn file_at_the_repository_root_is_used() {
+    let repo = Repo::new();
+    repo.config("environments = [\"qa\"]\n");
+    Sentinel::in_repo(&repo)
+        .gate("qa", "v1.2.3")
+        .status(0)
+        .stdout_has(row("env_allowed", "OK"))
+        .stdout_has("qa is an allowed environment")
+        .stdout_has(SAFE)
+        .run();
+    // It replaces the default list: prod is no longer allowed.
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .status(1)
+        .stdout_has(row("env_allowed", "FAIL"))
+        .stdout_has("allowed: qa")
+        .stdout_has(BLOCKED)
+        .run();
+}
+
+#[test]
+fn file_at_the_root_is_found_from_a_subdirectory() {
+    let repo = Repo::new();
+    repo.config("environments = [\"qa\"]\n");
+    repo.write("sub/dir/keep", "x\n");
+    repo.commit_all("sub");
+    Sentinel::in_repo(&repo)
+        .dir(&repo.path.join("sub/dir"))
+        .gate("qa", "v1.2.3")
+        .status(0)
+        .stdout_has(row("env_allowed", "OK"))
+        .stdout_has(SAFE)
+        .run();
+}
+
+#[test]
+fn config_flag_names_the_file_and_wins_over_the_root_file() {
+    let repo = Repo::new();
+    repo.config("environments = [\"dev\"]\n");
+    let path = repo.outside("ci.toml", "environments = [\"qa\"]\n");
+    Sentinel::in_repo(&repo)
+        .arg("--config")
+        .arg(&path)
+        .gate("qa", "v1.2.3")
+        .status(0)
+        .stdout_has(row("env_allowed", "OK"))
+        .stdout_has(SAFE)
+        .run();
+}
+
+#[test]
+fn rs_config_names_the_file() {
+    let repo = Repo::new();
+    let path = repo.outside("ci.toml", "environments = [\"qa\"]\n");
+    Sentinel::in_repo(&repo)
+        .env("RS_CONFIG", &path)
+        .gate("qa", "v1.2.3")
+        .status(0)
+        .stdout_has(row("env_allowed", "OK"))
+        .stdout_has(SAFE)
+        .run();
+    let out = Sentinel::in_repo(&repo)
+        .env("RS_CONFIG", &path)
+        .gate("qa", "v1.2.3")
+        .args(["--format", "json"])
+        .status(0)
+        .run();
+    let doc = json_of(&out);
+    assert_eq!(doc["config"], path.display().to_string(), "{doc:#}");
+    assert_eq!(doc["verdict"], "SAFE", "{doc:#}");
+}
+
+#[test]
+fn missing_config_file_exits_1_naming_the_path() {
+    let repo = Repo::new();
+    let path = repo.scratch().join("no-such-config.toml");
+    Sentinel::in_repo(&repo)
+        .arg("--config")
+        .arg(&path)
+        .gate("prod", "v1.2.3")
+        .status(1)
+        .stdout("")
+        .stderr_has(path.display().to_string())
+        .run();
+}
+
+#[test]
+fn unknown_key_exits_1_with_path_line_and_column() {
+    let repo = Repo::new();
+    let path = repo.outside(
+        "bad.toml",
+        "environments = [\"qa\"]\n\n[policy]\n  brnaches = [\"main\"]\n",
+    );
+    Sentinel::in_repo(&repo)
+        .arg("--config")
+        .arg(&path)
+        .gate("qa", "v1.2.3")
+        .status(1)
+        .stdout("")
+        .stderr_has(format!("{}:4:3:", path.display()))
+        .stderr_has("brnaches")
+        .run();
+}
+
+#[test]
+fn unknown_key_in_the_root_file_exits_1_too() {
+    let repo = Repo::new();
+    repo.config("environmnets = [\"qa\"]\n");
+    Sentinel::in_repo(&repo)
+        .gate("qa", "v1.2.3")
+        .status(1)
+        .stdout("")
+        .stderr_has("release-sentinel.toml:1:1:")
+        .stderr_has("environmnets")
+        .run();
+}
+
+#[test]
+fn syntax_error_exits_1_with_line_and_column() {
+    let repo = Repo::new();
+    let path = repo.outside("broken.toml", "environments = [\"qa\"\n");
+    let out = Sentinel::in_repo(&repo)
+        .arg("--config")
+        .arg(&path)
+        .gate("qa", "v1.2.3")
+        .status(1)
+        .stdout("")
+        .stderr_has(format!("{}:", path.display()))
+        .run();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let prefix = format!("{}:", path.display());
+    let at = stderr.find(&prefix).unwrap() + prefix.len();
+    let mut parts = stderr[at..].splitn(3, ':');
+    let line = parts.next().unwrap_or_default();
+    let column = parts.next().unwrap_or_default();
+    assert!(
+        line.parse::<usize>().is_ok() && column.parse::<usize>().is_ok(),
+        "expected path:line:column in {stderr}"
+    );
+}
+
+/// Four independent problems in one file.
+fn many_problems(repo: &Repo) -> std::path::PathBuf {
+    let token = format!("ghp_{}", "0123456789abcdefghijABCDEFGHIJ012345");
+    repo.outside(
+        "many.toml",
+        &format!(
+            "environments = []\n\
+             \n\
+             [policy]\n\
+             branches = [\"main\", \"release/[x\", \"{token}\"]\n\
+             \n\
+             [policy.env.qa]\n\
+             allow_dirty = true\n"
+        ),
+    )
+}
+
+#[test]
+fn every_semantic_problem_is_reported_in_one_run() {
+    let repo = Repo::new();
+    let path = many_problems(&repo);
+    let token = format!("ghp_{}", "0123456789abcdefghijABCDEFGHIJ012345");
+    Sentinel::in_repo(&repo)
+        .arg("--config")
+        .arg(&path)
+        .gate("qa", "v1.2.3")
+        .status(1)
+        .stdout("")
+        .stderr_has(path.display().to_string())
+        .stderr_has("environments: the list is empty")
+        .stderr_has("policy.branches[1]: invalid glob")
+        .stderr_has("policy.branches[2]: looks like a literal secret")
+        .stderr_has("policy.env.qa: override for an undeclared environment")
+        .stderr_lacks(token)
+        .run();
+}
+
+#[test]
+fn invalid_config_with_json_format_prints_a_blocked_document() {
+    let repo = Repo::new();
+    let path = many_problems(&repo);
+    let out = Sentinel::in_repo(&repo)
+        .arg("--config")
+        .arg(&path)
+        .gate("qa", "v1.2.3")
+        .args(["--format", "json"])
+        .status(1)
+        .stderr_has("environments: the list is empty")
+        .run();
+    let doc = json_of(&out);
+    assert_eq!(doc["verdict"], "BLOCKED", "{doc:#}");
+    assert_eq!(doc["exit_code"], 1, "{doc:#}");
+    assert_eq!(doc["env"], "qa", "{doc:#}");
+    assert_eq!(doc["version"], "v1.2.3", "{doc:#}");
+    let error = doc["error"].as_str().expect("an error string");
+    assert!(error.contains("environments: the list is empty"), "{error}");
+    assert!(error.contains("policy.env.qa"), "{error}");
+    assert!(!error.contains("ghp_0123"), "{error}");
+    assert!(doc["schema_version"].is_number(), "{doc:#}");
+}
+
+#[test]
+fn unset_variable_reference_is_an_error_naming_it() {
+    let repo = Repo::new();
+    repo.config("[policy]\nbranches = [\"${RELEASE_BRANCH_GLOB}\"]\n");
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .status(1)
+        .stdout("")
+        .stderr_has("policy.branches[0]")
+        .stderr_has("RELEASE_BRANCH_GLOB")
+        .stderr_has("not set")
+        .run();
+}
+
+#[test]
+fn variable_reference_expands_from_the_environment() {
+    let repo = Repo::new();
+    repo.config("[policy]\nbranches = [\"${BRANCH}\"]\n");
+    repo.git(["checkout", "-q", "-b", "trunk"]);
+    Sentinel::in_repo(&repo)
+        .env("BRANCH", "trunk")
+        .gate("prod", "v1.2.3")
+        .status(0)
+        .stdout_has(row("branch_allowed", "OK"))
+        .stdout_has("trunk is allowed for prod")
+        .stdout_has(SAFE)
+        .run();
+    // The same file with another value: main is not trunk.
+    let out = Sentinel::in_repo(&repo)
+        .env("BRANCH", "main")
+        .gate("prod", "v1.2.3")
+        .status(1)
+        .stdout_has(row("branch_allowed", "FAIL"))
+        .stdout_has(BLOCKED)
+        .run();
+    assert!(message_of(&out.stdout, "branch_allowed").contains("allowed: main"));
+}
+
+#[test]
+fn required_variables_from_the_file_replace_the_default() {
+    let repo = Repo::new();
+    repo.config("[variables]\nrequired = [\"DEPLOY_TARGET\"]\n");
+    let out = Sentinel::new()
+        .dir(&repo.path)
+        .gate("prod", "v1.2.3")
+        .status(1)
+        .stdout_has(row("required_config", "FAIL"))
+        .stdout_has(BLOCKED)
+        .run();
+    let message = message_of(&out.stdout, "required_config");
+    assert!(message.contains("missing: DEPLOY_TARGET"), "{message}");
+    assert!(!message.contains("RS_API_URL"), "{message}");
+    Sentinel::new()
+        .dir(&repo.path)
+        .env("DEPLOY_TARGET", "eu-west")
+        .gate("prod", "v1.2.3")
+        .status(0)
+        .stdout_has(row("required_config", "OK"))
+        .stdout_has(SAFE)
+        .run();
+}
+
+#[test]
+fn without_a_file_the_embedded_default_requires_the_seed_variables() {
+    let repo = Repo::new();
+    let out = Sentinel::new()
+        .dir(&repo.path)
+        .gate("prod", "v1.2.3")
+        .status(1)
+        .stdout_has(row("required_config", "FAIL"))
+        .stdout_has(BLOCKED)
+        .run();
+    let message = message_of(&out.stdout, "required_config");
+    for name in ["RS_REQUIRED_PROCESS", "RS_API_URL", "RS_DEPLOY_TOKEN"] {
+        assert!(message.contains(name), "{name} not named: {message}");
+    }
+}

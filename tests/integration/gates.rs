@@ -1,6 +1,17 @@
 //! Each policy gate on real repositories: the row and the exit code.
 
-use crate::harness::{Repo, Sentinel, row};
+use crate::harness::{Repo, Sentinel, is_root, message_of, row};
+
+const BLOCKED: &str = "| release_sentinel          | FAIL | RELEASE_SENTINEL=BLOCKED |";
+const SAFE: &str = "| release_sentinel          | OK   | RELEASE_SENTINEL=SAFE |";
+
+/// The gates that need a usable repository.
+const GIT_DEPENDENT: &[&str] = &[
+    "clean_tree",
+    "branch_allowed",
+    "tag_absent",
+    "version_newer",
+];
 
 #[test]
 fn clean_main_with_variables_is_safe() {
@@ -31,5 +42,761 @@ fn modified_file_blocks() {
         .stdout_has(row("clean_tree", "FAIL"))
         .stdout_has("README (modified)")
         .stdout_has("| release_sentinel          | FAIL | RELEASE_SENTINEL=BLOCKED |")
+        .run();
+}
+
+// ---------------------------------------------------------------- clean_tree
+
+#[test]
+fn staged_file_blocks() {
+    let repo = Repo::new();
+    repo.write("new.txt", "staged\n");
+    repo.git(["add", "new.txt"]);
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .status(1)
+        .stdout_has(row("clean_tree", "FAIL"))
+        .stdout_has("new.txt (staged)")
+        .stdout_has(BLOCKED)
+        .run();
+}
+
+#[test]
+fn untracked_file_blocks() {
+    let repo = Repo::new();
+    repo.write("stray.txt", "untracked\n");
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .status(1)
+        .stdout_has(row("clean_tree", "FAIL"))
+        .stdout_has("stray.txt (untracked)")
+        .stdout_has(BLOCKED)
+        .run();
+}
+
+#[test]
+fn deleted_file_blocks() {
+    let repo = Repo::new();
+    std::fs::remove_file(repo.path.join("README")).unwrap();
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .status(1)
+        .stdout_has(row("clean_tree", "FAIL"))
+        .stdout_has("README (deleted)")
+        .stdout_has(BLOCKED)
+        .run();
+}
+
+#[test]
+fn many_changes_name_the_first_few_then_a_count() {
+    let repo = Repo::new();
+    for i in 0..8 {
+        repo.write(&format!("stray{i}.txt"), "x\n");
+    }
+    let out = Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .status(1)
+        .stdout_has(row("clean_tree", "FAIL"))
+        .stdout_has("8 uncommitted changes")
+        .stdout_has("and 3 more")
+        .stdout_has(BLOCKED)
+        .run();
+    let message = message_of(&out.stdout, "clean_tree");
+    assert!(message.contains("stray0.txt"), "{message}");
+    assert!(!message.contains("stray7.txt"), "{message}");
+}
+
+#[test]
+fn only_an_ignored_file_is_clean() {
+    let repo = Repo::new();
+    repo.write(".gitignore", "*.log\nbuild/\n");
+    repo.commit_all("ignore logs");
+    repo.write("debug.log", "noise\n");
+    repo.write("build/out.bin", "artefact\n");
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .status(0)
+        .stdout_has(row("clean_tree", "OK"))
+        .stdout_lacks("debug.log")
+        .stdout_has(SAFE)
+        .run();
+}
+
+#[test]
+fn dirty_submodule_blocks_and_names_it() {
+    let upstream = Repo::new();
+    let repo = Repo::new();
+    repo.git([
+        "submodule".as_ref(),
+        "add".as_ref(),
+        "-q".as_ref(),
+        upstream.path.as_os_str(),
+        "sub".as_ref(),
+    ]);
+    repo.commit_all("add submodule");
+    // Clean right after the commit...
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .status(0)
+        .stdout_has(row("clean_tree", "OK"))
+        .run();
+    // ...dirty once a file inside the submodule changes.
+    repo.write("sub/README", "changed inside the submodule\n");
+    let out = Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .status(1)
+        .stdout_has(row("clean_tree", "FAIL"))
+        .stdout_has(BLOCKED)
+        .run();
+    let message = message_of(&out.stdout, "clean_tree");
+    assert!(message.contains("sub"), "{message}");
+    assert!(message.contains("submodule"), "{message}");
+}
+
+#[test]
+fn allow_dirty_for_dev_warns_and_passes() {
+    let repo = Repo::new();
+    repo.config("[policy.env.dev]\nallow_dirty = true\n");
+    repo.write("wip.txt", "work in progress\n");
+    Sentinel::in_repo(&repo)
+        .gate("dev", "v1.2.3")
+        .status(0)
+        .stdout_has(row("clean_tree", "WARN"))
+        .stdout_has("allow_dirty")
+        .stdout_has("wip.txt (untracked)")
+        .stdout_has(SAFE)
+        .run();
+    // The override is for dev only: prod still refuses the dirty tree.
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .status(1)
+        .stdout_has(row("clean_tree", "FAIL"))
+        .stdout_has(BLOCKED)
+        .run();
+}
+
+// ------------------------------------------------------------ branch_allowed
+
+#[test]
+fn feature_branch_blocks() {
+    let repo = Repo::new();
+    repo.git(["checkout", "-q", "-b", "feature/login"]);
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .status(1)
+        .stdout_has(row("branch_allowed", "FAIL"))
+        .stdout_has("\"feature/login\" is not allowed for prod")
+        .stdout_has("allowed: main, master")
+        .stdout_has(BLOCKED)
+        .run();
+}
+
+#[test]
+fn detached_head_without_ci_variable_blocks() {
+    let repo = Repo::new();
+    repo.git(["checkout", "-q", "--detach"]);
+    let out = Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .status(1)
+        .stdout_has(row("branch_allowed", "FAIL"))
+        .stdout_has(BLOCKED)
+        .run();
+    let message = message_of(&out.stdout, "branch_allowed");
+    assert!(message.contains("detached"), "{message}");
+    assert!(message.contains("no CI variable"), "{message}");
+}
+
+#[test]
+fn detached_head_with_github_ref_main_passes() {
+    let repo = Repo::new();
+    repo.git(["checkout", "-q", "--detach"]);
+    let out = Sentinel::in_repo(&repo)
+        .env("GITHUB_REF", "refs/heads/main")
+        .gate("prod", "v1.2.3")
+        .status(0)
+        .stdout_has(row("branch_allowed", "OK"))
+        .stdout_has(SAFE)
+        .run();
+    let message = message_of(&out.stdout, "branch_allowed");
+    assert!(message.contains("main"), "{message}");
+    assert!(message.contains("GITHUB_REF"), "{message}");
+    assert!(message.contains("detached"), "{message}");
+}
+
+#[test]
+fn detached_head_with_gitlab_feature_branch_blocks() {
+    let repo = Repo::new();
+    repo.git(["checkout", "-q", "--detach"]);
+    let out = Sentinel::in_repo(&repo)
+        .env("CI_COMMIT_BRANCH", "feature/x")
+        .gate("prod", "v1.2.3")
+        .status(1)
+        .stdout_has(row("branch_allowed", "FAIL"))
+        .stdout_has(BLOCKED)
+        .run();
+    let message = message_of(&out.stdout, "branch_allowed");
+    assert!(message.contains("feature/x"), "{message}");
+    assert!(message.contains("CI_COMMIT_BRANCH"), "{message}");
+}
+
+#[test]
+fn detached_head_on_a_tag_build_names_no_branch() {
+    // GitHub sets GITHUB_REF to the tag on a tag build: that is no branch.
+    let repo = Repo::new();
+    repo.git(["checkout", "-q", "--detach"]);
+    Sentinel::in_repo(&repo)
+        .env("GITHUB_REF", "refs/tags/v1.2.3")
+        .gate("prod", "v1.2.3")
+        .status(1)
+        .stdout_has(row("branch_allowed", "FAIL"))
+        .stdout_has("no CI variable names a branch")
+        .stdout_has(BLOCKED)
+        .run();
+}
+
+// ---------------------------------------------------------- tags and history
+
+#[test]
+fn existing_tag_blocks() {
+    let repo = Repo::new();
+    repo.tag("v1.2.3");
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .status(1)
+        .stdout_has(row("tag_absent", "FAIL"))
+        .stdout_has("tag v1.2.3 already exists")
+        .stdout_has(row("version_newer", "FAIL"))
+        .stdout_has("v1.2.3 is not newer than v1.2.3")
+        .stdout_has(BLOCKED)
+        .run();
+}
+
+#[test]
+fn lightweight_tag_counts_too() {
+    let repo = Repo::new();
+    repo.git(["tag", "v1.2.3"]);
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .status(1)
+        .stdout_has(row("tag_absent", "FAIL"))
+        .stdout_has("tag v1.2.3 already exists")
+        .stdout_has(BLOCKED)
+        .run();
+}
+
+/// A repository with `v0.4.0`, then `v1.0.0` on a later commit, then one
+/// more commit on `main`.
+fn repo_with_v1() -> Repo {
+    let repo = Repo::new();
+    repo.tag("v0.4.0");
+    repo.write("CHANGES", "1.0.0\n");
+    repo.commit_all("one point oh");
+    repo.tag("v1.0.0");
+    repo.write("CHANGES", "1.0.0\nnext\n");
+    repo.commit_all("after 1.0.0");
+    repo
+}
+
+#[test]
+fn older_version_than_a_reachable_tag_blocks() {
+    let repo = repo_with_v1();
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v0.5.0")
+        .status(1)
+        .stdout_has(row("tag_absent", "OK"))
+        .stdout_has(row("version_newer", "FAIL"))
+        .stdout_has("v0.5.0 is older than v1.0.0")
+        .stdout_has(BLOCKED)
+        .run();
+}
+
+#[test]
+fn prerelease_of_a_released_version_is_older() {
+    // SemVer precedence: 1.0.0-rc.1 < 1.0.0.
+    let repo = repo_with_v1();
+    repo.config("[policy]\nallow_prerelease = true\n");
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.0.0-rc.1")
+        .status(1)
+        .stdout_has(row("version_valid", "OK"))
+        .stdout_has(row("version_newer", "FAIL"))
+        .stdout_has("older than v1.0.0")
+        .stdout_has(BLOCKED)
+        .run();
+}
+
+#[test]
+fn allowed_downgrade_warns_and_passes() {
+    let repo = repo_with_v1();
+    repo.config("[policy]\nallow_downgrade = true\n");
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v0.5.0")
+        .status(0)
+        .stdout_has(row("version_newer", "WARN"))
+        .stdout_has("v0.5.0 is older than v1.0.0")
+        .stdout_has("allow_downgrade")
+        .stdout_has(SAFE)
+        .run();
+}
+
+/// `release/0.x` cut at `v0.4.0` (before `v1.0.0`), with a config that
+/// allows `release/*`.
+fn maintenance_branch() -> Repo {
+    let repo = repo_with_v1();
+    repo.git(["checkout", "-q", "-b", "release/0.x", "v0.4.0"]);
+    repo.config("[policy]\nbranches = [\"main\", \"release/*\"]\n");
+    repo
+}
+
+#[test]
+fn hotfix_on_maintenance_branch_compares_with_its_own_line() {
+    let repo = maintenance_branch();
+    let out = Sentinel::in_repo(&repo)
+        .gate("prod", "v0.5.0")
+        .status(0)
+        .stdout_has(row("branch_allowed", "OK"))
+        .stdout_has(row("tag_absent", "OK"))
+        .stdout_has(row("version_newer", "OK"))
+        .stdout_has(SAFE)
+        .run();
+    let message = message_of(&out.stdout, "version_newer");
+    assert!(message.contains("newer than v0.4.0"), "{message}");
+    assert!(!message.contains("v1.0.0"), "{message}");
+}
+
+#[test]
+fn maintenance_branch_still_refuses_a_downgrade_of_its_line() {
+    let repo = maintenance_branch();
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v0.3.9")
+        .status(1)
+        .stdout_has(row("version_newer", "FAIL"))
+        .stdout_has("v0.3.9 is older than v0.4.0")
+        .stdout_has(BLOCKED)
+        .run();
+}
+
+#[test]
+fn shallow_clone_without_tags_cannot_prove_absence() {
+    let origin = repo_with_v1();
+    let clone = Repo::clone_of(&origin, &["--depth", "1"]);
+    assert!(
+        clone.git(["tag", "--list"]).trim().is_empty(),
+        "the shallow clone was expected to have no tags"
+    );
+    // v1.0.0 exists upstream; the shallow clone must not let it through.
+    let out = Sentinel::in_repo(&clone)
+        .gate("prod", "v1.0.0")
+        .status(1)
+        .stdout_has(row("tag_absent", "FAIL"))
+        .stdout_has(row("version_newer", "SKIP"))
+        .stdout_has(BLOCKED)
+        .run();
+    let message = message_of(&out.stdout, "tag_absent");
+    assert!(message.contains("shallow"), "{message}");
+    assert!(message.contains("git fetch"), "{message}");
+    assert!(message.contains("--tags"), "{message}");
+}
+
+#[test]
+fn clone_without_tags_cannot_prove_absence() {
+    let origin = repo_with_v1();
+    let clone = Repo::clone_of(&origin, &["--no-tags"]);
+    assert!(clone.git(["tag", "--list"]).trim().is_empty());
+    let out = Sentinel::in_repo(&clone)
+        .gate("prod", "v1.0.0")
+        .status(1)
+        .stdout_has(row("tag_absent", "FAIL"))
+        .stdout_has(row("version_newer", "SKIP"))
+        .stdout_has(BLOCKED)
+        .run();
+    let message = message_of(&out.stdout, "tag_absent");
+    assert!(message.contains("no tags"), "{message}");
+    assert!(message.contains("git fetch --tags"), "{message}");
+}
+
+// ------------------------------------------------------------------ git_repo
+
+#[test]
+fn unborn_repository_fails_and_skips_git_gates() {
+    let repo = Repo::empty();
+    let mut s = Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .status(1)
+        .stdout_has(row("env_allowed", "OK"))
+        .stdout_has(row("git_repo", "FAIL"))
+        .stdout_has("no commits")
+        .stdout_has(row("version_valid", "OK"))
+        .stdout_has(row("required_config", "OK"))
+        .stdout_has(BLOCKED);
+    for id in GIT_DEPENDENT {
+        s = s.stdout_has(row(id, "SKIP"));
+    }
+    let out = s.run();
+    assert!(message_of(&out.stdout, "clean_tree").contains("git_repo"));
+}
+
+#[test]
+fn not_a_repository_fails_and_skips_git_gates() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Sentinel::new()
+        .dir(dir.path())
+        .default_vars()
+        .gate("prod", "v1.2.3")
+        .status(1)
+        .stdout_has(row("env_allowed", "OK"))
+        .stdout_has(row("git_repo", "FAIL"))
+        .stdout_has("not inside a git work tree")
+        .stdout_has(row("version_valid", "OK"))
+        .stdout_has(BLOCKED);
+    for id in GIT_DEPENDENT {
+        s = s.stdout_has(row(id, "SKIP"));
+    }
+    s.run();
+}
+
+#[test]
+fn missing_repo_path_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    Sentinel::new()
+        .dir(dir.path())
+        .default_vars()
+        .arg("--repo")
+        .arg(dir.path().join("no-such-dir"))
+        .gate("prod", "v1.2.3")
+        .status(1)
+        .stdout_has(row("git_repo", "FAIL"))
+        .stdout_has("does not exist")
+        .stdout_has(row("clean_tree", "SKIP"))
+        .stdout_has(BLOCKED)
+        .run();
+}
+
+#[test]
+fn subdirectory_finds_the_repository() {
+    let repo = Repo::new();
+    repo.write("src/deep/lib.txt", "code\n");
+    repo.commit_all("deep");
+    Sentinel::in_repo(&repo)
+        .dir(&repo.path.join("src/deep"))
+        .gate("prod", "v1.2.3")
+        .status(0)
+        .stdout_has(row("env_allowed", "OK"))
+        .stdout_has(row("git_repo", "OK"))
+        .stdout_has(row("clean_tree", "OK"))
+        .stdout_has(row("branch_allowed", "OK"))
+        .stdout_has(row("version_valid", "OK"))
+        .stdout_has(row("tag_absent", "OK"))
+        .stdout_has(row("version_newer", "OK"))
+        .stdout_has(row("required_config", "OK"))
+        .stdout_has(SAFE)
+        .run();
+}
+
+#[test]
+fn repo_flag_points_at_the_repository_from_elsewhere() {
+    let repo = Repo::new();
+    let elsewhere = tempfile::tempdir().unwrap();
+    // A config in the current directory is not the repository's: ignored.
+    std::fs::write(
+        elsewhere.path().join("release-sentinel.toml"),
+        "environments = [\"qa\"]\n",
+    )
+    .unwrap();
+    let out = Sentinel::new()
+        .dir(elsewhere.path())
+        .default_vars()
+        .arg("--repo")
+        .arg(&repo.path)
+        .gate("prod", "v1.2.3")
+        .status(0)
+        .stdout_has(row("env_allowed", "OK"))
+        .stdout_has(row("git_repo", "OK"))
+        .stdout_has(row("clean_tree", "OK"))
+        .stdout_has(row("branch_allowed", "OK"))
+        .stdout_has(row("required_config", "OK"))
+        .stdout_has(SAFE)
+        .run();
+    let head = repo.head();
+    assert!(
+        message_of(&out.stdout, "git_repo").contains(&head[..7]),
+        "git_repo should name HEAD {head}"
+    );
+}
+
+#[test]
+fn linked_worktree_is_a_work_tree() {
+    let repo = Repo::new();
+    let wt = repo.scratch().join("wt");
+    repo.git([
+        "worktree".as_ref(),
+        "add".as_ref(),
+        "-q".as_ref(),
+        "-b".as_ref(),
+        "master".as_ref(),
+        wt.as_os_str(),
+    ]);
+    let out = Sentinel::new()
+        .dir(&wt)
+        .default_vars()
+        .gate("prod", "v1.2.3")
+        .status(0)
+        .stdout_has(row("git_repo", "OK"))
+        .stdout_has(row("clean_tree", "OK"))
+        .stdout_has(row("branch_allowed", "OK"))
+        .stdout_has("master is allowed for prod")
+        .stdout_has(SAFE)
+        .run();
+    assert!(message_of(&out.stdout, "git_repo").contains("linked worktree"));
+}
+
+#[test]
+fn corrupt_index_fails_with_what_to_do() {
+    let repo = Repo::new();
+    std::fs::write(
+        repo.path.join(".git/index"),
+        b"\x00\xffgarbage, not a git index\x01\x02\x03\x04\x05\x06\x07\x08",
+    )
+    .unwrap();
+    let mut s = Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .status(1)
+        .stdout_has(row("git_repo", "FAIL"))
+        .stdout_has(BLOCKED);
+    for id in GIT_DEPENDENT {
+        s = s.stdout_has(row(id, "SKIP"));
+    }
+    let out = s.run();
+    let message = message_of(&out.stdout, "git_repo");
+    assert!(message.contains("index"), "{message}");
+    assert!(message.contains("git reset"), "{message}");
+}
+
+#[test]
+fn repository_owned_by_another_user_fails_with_safe_directory() {
+    if !is_root() {
+        eprintln!("note: not root, so cannot chown; the safe.directory case is not exercised");
+        return;
+    }
+    let repo = Repo::new();
+    let status = std::process::Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(&repo.path)
+        .status()
+        .expect("run chown");
+    assert!(status.success(), "chown failed");
+    let mut s = Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .status(1)
+        .stdout_has(row("git_repo", "FAIL"))
+        .stdout_has(BLOCKED);
+    for id in GIT_DEPENDENT {
+        s = s.stdout_has(row(id, "SKIP"));
+    }
+    let out = s.run();
+    let message = message_of(&out.stdout, "git_repo");
+    assert!(message.contains("safe.directory"), "{message}");
+    assert!(
+        message.contains("git config --global --add safe.directory"),
+        "{message}"
+    );
+}
+
+// ------------------------------------------------------------- version_valid
+
+/// `version` is refused by `version_valid` with `needle` in its message,
+/// the run is blocked and the table stays ASCII (the harness checks that).
+fn refused_version(version: &str, needle: &str) {
+    let repo = Repo::new();
+    let out = Sentinel::in_repo(&repo)
+        .gate("prod", version)
+        .status(1)
+        .stdout_has(row("version_valid", "FAIL"))
+        .stdout_has(row("tag_absent", "SKIP"))
+        .stdout_has(row("version_newer", "SKIP"))
+        .stdout_has(BLOCKED)
+        .run();
+    assert!(out.stdout.is_ascii());
+    let message = message_of(&out.stdout, "version_valid");
+    assert!(
+        message.contains(needle),
+        "version_valid message for {version:?} lacks {needle:?}: {message}"
+    );
+}
+
+#[test]
+fn version_without_v_is_refused() {
+    refused_version("1.0.0", "must start with \"v\"");
+}
+
+#[test]
+fn version_with_leading_zero_is_refused() {
+    refused_version("v01.2.3", "leading zero");
+}
+
+#[test]
+fn version_with_two_parts_is_refused() {
+    refused_version("v1.2", "\"v1.2\" is not SemVer 2.0");
+}
+
+#[test]
+fn version_with_trailing_newline_is_refused_and_shown_escaped() {
+    // The newline is shown as \n (escaped once, like the title shows it),
+    // not as a literal line break and not as a backslash followed by n.
+    refused_version("v1.2.3\n", "\"v1.2.3\\n\" is not SemVer 2.0");
+}
+
+#[test]
+fn version_with_arabic_indic_digits_is_refused_and_shown_escaped() {
+    refused_version(
+        "v\u{661}.\u{662}.\u{663}",
+        "\"v\\u{661}.\\u{662}.\\u{663}\" is not SemVer 2.0",
+    );
+}
+
+#[test]
+fn prerelease_is_refused_by_default() {
+    let repo = Repo::new();
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3-rc.1")
+        .status(1)
+        .stdout_has(row("version_valid", "FAIL"))
+        .stdout_has("v1.2.3-rc.1 is a pre-release")
+        .stdout_has("allow_prerelease")
+        .stdout_has(BLOCKED)
+        .run();
+}
+
+#[test]
+fn prerelease_is_allowed_where_the_config_allows_it() {
+    let repo = Repo::new();
+    repo.config("[policy.env.stage]\nallow_prerelease = true\n");
+    Sentinel::in_repo(&repo)
+        .gate("stage", "v1.2.3-rc.1")
+        .status(0)
+        .stdout_has(row("version_valid", "OK"))
+        .stdout_has("pre-release, allowed")
+        .stdout_has(SAFE)
+        .run();
+    // Only stage: prod with the same file still refuses it.
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3-rc.1")
+        .status(1)
+        .stdout_has(row("version_valid", "FAIL"))
+        .stdout_has(BLOCKED)
+        .run();
+}
+
+#[test]
+fn build_metadata_is_refused_by_default() {
+    let repo = Repo::new();
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3+build.7")
+        .status(1)
+        .stdout_has(row("version_valid", "FAIL"))
+        .stdout_has("build metadata")
+        .stdout_has(BLOCKED)
+        .run();
+}
+
+// --------------------------------------------------------------- env_allowed
+
+#[test]
+fn unknown_environment_blocks_and_suggests_prod() {
+    let repo = Repo::new();
+    let out = Sentinel::in_repo(&repo)
+        .gate("production", "v1.2.3")
+        .status(1)
+        .stdout_has(row("env_allowed", "FAIL"))
+        .stdout_has(BLOCKED)
+        .run();
+    let message = message_of(&out.stdout, "env_allowed");
+    assert!(
+        message.contains("\"production\" is not an allowed environment"),
+        "{message}"
+    );
+    assert!(message.contains("did you mean prod?"), "{message}");
+}
+
+#[test]
+fn environment_match_is_exact() {
+    let repo = Repo::new();
+    Sentinel::in_repo(&repo)
+        .gate("Prod", "v1.2.3")
+        .status(1)
+        .stdout_has(row("env_allowed", "FAIL"))
+        .stdout_has(BLOCKED)
+        .run();
+}
+
+// ----------------------------------------------------------- required_config
+
+#[test]
+fn missing_and_empty_required_variables_are_named() {
+    let repo = Repo::new();
+    let out = Sentinel::new()
+        .dir(&repo.path)
+        .env("RS_REQUIRED_PROCESS", "init")
+        .env("RS_API_URL", "  ")
+        .gate("prod", "v1.2.3")
+        .status(1)
+        .stdout_has(row("required_config", "FAIL"))
+        .stdout_has(BLOCKED)
+        .run();
+    let message = message_of(&out.stdout, "required_config");
+    assert!(message.contains("missing: RS_DEPLOY_TOKEN"), "{message}");
+    assert!(message.contains("empty: RS_API_URL"), "{message}");
+    assert!(!message.contains("init"), "{message}");
+}
+
+// ---------------------------------------------------------------- fail-fast
+
+#[test]
+fn fail_fast_skips_everything_after_the_first_failure() {
+    let repo = Repo::new();
+    repo.write("stray.txt", "untracked\n");
+    // branch and version would fail too; they must not even be evaluated.
+    repo.git(["checkout", "-q", "-b", "feature/x"]);
+    let out = Sentinel::in_repo(&repo)
+        .arg("--fail-fast")
+        .gate("prod", "not-a-version")
+        .status(1)
+        .stdout_has(row("env_allowed", "OK"))
+        .stdout_has(row("git_repo", "OK"))
+        .stdout_has(row("clean_tree", "FAIL"))
+        .stdout_has(row("branch_allowed", "SKIP"))
+        .stdout_has(row("version_valid", "SKIP"))
+        .stdout_has(row("tag_absent", "SKIP"))
+        .stdout_has(row("version_newer", "SKIP"))
+        .stdout_has(row("required_config", "SKIP"))
+        .stdout_has(BLOCKED)
+        .run();
+    for id in [
+        "branch_allowed",
+        "version_valid",
+        "tag_absent",
+        "version_newer",
+        "required_config",
+    ] {
+        let message = message_of(&out.stdout, id);
+        assert!(message.contains("--fail-fast"), "{id}: {message}");
+        assert!(message.contains("clean_tree"), "{id}: {message}");
+    }
+}
+
+#[test]
+fn without_fail_fast_every_gate_is_evaluated() {
+    let repo = Repo::new();
+    repo.write("stray.txt", "untracked\n");
+    repo.git(["checkout", "-q", "-b", "feature/x"]);
+    Sentinel::in_repo(&repo)
+        .gate("prod", "not-a-version")
+        .status(1)
+        .stdout_has(row("clean_tree", "FAIL"))
+        .stdout_has(row("branch_allowed", "FAIL"))
+        .stdout_has(row("version_valid", "FAIL"))
+        .stdout_has(row("required_config", "OK"))
+        .stdout_lacks("--fail-fast")
+        .stdout_has(BLOCKED)
         .run();
 }

@@ -106,6 +106,34 @@ impl Repo {
     pub fn head(&self) -> String {
         self.git(["rev-parse", "HEAD"]).trim().to_string()
     }
+
+    /// `git clone <args> file://<src> repo` into a fresh temporary folder.
+    /// The `file://` URL makes git use its transport, so `--depth` works.
+    pub fn clone_of(src: &Repo, args: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("file://{}", src.path.display());
+        let mut full: Vec<&str> = vec!["clone", "-q"];
+        full.extend_from_slice(args);
+        full.push(&url);
+        full.push("repo");
+        git_in(dir.path(), full);
+        let path = dir.path().join("repo");
+        Self { _dir: dir, path }
+    }
+
+    /// The temporary folder that holds the work tree: a place for files
+    /// that must not be inside the repository (and are removed with it).
+    pub fn scratch(&self) -> PathBuf {
+        self.path.parent().expect("repo has a parent").to_path_buf()
+    }
+
+    /// Write `name` in [`Repo::scratch`], outside the work tree; returns
+    /// its path.
+    pub fn outside(&self, name: &str, content: &str) -> PathBuf {
+        let p = self.scratch().join(name);
+        std::fs::write(&p, content).expect("write file outside the repo");
+        p
+    }
 }
 
 /// Run git in `dir` with the harness environment.
@@ -115,7 +143,12 @@ where
     S: AsRef<OsStr>,
 {
     let out = Command::new("git")
-        .args(["-c", "user.name=Test", "-c", "user.email=test@example.invalid"])
+        .args([
+            "-c",
+            "user.name=Test",
+            "-c",
+            "user.email=test@example.invalid",
+        ])
         .args(["-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"])
         .args(["-c", "protocol.file.allow=always"])
         .args(args)
@@ -140,6 +173,7 @@ pub struct Sentinel {
     stdout_has: Vec<String>,
     stdout_lacks: Vec<String>,
     stderr_has: Vec<String>,
+    stderr_lacks: Vec<String>,
     stdout_exact: Option<String>,
     stderr_empty: bool,
 }
@@ -154,6 +188,7 @@ impl Sentinel {
             stdout_has: Vec::new(),
             stdout_lacks: Vec::new(),
             stderr_has: Vec::new(),
+            stderr_lacks: Vec::new(),
             stdout_exact: None,
             stderr_empty: false,
         }
@@ -225,6 +260,17 @@ impl Sentinel {
         self
     }
 
+    pub fn stderr_lacks(mut self, needle: impl Into<String>) -> Self {
+        self.stderr_lacks.push(needle.into());
+        self
+    }
+
+    /// Neither stdout nor stderr contains `needle`.
+    pub fn nowhere(self, needle: impl Into<String>) -> Self {
+        let needle = needle.into();
+        self.stdout_lacks(needle.clone()).stderr_lacks(needle)
+    }
+
     pub fn stderr_empty(mut self) -> Self {
         self.stderr_empty = true;
         self
@@ -239,7 +285,10 @@ impl Sentinel {
         if let Some(code) = self.status
             && out.status.code() != Some(code)
         {
-            problems.push(format!("exit status {:?}, expected {code}", out.status.code()));
+            problems.push(format!(
+                "exit status {:?}, expected {code}",
+                out.status.code()
+            ));
         }
         if let Some(exact) = &self.stdout_exact
             && stdout != exact.as_str()
@@ -259,6 +308,11 @@ impl Sentinel {
         for n in &self.stderr_has {
             if !stderr.contains(n.as_str()) {
                 problems.push(format!("stderr lacks {n:?}"));
+            }
+        }
+        for n in &self.stderr_lacks {
+            if stderr.contains(n.as_str()) {
+                problems.push(format!("stderr contains {n:?}"));
             }
         }
         if self.stderr_empty && !stderr.is_empty() {
@@ -306,4 +360,22 @@ pub fn is_root() -> bool {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
         .unwrap_or(false)
+}
+
+/// stdout of a `--format json` run, parsed.
+pub fn json_of(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not one JSON document ({e}):\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// The check `id` in a parsed JSON report.
+pub fn json_check<'a>(doc: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    doc["checks"]
+        .as_array()
+        .and_then(|checks| checks.iter().find(|c| c["id"] == id))
+        .unwrap_or_else(|| panic!("no check {id} in {doc:#}"))
 }
