@@ -71,7 +71,9 @@ pub fn run_gate(
     vars: &EnvSnapshot,
     scrubber: &Scrubber,
 ) -> Result<Report, Error> {
+    let start = std::time::Instant::now();
     let repo = checks::git_repo::open(&settings.repo);
+    tracing::debug!(elapsed = ?start.elapsed(), "opened the repository");
     let root = match &repo {
         Ok(r) => Some(r.root.clone()),
         Err(e) => e.root.clone(),
@@ -79,8 +81,8 @@ pub fn run_gate(
     let config = config::load(settings.config.as_deref(), root.as_deref(), vars, scrubber)?;
     tracing::info!(
         config = %config.source,
-        env = %sanitize::ascii(&settings.env),
-        version = %sanitize::ascii(&settings.version),
+        env = %settings.env,
+        version = %settings.version,
         "running the policy gates"
     );
     let results = gate::run_policy(&gate::PolicyInput {

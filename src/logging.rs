@@ -35,7 +35,11 @@ impl Drop for ScrubbedStderr {
             return;
         }
         let text = String::from_utf8_lossy(&self.buf);
-        let clean = self.scrubber.scrub(&text);
+        // Scrub first, then escape: a log line must not carry a secret, nor
+        // control characters that would forge lines or colours.
+        let body = text.strip_suffix('\n').unwrap_or(&text);
+        let mut clean = crate::sanitize::ascii_lines(&self.scrubber.scrub(body));
+        clean.push('\n');
         // Nothing useful can be done if stderr is gone.
         let _ = io::stderr().lock().write_all(clean.as_bytes());
     }
@@ -70,7 +74,7 @@ pub fn level_for(verbose: u8, quiet: bool) -> &'static str {
 }
 
 /// Install the global subscriber. `rust_log` is the value of `RUST_LOG`.
-pub fn init(rust_log: Option<&str>, verbose: u8, quiet: bool, ansi: bool, scrubber: Scrubber) {
+pub fn init(rust_log: Option<&str>, verbose: u8, quiet: bool, scrubber: Scrubber) {
     let filter = rust_log
         .filter(|s| !s.trim().is_empty())
         .and_then(|s| EnvFilter::try_new(s).ok())
@@ -78,7 +82,9 @@ pub fn init(rust_log: Option<&str>, verbose: u8, quiet: bool, ansi: bool, scrubb
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(MakeScrubbed(scrubber))
-        .with_ansi(ansi)
+        // Every line is escaped to ASCII after scrubbing, which would
+        // mangle colour codes: logs are plain.
+        .with_ansi(false)
         .with_target(false)
         .without_time()
         .try_init();

@@ -4,7 +4,7 @@
 
 mod cli;
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -17,6 +17,9 @@ use release_sentinel::secrets::Scrubber;
 use release_sentinel::{Settings, logging, register_ambient_secrets, run_gate, sanitize};
 
 use cli::{Cli, FormatArg};
+
+/// Variables clap reads when the matching option is not given.
+const ENV_FALLBACKS: &[&str] = &["RS_ENV", "RS_VERSION", "RS_CONFIG"];
 
 fn main() -> ExitCode {
     let scrubber = Scrubber::new();
@@ -43,19 +46,12 @@ fn run(vars: &EnvSnapshot, scrubber: &Scrubber) -> u8 {
     register_ambient_secrets(vars, scrubber);
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) => return usage(e, scrubber),
+        Err(e) => return usage(e, vars, scrubber),
     };
-    let ansi = io::stderr().is_terminal()
-        && vars
-            .get("NO_COLOR")
-            .ok()
-            .flatten()
-            .is_none_or(str::is_empty);
     logging::init(
         vars.get("RUST_LOG").ok().flatten(),
         cli.verbose,
         cli.quiet,
-        ansi,
         scrubber.clone(),
     );
     // A test hook: proves that a panic still exits 1 and leaks nothing.
@@ -86,7 +82,11 @@ fn run(vars: &EnvSnapshot, scrubber: &Scrubber) -> u8 {
         }
         Err(e) => {
             let message = scrubber.scrub(&e.to_string());
-            let _ = writeln!(io::stderr(), "release-sentinel: error: {message}");
+            let _ = writeln!(
+                io::stderr(),
+                "release-sentinel: error: {}",
+                sanitize::ascii_lines(&message)
+            );
             if format == Format::Json {
                 let doc = json::error_value(Some(&settings.env), Some(&settings.version), &message);
                 let _ = json::write_value(doc, scrubber, &mut stdout).and_then(|()| stdout.flush());
@@ -98,8 +98,25 @@ fn run(vars: &EnvSnapshot, scrubber: &Scrubber) -> u8 {
 
 /// `--help` and `-V` print and exit 0; every usage error exits 1 (clap's
 /// own default would be 2, which means CRITICAL here).
-fn usage(e: clap::Error, scrubber: &Scrubber) -> u8 {
-    let text = scrubber.scrub(&e.render().to_string());
+fn usage(e: clap::Error, vars: &EnvSnapshot, scrubber: &Scrubber) -> u8 {
+    if e.kind() == ErrorKind::InvalidUtf8 {
+        // clap reads RS_ENV and friends itself and blames "arguments";
+        // name the variable when one of them is the culprit.
+        let bad: Vec<&str> = ENV_FALLBACKS
+            .iter()
+            .copied()
+            .filter(|name| vars.get(name).is_err())
+            .collect();
+        if !bad.is_empty() {
+            let _ = writeln!(
+                io::stderr(),
+                "release-sentinel: error: {} is set but not valid UTF-8; set it to a plain text value",
+                bad.join(", ")
+            );
+            return USAGE_OR_INPUT_ERROR;
+        }
+    }
+    let text = sanitize::ascii_lines(&scrubber.scrub(&e.render().to_string()));
     match e.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
             let _ = io::stdout().lock().write_all(text.as_bytes());

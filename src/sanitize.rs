@@ -2,8 +2,13 @@
 //!
 //! Anything outside printable ASCII is escaped (`\n`, `\t`, `\u{661}`), so
 //! the table stays ASCII and a value with a trailing newline or digits from
-//! another script is visible for what it is. This module does not remove
-//! secrets; scrub first (see [`crate::secrets`]), then sanitize.
+//! another script is visible for what it is. Backslashes are left alone:
+//! messages quote other tools' text (`unexpected character '\n'`) that is
+//! already escaped, and the JSON report carries every value exactly.
+//!
+//! Checks and errors produce raw text; escaping happens once, at output
+//! time, after scrubbing (see [`crate::secrets`]): a secret with non-ASCII
+//! characters must be removed before it is escaped into another form.
 
 /// Escape `s` to printable ASCII on one line.
 pub fn ascii(s: &str) -> String {
@@ -28,18 +33,22 @@ pub fn ascii_capped(s: &str, max: usize) -> String {
     out
 }
 
-/// Quote a user-supplied value for a message: `"v1.2.3\n"`.
+/// Quote a user-supplied value in a message. The value stays raw; the
+/// renderer escapes it.
 pub fn quoted(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        if c == '"' {
-            out.push_str("\\\"");
-        } else {
-            push_escaped(&mut out, c);
+    format!("\"{s}\"")
+}
+
+/// Escape every line of `s` to printable ASCII, keeping the line breaks
+/// (for multi-line errors and log lines).
+pub fn ascii_lines(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for (i, line) in s.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
         }
+        out.push_str(&ascii(line));
     }
-    out.push('"');
     out
 }
 
@@ -48,7 +57,6 @@ fn push_escaped(out: &mut String, c: char) {
         '\n' => out.push_str("\\n"),
         '\r' => out.push_str("\\r"),
         '\t' => out.push_str("\\t"),
-        '\\' => out.push_str("\\\\"),
         ' '..='~' => out.push(c),
         _ => {
             use std::fmt::Write;
@@ -71,7 +79,7 @@ mod tests {
         assert_eq!(ascii("v1.2.3\n"), "v1.2.3\\n");
         assert_eq!(ascii("v\u{661}.2"), "v\\u{661}.2");
         assert_eq!(ascii("a\u{1b}[31m"), "a\\u{1b}[31m");
-        assert_eq!(ascii("back\\slash"), "back\\\\slash");
+        assert_eq!(ascii("back\\slash"), "back\\slash");
     }
 
     #[test]
@@ -85,7 +93,12 @@ mod tests {
     }
 
     #[test]
-    fn quoting_escapes_quotes() {
-        assert_eq!(quoted("a\"b\n"), "\"a\\\"b\\n\"");
+    fn quoting_leaves_escaping_to_the_renderer() {
+        assert_eq!(ascii(&quoted("v1.2.3\n")), "\"v1.2.3\\n\"");
+    }
+
+    #[test]
+    fn lines_keep_their_breaks() {
+        assert_eq!(ascii_lines("a\u{e9}\nb\t"), "a\\u{e9}\nb\\t");
     }
 }

@@ -10,7 +10,7 @@ use super::short_id;
 use crate::config::Policy;
 use crate::envsnap::EnvSnapshot;
 use crate::report::Outcome;
-use crate::sanitize::{ascii, quoted};
+use crate::sanitize::quoted;
 
 /// Where a CI system says which branch it built, most specific first.
 /// `refs/heads/` is stripped; a variable holding a tag or pull-request
@@ -126,7 +126,7 @@ pub fn check(repo: &Repo, policy: &Policy, env_name: &str, env: &EnvSnapshot) ->
         ),
     };
     let outcome = if policy.branch_allowed(name) {
-        Outcome::ok(format!("{}{from} is allowed for {env_name}", ascii(name)))
+        Outcome::ok(format!("{name}{from} is allowed for {env_name}"))
     } else {
         Outcome::fail(format!(
             "branch {}{from} is not allowed for {env_name} (allowed: {allowed})",

@@ -12,7 +12,6 @@ use git2::{ErrorCode, Oid, Repository};
 
 use super::short_id;
 use crate::report::Outcome;
-use crate::sanitize;
 
 /// A repository that passed `git_repo`.
 pub struct Repo {
@@ -41,16 +40,15 @@ pub struct NotUsable {
     pub root: Option<PathBuf>,
 }
 
-/// A path for a message: ASCII, without the trailing `/` libgit2 puts on
+/// A path for a message, without the trailing `/` libgit2 puts on
 /// directories.
 fn show(p: &Path) -> String {
     let text = p.display().to_string();
-    let trimmed = if text.len() > 1 {
-        text.trim_end_matches('/')
+    if text.len() > 1 {
+        text.trim_end_matches('/').to_string()
     } else {
-        &text
-    };
-    sanitize::ascii(trimmed)
+        text
+    }
 }
 
 /// Discover and open the repository containing `path`, and make sure git

@@ -8,7 +8,7 @@ use semver::Version;
 
 use crate::config::Policy;
 use crate::report::Outcome;
-use crate::sanitize::{ascii, quoted};
+use crate::sanitize::quoted;
 
 /// Parse `v<semver>`, or say in one line what is wrong with it.
 pub fn parse(version: &str) -> Result<Version, String> {
@@ -18,9 +18,8 @@ pub fn parse(version: &str) -> Result<Version, String> {
     let Some(rest) = version.strip_prefix('v') else {
         if Version::parse(version).is_ok() {
             return Err(format!(
-                "{} must start with \"v\": use \"v{}\"",
-                quoted(version),
-                ascii(version)
+                "{} must start with \"v\": use \"v{version}\"",
+                quoted(version)
             ));
         }
         return Err(format!(
@@ -28,13 +27,7 @@ pub fn parse(version: &str) -> Result<Version, String> {
             quoted(version)
         ));
     };
-    Version::parse(rest).map_err(|e| {
-        format!(
-            "{} is not SemVer 2.0: {}",
-            quoted(version),
-            ascii(&e.to_string())
-        )
-    })
+    Version::parse(rest).map_err(|e| format!("{} is not SemVer 2.0: {}", quoted(version), e))
 }
 
 /// The row, and the parsed version when it is valid *as SemVer* (even if
@@ -90,15 +83,17 @@ mod tests {
             ("1.0.0", "must start with \"v\": use \"v1.0.0\""),
             ("v01.2.3", "leading zero"),
             ("v1.2", "is not SemVer 2.0"),
-            ("v1.2.3\n", "\"v1.2.3\\n\""),
-            ("v\u{661}.\u{662}.\u{663}", "\\u{661}"),
+            ("v1.2.3\n", "\"v1.2.3\n\""),
+            (
+                "v\u{661}.\u{662}.\u{663}",
+                "\"v\u{661}.\u{662}.\u{663}\" is not SemVer",
+            ),
             ("", "empty"),
             ("V1.2.3", "is not \"v\" followed by a SemVer version"),
         ];
         for (input, needle) in cases {
             let err = parse(input).unwrap_err();
             assert!(err.contains(needle), "{input:?}: {err}");
-            assert!(err.is_ascii(), "{err}");
         }
     }
 }

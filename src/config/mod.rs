@@ -21,7 +21,6 @@ use std::path::{Path, PathBuf};
 use globset::GlobSet;
 
 use crate::envsnap::EnvSnapshot;
-use crate::sanitize;
 use crate::secrets::Scrubber;
 
 /// The name of the configuration file looked up at the repository root.
@@ -47,7 +46,7 @@ impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Source::Embedded => f.write_str("embedded default"),
-            Source::File(p) => f.write_str(&sanitize::ascii(&p.display().to_string())),
+            Source::File(p) => write!(f, "{}", p.display()),
         }
     }
 }
@@ -217,7 +216,7 @@ pub fn load(
         Some(path) => {
             tracing::debug!(path = %path.display(), "reading config");
             let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Read {
-                path: sanitize::ascii(&path.display().to_string()),
+                path: path.display().to_string(),
                 reason: e.to_string(),
             })?;
             parse(&text, Source::File(path), env, scrubber)
@@ -300,7 +299,7 @@ fn without_quoted_values(message: &str) -> String {
     if in_quote {
         out.push_str("...\"");
     }
-    sanitize::ascii(out.trim_end())
+    out.trim_end().to_string()
 }
 
 #[cfg(test)]

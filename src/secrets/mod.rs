@@ -42,7 +42,8 @@ impl Scrubber {
         if trimmed != value {
             forms.push(trimmed.to_string());
         }
-        for form in [json_escaped(trimmed), percent_encoded(trimmed)] {
+        let escaped = crate::sanitize::ascii(trimmed);
+        for form in [json_escaped(trimmed), percent_encoded(trimmed), escaped] {
             if form != trimmed {
                 forms.push(form);
             }
