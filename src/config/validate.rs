@@ -62,12 +62,16 @@ pub(super) fn validate(
     for (name, rules) in policy.env.unwrap_or_default() {
         let key = format!("policy.env.{name}");
         if !environments.contains(&name) {
+            let declared = if environments.is_empty() {
+                "none is declared".to_string()
+            } else {
+                format!("declared: {}", environments.join(", "))
+            };
             problems.push(
                 &key,
                 format!(
-                    "override for an undeclared environment {} (declared: {})",
-                    quoted(&name),
-                    environments.join(", ")
+                    "override for an undeclared environment {} ({declared})",
+                    quoted(&name)
                 ),
             );
             continue;
