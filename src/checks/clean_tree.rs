@@ -3,15 +3,28 @@
 //! directories are reported as one entry (`dir/`), as `git status` does.
 //!
 //! Most of the cost of a status is one `lstat` per tracked file, which
-//! libgit2 does serially. On a large tree the work is split by top-level
-//! name across threads, each with its own repository handle and an exact
-//! path list. The names are the union of the index's, HEAD's and the work
-//! tree's top-level entries, so every path that can differ is covered.
+//! libgit2 does serially. So the work is split: the tracked files are
+//! `lstat`ed on several threads and compared with the stat data the index
+//! caches for them, git's own rule for "unchanged" (same mode, size, mtime,
+//! ctime, inode, owner; and not racy, i.e. older than the index file). The
+//! tracked directories are listed to find names that are not tracked.
+//! Everything this cannot prove clean (a stat mismatch, a racy or missing
+//! file, a submodule, a conflict, every untracked or ignored candidate)
+//! goes to libgit2's status, limited to exactly those paths; the staged
+//! changes come from libgit2's index-to-HEAD comparison, which needs no
+//! `lstat`. The shortcut only ever proves a file unchanged by the rule git
+//! itself applies, and being stricter than git only sends more paths to
+//! libgit2, so the result is libgit2's status either way.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use git2::{Repository, Status as G, StatusOptions, StatusShow};
+use git2::{IndexEntry, Repository, Status as G, StatusOptions, StatusShow};
+use rustix::fs::{AtFlags, CWD, Dir, FileType, Mode, OFlags, Stat, openat, statat};
+use rustix::io::Errno;
 
 use super::git_repo::Repo;
 use super::list_some;
@@ -20,18 +33,19 @@ use crate::report::Outcome;
 
 /// How many paths a message names before "and N more".
 const SHOWN: usize = 5;
-
-/// Below this many index entries one thread is faster than several.
-const SPLIT_MIN_ENTRIES: usize = 4096;
 /// At most this many threads for one status.
 const MAX_THREADS: usize = 8;
+/// When more than this share of the index needs libgit2 anyway (a fresh
+/// checkout where every entry is racy), one plain status is cheaper than a
+/// long path list.
+const MAX_CANDIDATE_SHARE: usize = 8;
 
 /// One changed path and how it changed.
 pub type Change = (Vec<u8>, G);
 
-fn options() -> StatusOptions {
+fn options(show: StatusShow) -> StatusOptions {
     let mut opts = StatusOptions::new();
-    opts.show(StatusShow::IndexAndWorkdir)
+    opts.show(show)
         .include_untracked(true)
         .recurse_untracked_dirs(false)
         .include_ignored(false)
@@ -40,135 +54,365 @@ fn options() -> StatusOptions {
     opts
 }
 
-fn collect(
-    repo: &Repository,
-    opts: &mut StatusOptions,
-    out: &mut Vec<Change>,
-) -> Result<(), git2::Error> {
+fn collect(repo: &Repository, opts: &mut StatusOptions) -> Result<Vec<Change>, git2::Error> {
+    let mut out = Vec::new();
     for entry in repo.statuses(Some(opts))?.iter() {
         let st = entry.status();
         if !st.is_empty() && !st.contains(G::IGNORED) {
             out.push((entry.path_bytes().to_vec(), st));
         }
     }
-    Ok(())
+    Ok(out)
 }
 
-/// Every changed path, sorted, using up to `threads` threads.
-pub fn changes(repo: &Repo, threads: usize) -> Result<Vec<Change>, git2::Error> {
-    let mut out = Vec::new();
-    let start = std::time::Instant::now();
-    let weights = if threads > 1 {
-        top_level_weights(repo)?
-    } else {
-        BTreeMap::new()
-    };
-    tracing::debug!(elapsed = ?start.elapsed(), names = weights.len(), "listed top-level names");
-    let indexed: usize = weights.values().sum();
-    if threads <= 1 || weights.len() < 2 || indexed < SPLIT_MIN_ENTRIES {
-        collect(&repo.repo, &mut options(), &mut out)?;
-        out.sort();
-        return Ok(out);
-    }
-    // The calling thread takes the first group on the repository whose
-    // index is already loaded; every other thread must load the index
-    // again (about a fifth of the cost of a whole status), so it starts
-    // with that much weight and gets less of the tree.
-    let reload_cost = indexed / 5;
-    let mut groups = partition(weights, threads, reload_cost).into_iter();
-    let first = groups.next().unwrap_or_default();
-    let root = repo.root.as_path();
-    let results: Vec<Result<Vec<Change>, git2::Error>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = groups
-            .map(|names| scope.spawn(move || status_of(root, names)))
-            .collect();
-        let mut results = vec![status_in(&repo.repo, first)];
-        results.extend(handles.into_iter().map(|h| {
-            h.join()
-                .unwrap_or_else(|_| Err(git2::Error::from_str("a status thread panicked")))
-        }));
-        results
-    });
-    tracing::debug!(elapsed = ?start.elapsed(), threads, "status done");
-    for r in results {
-        out.extend(r?);
-    }
+/// libgit2's whole status, for comparison and as the fallback.
+pub fn full_status(repo: &Repo) -> Result<Vec<Change>, git2::Error> {
+    let mut out = collect(&repo.repo, &mut options(StatusShow::IndexAndWorkdir))?;
     out.sort();
     Ok(out)
 }
 
-/// The status of the paths under `names`, with a repository of its own.
-fn status_of(root: &Path, names: Vec<Vec<u8>>) -> Result<Vec<Change>, git2::Error> {
-    let repo = Repository::open_ext(
-        root,
-        git2::RepositoryOpenFlags::NO_SEARCH,
-        std::iter::empty::<&std::ffi::OsStr>(),
-    )?;
-    status_in(&repo, names)
+/// The stat data the index caches for one tracked file.
+struct Tracked {
+    path: Vec<u8>,
+    mode: u32,
+    size: u32,
+    mtime: (i64, u32),
+    ctime: (i64, u32),
+    ino: u32,
+    uid: u32,
+    gid: u32,
 }
 
-/// The status of the paths under `names` (exact top-level names).
-fn status_in(repo: &Repository, names: Vec<Vec<u8>>) -> Result<Vec<Change>, git2::Error> {
-    if names.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut opts = options();
-    opts.disable_pathspec_match(true);
-    for n in names {
-        opts.pathspec(n);
-    }
-    let mut out = Vec::new();
-    collect(repo, &mut opts, &mut out)?;
-    Ok(out)
-}
-
-/// Every top-level name that a change could be under, weighted by how many
-/// index entries it holds (a stand-in for the work of checking it).
-fn top_level_weights(repo: &Repo) -> Result<BTreeMap<Vec<u8>, usize>, git2::Error> {
-    let mut weights: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
-    let index = repo.repo.index()?;
-    for entry in index.iter() {
-        let path = &entry.path[..];
-        let top = path.split(|b| *b == b'/').next().unwrap_or(path);
-        *weights.entry(top.to_vec()).or_default() += 1;
-    }
-    // Staged deletions are only in HEAD; untracked entries only on disk.
-    let mut extra: BTreeSet<Vec<u8>> = BTreeSet::new();
-    let tree = repo.repo.find_commit(repo.head)?.tree()?;
-    for entry in tree.iter() {
-        extra.insert(entry.name_bytes().to_vec());
-    }
-    let list_error =
-        |e: std::io::Error| git2::Error::from_str(&format!("cannot list the work tree: {e}"));
-    for entry in std::fs::read_dir(&repo.root).map_err(list_error)? {
-        let name = entry.map_err(list_error)?.file_name();
-        if name != ".git" {
-            extra.insert(name.as_encoded_bytes().to_vec());
+impl Tracked {
+    fn from_entry(e: IndexEntry) -> Self {
+        Tracked {
+            mode: e.mode,
+            size: e.file_size,
+            mtime: (i64::from(e.mtime.seconds()), e.mtime.nanoseconds()),
+            ctime: (i64::from(e.ctime.seconds()), e.ctime.nanoseconds()),
+            ino: e.ino,
+            uid: e.uid,
+            gid: e.gid,
+            path: e.path,
         }
     }
-    for name in extra {
-        weights.entry(name).or_insert(1);
+
+    /// The file name, after the last `/`.
+    fn name(&self) -> &[u8] {
+        split(&self.path).1
     }
-    Ok(weights)
+
+    /// Whether the file on disk is unchanged by git's stat rule. Fields are
+    /// compared as the index stores them (32 bits).
+    #[allow(clippy::unnecessary_cast)] // `stat` field widths differ by platform
+    fn unchanged(&self, st: &Stat, index_mtime: (i64, u32)) -> bool {
+        let mode = st.st_mode as u32;
+        let kind_ok = match self.mode & 0o170000 {
+            0o100000 => {
+                mode & 0o170000 == 0o100000 && (mode & 0o111 != 0) == (self.mode & 0o111 != 0)
+            }
+            0o120000 => mode & 0o170000 == 0o120000,
+            _ => false,
+        };
+        kind_ok
+            && st.st_size as u32 == self.size
+            && (st.st_mtime as i32 as i64, st.st_mtime_nsec as u32) == self.mtime
+            && (st.st_ctime as i32 as i64, st.st_ctime_nsec as u32) == self.ctime
+            && st.st_ino as u32 == self.ino
+            && st.st_uid as u32 == self.uid
+            && st.st_gid as u32 == self.gid
+            // Racy: written in the same instant as the index, so the cached
+            // data cannot tell a change from no change.
+            && self.mtime < index_mtime
+    }
 }
 
-/// Split names into `n` groups of similar total weight (heaviest first,
-/// each to the lightest group). Every group but the first starts with
-/// `head_start` weight. Every name lands in exactly one group.
-fn partition(weights: BTreeMap<Vec<u8>, usize>, n: usize, head_start: usize) -> Vec<Vec<Vec<u8>>> {
-    let mut items: Vec<(Vec<u8>, usize)> = weights.into_iter().collect();
-    items.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let n = n.min(items.len()).max(1);
-    let mut groups: Vec<(usize, Vec<Vec<u8>>)> = (0..n)
-        .map(|i| (if i == 0 { 0 } else { head_start }, Vec::new()))
+/// One tracked directory: its tracked files, and the names of its tracked
+/// subdirectories and other index entries (all sorted).
+#[derive(Default)]
+struct DirWork<'a> {
+    dir: &'a [u8],
+    files: Vec<&'a Tracked>,
+    known: Vec<&'a [u8]>,
+}
+
+/// What the scan of the directories found for libgit2 to decide.
+#[derive(Default)]
+struct Candidates {
+    /// Tracked files not proven unchanged, and untracked or ignored files.
+    paths: Vec<Vec<u8>>,
+    /// Untracked or ignored directories.
+    dirs: Vec<Vec<u8>>,
+}
+
+fn join(dir: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut path = Vec::with_capacity(dir.len() + 1 + name.len());
+    if !dir.is_empty() {
+        path.extend_from_slice(dir);
+        path.push(b'/');
+    }
+    path.extend_from_slice(name);
+    path
+}
+
+/// `(parent, name)` of a path; the parent of a top-level name is `""`.
+fn split(path: &[u8]) -> (&[u8], &[u8]) {
+    match path.iter().rposition(|b| *b == b'/') {
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => (&path[..0], path),
+    }
+}
+
+/// Group the tracked files by directory. Every tracked directory is known
+/// to its parent by name, so that it is not taken for an untracked one.
+fn directories<'a>(tracked: &'a [Tracked], others: &'a [Vec<u8>]) -> Vec<DirWork<'a>> {
+    let paths = || {
+        tracked
+            .iter()
+            .map(|t| t.path.as_slice())
+            .chain(others.iter().map(Vec::as_slice))
+    };
+    let mut all: HashSet<&[u8]> = HashSet::new();
+    all.insert(b"");
+    for path in paths() {
+        let mut p = path;
+        while let Some(i) = p.iter().rposition(|b| *b == b'/') {
+            p = &p[..i];
+            if !all.insert(p) {
+                break;
+            }
+        }
+    }
+    let mut dirs: HashMap<&[u8], DirWork<'a>> = all
+        .iter()
+        .map(|d| {
+            let w = DirWork {
+                dir: d,
+                ..DirWork::default()
+            };
+            (*d, w)
+        })
         .collect();
-    for (name, w) in items {
-        if let Some(g) = groups.iter_mut().min_by_key(|g| g.0) {
-            g.0 += w;
-            g.1.push(name);
+    for d in all.iter().filter(|d| !d.is_empty()) {
+        let (parent, name) = split(d);
+        if let Some(w) = dirs.get_mut(parent) {
+            w.known.push(name);
         }
     }
-    groups.into_iter().map(|g| g.1).collect()
+    for t in tracked {
+        if let Some(w) = dirs.get_mut(split(&t.path).0) {
+            w.files.push(t);
+        }
+    }
+    for o in others {
+        let (parent, name) = split(o);
+        if let Some(w) = dirs.get_mut(parent) {
+            w.known.push(name);
+        }
+    }
+    let mut out: Vec<DirWork<'a>> = dirs
+        .into_values()
+        .map(|mut w| {
+            w.files.sort_by(|a, b| a.name().cmp(b.name()));
+            w.known.sort();
+            w.known.dedup();
+            w
+        })
+        .collect();
+    // Biggest first, so that the threads finish together.
+    out.sort_by(|a, b| {
+        b.files
+            .len()
+            .cmp(&a.files.len())
+            .then_with(|| a.dir.cmp(b.dir))
+    });
+    out
+}
+
+/// List one tracked directory: compare its tracked files with their cached
+/// stat data, and collect the names nobody tracks.
+fn scan_dir(
+    root: &OwnedFd,
+    w: &DirWork<'_>,
+    index_mtime: (i64, u32),
+    out: &mut Candidates,
+) -> std::io::Result<()> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+    let opened = if w.dir.is_empty() {
+        openat(root, ".", flags, Mode::empty())
+    } else {
+        openat(root, bytes_path(w.dir), flags, Mode::empty())
+    };
+    let fd = match opened {
+        Ok(fd) => fd,
+        // Gone, or replaced by a file or a link: its tracked files changed.
+        Err(e) if e == Errno::NOENT || e == Errno::NOTDIR || e == Errno::LOOP => {
+            out.paths.extend(w.files.iter().map(|t| t.path.clone()));
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut seen = vec![false; w.files.len()];
+    let mut listing = Dir::read_from(&fd)?;
+    while let Some(entry) = listing.read() {
+        let entry = entry?;
+        let name = entry.file_name().to_bytes();
+        if name == b"." || name == b".." || (w.dir.is_empty() && name == b".git") {
+            continue;
+        }
+        if let Ok(i) = w.files.binary_search_by(|t| t.name().cmp(name)) {
+            seen[i] = true;
+            let t = w.files[i];
+            let st = statat(&fd, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW);
+            let now_dir = entry.file_type() == FileType::Directory || st.as_ref().is_ok_and(is_dir);
+            if now_dir {
+                // A tracked file replaced by a directory: listed without
+                // recursion, as `git status` shows it.
+                out.dirs.push(t.path.clone());
+            } else if !st.is_ok_and(|st| t.unchanged(&st, index_mtime)) {
+                out.paths.push(t.path.clone());
+            }
+            continue;
+        }
+        if w.known.binary_search(&name).is_ok() {
+            continue;
+        }
+        let is_dir = match entry.file_type() {
+            FileType::Directory => true,
+            FileType::Unknown => statat(&fd, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW)
+                .is_ok_and(|st| is_dir(&st)),
+            _ => false,
+        };
+        let path = join(w.dir, name);
+        if is_dir {
+            out.dirs.push(path);
+        } else {
+            out.paths.push(path);
+        }
+    }
+    for (t, seen) in w.files.iter().zip(seen) {
+        if !seen {
+            out.paths.push(t.path.clone());
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::unnecessary_cast)] // `st_mode`'s width differs by platform
+fn is_dir(st: &Stat) -> bool {
+    st.st_mode as u32 & 0o170000 == 0o040000
+}
+
+fn bytes_path(bytes: &[u8]) -> &Path {
+    use std::os::unix::ffi::OsStrExt;
+    Path::new(std::ffi::OsStr::from_bytes(bytes))
+}
+
+/// Every changed path, sorted, using up to `threads` threads.
+pub fn changes(repo: &Repo, threads: usize) -> Result<Vec<Change>, git2::Error> {
+    let index_file = repo.repo.path().join("index");
+    let index_mtime = match std::fs::metadata(&index_file) {
+        Ok(m) => (m.mtime() as i32 as i64, m.mtime_nsec() as u32),
+        // No index file (nothing staged yet): nothing to prove clean.
+        Err(_) => return full_status(repo),
+    };
+    let index = repo.repo.index()?;
+    let mut others: Vec<Vec<u8>> = Vec::new();
+    let mut tracked: Vec<Tracked> = Vec::with_capacity(index.len());
+    for e in index.iter() {
+        let stage = (e.flags >> 12) & 0x3;
+        // Conflicts, submodules, intent-to-add and skip-worktree entries:
+        // libgit2 decides.
+        if stage != 0 || e.mode == 0o160000 || e.flags_extended & 0x6000 != 0 {
+            others.push(e.path);
+        } else {
+            tracked.push(Tracked::from_entry(e));
+        }
+    }
+    drop(index);
+    let total = tracked.len() + others.len();
+    let work = directories(&tracked, &others);
+    let root = match openat(
+        CWD,
+        &repo.root,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(_) => return full_status(repo),
+    };
+    let next = AtomicUsize::new(0);
+    let threads = threads.clamp(1, MAX_THREADS);
+    let (staged, scanned) = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut found = Candidates::default();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(w) = work.get(i) else { break };
+                        scan_dir(&root, w, index_mtime, &mut found)?;
+                    }
+                    Ok::<_, std::io::Error>(found)
+                })
+            })
+            .collect();
+        // Meanwhile, on this thread: HEAD against the index (no lstat).
+        let staged = collect(&repo.repo, &mut options(StatusShow::Index));
+        let mut scanned = Ok(Candidates::default());
+        for w in workers {
+            match (w.join(), &mut scanned) {
+                (Ok(Ok(found)), Ok(all)) => {
+                    all.paths.extend(found.paths);
+                    all.dirs.extend(found.dirs);
+                }
+                (Ok(Err(e)), _) => scanned = Err(e.to_string()),
+                (Err(_), _) => scanned = Err("a status thread panicked".to_string()),
+                _ => {}
+            }
+        }
+        (staged, scanned)
+    });
+    let staged = staged?;
+    let Ok(Candidates { mut paths, dirs }) = scanned else {
+        // A directory could not be read (permissions, a race): let libgit2
+        // do the whole status and report what it finds.
+        return full_status(repo);
+    };
+    paths.extend(others);
+    tracing::debug!(
+        tracked = total,
+        candidates = paths.len(),
+        directories = dirs.len(),
+        "scan done; libgit2 checks the candidates"
+    );
+    if paths.len() + dirs.len() > total / MAX_CANDIDATE_SHARE + 64 {
+        tracing::debug!("too many candidates: one full status instead");
+        return full_status(repo);
+    }
+
+    let mut merged: BTreeMap<Vec<u8>, G> = staged.into_iter().collect();
+    // Exact paths need recursion on: without it libgit2 drops an untracked
+    // file named exactly. Directories go in a second call without it, so
+    // that an untracked directory is one `dir/` entry and is not walked.
+    for (mut list, recurse) in [(paths, true), (dirs, false)] {
+        if list.is_empty() {
+            continue;
+        }
+        list.sort();
+        list.dedup();
+        let mut opts = options(StatusShow::Workdir);
+        opts.disable_pathspec_match(true)
+            .recurse_untracked_dirs(recurse);
+        for p in list {
+            opts.pathspec(p);
+        }
+        for (path, st) in collect(&repo.repo, &mut opts)? {
+            *merged.entry(path).or_insert(G::empty()) |= st;
+        }
+    }
+    Ok(merged.into_iter().collect())
 }
 
 /// Threads to use: the machine's parallelism, capped.
@@ -249,5 +493,162 @@ fn describe(st: G) -> &'static str {
         "type changed"
     } else {
         "modified"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::git_repo;
+    use std::process::Command;
+
+    fn git(dir: &Path, args: &[&str]) {
+        let out = Command::new("git")
+            .args(["-c", "user.name=T", "-c", "user.email=t@example.invalid"])
+            .args(["-c", "commit.gpgsign=false"])
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", dir)
+            .output()
+            .expect("git");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn write(dir: &Path, rel: &str, text: &str) {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    /// A committed tree with nested directories, an ignore file, a link
+    /// and an executable.
+    fn fixture() -> tempfile::TempDir {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        git(d, &["init", "-q", "-b", "main"]);
+        for i in 0..4 {
+            for j in 0..5 {
+                write(d, &format!("d{i}/f{j}.txt"), &format!("{i}{j}\n"));
+            }
+        }
+        write(d, "a/b/c/deep.txt", "deep\n");
+        write(d, "top.txt", "top\n");
+        write(d, ".gitignore", "*.log\nbuild/\n");
+        write(d, "run.sh", "#!/bin/sh\n");
+        std::fs::set_permissions(
+            d.join("run.sh"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("top.txt", d.join("link")).unwrap();
+        git(d, &["add", "-A"]);
+        git(d, &["commit", "-q", "-m", "init"]);
+        tmp
+    }
+
+    type Mutation = fn(&Path);
+
+    fn same_as_libgit2(name: &str, mutate: Mutation) {
+        let tmp = fixture();
+        mutate(tmp.path());
+        let repo = git_repo::open(tmp.path()).unwrap_or_else(|e| panic!("{name}: {}", e.message));
+        let expected = full_status(&repo).unwrap();
+        for threads in [1, 2, 3] {
+            let got = changes(&repo, threads).unwrap();
+            let show = |c: &[Change]| {
+                c.iter()
+                    .map(|(p, s)| format!("{} {s:?}", String::from_utf8_lossy(p)))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(show(&got), show(&expected), "{name} with {threads} threads");
+        }
+    }
+
+    #[test]
+    fn the_shortcut_agrees_with_libgit2_status() {
+        let cases: &[(&str, Mutation)] = &[
+            ("clean", |_| {}),
+            ("modified, other size", |d| {
+                write(d, "d1/f1.txt", "changed!\n")
+            }),
+            ("modified, same size", |d| write(d, "d1/f2.txt", "XX\n")),
+            ("deleted file", |d| {
+                std::fs::remove_file(d.join("d2/f0.txt")).unwrap()
+            }),
+            ("deleted directory", |d| {
+                std::fs::remove_dir_all(d.join("a")).unwrap()
+            }),
+            ("file replaced by a directory", |d| {
+                std::fs::remove_file(d.join("top.txt")).unwrap();
+                write(d, "top.txt/inner", "x\n");
+            }),
+            ("untracked file in a tracked directory", |d| {
+                write(d, "d3/new.txt", "n\n")
+            }),
+            ("untracked file at the root", |d| {
+                write(d, "new-top.txt", "n\n")
+            }),
+            ("untracked nested directory", |d| {
+                write(d, "fresh/x/y.txt", "n\n")
+            }),
+            ("empty untracked directory", |d| {
+                std::fs::create_dir(d.join("empty")).unwrap()
+            }),
+            ("ignored file and directory", |d| {
+                write(d, "d0/debug.log", "l\n");
+                write(d, "build/out.bin", "b\n");
+            }),
+            ("staged new file", |d| {
+                write(d, "d0/staged.txt", "s\n");
+                git(d, &["add", "d0/staged.txt"]);
+            }),
+            ("staged change", |d| {
+                write(d, "d0/f0.txt", "staged change\n");
+                git(d, &["add", "d0/f0.txt"]);
+            }),
+            ("removed from the index, kept on disk", |d| {
+                git(d, &["rm", "-q", "--cached", "d0/f1.txt"])
+            }),
+            ("link retargeted", |d| {
+                std::fs::remove_file(d.join("link")).unwrap();
+                std::os::unix::fs::symlink("run.sh", d.join("link")).unwrap();
+            }),
+            ("exec bit dropped", |d| {
+                std::fs::set_permissions(
+                    d.join("run.sh"),
+                    std::os::unix::fs::PermissionsExt::from_mode(0o644),
+                )
+                .unwrap()
+            }),
+            ("deep change", |d| write(d, "a/b/c/deep.txt", "deeper\n")),
+            ("many changes at once", |d| {
+                write(d, "d1/f1.txt", "changed!\n");
+                write(d, "d3/new.txt", "n\n");
+                write(d, "fresh/y.txt", "n\n");
+                std::fs::remove_file(d.join("d2/f0.txt")).unwrap();
+                git(d, &["rm", "-q", "--cached", "d0/f1.txt"]);
+            }),
+        ];
+        for (name, mutate) in cases {
+            same_as_libgit2(name, *mutate);
+        }
+    }
+
+    #[test]
+    fn a_file_older_than_the_index_is_proven_by_stat() {
+        let tmp = fixture();
+        let repo = git_repo::open(tmp.path()).unwrap();
+        let index = repo.repo.index().unwrap();
+        let entry = index.get_path(Path::new("top.txt"), 0).unwrap();
+        let t = Tracked::from_entry(entry);
+        let st = statat(CWD, tmp.path().join("top.txt"), AtFlags::SYMLINK_NOFOLLOW).unwrap();
+        assert!(t.unchanged(&st, (i64::MAX, 0)));
+        // Written in the index's own instant: racy, not proven.
+        assert!(!t.unchanged(&st, t.mtime));
     }
 }
