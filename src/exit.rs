@@ -48,11 +48,6 @@ impl Verdict {
 /// arguments, bad configuration, an internal error.
 pub const USAGE_OR_INPUT_ERROR: u8 = 1;
 
-/// Exit code of the pre-live pack: 0 when every step passed, else 1.
-pub fn pack_code(all_passed: bool) -> u8 {
-    if all_passed { 0 } else { 1 }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -70,12 +65,6 @@ mod tests {
         assert_eq!(Verdict::Safe.as_str(), "SAFE");
         assert_eq!(Verdict::Blocked.as_str(), "BLOCKED");
         assert_eq!(Verdict::Critical.as_str(), "CRITICAL");
-    }
-
-    #[test]
-    fn pack_is_zero_or_one() {
-        assert_eq!(pack_code(true), 0);
-        assert_eq!(pack_code(false), 1);
     }
 
     #[test]

@@ -114,3 +114,69 @@ pub fn run_policy(input: &PolicyInput<'_>) -> Vec<CheckResult> {
 
     rows.rows
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::POLICY_GATES;
+    use crate::config::{self, Source};
+    use crate::secrets::Scrubber;
+
+    fn rows(fail_fast: bool) -> Vec<CheckResult> {
+        let vars = EnvSnapshot::default();
+        let config = config::parse(
+            config::EMBEDDED_DEFAULT,
+            Source::Embedded,
+            &vars,
+            &Scrubber::new(),
+        )
+        .expect("embedded default");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let repo = crate::checks::git_repo::open(dir.path());
+        run_policy(&PolicyInput {
+            env: "prod",
+            version: "v1.0.0",
+            config: &config,
+            repo: &repo,
+            vars: &vars,
+            fail_fast,
+        })
+    }
+
+    #[test]
+    fn every_gate_is_reported_in_the_documented_order() {
+        let ids: Vec<String> = rows(false).into_iter().map(|r| r.id).collect();
+        assert_eq!(ids, POLICY_GATES);
+    }
+
+    #[test]
+    fn fail_fast_skips_everything_after_the_first_failure() {
+        let rows = rows(true);
+        assert_eq!(rows.len(), POLICY_GATES.len());
+        assert_eq!(rows[0].status(), Status::Ok);
+        assert_eq!(rows[1].status(), Status::Fail, "{:?}", rows[1]);
+        for r in &rows[2..] {
+            assert_eq!(r.status(), Status::Skip, "{}", r.id);
+            assert!(
+                r.outcome
+                    .message
+                    .contains("--fail-fast stopped at git_repo")
+            );
+        }
+    }
+
+    #[test]
+    fn gates_needing_the_repository_skip_with_the_reason() {
+        let rows = rows(false);
+        for id in [
+            "clean_tree",
+            "branch_allowed",
+            "tag_absent",
+            "version_newer",
+        ] {
+            let r = rows.iter().find(|r| r.id == id).expect(id);
+            assert_eq!(r.status(), Status::Skip, "{id}");
+            assert!(r.outcome.message.contains("needs git_repo"), "{id}");
+        }
+    }
+}

@@ -56,11 +56,6 @@ pub enum Branch {
     FromCi { name: String, var: &'static str },
 }
 
-/// Every variable the gate consults for a detached HEAD.
-pub fn ci_variables() -> &'static [&'static str] {
-    CI_BRANCH_VARIABLES
-}
-
 /// The branch name a CI variable's value names, if any.
 fn branch_from_value(var: &str, value: &str) -> Option<String> {
     let value = value.trim();
