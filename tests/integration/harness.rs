@@ -20,12 +20,59 @@ use tempfile::TempDir;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_release-sentinel");
 
-/// The variables the embedded default requires, set to harmless values.
-pub const DEFAULT_VARS: &[(&str, &str)] = &[
-    ("RS_REQUIRED_PROCESS", "init"),
-    ("RS_API_URL", "http://127.0.0.1:9/health"),
-    ("RS_DEPLOY_TOKEN", "tok-not-a-real-secret-0000"),
-];
+/// The deploy token the harness sets (not a real secret).
+pub const DEPLOY_TOKEN: &str = "tok-not-a-real-secret-0000";
+
+/// A health endpoint on 127.0.0.1 that answers every request with 200,
+/// for the life of the test process (it stops with it).
+pub fn health_url() -> &'static str {
+    use std::io::{Read, Write};
+    use std::sync::OnceLock;
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        let port = listener.local_addr().expect("local addr").port();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                std::thread::spawn(move || {
+                    let mut stream = stream;
+                    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+                    let mut buf = [0u8; 4096];
+                    let mut seen = Vec::new();
+                    while !seen.windows(4).any(|w| w == b"\r\n\r\n") && seen.len() < 65536 {
+                        match stream.read(&mut buf) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => seen.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                    );
+                });
+            }
+        });
+        format!("http://127.0.0.1:{port}/health")
+    })
+}
+
+/// The name of this test process, which is running for as long as any
+/// test runs: the process the embedded default's health check looks for.
+pub fn own_process_name() -> String {
+    std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .expect("test binary name")
+}
+
+/// The variables the embedded default requires: its health checks pass
+/// against a live endpoint and a running process.
+pub fn default_vars() -> Vec<(&'static str, String)> {
+    vec![
+        ("RS_REQUIRED_PROCESS", own_process_name()),
+        ("RS_API_URL", health_url().to_string()),
+        ("RS_DEPLOY_TOKEN", DEPLOY_TOKEN.to_string()),
+    ]
+}
 
 /// A private HOME, so no user or machine git config is seen.
 fn home() -> &'static Path {
@@ -180,7 +227,13 @@ pub struct Sentinel {
 
 impl Sentinel {
     pub fn new() -> Self {
-        let mut cmd = Command::new(BIN);
+        Self::of(Path::new(BIN))
+    }
+
+    /// Like [`Sentinel::new`], but runs `bin` (a copy of the binary under
+    /// another name, for instance).
+    pub fn of(bin: &Path) -> Self {
+        let mut cmd = Command::new(bin);
         cmd.env_clear().envs(base_env());
         Self {
             cmd,
@@ -229,7 +282,7 @@ impl Sentinel {
     }
 
     pub fn default_vars(mut self) -> Self {
-        for (k, v) in DEFAULT_VARS {
+        for (k, v) in default_vars() {
             self.cmd.env(k, v);
         }
         self

@@ -6,6 +6,7 @@ mod harness;
 mod cli;
 mod config;
 mod gates;
+mod health;
 mod output;
 mod readme;
 mod secrets;

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::harness::{Repo, Sentinel, json_check, json_of, row};
+use crate::harness::{Repo, Sentinel, health_url, json_check, json_of, own_process_name, row};
 
 const GATE_ORDER: &[&str] = &[
     "env_allowed",
@@ -15,6 +15,48 @@ const GATE_ORDER: &[&str] = &[
     "version_newer",
     "required_config",
 ];
+
+/// The embedded default's health rows, in declared order, after the
+/// policy rows.
+fn health_ids() -> Vec<String> {
+    vec![
+        "disk:/".to_string(),
+        "memory".to_string(),
+        format!("process:{}", own_process_name()),
+        "api:RS_API_URL".to_string(),
+    ]
+}
+
+/// Lines in a table: 4 of header, one per row, 4 of footer.
+fn table_lines() -> usize {
+    4 + GATE_ORDER.len() + health_ids().len() + 4
+}
+
+/// The id of a row line (ids longer than 25 characters are not padded).
+fn id_of(line: &str) -> &str {
+    line.strip_prefix("| ")
+        .and_then(|l| l.split(" | ").next())
+        .map_or("", str::trim_end)
+}
+
+/// The status and message of a row line that starts with `id`.
+fn cells<'a>(line: &'a str, id: &str) -> (&'a str, &'a str) {
+    let prefix = format!("| {id:<25} | ");
+    assert!(line.starts_with(&prefix), "row is not {id}: {line}");
+    assert!(line.ends_with(" |"), "{line}");
+    let rest = &line[prefix.len()..line.len() - 2];
+    (rest[..4].trim_end(), rest.get(7..).unwrap_or(""))
+}
+
+/// The percentage that starts a disk or memory message (`16.3% used...`).
+fn used_percent(message: &str) -> f64 {
+    let (number, _) = message
+        .split_once("% used")
+        .unwrap_or_else(|| panic!("no \"% used\" in {message}"));
+    number
+        .parse()
+        .unwrap_or_else(|_| panic!("no percentage in {message}"))
+}
 
 /// A repository in a mixed state: some gates pass, some fail.
 fn blocked_repo() -> Repo {
@@ -37,7 +79,7 @@ fn table_layout_is_exact() {
     let lines: Vec<&str> = text.lines().collect();
     let eq = "=".repeat(60);
     let dash = "-".repeat(60);
-    assert_eq!(lines.len(), 4 + GATE_ORDER.len() + 4, "{text}");
+    assert_eq!(lines.len(), table_lines(), "{text}");
     assert_eq!(lines[0], eq, "{text}");
     assert_eq!(
         lines[1], "RELEASE SENTINEL: env=prod version=v1.2.3",
@@ -52,7 +94,48 @@ fn table_layout_is_exact() {
         assert!(line.ends_with(" |"), "{line}");
         assert!(line.len() > prefix.len() + 2, "empty message: {line}");
     }
-    let after = 4 + GATE_ORDER.len();
+    // The health rows, in declared order. Disk and memory depend on the
+    // host (WARN is possible, and the numbers are live): compare their
+    // structure.
+    let first = 4 + GATE_ORDER.len();
+    let ids = health_ids();
+    for (i, id) in ids.iter().enumerate() {
+        let (status, message) = cells(lines[first + i], id);
+        match i {
+            0 => {
+                assert!(["OK", "WARN"].contains(&status), "{text}");
+                let pct = used_percent(message);
+                assert!((0.0..=100.0).contains(&pct), "{message}");
+                assert!(message.contains("% used, "), "{message}");
+                assert!(message.ends_with(" free (warn 75%, crit 85%)"), "{message}");
+            }
+            1 => {
+                assert!(["OK", "WARN"].contains(&status), "{text}");
+                let pct = used_percent(message);
+                assert!((0.0..=100.0).contains(&pct), "{message}");
+                assert!(message.contains("% used of "), "{message}");
+                assert!(
+                    message.ends_with(" (host; warn 70%, crit 85%)")
+                        || message.ends_with(" (cgroup limit; warn 70%, crit 85%)"),
+                    "{message}"
+                );
+            }
+            2 => {
+                assert_eq!(status, "OK", "{text}");
+                let running = format!("{} is running (", own_process_name());
+                assert!(message.starts_with(&running), "{message}");
+            }
+            _ => {
+                assert_eq!(status, "OK", "{text}");
+                assert_eq!(
+                    message,
+                    format!("GET {} -> 200 in 1 attempt", health_url()),
+                    "{text}"
+                );
+            }
+        }
+    }
+    let after = first + ids.len();
     assert_eq!(lines[after], "", "{text}");
     assert_eq!(lines[after + 1], dash, "{text}");
     assert_eq!(
@@ -72,9 +155,9 @@ fn blocked_table_has_the_same_layout_and_final_row() {
         .run();
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 16, "{text}");
+    assert_eq!(lines.len(), table_lines(), "{text}");
     assert_eq!(
-        lines[14],
+        lines[table_lines() - 2],
         "| release_sentinel          | FAIL | RELEASE_SENTINEL=BLOCKED |"
     );
     for (i, id) in GATE_ORDER.iter().enumerate() {
@@ -83,12 +166,22 @@ fn blocked_table_has_the_same_layout_and_final_row() {
             "row {i} is not {id}: {text}"
         );
     }
-    // Every row's status is one of the five words, padded to 4.
-    for line in &lines[4..12] {
+    // Every policy row's status is one of the five words, padded to 4.
+    for line in &lines[4..4 + GATE_ORDER.len()] {
         let status = &line[30..34];
         assert!(
             ["OK  ", "WARN", "FAIL", "CRIT", "SKIP"].contains(&status),
             "{line}"
+        );
+    }
+    // A policy gate failed: the health rows follow, in declared order,
+    // not evaluated.
+    for (i, id) in health_ids().iter().enumerate() {
+        let (status, message) = cells(lines[4 + GATE_ORDER.len() + i], id);
+        assert_eq!(status, "SKIP", "{text}");
+        assert_eq!(
+            message, "not evaluated: a policy gate did not pass",
+            "{text}"
         );
     }
 }
@@ -102,14 +195,26 @@ fn rows_come_in_gate_order_even_when_gates_fail() {
         .status(1)
         .run();
     let text = String::from_utf8_lossy(&out.stdout);
-    let ids: Vec<&str> = text
-        .lines()
-        .filter(|l| l.starts_with("| "))
-        .map(|l| l[2..27].trim_end())
-        .collect();
-    let mut expected = GATE_ORDER.to_vec();
-    expected.push("release_sentinel");
-    assert_eq!(ids, expected, "{text}");
+    let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("| ")).collect();
+    let ids: Vec<&str> = rows.iter().map(|l| id_of(l)).collect();
+    // The policy gates, then the embedded default's health rows. The
+    // process name comes from RS_REQUIRED_PROCESS, which is unset here, so
+    // only the prefix of that id is fixed.
+    let n = GATE_ORDER.len();
+    assert_eq!(ids.len(), n + 5, "{text}");
+    assert_eq!(&ids[..n], GATE_ORDER, "{text}");
+    assert_eq!(ids[n], "disk:/", "{text}");
+    assert_eq!(ids[n + 1], "memory", "{text}");
+    assert!(ids[n + 2].starts_with("process:"), "{text}");
+    assert_eq!(ids[n + 3], "api:RS_API_URL", "{text}");
+    assert_eq!(ids[n + 4], "release_sentinel", "{text}");
+    for line in &rows[n..n + 4] {
+        assert_eq!(
+            &line[line.find(" | ").unwrap() + 3..][..4],
+            "SKIP",
+            "{text}"
+        );
+    }
 }
 
 #[test]
@@ -200,7 +305,7 @@ fn long_messages_stay_on_one_capped_line() {
         line.len()
     );
     assert!(line.ends_with("... |"), "{line}");
-    assert_eq!(text.lines().count(), 16, "{text}");
+    assert_eq!(text.lines().count(), table_lines(), "{text}");
 }
 
 #[test]
@@ -278,10 +383,26 @@ fn json_has_every_documented_field() {
     assert_eq!(doc["exit_code"], 0, "{doc:#}");
     let checks = doc["checks"].as_array().expect("checks array");
     let ids: Vec<&str> = checks.iter().filter_map(|c| c["id"].as_str()).collect();
-    assert_eq!(ids, GATE_ORDER, "{doc:#}");
-    for c in checks {
-        assert_eq!(c["phase"], "policy", "{c:#}");
-        assert_eq!(c["status"], "OK", "{c:#}");
+    let mut expected: Vec<String> = GATE_ORDER.iter().map(|s| s.to_string()).collect();
+    expected.extend(health_ids());
+    assert_eq!(ids, expected, "{doc:#}");
+    for (i, c) in checks.iter().enumerate() {
+        if i < GATE_ORDER.len() {
+            assert_eq!(c["phase"], "policy", "{c:#}");
+            assert_eq!(c["status"], "OK", "{c:#}");
+        } else {
+            assert_eq!(c["phase"], "health", "{c:#}");
+            // Disk and memory depend on the host.
+            let allowed: &[&str] = if i < GATE_ORDER.len() + 2 {
+                &["OK", "WARN"]
+            } else {
+                &["OK"]
+            };
+            assert!(
+                c["status"].as_str().is_some_and(|s| allowed.contains(&s)),
+                "{c:#}"
+            );
+        }
         assert!(
             c["message"].as_str().is_some_and(|m| !m.is_empty()),
             "{c:#}"
