@@ -55,6 +55,10 @@ pub struct Cli {
     #[arg(long)]
     pub fail_fast: bool,
 
+    /// WARN rows block: a WARN policy row exits 1, a WARN health row 2
+    #[arg(long)]
+    pub strict: bool,
+
     /// More log output on stderr (-v info, -vv debug, -vvv trace)
     #[arg(short, long, action = ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,

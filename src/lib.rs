@@ -11,6 +11,7 @@ pub mod config;
 pub mod envsnap;
 pub mod exit;
 pub mod gate;
+pub mod health;
 pub mod logging;
 pub mod report;
 pub mod sanitize;
@@ -36,6 +37,8 @@ pub struct Settings {
     pub repo: PathBuf,
     /// Stop evaluating at the first failed gate.
     pub fail_fast: bool,
+    /// WARN rows block (also set per environment by `strict` in the config).
+    pub strict: bool,
 }
 
 /// Why a run could not produce a verdict. (A failed check is not an error:
@@ -88,7 +91,8 @@ pub fn run_gate(
         version = %settings.version,
         "running the policy gates"
     );
-    let results = gate::run_policy(&gate::PolicyInput {
+    let strict = settings.strict || config.policy_for(&settings.env).strict;
+    let mut results = gate::run_policy(&gate::PolicyInput {
         env: &settings.env,
         version: &settings.version,
         config: &config,
@@ -96,11 +100,21 @@ pub fn run_gate(
         vars,
         fail_fast: settings.fail_fast,
     });
+    let policy_passed = results.iter().all(|r| r.status().passed_in(strict));
+    let start = std::time::Instant::now();
+    if policy_passed {
+        tracing::info!(checks = config.health.len(), "running the health checks");
+        results.extend(health::run(&config.health));
+    } else {
+        results.extend(health::skipped(&config.health));
+    }
+    tracing::debug!(elapsed = ?start.elapsed(), "health phase done");
     Ok(Report {
         env: settings.env.clone(),
         version: settings.version.clone(),
         commit: repo.as_ref().ok().map(|r| r.head.to_string()),
         config: config.source.to_string(),
+        strict,
         results,
     })
 }

@@ -68,6 +68,7 @@ fn run(vars: &EnvSnapshot, scrubber: &Scrubber) -> u8 {
         config: cli.config,
         repo: cli.repo,
         fail_fast: cli.fail_fast,
+        strict: cli.strict,
     };
     let mut stdout = io::stdout().lock();
     match run_gate(&settings, vars, scrubber) {

@@ -3,10 +3,14 @@
 //! error. Checks never print and never read the process environment
 //! directly; they get an [`EnvSnapshot`](crate::envsnap::EnvSnapshot).
 
+pub mod api;
 pub mod branch_allowed;
 pub mod clean_tree;
+pub mod disk;
 pub mod env_allowed;
 pub mod git_repo;
+pub mod memory;
+pub mod process;
 pub mod required_config;
 pub mod tag_absent;
 pub mod version_newer;

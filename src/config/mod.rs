@@ -11,6 +11,7 @@
 //! parsing (with line and column), every semantic problem after that is
 //! collected with its key path.
 
+pub mod health;
 mod raw;
 mod validate;
 
@@ -104,6 +105,9 @@ pub struct Policy {
     pub allow_build_metadata: bool,
     pub allow_dirty: bool,
     pub allow_downgrade: bool,
+    /// WARN rows block: a WARN policy row counts as FAIL, a WARN health
+    /// row as CRIT.
+    pub strict: bool,
 }
 
 impl Policy {
@@ -121,6 +125,7 @@ struct Override {
     allow_build_metadata: Option<bool>,
     allow_dirty: Option<bool>,
     allow_downgrade: Option<bool>,
+    strict: Option<bool>,
 }
 
 /// Variables the gate reads from the environment.
@@ -142,6 +147,8 @@ pub struct Config {
     base: Policy,
     overrides: BTreeMap<String, Override>,
     pub variables: Variables,
+    /// The health checks, in the order they are reported.
+    pub health: Vec<health::HealthCheck>,
 }
 
 impl Config {
@@ -157,6 +164,7 @@ impl Config {
             p.allow_build_metadata = o.allow_build_metadata.unwrap_or(p.allow_build_metadata);
             p.allow_dirty = o.allow_dirty.unwrap_or(p.allow_dirty);
             p.allow_downgrade = o.allow_downgrade.unwrap_or(p.allow_downgrade);
+            p.strict = o.strict.unwrap_or(p.strict);
         }
         p
     }
@@ -247,7 +255,17 @@ pub fn parse(
     }
     // The whole document, for checks that look at every value at once.
     let table: toml::Table = toml::from_str(text).map_err(|e| syntax_error(text, &source, &e))?;
-    validate::validate(raw, &table, source, env, scrubber)
+    let config = validate::validate(raw, &table, source, env, scrubber)?;
+    // Header values are credentials more often than not, whatever the
+    // variable they came from is called.
+    for check in &config.health {
+        if let health::Kind::Api(api) = &check.kind {
+            for (_, value) in &api.headers {
+                scrubber.add(value);
+            }
+        }
+    }
+    Ok(config)
 }
 
 fn syntax_error(text: &str, source: &Source, e: &toml::de::Error) -> ConfigError {

@@ -14,10 +14,10 @@ use crate::envsnap::EnvSnapshot;
 use crate::sanitize::quoted;
 use crate::secrets::{self, Scrubber};
 
-struct Problems(Vec<Problem>);
+pub(super) struct Problems(Vec<Problem>);
 
 impl Problems {
-    fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
+    pub(super) fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
         self.0.push(Problem {
             key: key.into(),
             message: message.into(),
@@ -56,6 +56,7 @@ pub(super) fn validate(
         allow_build_metadata: global.allow_build_metadata.unwrap_or(false),
         allow_dirty: global.allow_dirty.unwrap_or(false),
         allow_downgrade: global.allow_downgrade.unwrap_or(false),
+        strict: global.strict.unwrap_or(false),
     };
 
     let mut overrides = BTreeMap::new();
@@ -80,6 +81,12 @@ pub(super) fn validate(
     }
 
     let variables = variables(raw.variables.unwrap_or_default(), &mut problems);
+    let health = super::health::validate(
+        raw.health.unwrap_or_default(),
+        env,
+        &variables.required,
+        &mut problems,
+    );
 
     if problems.0.is_empty() {
         Ok(Config {
@@ -88,6 +95,7 @@ pub(super) fn validate(
             base,
             overrides,
             variables,
+            health,
         })
     } else {
         Err(ConfigError::Invalid {
@@ -108,6 +116,7 @@ fn over(rules: RawRules, key: &str, env: &EnvSnapshot, problems: &mut Problems) 
         allow_build_metadata: rules.allow_build_metadata,
         allow_dirty: rules.allow_dirty,
         allow_downgrade: rules.allow_downgrade,
+        strict: rules.strict,
     }
 }
 
@@ -260,7 +269,7 @@ fn variables(raw: super::raw::RawVariables, problems: &mut Problems) -> Variable
     }
 }
 
-fn is_variable_name(name: &str) -> bool {
+pub(super) fn is_variable_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
         && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
@@ -269,9 +278,34 @@ fn is_variable_name(name: &str) -> bool {
 /// Expand `${NAME}` references from the environment; `$${` is a literal
 /// `${`. A reference to an unset (or non-UTF-8) variable is a problem.
 fn expand(value: &str, key: &str, env: &EnvSnapshot, problems: &mut Problems) -> Option<String> {
+    match expand_with(value, key, env, &[], problems)? {
+        Expanded::Value(v) => Some(v),
+        Expanded::Unset(_) => None,
+    }
+}
+
+/// The result of expanding a value that may reference required variables.
+pub(super) enum Expanded {
+    Value(String),
+    /// It references required variables that are unset or blank: not a
+    /// config error, since `required_config` reports them, but the value
+    /// cannot be used.
+    Unset(Vec<String>),
+}
+
+/// [`expand`], except that references to the `required` variables may be
+/// unset (see [`Expanded::Unset`]).
+pub(super) fn expand_with(
+    value: &str,
+    key: &str,
+    env: &EnvSnapshot,
+    required: &[String],
+    problems: &mut Problems,
+) -> Option<Expanded> {
     let mut out = String::with_capacity(value.len());
     let mut rest = value;
     let mut ok = true;
+    let mut unset = Vec::new();
     while let Some(pos) = rest.find('$') {
         out.push_str(&rest[..pos]);
         let after = &rest[pos..];
@@ -287,6 +321,7 @@ fn expand(value: &str, key: &str, env: &EnvSnapshot, problems: &mut Problems) ->
                 return None;
             };
             let name = &tail[..end];
+            let is_required = required.iter().any(|r| r == name);
             if !is_variable_name(name) {
                 problems.push(
                     key,
@@ -298,8 +333,9 @@ fn expand(value: &str, key: &str, env: &EnvSnapshot, problems: &mut Problems) ->
                 ok = false;
             } else {
                 match env.get(name) {
-                    Ok(Some(v)) => out.push_str(v),
-                    Ok(None) => {
+                    Ok(Some(v)) if !(is_required && v.trim().is_empty()) => out.push_str(v),
+                    Ok(_) if is_required => unset.push(name.to_string()),
+                    Ok(_) => {
                         problems.push(key, format!("references ${{{name}}}, which is not set"));
                         ok = false;
                     }
@@ -319,7 +355,13 @@ fn expand(value: &str, key: &str, env: &EnvSnapshot, problems: &mut Problems) ->
         }
     }
     out.push_str(rest);
-    ok.then_some(out)
+    if !ok {
+        None
+    } else if unset.is_empty() {
+        Some(Expanded::Value(out))
+    } else {
+        Some(Expanded::Unset(unset))
+    }
 }
 
 /// A secret is never written in the file: refuse values that contain a

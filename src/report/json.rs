@@ -40,6 +40,7 @@ pub fn to_value(report: &Report) -> Value {
         "config": report.config,
         "verdict": verdict,
         "exit_code": verdict.code(),
+        "strict": report.strict,
         "checks": checks,
     })
 }

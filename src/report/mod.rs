@@ -36,7 +36,16 @@ impl Status {
     /// Whether a row with this status lets the release through. SKIP does
     /// not: a check that was not evaluated never counts as passed.
     pub fn passed(self) -> bool {
-        matches!(self, Status::Ok | Status::Warn)
+        self.passed_in(false)
+    }
+
+    /// [`Status::passed`], where in strict mode a WARN does not pass.
+    pub fn passed_in(self, strict: bool) -> bool {
+        match self {
+            Status::Ok => true,
+            Status::Warn => !strict,
+            Status::Fail | Status::Crit | Status::Skip => false,
+        }
     }
 }
 
@@ -113,17 +122,21 @@ pub struct Report {
     pub commit: Option<String>,
     /// Where the configuration came from (a path or "embedded default").
     pub config: String,
+    /// WARN rows block: a WARN policy row counts as FAIL, a WARN health
+    /// row as CRIT.
+    pub strict: bool,
     pub results: Vec<CheckResult>,
 }
 
 impl Report {
     /// BLOCKED when any policy row did not pass (SKIP included: fail
     /// closed), else CRITICAL when any health row did not pass, else SAFE.
+    /// In strict mode a WARN row does not pass.
     pub fn verdict(&self) -> Verdict {
         let failed = |phase| {
             self.results
                 .iter()
-                .any(|r| r.phase == phase && !r.status().passed())
+                .any(|r| r.phase == phase && !r.status().passed_in(self.strict))
         };
         if failed(Phase::Policy) {
             Verdict::Blocked
@@ -154,6 +167,7 @@ mod tests {
             version: "v1.0.0".into(),
             commit: None,
             config: "embedded default".into(),
+            strict: false,
             results: rows,
         }
     }
@@ -178,6 +192,25 @@ mod tests {
         );
         // A policy gate that was not evaluated never counts as passed.
         assert_eq!(report(vec![row(Policy, Skip)]).verdict(), Verdict::Blocked);
+    }
+
+    #[test]
+    fn strict_mode_makes_warnings_block() {
+        use Phase::*;
+        use Status::*;
+        let strict = |rows| Report {
+            strict: true,
+            ..report(rows)
+        };
+        assert_eq!(strict(vec![row(Policy, Warn)]).verdict(), Verdict::Blocked);
+        assert_eq!(
+            strict(vec![row(Policy, Ok), row(Health, Warn)]).verdict(),
+            Verdict::Critical
+        );
+        assert_eq!(
+            strict(vec![row(Policy, Ok), row(Health, Ok)]).verdict(),
+            Verdict::Safe
+        );
     }
 }
 

@@ -1,0 +1,275 @@
+//! `process:<name>`: a running process matches by its kernel name, its
+//! executable's file name or the base name of its argv[0]. The kernel cuts
+//! names to 15 characters, so a longer name is found through the other
+//! two; an interpreter (`python3 app.py`) is found by `python3`. The
+//! tool's own process never counts.
+//!
+//! One snapshot of the process table serves every process check. On Linux
+//! it reads `/proc` directly and lazily: the kernel names first (one small
+//! read per process), and a process's executable and argv[0] only when
+//! the kernel names do not settle the question. Elsewhere, sysinfo.
+
+use std::ffi::OsStr;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use crate::report::{Outcome, Status};
+
+/// The kernel keeps this many bytes of a process name.
+const COMM_LEN: usize = 15;
+
+/// One process: its kernel name, and (read on demand) the base names of
+/// its executable and argv[0].
+#[derive(Debug)]
+struct Entry {
+    pid: u32,
+    comm: String,
+    more: OnceLock<Vec<String>>,
+}
+
+/// The process table, read once.
+#[derive(Debug)]
+pub struct Snapshot {
+    entries: Vec<Entry>,
+}
+
+fn base(name: &OsStr) -> Option<String> {
+    Path::new(name)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+}
+
+fn threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 4)
+}
+
+impl Snapshot {
+    /// Read the process table, without the tool's own process.
+    pub fn take() -> Result<Self, String> {
+        let start = std::time::Instant::now();
+        let me = std::process::id();
+        let mut entries = read_table()?;
+        entries.retain(|e| e.pid != me);
+        entries.sort_by_key(|e| e.pid);
+        tracing::debug!(elapsed = ?start.elapsed(), processes = entries.len(), "read the process table");
+        Ok(Self { entries })
+    }
+
+    fn more(e: &Entry) -> &[String] {
+        e.more.get_or_init(|| read_more(e.pid))
+    }
+
+    /// The processes that match `name`, lowest pid first. The kernel name
+    /// answers first; only when it does not are executables and argv[0]
+    /// read (for every process, on a few threads).
+    pub fn matching(&self, name: &str) -> Vec<u32> {
+        let exact: Vec<u32> = self
+            .entries
+            .iter()
+            .filter(|e| e.comm == name)
+            .map(|e| e.pid)
+            .collect();
+        if !exact.is_empty() {
+            return exact;
+        }
+        let by_more = |e: &Entry| Self::more(e).iter().any(|n| n == name);
+        if name.len() > COMM_LEN {
+            // A long name shows cut in the kernel name: confirm those first.
+            let cut = &name.as_bytes()[..COMM_LEN];
+            let confirmed: Vec<u32> = self
+                .entries
+                .iter()
+                .filter(|e| e.comm.as_bytes() == cut && by_more(e))
+                .map(|e| e.pid)
+                .collect();
+            if !confirmed.is_empty() {
+                return confirmed;
+            }
+        }
+        let chunk = self.entries.len().div_ceil(threads()).max(1);
+        std::thread::scope(|scope| {
+            for part in self.entries.chunks(chunk) {
+                scope.spawn(move || {
+                    for e in part {
+                        Self::more(e);
+                    }
+                });
+            }
+        });
+        self.entries
+            .iter()
+            .filter(|e| by_more(e))
+            .map(|e| e.pid)
+            .collect()
+    }
+}
+
+/// Read up to `buf.len()` bytes of a small file (no `stat`, one read).
+#[cfg(target_os = "linux")]
+fn read_head<'a>(path: &str, buf: &'a mut [u8]) -> Option<&'a [u8]> {
+    use std::io::Read;
+    let n = std::fs::File::open(path).ok()?.read(buf).ok()?;
+    Some(&buf[..n])
+}
+
+/// Linux: the kernel name of every process, from `/proc/<pid>/comm`.
+#[cfg(target_os = "linux")]
+fn read_table() -> Result<Vec<Entry>, String> {
+    let pids: Vec<u32> = std::fs::read_dir("/proc")
+        .map_err(|e| format!("cannot read /proc: {e}"))?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    let chunk = pids.len().div_ceil(threads()).max(1);
+    let parts: Vec<Vec<Entry>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = pids
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    let mut buf = [0u8; 64];
+                    part.iter()
+                        .filter_map(|&pid| {
+                            let comm = read_head(&format!("/proc/{pid}/comm"), &mut buf)?;
+                            let comm = comm.strip_suffix(b"\n").unwrap_or(comm);
+                            Some(Entry {
+                                pid,
+                                comm: String::from_utf8_lossy(comm).into_owned(),
+                                more: OnceLock::new(),
+                            })
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    Ok(parts.into_iter().flatten().collect())
+}
+
+/// Linux: the base names of a process's executable and argv[0]. A process
+/// that is gone, or not ours to read, has none.
+#[cfg(target_os = "linux")]
+fn read_more(pid: u32) -> Vec<String> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut names = Vec::new();
+    if let Ok(exe) = std::fs::read_link(format!("/proc/{pid}/exe")) {
+        let exe = exe.as_os_str().as_bytes();
+        // A replaced binary's link ends in " (deleted)".
+        let exe = exe.strip_suffix(b" (deleted)").unwrap_or(exe);
+        names.extend(base(OsStr::from_bytes(exe)));
+    }
+    let mut buf = [0u8; 4096];
+    if let Some(cmdline) = read_head(&format!("/proc/{pid}/cmdline"), &mut buf) {
+        let argv0 = cmdline.split(|b| *b == 0).next().unwrap_or_default();
+        if !argv0.is_empty() {
+            names.extend(base(OsStr::from_bytes(argv0)));
+        }
+    }
+    names
+}
+
+/// Elsewhere: sysinfo, with every name read at once.
+#[cfg(not(target_os = "linux"))]
+fn read_table() -> Result<Vec<Entry>, String> {
+    use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System, UpdateKind};
+    let mut sys = System::new().map_err(|e| e.to_string())?;
+    sys.refresh_processes_specifics(
+        ProcessesToUpdate::All,
+        true,
+        ProcessRefreshKind::nothing()
+            .with_exe(UpdateKind::Always)
+            .with_cmd(UpdateKind::Always)
+            .without_tasks(),
+    );
+    Ok(sys
+        .processes()
+        .iter()
+        .filter(|(_, p)| p.thread_kind().is_none())
+        .map(|(pid, p)| {
+            let mut more = Vec::new();
+            more.extend(p.exe().and_then(|e| base(e.as_os_str())));
+            more.extend(p.cmd().first().and_then(|a| base(a)));
+            Entry {
+                pid: pid.as_u32(),
+                comm: p.name().to_string_lossy().into_owned(),
+                more: OnceLock::from(more),
+            }
+        })
+        .collect())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn read_more(_pid: u32) -> Vec<String> {
+    Vec::new()
+}
+
+pub fn check(snapshot: &Result<Snapshot, String>, name: &str) -> Outcome {
+    let snapshot = match snapshot {
+        Ok(s) => s,
+        Err(e) => {
+            return Outcome::new(Status::Crit, format!("cannot list processes: {e}"));
+        }
+    };
+    let pids = snapshot.matching(name);
+    match pids.as_slice() {
+        [] => Outcome::new(Status::Crit, format!("no running process named {name}"))
+            .detail("pids", Vec::<u32>::new()),
+        [one] => Outcome::ok(format!("{name} is running (1 process)")).detail("pids", vec![*one]),
+        many => Outcome::ok(format!("{name} is running ({} processes)", many.len()))
+            .detail("pids", many.to_vec()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Child(std::process::Child);
+
+    impl Drop for Child {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    /// A copy of `sleep` under `name`, running.
+    fn sleeper(dir: &Path, name: &str) -> Child {
+        let path = dir.join(name);
+        let sleep = ["/bin/sleep", "/usr/bin/sleep"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("sleep");
+        std::fs::copy(sleep, &path).unwrap();
+        Child(std::process::Command::new(&path).arg("30").spawn().unwrap())
+    }
+
+    #[test]
+    fn finds_short_and_long_names_and_never_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let short = sleeper(dir.path(), "rs-short-nm");
+        let long = sleeper(dir.path(), "rs-a-process-name-longer-than-fifteen");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let snap = Snapshot::take().unwrap();
+        assert_eq!(snap.matching("rs-short-nm"), vec![short.0.id()]);
+        assert_eq!(
+            snap.matching("rs-a-process-name-longer-than-fifteen"),
+            vec![long.0.id()]
+        );
+        // The cut kernel name alone is not the long name.
+        assert!(snap.matching("rs-a-process-name-longer").is_empty());
+        assert!(!snap.entries.iter().any(|p| p.pid == std::process::id()));
+    }
+
+    #[test]
+    fn a_missing_process_is_critical() {
+        let snap = Snapshot::take();
+        let o = check(&snap, "no-such-process-release-sentinel");
+        assert_eq!(o.status, Status::Crit);
+    }
+}
