@@ -22,12 +22,15 @@ pub struct PolicyInput<'a> {
     pub repo: &'a Result<Repo, NotUsable>,
     pub vars: &'a EnvSnapshot,
     pub fail_fast: bool,
+    /// WARN counts as a failure (for `fail_fast`).
+    pub strict: bool,
 }
 
 struct Rows {
     rows: Vec<CheckResult>,
     stopped_at: Option<&'static str>,
     fail_fast: bool,
+    strict: bool,
 }
 
 impl Rows {
@@ -40,7 +43,7 @@ impl Rows {
         };
         let status = outcome.status;
         tracing::debug!(gate = id, status = status.as_str(), "{}", outcome.message);
-        if self.fail_fast && self.stopped_at.is_none() && !status.passed() {
+        if self.fail_fast && self.stopped_at.is_none() && !status.passed_in(self.strict) {
             self.stopped_at = Some(id);
         }
         self.rows.push(CheckResult {
@@ -64,6 +67,7 @@ pub fn run_policy(input: &PolicyInput<'_>) -> Vec<CheckResult> {
         rows: Vec::with_capacity(8),
         stopped_at: None,
         fail_fast: input.fail_fast,
+        strict: input.strict,
     };
     let p = Phase::Policy;
 
@@ -140,6 +144,7 @@ mod tests {
             repo: &repo,
             vars: &vars,
             fail_fast,
+            strict: false,
         })
     }
 

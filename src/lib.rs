@@ -99,6 +99,7 @@ pub fn run_gate(
         repo: &repo,
         vars,
         fail_fast: settings.fail_fast,
+        strict,
     });
     let policy_passed = results.iter().all(|r| r.status().passed_in(strict));
     let start = std::time::Instant::now();

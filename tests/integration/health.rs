@@ -1182,3 +1182,19 @@ fn health_config_errors_are_all_reported_at_once() {
         .stderr_has("999")
         .run();
 }
+
+#[test]
+fn fail_fast_with_strict_stops_at_a_warning() {
+    // allow_dirty makes clean_tree a WARN; with --strict and --fail-fast it
+    // is where the run stops.
+    let repo = Repo::new();
+    repo.config("[policy.env.dev]\nallow_dirty = true\n");
+    repo.write("README", "dirty\n");
+    Sentinel::in_repo(&repo)
+        .gate("dev", "v1.0.0")
+        .args(["--strict", "--fail-fast"])
+        .status(1)
+        .stdout_has(row("clean_tree", "WARN"))
+        .stdout_has("--fail-fast stopped at clean_tree")
+        .run();
+}
