@@ -11,8 +11,11 @@ Exit codes:
   1  BLOCKED   a policy gate failed, or the arguments or config are invalid
   2  CRITICAL  policy passed, but a health check is critical
 
+Pre-live pack (--dry-run): exit 0 when every step passed, 1 otherwise.
+
 Examples:
   release-sentinel --env prod --version v1.2.3
+  release-sentinel --env prod --version v1.2.3 --dry-run
   release-sentinel --env stage --version v1.3.0-rc.1 --format json
   RS_ENV=prod RS_VERSION=v1.2.3 release-sentinel --repo ./service --fail-fast
   release-sentinel --env dev --version v0.4.0 --config ci/release-sentinel.toml -v";
@@ -58,6 +61,11 @@ pub struct Cli {
     /// WARN rows block: a WARN policy row exits 1, a WARN health row 2
     #[arg(long)]
     pub strict: bool,
+
+    /// Run the pre-live pack instead of the gate (exit 0 when every step
+    /// passed, else 1)
+    #[arg(long)]
+    pub dry_run: bool,
 
     /// More log output on stderr (-v info, -vv debug, -vvv trace)
     #[arg(short, long, action = ArgAction::Count, conflicts_with = "quiet")]

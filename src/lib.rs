@@ -13,6 +13,7 @@ pub mod exit;
 pub mod gate;
 pub mod health;
 pub mod logging;
+pub mod pack;
 pub mod report;
 pub mod sanitize;
 pub mod secrets;

@@ -71,6 +71,15 @@ fn run(vars: &EnvSnapshot, scrubber: &Scrubber) -> u8 {
         strict: cli.strict,
     };
     let mut stdout = io::stdout().lock();
+    if cli.dry_run {
+        let report = release_sentinel::pack::run(&settings, vars, scrubber);
+        if let Err(e) = report::render_pack(format, &report, scrubber, &mut stdout)
+            .and_then(|()| stdout.flush())
+        {
+            tracing::debug!("cannot write the report: {e}");
+        }
+        return report.exit_code();
+    }
     match run_gate(&settings, vars, scrubber) {
         Ok(report) => {
             let verdict = report.verdict();

@@ -12,6 +12,7 @@
 //! collected with its key path.
 
 pub mod health;
+pub mod pack;
 mod raw;
 mod validate;
 
@@ -149,6 +150,8 @@ pub struct Config {
     pub variables: Variables,
     /// The health checks, in the order they are reported.
     pub health: Vec<health::HealthCheck>,
+    /// The pre-live pack.
+    pub pack: pack::Pack,
 }
 
 impl Config {

@@ -13,6 +13,7 @@ pub struct RawConfig {
     pub policy: Option<RawPolicy>,
     pub variables: Option<RawVariables>,
     pub health: Option<RawHealth>,
+    pub pack: Option<RawPack>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -134,4 +135,37 @@ pub struct RawApi {
     pub insecure: Option<bool>,
     pub retry_after_cap: Option<String>,
     pub backoff: Option<String>,
+}
+
+/// `[pack]`: the pre-live pack's steps and its secrets scan.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPack {
+    pub steps: Option<Vec<RawStep>>,
+    pub scan: Option<RawScan>,
+}
+
+/// A step's command: an argument list, or a command line for the shell.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RunSpec {
+    Argv(Vec<String>),
+    Line(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStep {
+    pub name: String,
+    pub run: RunSpec,
+    pub shell: Option<bool>,
+    pub timeout: Option<String>,
+    pub env: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScan {
+    pub allow: Option<Vec<String>>,
+    pub max_file_size: Option<String>,
 }

@@ -87,6 +87,11 @@ pub(super) fn validate(
         &variables.required,
         &mut problems,
     );
+    let (pack, step_secrets) =
+        super::pack::validate(raw.pack.unwrap_or_default(), env, &mut problems);
+    for v in &step_secrets {
+        scrubber.add(v);
+    }
 
     if problems.0.is_empty() {
         Ok(Config {
@@ -96,6 +101,7 @@ pub(super) fn validate(
             overrides,
             variables,
             health,
+            pack,
         })
     } else {
         Err(ConfigError::Invalid {

@@ -64,6 +64,37 @@ pub fn error_value(env: Option<&str>, version: Option<&str>, error: &str) -> Val
     })
 }
 
+/// The pack's report as a JSON value, before scrubbing.
+pub fn pack_value(report: &crate::pack::PackReport) -> Value {
+    let steps: Vec<Value> = report
+        .steps
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.id,
+                "status": r.status(),
+                "message": r.outcome.message,
+                "duration_ms": (r.duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
+                "details": Value::Object(r.outcome.details.clone()),
+            })
+        })
+        .collect();
+    json!({
+        "schema_version": SCHEMA_VERSION,
+        "tool": "release-sentinel",
+        "tool_version": env!("CARGO_PKG_VERSION"),
+        "kind": "pack",
+        "env": report.env,
+        "version": report.version,
+        "commit": report.commit,
+        "config": report.config,
+        "verdict": if report.passed() { "DRYRUN" } else { "FAIL" },
+        "exit_code": report.exit_code(),
+        "interrupted": report.interrupted,
+        "steps": steps,
+    })
+}
+
 /// Replace every string in `value` (keys included) with its scrubbed form.
 pub fn scrub_value(value: &mut Value, scrubber: &Scrubber) {
     match value {

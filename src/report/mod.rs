@@ -55,6 +55,8 @@ impl Status {
 pub enum Phase {
     Policy,
     Health,
+    /// A step of the pre-live pack.
+    Pack,
 }
 
 /// What a check found: its status, a one-line message for people and
@@ -219,6 +221,19 @@ mod tests {
 pub enum Format {
     Table,
     Json,
+}
+
+/// Render the pre-live pack's report in `format`.
+pub fn render_pack(
+    format: Format,
+    report: &crate::pack::PackReport,
+    scrubber: &crate::secrets::Scrubber,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    match format {
+        Format::Table => table::render_pack(report, scrubber, out),
+        Format::Json => json::write_value(json::pack_value(report), scrubber, out),
+    }
 }
 
 /// Render `report` in `format`.

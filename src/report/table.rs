@@ -97,6 +97,40 @@ pub fn render(report: &Report, scrubber: &Scrubber, out: &mut dyn Write) -> io::
     write_table(out, &title, &rows, &final_row)
 }
 
+/// The pack's title, as in the seed.
+pub const PACK_TITLE: &str = "PRE-LIVE PACK DRY-RUN RESULTS";
+
+/// Render the pre-live pack in the seed's layout: an OK step has two
+/// columns, any other a third with the reason.
+pub fn render_pack(
+    report: &crate::pack::PackReport,
+    scrubber: &Scrubber,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let rows: Vec<String> = report
+        .steps
+        .iter()
+        .map(|s| {
+            let id = cell(scrubber, &s.id, 80);
+            if s.status() == Status::Ok {
+                row(&id, "OK", None)
+            } else {
+                row(
+                    &id,
+                    s.status().as_str(),
+                    Some(&cell(scrubber, &s.outcome.message, MESSAGE_MAX)),
+                )
+            }
+        })
+        .collect();
+    let final_row = if report.passed() {
+        row("pre_live_pack", "OK", Some("PRE_LIVE_PACK=DRYRUN"))
+    } else {
+        row("pre_live_pack", "FAIL", Some("PRE_LIVE_PACK=FAIL"))
+    };
+    write_table(out, PACK_TITLE, &rows, &final_row)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

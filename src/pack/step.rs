@@ -1,0 +1,261 @@
+//! Running one configured step: its own process group, a timeout that
+//! holds, captured output, and nothing left running afterwards.
+//!
+//! The step is started as the leader of a new process group. A waiter
+//! thread owns the child and reports its exit; two reader threads keep the
+//! tail of stdout and stderr. On timeout (or when the pack is interrupted)
+//! the whole group gets SIGTERM, then SIGKILL after [`GRACE`]. After the
+//! step ends, for whatever reason, the group gets SIGKILL too, so no
+//! process of the step survives it. The readers get [`DRAIN`] to finish
+//! after that: a grandchild that left the group and still holds the pipes
+//! cannot keep the pack waiting.
+//!
+//! Deliberately not handled: a process that left the step's group
+//! (`setsid`) is not killed.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rustix::process::{Pid, Signal, kill_process_group};
+
+use crate::config::pack::Step;
+
+/// Between SIGTERM and SIGKILL.
+pub const GRACE: Duration = Duration::from_millis(1000);
+/// How long the output readers may take once the step has ended.
+pub const DRAIN: Duration = Duration::from_millis(200);
+/// How much of each stream is kept (the end of it).
+pub const OUTPUT_CAP: usize = 8 * 1024;
+/// How often the interrupt flag is looked at while a step runs.
+const TICK: Duration = Duration::from_millis(50);
+
+/// How a step ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum End {
+    Exited(i32),
+    Signalled(i32),
+    TimedOut,
+    Interrupted,
+    CouldNotStart(String),
+}
+
+/// A step's end and what it printed.
+#[derive(Debug, Clone)]
+pub struct Ran {
+    pub end: End,
+    pub stdout: Captured,
+    pub stderr: Captured,
+}
+
+/// The end of a stream: at most [`OUTPUT_CAP`] bytes, and how many there
+/// were in all.
+#[derive(Debug, Clone, Default)]
+pub struct Captured {
+    pub tail: Vec<u8>,
+    pub total: usize,
+}
+
+impl Captured {
+    fn push(&mut self, data: &[u8]) {
+        self.total += data.len();
+        self.tail.extend_from_slice(data);
+        if self.tail.len() > OUTPUT_CAP {
+            let cut = self.tail.len() - OUTPUT_CAP;
+            self.tail.drain(..cut);
+        }
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.tail).into_owned()
+    }
+}
+
+fn reader(mut pipe: impl Read + Send + 'static) -> Arc<Mutex<Captured>> {
+    let out = Arc::new(Mutex::new(Captured::default()));
+    let shared = Arc::clone(&out);
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        loop {
+            match pipe.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => shared
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(&buf[..n]),
+            }
+        }
+    });
+    out
+}
+
+fn signal_group(pgid: Pid, sig: Signal) {
+    // ESRCH: the group is already gone, which is what we want.
+    let _ = kill_process_group(pgid, sig);
+}
+
+/// Run `step` from `root` with `env` added to the inherited environment.
+pub fn run(step: &Step, root: &Path, env: &[(String, String)], stop: &AtomicBool) -> Ran {
+    let (program, args) = match step.argv.split_first() {
+        Some(p) => p,
+        None => {
+            return Ran {
+                end: End::CouldNotStart("the command is empty".into()),
+                stdout: Captured::default(),
+                stderr: Captured::default(),
+            };
+        }
+    };
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .envs(step.env.iter().map(|(k, v)| (k, v)));
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            return Ran {
+                end: End::CouldNotStart(format!("{program}: {e}")),
+                stdout: Captured::default(),
+                stderr: Captured::default(),
+            };
+        }
+    };
+    let pgid = Pid::from_child(&child);
+    let out = child.stdout.take().map(reader).unwrap_or_default();
+    let err = child.stderr.take().map(reader).unwrap_or_default();
+    let (tx, rx) = mpsc::channel::<std::io::Result<ExitStatus>>();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+
+    let deadline = Instant::now() + step.timeout;
+    let mut forced: Option<End> = None;
+    let status = loop {
+        let now = Instant::now();
+        if forced.is_none() && stop.load(Ordering::SeqCst) {
+            forced = Some(End::Interrupted);
+        } else if forced.is_none() && now >= deadline {
+            forced = Some(End::TimedOut);
+        }
+        if forced.is_some() {
+            signal_group(pgid, Signal::TERM);
+            match rx.recv_timeout(GRACE) {
+                Ok(s) => break s.ok(),
+                Err(_) => {
+                    signal_group(pgid, Signal::KILL);
+                    break rx.recv_timeout(GRACE).ok().and_then(Result::ok);
+                }
+            }
+        }
+        let wait = TICK.min(deadline.saturating_duration_since(now));
+        match rx.recv_timeout(wait) {
+            Ok(s) => break s.ok(),
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(mpsc::RecvTimeoutError::Disconnected) => break None,
+        }
+    };
+    // Whatever the step left behind in its group goes with it.
+    signal_group(pgid, Signal::KILL);
+    let drain_until = Instant::now() + DRAIN;
+    while Instant::now() < drain_until
+        && (Arc::strong_count(&out) > 1 || Arc::strong_count(&err) > 1)
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let take = |c: &Arc<Mutex<Captured>>| c.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let end = match (forced, status) {
+        (Some(f), _) => f,
+        (None, Some(s)) => match (s.code(), std::os::unix::process::ExitStatusExt::signal(&s)) {
+            (Some(code), _) => End::Exited(code),
+            (None, Some(sig)) => End::Signalled(sig),
+            (None, None) => End::Exited(-1),
+        },
+        (None, None) => End::CouldNotStart("the step's exit status could not be read".into()),
+    };
+    Ran {
+        end,
+        stdout: take(&out),
+        stderr: take(&err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(argv: &[&str], timeout_ms: u64) -> Step {
+        Step {
+            name: "t".into(),
+            argv: argv.iter().map(|s| s.to_string()).collect(),
+            timeout: Duration::from_millis(timeout_ms),
+            env: vec![("EXTRA".into(), "x1".into())],
+        }
+    }
+
+    fn go(argv: &[&str], timeout_ms: u64) -> Ran {
+        let dir = std::env::temp_dir();
+        run(
+            &step(argv, timeout_ms),
+            &dir,
+            &[("RS_DRY_RUN".into(), "1".into())],
+            &AtomicBool::new(false),
+        )
+    }
+
+    #[test]
+    fn exit_codes_and_output() {
+        let r = go(
+            &[
+                "sh",
+                "-c",
+                "echo out-$RS_DRY_RUN-$EXTRA; echo err >&2; exit 3",
+            ],
+            5000,
+        );
+        assert_eq!(r.end, End::Exited(3));
+        assert_eq!(r.stdout.text(), "out-1-x1\n");
+        assert_eq!(r.stderr.text(), "err\n");
+    }
+
+    #[test]
+    fn a_missing_program_could_not_start() {
+        let r = go(&["/no/such/program-rs"], 5000);
+        assert!(
+            matches!(r.end, End::CouldNotStart(ref why) if why.contains("/no/such/program-rs")),
+            "{:?}",
+            r.end
+        );
+    }
+
+    #[test]
+    fn the_timeout_holds_with_a_grandchild_on_the_pipes() {
+        let start = Instant::now();
+        let r = go(&["sh", "-c", "sleep 30 & sleep 30"], 300);
+        assert_eq!(r.end, End::TimedOut);
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+
+    #[test]
+    fn output_keeps_only_the_tail() {
+        let r = go(
+            &["sh", "-c", "head -c 20000 /dev/zero | tr '\\0' a; echo END"],
+            5000,
+        );
+        assert_eq!(r.stdout.total, 20004);
+        assert_eq!(r.stdout.tail.len(), OUTPUT_CAP);
+        assert!(r.stdout.text().ends_with("END\n"));
+    }
+}
