@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use clap::{ArgAction, Parser, ValueEnum};
+use clap::{ArgAction, Parser, Subcommand, ValueEnum};
 
 const AFTER_HELP: &str = "\
 Exit codes:
@@ -30,16 +30,26 @@ Examples:
     version,
     disable_version_flag = true,
     after_help = AFTER_HELP,
-    max_term_width = 100
+    max_term_width = 100,
+    subcommand_negates_reqs = true,
+    args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Target environment (exact match against the allowed list)
-    #[arg(long, env = "RS_ENV", value_name = "ENV")]
-    pub env: String,
+    #[arg(long, env = "RS_ENV", value_name = "ENV", required = true)]
+    pub env: Option<String>,
 
     /// Release version to check: "v" and a SemVer version, e.g. v1.2.3
-    #[arg(long = "version", env = "RS_VERSION", value_name = "VERSION")]
-    pub release_version: String,
+    #[arg(
+        long = "version",
+        env = "RS_VERSION",
+        value_name = "VERSION",
+        required = true
+    )]
+    pub release_version: Option<String>,
 
     /// Configuration file [default: release-sentinel.toml at the repository
     /// root, else the embedded default]
@@ -80,6 +90,29 @@ pub struct Cli {
     pub tool_version: Option<bool>,
 }
 
+/// Commands besides the gate.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented starter release-sentinel.toml (at the repository
+    /// root, or --path)
+    Init {
+        /// Where to write it [default: release-sentinel.toml at the
+        /// repository root, else in the current directory]
+        #[arg(long, value_name = "PATH")]
+        path: Option<PathBuf>,
+        /// Replace an existing file
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print a shell completion script
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff)
+    Man,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FormatArg {
     /// The ASCII table
@@ -101,9 +134,17 @@ mod tests {
     #[test]
     fn version_means_the_release_version() {
         let cli = Cli::try_parse_from(["rs", "--env", "prod", "--version", "v1.2.3"]).unwrap();
-        assert_eq!(cli.release_version, "v1.2.3");
-        assert_eq!(cli.env, "prod");
+        assert_eq!(cli.release_version.as_deref(), Some("v1.2.3"));
+        assert_eq!(cli.env.as_deref(), Some("prod"));
         assert_eq!(cli.format, FormatArg::Table);
+    }
+
+    #[test]
+    fn subcommands_need_no_env_or_version() {
+        let cli = Cli::try_parse_from(["rs", "man"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Man)));
+        let err = Cli::try_parse_from(["rs"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod checks;
 pub mod config;
 pub mod envsnap;
 pub mod exit;
+pub mod fsutil;
 pub mod gate;
 pub mod health;
 pub mod logging;

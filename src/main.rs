@@ -7,8 +7,8 @@ mod cli;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
-use clap::Parser;
 use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
 
 use release_sentinel::envsnap::EnvSnapshot;
 use release_sentinel::exit::USAGE_OR_INPUT_ERROR;
@@ -16,7 +16,7 @@ use release_sentinel::report::{self, Format, json};
 use release_sentinel::secrets::Scrubber;
 use release_sentinel::{Settings, logging, register_ambient_secrets, run_gate, sanitize};
 
-use cli::{Cli, FormatArg};
+use cli::{Cli, Command, FormatArg};
 
 /// Variables clap reads when the matching option is not given.
 const ENV_FALLBACKS: &[&str] = &["RS_ENV", "RS_VERSION", "RS_CONFIG"];
@@ -48,6 +48,9 @@ fn run(vars: &EnvSnapshot, scrubber: &Scrubber) -> u8 {
         Ok(cli) => cli,
         Err(e) => return usage(e, vars, scrubber),
     };
+    if let Some(command) = cli.command {
+        return subcommand(command);
+    }
     logging::init(
         vars.get("RUST_LOG").ok().flatten(),
         cli.verbose,
@@ -62,9 +65,17 @@ fn run(vars: &EnvSnapshot, scrubber: &Scrubber) -> u8 {
         FormatArg::Table => Format::Table,
         FormatArg::Json => Format::Json,
     };
+    // clap requires both when no subcommand is given.
+    let (Some(env), Some(version)) = (cli.env, cli.release_version) else {
+        let _ = writeln!(
+            io::stderr(),
+            "release-sentinel: error: --env and --version are required"
+        );
+        return USAGE_OR_INPUT_ERROR;
+    };
     let settings = Settings {
-        env: cli.env,
-        version: cli.release_version,
+        env,
+        version,
         config: cli.config,
         repo: cli.repo,
         fail_fast: cli.fail_fast,
@@ -101,6 +112,85 @@ fn run(vars: &EnvSnapshot, scrubber: &Scrubber) -> u8 {
                 let doc = json::error_value(Some(&settings.env), Some(&settings.version), &message);
                 let _ = json::write_value(doc, scrubber, &mut stdout).and_then(|()| stdout.flush());
             }
+            USAGE_OR_INPUT_ERROR
+        }
+    }
+}
+
+/// `init`, `completions` and `man`.
+fn subcommand(command: Command) -> u8 {
+    let mut stdout = io::stdout().lock();
+    match command {
+        Command::Completions { shell } => {
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "release-sentinel", &mut buf);
+            emit(&mut stdout, &buf, "the completion script")
+        }
+        Command::Man => {
+            let mut buf = Vec::new();
+            match clap_mangen::Man::new(Cli::command()).render(&mut buf) {
+                Ok(()) => emit(&mut stdout, &buf, "the man page"),
+                Err(e) => {
+                    let _ = writeln!(
+                        io::stderr(),
+                        "release-sentinel: error: cannot render the man page: {e}"
+                    );
+                    USAGE_OR_INPUT_ERROR
+                }
+            }
+        }
+        Command::Init { path, force } => {
+            let path = path.unwrap_or_else(|| {
+                git2::Repository::discover(".")
+                    .ok()
+                    .and_then(|r| {
+                        r.workdir()
+                            .map(|w| w.join(release_sentinel::config::FILE_NAME))
+                    })
+                    .unwrap_or_else(|| release_sentinel::config::FILE_NAME.into())
+            });
+            let shown = sanitize::ascii(&path.display().to_string());
+            if path.exists() && !force {
+                let _ = writeln!(
+                    io::stderr(),
+                    "release-sentinel: error: {shown} already exists; use --force to replace it"
+                );
+                return USAGE_OR_INPUT_ERROR;
+            }
+            match release_sentinel::fsutil::write_atomic(
+                &path,
+                release_sentinel::config::STARTER.as_bytes(),
+            ) {
+                Ok(()) => {
+                    let _ = writeln!(
+                        stdout,
+                        "wrote {shown}\nnext: edit it, then run: release-sentinel --env dev --version v0.1.0"
+                    );
+                    0
+                }
+                Err(e) => {
+                    let _ = writeln!(
+                        io::stderr(),
+                        "release-sentinel: error: cannot write {shown}: {e}"
+                    );
+                    USAGE_OR_INPUT_ERROR
+                }
+            }
+        }
+    }
+}
+
+/// Write generated text to stdout. A reader that stopped early (`| head`)
+/// is not an error.
+fn emit(out: &mut impl Write, data: &[u8], what: &str) -> u8 {
+    match out.write_all(data).and_then(|()| out.flush()) {
+        Ok(()) => 0,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,
+        Err(e) => {
+            let _ = writeln!(
+                io::stderr(),
+                "release-sentinel: error: cannot write {what}: {e}"
+            );
             USAGE_OR_INPUT_ERROR
         }
     }

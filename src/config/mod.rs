@@ -31,6 +31,9 @@ pub const FILE_NAME: &str = "release-sentinel.toml";
 /// The embedded default configuration.
 pub const EMBEDDED_DEFAULT: &str = include_str!("default.toml");
 
+/// The commented starter file `release-sentinel init` writes.
+pub const STARTER: &str = include_str!("starter.toml");
+
 /// Default allowed environments when a file does not list them.
 pub const DEFAULT_ENVIRONMENTS: &[&str] = &["dev", "stage", "prod"];
 
@@ -368,6 +371,14 @@ mod tests {
         assert!(p.branch_allowed("main") && p.branch_allowed("master"));
         assert!(!p.branch_allowed("feature/x"));
         assert!(!p.allow_prerelease && !p.allow_dirty && !p.allow_downgrade);
+    }
+
+    #[test]
+    fn the_starter_file_validates_as_written() {
+        let c = file(STARTER).unwrap();
+        assert_eq!(c.environments, ["dev", "stage", "prod"]);
+        assert!(c.policy_for("dev").allow_dirty);
+        assert_eq!(c.health.len(), 2);
     }
 
     #[test]
