@@ -64,6 +64,10 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = FormatArg::Table, value_name = "FORMAT")]
     pub format: FormatArg,
 
+    /// Also write the JSON report to this file (atomically)
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+
     /// Stop at the first failed gate (the rest show SKIP)
     #[arg(long)]
     pub fail_fast: bool,
@@ -119,6 +123,10 @@ pub enum FormatArg {
     Table,
     /// One JSON document
     Json,
+    /// JUnit XML, one test suite per phase
+    Junit,
+    /// A Markdown table (for $GITHUB_STEP_SUMMARY)
+    Markdown,
 }
 
 #[cfg(test)]

@@ -64,6 +64,18 @@ fn run(vars: &EnvSnapshot, scrubber: &Scrubber) -> u8 {
     let format = match cli.format {
         FormatArg::Table => Format::Table,
         FormatArg::Json => Format::Json,
+        FormatArg::Junit => Format::Junit,
+        FormatArg::Markdown => Format::Markdown,
+    };
+    let sinks = Sinks {
+        report: cli.report,
+        github: vars.get("GITHUB_ACTIONS").ok().flatten() == Some("true"),
+        step_summary: vars
+            .get("GITHUB_STEP_SUMMARY")
+            .ok()
+            .flatten()
+            .filter(|s| !s.trim().is_empty())
+            .map(Into::into),
     };
     // clap requires both when no subcommand is given.
     let (Some(env), Some(version)) = (cli.env, cli.release_version) else {
@@ -89,17 +101,16 @@ fn run(vars: &EnvSnapshot, scrubber: &Scrubber) -> u8 {
         {
             tracing::debug!("cannot write the report: {e}");
         }
-        return report.exit_code();
+        return sinks.deliver(&report.summary(), json::pack_value(&report), scrubber);
     }
     match run_gate(&settings, vars, scrubber) {
         Ok(report) => {
-            let verdict = report.verdict();
             if let Err(e) =
                 report::render(format, &report, scrubber, &mut stdout).and_then(|()| stdout.flush())
             {
                 tracing::debug!("cannot write the report: {e}");
             }
-            verdict.code()
+            sinks.deliver(&report.summary(), json::to_value(&report), scrubber)
         }
         Err(e) => {
             let message = scrubber.scrub(&e.to_string());
@@ -108,12 +119,91 @@ fn run(vars: &EnvSnapshot, scrubber: &Scrubber) -> u8 {
                 "release-sentinel: error: {}",
                 sanitize::ascii_lines(&message)
             );
+            let doc = json::error_value(Some(&settings.env), Some(&settings.version), &message);
             if format == Format::Json {
-                let doc = json::error_value(Some(&settings.env), Some(&settings.version), &message);
-                let _ = json::write_value(doc, scrubber, &mut stdout).and_then(|()| stdout.flush());
+                let _ = json::write_value(doc.clone(), scrubber, &mut stdout)
+                    .and_then(|()| stdout.flush());
+            }
+            if let Some(path) = &sinks.report {
+                sinks.write_report(path, doc, scrubber);
+            }
+            if sinks.github {
+                let line = format!(
+                    "::error title=release-sentinel::{}\n",
+                    report::github::escape_data(&message)
+                );
+                let _ = io::stderr().write_all(line.as_bytes());
             }
             USAGE_OR_INPUT_ERROR
         }
+    }
+}
+
+/// Where else the report goes: a JSON file, GitHub's annotations and job
+/// summary.
+struct Sinks {
+    report: Option<std::path::PathBuf>,
+    github: bool,
+    step_summary: Option<std::path::PathBuf>,
+}
+
+impl Sinks {
+    /// Deliver the side outputs; returns the exit code: the report's, or 1
+    /// when the requested report file could not be written.
+    fn deliver(
+        &self,
+        summary: &report::Summary<'_>,
+        doc: serde_json::Value,
+        scrubber: &Scrubber,
+    ) -> u8 {
+        let mut code = summary.exit_code;
+        if let Some(path) = &self.report
+            && !self.write_report(path, doc, scrubber)
+        {
+            code = USAGE_OR_INPUT_ERROR;
+        }
+        if self.github {
+            let _ =
+                io::stderr().write_all(report::github::annotations(summary, scrubber).as_bytes());
+        }
+        if let Some(path) = &self.step_summary {
+            let mut text = Vec::new();
+            let written = report::markdown::render(summary, scrubber, &mut text).and_then(|()| {
+                let mut f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)?;
+                f.write_all(&text)?;
+                f.write_all(b"\n")
+            });
+            if let Err(e) = written {
+                let _ = writeln!(
+                    io::stderr(),
+                    "release-sentinel: warning: cannot append to GITHUB_STEP_SUMMARY: {e}"
+                );
+            }
+        }
+        code
+    }
+
+    /// Write the JSON report atomically; false (and a message) on failure.
+    fn write_report(
+        &self,
+        path: &std::path::Path,
+        doc: serde_json::Value,
+        scrubber: &Scrubber,
+    ) -> bool {
+        let mut text = Vec::new();
+        let result = json::write_value(doc, scrubber, &mut text)
+            .and_then(|()| release_sentinel::fsutil::write_atomic(path, &text));
+        if let Err(e) = &result {
+            let _ = writeln!(
+                io::stderr(),
+                "release-sentinel: error: cannot write the report to {}: {e}",
+                sanitize::ascii(&path.display().to_string())
+            );
+        }
+        result.is_ok()
     }
 }
 

@@ -1,7 +1,10 @@
 //! The report model: what was checked and what came of it. Checks produce
 //! it, renderers print it; nothing here prints.
 
+pub mod github;
 pub mod json;
+pub mod junit;
+pub mod markdown;
 pub mod table;
 
 use std::time::Duration;
@@ -221,6 +224,61 @@ mod tests {
 pub enum Format {
     Table,
     Json,
+    Junit,
+    Markdown,
+}
+
+/// What the JUnit, Markdown and GitHub renderers need of either report.
+pub struct Summary<'a> {
+    /// `gate` or `pack`.
+    pub kind: &'static str,
+    pub env: &'a str,
+    pub version: &'a str,
+    pub commit: Option<&'a str>,
+    pub rows: &'a [CheckResult],
+    /// The final row's marker: `RELEASE_SENTINEL=SAFE`, `PRE_LIVE_PACK=FAIL`.
+    pub marker: String,
+    pub passed: bool,
+    pub exit_code: u8,
+    /// WARN rows block.
+    pub strict: bool,
+}
+
+impl Report {
+    pub fn summary(&self) -> Summary<'_> {
+        let verdict = self.verdict();
+        Summary {
+            kind: "gate",
+            env: &self.env,
+            version: &self.version,
+            commit: self.commit.as_deref(),
+            rows: &self.results,
+            marker: format!("RELEASE_SENTINEL={}", verdict.as_str()),
+            passed: verdict == Verdict::Safe,
+            exit_code: verdict.code(),
+            strict: self.strict,
+        }
+    }
+}
+
+impl crate::pack::PackReport {
+    pub fn summary(&self) -> Summary<'_> {
+        Summary {
+            kind: "pack",
+            env: &self.env,
+            version: &self.version,
+            commit: self.commit.as_deref(),
+            rows: &self.steps,
+            marker: if self.passed() {
+                "PRE_LIVE_PACK=DRYRUN".to_string()
+            } else {
+                "PRE_LIVE_PACK=FAIL".to_string()
+            },
+            passed: self.passed(),
+            exit_code: self.exit_code(),
+            strict: false,
+        }
+    }
 }
 
 /// Render the pre-live pack's report in `format`.
@@ -233,6 +291,8 @@ pub fn render_pack(
     match format {
         Format::Table => table::render_pack(report, scrubber, out),
         Format::Json => json::write_value(json::pack_value(report), scrubber, out),
+        Format::Junit => junit::render(&report.summary(), scrubber, out),
+        Format::Markdown => markdown::render(&report.summary(), scrubber, out),
     }
 }
 
@@ -246,5 +306,7 @@ pub fn render(
     match format {
         Format::Table => table::render(report, scrubber, out),
         Format::Json => json::render(report, scrubber, out),
+        Format::Junit => junit::render(&report.summary(), scrubber, out),
+        Format::Markdown => markdown::render(&report.summary(), scrubber, out),
     }
 }
