@@ -8,5 +8,6 @@ mod config;
 mod gates;
 mod health;
 mod output;
+mod pack;
 mod readme;
 mod secrets;
