@@ -96,6 +96,13 @@ fn run(vars: &EnvSnapshot, scrubber: &Scrubber) -> u8 {
     let mut stdout = io::stdout().lock();
     if cli.dry_run {
         let report = release_sentinel::pack::run(&settings, vars, scrubber);
+        if let Some(e) = &report.config_error {
+            let _ = writeln!(
+                io::stderr(),
+                "release-sentinel: error: {}",
+                sanitize::ascii_lines(&scrubber.scrub(e))
+            );
+        }
         if let Err(e) = report::render_pack(format, &report, scrubber, &mut stdout)
             .and_then(|()| stdout.flush())
         {

@@ -46,6 +46,9 @@ pub struct PackReport {
     pub steps: Vec<CheckResult>,
     /// SIGINT or SIGTERM arrived.
     pub interrupted: bool,
+    /// Why the config could not be used (the built-in steps ran instead
+    /// of any configured ones, which could not be read).
+    pub config_error: Option<String>,
 }
 
 impl PackReport {
@@ -117,6 +120,7 @@ pub fn run(settings: &Settings, vars: &EnvSnapshot, scrubber: &Scrubber) -> Pack
             Err(_) => "invalid".to_string(),
         },
         interrupted: stop.load(Ordering::SeqCst),
+        config_error: config.as_ref().err().map(|e| e.to_string()),
         steps: rows.rows,
     }
 }

@@ -262,7 +262,7 @@ mod tests {
         )];
         let o = scan_text(
             &[
-                ("a.txt", b"nothing\nkey = AKIAIOSFODNN7EXAMPLE\n"),
+                ("a.txt", b"nothing\nkey = AKIAIOSFODNN7EXAMPLE\n"), // release-sentinel:allow (a test fixture)
                 ("b/c.env", b"x\ny\nTOKEN=live-token-value-123\n"),
                 ("clean.txt", b"hello\n"),
             ],

@@ -76,15 +76,15 @@ mod tests {
     #[test]
     fn known_shapes_match() {
         let cases = [
-            ("-----BEGIN RSA PRIVATE KEY-----", "private-key"),
-            ("-----BEGIN OPENSSH PRIVATE KEY-----", "private-key"),
-            ("-----BEGIN PGP PRIVATE KEY BLOCK-----", "private-key"),
-            ("id = AKIAIOSFODNN7EXAMPLE", "aws-access-key-id"),
-            ("ghp_0123456789abcdefghijABCDEFGHIJ012345", "github-token"),
-            ("glpat-abcdefghij0123456789", "gitlab-token"),
-            ("xoxb-1234567890-abcdef", "slack-token"),
-            ("sk_live_0123456789abcdefABCD", "stripe-secret-key"),
-            ("AIzaSyA0123456789abcdefghijklmnopqrstuv", "google-api-key"),
+            ("-----BEGIN RSA PRIVATE KEY-----", "private-key"), // release-sentinel:allow (a test fixture)
+            ("-----BEGIN OPENSSH PRIVATE KEY-----", "private-key"), // release-sentinel:allow (a test fixture)
+            ("-----BEGIN PGP PRIVATE KEY BLOCK-----", "private-key"), // release-sentinel:allow (a test fixture)
+            ("id = AKIAIOSFODNN7EXAMPLE", "aws-access-key-id"), // release-sentinel:allow (a test fixture)
+            ("ghp_0123456789abcdefghijABCDEFGHIJ012345", "github-token"), // release-sentinel:allow (a test fixture)
+            ("glpat-abcdefghij0123456789", "gitlab-token"), // release-sentinel:allow (a test fixture)
+            ("xoxb-1234567890-abcdef", "slack-token"), // release-sentinel:allow (a test fixture)
+            ("sk_live_0123456789abcdefABCD", "stripe-secret-key"), // release-sentinel:allow (a test fixture)
+            ("AIzaSyA0123456789abcdefghijklmnopqrstuv", "google-api-key"), // release-sentinel:allow (a test fixture)
         ];
         for (text, id) in cases {
             assert_eq!(first_match(text), Some(id), "{text}");
