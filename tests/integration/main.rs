@@ -11,3 +11,4 @@ mod output;
 mod pack;
 mod readme;
 mod secrets;
+mod workflows;
