@@ -134,7 +134,9 @@ fn the_action_has_its_documented_interface() {
     for output in ["verdict", "exit-code"] {
         let o = &doc["outputs"][output];
         if !has(o, "description") || !has(o, "value") {
-            problems.push(format!("action.yml: output {output} needs a description and a value"));
+            problems.push(format!(
+                "action.yml: output {output} needs a description and a value"
+            ));
         }
     }
     assert_eq!(doc["runs"]["using"].as_str(), Some("composite"));
