@@ -487,7 +487,7 @@ mod tests {
     fn literal_secrets_are_refused_without_echoing_them() {
         let text = r#"
     [policy]
-    branches = ["main", "AKIAIOSFODNN7EXAMPLE"] // release-sentinel:allow (a test fixture)
+    branches = ["main", "AKIAIOSFODNN7EXAMPLE"] # release-sentinel:allow (a test fixture)
     [variables]
     secret = ["DEPLOY_TOKEN"]
     "#;
