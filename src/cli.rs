@@ -64,6 +64,11 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = FormatArg::Table, value_name = "FORMAT")]
     pub format: FormatArg,
 
+    /// When to colour the table's statuses: auto (stdout is a terminal and
+    /// NO_COLOR is not set), always, never
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto, value_name = "WHEN")]
+    pub color: ColorArg,
+
     /// Also write the JSON report to this file (atomically)
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
@@ -115,6 +120,13 @@ pub enum Command {
     },
     /// Print the man page (roff)
     Man,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -17,6 +17,7 @@ use tokio::sync::OnceCell;
 
 use crate::checks::{api, disk, memory, process};
 use crate::config::health::{HealthCheck, Kind};
+use crate::report::progress::Progress;
 use crate::report::{CheckResult, Outcome, Phase, Status};
 
 /// How long a disk, memory or process check may take.
@@ -50,7 +51,7 @@ fn critical_rows(checks: &[HealthCheck], why: &str) -> Vec<CheckResult> {
 }
 
 /// Run every check concurrently; one row per check, in declared order.
-pub fn run(checks: &[HealthCheck]) -> Vec<CheckResult> {
+pub fn run(checks: &[HealthCheck], progress: &Progress) -> Vec<CheckResult> {
     if checks.is_empty() {
         return Vec::new();
     }
@@ -75,7 +76,12 @@ pub fn run(checks: &[HealthCheck]) -> Vec<CheckResult> {
                 ),
                 _ => None,
             };
-            tasks.push(tokio::spawn(one(check.clone(), client, snapshot.clone())));
+            tasks.push(tokio::spawn(one(
+                check.clone(),
+                client,
+                snapshot.clone(),
+                progress.clone(),
+            )));
         }
         let mut rows = Vec::with_capacity(tasks.len());
         for (task, check) in tasks.into_iter().zip(checks) {
@@ -105,8 +111,10 @@ async fn one(
     check: HealthCheck,
     client: Option<Result<reqwest::Client, String>>,
     snapshot: Snapshot,
+    progress: Progress,
 ) -> CheckResult {
     let start = Instant::now();
+    progress.begin(&check.id);
     let budget = budget(&check);
     let outcome = if !check.unset.is_empty() {
         // Only reachable if required_config was bypassed: fail closed.
@@ -127,6 +135,7 @@ async fn one(
         }
     };
     tracing::debug!(check = %check.id, status = outcome.status.as_str(), "{}", outcome.message);
+    progress.end(&check.id);
     CheckResult {
         id: check.id,
         phase: Phase::Health,

@@ -41,6 +41,8 @@ pub struct Settings {
     pub fail_fast: bool,
     /// WARN rows block (also set per environment by `strict` in the config).
     pub strict: bool,
+    /// Show a progress line for slow checks and steps (a terminal only).
+    pub progress: bool,
 }
 
 /// Why a run could not produce a verdict. (A failed check is not an error:
@@ -107,7 +109,13 @@ pub fn run_gate(
     let start = std::time::Instant::now();
     if policy_passed {
         tracing::info!(checks = config.health.len(), "running the health checks");
-        results.extend(health::run(&config.health));
+        let progress = if settings.progress {
+            report::progress::Progress::start()
+        } else {
+            report::progress::Progress::disabled()
+        };
+        results.extend(health::run(&config.health, &progress));
+        progress.finish();
     } else {
         results.extend(health::skipped(&config.health));
     }

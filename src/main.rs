@@ -4,7 +4,7 @@
 
 mod cli;
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::error::ErrorKind;
@@ -16,7 +16,7 @@ use release_sentinel::report::{self, Format, json};
 use release_sentinel::secrets::Scrubber;
 use release_sentinel::{Settings, logging, register_ambient_secrets, run_gate, sanitize};
 
-use cli::{Cli, Command, FormatArg};
+use cli::{Cli, ColorArg, Command, FormatArg};
 
 /// Variables clap reads when the matching option is not given.
 const ENV_FALLBACKS: &[&str] = &["RS_ENV", "RS_VERSION", "RS_CONFIG"];
@@ -85,7 +85,19 @@ fn run(vars: &EnvSnapshot, scrubber: &Scrubber) -> u8 {
         );
         return USAGE_OR_INPUT_ERROR;
     };
+    let set = |name: &str| vars.get(name).ok().flatten().is_some_and(|v| !v.is_empty());
+    let colour = match cli.color {
+        ColorArg::Always => true,
+        ColorArg::Never => false,
+        ColorArg::Auto => {
+            io::stdout().is_terminal()
+                && !set("NO_COLOR")
+                && vars.get("TERM").ok().flatten() != Some("dumb")
+        }
+    };
     let settings = Settings {
+        // A progress line only where a person watches: never in CI logs.
+        progress: io::stderr().is_terminal() && !cli.quiet && !set("CI"),
         env,
         version,
         config: cli.config,
@@ -103,7 +115,7 @@ fn run(vars: &EnvSnapshot, scrubber: &Scrubber) -> u8 {
                 sanitize::ascii_lines(&scrubber.scrub(e))
             );
         }
-        if let Err(e) = report::render_pack(format, &report, scrubber, &mut stdout)
+        if let Err(e) = report::render_pack(format, &report, scrubber, colour, &mut stdout)
             .and_then(|()| stdout.flush())
         {
             tracing::debug!("cannot write the report: {e}");
@@ -112,8 +124,8 @@ fn run(vars: &EnvSnapshot, scrubber: &Scrubber) -> u8 {
     }
     match run_gate(&settings, vars, scrubber) {
         Ok(report) => {
-            if let Err(e) =
-                report::render(format, &report, scrubber, &mut stdout).and_then(|()| stdout.flush())
+            if let Err(e) = report::render(format, &report, scrubber, colour, &mut stdout)
+                .and_then(|()| stdout.flush())
             {
                 tracing::debug!("cannot write the report: {e}");
             }

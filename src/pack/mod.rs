@@ -24,6 +24,7 @@ use serde_json::json;
 use crate::checks::{git_repo, list_some};
 use crate::config::{self, Config};
 use crate::envsnap::EnvSnapshot;
+use crate::report::progress::Progress;
 use crate::report::{CheckResult, Outcome, Phase, Status};
 use crate::secrets::Scrubber;
 use crate::{Settings, gate, health};
@@ -107,10 +108,18 @@ pub fn run(settings: &Settings, vars: &EnvSnapshot, scrubber: &Scrubber) -> Pack
     };
     let config = config::load(settings.config.as_deref(), Some(&root), vars, scrubber);
     let mut rows = Rows { rows: Vec::new() };
+    let progress = if settings.progress {
+        Progress::start()
+    } else {
+        Progress::disabled()
+    };
     match &config {
-        Ok(c) if !c.pack.steps.is_empty() => configured(c, settings, &root, &stop, &mut rows),
-        _ => builtin(&config, settings, &repo, vars, &stop, &mut rows),
+        Ok(c) if !c.pack.steps.is_empty() => {
+            configured(c, settings, &root, &stop, &progress, &mut rows)
+        }
+        _ => builtin(&config, settings, &repo, vars, &stop, &progress, &mut rows),
     }
+    progress.finish();
     PackReport {
         env: settings.env.clone(),
         version: settings.version.clone(),
@@ -140,6 +149,7 @@ fn configured(
     settings: &Settings,
     root: &std::path::Path,
     stop: &AtomicBool,
+    progress: &Progress,
     rows: &mut Rows,
 ) {
     let env = vec![
@@ -155,7 +165,9 @@ fn configured(
         }
         let start = Instant::now();
         tracing::info!(step = %s.name, "running");
+        progress.begin(&s.name);
         let ran = step::run(s, root, &env, stop);
+        progress.end(&s.name);
         let (status, message, code) = match &ran.end {
             step::End::Exited(0) => (Status::Ok, String::new(), Some(0)),
             step::End::Exited(c) => (Status::Fail, format!("exit {c}"), Some(*c)),
@@ -191,6 +203,7 @@ fn builtin(
     repo: &Result<git_repo::Repo, git_repo::NotUsable>,
     vars: &EnvSnapshot,
     stop: &AtomicBool,
+    progress: &Progress,
     rows: &mut Rows,
 ) {
     let needs_config = || Outcome::skip("not checked: needs a valid config (see config_check_dry)");
@@ -200,6 +213,7 @@ fn builtin(
             return;
         }
         let start = Instant::now();
+        progress.begin(name);
         let outcome = match (*name, config) {
             ("config_check_dry", c) => config_check(c),
             ("policy_gates_dry", Ok(c)) => policy(c, settings, repo, vars),
@@ -207,6 +221,7 @@ fn builtin(
             ("scan_secrets_dry", c) => secrets_scan(c.as_ref().ok(), repo, vars),
             _ => needs_config(),
         };
+        progress.end(name);
         rows.push(name, start, outcome);
     }
 }
@@ -277,7 +292,7 @@ fn health_phase(config: &Config, settings: &Settings) -> Outcome {
         return Outcome::skip("not checked: no health checks are configured");
     }
     let strict = settings.strict || config.policy_for(&settings.env).strict;
-    let rows = health::run(&config.health);
+    let rows = health::run(&config.health, &Progress::disabled());
     let failed: Vec<String> = rows
         .iter()
         .filter(|r| !r.status().passed_in(strict))

@@ -5,6 +5,7 @@ pub mod github;
 pub mod json;
 pub mod junit;
 pub mod markdown;
+pub mod progress;
 pub mod table;
 
 use std::time::Duration;
@@ -286,10 +287,11 @@ pub fn render_pack(
     format: Format,
     report: &crate::pack::PackReport,
     scrubber: &crate::secrets::Scrubber,
+    colour: bool,
     out: &mut dyn std::io::Write,
 ) -> std::io::Result<()> {
     match format {
-        Format::Table => table::render_pack(report, scrubber, out),
+        Format::Table => table::render_pack(report, scrubber, colour, out),
         Format::Json => json::write_value(json::pack_value(report), scrubber, out),
         Format::Junit => junit::render(&report.summary(), scrubber, out),
         Format::Markdown => markdown::render(&report.summary(), scrubber, out),
@@ -301,10 +303,11 @@ pub fn render(
     format: Format,
     report: &Report,
     scrubber: &crate::secrets::Scrubber,
+    colour: bool,
     out: &mut dyn std::io::Write,
 ) -> std::io::Result<()> {
     match format {
-        Format::Table => table::render(report, scrubber, out),
+        Format::Table => table::render(report, scrubber, colour, out),
         Format::Json => json::render(report, scrubber, out),
         Format::Junit => junit::render(&report.summary(), scrubber, out),
         Format::Markdown => markdown::render(&report.summary(), scrubber, out),

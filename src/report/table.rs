@@ -31,9 +31,30 @@ pub const MESSAGE_MAX: usize = 200;
 
 /// A row: `| <id> | <status> |` or `| <id> | <status> | <message> |`.
 pub fn row(id: &str, status: &str, message: Option<&str>) -> String {
+    painted_row(id, status, message, false)
+}
+
+/// The ANSI colour of a status word: green, yellow, bold red, dim.
+fn paint(status: &str) -> &'static str {
+    match status {
+        "OK" => "\x1b[32m",
+        "WARN" => "\x1b[33m",
+        "FAIL" | "CRIT" => "\x1b[1;31m",
+        _ => "\x1b[2m",
+    }
+}
+
+/// [`row`], with the status coloured when `colour` (padding is computed on
+/// the plain word, so the columns stay aligned).
+pub fn painted_row(id: &str, status: &str, message: Option<&str>, colour: bool) -> String {
+    let cell = if colour {
+        format!("{}{status:<4}\x1b[0m", paint(status))
+    } else {
+        format!("{status:<4}")
+    };
     match message {
-        Some(m) => format!("| {id:<ID_WIDTH$} | {status:<4} | {m} |"),
-        None => format!("| {id:<ID_WIDTH$} | {status:<4} |"),
+        Some(m) => format!("| {id:<ID_WIDTH$} | {cell} | {m} |"),
+        None => format!("| {id:<ID_WIDTH$} | {cell} |"),
     }
 }
 
@@ -65,8 +86,13 @@ pub fn cell(scrubber: &Scrubber, text: &str, max: usize) -> String {
     sanitize::ascii_capped(&scrubber.scrub(text), max)
 }
 
-/// Render the gate's report.
-pub fn render(report: &Report, scrubber: &Scrubber, out: &mut dyn Write) -> io::Result<()> {
+/// Render the gate's report; `colour` paints the statuses.
+pub fn render(
+    report: &Report,
+    scrubber: &Scrubber,
+    colour: bool,
+    out: &mut dyn Write,
+) -> io::Result<()> {
     let title = format!(
         "RELEASE SENTINEL: env={} version={}",
         cell(scrubber, &report.env, 20),
@@ -76,10 +102,11 @@ pub fn render(report: &Report, scrubber: &Scrubber, out: &mut dyn Write) -> io::
         .results
         .iter()
         .map(|r| {
-            row(
+            painted_row(
                 &cell(scrubber, &r.id, 80),
                 r.status().as_str(),
                 Some(&cell(scrubber, &r.outcome.message, MESSAGE_MAX)),
+                colour,
             )
         })
         .collect();
@@ -89,10 +116,11 @@ pub fn render(report: &Report, scrubber: &Scrubber, out: &mut dyn Write) -> io::
         Verdict::Blocked => Status::Fail,
         Verdict::Critical => Status::Crit,
     };
-    let final_row = row(
+    let final_row = painted_row(
         "release_sentinel",
         status.as_str(),
         Some(&format!("RELEASE_SENTINEL={}", verdict.as_str())),
+        colour,
     );
     write_table(out, &title, &rows, &final_row)
 }
@@ -105,6 +133,7 @@ pub const PACK_TITLE: &str = "PRE-LIVE PACK DRY-RUN RESULTS";
 pub fn render_pack(
     report: &crate::pack::PackReport,
     scrubber: &Scrubber,
+    colour: bool,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     let rows: Vec<String> = report
@@ -113,20 +142,21 @@ pub fn render_pack(
         .map(|s| {
             let id = cell(scrubber, &s.id, 80);
             if s.status() == Status::Ok {
-                row(&id, "OK", None)
+                painted_row(&id, "OK", None, colour)
             } else {
-                row(
+                painted_row(
                     &id,
                     s.status().as_str(),
                     Some(&cell(scrubber, &s.outcome.message, MESSAGE_MAX)),
+                    colour,
                 )
             }
         })
         .collect();
     let final_row = if report.passed() {
-        row("pre_live_pack", "OK", Some("PRE_LIVE_PACK=DRYRUN"))
+        painted_row("pre_live_pack", "OK", Some("PRE_LIVE_PACK=DRYRUN"), colour)
     } else {
-        row("pre_live_pack", "FAIL", Some("PRE_LIVE_PACK=FAIL"))
+        painted_row("pre_live_pack", "FAIL", Some("PRE_LIVE_PACK=FAIL"), colour)
     };
     write_table(out, PACK_TITLE, &rows, &final_row)
 }
@@ -145,6 +175,17 @@ mod tests {
             row("pre_live_pack", "FAIL", Some("PRE_LIVE_PACK=FAIL")),
             "| pre_live_pack             | FAIL | PRE_LIVE_PACK=FAIL |"
         );
+    }
+
+    #[test]
+    fn colour_keeps_the_columns_aligned() {
+        let painted = painted_row("x", "OK", Some("m"), true);
+        assert_eq!(
+            painted,
+            "| x                         | \x1b[32mOK  \x1b[0m | m |"
+        );
+        let plain: String = painted.replace("\x1b[32m", "").replace("\x1b[0m", "");
+        assert_eq!(plain, row("x", "OK", Some("m")));
     }
 
     #[test]

@@ -1,0 +1,113 @@
+//! A progress line on stderr for health checks and pack steps that take
+//! longer than [`DELAY`]: only on a terminal, never in CI logs.
+//!
+//! Work registers with [`Progress::begin`] and [`Progress::end`]; a ticker
+//! thread redraws one line (`\r`, then cleared) naming what is still
+//! running. When disabled, every call is a no-op.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Nothing is shown for work that ends sooner.
+pub const DELAY: Duration = Duration::from_millis(500);
+const TICK: Duration = Duration::from_millis(100);
+const WIDTH: usize = 78;
+
+#[derive(Default)]
+struct Shared {
+    running: Mutex<BTreeMap<String, Instant>>,
+    stop: AtomicBool,
+}
+
+/// The progress line; cheap to clone.
+#[derive(Clone, Default)]
+pub struct Progress {
+    shared: Option<Arc<Shared>>,
+    ticker: Option<Arc<Mutex<Option<JoinHandle<()>>>>>,
+}
+
+impl Progress {
+    /// A progress line that shows nothing.
+    pub fn disabled() -> Self {
+        Self::default()
+    }
+
+    /// Start the ticker (only call when stderr is a terminal).
+    pub fn start() -> Self {
+        let shared = Arc::new(Shared::default());
+        let s = Arc::clone(&shared);
+        let handle = std::thread::spawn(move || {
+            let mut shown = false;
+            while !s.stop.load(Ordering::SeqCst) {
+                std::thread::sleep(TICK);
+                let line = {
+                    let running = s.running.lock().unwrap_or_else(|e| e.into_inner());
+                    let slow: Vec<String> = running
+                        .iter()
+                        .filter(|(_, t)| t.elapsed() >= DELAY)
+                        .map(|(id, t)| format!("{id} {:.1}s", t.elapsed().as_secs_f64()))
+                        .collect();
+                    if slow.is_empty() {
+                        None
+                    } else {
+                        let mut l = format!("release-sentinel: waiting for {}", slow.join(", "));
+                        l.truncate(WIDTH);
+                        Some(crate::sanitize::ascii(&l))
+                    }
+                };
+                let mut err = std::io::stderr().lock();
+                match line {
+                    Some(l) => {
+                        let _ = write!(err, "\r\x1b[K{l}");
+                        shown = true;
+                    }
+                    None if shown => {
+                        let _ = write!(err, "\r\x1b[K");
+                        shown = false;
+                    }
+                    None => {}
+                }
+                let _ = err.flush();
+            }
+            if shown {
+                let _ = write!(std::io::stderr(), "\r\x1b[K");
+            }
+        });
+        Self {
+            shared: Some(shared),
+            ticker: Some(Arc::new(Mutex::new(Some(handle)))),
+        }
+    }
+
+    pub fn begin(&self, id: &str) {
+        if let Some(s) = &self.shared {
+            s.running
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(id.to_string(), Instant::now());
+        }
+    }
+
+    pub fn end(&self, id: &str) {
+        if let Some(s) = &self.shared {
+            s.running
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(id);
+        }
+    }
+
+    /// Stop the ticker and clear its line.
+    pub fn finish(&self) {
+        if let (Some(s), Some(t)) = (&self.shared, &self.ticker) {
+            s.stop.store(true, Ordering::SeqCst);
+            if let Some(h) = t.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                let _ = h.join();
+            }
+        }
+    }
+}
