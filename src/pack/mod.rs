@@ -270,6 +270,12 @@ fn policy(
         fail_fast: false,
         strict,
     });
+    summarize(&rows, strict, "policy gates", "gates")
+}
+
+/// One row for a whole phase: OK when every row passed, else FAIL naming
+/// those that did not; every row in the details.
+fn summarize(rows: &[CheckResult], strict: bool, what: &str, key: &str) -> Outcome {
     let failed: Vec<String> = rows
         .iter()
         .filter(|r| !r.status().passed_in(strict))
@@ -280,11 +286,11 @@ fn policy(
         .map(|r| json!({"id": r.id, "status": r.status(), "message": r.outcome.message}))
         .collect();
     let outcome = if failed.is_empty() {
-        Outcome::ok(format!("{} policy gates passed", rows.len()))
+        Outcome::ok(format!("{} {what} passed", rows.len()))
     } else {
         Outcome::fail(format!("did not pass: {}", list_some(&failed, 4)))
     };
-    outcome.detail("gates", summary)
+    outcome.detail(key, summary)
 }
 
 fn health_phase(config: &Config, settings: &Settings) -> Outcome {
@@ -293,21 +299,7 @@ fn health_phase(config: &Config, settings: &Settings) -> Outcome {
     }
     let strict = settings.strict || config.policy_for(&settings.env).strict;
     let rows = health::run(&config.health, &Progress::disabled());
-    let failed: Vec<String> = rows
-        .iter()
-        .filter(|r| !r.status().passed_in(strict))
-        .map(|r| r.id.clone())
-        .collect();
-    let summary: Vec<serde_json::Value> = rows
-        .iter()
-        .map(|r| json!({"id": r.id, "status": r.status(), "message": r.outcome.message}))
-        .collect();
-    let outcome = if failed.is_empty() {
-        Outcome::ok(format!("{} health checks passed", rows.len()))
-    } else {
-        Outcome::fail(format!("did not pass: {}", list_some(&failed, 4)))
-    };
-    outcome.detail("checks", summary)
+    summarize(&rows, strict, "health checks", "checks")
 }
 
 fn secrets_scan(

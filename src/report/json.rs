@@ -6,29 +6,29 @@ use std::io::{self, Write};
 
 use serde_json::{Value, json};
 
-use super::Report;
+use super::{CheckResult, Report};
 use crate::secrets::Scrubber;
 
 /// Version of the JSON document's shape.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// One row: id, phase, status, message, duration (ms, to the
+/// microsecond) and details.
+fn row_value(r: &CheckResult) -> Value {
+    json!({
+        "id": r.id,
+        "phase": r.phase,
+        "status": r.status(),
+        "message": r.outcome.message,
+        "duration_ms": (r.duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
+        "details": Value::Object(r.outcome.details.clone()),
+    })
+}
+
 /// The report as a JSON value, before scrubbing.
 pub fn to_value(report: &Report) -> Value {
     let verdict = report.verdict();
-    let checks: Vec<Value> = report
-        .results
-        .iter()
-        .map(|r| {
-            json!({
-                "id": r.id,
-                "phase": r.phase,
-                "status": r.status(),
-                "message": r.outcome.message,
-                "duration_ms": (r.duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
-                "details": Value::Object(r.outcome.details.clone()),
-            })
-        })
-        .collect();
+    let checks: Vec<Value> = report.results.iter().map(row_value).collect();
     json!({
         "schema_version": SCHEMA_VERSION,
         "tool": "release-sentinel",
@@ -66,19 +66,7 @@ pub fn error_value(env: Option<&str>, version: Option<&str>, error: &str) -> Val
 
 /// The pack's report as a JSON value, before scrubbing.
 pub fn pack_value(report: &crate::pack::PackReport) -> Value {
-    let steps: Vec<Value> = report
-        .steps
-        .iter()
-        .map(|r| {
-            json!({
-                "id": r.id,
-                "status": r.status(),
-                "message": r.outcome.message,
-                "duration_ms": (r.duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
-                "details": Value::Object(r.outcome.details.clone()),
-            })
-        })
-        .collect();
+    let steps: Vec<Value> = report.steps.iter().map(row_value).collect();
     json!({
         "schema_version": SCHEMA_VERSION,
         "tool": "release-sentinel",
