@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod ci;
 mod cli;
 mod config;
 mod gates;

@@ -1,0 +1,1625 @@
+//! Fitting into CI and a person's habits (issue 5): the JUnit and Markdown
+//! formats, `--report`, GitHub Actions annotations and the step summary,
+//! `init`, shell completions, the man page, colour and the progress line.
+//!
+//! JUnit is parsed with a real XML parser (roxmltree) and compared with
+//! the JSON report of the same run (written by `--report`). Terminal
+//! behaviour is checked under a real pseudo-terminal with util-linux
+//! `script` when it is installed (the pty part is skipped, with a note,
+//! when it is not). The slow API is an HTTP server on 127.0.0.1 that the
+//! test starts; it stops by itself.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::harness::{
+    BIN, DEPLOY_TOKEN, Repo, Sentinel, base_env, health_url, json_of, own_process_name, row,
+};
+
+const SAFE: &str = "| release_sentinel          | OK   | RELEASE_SENTINEL=SAFE |";
+const BLOCKED: &str = "| release_sentinel          | FAIL | RELEASE_SENTINEL=BLOCKED |";
+const CRITICAL: &str = "| release_sentinel          | CRIT | RELEASE_SENTINEL=CRITICAL |";
+
+/// What `init` writes.
+const STARTER: &str = include_str!("../../src/config/starter.toml");
+
+/// The policy gates, in order.
+const POLICY: &[&str] = &[
+    "env_allowed",
+    "git_repo",
+    "clean_tree",
+    "branch_allowed",
+    "version_valid",
+    "tag_absent",
+    "version_newer",
+    "required_config",
+];
+
+// ---------------------------------------------------------------- helpers
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// stdout and stderr, for assertion messages.
+fn context(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout ---\n{}--- stderr ---\n{}--------------",
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr)
+    )
+}
+
+/// A TOML basic string (JSON's escapes are a subset of TOML's).
+fn toml_str(s: &str) -> String {
+    serde_json::to_string(s).expect("quote")
+}
+
+/// A repository whose committed config is `config`.
+fn repo_with(config: &str) -> Repo {
+    let repo = Repo::new();
+    repo.config(config);
+    repo
+}
+
+/// A folder for report files, outside the work tree.
+fn reports_dir(repo: &Repo) -> PathBuf {
+    let dir = repo.scratch().join("reports");
+    std::fs::create_dir_all(&dir).expect("mkdir reports");
+    dir
+}
+
+/// The names in `dir`, sorted.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// A report file, parsed.
+fn read_json(path: &Path) -> Value {
+    let data =
+        std::fs::read(path).unwrap_or_else(|e| panic!("no report at {}: {e}", path.display()));
+    serde_json::from_slice(&data).unwrap_or_else(|e| {
+        panic!(
+            "the report {} is not one JSON document ({e}):\n{}",
+            path.display(),
+            text(&data)
+        )
+    })
+}
+
+/// The rows of a JSON report: `checks` for the gate, `steps` for the pack.
+fn rows_of(doc: &Value) -> &Vec<Value> {
+    doc["checks"]
+        .as_array()
+        .or_else(|| doc["steps"].as_array())
+        .unwrap_or_else(|| panic!("no checks or steps in {doc:#}"))
+}
+
+/// `s` without the characters XML 1.0 cannot carry (what the JUnit
+/// renderer must drop).
+fn xml_chars(s: &str) -> String {
+    s.chars()
+        .filter(|c| {
+            ((*c as u32) >= 0x20 || matches!(c, '\t' | '\n' | '\r'))
+                && !matches!(c, '\u{fffe}' | '\u{ffff}')
+        })
+        .collect()
+}
+
+/// `s` without ANSI escape sequences (`ESC [ ... final byte`).
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' && chars.peek() == Some(&'[') {
+            chars.next();
+            for d in chars.by_ref() {
+                if ('\x40'..='\x7e').contains(&d) {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Quote for `sh`.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+// ------------------------------------------------------------------ JUnit
+
+/// What a JUnit consumer sees of one test case.
+#[derive(Debug)]
+struct Case {
+    name: String,
+    /// "pass", "failure", "error" or "skipped".
+    kind: &'static str,
+    /// The `message` attribute of `failure`, `error` or `skipped`.
+    message: Option<String>,
+    /// The text of `failure` or `error`.
+    body: Option<String>,
+    system_out: String,
+}
+
+#[derive(Debug)]
+struct Suite {
+    name: String,
+    cases: Vec<Case>,
+}
+
+fn count_attr(node: roxmltree::Node<'_, '_>, name: &str) -> usize {
+    let value = node
+        .attribute(name)
+        .unwrap_or_else(|| panic!("<{}> has no {name}", node.tag_name().name()));
+    value
+        .parse()
+        .unwrap_or_else(|e| panic!("{name}={value:?} is not a count: {e}"))
+}
+
+/// Parse a JUnit document with a real XML parser and check its structure
+/// and that every count agrees with the elements it counts.
+fn junit(xml: &str) -> Vec<Suite> {
+    let doc =
+        roxmltree::Document::parse(xml).unwrap_or_else(|e| panic!("not valid XML ({e}):\n{xml}"));
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "testsuites", "{xml}");
+    let mut suites = Vec::new();
+    let mut totals = [0usize; 4];
+    for s in root.children().filter(|n| n.is_element()) {
+        assert_eq!(s.tag_name().name(), "testsuite", "{xml}");
+        let mut cases = Vec::new();
+        for c in s.children().filter(|n| n.is_element()) {
+            assert_eq!(c.tag_name().name(), "testcase", "{xml}");
+            let mut kind = "pass";
+            let mut message = None;
+            let mut body = None;
+            let mut system_out = None;
+            for e in c.children().filter(|n| n.is_element()) {
+                match e.tag_name().name() {
+                    k @ ("failure" | "error" | "skipped") => {
+                        assert_eq!(kind, "pass", "two outcomes in one test case:\n{xml}");
+                        kind = match k {
+                            "failure" => "failure",
+                            "error" => "error",
+                            _ => "skipped",
+                        };
+                        message = e.attribute("message").map(str::to_string);
+                        if k != "skipped" {
+                            body = Some(e.text().unwrap_or("").to_string());
+                        }
+                    }
+                    "system-out" => {
+                        assert!(system_out.is_none(), "two system-out:\n{xml}");
+                        system_out = Some(e.text().unwrap_or("").to_string());
+                    }
+                    other => panic!("unexpected <{other}> in a test case:\n{xml}"),
+                }
+            }
+            cases.push(Case {
+                name: c.attribute("name").expect("testcase name").to_string(),
+                kind,
+                message,
+                body,
+                system_out: system_out.unwrap_or_default(),
+            });
+        }
+        let counts = [
+            cases.len(),
+            cases.iter().filter(|c| c.kind == "failure").count(),
+            cases.iter().filter(|c| c.kind == "error").count(),
+            cases.iter().filter(|c| c.kind == "skipped").count(),
+        ];
+        for (i, attr) in ["tests", "failures", "errors", "skipped"]
+            .iter()
+            .enumerate()
+        {
+            assert_eq!(
+                count_attr(s, attr),
+                counts[i],
+                "suite {:?}: {attr} disagrees with its test cases:\n{xml}",
+                s.attribute("name")
+            );
+            totals[i] += counts[i];
+        }
+        suites.push(Suite {
+            name: s.attribute("name").expect("testsuite name").to_string(),
+            cases,
+        });
+    }
+    for (i, attr) in ["tests", "failures", "errors", "skipped"]
+        .iter()
+        .enumerate()
+    {
+        assert_eq!(
+            count_attr(root, attr),
+            totals[i],
+            "testsuites: {attr} is not the sum of its suites:\n{xml}"
+        );
+    }
+    suites
+}
+
+/// The JUnit document agrees with the JSON report of the same run: one
+/// suite per phase (in order), one case per row named by its id, the
+/// outcome by status, failures and errors carrying the message.
+fn assert_junit_matches(suites: &[Suite], doc: &Value, xml: &str) {
+    let mut phases: Vec<String> = Vec::new();
+    for r in rows_of(doc) {
+        let p = r["phase"].as_str().expect("phase").to_string();
+        if !phases.contains(&p) {
+            phases.push(p);
+        }
+    }
+    let names: Vec<&str> = suites.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, phases, "one suite per phase:\n{xml}");
+    for suite in suites {
+        let rows: Vec<&Value> = rows_of(doc)
+            .iter()
+            .filter(|r| r["phase"] == suite.name.as_str())
+            .collect();
+        assert_eq!(
+            suite.cases.len(),
+            rows.len(),
+            "suite {}:\n{xml}",
+            suite.name
+        );
+        for (case, r) in suite.cases.iter().zip(rows) {
+            let id = xml_chars(r["id"].as_str().expect("id"));
+            assert_eq!(case.name, id, "{xml}");
+            let status = r["status"].as_str().expect("status");
+            let message = xml_chars(r["message"].as_str().expect("message"));
+            match status {
+                "OK" | "WARN" => assert_eq!(case.kind, "pass", "{id}: {xml}"),
+                "SKIP" => {
+                    assert_eq!(case.kind, "skipped", "{id}: {xml}");
+                    assert_eq!(case.message.as_deref(), Some(message.as_str()), "{xml}");
+                }
+                "FAIL" | "CRIT" => {
+                    assert!(
+                        case.kind == "failure" || case.kind == "error",
+                        "{id} is {status} but {}: {xml}",
+                        case.kind
+                    );
+                    assert!(!message.is_empty(), "{id}: {xml}");
+                    assert_eq!(case.message.as_deref(), Some(message.as_str()), "{xml}");
+                    assert_eq!(case.body.as_deref(), Some(message.as_str()), "{xml}");
+                }
+                other => panic!("unknown status {other} in {doc:#}"),
+            }
+            assert!(
+                case.system_out.contains(status),
+                "{id}: system-out lacks the status: {xml}"
+            );
+        }
+    }
+}
+
+fn case<'a>(suites: &'a [Suite], name: &str) -> &'a Case {
+    suites
+        .iter()
+        .flat_map(|s| &s.cases)
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no test case {name} in {suites:#?}"))
+}
+
+#[test]
+fn junit_of_a_blocked_gate_has_a_suite_per_phase_and_hides_the_secret() {
+    let repo = Repo::new();
+    // The deploy token (a declared secret) in the branch name: every row
+    // that shows the branch must mask it.
+    let branch = format!("feature/{DEPLOY_TOKEN}");
+    repo.git(["checkout", "-q", "-b", &branch]);
+    repo.write("stray.txt", "untracked\n");
+    let report = reports_dir(&repo).join("r.json");
+    let out = Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .args(["--format", "junit", "--report"])
+        .arg(&report)
+        .status(1)
+        .nowhere(DEPLOY_TOKEN)
+        .stdout_has("***")
+        .run();
+    let xml = text(&out.stdout);
+    assert!(xml.starts_with("<?xml"), "{xml}");
+    let suites = junit(&xml);
+    let doc = read_json(&report);
+    assert_eq!(doc["verdict"], "BLOCKED", "{doc:#}");
+    assert_junit_matches(&suites, &doc, &xml);
+
+    assert_eq!(suites.len(), 2, "{xml}");
+    assert_eq!(suites[0].name, "policy");
+    let policy: Vec<&str> = suites[0].cases.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(policy, POLICY, "{xml}");
+    assert_eq!(suites[1].name, "health");
+    assert_eq!(suites[1].cases.len(), 4, "{xml}");
+    assert!(suites[1].cases.iter().all(|c| c.kind == "skipped"), "{xml}");
+
+    let clean = case(&suites, "clean_tree");
+    assert_eq!(clean.kind, "failure", "{xml}");
+    assert!(
+        clean.message.as_deref().unwrap_or("").contains("stray.txt"),
+        "{xml}"
+    );
+    let branch_case = case(&suites, "branch_allowed");
+    assert_eq!(branch_case.kind, "failure", "{xml}");
+    assert!(
+        branch_case.message.as_deref().unwrap_or("").contains("***"),
+        "{xml}"
+    );
+    let failures: Vec<&str> = suites
+        .iter()
+        .flat_map(|s| &s.cases)
+        .filter(|c| c.kind == "failure")
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(failures, ["clean_tree", "branch_allowed"], "{xml}");
+    // The report file is scrubbed too.
+    let written = std::fs::read_to_string(&report).expect("report");
+    assert!(!written.contains(DEPLOY_TOKEN), "{written}");
+}
+
+#[test]
+fn junit_of_a_critical_gate_counts_failures_in_the_health_suite() {
+    let repo = Repo::new();
+    let warn_dir = repo.scratch();
+    repo.config(&format!(
+        "[[health.disk]]\npath = \"/\"\nwarn = 0\ncrit = 0\n\n\
+         [[health.disk]]\npath = {}\nwarn = 0\ncrit = 100\n\n\
+         [[health.process]]\nname = \"no-such-process-rs5\"\n",
+        toml_str(&warn_dir.display().to_string())
+    ));
+    let report = reports_dir(&repo).join("r.json");
+    let out = Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .args(["--format", "junit", "--report"])
+        .arg(&report)
+        .status(2)
+        .run();
+    let xml = text(&out.stdout);
+    let suites = junit(&xml);
+    let doc = read_json(&report);
+    assert_eq!(doc["verdict"], "CRITICAL", "{doc:#}");
+    assert_junit_matches(&suites, &doc, &xml);
+
+    let names: Vec<&str> = suites.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["policy", "health"]);
+    assert!(suites[0].cases.iter().all(|c| c.kind == "pass"), "{xml}");
+    let health: Vec<(&str, &str)> = suites[1]
+        .cases
+        .iter()
+        .map(|c| (c.name.as_str(), c.kind))
+        .collect();
+    let warn_id = format!("disk:{}", warn_dir.display());
+    assert_eq!(
+        health,
+        [
+            ("disk:/", "failure"),
+            (warn_id.as_str(), "pass"),
+            ("process:no-such-process-rs5", "failure"),
+        ],
+        "{xml}"
+    );
+    // A WARN passes but says so, with its details, in system-out.
+    let warn = case(&suites, &warn_id);
+    assert!(warn.system_out.starts_with("WARN: "), "{xml}");
+    assert!(warn.system_out.contains("used_percent"), "{xml}");
+    assert!(
+        case(&suites, "process:no-such-process-rs5")
+            .body
+            .as_deref()
+            .unwrap_or("")
+            .contains("no-such-process-rs5"),
+        "{xml}"
+    );
+}
+
+#[test]
+fn junit_of_a_pack_has_one_suite_with_a_case_per_step() {
+    let repo = repo_with(
+        "[[pack.steps]]\nname = \"good\"\nrun = [\"true\"]\n\n\
+         [[pack.steps]]\nname = \"bad\"\nshell = true\nrun = \"echo 'out <&>'; exit 3\"\n\n\
+         [[pack.steps]]\nname = \"missing\"\nrun = [\"/no/such/binary-rs5\"]\n",
+    );
+    let report = reports_dir(&repo).join("pack.json");
+    let out = Sentinel::new()
+        .dir(&repo.path)
+        .args(["--env", "dev", "--version", "v1.0.0", "--dry-run"])
+        .args(["--format", "junit", "--report"])
+        .arg(&report)
+        .status(1)
+        .run();
+    let xml = text(&out.stdout);
+    let suites = junit(&xml);
+    let doc = read_json(&report);
+    assert_eq!(doc["kind"], "pack", "{doc:#}");
+    assert_junit_matches(&suites, &doc, &xml);
+    assert_eq!(suites.len(), 1, "{xml}");
+    assert_eq!(suites[0].name, "pack");
+    let cases: Vec<(&str, &str)> = suites[0]
+        .cases
+        .iter()
+        .map(|c| (c.name.as_str(), c.kind))
+        .collect();
+    assert_eq!(
+        cases,
+        [("good", "pass"), ("bad", "failure"), ("missing", "error")],
+        "{xml}"
+    );
+    let bad = case(&suites, "bad");
+    assert_eq!(bad.message.as_deref(), Some("exit 3"), "{xml}");
+    // The step's captured output is in system-out, escaped and intact.
+    assert!(bad.system_out.contains("out <&>"), "{xml}");
+    assert!(
+        case(&suites, "missing")
+            .message
+            .as_deref()
+            .unwrap_or("")
+            .contains("/no/such/binary-rs5"),
+        "{xml}"
+    );
+}
+
+#[test]
+fn junit_is_valid_xml_whatever_the_text() {
+    let repo = Repo::new();
+    // Markup, quotes, control characters and non-ASCII in the environment
+    // and the version; each reaches a failure message.
+    let env = "pr\u{7}\u{f8}d<&>\"'\u{1b}";
+    let version = "v1.0.0\u{1}<x>&\u{e9}";
+    let report = reports_dir(&repo).join("r.json");
+    let out = Sentinel::in_repo(&repo)
+        .gate(env, version)
+        .args(["--format", "junit", "--report"])
+        .arg(&report)
+        .output();
+    assert_eq!(out.status.code(), Some(1), "{}", context(&out));
+    let xml = String::from_utf8(out.stdout.clone())
+        .unwrap_or_else(|e| panic!("JUnit is not UTF-8 ({e}): {}", context(&out)));
+    for c in xml.chars() {
+        assert!(
+            (c as u32) >= 0x20 || matches!(c, '\t' | '\n' | '\r'),
+            "control character {c:?} in the XML:\n{xml}"
+        );
+    }
+    let suites = junit(&xml);
+    let doc = read_json(&report);
+    assert_junit_matches(&suites, &doc, &xml);
+    let env_case = case(&suites, "env_allowed");
+    assert_eq!(env_case.kind, "failure", "{xml}");
+    let message = env_case.message.as_deref().unwrap_or("");
+    // Control characters dropped, everything else kept.
+    assert!(message.contains("pr\u{f8}d<&>\"'"), "{message:?}\n{xml}");
+    let version_case = case(&suites, "version_valid");
+    assert_eq!(version_case.kind, "failure", "{xml}");
+    assert!(
+        version_case
+            .message
+            .as_deref()
+            .unwrap_or("")
+            .contains("<x>&"),
+        "{xml}"
+    );
+    assert_eq!(
+        version_case.message, version_case.body,
+        "the message attribute and the text differ:\n{xml}"
+    );
+}
+
+// --------------------------------------------------------------- Markdown
+
+/// The cells of a Markdown table row, split on unescaped `|`.
+fn md_cells(line: &str) -> Vec<String> {
+    let mut cells = vec![String::new()];
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let next = chars.next().unwrap_or('\\');
+                let last = cells.last_mut().expect("a cell");
+                last.push('\\');
+                last.push(next);
+            }
+            '|' => cells.push(String::new()),
+            c => cells.last_mut().expect("a cell").push(c),
+        }
+    }
+    cells.iter().map(|c| c.trim().to_string()).collect()
+}
+
+#[test]
+fn markdown_has_the_marker_a_row_per_check_and_escapes_pipes() {
+    let repo = Repo::new();
+    repo.write("a|b.txt", "untracked\n");
+    let report = reports_dir(&repo).join("r.json");
+    let out = Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .args(["--format", "markdown", "--report"])
+        .arg(&report)
+        .status(1)
+        .run();
+    let md = text(&out.stdout);
+    let doc = read_json(&report);
+    let lines: Vec<&str> = md.lines().collect();
+    assert!(lines[0].starts_with('#'), "{md}");
+    assert!(lines[0].contains("RELEASE_SENTINEL=BLOCKED"), "{md}");
+    let header = lines
+        .iter()
+        .position(|l| md_cells(l) == ["", "Check", "Status", "Message", ""])
+        .unwrap_or_else(|| panic!("no table header in:\n{md}"));
+    let delimiter = md_cells(lines[header + 1]);
+    assert_eq!(delimiter.len(), 5, "{md}");
+    assert!(
+        delimiter[1..4]
+            .iter()
+            .all(|c| c.trim_matches(':').chars().all(|ch| ch == '-') && c.len() >= 3),
+        "{md}"
+    );
+    let rows: Vec<Vec<String>> = lines[header + 2..]
+        .iter()
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| md_cells(l))
+        .collect();
+    let checks = rows_of(&doc);
+    assert_eq!(rows.len(), checks.len(), "one row per check:\n{md}");
+    for (cells, check) in rows.iter().zip(checks) {
+        assert_eq!(cells.len(), 5, "a row with an unescaped |:\n{md}");
+        assert_eq!(cells[1], check["id"].as_str().expect("id"), "{md}");
+        assert_eq!(cells[2], check["status"].as_str().expect("status"), "{md}");
+    }
+    let clean = rows
+        .iter()
+        .find(|c| c[1] == "clean_tree")
+        .expect("clean_tree row");
+    assert_eq!(clean[2], "FAIL", "{md}");
+    assert!(clean[3].contains("a\\|b.txt"), "{md}");
+}
+
+#[test]
+fn markdown_of_a_pack_has_the_pack_marker() {
+    let repo = repo_with("[[pack.steps]]\nname = \"one\"\nrun = [\"true\"]\n");
+    let out = Sentinel::new()
+        .dir(&repo.path)
+        .args(["--env", "dev", "--version", "v1.0.0", "--dry-run"])
+        .args(["--format", "markdown"])
+        .status(0)
+        .run();
+    let md = text(&out.stdout);
+    assert!(
+        md.lines()
+            .next()
+            .unwrap_or("")
+            .contains("PRE_LIVE_PACK=DRYRUN"),
+        "{md}"
+    );
+    assert!(
+        md.lines().any(|l| md_cells(l) == ["", "one", "OK", "", ""]),
+        "{md}"
+    );
+}
+
+// --------------------------------------------------------------- --report
+
+/// Run `sentinel` once plain and once with `--report`: the same exit
+/// code and stdout bytes; returns the report and the output.
+fn with_and_without_report(make: impl Fn() -> Sentinel, code: i32, repo: &Repo) -> (Value, Output) {
+    let dir = reports_dir(repo);
+    let path = dir.join("report.json");
+    let plain = make().status(code).run();
+    let reported = make().arg("--report").arg(&path).status(code).run();
+    assert_eq!(
+        text(&plain.stdout),
+        text(&reported.stdout),
+        "--report changed stdout"
+    );
+    assert_eq!(listing(&dir), ["report.json"], "a temporary file is left");
+    (read_json(&path), reported)
+}
+
+#[test]
+fn report_of_a_blocked_gate_beside_the_unchanged_table() {
+    let repo = Repo::new();
+    repo.write("stray.txt", "x\n");
+    let (doc, out) =
+        with_and_without_report(|| Sentinel::in_repo(&repo).gate("prod", "v1.2.3"), 1, &repo);
+    assert!(text(&out.stdout).contains(BLOCKED), "{}", context(&out));
+    assert_eq!(doc["kind"], "gate", "{doc:#}");
+    assert_eq!(doc["verdict"], "BLOCKED", "{doc:#}");
+    assert_eq!(doc["exit_code"], 1, "{doc:#}");
+    assert_eq!(doc["env"], "prod", "{doc:#}");
+    assert_eq!(doc["version"], "v1.2.3", "{doc:#}");
+    let clean = rows_of(&doc)
+        .iter()
+        .find(|c| c["id"] == "clean_tree")
+        .expect("clean_tree");
+    assert_eq!(clean["status"], "FAIL", "{doc:#}");
+    // The same document as --format json, but for durations.
+    let json = json_of(
+        &Sentinel::in_repo(&repo)
+            .gate("prod", "v1.2.3")
+            .args(["--format", "json"])
+            .status(1)
+            .run(),
+    );
+    assert_eq!(without_durations(doc), without_durations(json));
+}
+
+fn without_durations(mut doc: Value) -> Value {
+    for key in ["checks", "steps"] {
+        if let Some(rows) = doc[key].as_array_mut() {
+            for r in rows {
+                if let Some(o) = r.as_object_mut() {
+                    o.remove("duration_ms");
+                }
+            }
+        }
+    }
+    doc
+}
+
+/// A repository where the gate is SAFE with messages that are the same
+/// bytes run after run: its one health check is this test process.
+fn safe_repo() -> Repo {
+    repo_with(&format!(
+        "[[health.process]]\nname = {}\n",
+        toml_str(&own_process_name())
+    ))
+}
+
+#[test]
+fn report_of_a_safe_gate() {
+    let repo = safe_repo();
+    let (doc, out) =
+        with_and_without_report(|| Sentinel::in_repo(&repo).gate("prod", "v1.2.3"), 0, &repo);
+    assert!(text(&out.stdout).contains(SAFE), "{}", context(&out));
+    assert_eq!(doc["verdict"], "SAFE", "{doc:#}");
+    assert_eq!(doc["exit_code"], 0, "{doc:#}");
+    assert_eq!(doc["commit"], repo.head().as_str(), "{doc:#}");
+}
+
+#[test]
+fn report_of_an_invalid_config_says_blocked_and_why() {
+    let repo = repo_with("no_such_key = 1\n");
+    let dir = reports_dir(&repo);
+    let path = dir.join("report.json");
+    let out = Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .arg("--report")
+        .arg(&path)
+        .status(1)
+        .stderr_has("no_such_key")
+        .run();
+    let doc = read_json(&path);
+    assert_eq!(doc["verdict"], "BLOCKED", "{doc:#}\n{}", context(&out));
+    assert_eq!(doc["exit_code"], 1, "{doc:#}");
+    let error = doc["error"].as_str().unwrap_or("");
+    assert!(error.contains("no_such_key"), "{doc:#}");
+    assert_eq!(listing(&dir), ["report.json"]);
+}
+
+#[test]
+fn report_of_a_pack() {
+    let repo = repo_with(
+        "[[pack.steps]]\nname = \"one\"\nrun = [\"true\"]\n\n\
+         [[pack.steps]]\nname = \"two\"\nrun = [\"false\"]\n",
+    );
+    let (doc, out) = with_and_without_report(
+        || {
+            Sentinel::new().dir(&repo.path).args([
+                "--env",
+                "dev",
+                "--version",
+                "v1.0.0",
+                "--dry-run",
+            ])
+        },
+        1,
+        &repo,
+    );
+    assert!(
+        text(&out.stdout).contains("| pre_live_pack             | FAIL | PRE_LIVE_PACK=FAIL |"),
+        "{}",
+        context(&out)
+    );
+    assert_eq!(doc["kind"], "pack", "{doc:#}");
+    assert_eq!(doc["exit_code"], 1, "{doc:#}");
+    assert_eq!(doc["interrupted"], false, "{doc:#}");
+    let steps: Vec<(&str, &str)> = rows_of(&doc)
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap_or("?"),
+                s["status"].as_str().unwrap_or("?"),
+            )
+        })
+        .collect();
+    assert_eq!(steps, [("one", "OK"), ("two", "FAIL")], "{doc:#}");
+}
+
+#[test]
+fn report_of_an_invalid_config_in_the_pack() {
+    let repo = repo_with("[pack]\nno_such_key = 1\n");
+    let dir = reports_dir(&repo);
+    let path = dir.join("report.json");
+    Sentinel::new()
+        .dir(&repo.path)
+        .args([
+            "--env",
+            "dev",
+            "--version",
+            "v1.0.0",
+            "--dry-run",
+            "--report",
+        ])
+        .arg(&path)
+        .status(1)
+        .run();
+    let doc = read_json(&path);
+    assert_eq!(doc["kind"], "pack", "{doc:#}");
+    assert_eq!(doc["exit_code"], 1, "{doc:#}");
+    assert_eq!(listing(&dir), ["report.json"]);
+}
+
+/// The live processes whose environment holds `OUT=<scratch>`: what a
+/// step of the test started.
+fn tagged(scratch: &Path) -> Vec<u32> {
+    let tag = format!("OUT={}", scratch.display());
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != std::process::id())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|v| v == tag.as_bytes()))
+        })
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+                s.rsplit_once(')')
+                    .and_then(|(_, rest)| rest.trim_start().chars().next())
+                    .is_some_and(|state| state != 'Z')
+            })
+        })
+        .collect()
+}
+
+/// Kills, when dropped, the binary and whatever a step left running.
+struct Reaper {
+    scratch: PathBuf,
+    child: Option<std::process::Child>,
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.child {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        for pid in tagged(&self.scratch) {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+        }
+    }
+}
+
+#[test]
+fn report_of_an_interrupted_pack_is_complete() {
+    let repo = repo_with(
+        "[[pack.steps]]\nname = \"long\"\nshell = true\n\
+         run = \"touch \\\"$OUT/started\\\"; exec sleep 30\"\ntimeout = \"60s\"\n\n\
+         [[pack.steps]]\nname = \"later\"\nrun = [\"true\"]\n",
+    );
+    let scratch = repo.scratch();
+    let dir = reports_dir(&repo);
+    let path = dir.join("report.json");
+    let mut cmd = Sentinel::new()
+        .dir(&repo.path)
+        .env("OUT", &scratch)
+        .args([
+            "--env",
+            "dev",
+            "--version",
+            "v1.0.0",
+            "--dry-run",
+            "--report",
+        ])
+        .arg(&path)
+        .into_command();
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start release-sentinel");
+    let pid = child.id();
+    let mut reaper = Reaper {
+        scratch: scratch.clone(),
+        child: Some(child),
+    };
+    let until = Instant::now() + Duration::from_secs(10);
+    while !scratch.join("started").exists() {
+        assert!(Instant::now() < until, "the long step did not start");
+        thread::sleep(Duration::from_millis(20));
+    }
+    thread::sleep(Duration::from_millis(300));
+    assert!(!path.exists(), "the report exists before the run ended");
+    let sent = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(sent.success());
+    let child = reaper.child.as_mut().expect("child");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().expect("try_wait").is_none() {
+        assert!(Instant::now() < deadline, "no exit within 10 s of SIGINT");
+        thread::sleep(Duration::from_millis(20));
+    }
+    let out = reaper
+        .child
+        .take()
+        .expect("child")
+        .wait_with_output()
+        .expect("output");
+    assert_eq!(out.status.code(), Some(1), "{}", context(&out));
+    let doc = read_json(&path);
+    assert_eq!(doc["kind"], "pack", "{doc:#}");
+    assert_eq!(doc["interrupted"], true, "{doc:#}");
+    assert_eq!(doc["exit_code"], 1, "{doc:#}");
+    let steps: Vec<(&str, &str)> = rows_of(&doc)
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap_or("?"),
+                s["status"].as_str().unwrap_or("?"),
+            )
+        })
+        .collect();
+    assert_eq!(steps, [("long", "FAIL"), ("later", "SKIP")], "{doc:#}");
+    assert_eq!(listing(&dir), ["report.json"], "a temporary file is left");
+    assert!(
+        text(&out.stdout).contains("| pre_live_pack             | FAIL | PRE_LIVE_PACK=FAIL |"),
+        "{}",
+        context(&out)
+    );
+}
+
+#[test]
+fn report_in_a_missing_directory_exits_1_naming_the_path() {
+    let repo = safe_repo();
+    let path = repo.scratch().join("no-such-dir").join("report.json");
+    let shown = path.display().to_string();
+    // The gate itself would be SAFE; the report was asked for and cannot
+    // be written, so the run fails.
+    let out = Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .arg("--report")
+        .arg(&path)
+        .status(1)
+        .stderr_has(shown.clone())
+        .run();
+    assert!(text(&out.stdout).contains(SAFE), "{}", context(&out));
+    assert!(!path.exists());
+    assert!(!path.parent().expect("parent").exists());
+    // The pack too.
+    let repo = repo_with("[[pack.steps]]\nname = \"one\"\nrun = [\"true\"]\n");
+    let path = repo.scratch().join("no-such-dir").join("report.json");
+    Sentinel::new()
+        .dir(&repo.path)
+        .args([
+            "--env",
+            "dev",
+            "--version",
+            "v1.0.0",
+            "--dry-run",
+            "--report",
+        ])
+        .arg(&path)
+        .status(1)
+        .stderr_has(path.display().to_string())
+        .run();
+}
+
+// ----------------------------------------------------------------- GitHub
+
+/// The lines of `stderr` that are workflow commands.
+fn annotations(out: &Output) -> Vec<String> {
+    text(&out.stderr)
+        .lines()
+        .filter(|l| l.starts_with("::"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn github_annotations_for_failed_rows_are_escaped_and_scrubbed() {
+    let repo = Repo::new();
+    let branch = format!("feature/{DEPLOY_TOKEN}");
+    repo.git(["checkout", "-q", "-b", &branch]);
+    // A file name with a newline and a per cent sign.
+    repo.write("odd\nname%.txt", "x\n");
+    let plain = Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .status(1)
+        .stderr_lacks("::error")
+        .stderr_lacks("::warning")
+        .run();
+    let github = Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .env("GITHUB_ACTIONS", "true")
+        .status(1)
+        .nowhere(DEPLOY_TOKEN)
+        .run();
+    assert_eq!(
+        plain.stdout, github.stdout,
+        "GITHUB_ACTIONS changed the table"
+    );
+    let lines = annotations(&github);
+    let ctx = context(&github);
+    assert_eq!(lines.len(), 2, "one annotation per FAIL row:\n{ctx}");
+    let clean = lines
+        .iter()
+        .find(|l| l.starts_with("::error title=release-sentinel clean_tree::"))
+        .unwrap_or_else(|| panic!("no clean_tree annotation:\n{ctx}"));
+    assert!(clean.contains("odd%0Aname%25.txt"), "{clean}");
+    let branch_line = lines
+        .iter()
+        .find(|l| l.starts_with("::error title=release-sentinel branch_allowed::"))
+        .unwrap_or_else(|| panic!("no branch_allowed annotation:\n{ctx}"));
+    assert!(branch_line.contains("feature/***"), "{branch_line}");
+    // Every annotation is one line: nothing unescaped after the message.
+    for l in &lines {
+        let (_, message) = l
+            .split_once("::")
+            .and_then(|(_, r)| r.split_once("::"))
+            .expect("a command");
+        assert!(!message.contains('\r'), "{l:?}");
+        assert!(
+            !message
+                .replace("%25", "")
+                .replace("%0A", "")
+                .replace("%0D", "")
+                .contains('%'),
+            "an unescaped %: {l}"
+        );
+    }
+}
+
+#[test]
+fn github_annotations_for_critical_and_warning_rows_escape_titles() {
+    // A process name with `,`, `%` and `:` that also carries the secret (by
+    // reference, never written in the file): CRIT, as no such process
+    // runs. An API checked without TLS verification: WARN. Both messages
+    // are the same bytes run after run.
+    let repo = repo_with(&format!(
+        "[[health.process]]\nname = \"gone,50%:${{RS_DEPLOY_TOKEN}}\"\n\n\
+         [[health.api]]\nname = \"plain,http\"\nurl = {}\ninsecure = true\n",
+        toml_str(health_url())
+    ));
+    let plain = Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .status(2)
+        .stderr_lacks("::error")
+        .stderr_lacks("::warning")
+        .run();
+    let github = Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .env("GITHUB_ACTIONS", "true")
+        .status(2)
+        .nowhere(DEPLOY_TOKEN)
+        .run();
+    assert_eq!(
+        text(&plain.stdout),
+        text(&github.stdout),
+        "GITHUB_ACTIONS changed the table"
+    );
+    assert!(text(&github.stdout).contains(CRITICAL));
+    let lines = annotations(&github);
+    let ctx = context(&github);
+    assert_eq!(lines.len(), 2, "{ctx}");
+    let error = lines
+        .iter()
+        .find(|l| l.starts_with("::error "))
+        .unwrap_or_else(|| panic!("no ::error:\n{ctx}"));
+    let (title, message) = error
+        .strip_prefix("::error title=")
+        .and_then(|r| r.split_once("::"))
+        .unwrap_or_else(|| panic!("no title: {error}"));
+    assert_eq!(
+        title, "release-sentinel process%3Agone%2C50%25%3A***",
+        "{error}"
+    );
+    assert!(message.contains("gone,50%25:***"), "{error}");
+    let warning = lines
+        .iter()
+        .find(|l| l.starts_with("::warning "))
+        .unwrap_or_else(|| panic!("no ::warning:\n{ctx}"));
+    let (title, message) = warning
+        .strip_prefix("::warning title=")
+        .and_then(|r| r.split_once("::"))
+        .unwrap_or_else(|| panic!("no title: {warning}"));
+    assert_eq!(title, "release-sentinel api%3Aplain%2Chttp", "{warning}");
+    assert!(message.contains("insecure"), "{warning}");
+}
+
+#[test]
+fn github_step_summary_is_appended_run_after_run() {
+    let repo = Repo::new();
+    repo.write("stray.txt", "x\n");
+    let summary = repo.outside("summary.md", "previous step\n");
+    let markdown = text(
+        &Sentinel::in_repo(&repo)
+            .gate("prod", "v1.2.3")
+            .args(["--format", "markdown"])
+            .status(1)
+            .run()
+            .stdout,
+    );
+    let table = Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .status(1)
+        .run();
+    for _ in 0..2 {
+        let out = Sentinel::in_repo(&repo)
+            .gate("prod", "v1.2.3")
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .status(1)
+            .run();
+        assert_eq!(text(&out.stdout), text(&table.stdout), "the table changed");
+    }
+    let written = std::fs::read_to_string(&summary).expect("summary");
+    assert!(written.starts_with("previous step\n"), "{written}");
+    assert_eq!(
+        written.matches("RELEASE_SENTINEL=BLOCKED").count(),
+        2,
+        "{written}"
+    );
+    let appended = &written["previous step\n".len()..];
+    assert!(
+        appended.starts_with(&markdown),
+        "the summary is not the markdown report:\n{appended}\n--- markdown ---\n{markdown}"
+    );
+    let rest = appended[markdown.len()..].trim_start_matches('\n');
+    assert_eq!(rest.trim_end(), markdown.trim_end(), "{written}");
+}
+
+#[test]
+fn without_github_actions_no_annotation_appears() {
+    let repo = Repo::new();
+    repo.write("stray.txt", "x\n");
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .env("GITHUB_ACTIONS", "false")
+        .status(1)
+        .stderr_lacks("::error")
+        .stderr_lacks("::warning")
+        .run();
+}
+
+// ------------------------------------------------------------------- init
+
+#[test]
+fn init_writes_the_starter_at_the_root_even_from_a_subdirectory() {
+    let repo = Repo::new();
+    let sub = repo.path.join("deep").join("er");
+    std::fs::create_dir_all(&sub).expect("mkdir");
+    let out = Sentinel::new().dir(&sub).arg("init").status(0).run();
+    let file = repo.path.join("release-sentinel.toml");
+    let written = std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("no file at the root ({e}):\n{}", context(&out)));
+    assert_eq!(written, STARTER);
+    assert!(!sub.join("release-sentinel.toml").exists());
+    assert!(
+        text(&out.stdout).contains("release-sentinel.toml"),
+        "{}",
+        context(&out)
+    );
+
+    // The gate picks it up (dev allows the dirty tree the new file makes)
+    // and it validates.
+    let out = Sentinel::new()
+        .dir(&sub)
+        .args(["--env", "dev", "--version", "v0.1.0", "--format", "json"])
+        .run();
+    let doc = json_of(&out);
+    assert!(
+        doc["config"]
+            .as_str()
+            .is_some_and(|c| c.ends_with("release-sentinel.toml")),
+        "{doc:#}"
+    );
+    assert!(doc.get("error").is_none_or(Value::is_null), "{doc:#}");
+    for id in POLICY {
+        let check = rows_of(&doc).iter().find(|c| c["id"] == *id).expect(id);
+        assert!(
+            check["status"] == "OK" || check["status"] == "WARN",
+            "{id}: {doc:#}"
+        );
+    }
+    assert_ne!(out.status.code(), Some(1), "{}", context(&out));
+    assert!(!text(&out.stderr).contains("error"), "{}", context(&out));
+
+    // Committed, it validates for every environment (the pack's config
+    // step).
+    repo.commit_all("starter config");
+    let out = Sentinel::new()
+        .dir(&repo.path)
+        .args([
+            "--env",
+            "prod",
+            "--version",
+            "v0.1.0",
+            "--dry-run",
+            "--format",
+            "json",
+        ])
+        .run();
+    let doc = json_of(&out);
+    let config_step = rows_of(&doc)
+        .iter()
+        .find(|s| s["id"] == "config_check_dry")
+        .unwrap_or_else(|| panic!("no config_check_dry in {doc:#}"));
+    assert_eq!(config_step["status"], "OK", "{doc:#}");
+}
+
+#[test]
+fn init_refuses_to_overwrite_without_force() {
+    let repo = Repo::new();
+    Sentinel::new().dir(&repo.path).arg("init").status(0).run();
+    let file = repo.path.join("release-sentinel.toml");
+    let mine = format!("{STARTER}\n# my own edit\n");
+    std::fs::write(&file, &mine).expect("edit");
+    Sentinel::new()
+        .dir(&repo.path)
+        .arg("init")
+        .status(1)
+        .stderr_has("release-sentinel.toml")
+        .stderr_has("--force")
+        .run();
+    assert_eq!(std::fs::read_to_string(&file).expect("file"), mine);
+    Sentinel::new()
+        .dir(&repo.path)
+        .args(["init", "--force"])
+        .status(0)
+        .run();
+    assert_eq!(std::fs::read_to_string(&file).expect("file"), STARTER);
+    assert_eq!(
+        listing(&repo.path),
+        [".git", "README", "release-sentinel.toml"],
+        "a temporary file is left"
+    );
+}
+
+#[test]
+fn init_path_writes_there_and_the_gate_accepts_it() {
+    let repo = Repo::new();
+    Sentinel::new()
+        .dir(&repo.path)
+        .args(["init", "--path", "other.toml"])
+        .status(0)
+        .run();
+    assert_eq!(
+        std::fs::read_to_string(repo.path.join("other.toml")).expect("other.toml"),
+        STARTER
+    );
+    assert!(!repo.path.join("release-sentinel.toml").exists());
+    let out = Sentinel::new()
+        .dir(&repo.path)
+        .args(["--env", "dev", "--version", "v0.1.0", "--format", "json"])
+        .args(["--config", "other.toml"])
+        .run();
+    let doc = json_of(&out);
+    assert!(
+        doc["config"]
+            .as_str()
+            .is_some_and(|c| c.ends_with("other.toml")),
+        "{doc:#}"
+    );
+    assert_ne!(out.status.code(), Some(1), "{}", context(&out));
+    // --path refuses to overwrite too.
+    Sentinel::new()
+        .dir(&repo.path)
+        .args(["init", "--path", "other.toml"])
+        .status(1)
+        .stderr_has("other.toml")
+        .run();
+}
+
+// ------------------------------------------------- completions, man, help
+
+#[test]
+fn completions_for_every_shell_mention_the_options() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = Sentinel::new()
+            .args(["completions", shell])
+            .status(0)
+            .stderr_empty()
+            .run();
+        let script = text(&out.stdout);
+        assert!(script.len() > 200, "{shell}: {}", context(&out));
+        // fish names long options as `-l env`, the others as `--env`.
+        for option in ["env", "dry-run", "format", "report", "color"] {
+            assert!(
+                script.contains(&format!("--{option}"))
+                    || script.contains(&format!("-l {option} ")),
+                "{shell} completions lack --{option}:\n{script}"
+            );
+        }
+    }
+}
+
+#[test]
+fn completions_for_an_unknown_shell_exit_1() {
+    let out = Sentinel::new()
+        .args(["completions", "tcsh"])
+        .status(1)
+        .stderr_has("tcsh")
+        .run();
+    assert!(out.stdout.is_empty(), "{}", context(&out));
+    Sentinel::new().arg("completions").status(1).run();
+}
+
+#[test]
+fn man_page_is_roff_generated_from_the_options() {
+    let out = Sentinel::new().arg("man").status(0).stderr_empty().run();
+    let roff = text(&out.stdout);
+    assert!(roff.starts_with('.'), "{roff}");
+    assert!(roff.lines().any(|l| l.starts_with(".TH")), "{roff}");
+    // roff escapes hyphens as \-.
+    let plain = roff.replace("\\-", "-");
+    for needle in ["--env", "--dry-run", "--report", "--color", "junit"] {
+        assert!(plain.contains(needle), "man page lacks {needle}:\n{roff}");
+    }
+}
+
+#[test]
+fn help_lists_the_new_options_and_subcommands() {
+    let out = Sentinel::new().arg("--help").status(0).run();
+    let help = text(&out.stdout);
+    for needle in [
+        "--format",
+        "junit",
+        "markdown",
+        "--report",
+        "--color",
+        "--dry-run",
+        "init",
+        "completions",
+        "man",
+    ] {
+        assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
+    }
+    for sub in ["init", "completions", "man"] {
+        assert!(
+            help.lines().any(|l| l.trim_start().starts_with(sub)),
+            "no {sub} command line in --help:\n{help}"
+        );
+    }
+}
+
+// ----------------------------------------------------------------- colour
+
+/// A repository where the gate is BLOCKED with OK, FAIL and SKIP rows
+/// whose ids fit the id column.
+fn colourful_repo() -> Repo {
+    let repo = repo_with("[[health.disk]]\npath = \"/\"\nwarn = 0\ncrit = 100\n");
+    repo.write("stray.txt", "x\n");
+    repo
+}
+
+#[test]
+fn color_always_paints_only_the_status_cells() {
+    let repo = colourful_repo();
+    let never = Sentinel::new()
+        .dir(&repo.path)
+        .gate("prod", "v1.2.3")
+        .args(["--color", "never"])
+        .status(1)
+        .run();
+    let always = Sentinel::new()
+        .dir(&repo.path)
+        .gate("prod", "v1.2.3")
+        .args(["--color", "always"])
+        .status(1)
+        .run();
+    let painted = text(&always.stdout);
+    assert!(painted.contains("\x1b["), "no colour:\n{painted}");
+    assert_eq!(
+        strip_ansi(&painted),
+        text(&never.stdout),
+        "colour changed more than the status cells"
+    );
+    assert!(!text(&never.stdout).contains('\x1b'));
+    let mut painted_rows = 0;
+    for line in painted.lines() {
+        if !line.starts_with("| ") {
+            assert!(!line.contains('\x1b'), "colour outside a row: {line:?}");
+            continue;
+        }
+        // "| " + id padded to 25 + " | ", then the painted status.
+        let (before, cell) = line.split_at(30);
+        assert!(!before.contains('\x1b'), "colour in the id: {line:?}");
+        assert!(cell.starts_with("\x1b["), "status not painted: {line:?}");
+        let end = cell
+            .find("\x1b[0m")
+            .unwrap_or_else(|| panic!("no reset: {line:?}"));
+        assert!(
+            !cell[end + 4..].contains('\x1b'),
+            "colour in the message: {line:?}"
+        );
+        painted_rows += 1;
+    }
+    // 8 policy rows, 1 health row, the final row.
+    assert_eq!(painted_rows, 10, "{painted}");
+}
+
+#[test]
+fn color_auto_without_a_terminal_and_no_color_have_no_escapes() {
+    let repo = colourful_repo();
+    for (color, no_color) in [("auto", None), ("auto", Some("1")), ("never", None)] {
+        let mut s = Sentinel::new()
+            .dir(&repo.path)
+            .gate("prod", "v1.2.3")
+            .args(["--color", color])
+            .status(1)
+            .stdout_has(BLOCKED);
+        if let Some(v) = no_color {
+            s = s.env("NO_COLOR", v);
+        }
+        let out = s.run();
+        assert!(
+            !out.stdout.contains(&0x1b),
+            "{color} {no_color:?}: {}",
+            context(&out)
+        );
+        assert!(
+            !out.stderr.contains(&0x1b),
+            "{color} {no_color:?}: {}",
+            context(&out)
+        );
+    }
+    // Without --color at all (auto).
+    let out = Sentinel::new()
+        .dir(&repo.path)
+        .gate("prod", "v1.2.3")
+        .status(1)
+        .run();
+    assert!(!out.stdout.contains(&0x1b), "{}", context(&out));
+}
+
+#[test]
+fn machine_formats_never_have_escapes_even_with_color_always() {
+    let repo = colourful_repo();
+    for format in ["json", "junit", "markdown"] {
+        let out = Sentinel::new()
+            .dir(&repo.path)
+            .gate("prod", "v1.2.3")
+            .args(["--format", format, "--color", "always"])
+            .status(1)
+            .run();
+        assert!(!out.stdout.is_empty(), "{format}: {}", context(&out));
+        assert!(!out.stdout.contains(&0x1b), "{format}: {}", context(&out));
+    }
+    let pack = repo_with("[[pack.steps]]\nname = \"one\"\nrun = [\"true\"]\n");
+    for format in ["json", "junit", "markdown"] {
+        let out = Sentinel::new()
+            .dir(&pack.path)
+            .args(["--env", "dev", "--version", "v1.0.0", "--dry-run"])
+            .args(["--format", format, "--color", "always"])
+            .status(0)
+            .run();
+        assert!(
+            !out.stdout.contains(&0x1b),
+            "pack {format}: {}",
+            context(&out)
+        );
+    }
+    // The pack's table is painted like the gate's.
+    let out = Sentinel::new()
+        .dir(&pack.path)
+        .args([
+            "--env",
+            "dev",
+            "--version",
+            "v1.0.0",
+            "--dry-run",
+            "--color",
+            "always",
+        ])
+        .status(0)
+        .run();
+    let painted = text(&out.stdout);
+    assert!(painted.contains("\x1b["), "{painted}");
+    let plain = Sentinel::new()
+        .dir(&pack.path)
+        .args(["--env", "dev", "--version", "v1.0.0", "--dry-run"])
+        .status(0)
+        .run();
+    assert_eq!(strip_ansi(&painted), text(&plain.stdout));
+}
+
+// --------------------------------------------------------------- progress
+
+/// An HTTP server on 127.0.0.1 that answers every request with 200 after
+/// `delay`. It accepts a bounded number of connections for a bounded time
+/// and stops when dropped.
+struct SlowServer {
+    port: u16,
+    stop: Arc<AtomicBool>,
+}
+
+impl SlowServer {
+    fn start(delay: Duration) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().expect("local addr").port();
+        listener.set_nonblocking(true).expect("non-blocking");
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        thread::spawn(move || {
+            let until = Instant::now() + Duration::from_secs(60);
+            let mut accepted = 0;
+            while !flag.load(Ordering::SeqCst) && Instant::now() < until && accepted < 16 {
+                match listener.accept() {
+                    Ok((mut stream, _)) => {
+                        accepted += 1;
+                        thread::spawn(move || {
+                            let _ = stream.set_nonblocking(false);
+                            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                            let mut head = Vec::new();
+                            let mut buf = [0u8; 4096];
+                            while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 65536 {
+                                match stream.read(&mut buf) {
+                                    Ok(0) | Err(_) => return,
+                                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                                }
+                            }
+                            thread::sleep(delay);
+                            let _ = stream.write_all(
+                                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                            );
+                        });
+                    }
+                    Err(_) => thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        Self { port, stop }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/health", self.port)
+    }
+}
+
+impl Drop for SlowServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A repository whose only health check is the slow API.
+fn slow_repo(server: &SlowServer) -> Repo {
+    repo_with(&format!(
+        "[[health.api]]\nname = \"slow\"\nurl = {}\ntimeout = \"5s\"\nretries = 1\n",
+        toml_str(&server.url())
+    ))
+}
+
+#[test]
+fn no_progress_line_when_stderr_is_not_a_terminal() {
+    let server = SlowServer::start(Duration::from_millis(1000));
+    let repo = slow_repo(&server);
+    Sentinel::new()
+        .dir(&repo.path)
+        .gate("prod", "v1.2.3")
+        .status(0)
+        .stdout_has(row("api:slow", "OK"))
+        .stdout_has(SAFE)
+        .stderr_lacks("waiting for")
+        .stderr_empty()
+        .run();
+}
+
+/// Whether util-linux `script` is installed.
+fn have_script() -> bool {
+    Command::new("script")
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .is_ok_and(|o| o.status.success() && text(&o.stdout).contains("util-linux"))
+}
+
+/// Run the binary with `args` in `dir` under a pseudo-terminal (stdout and
+/// stderr both on it); returns what the terminal showed and the exit code.
+fn on_a_terminal(dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> (String, Option<i32>) {
+    let mut line = sh_quote(BIN);
+    for a in args {
+        line.push(' ');
+        line.push_str(&sh_quote(a));
+    }
+    let out = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .current_dir(dir)
+        .env_clear()
+        .envs(base_env())
+        .envs(vars.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run script");
+    (text(&out.stdout).replace("\r\n", "\n"), out.status.code())
+}
+
+#[test]
+fn progress_line_on_a_terminal_but_never_in_ci() {
+    if !have_script() {
+        println!("note: util-linux `script` is not installed; the pseudo-terminal part is skipped");
+        return;
+    }
+    let server = SlowServer::start(Duration::from_millis(1500));
+    let repo = slow_repo(&server);
+    let args = ["--env", "prod", "--version", "v1.2.3"];
+    let (shown, code) = on_a_terminal(&repo.path, &args, &[]);
+    assert_eq!(code, Some(0), "{shown}");
+    assert!(
+        shown.contains("release-sentinel: waiting for api:slow"),
+        "no progress line on a terminal:\n{shown:?}"
+    );
+    // The table itself is whole after the line is cleared.
+    assert!(strip_ansi(&shown).contains(SAFE), "{shown:?}");
+
+    let (shown, code) = on_a_terminal(&repo.path, &args, &[("CI", "true")]);
+    assert_eq!(code, Some(0), "{shown}");
+    assert!(
+        !shown.contains("waiting for"),
+        "a progress line in CI:\n{shown:?}"
+    );
+    assert!(strip_ansi(&shown).contains(SAFE), "{shown:?}");
+}
+
+#[test]
+fn color_auto_on_a_terminal_unless_no_color() {
+    if !have_script() {
+        println!("note: util-linux `script` is not installed; the pseudo-terminal part is skipped");
+        return;
+    }
+    let repo = colourful_repo();
+    let args = ["--env", "prod", "--version", "v1.2.3"];
+    let (shown, code) = on_a_terminal(&repo.path, &args, &[]);
+    assert_eq!(code, Some(1), "{shown}");
+    assert!(
+        shown.contains("\x1b["),
+        "no colour on a terminal:\n{shown:?}"
+    );
+    assert!(strip_ansi(&shown).contains(BLOCKED), "{shown:?}");
+    for (vars, extra) in [(&[("NO_COLOR", "1")][..], None), (&[][..], Some("never"))] {
+        let mut a: Vec<&str> = args.to_vec();
+        if let Some(when) = extra {
+            a.extend(["--color", when]);
+        }
+        let (shown, code) = on_a_terminal(&repo.path, &a, vars);
+        assert_eq!(code, Some(1), "{shown}");
+        assert!(!shown.contains('\x1b'), "{vars:?} {extra:?}:\n{shown:?}");
+        assert!(shown.contains(BLOCKED), "{shown:?}");
+    }
+}
