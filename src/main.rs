@@ -138,21 +138,35 @@ fn run(vars: &EnvSnapshot, scrubber: &Scrubber) -> u8 {
                 "release-sentinel: error: {}",
                 sanitize::ascii_lines(&message)
             );
+            // The run stopped before any check: one BLOCKED row named
+            // `config`, so that JUnit, Markdown, the annotations and the job
+            // summary still say why (the table prints nothing; stderr has it).
+            let stopped = release_sentinel::report::Report {
+                env: settings.env.clone(),
+                version: settings.version.clone(),
+                commit: None,
+                config: "invalid".to_string(),
+                strict: settings.strict,
+                results: vec![release_sentinel::report::CheckResult {
+                    id: "config".to_string(),
+                    phase: release_sentinel::report::Phase::Policy,
+                    outcome: release_sentinel::report::Outcome::fail(message.clone()),
+                    duration: std::time::Duration::ZERO,
+                }],
+            };
             let doc = json::error_value(Some(&settings.env), Some(&settings.version), &message);
-            if format == Format::Json {
-                let _ = json::write_value(doc.clone(), scrubber, &mut stdout)
-                    .and_then(|()| stdout.flush());
+            match format {
+                Format::Json => {
+                    let _ = json::write_value(doc.clone(), scrubber, &mut stdout)
+                        .and_then(|()| stdout.flush());
+                }
+                Format::Junit | Format::Markdown => {
+                    let _ = report::render(format, &stopped, scrubber, false, &mut stdout)
+                        .and_then(|()| stdout.flush());
+                }
+                Format::Table => {}
             }
-            if let Some(path) = &sinks.report {
-                sinks.write_report(path, doc, scrubber);
-            }
-            if sinks.github {
-                let line = format!(
-                    "::error title=release-sentinel::{}\n",
-                    report::github::escape_data(&message)
-                );
-                let _ = io::stderr().write_all(line.as_bytes());
-            }
+            sinks.deliver(&stopped.summary(), doc, scrubber);
             USAGE_OR_INPUT_ERROR
         }
     }

@@ -57,6 +57,7 @@ pub fn error_value(env: Option<&str>, version: Option<&str>, error: &str) -> Val
         "env": env,
         "version": version,
         "commit": Value::Null,
+        "config": Value::Null,
         "verdict": verdict,
         "exit_code": verdict.code(),
         "error": error,

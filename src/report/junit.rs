@@ -12,6 +12,15 @@ use std::io::{self, Write};
 use super::{CheckResult, Phase, Status, Summary};
 use crate::secrets::Scrubber;
 
+/// Escape for an XML attribute value: as [`escape`], with line breaks and
+/// tabs as character references (a parser would fold them to spaces).
+pub fn escape_attr(s: &str) -> String {
+    escape(s)
+        .replace('\n', "&#10;")
+        .replace('\r', "&#13;")
+        .replace('\t', "&#9;")
+}
+
 /// Escape for XML text and attribute values; drop what XML cannot hold.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -94,8 +103,9 @@ pub fn render(summary: &Summary<'_>, scrubber: &Scrubber, out: &mut dyn Write) -
             count(&rows, |k| matches!(k, Kind::Skipped)),
         );
         for r in rows {
-            let name = x(&r.id);
+            let name = escape_attr(&scrubber.scrub(&r.id));
             let message = x(&r.outcome.message);
+            let attr = escape_attr(&scrubber.scrub(&r.outcome.message));
             let _ = writeln!(
                 doc,
                 r#"    <testcase name="{name}" classname="release-sentinel.{}" time="{:.3}">"#,
@@ -107,17 +117,17 @@ pub fn render(summary: &Summary<'_>, scrubber: &Scrubber, out: &mut dyn Write) -
                 Kind::Failure => {
                     let _ = writeln!(
                         doc,
-                        r#"      <failure message="{message}" type="{status}">{message}</failure>"#
+                        r#"      <failure message="{attr}" type="{status}">{message}</failure>"#
                     );
                 }
                 Kind::Error => {
                     let _ = writeln!(
                         doc,
-                        r#"      <error message="{message}" type="{status}">{message}</error>"#
+                        r#"      <error message="{attr}" type="{status}">{message}</error>"#
                     );
                 }
                 Kind::Skipped => {
-                    let _ = writeln!(doc, r#"      <skipped message="{message}"/>"#);
+                    let _ = writeln!(doc, r#"      <skipped message="{attr}"/>"#);
                 }
                 Kind::Pass => {}
             }
@@ -138,6 +148,11 @@ pub fn render(summary: &Summary<'_>, scrubber: &Scrubber, out: &mut dyn Write) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attributes_keep_their_line_breaks() {
+        assert_eq!(escape_attr("a\nb\t<c>"), "a&#10;b&#9;&lt;c&gt;");
+    }
 
     #[test]
     fn escapes_and_drops_what_xml_cannot_hold() {

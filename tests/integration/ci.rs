@@ -1623,3 +1623,47 @@ fn color_auto_on_a_terminal_unless_no_color() {
         assert!(shown.contains(BLOCKED), "{shown:?}");
     }
 }
+
+#[test]
+fn an_invalid_config_still_yields_a_junit_document_a_markdown_table_and_a_summary() {
+    let repo = Repo::new();
+    repo.config("bogus_key = 1\n");
+    let summary = repo.path.join("summary.md");
+    let junit = Sentinel::in_repo(&repo)
+        .gate("prod", "v1.0.0")
+        .args(["--format", "junit"])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .status(1)
+        .stderr_has("bogus_key")
+        .stderr_has("::error title=release-sentinel config::")
+        .run();
+    let xml = String::from_utf8(junit.stdout).expect("utf-8");
+    let doc = roxmltree::Document::parse(&xml).expect("valid XML");
+    let cases: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    assert_eq!(cases.len(), 1, "{xml}");
+    assert_eq!(cases[0].attribute("name"), Some("config"));
+    let failure = cases[0]
+        .children()
+        .find(|n| n.has_tag_name("failure"))
+        .expect("a failure");
+    assert!(
+        failure
+            .attribute("message")
+            .unwrap_or("")
+            .contains("bogus_key")
+    );
+    let md = std::fs::read_to_string(&summary).expect("the job summary");
+    assert!(md.contains("RELEASE_SENTINEL=BLOCKED"), "{md}");
+    assert!(md.contains("| config | FAIL |"), "{md}");
+
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.0.0")
+        .args(["--format", "markdown"])
+        .status(1)
+        .stdout_has("| config | FAIL |")
+        .run();
+}
