@@ -2,8 +2,8 @@
 //! all the core ever sees.
 //!
 //! Lookup order: `--config`/`RS_CONFIG`; else `release-sentinel.toml` at the
-//! repository root; else the embedded default (the seed's phase-4
-//! behaviour, `default.toml` beside this file). A file replaces the default
+//! repository root; else the embedded default (`default.toml` beside this
+//! file: the three `RS_` variables and the checks they name). A file replaces the default
 //! whole; keys it leaves out take the documented defaults, not the
 //! embedded file's values.
 //!
@@ -353,7 +353,7 @@ mod tests {
     }
 
     #[test]
-    fn embedded_default_is_the_seed_phase_four() {
+    fn embedded_default_requires_and_checks_the_rs_variables() {
         let c = parse(
             EMBEDDED_DEFAULT,
             Source::Embedded,

@@ -1,4 +1,4 @@
-//! The ASCII table, in the layout of the seed's pre-live pack:
+//! The ASCII table, in the pre-live pack's fixed layout:
 //!
 //! ```text
 //! ============================================================
@@ -125,10 +125,10 @@ pub fn render(
     write_table(out, &title, &rows, &final_row)
 }
 
-/// The pack's title, as in the seed.
+/// The pack's title.
 pub const PACK_TITLE: &str = "PRE-LIVE PACK DRY-RUN RESULTS";
 
-/// Render the pre-live pack in the seed's layout: an OK step has two
+/// Render the pre-live pack in its fixed layout: an OK step has two
 /// columns, any other a third with the reason.
 pub fn render_pack(
     report: &crate::pack::PackReport,
@@ -166,7 +166,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn rows_are_padded_like_the_seed() {
+    fn rows_are_padded_to_the_layout() {
         assert_eq!(
             row("param_sweep_dry", "OK", None),
             "| param_sweep_dry           | OK   |"

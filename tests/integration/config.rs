@@ -272,7 +272,7 @@ fn required_variables_from_the_file_replace_the_default() {
 }
 
 #[test]
-fn without_a_file_the_embedded_default_requires_the_seed_variables() {
+fn without_a_file_the_embedded_default_requires_the_rs_variables() {
     let repo = Repo::new();
     let out = Sentinel::new()
         .dir(&repo.path)

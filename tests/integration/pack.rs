@@ -21,8 +21,8 @@ use serde_json::Value;
 
 use crate::harness::{BIN, Repo, Sentinel, base_env, json_of, message_of, row};
 
-/// The seed's example, byte for byte (seeds/000_939663abf8fada1d.txt).
-const SEED_EXAMPLE: &str = "\
+/// The pack's documented example, byte for byte.
+const PACK_EXAMPLE: &str = "\
 ============================================================
 PRE-LIVE PACK DRY-RUN RESULTS
 ============================================================
@@ -38,7 +38,7 @@ PRE-LIVE PACK DRY-RUN RESULTS
 ------------------------------------------------------------
 ";
 
-const SEED_STEPS: &[&str] = &[
+const EXAMPLE_STEPS: &[&str] = &[
     "param_sweep_dry",
     "tuning_apply_dry",
     "chaos_failover_dry",
@@ -308,12 +308,15 @@ fn the_survivor_check_sees_a_process_of_the_test() {
 // ------------------------------------------------------- configured steps
 
 #[test]
-fn five_passing_steps_print_the_seed_example_byte_for_byte() {
-    let config: String = SEED_STEPS.iter().map(|s| argv_step(s, &["true"])).collect();
+fn five_passing_steps_print_the_documented_example_byte_for_byte() {
+    let config: String = EXAMPLE_STEPS
+        .iter()
+        .map(|s| argv_step(s, &["true"]))
+        .collect();
     let repo = repo_with(&config);
     pack(&repo)
         .status(0)
-        .stdout(SEED_EXAMPLE)
+        .stdout(PACK_EXAMPLE)
         .stderr_empty()
         .run();
 }

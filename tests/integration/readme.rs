@@ -63,7 +63,11 @@ fn the_example_works_as_a_file_too() {
 
 #[test]
 fn the_embedded_default_shown_is_the_real_one() {
-    let shown = block_after(&readme(), "the seed's phase-4 behaviour:", "toml");
+    let shown = block_after(
+        &readme(),
+        "checks the root filesystem, memory, a process and an API:",
+        "toml",
+    );
     let real: Vec<&str> = EMBEDDED_DEFAULT
         .lines()
         .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
