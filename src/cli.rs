@@ -23,7 +23,9 @@ Examples:
 /// A release safety gate: may this version go to this environment now?
 ///
 /// Checks policy (environment, git state, version, tag, required
-/// variables) and prints a table; the exit code is the verdict.
+/// variables), then health (disk, memory, processes, dependency APIs), and
+/// prints a table; the exit code is the verdict. --dry-run runs the
+/// pre-live pack instead.
 #[derive(Debug, Parser)]
 #[command(
     name = "release-sentinel",
@@ -39,13 +41,20 @@ pub struct Cli {
     pub command: Option<Command>,
 
     /// Target environment (exact match against the allowed list)
-    #[arg(long, env = "RS_ENV", value_name = "ENV", required = true)]
+    #[arg(
+        long,
+        env = "RS_ENV",
+        hide_env_values = true,
+        value_name = "ENV",
+        required = true
+    )]
     pub env: Option<String>,
 
     /// Release version to check: "v" and a SemVer version, e.g. v1.2.3
     #[arg(
         long = "version",
         env = "RS_VERSION",
+        hide_env_values = true,
         value_name = "VERSION",
         required = true
     )]
@@ -53,7 +62,7 @@ pub struct Cli {
 
     /// Configuration file [default: release-sentinel.toml at the repository
     /// root, else the embedded default]
-    #[arg(long, env = "RS_CONFIG", value_name = "PATH")]
+    #[arg(long, env = "RS_CONFIG", hide_env_values = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
 
     /// Repository to check (discovered upward, like git)

@@ -189,3 +189,18 @@ fn panic_exits_1_says_internal_error_and_leaks_no_secret() {
         .run();
     assert_ne!(out.status.code(), Some(101));
 }
+
+#[test]
+fn help_never_shows_the_values_of_its_environment_variables() {
+    Sentinel::new()
+        .arg("--help")
+        .env("RS_ENV", "planted-env-value")
+        .env("RS_VERSION", "planted-version-value")
+        .env("RS_CONFIG", "planted-config-value")
+        .status(0)
+        .stdout_has("[env: RS_ENV]")
+        .stdout_lacks("planted-env-value")
+        .stdout_lacks("planted-version-value")
+        .stdout_lacks("planted-config-value")
+        .run();
+}
