@@ -778,31 +778,6 @@ fn report_of_an_invalid_config_in_the_pack() {
     assert_eq!(listing(&dir), ["report.json"]);
 }
 
-/// The live processes whose environment holds `OUT=<scratch>`: what a
-/// step of the test started.
-fn tagged(scratch: &Path) -> Vec<u32> {
-    let tag = format!("OUT={}", scratch.display());
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| *pid != std::process::id())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/environ"))
-                .is_ok_and(|env| env.split(|b| *b == 0).any(|v| v == tag.as_bytes()))
-        })
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-                s.rsplit_once(')')
-                    .and_then(|(_, rest)| rest.trim_start().chars().next())
-                    .is_some_and(|state| state != 'Z')
-            })
-        })
-        .collect()
-}
-
 /// Kills, when dropped, the binary and whatever a step left running.
 struct Reaper {
     scratch: PathBuf,
@@ -815,7 +790,7 @@ impl Drop for Reaper {
             let _ = c.kill();
             let _ = c.wait();
         }
-        for pid in tagged(&self.scratch) {
+        for pid in crate::harness::survivors(&self.scratch) {
             let _ = Command::new("kill")
                 .args(["-KILL", &pid.to_string()])
                 .status();

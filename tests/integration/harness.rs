@@ -444,3 +444,35 @@ pub fn json_check<'a>(doc: &'a serde_json::Value, id: &str) -> &'a serde_json::V
         .and_then(|checks| checks.iter().find(|c| c["id"] == id))
         .unwrap_or_else(|| panic!("no check {id} in {doc:#}"))
 }
+
+/// Whether `pid` is a live process (a zombie is dead: it only waits to be
+/// reaped by whoever inherited it).
+pub fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => false,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.trim_start().chars().next())
+            .is_some_and(|state| state != 'Z'),
+    }
+}
+
+/// The live processes that carry `OUT=<scratch>` in their environment:
+/// every process a step of this test started (steps inherit the
+/// variable), whatever its group or session.
+pub fn survivors(scratch: &std::path::Path) -> Vec<u32> {
+    let tag = format!("OUT={}", scratch.display());
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != std::process::id())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|v| v == tag.as_bytes()))
+        })
+        .filter(|pid| alive(*pid))
+        .collect()
+}

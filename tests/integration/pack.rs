@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{BIN, Repo, Sentinel, base_env, json_of, message_of, row};
+use crate::harness::{BIN, Repo, Sentinel, alive, base_env, json_of, message_of, row, survivors};
 
 /// The pack's documented example, byte for byte.
 const PACK_EXAMPLE: &str = "\
@@ -129,18 +129,6 @@ fn ran(repo: &Repo, name: &str) -> bool {
     repo.scratch().join(format!("{name}.ran")).exists()
 }
 
-/// Whether `pid` is a live process (a zombie is dead: it only waits to be
-/// reaped by whoever inherited it).
-fn alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => false,
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.trim_start().chars().next())
-            .is_some_and(|state| state != 'Z'),
-    }
-}
-
 /// Whether `pid` is gone within a moment (a killed process still needs
 /// the kernel to tear it down).
 fn gone_soon(pid: u32) -> bool {
@@ -170,26 +158,6 @@ fn read_pid(path: &Path) -> u32 {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-/// The live processes that carry `OUT=<scratch>` in their environment:
-/// every process a step of this test started (steps inherit the
-/// variable), whatever its group or session.
-fn survivors(scratch: &Path) -> Vec<u32> {
-    let tag = format!("OUT={}", scratch.display());
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| *pid != std::process::id())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/environ"))
-                .is_ok_and(|env| env.split(|b| *b == 0).any(|v| v == tag.as_bytes()))
-        })
-        .filter(|pid| alive(*pid))
-        .collect()
 }
 
 /// Fails, naming them, if any process of the test's steps is still
