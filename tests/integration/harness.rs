@@ -213,7 +213,10 @@ where
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// One run of the binary, with expectations.
+/// One run of the binary, with expectations. A run ends in the status it
+/// must exit with: [`Sentinel::safe`], [`Sentinel::blocked`],
+/// [`Sentinel::critical`] or [`Sentinel::code`].
+#[must_use = "a run ends in its expected status: .safe(), .blocked(), .critical() or .code(n)"]
 pub struct Sentinel {
     cmd: Command,
     status: Option<i32>,
@@ -339,6 +342,28 @@ impl Sentinel {
     /// The command as built so far, to spawn it (to send it a signal).
     pub fn into_command(self) -> Command {
         self.cmd
+    }
+
+    /// Run, expecting exit 0 (SAFE, or a command that passed).
+    pub fn safe(self) -> Output {
+        self.code(0)
+    }
+
+    /// Run, expecting exit 1 (BLOCKED, a usage error, a command that failed).
+    pub fn blocked(self) -> Output {
+        self.code(1)
+    }
+
+    /// Run, expecting exit 2 (CRITICAL, or ROLLBACK).
+    pub fn critical(self) -> Output {
+        self.code(2)
+    }
+
+    /// Run, expecting exit `code`, and check every other expectation;
+    /// returns the output for more checks.
+    pub fn code(mut self, code: i32) -> Output {
+        self.status = Some(code);
+        self.run()
     }
 
     /// Run and check every expectation; returns the output for more checks.
