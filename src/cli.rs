@@ -1,9 +1,18 @@
-//! The command line: clap types only. `main` turns them into
-//! [`release_sentinel::Settings`].
+//! The command line: clap types only. Argument groups shared by several
+//! commands are defined here once and flattened into each command's
+//! `Args`; the commands themselves are in [`crate::commands`].
 
 use std::path::PathBuf;
 
-use clap::{ArgAction, Parser, Subcommand, ValueEnum};
+use clap::error::ErrorKind;
+use clap::{ArgAction, Parser};
+
+use crate::commands::{Command, gate};
+use crate::envsnap::EnvSnapshot;
+use crate::exit::USAGE_OR_INPUT_ERROR;
+use crate::report::Format;
+use crate::sanitize;
+use crate::secrets::Scrubber;
 
 const AFTER_HELP: &str = "\
 Exit codes:
@@ -11,7 +20,7 @@ Exit codes:
   1  BLOCKED   a policy gate failed, or the arguments or config are invalid
   2  CRITICAL  policy passed, but a health check is critical
 
-Pre-live pack (--dry-run): exit 0 when every step passed, 1 otherwise.
+Pre-live pack (pack, or --dry-run): exit 0 when every step passed, 1 otherwise.
 
 Examples:
   release-sentinel --env prod --version v1.2.3
@@ -40,6 +49,64 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 
+    /// Without a subcommand: the gate.
+    #[command(flatten)]
+    pub gate: gate::Args,
+
+    /// Print the tool's own version
+    #[arg(short = 'V', action = ArgAction::Version)]
+    pub tool_version: Option<bool>,
+}
+
+impl Cli {
+    /// The command to run: the subcommand, or the gate.
+    pub fn into_command(self) -> Command {
+        self.command.unwrap_or(Command::Gate(self.gate))
+    }
+}
+
+/// What a parse that did not yield a command prints, and its exit code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stopped {
+    /// Print on stdout (help, version) rather than stderr.
+    pub stdout: bool,
+    pub text: String,
+    pub code: u8,
+}
+
+/// `--help` and `-V` print and exit 0; every usage error exits 1 (clap's
+/// own default would be 2, which means CRITICAL here). Scrubbed, ASCII.
+pub fn stopped(e: &clap::Error, vars: &EnvSnapshot, scrubber: &Scrubber) -> Stopped {
+    // clap reads RS_ENV and friends itself and blames "arguments"; name
+    // the variable when one of them is the culprit.
+    let bad: Vec<&str> = ["RS_ENV", "RS_VERSION", "RS_CONFIG"]
+        .into_iter()
+        .filter(|name| vars.get(name).is_err())
+        .collect();
+    if e.kind() == ErrorKind::InvalidUtf8 && !bad.is_empty() {
+        return Stopped {
+            stdout: false,
+            text: crate::report::deliver::error_line(
+                &format!(
+                    "{} is set but not valid UTF-8; set it to a plain text value",
+                    bad.join(", ")
+                ),
+                scrubber,
+            ),
+            code: USAGE_OR_INPUT_ERROR,
+        };
+    }
+    let help = matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion);
+    Stopped {
+        stdout: help,
+        text: sanitize::ascii_lines(&scrubber.scrub(&e.render().to_string())),
+        code: if help { 0 } else { USAGE_OR_INPUT_ERROR },
+    }
+}
+
+/// The environment and release version a command is about.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TargetArgs {
     /// Target environment (exact match against the allowed list)
     #[arg(
         long,
@@ -50,7 +117,8 @@ pub struct Cli {
     )]
     pub env: Option<String>,
 
-    /// Release version to check: "v" and a SemVer version, e.g. v1.2.3
+    /// Release version to check, as its tag is written: "v" and a SemVer
+    /// version by default, e.g. v1.2.3
     #[arg(
         long = "version",
         env = "RS_VERSION",
@@ -59,7 +127,23 @@ pub struct Cli {
         required = true
     )]
     pub release_version: Option<String>,
+}
 
+impl TargetArgs {
+    /// The environment (clap requires it; empty if it was ever absent).
+    pub fn env(&self) -> &str {
+        self.env.as_deref().unwrap_or_default()
+    }
+
+    /// The release version as given.
+    pub fn version(&self) -> &str {
+        self.release_version.as_deref().unwrap_or_default()
+    }
+}
+
+/// Where the repository and the configuration are.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SourceArgs {
     /// Configuration file [default: release-sentinel.toml at the repository
     /// root, else the embedded default]
     #[arg(long, env = "RS_CONFIG", hide_env_values = true, value_name = "PATH")]
@@ -68,10 +152,14 @@ pub struct Cli {
     /// Repository to check (discovered upward, like git)
     #[arg(long, value_name = "PATH", default_value = ".")]
     pub repo: PathBuf,
+}
 
+/// Where the report goes and how much is logged.
+#[derive(Debug, Clone, clap::Args)]
+pub struct OutputArgs {
     /// Output format of the report on stdout
-    #[arg(long, value_enum, default_value_t = FormatArg::Table, value_name = "FORMAT")]
-    pub format: FormatArg,
+    #[arg(long, value_enum, default_value_t = Format::Table, value_name = "FORMAT")]
+    pub format: Format,
 
     /// When to colour the table's statuses: auto (stdout is a terminal and
     /// NO_COLOR is not set), always, never
@@ -82,19 +170,6 @@ pub struct Cli {
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
 
-    /// Stop at the first failed gate (the rest show SKIP)
-    #[arg(long)]
-    pub fail_fast: bool,
-
-    /// WARN rows block: a WARN policy row exits 1, a WARN health row 2
-    #[arg(long)]
-    pub strict: bool,
-
-    /// Run the pre-live pack instead of the gate (exit 0 when every step
-    /// passed, else 1)
-    #[arg(long)]
-    pub dry_run: bool,
-
     /// More log output on stderr (-v info, -vv debug, -vvv trace)
     #[arg(short, long, action = ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
@@ -102,52 +177,13 @@ pub struct Cli {
     /// Only errors on stderr
     #[arg(short, long)]
     pub quiet: bool,
-
-    /// Print the tool's own version
-    #[arg(short = 'V', action = ArgAction::Version)]
-    pub tool_version: Option<bool>,
 }
 
-/// Commands besides the gate.
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Write a commented starter release-sentinel.toml (at the repository
-    /// root, or --path)
-    Init {
-        /// Where to write it [default: release-sentinel.toml at the
-        /// repository root, else in the current directory]
-        #[arg(long, value_name = "PATH")]
-        path: Option<PathBuf>,
-        /// Replace an existing file
-        #[arg(long)]
-        force: bool,
-    },
-    /// Print a shell completion script
-    Completions {
-        /// The shell
-        shell: clap_complete::Shell,
-    },
-    /// Print the man page (roff)
-    Man,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ColorArg {
     Auto,
     Always,
     Never,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FormatArg {
-    /// The ASCII table
-    Table,
-    /// One JSON document
-    Json,
-    /// JUnit XML, one test suite per phase
-    Junit,
-    /// A Markdown table (for $GITHUB_STEP_SUMMARY)
-    Markdown,
 }
 
 #[cfg(test)]
@@ -163,17 +199,34 @@ mod tests {
     #[test]
     fn version_means_the_release_version() {
         let cli = Cli::try_parse_from(["rs", "--env", "prod", "--version", "v1.2.3"]).unwrap();
-        assert_eq!(cli.release_version.as_deref(), Some("v1.2.3"));
-        assert_eq!(cli.env.as_deref(), Some("prod"));
-        assert_eq!(cli.format, FormatArg::Table);
+        let Command::Gate(g) = cli.into_command() else {
+            panic!("not the gate");
+        };
+        assert_eq!(g.target.version(), "v1.2.3");
+        assert_eq!(g.target.env(), "prod");
+        assert_eq!(g.output.format, Format::Table);
     }
 
     #[test]
-    fn subcommands_need_no_env_or_version() {
+    fn subcommands_need_no_env_or_version_but_pack_does() {
         let cli = Cli::try_parse_from(["rs", "man"]).unwrap();
-        assert!(matches!(cli.command, Some(Command::Man)));
+        assert!(matches!(cli.command, Some(Command::Man(_))));
         let err = Cli::try_parse_from(["rs"]).unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+        let err = Cli::try_parse_from(["rs", "pack", "--env", "dev"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+        let cli = Cli::try_parse_from([
+            "rs",
+            "pack",
+            "--env",
+            "dev",
+            "--version",
+            "v1.0.0",
+            "--format",
+            "json",
+        ])
+        .unwrap();
+        assert!(matches!(cli.command, Some(Command::Pack(_))));
     }
 
     #[test]

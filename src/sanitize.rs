@@ -33,6 +33,17 @@ pub fn ascii_capped(s: &str, max: usize) -> String {
     out
 }
 
+/// Cut a raw value to at most `max` characters for a message, ending in
+/// `...` when cut. (Escaping happens later, at output time.)
+pub fn capped(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(3)).collect();
+    out.push_str("...");
+    out
+}
+
 /// Quote a user-supplied value in a message. The value stays raw; the
 /// renderer escapes it.
 pub fn quoted(s: &str) -> String {
@@ -90,6 +101,13 @@ mod tests {
         assert_eq!(ascii_capped("short", 10), "short");
         // A cut never splits an escape into non-ASCII.
         assert!(ascii_capped(&"\u{e9}".repeat(40), 20).is_ascii());
+    }
+
+    #[test]
+    fn capped_values_keep_whole_characters() {
+        assert_eq!(capped("abcdef", 10), "abcdef");
+        assert_eq!(capped("abcdefghijk", 6), "abc...");
+        assert_eq!(capped(&"\u{e9}".repeat(10), 5), "\u{e9}\u{e9}...");
     }
 
     #[test]

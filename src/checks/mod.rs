@@ -1,39 +1,15 @@
-//! One module per check. A check takes what it needs and returns an
+//! The checks, as two registries: the policy gates
+//! ([`policy::GATES`], in their fixed order, each with what it needs) and
+//! the health-check kinds ([`health`], each owning its config section,
+//! validation, budget and run function).
+//!
+//! A check takes what it needs and returns an
 //! [`Outcome`](crate::report::Outcome): a failed check is data, not an
 //! error. Checks never print and never read the process environment
 //! directly; they get an [`EnvSnapshot`](crate::envsnap::EnvSnapshot).
 
-pub mod api;
-pub mod branch_allowed;
-pub mod clean_tree;
-pub mod disk;
-pub mod env_allowed;
-pub mod git_repo;
-pub mod memory;
-pub mod process;
-pub mod required_config;
-pub mod tag_absent;
-pub mod version_newer;
-pub mod version_valid;
-
-/// The policy gates, in the order they run and are reported.
-pub const POLICY_GATES: &[&str] = &[
-    "env_allowed",
-    "git_repo",
-    "clean_tree",
-    "branch_allowed",
-    "version_valid",
-    "tag_absent",
-    "version_newer",
-    "required_config",
-];
-
-/// Abbreviated commit id, as `git log --oneline` shows it.
-pub fn short_id(oid: git2::Oid) -> String {
-    let mut s = oid.to_string();
-    s.truncate(7);
-    s
-}
+pub mod health;
+pub mod policy;
 
 /// A list for a message: the first `max` items, then "and N more".
 pub fn list_some(items: &[String], max: usize) -> String {

@@ -11,10 +11,10 @@
 //! parsing (with line and column), every semantic problem after that is
 //! collected with its key path.
 
-pub mod health;
 pub mod pack;
-mod raw;
+pub mod raw;
 mod validate;
+pub mod values;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -112,6 +112,8 @@ pub struct Policy {
     /// WARN rows block: a WARN policy row counts as FAIL, a WARN health
     /// row as CRIT.
     pub strict: bool,
+    /// How release tags are named.
+    pub tag_format: crate::git::tags::TagFormat,
 }
 
 impl Policy {
@@ -130,6 +132,7 @@ struct Override {
     allow_dirty: Option<bool>,
     allow_downgrade: Option<bool>,
     strict: Option<bool>,
+    tag_format: Option<crate::git::tags::TagFormat>,
 }
 
 /// Variables the gate reads from the environment.
@@ -152,7 +155,7 @@ pub struct Config {
     overrides: BTreeMap<String, Override>,
     pub variables: Variables,
     /// The health checks, in the order they are reported.
-    pub health: Vec<health::HealthCheck>,
+    pub health: Vec<crate::checks::health::HealthCheck>,
     /// The pre-live pack.
     pub pack: pack::Pack,
 }
@@ -171,6 +174,9 @@ impl Config {
             p.allow_dirty = o.allow_dirty.unwrap_or(p.allow_dirty);
             p.allow_downgrade = o.allow_downgrade.unwrap_or(p.allow_downgrade);
             p.strict = o.strict.unwrap_or(p.strict);
+            if let Some(f) = &o.tag_format {
+                p.tag_format = f.clone();
+            }
         }
         p
     }
@@ -262,13 +268,9 @@ pub fn parse(
     // The whole document, for checks that look at every value at once.
     let table: toml::Table = toml::from_str(text).map_err(|e| syntax_error(text, &source, &e))?;
     let config = validate::validate(raw, &table, source, env, scrubber)?;
-    // Header values are credentials more often than not, whatever the
-    // variable they came from is called.
     for check in &config.health {
-        if let health::Kind::Api(api) = &check.kind {
-            for (_, value) in &api.headers {
-                scrubber.add(value);
-            }
+        for value in check.check.secrets() {
+            scrubber.add(&value);
         }
     }
     Ok(config)

@@ -3,11 +3,10 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use globset::GlobSet;
 
-use super::health::parse_size;
 use super::raw::{RawPack, RawScan, RawStep, RunSpec};
-use super::validate::{Expanded, Problems, expand_with, is_variable_name};
+use super::values::{Problems, check_name, duration, expand, globs, is_variable_name, parse_size};
 use crate::envsnap::EnvSnapshot;
 use crate::sanitize::quoted;
 
@@ -71,14 +70,8 @@ pub(super) fn validate(
     let mut secret_values = Vec::new();
     for (i, s) in raw.steps.unwrap_or_default().into_iter().enumerate() {
         let key = format!("pack.steps[{i}]");
-        if s.name.is_empty() || s.name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            problems.push(
-                format!("{key}.name"),
-                format!(
-                    "{} is not a usable step name (empty, or contains white space)",
-                    quoted(&s.name)
-                ),
-            );
+        if let Err(why) = check_name(&s.name, "step") {
+            problems.push(format!("{key}.name"), why);
         } else if !names.insert(s.name.clone()) {
             problems.push(
                 format!("{key}.name"),
@@ -91,13 +84,6 @@ pub(super) fn validate(
     }
     let scan = scan(raw.scan.unwrap_or_default(), problems);
     (Pack { steps, scan }, secret_values)
-}
-
-fn expand(value: &str, key: &str, env: &EnvSnapshot, problems: &mut Problems) -> Option<String> {
-    match expand_with(value, key, env, &[], problems)? {
-        Expanded::Value(v) => Some(v),
-        Expanded::Unset(_) => None,
-    }
 }
 
 fn step(
@@ -144,26 +130,13 @@ fn step(
             return None;
         }
     };
-    let timeout = match s.timeout.as_deref() {
-        None => STEP_TIMEOUT,
-        Some(t) => match humantime::parse_duration(t.trim()) {
-            Ok(d) if !d.is_zero() && d <= MAX_STEP_TIMEOUT => d,
-            Ok(_) => {
-                problems.push(
-                    format!("{key}.timeout"),
-                    "must be longer than zero and at most 1 hour",
-                );
-                STEP_TIMEOUT
-            }
-            Err(e) => {
-                problems.push(
-                    format!("{key}.timeout"),
-                    format!("{} is not a duration like \"30s\": {e}", quoted(t)),
-                );
-                STEP_TIMEOUT
-            }
-        },
-    };
+    let timeout = duration(
+        s.timeout.as_deref(),
+        STEP_TIMEOUT,
+        MAX_STEP_TIMEOUT,
+        &format!("{key}.timeout"),
+        problems,
+    );
     let mut vars = Vec::new();
     for (name, value) in s.env.unwrap_or_default() {
         let vkey = format!("{key}.env.{name}");
@@ -195,25 +168,10 @@ fn scan(raw: RawScan, problems: &mut Problems) -> Scan {
             Err(why) => problems.push("pack.scan.max_file_size", why),
         }
     }
-    let mut builder = GlobSetBuilder::new();
-    for (i, g) in raw.allow.unwrap_or_default().into_iter().enumerate() {
-        match GlobBuilder::new(&g).literal_separator(true).build() {
-            Ok(glob) => {
-                builder.add(glob);
-                out.allow.push(g);
-            }
-            Err(e) => problems.push(
-                format!("pack.scan.allow[{i}]"),
-                format!("invalid glob {}: {}", quoted(&g), e.kind()),
-            ),
-        }
-    }
-    match builder.build() {
-        Ok(set) => out.allow_set = set,
-        Err(e) => problems.push(
-            "pack.scan.allow",
-            format!("cannot build the glob set: {}", e.kind()),
-        ),
+    let allow = raw.allow.unwrap_or_default();
+    if let Some((kept, set)) = globs(&allow, "pack.scan.allow", None, problems) {
+        out.allow = kept;
+        out.allow_set = set;
     }
     out
 }

@@ -12,7 +12,7 @@ pub struct RawConfig {
     pub environments: Option<Vec<String>>,
     pub policy: Option<RawPolicy>,
     pub variables: Option<RawVariables>,
-    pub health: Option<RawHealth>,
+    pub health: Option<crate::checks::health::RawHealth>,
     pub pack: Option<RawPack>,
 }
 
@@ -25,6 +25,7 @@ pub struct RawPolicy {
     pub allow_dirty: Option<bool>,
     pub allow_downgrade: Option<bool>,
     pub strict: Option<bool>,
+    pub tag_format: Option<String>,
     /// Per-environment overrides: `[policy.env.<name>]`.
     pub env: Option<BTreeMap<String, RawRules>>,
 }
@@ -41,6 +42,7 @@ impl RawPolicy {
             allow_dirty: self.allow_dirty,
             allow_downgrade: self.allow_downgrade,
             strict: self.strict,
+            tag_format: self.tag_format.clone(),
         }
     }
 }
@@ -55,6 +57,7 @@ pub struct RawRules {
     pub allow_dirty: Option<bool>,
     pub allow_downgrade: Option<bool>,
     pub strict: Option<bool>,
+    pub tag_format: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -63,16 +66,6 @@ pub struct RawVariables {
     pub required: Option<Vec<String>>,
     pub secret: Option<Vec<String>>,
     pub public: Option<Vec<String>>,
-}
-
-/// `[health]`: the checks of the health phase, each kind in its own list.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawHealth {
-    pub disk: Option<Vec<RawDisk>>,
-    pub memory: Option<RawMemory>,
-    pub process: Option<Vec<RawProcess>>,
-    pub api: Option<Vec<RawApi>>,
 }
 
 /// A number written as an integer or a float (`75` or `72.5`).
@@ -90,51 +83,6 @@ impl Number {
             Number::Float(f) => f,
         }
     }
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawDisk {
-    pub path: String,
-    pub warn: Option<Number>,
-    pub crit: Option<Number>,
-    pub min_free: Option<String>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawMemory {
-    pub warn: Option<Number>,
-    pub crit: Option<Number>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawProcess {
-    pub name: String,
-}
-
-/// One status or several.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum StatusList {
-    One(i64),
-    Many(Vec<i64>),
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawApi {
-    pub name: String,
-    pub url: String,
-    pub timeout: Option<String>,
-    pub retries: Option<i64>,
-    pub expect_status: Option<StatusList>,
-    pub headers: Option<BTreeMap<String, String>>,
-    pub max_redirects: Option<i64>,
-    pub insecure: Option<bool>,
-    pub retry_after_cap: Option<String>,
-    pub backoff: Option<String>,
 }
 
 /// `[pack]`: the pre-live pack's steps and its secrets scan.

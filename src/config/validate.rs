@@ -3,27 +3,18 @@
 
 use std::collections::BTreeMap;
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use globset::GlobSet;
 
 use super::raw::{RawConfig, RawRules};
+use super::values::{Problems, expand, globs, is_variable_name};
 use super::{
-    Config, ConfigError, DEFAULT_BRANCHES, DEFAULT_ENVIRONMENTS, Override, Policy, Problem, Source,
+    Config, ConfigError, DEFAULT_BRANCHES, DEFAULT_ENVIRONMENTS, Override, Policy, Source,
     Variables,
 };
 use crate::envsnap::EnvSnapshot;
+use crate::git::tags::TagFormat;
 use crate::sanitize::quoted;
 use crate::secrets::{self, Scrubber};
-
-pub(super) struct Problems(Vec<Problem>);
-
-impl Problems {
-    pub(super) fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
-        self.0.push(Problem {
-            key: key.into(),
-            message: message.into(),
-        });
-    }
-}
 
 pub(super) fn validate(
     raw: RawConfig,
@@ -32,7 +23,7 @@ pub(super) fn validate(
     env: &EnvSnapshot,
     scrubber: &Scrubber,
 ) -> Result<Config, ConfigError> {
-    let mut problems = Problems(Vec::new());
+    let mut problems = Problems::default();
 
     if source != Source::Embedded {
         literal_secrets(table, "", scrubber, &mut problems);
@@ -57,6 +48,12 @@ pub(super) fn validate(
         allow_dirty: global.allow_dirty.unwrap_or(false),
         allow_downgrade: global.allow_downgrade.unwrap_or(false),
         strict: global.strict.unwrap_or(false),
+        tag_format: tag_format(
+            global.tag_format.as_deref(),
+            "policy.tag_format",
+            &mut problems,
+        )
+        .unwrap_or_default(),
     };
 
     let mut overrides = BTreeMap::new();
@@ -81,7 +78,7 @@ pub(super) fn validate(
     }
 
     let variables = variables(raw.variables.unwrap_or_default(), &mut problems);
-    let health = super::health::validate(
+    let health = crate::checks::health::validate(
         raw.health.unwrap_or_default(),
         env,
         &variables.required,
@@ -93,7 +90,7 @@ pub(super) fn validate(
         scrubber.add(v);
     }
 
-    if problems.0.is_empty() {
+    if problems.is_empty() {
         Ok(Config {
             source,
             environments,
@@ -123,6 +120,21 @@ fn over(rules: RawRules, key: &str, env: &EnvSnapshot, problems: &mut Problems) 
         allow_dirty: rules.allow_dirty,
         allow_downgrade: rules.allow_downgrade,
         strict: rules.strict,
+        tag_format: tag_format(
+            rules.tag_format.as_deref(),
+            &format!("{key}.tag_format"),
+            problems,
+        ),
+    }
+}
+
+fn tag_format(text: Option<&str>, key: &str, problems: &mut Problems) -> Option<TagFormat> {
+    match TagFormat::parse(text?) {
+        Ok(f) => Some(f),
+        Err(why) => {
+            problems.push(key, why);
+            None
+        }
     }
 }
 
@@ -180,53 +192,7 @@ fn branches(
         }
         Some(list) => list.to_vec(),
     };
-    let mut globs = Vec::new();
-    let mut builder = GlobSetBuilder::new();
-    let mut ok = true;
-    for (i, item) in list.iter().enumerate() {
-        let item_key = format!("{key}[{i}]");
-        let Some(value) = expand(item, &item_key, env, problems) else {
-            ok = false;
-            continue;
-        };
-        if value.trim().is_empty() {
-            problems.push(&item_key, "an empty glob matches no branch");
-            ok = false;
-            continue;
-        }
-        // `*` stays within one path component: `release/*` matches
-        // `release/1.2` but not `release/1.2/hotfix`; `**` crosses.
-        match GlobBuilder::new(&value).literal_separator(true).build() {
-            Ok(glob) => {
-                builder.add(glob);
-                globs.push(value);
-            }
-            Err(e) => {
-                problems.push(
-                    &item_key,
-                    format!("invalid glob {}: {}", quoted(&value), glob_reason(&e)),
-                );
-                ok = false;
-            }
-        }
-    }
-    if !ok {
-        return None;
-    }
-    match builder.build() {
-        Ok(set) => Some((globs, set)),
-        Err(e) => {
-            problems.push(
-                key,
-                format!("cannot build the glob set: {}", glob_reason(&e)),
-            );
-            None
-        }
-    }
-}
-
-fn glob_reason(e: &globset::Error) -> String {
-    e.kind().to_string()
+    globs(&list, key, Some(env), problems)
 }
 
 fn variables(raw: super::raw::RawVariables, problems: &mut Problems) -> Variables {
@@ -272,101 +238,6 @@ fn variables(raw: super::raw::RawVariables, problems: &mut Problems) -> Variable
         required,
         secret,
         public,
-    }
-}
-
-pub(super) fn is_variable_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
-        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
-}
-
-/// Expand `${NAME}` references from the environment; `$${` is a literal
-/// `${`. A reference to an unset (or non-UTF-8) variable is a problem.
-fn expand(value: &str, key: &str, env: &EnvSnapshot, problems: &mut Problems) -> Option<String> {
-    match expand_with(value, key, env, &[], problems)? {
-        Expanded::Value(v) => Some(v),
-        Expanded::Unset(_) => None,
-    }
-}
-
-/// The result of expanding a value that may reference required variables.
-pub(super) enum Expanded {
-    Value(String),
-    /// It references required variables that are unset or blank: not a
-    /// config error, since `required_config` reports them, but the value
-    /// cannot be used.
-    Unset(Vec<String>),
-}
-
-/// [`expand`], except that references to the `required` variables may be
-/// unset (see [`Expanded::Unset`]).
-pub(super) fn expand_with(
-    value: &str,
-    key: &str,
-    env: &EnvSnapshot,
-    required: &[String],
-    problems: &mut Problems,
-) -> Option<Expanded> {
-    let mut out = String::with_capacity(value.len());
-    let mut rest = value;
-    let mut ok = true;
-    let mut unset = Vec::new();
-    while let Some(pos) = rest.find('$') {
-        out.push_str(&rest[..pos]);
-        let after = &rest[pos..];
-        if let Some(tail) = after.strip_prefix("$${") {
-            out.push_str("${");
-            rest = tail;
-        } else if let Some(tail) = after.strip_prefix("${") {
-            let Some(end) = tail.find('}') else {
-                problems.push(
-                    key,
-                    "unterminated ${ reference (write $${ for a literal ${)",
-                );
-                return None;
-            };
-            let name = &tail[..end];
-            let is_required = required.iter().any(|r| r == name);
-            if !is_variable_name(name) {
-                problems.push(
-                    key,
-                    format!(
-                        "{} is not a variable name in a ${{...}} reference",
-                        quoted(name)
-                    ),
-                );
-                ok = false;
-            } else {
-                match env.get(name) {
-                    Ok(Some(v)) if !(is_required && v.trim().is_empty()) => out.push_str(v),
-                    Ok(_) if is_required => unset.push(name.to_string()),
-                    Ok(_) => {
-                        problems.push(key, format!("references ${{{name}}}, which is not set"));
-                        ok = false;
-                    }
-                    Err(_) => {
-                        problems.push(
-                            key,
-                            format!("references ${{{name}}}, whose value is not valid UTF-8"),
-                        );
-                        ok = false;
-                    }
-                }
-            }
-            rest = &tail[end + 1..];
-        } else {
-            out.push('$');
-            rest = &after[1..];
-        }
-    }
-    out.push_str(rest);
-    if !ok {
-        None
-    } else if unset.is_empty() {
-        Some(Expanded::Value(out))
-    } else {
-        Some(Expanded::Unset(unset))
     }
 }
 

@@ -2,7 +2,7 @@
 //! annotations, WARN rows `::warning`, escaped by GitHub's rules and
 //! scrubbed of secrets.
 
-use super::{Status, Summary};
+use super::{Report, Status};
 use crate::secrets::Scrubber;
 
 /// Escape a command's message (`%`, CR, LF).
@@ -18,9 +18,9 @@ pub fn escape_property(s: &str) -> String {
 }
 
 /// One line per row that needs attention.
-pub fn annotations(summary: &Summary<'_>, scrubber: &Scrubber) -> String {
+pub fn annotations(report: &Report, scrubber: &Scrubber) -> String {
     let mut out = String::new();
-    for r in summary.rows {
+    for r in report.summary_rows().iter() {
         let level = match r.status() {
             Status::Fail | Status::Crit => "error",
             Status::Warn => "warning",

@@ -1,87 +1,50 @@
 //! The JSON report: one document, every string scrubbed of secrets.
 //!
-//! Field names are stable; `schema_version` changes when they do.
+//! Field names are stable; `schema_version` changes when one is renamed or
+//! removed or changes meaning (new fields may appear without a change).
 
 use std::io::{self, Write};
 
-use serde_json::{Value, json};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::Value;
 
-use super::{CheckResult, Report};
+use super::Report;
 use crate::secrets::Scrubber;
 
 /// Version of the JSON document's shape.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// One row: id, phase, status, message, duration (ms, to the
-/// microsecond) and details.
-fn row_value(r: &CheckResult) -> Value {
-    json!({
-        "id": r.id,
-        "phase": r.phase,
-        "status": r.status(),
-        "message": r.outcome.message,
-        "duration_ms": (r.duration.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
-        "details": Value::Object(r.outcome.details.clone()),
-    })
+impl Serialize for Report {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let verdict = self.verdict();
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("schema_version", &SCHEMA_VERSION)?;
+        m.serialize_entry("tool", "release-sentinel")?;
+        m.serialize_entry("tool_version", env!("CARGO_PKG_VERSION"))?;
+        m.serialize_entry("kind", self.kind.name)?;
+        m.serialize_entry("env", &self.target.env)?;
+        m.serialize_entry("version", &self.target.version)?;
+        m.serialize_entry("commit", &self.target.commit)?;
+        m.serialize_entry("config", &self.config)?;
+        m.serialize_entry("verdict", self.kind.word(verdict))?;
+        m.serialize_entry("exit_code", &verdict.code())?;
+        if let Some(strict) = self.strict {
+            m.serialize_entry("strict", &strict)?;
+        }
+        if let Some(interrupted) = self.interrupted {
+            m.serialize_entry("interrupted", &interrupted)?;
+        }
+        if let Some(error) = &self.error {
+            m.serialize_entry("error", error)?;
+        }
+        m.serialize_entry(self.kind.rows_key, &self.rows)?;
+        m.end()
+    }
 }
 
 /// The report as a JSON value, before scrubbing.
 pub fn to_value(report: &Report) -> Value {
-    let verdict = report.verdict();
-    let checks: Vec<Value> = report.results.iter().map(row_value).collect();
-    json!({
-        "schema_version": SCHEMA_VERSION,
-        "tool": "release-sentinel",
-        "tool_version": env!("CARGO_PKG_VERSION"),
-        "kind": "gate",
-        "env": report.env,
-        "version": report.version,
-        "commit": report.commit,
-        "config": report.config,
-        "verdict": verdict,
-        "exit_code": verdict.code(),
-        "strict": report.strict,
-        "checks": checks,
-    })
-}
-
-/// The document for a run that stopped before any check (bad config, bad
-/// arguments): the verdict is BLOCKED and `error` says why.
-pub fn error_value(env: Option<&str>, version: Option<&str>, error: &str) -> Value {
-    let verdict = crate::exit::Verdict::Blocked;
-    json!({
-        "schema_version": SCHEMA_VERSION,
-        "tool": "release-sentinel",
-        "tool_version": env!("CARGO_PKG_VERSION"),
-        "kind": "gate",
-        "env": env,
-        "version": version,
-        "commit": Value::Null,
-        "config": Value::Null,
-        "verdict": verdict,
-        "exit_code": verdict.code(),
-        "error": error,
-        "checks": [],
-    })
-}
-
-/// The pack's report as a JSON value, before scrubbing.
-pub fn pack_value(report: &crate::pack::PackReport) -> Value {
-    let steps: Vec<Value> = report.steps.iter().map(row_value).collect();
-    json!({
-        "schema_version": SCHEMA_VERSION,
-        "tool": "release-sentinel",
-        "tool_version": env!("CARGO_PKG_VERSION"),
-        "kind": "pack",
-        "env": report.env,
-        "version": report.version,
-        "commit": report.commit,
-        "config": report.config,
-        "verdict": if report.passed() { "DRYRUN" } else { "FAIL" },
-        "exit_code": report.exit_code(),
-        "interrupted": report.interrupted,
-        "steps": steps,
-    })
+    serde_json::to_value(report).unwrap_or(Value::Null)
 }
 
 /// Replace every string in `value` (keys included) with its scrubbed form.
@@ -112,7 +75,7 @@ pub fn write_value(mut value: Value, scrubber: &Scrubber, out: &mut dyn Write) -
     writeln!(out)
 }
 
-/// Render the gate's report.
+/// Render a report.
 pub fn render(report: &Report, scrubber: &Scrubber, out: &mut dyn Write) -> io::Result<()> {
     write_value(to_value(report), scrubber, out)
 }
@@ -120,6 +83,7 @@ pub fn render(report: &Report, scrubber: &Scrubber, out: &mut dyn Write) -> io::
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn scrubs_nested_strings_and_keys() {

@@ -9,7 +9,7 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use super::{CheckResult, Phase, Status, Summary};
+use super::{CheckResult, Phase, Report, Status};
 use crate::secrets::Scrubber;
 
 /// Escape for an XML attribute value: as [`escape`], with line breaks and
@@ -60,43 +60,36 @@ fn kind(r: &CheckResult) -> Kind {
     }
 }
 
-fn phase_name(p: Phase) -> &'static str {
-    match p {
-        Phase::Policy => "policy",
-        Phase::Health => "health",
-        Phase::Pack => "pack",
-    }
-}
-
-pub fn render(summary: &Summary<'_>, scrubber: &Scrubber, out: &mut dyn Write) -> io::Result<()> {
+pub fn render(report: &Report, scrubber: &Scrubber, out: &mut dyn Write) -> io::Result<()> {
     let x = |s: &str| escape(&scrubber.scrub(s));
+    let all_rows = report.summary_rows();
     let mut phases: Vec<Phase> = Vec::new();
-    for r in summary.rows {
+    for r in all_rows.iter() {
         if !phases.contains(&r.phase) {
             phases.push(r.phase);
         }
     }
     let count =
         |rows: &[&CheckResult], k: fn(&Kind) -> bool| rows.iter().filter(|r| k(&kind(r))).count();
-    let all: Vec<&CheckResult> = summary.rows.iter().collect();
+    let all: Vec<&CheckResult> = all_rows.iter().collect();
     let mut doc = String::new();
     let _ = writeln!(doc, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
     let _ = writeln!(
         doc,
         r#"<testsuites name="release-sentinel {}" tests="{}" failures="{}" errors="{}" skipped="{}">"#,
-        summary.kind,
+        report.kind.name,
         all.len(),
         count(&all, |k| matches!(k, Kind::Failure)),
         count(&all, |k| matches!(k, Kind::Error)),
         count(&all, |k| matches!(k, Kind::Skipped)),
     );
     for phase in phases {
-        let rows: Vec<&CheckResult> = summary.rows.iter().filter(|r| r.phase == phase).collect();
+        let rows: Vec<&CheckResult> = all_rows.iter().filter(|r| r.phase == phase).collect();
         let time: f64 = rows.iter().map(|r| r.duration.as_secs_f64()).sum();
         let _ = writeln!(
             doc,
             r#"  <testsuite name="{}" tests="{}" failures="{}" errors="{}" skipped="{}" time="{time:.3}">"#,
-            phase_name(phase),
+            phase.as_str(),
             rows.len(),
             count(&rows, |k| matches!(k, Kind::Failure)),
             count(&rows, |k| matches!(k, Kind::Error)),
@@ -109,7 +102,7 @@ pub fn render(summary: &Summary<'_>, scrubber: &Scrubber, out: &mut dyn Write) -
             let _ = writeln!(
                 doc,
                 r#"    <testcase name="{name}" classname="release-sentinel.{}" time="{:.3}">"#,
-                phase_name(phase),
+                phase.as_str(),
                 r.duration.as_secs_f64()
             );
             let status = r.status().as_str();

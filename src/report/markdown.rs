@@ -4,7 +4,7 @@
 
 use std::io::{self, Write};
 
-use super::Summary;
+use super::Report;
 use crate::secrets::Scrubber;
 
 /// Escape a table cell: one line, no raw `|`, `<`, `>`, backticks.
@@ -25,32 +25,36 @@ pub fn cell(s: &str) -> String {
     out
 }
 
-pub fn render(summary: &Summary<'_>, scrubber: &Scrubber, out: &mut dyn Write) -> io::Result<()> {
+pub fn render(report: &Report, scrubber: &Scrubber, out: &mut dyn Write) -> io::Result<()> {
     let c = |s: &str| cell(&scrubber.scrub(s));
-    let title = match summary.kind {
-        "pack" => "Pre-live pack",
-        _ => "Release gate",
-    };
     writeln!(
         out,
-        "### release-sentinel: {title} {} (exit {})\n",
-        summary.marker, summary.exit_code
+        "### release-sentinel: {} {} (exit {})\n",
+        report.kind.heading,
+        report.marker(),
+        report.verdict().code()
     )?;
-    let commit = summary
+    let t = &report.target;
+    let commit = t
         .commit
+        .as_deref()
         .map(|c| &c[..c.len().min(12)])
         .unwrap_or("no commit");
     writeln!(
         out,
         "Environment `{}`, version `{}`, commit `{}`{}.\n",
-        c(summary.env),
-        c(summary.version),
+        c(t.env.as_deref().unwrap_or("-")),
+        c(t.version.as_deref().unwrap_or("-")),
         c(commit),
-        if summary.strict { ", strict" } else { "" }
+        if report.strict == Some(true) {
+            ", strict"
+        } else {
+            ""
+        }
     )?;
     writeln!(out, "| Check | Status | Message |")?;
     writeln!(out, "| --- | --- | --- |")?;
-    for r in summary.rows {
+    for r in report.summary_rows().iter() {
         writeln!(
             out,
             "| {} | {} | {} |",

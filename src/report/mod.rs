@@ -1,11 +1,19 @@
-//! The report model: what was checked and what came of it. Checks produce
-//! it, renderers print it; nothing here prints.
+//! The report model: what a command checked and what came of it. Every
+//! command that judges something produces one [`Report`]; the renderers
+//! ([`render`]) print it in any [`Format`], and [`deliver`] sends it where
+//! else it goes. Nothing here decides what to check, and nothing prints
+//! except into the writer it is given.
+//!
+//! A [`Kind`] says what a report is (the gate, the pack, ...): its title,
+//! its final row and marker, the words of its verdict, and how the verdict
+//! follows from the rows. A new command declares its `Kind` and reuses the
+//! rest.
 
+pub mod deliver;
 pub mod github;
 pub mod json;
 pub mod junit;
 pub mod markdown;
-pub mod progress;
 pub mod table;
 
 use std::time::Duration;
@@ -14,6 +22,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::exit::Verdict;
+use crate::secrets::Scrubber;
 
 /// The result of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -63,6 +72,16 @@ pub enum Phase {
     Pack,
 }
 
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Policy => "policy",
+            Phase::Health => "health",
+            Phase::Pack => "pack",
+        }
+    }
+}
+
 /// What a check found: its status, a one-line message for people and
 /// structured details for machines.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,6 +112,10 @@ impl Outcome {
         Self::new(Status::Fail, message)
     }
 
+    pub fn crit(message: impl Into<String>) -> Self {
+        Self::new(Status::Crit, message)
+    }
+
     pub fn skip(message: impl Into<String>) -> Self {
         Self::new(Status::Skip, message)
     }
@@ -114,43 +137,206 @@ pub struct CheckResult {
 }
 
 impl CheckResult {
+    pub fn new(id: impl Into<String>, phase: Phase, outcome: Outcome, duration: Duration) -> Self {
+        Self {
+            id: id.into(),
+            phase,
+            outcome,
+            duration,
+        }
+    }
+
     pub fn status(&self) -> Status {
         self.outcome.status
     }
 }
 
-/// Everything one run of the gate found.
-#[derive(Debug, Clone)]
-pub struct Report {
-    pub env: String,
-    pub version: String,
+impl Serialize for CheckResult {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Row<'a> {
+            id: &'a str,
+            phase: Phase,
+            status: Status,
+            message: &'a str,
+            /// Milliseconds, to the microsecond.
+            duration_ms: f64,
+            details: &'a Map<String, Value>,
+        }
+        Row {
+            id: &self.id,
+            phase: self.phase,
+            status: self.status(),
+            message: &self.outcome.message,
+            duration_ms: (self.duration.as_secs_f64() * 1_000_000.0).round() / 1000.0,
+            details: &self.outcome.details,
+        }
+        .serialize(s)
+    }
+}
+
+/// How a kind's verdict follows from its rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// The gate's: BLOCKED when a policy row did not pass, else CRITICAL
+    /// when a health row did not pass, else SAFE.
+    Phases,
+    /// Every row must be OK (and there must be rows); else `fail`.
+    AllOk { fail: Verdict },
+}
+
+/// What a report is.
+#[derive(Debug)]
+pub struct Kind {
+    /// `kind` in JSON: `gate`, `pack`.
+    pub name: &'static str,
+    /// The table's title.
+    pub title: &'static str,
+    /// Whether the title names the environment and version.
+    pub title_target: bool,
+    /// The Markdown heading's words.
+    pub heading: &'static str,
+    /// The final row's id.
+    pub final_id: &'static str,
+    /// The final row's marker name: `RELEASE_SENTINEL`, `PRE_LIVE_PACK`.
+    pub marker: &'static str,
+    /// The verdict's word for exit 0, 1 and 2.
+    pub words: [&'static str; 3],
+    /// The key of the rows in JSON: `checks`, `steps`.
+    pub rows_key: &'static str,
+    /// An OK row prints without its message (the pack's layout).
+    pub compact_ok: bool,
+    pub rule: Rule,
+}
+
+impl Kind {
+    /// The word for `verdict`: `SAFE`, `DRYRUN`, ...
+    pub fn word(&self, verdict: Verdict) -> &'static str {
+        self.words[usize::from(verdict.code())]
+    }
+}
+
+/// What a report is about.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Target {
+    pub env: Option<String>,
+    pub version: Option<String>,
     /// The commit HEAD points at, when there is one.
     pub commit: Option<String>,
-    /// Where the configuration came from (a path or "embedded default").
-    pub config: String,
-    /// WARN rows block: a WARN policy row counts as FAIL, a WARN health
-    /// row as CRIT.
-    pub strict: bool,
-    pub results: Vec<CheckResult>,
+}
+
+/// Everything one run of a command found.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub kind: &'static Kind,
+    pub target: Target,
+    /// Where the configuration came from (a path or "embedded default");
+    /// `None` when there is no usable configuration.
+    pub config: Option<String>,
+    pub rows: Vec<CheckResult>,
+    /// Why the run could not be evaluated fully (an invalid config). The
+    /// verdict is then BLOCKED.
+    pub error: Option<String>,
+    /// WARN rows block (reported by kinds that have the notion).
+    pub strict: Option<bool>,
+    /// SIGINT or SIGTERM arrived (reported by kinds that can be
+    /// interrupted). The verdict is then BLOCKED.
+    pub interrupted: Option<bool>,
 }
 
 impl Report {
-    /// BLOCKED when any policy row did not pass (SKIP included: fail
-    /// closed), else CRITICAL when any health row did not pass, else SAFE.
-    /// In strict mode a WARN row does not pass.
-    pub fn verdict(&self) -> Verdict {
-        let failed = |phase| {
-            self.results
-                .iter()
-                .any(|r| r.phase == phase && !r.status().passed_in(self.strict))
-        };
-        if failed(Phase::Policy) {
-            Verdict::Blocked
-        } else if failed(Phase::Health) {
-            Verdict::Critical
-        } else {
-            Verdict::Safe
+    pub fn new(kind: &'static Kind, target: Target) -> Self {
+        Self {
+            kind,
+            target,
+            config: None,
+            rows: Vec::new(),
+            error: None,
+            strict: None,
+            interrupted: None,
         }
+    }
+
+    /// The verdict, by the kind's rule. An error or an interruption is
+    /// BLOCKED whatever the rows say.
+    pub fn verdict(&self) -> Verdict {
+        if self.error.is_some() || self.interrupted == Some(true) {
+            return Verdict::Blocked;
+        }
+        let strict = self.strict.unwrap_or(false);
+        match self.kind.rule {
+            Rule::Phases => {
+                let failed = |phase| {
+                    self.rows
+                        .iter()
+                        .any(|r| r.phase == phase && !r.status().passed_in(strict))
+                };
+                if failed(Phase::Policy) || failed(Phase::Pack) {
+                    Verdict::Blocked
+                } else if failed(Phase::Health) {
+                    Verdict::Critical
+                } else {
+                    Verdict::Safe
+                }
+            }
+            Rule::AllOk { fail } => {
+                if !self.rows.is_empty() && self.rows.iter().all(|r| r.status() == Status::Ok) {
+                    Verdict::Safe
+                } else {
+                    fail
+                }
+            }
+        }
+    }
+
+    /// The final row's marker: `RELEASE_SENTINEL=SAFE`.
+    pub fn marker(&self) -> String {
+        format!("{}={}", self.kind.marker, self.kind.word(self.verdict()))
+    }
+
+    /// The rows the summaries show (JUnit, Markdown, annotations): the
+    /// rows, or, for a run that stopped before any row, one FAIL row named
+    /// `config` that says why.
+    pub fn summary_rows(&self) -> std::borrow::Cow<'_, [CheckResult]> {
+        match (&self.error, self.rows.is_empty()) {
+            (Some(e), true) => std::borrow::Cow::Owned(vec![CheckResult::new(
+                "config",
+                Phase::Policy,
+                Outcome::fail(e.clone()),
+                Duration::ZERO,
+            )]),
+            _ => std::borrow::Cow::Borrowed(&self.rows),
+        }
+    }
+}
+
+/// The output formats of a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// The ASCII table
+    #[default]
+    Table,
+    /// One JSON document
+    Json,
+    /// JUnit XML, one test suite per phase
+    Junit,
+    /// A Markdown table (for $GITHUB_STEP_SUMMARY)
+    Markdown,
+}
+
+/// Render `report` in `format`; `colour` paints the table's statuses.
+pub fn render(
+    format: Format,
+    report: &Report,
+    scrubber: &Scrubber,
+    colour: bool,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    match format {
+        Format::Table => table::render(report, scrubber, colour, out),
+        Format::Json => json::render(report, scrubber, out),
+        Format::Junit => junit::render(report, scrubber, out),
+        Format::Markdown => markdown::render(report, scrubber, out),
     }
 }
 
@@ -158,23 +344,36 @@ impl Report {
 mod tests {
     use super::*;
 
+    const GATE: Kind = Kind {
+        name: "gate",
+        title: "T",
+        title_target: true,
+        heading: "Release gate",
+        final_id: "release_sentinel",
+        marker: "RELEASE_SENTINEL",
+        words: ["SAFE", "BLOCKED", "CRITICAL"],
+        rows_key: "checks",
+        compact_ok: false,
+        rule: Rule::Phases,
+    };
+    const PACK: Kind = Kind {
+        name: "pack",
+        rule: Rule::AllOk {
+            fail: Verdict::Blocked,
+        },
+        words: ["DRYRUN", "FAIL", "FAIL"],
+        ..GATE
+    };
+
     fn row(phase: Phase, status: Status) -> CheckResult {
-        CheckResult {
-            id: "x".into(),
-            phase,
-            outcome: Outcome::new(status, "m"),
-            duration: Duration::ZERO,
-        }
+        CheckResult::new("x", phase, Outcome::new(status, "m"), Duration::ZERO)
     }
 
-    fn report(rows: Vec<CheckResult>) -> Report {
+    fn report(kind: &'static Kind, rows: Vec<CheckResult>) -> Report {
         Report {
-            env: "dev".into(),
-            version: "v1.0.0".into(),
-            commit: None,
-            config: "embedded default".into(),
-            strict: false,
-            results: rows,
+            rows,
+            strict: Some(false),
+            ..Report::new(kind, Target::default())
         }
     }
 
@@ -182,22 +381,31 @@ mod tests {
     fn verdict_follows_the_exit_code_table() {
         use Phase::*;
         use Status::*;
-        assert_eq!(report(vec![row(Policy, Ok)]).verdict(), Verdict::Safe);
-        assert_eq!(report(vec![row(Policy, Warn)]).verdict(), Verdict::Safe);
         assert_eq!(
-            report(vec![row(Policy, Ok), row(Health, Warn)]).verdict(),
+            report(&GATE, vec![row(Policy, Ok)]).verdict(),
             Verdict::Safe
         );
         assert_eq!(
-            report(vec![row(Policy, Ok), row(Health, Crit)]).verdict(),
+            report(&GATE, vec![row(Policy, Warn)]).verdict(),
+            Verdict::Safe
+        );
+        assert_eq!(
+            report(&GATE, vec![row(Policy, Ok), row(Health, Warn)]).verdict(),
+            Verdict::Safe
+        );
+        assert_eq!(
+            report(&GATE, vec![row(Policy, Ok), row(Health, Crit)]).verdict(),
             Verdict::Critical
         );
         assert_eq!(
-            report(vec![row(Policy, Fail), row(Health, Skip)]).verdict(),
+            report(&GATE, vec![row(Policy, Fail), row(Health, Skip)]).verdict(),
             Verdict::Blocked
         );
         // A policy gate that was not evaluated never counts as passed.
-        assert_eq!(report(vec![row(Policy, Skip)]).verdict(), Verdict::Blocked);
+        assert_eq!(
+            report(&GATE, vec![row(Policy, Skip)]).verdict(),
+            Verdict::Blocked
+        );
     }
 
     #[test]
@@ -205,8 +413,8 @@ mod tests {
         use Phase::*;
         use Status::*;
         let strict = |rows| Report {
-            strict: true,
-            ..report(rows)
+            strict: Some(true),
+            ..report(&GATE, rows)
         };
         assert_eq!(strict(vec![row(Policy, Warn)]).verdict(), Verdict::Blocked);
         assert_eq!(
@@ -218,98 +426,35 @@ mod tests {
             Verdict::Safe
         );
     }
-}
 
-/// The output formats of the report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    Table,
-    Json,
-    Junit,
-    Markdown,
-}
-
-/// What the JUnit, Markdown and GitHub renderers need of either report.
-pub struct Summary<'a> {
-    /// `gate` or `pack`.
-    pub kind: &'static str,
-    pub env: &'a str,
-    pub version: &'a str,
-    pub commit: Option<&'a str>,
-    pub rows: &'a [CheckResult],
-    /// The final row's marker: `RELEASE_SENTINEL=SAFE`, `PRE_LIVE_PACK=FAIL`.
-    pub marker: String,
-    pub passed: bool,
-    pub exit_code: u8,
-    /// WARN rows block.
-    pub strict: bool,
-}
-
-impl Report {
-    pub fn summary(&self) -> Summary<'_> {
-        let verdict = self.verdict();
-        Summary {
-            kind: "gate",
-            env: &self.env,
-            version: &self.version,
-            commit: self.commit.as_deref(),
-            rows: &self.results,
-            marker: format!("RELEASE_SENTINEL={}", verdict.as_str()),
-            passed: verdict == Verdict::Safe,
-            exit_code: verdict.code(),
-            strict: self.strict,
-        }
+    #[test]
+    fn an_error_or_an_interruption_blocks_whatever_the_rows() {
+        let mut r = report(&GATE, vec![row(Phase::Policy, Status::Ok)]);
+        r.error = Some("bad config".into());
+        assert_eq!(r.verdict(), Verdict::Blocked);
+        let mut r = report(&PACK, vec![row(Phase::Pack, Status::Ok)]);
+        assert_eq!(r.verdict(), Verdict::Safe);
+        assert_eq!(r.marker(), "RELEASE_SENTINEL=DRYRUN");
+        r.interrupted = Some(true);
+        assert_eq!(r.verdict(), Verdict::Blocked);
     }
-}
 
-impl crate::pack::PackReport {
-    pub fn summary(&self) -> Summary<'_> {
-        Summary {
-            kind: "pack",
-            env: &self.env,
-            version: &self.version,
-            commit: self.commit.as_deref(),
-            rows: &self.steps,
-            marker: if self.passed() {
-                "PRE_LIVE_PACK=DRYRUN".to_string()
-            } else {
-                "PRE_LIVE_PACK=FAIL".to_string()
-            },
-            passed: self.passed(),
-            exit_code: self.exit_code(),
-            strict: false,
-        }
+    #[test]
+    fn all_ok_needs_rows_and_every_row_ok() {
+        assert_eq!(report(&PACK, vec![]).verdict(), Verdict::Blocked);
+        assert_eq!(
+            report(&PACK, vec![row(Phase::Pack, Status::Warn)]).verdict(),
+            Verdict::Blocked
+        );
     }
-}
 
-/// Render the pre-live pack's report in `format`.
-pub fn render_pack(
-    format: Format,
-    report: &crate::pack::PackReport,
-    scrubber: &crate::secrets::Scrubber,
-    colour: bool,
-    out: &mut dyn std::io::Write,
-) -> std::io::Result<()> {
-    match format {
-        Format::Table => table::render_pack(report, scrubber, colour, out),
-        Format::Json => json::write_value(json::pack_value(report), scrubber, out),
-        Format::Junit => junit::render(&report.summary(), scrubber, out),
-        Format::Markdown => markdown::render(&report.summary(), scrubber, out),
-    }
-}
-
-/// Render `report` in `format`.
-pub fn render(
-    format: Format,
-    report: &Report,
-    scrubber: &crate::secrets::Scrubber,
-    colour: bool,
-    out: &mut dyn std::io::Write,
-) -> std::io::Result<()> {
-    match format {
-        Format::Table => table::render(report, scrubber, colour, out),
-        Format::Json => json::render(report, scrubber, out),
-        Format::Junit => junit::render(&report.summary(), scrubber, out),
-        Format::Markdown => markdown::render(&report.summary(), scrubber, out),
+    #[test]
+    fn a_run_stopped_before_any_row_summarises_as_one_config_row() {
+        let mut r = report(&GATE, vec![]);
+        r.error = Some("invalid config x".into());
+        let rows = r.summary_rows();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].id, "config");
+        assert_eq!(rows[0].status(), Status::Fail);
     }
 }

@@ -86,28 +86,47 @@ pub fn cell(scrubber: &Scrubber, text: &str, max: usize) -> String {
     sanitize::ascii_capped(&scrubber.scrub(text), max)
 }
 
-/// Render the gate's report; `colour` paints the statuses.
+/// Render a report; `colour` paints the statuses. A run that stopped
+/// before any row (an invalid config) prints nothing: stderr says why.
 pub fn render(
     report: &Report,
     scrubber: &Scrubber,
     colour: bool,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    let title = format!(
-        "RELEASE SENTINEL: env={} version={}",
-        cell(scrubber, &report.env, 20),
-        cell(scrubber, &report.version, 24)
-    );
+    if report.rows.is_empty() && report.error.is_some() {
+        return Ok(());
+    }
+    let kind = report.kind;
+    let title = if kind.title_target {
+        format!(
+            "{}: env={} version={}",
+            kind.title,
+            cell(scrubber, report.target.env.as_deref().unwrap_or("-"), 20),
+            cell(
+                scrubber,
+                report.target.version.as_deref().unwrap_or("-"),
+                24
+            )
+        )
+    } else {
+        kind.title.to_string()
+    };
     let rows: Vec<String> = report
-        .results
+        .rows
         .iter()
         .map(|r| {
-            painted_row(
-                &cell(scrubber, &r.id, 80),
-                r.status().as_str(),
-                Some(&cell(scrubber, &r.outcome.message, MESSAGE_MAX)),
-                colour,
-            )
+            let id = cell(scrubber, &r.id, 80);
+            if kind.compact_ok && r.status() == Status::Ok {
+                painted_row(&id, "OK", None, colour)
+            } else {
+                painted_row(
+                    &id,
+                    r.status().as_str(),
+                    Some(&cell(scrubber, &r.outcome.message, MESSAGE_MAX)),
+                    colour,
+                )
+            }
         })
         .collect();
     let verdict = report.verdict();
@@ -117,48 +136,12 @@ pub fn render(
         Verdict::Critical => Status::Crit,
     };
     let final_row = painted_row(
-        "release_sentinel",
+        kind.final_id,
         status.as_str(),
-        Some(&format!("RELEASE_SENTINEL={}", verdict.as_str())),
+        Some(&report.marker()),
         colour,
     );
     write_table(out, &title, &rows, &final_row)
-}
-
-/// The pack's title.
-pub const PACK_TITLE: &str = "PRE-LIVE PACK DRY-RUN RESULTS";
-
-/// Render the pre-live pack in its fixed layout: an OK step has two
-/// columns, any other a third with the reason.
-pub fn render_pack(
-    report: &crate::pack::PackReport,
-    scrubber: &Scrubber,
-    colour: bool,
-    out: &mut dyn Write,
-) -> io::Result<()> {
-    let rows: Vec<String> = report
-        .steps
-        .iter()
-        .map(|s| {
-            let id = cell(scrubber, &s.id, 80);
-            if s.status() == Status::Ok {
-                painted_row(&id, "OK", None, colour)
-            } else {
-                painted_row(
-                    &id,
-                    s.status().as_str(),
-                    Some(&cell(scrubber, &s.outcome.message, MESSAGE_MAX)),
-                    colour,
-                )
-            }
-        })
-        .collect();
-    let final_row = if report.passed() {
-        painted_row("pre_live_pack", "OK", Some("PRE_LIVE_PACK=DRYRUN"), colour)
-    } else {
-        painted_row("pre_live_pack", "FAIL", Some("PRE_LIVE_PACK=FAIL"), colour)
-    };
-    write_table(out, PACK_TITLE, &rows, &final_row)
 }
 
 #[cfg(test)]

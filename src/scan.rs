@@ -1,5 +1,6 @@
-//! `scan_secrets_dry`: committed secrets in the repository's tracked files
-//! and its untracked files that are not ignored.
+//! The secrets scan (the pack's `scan_secrets_dry`): committed secrets in
+//! the repository's tracked files and its untracked files that are not
+//! ignored (listed by [`crate::git::files`]).
 //!
 //! One combined byte regex (every credential rule of
 //! [`crate::secrets::rules`], and the current values of the secret
@@ -14,9 +15,7 @@
 //! content), history (only the current tree), encoded or split secrets.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use git2::{Repository, Status as G, StatusOptions};
 use regex::bytes::{Regex, RegexBuilder};
 
 use crate::config::pack::Scan;
@@ -47,31 +46,6 @@ pub struct Outcome {
     pub allowed: usize,
     pub unreadable: usize,
     pub findings: Vec<Finding>,
-}
-
-/// The files to scan: tracked regular files and executables, and untracked
-/// files that are not ignored (`/`-separated, relative to the root).
-pub fn files(repo: &Repository) -> Result<Vec<String>, git2::Error> {
-    let mut out = Vec::new();
-    for e in repo.index()?.iter() {
-        let kind = e.mode & 0o170000;
-        if kind == 0o100000 {
-            out.push(String::from_utf8_lossy(&e.path).into_owned());
-        }
-    }
-    let mut opts = StatusOptions::new();
-    opts.include_untracked(true)
-        .recurse_untracked_dirs(true)
-        .include_ignored(false)
-        .exclude_submodules(true);
-    for s in repo.statuses(Some(&mut opts))?.iter() {
-        if s.status().contains(G::WT_NEW) {
-            out.push(String::from_utf8_lossy(s.path_bytes()).into_owned());
-        }
-    }
-    out.sort();
-    out.dedup();
-    Ok(out)
 }
 
 struct Matcher {
@@ -188,39 +162,22 @@ pub fn scan(
     live: &[(String, String)],
 ) -> Result<Outcome, String> {
     let matcher = Matcher::new(live)?;
-    let next = AtomicUsize::new(0);
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 8);
-    let parts: Vec<Outcome> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut o = Outcome::default();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(path) = files.get(i) else { break };
-                        match scan_file(root, path, cfg, &matcher) {
-                            FileResult::Scanned(f) => {
-                                o.scanned += 1;
-                                o.findings.extend(f);
-                            }
-                            FileResult::Binary => o.binary += 1,
-                            FileResult::Large => o.large += 1,
-                            FileResult::Allowed => o.allowed += 1,
-                            FileResult::Unreadable => o.unreadable += 1,
-                        }
-                    }
-                    o
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
+    let parts = crate::par::fold(
+        files,
+        crate::par::threads(8),
+        Outcome::default,
+        |o, path| match scan_file(root, path, cfg, &matcher) {
+            FileResult::Scanned(f) => {
+                o.scanned += 1;
+                o.findings.extend(f);
+            }
+            FileResult::Binary => o.binary += 1,
+            FileResult::Large => o.large += 1,
+            FileResult::Allowed => o.allowed += 1,
+            FileResult::Unreadable => o.unreadable += 1,
+        },
+    )
+    .ok_or("the scan failed unexpectedly")?;
     let mut all = Outcome::default();
     for p in parts {
         all.scanned += p.scanned;

@@ -11,9 +11,76 @@
 
 use std::ffi::OsStr;
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-use crate::report::{Outcome, Status};
+use serde::Deserialize;
+
+use super::{Check, Ctx, HealthCheck, Running, Shared, blocking};
+use crate::config::values::unexpanded_label;
+use crate::report::Outcome;
+use crate::sanitize::quoted;
+
+/// `[[health.process]]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Raw {
+    pub name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Process {
+    pub name: String,
+}
+
+pub fn validate(p: Raw, key: &str, cx: &mut Ctx<'_>) -> Option<HealthCheck> {
+    let key_name = format!("{key}.name");
+    let mut unset = Vec::new();
+    let name = match cx.expand(&p.name, &key_name, &mut unset) {
+        Some(name) if name.trim().is_empty() || name.contains('/') => {
+            cx.problems
+                .push(key_name, format!("{} is not a process name", quoted(&name)));
+            return None;
+        }
+        Some(name) => name,
+        // Named by a required variable that is unset: `process:<NAME>`.
+        None if !unset.is_empty() => unexpanded_label(&p.name),
+        None => return None,
+    };
+    Some(HealthCheck {
+        id: format!("process:{name}"),
+        key: key.to_string(),
+        check: Arc::new(Process { name }),
+        unset,
+    })
+}
+
+/// The process table, read once per run for every process check.
+#[derive(Default)]
+struct Table(tokio::sync::OnceCell<Arc<Result<Snapshot, String>>>);
+
+impl Check for Process {
+    fn run<'a>(&'a self, shared: &'a Shared) -> Running<'a> {
+        Box::pin(async move {
+            let cell = shared.get::<Table>();
+            let table = cell
+                .0
+                .get_or_init(|| async {
+                    Arc::new(
+                        tokio::task::spawn_blocking(Snapshot::take)
+                            .await
+                            .unwrap_or_else(|_| {
+                                Err("the process table could not be read".to_string())
+                            }),
+                    )
+                })
+                .await
+                .clone();
+            let name = self.name.clone();
+            // Reading executables and command lines blocks: off the runtime.
+            blocking(move || check(&table, &name)).await
+        })
+    }
+}
 
 /// The kernel keeps this many bytes of a process name.
 const COMM_LEN: usize = 15;
@@ -40,10 +107,7 @@ fn base(name: &OsStr) -> Option<String> {
 }
 
 fn threads() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 4)
+    crate::par::threads(4)
 }
 
 impl Snapshot {
@@ -89,16 +153,14 @@ impl Snapshot {
                 return confirmed;
             }
         }
-        let chunk = self.entries.len().div_ceil(threads()).max(1);
-        std::thread::scope(|scope| {
-            for part in self.entries.chunks(chunk) {
-                scope.spawn(move || {
-                    for e in part {
-                        Self::more(e);
-                    }
-                });
-            }
-        });
+        crate::par::fold(
+            &self.entries,
+            threads(),
+            || (),
+            |(), e| {
+                Self::more(e);
+            },
+        );
         self.entries
             .iter()
             .filter(|e| by_more(e))
@@ -122,32 +184,18 @@ fn read_table() -> Result<Vec<Entry>, String> {
         .map_err(|e| format!("cannot read /proc: {e}"))?
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
         .collect();
-    let chunk = pids.len().div_ceil(threads()).max(1);
-    let parts: Vec<Vec<Entry>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = pids
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    let mut buf = [0u8; 64];
-                    part.iter()
-                        .filter_map(|&pid| {
-                            let comm = read_head(&format!("/proc/{pid}/comm"), &mut buf)?;
-                            let comm = comm.strip_suffix(b"\n").unwrap_or(comm);
-                            Some(Entry {
-                                pid,
-                                comm: String::from_utf8_lossy(comm).into_owned(),
-                                more: OnceLock::new(),
-                            })
-                        })
-                        .collect()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
+    let parts = crate::par::fold(&pids, threads(), Vec::new, |entries, &pid| {
+        let mut buf = [0u8; 64];
+        if let Some(comm) = read_head(&format!("/proc/{pid}/comm"), &mut buf) {
+            let comm = comm.strip_suffix(b"\n").unwrap_or(comm);
+            entries.push(Entry {
+                pid,
+                comm: String::from_utf8_lossy(comm).into_owned(),
+                more: OnceLock::new(),
+            });
+        }
+    })
+    .ok_or("the process table could not be read")?;
     Ok(parts.into_iter().flatten().collect())
 }
 
@@ -212,12 +260,12 @@ pub fn check(snapshot: &Result<Snapshot, String>, name: &str) -> Outcome {
     let snapshot = match snapshot {
         Ok(s) => s,
         Err(e) => {
-            return Outcome::new(Status::Crit, format!("cannot list processes: {e}"));
+            return Outcome::crit(format!("cannot list processes: {e}"));
         }
     };
     let pids = snapshot.matching(name);
     match pids.as_slice() {
-        [] => Outcome::new(Status::Crit, format!("no running process named {name}"))
+        [] => Outcome::crit(format!("no running process named {name}"))
             .detail("pids", Vec::<u32>::new()),
         [one] => Outcome::ok(format!("{name} is running (1 process)")).detail("pids", vec![*one]),
         many => Outcome::ok(format!("{name} is running ({} processes)", many.len()))
@@ -270,6 +318,6 @@ mod tests {
     fn a_missing_process_is_critical() {
         let snap = Snapshot::take();
         let o = check(&snap, "no-such-process-release-sentinel");
-        assert_eq!(o.status, Status::Crit);
+        assert_eq!(o.status, crate::report::Status::Crit);
     }
 }

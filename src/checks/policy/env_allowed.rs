@@ -1,11 +1,12 @@
 //! `env_allowed`: the environment is one of the configured names, matched
 //! exactly (no case folding, no prefixes: `production` is not `prod`).
 
-use crate::config::Config;
+use super::Input;
 use crate::report::Outcome;
 use crate::sanitize::quoted;
 
-pub fn check(env: &str, config: &Config) -> Outcome {
+pub fn check(input: &Input<'_>) -> Outcome {
+    let (env, config) = (input.env, input.config);
     let allowed = config.environments.join(", ");
     if config.env_allowed(env) {
         return Outcome::ok(format!("{env} is an allowed environment"));

@@ -12,14 +12,222 @@
 //! Messages name the URL with its credentials masked and never show a
 //! header value.
 
+use std::collections::{BTreeMap, HashMap};
 use std::error::Error as _;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use reqwest::StatusCode;
+use serde::Deserialize;
 
-use crate::config::health::Api;
+use super::{Check, Ctx, HealthCheck, Running, Shared};
+use crate::config::values::{check_name, duration};
 use crate::report::{Outcome, Status};
+use crate::sanitize::quoted;
 use crate::secrets::mask_url;
+
+pub const TIMEOUT: Duration = Duration::from_secs(3);
+pub const ATTEMPTS: u32 = 3;
+pub const MAX_REDIRECTS: u32 = 5;
+pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(5);
+pub const BACKOFF: Duration = Duration::from_secs(1);
+/// Upper bounds that keep a typo from turning into an hour-long gate.
+const MAX_TIMEOUT: Duration = Duration::from_secs(300);
+const MAX_ATTEMPTS: i64 = 10;
+
+/// One status or several.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum StatusList {
+    One(i64),
+    Many(Vec<i64>),
+}
+
+/// `[[health.api]]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Raw {
+    pub name: String,
+    pub url: String,
+    pub timeout: Option<String>,
+    pub retries: Option<i64>,
+    pub expect_status: Option<StatusList>,
+    pub headers: Option<BTreeMap<String, String>>,
+    pub max_redirects: Option<i64>,
+    pub insecure: Option<bool>,
+    pub retry_after_cap: Option<String>,
+    pub backoff: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Api {
+    pub name: String,
+    pub url: String,
+    pub timeout: Duration,
+    pub attempts: u32,
+    pub expect: Vec<u16>,
+    pub headers: Vec<(String, String)>,
+    pub max_redirects: u32,
+    pub insecure: bool,
+    pub retry_after_cap: Duration,
+    /// The first wait between attempts; each next wait doubles.
+    pub backoff: Duration,
+}
+
+pub fn validate(a: Raw, key: &str, cx: &mut Ctx<'_>) -> Option<HealthCheck> {
+    if let Err(why) = check_name(&a.name, "check") {
+        cx.problems.push(format!("{key}.name"), why);
+    }
+    let mut dur = |text: Option<&str>, default, field: &str| {
+        duration(
+            text,
+            default,
+            MAX_TIMEOUT,
+            &format!("{key}.{field}"),
+            cx.problems,
+        )
+    };
+    let timeout = dur(a.timeout.as_deref(), TIMEOUT, "timeout");
+    let retry_after_cap = dur(
+        a.retry_after_cap.as_deref(),
+        RETRY_AFTER_CAP,
+        "retry_after_cap",
+    );
+    let backoff = dur(a.backoff.as_deref(), BACKOFF, "backoff");
+    let attempts = match a.retries {
+        None => ATTEMPTS,
+        Some(n) if (1..=MAX_ATTEMPTS).contains(&n) => n as u32,
+        Some(n) => {
+            cx.problems.push(
+                format!("{key}.retries"),
+                format!("{n} attempts: use 1 to {MAX_ATTEMPTS}"),
+            );
+            ATTEMPTS
+        }
+    };
+    let max_redirects = match a.max_redirects {
+        None => MAX_REDIRECTS,
+        Some(n) if (0..=20).contains(&n) => n as u32,
+        Some(n) => {
+            cx.problems
+                .push(format!("{key}.max_redirects"), format!("{n}: use 0 to 20"));
+            MAX_REDIRECTS
+        }
+    };
+    let statuses = match a.expect_status {
+        None => vec![200],
+        Some(StatusList::One(s)) => vec![s],
+        Some(StatusList::Many(list)) => list,
+    };
+    if statuses.is_empty() {
+        cx.problems.push(
+            format!("{key}.expect_status"),
+            "the list is empty: no answer could pass",
+        );
+    }
+    let mut expect = Vec::new();
+    for s in statuses {
+        match u16::try_from(s) {
+            Ok(s) if (100..=599).contains(&s) => expect.push(s),
+            _ => cx.problems.push(
+                format!("{key}.expect_status"),
+                format!("{s} is not an HTTP status (100 to 599)"),
+            ),
+        }
+    }
+    let mut unset = Vec::new();
+    let mut headers = Vec::new();
+    for (name, value) in a.headers.unwrap_or_default() {
+        let hkey = format!("{key}.headers.{name}");
+        if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            cx.problems.push(
+                &hkey,
+                format!("{} is not a valid header name", quoted(&name)),
+            );
+            continue;
+        }
+        if let Some(v) = cx.expand(&value, &hkey, &mut unset) {
+            if reqwest::header::HeaderValue::from_str(&v).is_err() {
+                // Never show the value: it is usually a credential.
+                cx.problems.push(
+                    &hkey,
+                    "the value is not a valid header value (control characters?)",
+                );
+                continue;
+            }
+            headers.push((name, v));
+        }
+    }
+    let url_key = format!("{key}.url");
+    let url = match cx.expand(&a.url, &url_key, &mut unset) {
+        Some(u) => {
+            match reqwest::Url::parse(&u) {
+                Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {}
+                Ok(_) => cx.problems.push(
+                    &url_key,
+                    format!("{} is not an http or https URL", quoted(&mask_url(&u))),
+                ),
+                Err(e) => cx.problems.push(
+                    &url_key,
+                    format!("{} is not a URL: {e}", quoted(&mask_url(&u))),
+                ),
+            }
+            u
+        }
+        None if !unset.is_empty() => a.url.clone(),
+        None => return None,
+    };
+    Some(HealthCheck {
+        id: format!("api:{}", a.name),
+        key: key.to_string(),
+        check: Arc::new(Api {
+            name: a.name,
+            url,
+            timeout,
+            attempts,
+            expect,
+            headers,
+            max_redirects,
+            insecure: a.insecure.unwrap_or(false),
+            retry_after_cap,
+            backoff,
+        }),
+        unset,
+    })
+}
+
+/// One HTTP client per redirect limit and TLS setting, for the whole run.
+#[derive(Default)]
+struct Clients(Mutex<HashMap<(u32, bool), Result<reqwest::Client, String>>>);
+
+impl Check for Api {
+    fn budget(&self) -> Duration {
+        budget(self) + SLACK
+    }
+
+    fn run<'a>(&'a self, shared: &'a Shared) -> Running<'a> {
+        let client = shared
+            .get::<Clients>()
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((self.max_redirects, self.insecure))
+            .or_insert_with(|| client(self.max_redirects, self.insecure))
+            .clone();
+        Box::pin(async move {
+            match client {
+                Ok(client) => check(&client, self).await,
+                Err(e) => Outcome::crit(format!("cannot check: no HTTP client ({e})")),
+            }
+        })
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        // Header values are credentials more often than not, whatever the
+        // variable they came from is called.
+        self.headers.iter().map(|(_, v)| v.clone()).collect()
+    }
+}
 
 /// Most bytes of a response body that are read.
 pub const BODY_CAP: usize = 64 * 1024;

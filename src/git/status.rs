@@ -1,6 +1,6 @@
-//! `clean_tree`: nothing staged, modified, deleted, renamed or untracked,
-//! and no dirty submodule. Ignored files do not count. Untracked
-//! directories are reported as one entry (`dir/`), as `git status` does.
+//! The work tree's status: every staged, modified, deleted, renamed or
+//! untracked path, and dirty submodules. Ignored files do not count.
+//! Untracked directories are one entry (`dir/`), as `git status` shows them.
 //!
 //! Most of the cost of a status is one `lstat` per tracked file, which
 //! libgit2 does serially. So the work is split: the tracked files are
@@ -20,19 +20,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use git2::{IndexEntry, Repository, Status as G, StatusOptions, StatusShow};
 use rustix::fs::{AtFlags, CWD, Dir, FileType, Mode, OFlags, Stat, openat, statat};
 use rustix::io::Errno;
 
-use super::git_repo::Repo;
-use super::list_some;
-use crate::config::Policy;
-use crate::report::Outcome;
+use super::Repo;
 
-/// How many paths a message names before "and N more".
-const SHOWN: usize = 5;
 /// At most this many threads for one status.
 const MAX_THREADS: usize = 8;
 /// When more than this share of the index needs libgit2 anyway (a fresh
@@ -342,44 +336,44 @@ pub fn changes(repo: &Repo, threads: usize) -> Result<Vec<Change>, git2::Error> 
         Ok(fd) => fd,
         Err(_) => return full_status(repo),
     };
-    let next = AtomicUsize::new(0);
     let threads = threads.clamp(1, MAX_THREADS);
     let (staged, scanned) = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                scope.spawn(|| {
-                    let mut found = Candidates::default();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(w) = work.get(i) else { break };
-                        scan_dir(&root, w, index_mtime, &mut found)?;
+        let scan = scope.spawn(|| {
+            crate::par::fold(
+                &work,
+                threads,
+                || Ok(Candidates::default()),
+                |found: &mut std::io::Result<Candidates>, w| {
+                    if let Ok(c) = found
+                        && let Err(e) = scan_dir(&root, w, index_mtime, c)
+                    {
+                        *found = Err(e);
                     }
-                    Ok::<_, std::io::Error>(found)
-                })
-            })
-            .collect();
+                },
+            )
+        });
         // Meanwhile, on this thread: HEAD against the index (no lstat).
         let staged = collect(&repo.repo, &mut options(StatusShow::Index));
-        let mut scanned = Ok(Candidates::default());
-        for w in workers {
-            match (w.join(), &mut scanned) {
-                (Ok(Ok(found)), Ok(all)) => {
-                    all.paths.extend(found.paths);
-                    all.dirs.extend(found.dirs);
-                }
-                (Ok(Err(e)), _) => scanned = Err(e.to_string()),
-                (Err(_), _) => scanned = Err("a status thread panicked".to_string()),
-                _ => {}
-            }
-        }
-        (staged, scanned)
+        (staged, scan.join().ok().flatten())
     });
-    let staged = staged?;
-    let Ok(Candidates { mut paths, dirs }) = scanned else {
-        // A directory could not be read (permissions, a race): let libgit2
-        // do the whole status and report what it finds.
+    // A worker that did not finish proves nothing: libgit2 decides all.
+    let Some(parts) = scanned else {
         return full_status(repo);
     };
+    let mut all = Candidates::default();
+    for part in parts {
+        match part {
+            Ok(c) => {
+                all.paths.extend(c.paths);
+                all.dirs.extend(c.dirs);
+            }
+            // A directory could not be read (permissions, a race): let
+            // libgit2 do the whole status and report what it finds.
+            Err(_) => return full_status(repo),
+        }
+    }
+    let staged = staged?;
+    let Candidates { mut paths, dirs } = all;
     paths.extend(others);
     tracing::debug!(
         tracked = total,
@@ -417,89 +411,13 @@ pub fn changes(repo: &Repo, threads: usize) -> Result<Vec<Change>, git2::Error> 
 
 /// Threads to use: the machine's parallelism, capped.
 pub fn default_threads() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(MAX_THREADS)
-}
-
-pub fn check(repo: &Repo, policy: &Policy, env: &str) -> Outcome {
-    let found = match changes(repo, default_threads()) {
-        Ok(c) => c,
-        Err(e) => {
-            return Outcome::fail(format!(
-                "cannot read the work tree's status: {}; run `git status` to see why",
-                e.message()
-            ));
-        }
-    };
-    let submodules: Vec<Vec<u8>> = if found.is_empty() {
-        Vec::new()
-    } else {
-        repo.repo
-            .submodules()
-            .map(|subs| {
-                subs.iter()
-                    .map(|s| s.path().as_os_str().as_encoded_bytes().to_vec())
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let mut changes = Vec::new();
-    for (path, st) in &found {
-        let what = if submodules.contains(path) {
-            "submodule modified"
-        } else {
-            describe(*st)
-        };
-        changes.push(format!("{} ({what})", String::from_utf8_lossy(path)));
-    }
-    if changes.is_empty() {
-        return Outcome::ok("no uncommitted changes (ignored files do not count)");
-    }
-    let summary = format!(
-        "{} uncommitted change{}: {}",
-        changes.len(),
-        if changes.len() == 1 { "" } else { "s" },
-        list_some(&changes, SHOWN)
-    );
-    let details = changes.clone();
-    if policy.allow_dirty {
-        Outcome::warn(format!("allowed for {env} (allow_dirty): {summary}"))
-    } else {
-        Outcome::fail(format!("{summary}; commit or stash them"))
-    }
-    .detail("changes", details)
-}
-
-fn describe(st: G) -> &'static str {
-    if st.contains(G::CONFLICTED) {
-        "conflicted"
-    } else if st.intersects(
-        G::INDEX_NEW
-            | G::INDEX_MODIFIED
-            | G::INDEX_DELETED
-            | G::INDEX_RENAMED
-            | G::INDEX_TYPECHANGE,
-    ) {
-        "staged"
-    } else if st.contains(G::WT_NEW) {
-        "untracked"
-    } else if st.contains(G::WT_DELETED) {
-        "deleted"
-    } else if st.contains(G::WT_RENAMED) {
-        "renamed"
-    } else if st.contains(G::WT_TYPECHANGE) {
-        "type changed"
-    } else {
-        "modified"
-    }
+    crate::par::threads(MAX_THREADS)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checks::git_repo;
+    use crate::git;
     use std::process::Command;
 
     fn git(dir: &Path, args: &[&str]) {
@@ -556,7 +474,7 @@ mod tests {
     fn same_as_libgit2(name: &str, mutate: Mutation) {
         let tmp = fixture();
         mutate(tmp.path());
-        let repo = git_repo::open(tmp.path()).unwrap_or_else(|e| panic!("{name}: {}", e.message));
+        let repo = git::open(tmp.path()).unwrap_or_else(|e| panic!("{name}: {}", e.message));
         let expected = full_status(&repo).unwrap();
         for threads in [1, 2, 3] {
             let got = changes(&repo, threads).unwrap();
@@ -642,7 +560,7 @@ mod tests {
     #[test]
     fn a_file_older_than_the_index_is_proven_by_stat() {
         let tmp = fixture();
-        let repo = git_repo::open(tmp.path()).unwrap();
+        let repo = git::open(tmp.path()).unwrap();
         let index = repo.repo.index().unwrap();
         let entry = index.get_path(Path::new("top.txt"), 0).unwrap();
         let t = Tracked::from_entry(entry);

@@ -1,8 +1,8 @@
-//! The pre-live pack (`--dry-run`): an ordered suite of read-only
+//! The pre-live pack (`pack`, or the gate's `--dry-run`): an ordered suite of read-only
 //! validation steps, each reported as one row.
 //!
 //! With `[[pack.steps]]` configured, those steps run, one after another,
-//! as subprocesses (see [`step`]). Without, the pack is the tool's own
+//! as subprocesses (see [`crate::runner`]). Without, the pack is the tool's own
 //! steps, each doing real work: `config_check_dry`, `policy_gates_dry`,
 //! `health_checks_dry` and `scan_secrets_dry`. A step that could not check
 //! anything is SKIP, never OK, and anything but OK fails the pack.
@@ -11,23 +11,38 @@
 //! killed, the steps not run show SKIP, and the table is still printed.
 //! (A built-in step is bounded by its own budgets and is not cut short.)
 
-pub mod scan;
-pub mod step;
-
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use serde_json::json;
 
-use crate::checks::{git_repo, list_some};
+use super::{Context, Done, Error, Workspace, gate};
+use crate::checks::{health, list_some, policy};
+use crate::cli::{OutputArgs, SourceArgs, TargetArgs};
 use crate::config::{self, Config};
 use crate::envsnap::EnvSnapshot;
-use crate::report::progress::Progress;
-use crate::report::{CheckResult, Outcome, Phase, Status};
-use crate::secrets::Scrubber;
-use crate::{Settings, gate, health};
+use crate::exit::Verdict;
+use crate::git::{self, Opened};
+use crate::progress::Progress;
+use crate::report::{CheckResult, Kind, Outcome, Phase, Rule, Status};
+use crate::{runner, scan};
+
+/// The pack's report.
+pub static KIND: Kind = Kind {
+    name: "pack",
+    title: "PRE-LIVE PACK DRY-RUN RESULTS",
+    title_target: false,
+    heading: "Pre-live pack",
+    final_id: "pre_live_pack",
+    marker: "PRE_LIVE_PACK",
+    words: ["DRYRUN", "FAIL", "FAIL"],
+    rows_key: "steps",
+    compact_ok: true,
+    rule: Rule::AllOk {
+        fail: Verdict::Blocked,
+    },
+};
 
 /// The built-in steps, in order.
 pub const BUILTIN_STEPS: &[&str] = &[
@@ -37,44 +52,33 @@ pub const BUILTIN_STEPS: &[&str] = &[
     "scan_secrets_dry",
 ];
 
-/// Everything one run of the pack found.
-#[derive(Debug, Clone)]
-pub struct PackReport {
-    pub env: String,
-    pub version: String,
-    pub commit: Option<String>,
-    pub config: String,
-    pub steps: Vec<CheckResult>,
-    /// SIGINT or SIGTERM arrived.
-    pub interrupted: bool,
-    /// Why the config could not be used (the built-in steps ran instead
-    /// of any configured ones, which could not be read).
-    pub config_error: Option<String>,
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    /// WARN rows of the policy and health steps fail them
+    #[arg(long)]
+    pub strict: bool,
 }
 
-impl PackReport {
-    /// Every step OK, and no interruption.
-    pub fn passed(&self) -> bool {
-        !self.interrupted
-            && !self.steps.is_empty()
-            && self.steps.iter().all(|s| s.status() == Status::Ok)
-    }
-
-    /// 0 when every step passed, else 1.
-    pub fn exit_code(&self) -> u8 {
-        if self.passed() { 0 } else { 1 }
-    }
-}
-
-/// Set on SIGINT or SIGTERM, once registered.
-fn interrupt_flag() -> Arc<AtomicBool> {
-    let flag = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        if let Err(e) = signal_hook::flag::register(sig, Arc::clone(&flag)) {
-            tracing::warn!("cannot watch signal {sig}: {e}");
+impl From<&gate::Args> for Args {
+    fn from(g: &gate::Args) -> Self {
+        Self {
+            target: g.target.clone(),
+            source: g.source.clone(),
+            output: g.output.clone(),
+            strict: g.strict,
         }
     }
-    flag
+}
+
+pub fn output(args: &Args) -> Option<&OutputArgs> {
+    Some(&args.output)
 }
 
 struct Rows {
@@ -89,49 +93,30 @@ impl Rows {
             "{}",
             outcome.message
         );
-        self.rows.push(CheckResult {
-            id: name.to_string(),
-            phase: Phase::Pack,
+        self.rows.push(CheckResult::new(
+            name,
+            Phase::Pack,
             outcome,
-            duration: start.elapsed(),
-        });
+            start.elapsed(),
+        ));
     }
 }
 
 /// Run the pack.
-pub fn run(settings: &Settings, vars: &EnvSnapshot, scrubber: &Scrubber) -> PackReport {
-    let stop = interrupt_flag();
-    let repo = git_repo::open(&settings.repo);
-    let root: PathBuf = match &repo {
-        Ok(r) => r.root.clone(),
-        Err(e) => e.root.clone().unwrap_or_else(|| settings.repo.clone()),
-    };
-    let config = config::load(settings.config.as_deref(), Some(&root), vars, scrubber);
+pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
+    let stop = cx.interrupt_flag();
+    let ws = Workspace::open(&args.source, cx);
+    let mut report = ws.report(&KIND, &args.target);
     let mut rows = Rows { rows: Vec::new() };
-    let progress = if settings.progress {
-        Progress::start()
-    } else {
-        Progress::disabled()
-    };
-    match &config {
+    match &ws.config {
         Ok(c) if !c.pack.steps.is_empty() => {
-            configured(c, settings, &root, &stop, &progress, &mut rows)
+            configured(c, args, &ws.root, &stop, &cx.progress, &mut rows)
         }
-        _ => builtin(&config, settings, &repo, vars, &stop, &progress, &mut rows),
+        _ => builtin(&ws, args, cx.vars, &stop, &cx.progress, &mut rows),
     }
-    progress.finish();
-    PackReport {
-        env: settings.env.clone(),
-        version: settings.version.clone(),
-        commit: repo.as_ref().ok().map(|r| r.head.to_string()),
-        config: match &config {
-            Ok(c) => c.source.to_string(),
-            Err(_) => "invalid".to_string(),
-        },
-        interrupted: stop.load(Ordering::SeqCst),
-        config_error: config.as_ref().err().map(|e| e.to_string()),
-        steps: rows.rows,
-    }
+    report.rows = rows.rows;
+    report.interrupted = Some(stop.load(Ordering::SeqCst));
+    Ok(Done::Report(report))
 }
 
 fn not_run(rows: &mut Rows, names: impl IntoIterator<Item = String>) {
@@ -146,16 +131,16 @@ fn not_run(rows: &mut Rows, names: impl IntoIterator<Item = String>) {
 
 fn configured(
     config: &Config,
-    settings: &Settings,
-    root: &std::path::Path,
+    args: &Args,
+    root: &Path,
     stop: &AtomicBool,
     progress: &Progress,
     rows: &mut Rows,
 ) {
     let env = vec![
         ("RS_DRY_RUN".to_string(), "1".to_string()),
-        ("RS_ENV".to_string(), settings.env.clone()),
-        ("RS_VERSION".to_string(), settings.version.clone()),
+        ("RS_ENV".to_string(), args.target.env().to_string()),
+        ("RS_VERSION".to_string(), args.target.version().to_string()),
     ];
     let steps = &config.pack.steps;
     for (i, s) in steps.iter().enumerate() {
@@ -166,19 +151,19 @@ fn configured(
         let start = Instant::now();
         tracing::info!(step = %s.name, "running");
         progress.begin(&s.name);
-        let ran = step::run(s, root, &env, stop);
+        let ran = runner::run(s, root, &env, stop);
         progress.end(&s.name);
         let (status, message, code) = match &ran.end {
-            step::End::Exited(0) => (Status::Ok, String::new(), Some(0)),
-            step::End::Exited(c) => (Status::Fail, format!("exit {c}"), Some(*c)),
-            step::End::Signalled(sig) => (Status::Fail, format!("killed by signal {sig}"), None),
-            step::End::TimedOut => (
+            runner::End::Exited(0) => (Status::Ok, String::new(), Some(0)),
+            runner::End::Exited(c) => (Status::Fail, format!("exit {c}"), Some(*c)),
+            runner::End::Signalled(sig) => (Status::Fail, format!("killed by signal {sig}"), None),
+            runner::End::TimedOut => (
                 Status::Fail,
                 format!("timed out after {}", humantime::format_duration(s.timeout)),
                 None,
             ),
-            step::End::Interrupted => (Status::Fail, "interrupted".to_string(), None),
-            step::End::CouldNotStart(why) => {
+            runner::End::Interrupted => (Status::Fail, "interrupted".to_string(), None),
+            runner::End::CouldNotStart(why) => {
                 (Status::Fail, format!("could not start: {why}"), None)
             }
         };
@@ -190,7 +175,7 @@ fn configured(
             .detail("stderr", ran.stderr.text())
             .detail("stderr_bytes", ran.stderr.total);
         rows.push(&s.name, start, outcome);
-        if ran.end == step::End::Interrupted {
+        if ran.end == runner::End::Interrupted {
             not_run(rows, steps[i + 1..].iter().map(|s| s.name.clone()));
             return;
         }
@@ -198,14 +183,14 @@ fn configured(
 }
 
 fn builtin(
-    config: &Result<Config, config::ConfigError>,
-    settings: &Settings,
-    repo: &Result<git_repo::Repo, git_repo::NotUsable>,
+    ws: &Workspace,
+    args: &Args,
     vars: &EnvSnapshot,
     stop: &AtomicBool,
     progress: &Progress,
     rows: &mut Rows,
 ) {
+    let (config, repo) = (&ws.config, &ws.repo);
     let needs_config = || Outcome::skip("not checked: needs a valid config (see config_check_dry)");
     for (i, name) in BUILTIN_STEPS.iter().enumerate() {
         if stop.load(Ordering::SeqCst) {
@@ -216,8 +201,8 @@ fn builtin(
         progress.begin(name);
         let outcome = match (*name, config) {
             ("config_check_dry", c) => config_check(c),
-            ("policy_gates_dry", Ok(c)) => policy(c, settings, repo, vars),
-            ("health_checks_dry", Ok(c)) => health_phase(c, settings),
+            ("policy_gates_dry", Ok(c)) => policy_step(c, args, repo, vars),
+            ("health_checks_dry", Ok(c)) => health_step(c, args),
             ("scan_secrets_dry", c) => secrets_scan(c.as_ref().ok(), repo, vars),
             _ => needs_config(),
         };
@@ -254,22 +239,10 @@ fn config_check(config: &Result<Config, config::ConfigError>) -> Outcome {
     }
 }
 
-fn policy(
-    config: &Config,
-    settings: &Settings,
-    repo: &Result<git_repo::Repo, git_repo::NotUsable>,
-    vars: &EnvSnapshot,
-) -> Outcome {
-    let strict = settings.strict || config.policy_for(&settings.env).strict;
-    let rows = gate::run_policy(&gate::PolicyInput {
-        env: &settings.env,
-        version: &settings.version,
-        config,
-        repo,
-        vars,
-        fail_fast: false,
-        strict,
-    });
+fn policy_step(config: &Config, args: &Args, repo: &Opened, vars: &EnvSnapshot) -> Outcome {
+    let input = policy::Input::new(args.target.env(), args.target.version(), config, repo, vars);
+    let strict = args.strict || input.policy.strict;
+    let rows = policy::run(&input, false, strict);
     summarize(&rows, strict, "policy gates", "gates")
 }
 
@@ -293,24 +266,20 @@ fn summarize(rows: &[CheckResult], strict: bool, what: &str, key: &str) -> Outco
     outcome.detail(key, summary)
 }
 
-fn health_phase(config: &Config, settings: &Settings) -> Outcome {
+fn health_step(config: &Config, args: &Args) -> Outcome {
     if config.health.is_empty() {
         return Outcome::skip("not checked: no health checks are configured");
     }
-    let strict = settings.strict || config.policy_for(&settings.env).strict;
-    let rows = health::run(&config.health, &Progress::disabled());
+    let strict = args.strict || config.policy_for(args.target.env()).strict;
+    let rows = health::run(&config.health, &Progress::none());
     summarize(&rows, strict, "health checks", "checks")
 }
 
-fn secrets_scan(
-    config: Option<&Config>,
-    repo: &Result<git_repo::Repo, git_repo::NotUsable>,
-    vars: &EnvSnapshot,
-) -> Outcome {
+fn secrets_scan(config: Option<&Config>, repo: &Opened, vars: &EnvSnapshot) -> Outcome {
     let Ok(repo) = repo else {
         return Outcome::skip("not checked: not a readable git repository (see policy_gates_dry)");
     };
-    let files = match scan::files(&repo.repo) {
+    let files = match git::files::files(&repo.repo) {
         Ok(f) => f,
         Err(e) => return Outcome::fail(format!("cannot list the files to scan: {}", e.message())),
     };

@@ -1,9 +1,10 @@
-//! A progress line on stderr for health checks and pack steps that take
-//! longer than [`DELAY`]: only on a terminal, never in CI logs.
+//! The front end's terminal: a progress line on stderr for health checks
+//! and pack steps that take longer than [`DELAY`]. Only on a terminal,
+//! never in CI logs; `main` decides.
 //!
-//! Work registers with [`Progress::begin`] and [`Progress::end`]; a ticker
-//! thread redraws one line (`\r`, then cleared) naming what is still
-//! running. When disabled, every call is a no-op.
+//! The library reports work through [`release_sentinel::progress::Observer`];
+//! a ticker thread redraws one line (`\r`, then cleared) naming what is
+//! still running.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -23,19 +24,13 @@ struct Shared {
     stop: AtomicBool,
 }
 
-/// The progress line; cheap to clone.
-#[derive(Clone, Default)]
-pub struct Progress {
-    shared: Option<Arc<Shared>>,
-    ticker: Option<Arc<Mutex<Option<JoinHandle<()>>>>>,
+/// The progress line.
+pub struct ProgressLine {
+    shared: Arc<Shared>,
+    ticker: Mutex<Option<JoinHandle<()>>>,
 }
 
-impl Progress {
-    /// A progress line that shows nothing.
-    pub fn disabled() -> Self {
-        Self::default()
-    }
-
+impl ProgressLine {
     /// Start the ticker (only call when stderr is a terminal).
     pub fn start() -> Self {
         let shared = Arc::new(Shared::default());
@@ -56,7 +51,7 @@ impl Progress {
                     } else {
                         let mut l = format!("release-sentinel: waiting for {}", slow.join(", "));
                         l.truncate(WIDTH);
-                        Some(crate::sanitize::ascii(&l))
+                        Some(release_sentinel::sanitize::ascii(&l))
                     }
                 };
                 let mut err = std::io::stderr().lock();
@@ -78,36 +73,34 @@ impl Progress {
             }
         });
         Self {
-            shared: Some(shared),
-            ticker: Some(Arc::new(Mutex::new(Some(handle)))),
-        }
-    }
-
-    pub fn begin(&self, id: &str) {
-        if let Some(s) = &self.shared {
-            s.running
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(id.to_string(), Instant::now());
-        }
-    }
-
-    pub fn end(&self, id: &str) {
-        if let Some(s) = &self.shared {
-            s.running
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(id);
+            shared,
+            ticker: Mutex::new(Some(handle)),
         }
     }
 
     /// Stop the ticker and clear its line.
     pub fn finish(&self) {
-        if let (Some(s), Some(t)) = (&self.shared, &self.ticker) {
-            s.stop.store(true, Ordering::SeqCst);
-            if let Some(h) = t.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                let _ = h.join();
-            }
+        self.shared.stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.ticker.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = h.join();
         }
+    }
+}
+
+impl release_sentinel::progress::Observer for ProgressLine {
+    fn begin(&self, id: &str) {
+        self.shared
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.to_string(), Instant::now());
+    }
+
+    fn end(&self, id: &str) {
+        self.shared
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
     }
 }

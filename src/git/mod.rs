@@ -1,19 +1,23 @@
-//! `git_repo`: the path is inside a git work tree that git can read.
+//! Git access, in one place: opening the repository ([`open`]), the work
+//! tree status ([`status`]), tags ([`tags`]) and the file listing of the
+//! secrets scan ([`files`]). The policy gates look at git only through
+//! this module.
 //!
-//! Opening happens once per run ([`open`]); the other git gates use the
-//! result. Discovery walks upward like git does, so a subdirectory and a
-//! linked worktree work. A repository git refuses to read (owned by another
-//! user: the `safe.directory` rule), one whose index cannot be read, a bare
-//! one and one with no commit all fail here with what to do next.
+//! Opening happens once per run. Discovery walks upward like git does, so a
+//! subdirectory and a linked worktree work. A repository git refuses to read
+//! (owned by another user: the `safe.directory` rule), one whose index
+//! cannot be read, a bare one and one with no commit are [`NotUsable`], with
+//! what to do next.
+
+pub mod files;
+pub mod status;
+pub mod tags;
 
 use std::path::{Path, PathBuf};
 
 use git2::{ErrorCode, Oid, Repository};
 
-use super::short_id;
-use crate::report::Outcome;
-
-/// A repository that passed `git_repo`.
+/// A repository the gates can read.
 pub struct Repo {
     pub repo: Repository,
     /// The work tree root.
@@ -31,18 +35,28 @@ impl std::fmt::Debug for Repo {
     }
 }
 
-/// Why the path is not a usable repository: the row's FAIL message, and
-/// the work tree root when one was found (the configuration file may live
-/// there even when the repository is unusable).
+/// Why the path is not a usable repository: the `git_repo` row's message,
+/// and the work tree root when one was found (the configuration file may
+/// live there even when the repository is unusable).
 #[derive(Debug)]
 pub struct NotUsable {
     pub message: String,
     pub root: Option<PathBuf>,
 }
 
+/// The result of [`open`].
+pub type Opened = Result<Repo, NotUsable>;
+
+/// Abbreviated commit id, as `git log --oneline` shows it.
+pub fn short_id(oid: Oid) -> String {
+    let mut s = oid.to_string();
+    s.truncate(7);
+    s
+}
+
 /// A path for a message, without the trailing `/` libgit2 puts on
 /// directories.
-fn show(p: &Path) -> String {
+pub fn show(p: &Path) -> String {
     let text = p.display().to_string();
     if text.len() > 1 {
         text.trim_end_matches('/').to_string()
@@ -53,7 +67,10 @@ fn show(p: &Path) -> String {
 
 /// Discover and open the repository containing `path`, and make sure git
 /// can read it.
-pub fn open(path: &Path) -> Result<Repo, NotUsable> {
+pub fn open(path: &Path) -> Opened {
+    // git itself does not re-hash objects on ordinary reads; libgit2's
+    // default would hash every tree the status reads.
+    git2::opts::strict_hash_verification(false);
     let unusable = |message: String, root: Option<PathBuf>| NotUsable { message, root };
     if !path.exists() {
         return Err(unusable(
@@ -146,21 +163,11 @@ pub fn open(path: &Path) -> Result<Repo, NotUsable> {
     Ok(Repo { repo, root, head })
 }
 
-/// The row for `git_repo`.
-pub fn check(opened: &Result<Repo, NotUsable>) -> Outcome {
+/// The work tree root of an opened path, usable or not.
+pub fn root_of(opened: &Opened) -> Option<&Path> {
     match opened {
-        Ok(r) => {
-            let kind = if r.repo.is_worktree() {
-                "linked worktree"
-            } else {
-                "work tree"
-            };
-            Outcome::ok(format!("{kind} {} at {}", show(&r.root), short_id(r.head)))
-                .detail("root", show(&r.root))
-                .detail("head", r.head.to_string())
-                .detail("worktree", r.repo.is_worktree())
-        }
-        Err(e) => Outcome::fail(e.message.clone()),
+        Ok(r) => Some(&r.root),
+        Err(e) => e.root.as_deref(),
     }
 }
 

@@ -1,12 +1,18 @@
 //! `required_config`: every required variable is set and not blank. The
 //! message names the missing ones and never shows a value.
 
-use super::list_some;
+use super::Input;
+use crate::checks::list_some;
 use crate::config::Variables;
 use crate::envsnap::EnvSnapshot;
 use crate::report::Outcome;
 
-pub fn check(vars: &Variables, env: &EnvSnapshot) -> Outcome {
+pub fn check(input: &Input<'_>) -> Outcome {
+    variables(&input.config.variables, input.vars)
+}
+
+/// The row for `vars` in `env`.
+pub fn variables(vars: &Variables, env: &EnvSnapshot) -> Outcome {
     if vars.required.is_empty() {
         return Outcome::ok("no required variables are configured");
     }
@@ -56,7 +62,7 @@ mod tests {
     #[test]
     fn names_missing_and_empty_never_values() {
         let env = EnvSnapshot::from_pairs([("A", "value-of-a"), ("B", "  ")]);
-        let o = check(&vars(&["A", "B", "C"]), &env);
+        let o = variables(&vars(&["A", "B", "C"]), &env);
         assert_eq!(o.status, crate::report::Status::Fail);
         assert_eq!(
             o.message,
@@ -68,7 +74,7 @@ mod tests {
     #[test]
     fn all_set_passes() {
         let env = EnvSnapshot::from_pairs([("A", "x")]);
-        let o = check(&vars(&["A"]), &env);
+        let o = variables(&vars(&["A"]), &env);
         assert_eq!(o.status, crate::report::Status::Ok);
     }
 }

@@ -1,0 +1,279 @@
+//! The policy gates: a registry of entries (id, what it needs, a
+//! function), run in their fixed order. Every gate is evaluated and
+//! reported; what a gate needs (a usable repository, a valid version, a
+//! clone whose tags are complete) is checked here, in one place, and a gate
+//! whose need is not met shows SKIP with the reason. With `fail_fast`,
+//! every gate after the first failure shows SKIP.
+//!
+//! A new gate is one module and one line in [`GATES`].
+
+pub mod branch_allowed;
+pub mod clean_tree;
+pub mod env_allowed;
+pub mod git_repo;
+pub mod required_config;
+pub mod tag_absent;
+pub mod version_newer;
+pub mod version_valid;
+
+use std::cell::OnceCell;
+use std::time::Instant;
+
+use crate::ci;
+use crate::config::{Config, Policy};
+use crate::envsnap::EnvSnapshot;
+use crate::git::tags::{self, Release};
+use crate::git::{Opened, Repo};
+use crate::report::{CheckResult, Outcome, Phase};
+
+/// How a gate is called: with what it needs, already checked.
+pub enum Run {
+    /// Needs nothing beyond the input.
+    Input(fn(&Input<'_>) -> Outcome),
+    /// Needs a usable repository (`git_repo` passed).
+    Repo(fn(&Input<'_>, &Repo) -> Outcome),
+    /// Needs a usable repository and a version that parses.
+    Release(fn(&Input<'_>, &Repo, &Release) -> Outcome),
+}
+
+/// One policy gate.
+pub struct Gate {
+    pub id: &'static str,
+    pub run: Run,
+    /// Needs the clone's tags to be complete (not shallow, not `--no-tags`).
+    pub complete_tags: bool,
+}
+
+/// The policy gates, in the order they run and are reported.
+pub const GATES: &[Gate] = &[
+    Gate {
+        id: "env_allowed",
+        run: Run::Input(env_allowed::check),
+        complete_tags: false,
+    },
+    Gate {
+        id: "git_repo",
+        run: Run::Input(git_repo::check),
+        complete_tags: false,
+    },
+    Gate {
+        id: "clean_tree",
+        run: Run::Repo(clean_tree::check),
+        complete_tags: false,
+    },
+    Gate {
+        id: "branch_allowed",
+        run: Run::Repo(branch_allowed::check),
+        complete_tags: false,
+    },
+    Gate {
+        id: "version_valid",
+        run: Run::Input(version_valid::check),
+        complete_tags: false,
+    },
+    Gate {
+        id: "tag_absent",
+        run: Run::Release(tag_absent::check),
+        complete_tags: false,
+    },
+    Gate {
+        id: "version_newer",
+        run: Run::Release(version_newer::check),
+        complete_tags: true,
+    },
+    Gate {
+        id: "required_config",
+        run: Run::Input(required_config::check),
+        complete_tags: false,
+    },
+];
+
+/// A tag pipeline's own tag: the build is for the release tag of
+/// `--version`, and that tag points at HEAD.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnTag {
+    pub name: String,
+    /// The CI variable that named it.
+    pub var: &'static str,
+}
+
+/// What the policy phase looks at, resolved once.
+pub struct Input<'a> {
+    pub env: &'a str,
+    /// `--version` parsed by the environment's tag format.
+    pub release: Result<Release, String>,
+    pub policy: Policy,
+    pub config: &'a Config,
+    pub repo: &'a Opened,
+    pub vars: &'a EnvSnapshot,
+    /// Set when this build is the tag pipeline of the release's own tag.
+    pub own_tag: Option<OwnTag>,
+}
+
+impl<'a> Input<'a> {
+    pub fn new(
+        env: &'a str,
+        version: &str,
+        config: &'a Config,
+        repo: &'a Opened,
+        vars: &'a EnvSnapshot,
+    ) -> Self {
+        let policy = config.policy_for(env);
+        let release = policy.tag_format.release(version);
+        let own_tag = match (repo, &release) {
+            (Ok(r), Ok(rel)) => own_tag(r, rel, vars),
+            _ => None,
+        };
+        Self {
+            env,
+            release,
+            policy,
+            config,
+            repo,
+            vars,
+            own_tag,
+        }
+    }
+}
+
+fn own_tag(repo: &Repo, release: &Release, vars: &EnvSnapshot) -> Option<OwnTag> {
+    let named = ci::tag(vars).ok().flatten()?;
+    if named.name != release.tag {
+        return None;
+    }
+    match tags::find(repo, &named.name) {
+        Ok(Some(Some(commit))) if commit == repo.head => Some(OwnTag {
+            name: named.name,
+            var: named.var,
+        }),
+        _ => None,
+    }
+}
+
+fn needs(gate: &str) -> Outcome {
+    Outcome::skip(format!("not evaluated: needs {gate}, which did not pass"))
+}
+
+/// Evaluate one gate, its needs first.
+fn evaluate(gate: &Gate, input: &Input<'_>, incomplete: &OnceCell<Option<String>>) -> Outcome {
+    let repo = input.repo.as_ref().ok();
+    let tags_ok =
+        |r: &Repo| !gate.complete_tags || incomplete.get_or_init(|| tags::incomplete(r)).is_none();
+    let incomplete_tags =
+        || Outcome::skip("not evaluated: the clone's tags are incomplete (see tag_absent)");
+    match (&gate.run, repo, &input.release) {
+        (Run::Input(f), _, _) => f(input),
+        (Run::Repo(_) | Run::Release(_), None, _) => needs("git_repo"),
+        (Run::Release(_), Some(_), Err(_)) => needs("version_valid"),
+        (_, Some(r), _) if !tags_ok(r) => incomplete_tags(),
+        (Run::Repo(f), Some(r), _) => f(input, r),
+        (Run::Release(f), Some(r), Ok(rel)) => f(input, r, rel),
+    }
+}
+
+/// Run the policy gates in order. With `fail_fast`, the first gate that
+/// does not pass (in `strict` mode a WARN too) stops the run.
+pub fn run(input: &Input<'_>, fail_fast: bool, strict: bool) -> Vec<CheckResult> {
+    let mut rows = Vec::with_capacity(GATES.len());
+    let mut stopped_at: Option<&str> = None;
+    let incomplete = OnceCell::new();
+    for gate in GATES {
+        let start = Instant::now();
+        let outcome = match stopped_at {
+            Some(at) => Outcome::skip(format!("not evaluated: --fail-fast stopped at {at}")),
+            None => evaluate(gate, input, &incomplete),
+        };
+        let status = outcome.status;
+        tracing::debug!(
+            gate = gate.id,
+            status = status.as_str(),
+            "{}",
+            outcome.message
+        );
+        if fail_fast && stopped_at.is_none() && !status.passed_in(strict) {
+            stopped_at = Some(gate.id);
+        }
+        rows.push(CheckResult::new(
+            gate.id,
+            Phase::Policy,
+            outcome,
+            start.elapsed(),
+        ));
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{self, Source};
+    use crate::report::Status;
+    use crate::secrets::Scrubber;
+
+    fn rows(fail_fast: bool) -> Vec<CheckResult> {
+        let vars = EnvSnapshot::default();
+        let config = config::parse(
+            config::EMBEDDED_DEFAULT,
+            Source::Embedded,
+            &vars,
+            &Scrubber::new(),
+        )
+        .expect("embedded default");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let repo = crate::git::open(dir.path());
+        run(
+            &Input::new("prod", "v1.0.0", &config, &repo, &vars),
+            fail_fast,
+            false,
+        )
+    }
+
+    #[test]
+    fn every_gate_is_reported_in_the_documented_order() {
+        let ids: Vec<String> = rows(false).into_iter().map(|r| r.id).collect();
+        assert_eq!(
+            ids,
+            [
+                "env_allowed",
+                "git_repo",
+                "clean_tree",
+                "branch_allowed",
+                "version_valid",
+                "tag_absent",
+                "version_newer",
+                "required_config"
+            ]
+        );
+    }
+
+    #[test]
+    fn fail_fast_skips_everything_after_the_first_failure() {
+        let rows = rows(true);
+        assert_eq!(rows.len(), GATES.len());
+        assert_eq!(rows[0].status(), Status::Ok);
+        assert_eq!(rows[1].status(), Status::Fail, "{:?}", rows[1]);
+        for r in &rows[2..] {
+            assert_eq!(r.status(), Status::Skip, "{}", r.id);
+            assert!(
+                r.outcome
+                    .message
+                    .contains("--fail-fast stopped at git_repo")
+            );
+        }
+    }
+
+    #[test]
+    fn gates_needing_the_repository_skip_with_the_reason() {
+        let rows = rows(false);
+        for id in [
+            "clean_tree",
+            "branch_allowed",
+            "tag_absent",
+            "version_newer",
+        ] {
+            let r = rows.iter().find(|r| r.id == id).expect(id);
+            assert_eq!(r.status(), Status::Skip, "{id}");
+            assert!(r.outcome.message.contains("needs git_repo"), "{id}");
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! The commands: one module each, with its clap `Args` and one `run`
+//! function that returns what it produced ([`Done`]): a [`Report`] for
+//! everything that judges something, or text (a completion script, the
+//! man page). `main` resolves the [`Invocation`] once, calls the command
+//! with a [`Context`], and delivers the result; nothing here prints.
+//!
+//! A new command is one module and one line in the [`commands!`] list.
+
+pub mod completions;
+pub mod gate;
+pub mod init;
+pub mod man;
+pub mod pack;
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, OnceLock};
+
+use crate::cli::{ColorArg, OutputArgs, SourceArgs, TargetArgs};
+use crate::config::{self, Config, ConfigError};
+use crate::envsnap::EnvSnapshot;
+use crate::git::{self, Opened};
+use crate::progress::Progress;
+use crate::report::deliver::Delivery;
+use crate::report::{Kind, Report, Target};
+use crate::secrets::Scrubber;
+
+/// What a command produced.
+#[derive(Debug)]
+pub enum Done {
+    /// A verdict, delivered by [`crate::report::deliver`].
+    Report(Report),
+    /// Text for stdout (exit 0).
+    Text(Vec<u8>),
+}
+
+/// Why a command could not run at all. (A failed check, and an invalid
+/// config, are in the report instead.)
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Refused(String),
+    #[error("cannot write {what}: {source}")]
+    Write {
+        what: String,
+        source: std::io::Error,
+    },
+}
+
+/// The commands, each `Variant(module)`: the module has `Args`, `run`, and
+/// says which output options it takes.
+macro_rules! commands {
+    ($($(#[$meta:meta])* $variant:ident($module:ident)),* $(,)?) => {
+        /// Commands besides the gate.
+        #[derive(Debug, clap::Subcommand)]
+        pub enum Command {
+            $($(#[$meta])* $variant($module::Args),)*
+        }
+
+        impl Command {
+            /// Run the command.
+            pub fn run(&self, cx: &Context<'_>) -> Result<Done, Error> {
+                match self {
+                    $(Command::$variant(args) => $module::run(args, cx),)*
+                }
+            }
+
+            /// The command's output options, when it has them.
+            pub fn output(&self) -> Option<&OutputArgs> {
+                match self {
+                    $(Command::$variant(args) => $module::output(args),)*
+                }
+            }
+        }
+    };
+}
+
+commands! {
+    /// The gate (the default without a subcommand)
+    #[command(hide = true)]
+    Gate(gate),
+    /// Run the pre-live pack (the same as the gate's --dry-run)
+    Pack(pack),
+    /// Write a commented starter release-sentinel.toml (at the repository
+    /// root, or --path)
+    Init(init),
+    /// Print a shell completion script
+    Completions(completions),
+    /// Print the man page (roff)
+    Man(man),
+}
+
+/// What every command sees of the world.
+pub struct Context<'a> {
+    pub vars: &'a EnvSnapshot,
+    pub scrubber: &'a Scrubber,
+    /// Where to report progress (the front end may show it).
+    pub progress: Progress,
+    stop: OnceLock<Arc<AtomicBool>>,
+}
+
+impl<'a> Context<'a> {
+    pub fn new(vars: &'a EnvSnapshot, scrubber: &'a Scrubber, progress: Progress) -> Self {
+        Self {
+            vars,
+            scrubber,
+            progress,
+            stop: OnceLock::new(),
+        }
+    }
+
+    /// A flag set on SIGINT or SIGTERM. The first call installs the
+    /// handlers: a command that asks for it takes charge of stopping
+    /// cleanly (and reports what ran); others keep the default behaviour.
+    pub fn interrupt_flag(&self) -> Arc<AtomicBool> {
+        self.stop
+            .get_or_init(|| {
+                let flag = Arc::new(AtomicBool::new(false));
+                for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+                    if let Err(e) = signal_hook::flag::register(sig, Arc::clone(&flag)) {
+                        tracing::warn!("cannot watch signal {sig}: {e}");
+                    }
+                }
+                flag
+            })
+            .clone()
+    }
+}
+
+/// Whether stdout and stderr are terminals.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Terminal {
+    pub stdout: bool,
+    pub stderr: bool,
+}
+
+impl Terminal {
+    /// This process's stdout and stderr.
+    pub fn detect() -> Self {
+        use std::io::IsTerminal;
+        Self {
+            stdout: std::io::stdout().is_terminal(),
+            stderr: std::io::stderr().is_terminal(),
+        }
+    }
+}
+
+/// Settings derived once from the parsed arguments and the environment.
+#[derive(Debug, Clone, Default)]
+pub struct Invocation {
+    pub delivery: Delivery,
+    /// Show a progress line on stderr.
+    pub progress: bool,
+    pub verbose: u8,
+    pub quiet: bool,
+}
+
+impl Invocation {
+    /// Install the log subscriber at the level this invocation asks for
+    /// (`RUST_LOG` wins), every line through `scrubber`.
+    pub fn init_logging(&self, vars: &EnvSnapshot, scrubber: &Scrubber) {
+        let rust_log = vars.get("RUST_LOG").ok().flatten();
+        crate::logging::init(rust_log, self.verbose, self.quiet, scrubber.clone());
+    }
+
+    pub fn resolve(output: Option<&OutputArgs>, vars: &EnvSnapshot, term: Terminal) -> Self {
+        let set = |name: &str| vars.get(name).ok().flatten().is_some_and(|v| !v.is_empty());
+        let Some(out) = output else {
+            return Self::default();
+        };
+        let colour = match out.color {
+            ColorArg::Always => true,
+            ColorArg::Never => false,
+            ColorArg::Auto => {
+                term.stdout && !set("NO_COLOR") && vars.get("TERM").ok().flatten() != Some("dumb")
+            }
+        };
+        Self {
+            delivery: Delivery {
+                format: out.format,
+                colour,
+                report: out.report.clone(),
+                github: vars.get("GITHUB_ACTIONS").ok().flatten() == Some("true"),
+                step_summary: vars
+                    .get("GITHUB_STEP_SUMMARY")
+                    .ok()
+                    .flatten()
+                    .filter(|s| !s.trim().is_empty())
+                    .map(PathBuf::from),
+            },
+            // A progress line only where a person watches: never in CI logs.
+            progress: term.stderr && !out.quiet && !set("CI"),
+            verbose: out.verbose,
+            quiet: out.quiet,
+        }
+    }
+}
+
+/// The repository and the configuration, opened once for a command.
+pub struct Workspace {
+    pub repo: Opened,
+    pub config: Result<Config, ConfigError>,
+    /// The work tree root, or the `--repo` path when there is none.
+    pub root: PathBuf,
+}
+
+impl Workspace {
+    pub fn open(source: &SourceArgs, cx: &Context<'_>) -> Self {
+        let start = std::time::Instant::now();
+        let repo = git::open(&source.repo);
+        tracing::debug!(elapsed = ?start.elapsed(), "opened the repository");
+        let root = git::root_of(&repo).map(PathBuf::from);
+        let config = config::load(
+            source.config.as_deref(),
+            root.as_deref(),
+            cx.vars,
+            cx.scrubber,
+        );
+        Self {
+            root: root.unwrap_or_else(|| source.repo.clone()),
+            repo,
+            config,
+        }
+    }
+
+    /// A report of `kind` about `target`: the commit, and the config's
+    /// source or why there is no usable config (the one path every
+    /// command takes for an invalid config).
+    pub fn report(&self, kind: &'static Kind, target: &TargetArgs) -> Report {
+        let mut report = Report::new(
+            kind,
+            Target {
+                env: target.env.clone(),
+                version: target.release_version.clone(),
+                commit: self.repo.as_ref().ok().map(|r| r.head.to_string()),
+            },
+        );
+        match &self.config {
+            Ok(c) => report.config = Some(c.source.to_string()),
+            Err(e) => report.error = Some(e.to_string()),
+        }
+        report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Format;
+
+    fn output(color: ColorArg) -> OutputArgs {
+        OutputArgs {
+            format: Format::Json,
+            color,
+            report: None,
+            verbose: 0,
+            quiet: false,
+        }
+    }
+
+    #[test]
+    fn colour_and_progress_follow_the_terminal_and_the_environment() {
+        let tty = Terminal {
+            stdout: true,
+            stderr: true,
+        };
+        let none = EnvSnapshot::default();
+        let inv = Invocation::resolve(Some(&output(ColorArg::Auto)), &none, tty);
+        assert!(inv.delivery.colour && inv.progress);
+        assert_eq!(inv.delivery.format, Format::Json);
+        let ci = EnvSnapshot::from_pairs([("NO_COLOR", "1"), ("CI", "true")]);
+        let inv = Invocation::resolve(Some(&output(ColorArg::Auto)), &ci, tty);
+        assert!(!inv.delivery.colour && !inv.progress);
+        let inv = Invocation::resolve(Some(&output(ColorArg::Always)), &none, Terminal::default());
+        assert!(inv.delivery.colour && !inv.progress);
+    }
+
+    #[test]
+    fn github_settings_come_from_its_variables() {
+        let gh = EnvSnapshot::from_pairs([
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_STEP_SUMMARY", "/tmp/summary.md"),
+        ]);
+        let inv = Invocation::resolve(Some(&output(ColorArg::Never)), &gh, Terminal::default());
+        assert!(inv.delivery.github);
+        assert_eq!(
+            inv.delivery.step_summary.as_deref(),
+            Some(std::path::Path::new("/tmp/summary.md"))
+        );
+    }
+}

@@ -1,0 +1,420 @@
+//! Config value helpers, written once: `${NAME}` expansion, durations,
+//! sizes, percentages, globs and names, each reporting problems with the
+//! key path they concern. Also the display side of sizes and percentages
+//! (`human`, `grade`), so a value reads the same way it is written.
+
+use std::time::Duration;
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+
+use super::Problem;
+use crate::envsnap::EnvSnapshot;
+use crate::report::Status;
+use crate::sanitize::quoted;
+
+/// Every semantic problem of a config, collected with its key path.
+#[derive(Debug, Default)]
+pub struct Problems(pub(crate) Vec<Problem>);
+
+impl Problems {
+    pub fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Problem {
+            key: key.into(),
+            message: message.into(),
+        });
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// A variable name: letters, digits and `_`, not starting with a digit.
+pub fn is_variable_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c == '_' || c.is_ascii_alphabetic())
+        && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
+}
+
+/// A name for a row or a step: not empty, no white space or control
+/// characters. Returns the problem when it is not.
+pub fn check_name(name: &str, what: &str) -> Result<(), String> {
+    if name.trim().is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        Err(format!(
+            "{} is not a usable {what} name (empty, or contains white space)",
+            quoted(name)
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// The result of expanding a value that may reference required variables.
+pub enum Expanded {
+    Value(String),
+    /// It references required variables that are unset or blank: not a
+    /// config error, since `required_config` reports them, but the value
+    /// cannot be used.
+    Unset(Vec<String>),
+}
+
+/// Expand `${NAME}` references from the environment; `$${` is a literal
+/// `${`. A reference to an unset (or non-UTF-8) variable is a problem.
+pub fn expand(
+    value: &str,
+    key: &str,
+    env: &EnvSnapshot,
+    problems: &mut Problems,
+) -> Option<String> {
+    match expand_with(value, key, env, &[], problems)? {
+        Expanded::Value(v) => Some(v),
+        Expanded::Unset(_) => None,
+    }
+}
+
+/// [`expand`], except that references to the `required` variables may be
+/// unset (see [`Expanded::Unset`]).
+pub fn expand_with(
+    value: &str,
+    key: &str,
+    env: &EnvSnapshot,
+    required: &[String],
+    problems: &mut Problems,
+) -> Option<Expanded> {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    let mut ok = true;
+    let mut unset = Vec::new();
+    while let Some(pos) = rest.find('$') {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos..];
+        if let Some(tail) = after.strip_prefix("$${") {
+            out.push_str("${");
+            rest = tail;
+        } else if let Some(tail) = after.strip_prefix("${") {
+            let Some(end) = tail.find('}') else {
+                problems.push(
+                    key,
+                    "unterminated ${ reference (write $${ for a literal ${)",
+                );
+                return None;
+            };
+            let name = &tail[..end];
+            let is_required = required.iter().any(|r| r == name);
+            if !is_variable_name(name) {
+                problems.push(
+                    key,
+                    format!(
+                        "{} is not a variable name in a ${{...}} reference",
+                        quoted(name)
+                    ),
+                );
+                ok = false;
+            } else {
+                match env.get(name) {
+                    Ok(Some(v)) if !(is_required && v.trim().is_empty()) => out.push_str(v),
+                    Ok(_) if is_required => unset.push(name.to_string()),
+                    Ok(_) => {
+                        problems.push(key, format!("references ${{{name}}}, which is not set"));
+                        ok = false;
+                    }
+                    Err(_) => {
+                        problems.push(
+                            key,
+                            format!("references ${{{name}}}, whose value is not valid UTF-8"),
+                        );
+                        ok = false;
+                    }
+                }
+            }
+            rest = &tail[end + 1..];
+        } else {
+            out.push('$');
+            rest = &after[1..];
+        }
+    }
+    out.push_str(rest);
+    if !ok {
+        None
+    } else if unset.is_empty() {
+        Some(Expanded::Value(out))
+    } else {
+        Some(Expanded::Unset(unset))
+    }
+}
+
+/// A value as shown in a row id when it could not be expanded: every
+/// `${NAME}` becomes `<NAME>`, which reads as "whatever NAME names".
+pub fn unexpanded_label(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(pos) = rest.find("${") {
+        out.push_str(&rest[..pos]);
+        let tail = &rest[pos + 2..];
+        match tail.find('}') {
+            Some(end) => {
+                out.push('<');
+                out.push_str(&tail[..end]);
+                out.push('>');
+                rest = &tail[end + 1..];
+            }
+            None => {
+                out.push_str(&rest[pos..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Parse an optional duration (`"3s"`, `"500ms"`), longer than zero and at
+/// most `max`; `default` when absent or invalid (the problem is recorded).
+pub fn duration(
+    text: Option<&str>,
+    default: Duration,
+    max: Duration,
+    key: &str,
+    problems: &mut Problems,
+) -> Duration {
+    let Some(text) = text else { return default };
+    match humantime::parse_duration(text.trim()) {
+        Ok(d) if d.is_zero() => {
+            problems.push(key, "must be longer than zero");
+            default
+        }
+        Ok(d) if d > max => {
+            problems.push(
+                key,
+                format!(
+                    "{} is longer than the {} limit",
+                    quoted(text),
+                    humantime::format_duration(max)
+                ),
+            );
+            default
+        }
+        Ok(d) => d,
+        Err(e) => {
+            problems.push(
+                key,
+                format!(
+                    "{} is not a duration like \"3s\" or \"500ms\": {e}",
+                    quoted(text)
+                ),
+            );
+            default
+        }
+    }
+}
+
+/// Parse a size like `2 GiB`, `500MB`, `1024` (bytes).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let value: f64 = number.parse().map_err(|_| {
+        format!(
+            "{} is not a size like \"2 GiB\" or \"500 MB\"",
+            quoted(text)
+        )
+    })?;
+    let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "m" | "mb" => 1e6,
+        "g" | "gb" => 1e9,
+        "t" | "tb" => 1e12,
+        "kib" => 1024.0,
+        "mib" => 1024.0 * 1024.0,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        other => {
+            return Err(format!(
+                "{} has an unknown unit {}: use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB",
+                quoted(text),
+                quoted(other)
+            ));
+        }
+    };
+    Ok((value * factor).round() as u64)
+}
+
+/// Bytes as people read them: `12.3 GiB`.
+pub fn human(bytes: u64) -> String {
+    const UNITS: &[&str] = &["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// The status for a used percentage against WARN and CRIT thresholds.
+pub fn grade(used: f64, warn: f64, crit: f64) -> Status {
+    if used >= crit {
+        Status::Crit
+    } else if used >= warn {
+        Status::Warn
+    } else {
+        Status::Ok
+    }
+}
+
+/// Percent thresholds `warn` and `crit` (0 to 100, warn not above crit),
+/// with their defaults.
+pub fn thresholds(
+    warn: Option<f64>,
+    crit: Option<f64>,
+    defaults: (f64, f64),
+    key: &str,
+    problems: &mut Problems,
+) -> (f64, f64) {
+    let warn = warn.unwrap_or(defaults.0);
+    let crit = crit.unwrap_or(defaults.1);
+    for (name, v) in [("warn", warn), ("crit", crit)] {
+        if !(0.0..=100.0).contains(&v) {
+            problems.push(
+                format!("{key}.{name}"),
+                format!("{v} is not a percentage from 0 to 100"),
+            );
+        }
+    }
+    if warn > crit {
+        problems.push(
+            format!("{key}.warn"),
+            format!("warn ({warn}) is above crit ({crit})"),
+        );
+    }
+    (warn, crit)
+}
+
+/// A list of globs as one set. `*` stays within one path component
+/// (`release/*` matches `release/1.2`, not `release/1.2/x`); `**` crosses.
+/// Each item is expanded first when `env` is given. `None` when an item
+/// was invalid (recorded under `key[i]`).
+pub fn globs(
+    list: &[String],
+    key: &str,
+    env: Option<&EnvSnapshot>,
+    problems: &mut Problems,
+) -> Option<(Vec<String>, GlobSet)> {
+    let mut kept = Vec::new();
+    let mut builder = GlobSetBuilder::new();
+    let mut ok = true;
+    for (i, item) in list.iter().enumerate() {
+        let item_key = format!("{key}[{i}]");
+        let value = match env {
+            Some(env) => match expand(item, &item_key, env, problems) {
+                Some(v) => v,
+                None => {
+                    ok = false;
+                    continue;
+                }
+            },
+            None => item.clone(),
+        };
+        if value.trim().is_empty() {
+            problems.push(&item_key, "an empty glob matches nothing");
+            ok = false;
+            continue;
+        }
+        match GlobBuilder::new(&value).literal_separator(true).build() {
+            Ok(glob) => {
+                builder.add(glob);
+                kept.push(value);
+            }
+            Err(e) => {
+                problems.push(
+                    &item_key,
+                    format!("invalid glob {}: {}", quoted(&value), e.kind()),
+                );
+                ok = false;
+            }
+        }
+    }
+    if !ok {
+        return None;
+    }
+    match builder.build() {
+        Ok(set) => Some((kept, set)),
+        Err(e) => {
+            problems.push(key, format!("cannot build the glob set: {}", e.kind()));
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("2 GiB"), Ok(2 * 1024 * 1024 * 1024));
+        assert_eq!(parse_size("500MB"), Ok(500_000_000));
+        assert_eq!(parse_size("1.5 kib"), Ok(1536));
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert!(parse_size("lots").is_err());
+        assert!(
+            parse_size("2 parsecs")
+                .unwrap_err()
+                .contains("unknown unit")
+        );
+    }
+
+    #[test]
+    fn human_sizes() {
+        assert_eq!(human(512), "512 B");
+        assert_eq!(human(3 * 1024 * 1024 * 1024 / 2), "1.5 GiB");
+    }
+
+    #[test]
+    fn grades() {
+        assert_eq!(grade(10.0, 75.0, 85.0), Status::Ok);
+        assert_eq!(grade(75.0, 75.0, 85.0), Status::Warn);
+        assert_eq!(grade(90.0, 75.0, 85.0), Status::Crit);
+    }
+
+    #[test]
+    fn unexpanded_references_read_as_labels() {
+        assert_eq!(
+            unexpanded_label("${RS_REQUIRED_PROCESS}"),
+            "<RS_REQUIRED_PROCESS>"
+        );
+        assert_eq!(unexpanded_label("/data/${DIR}/x"), "/data/<DIR>/x");
+        assert_eq!(unexpanded_label("plain"), "plain");
+        assert_eq!(unexpanded_label("${open"), "${open");
+    }
+
+    #[test]
+    fn durations_are_bounded() {
+        let mut p = Problems::default();
+        let max = Duration::from_secs(300);
+        let d = Duration::from_secs(3);
+        assert_eq!(
+            duration(Some("500ms"), d, max, "k", &mut p),
+            Duration::from_millis(500)
+        );
+        assert_eq!(duration(None, d, max, "k", &mut p), d);
+        assert!(p.is_empty());
+        duration(Some("0s"), d, max, "a", &mut p);
+        duration(Some("1h"), d, max, "b", &mut p);
+        duration(Some("soon"), d, max, "c", &mut p);
+        let keys: Vec<&str> = p.0.iter().map(|x| x.key.as_str()).collect();
+        assert_eq!(keys, ["a", "b", "c"]);
+        assert!(
+            p.0[1].message.contains("longer than the 5m limit"),
+            "{:?}",
+            p.0
+        );
+    }
+}

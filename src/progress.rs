@@ -1,0 +1,49 @@
+//! Progress events: checks and steps say when they begin and end; the
+//! front end decides whether and how to show that (a line on a terminal).
+//! The library never draws anything itself.
+
+use std::sync::Arc;
+
+/// Receives progress events; implemented by the front end.
+pub trait Observer: Send + Sync {
+    fn begin(&self, id: &str);
+    fn end(&self, id: &str);
+}
+
+/// A cheap, clonable handle on an optional observer: every call is a
+/// no-op when there is none.
+#[derive(Clone, Default)]
+pub struct Progress(Option<Arc<dyn Observer>>);
+
+impl Progress {
+    /// Nobody is watching.
+    pub fn none() -> Self {
+        Self(None)
+    }
+
+    pub fn to(observer: Arc<dyn Observer>) -> Self {
+        Self(Some(observer))
+    }
+
+    pub fn begin(&self, id: &str) {
+        if let Some(o) = &self.0 {
+            o.begin(id);
+        }
+    }
+
+    pub fn end(&self, id: &str) {
+        if let Some(o) = &self.0 {
+            o.end(id);
+        }
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Progress(watched)"
+        } else {
+            "Progress(none)"
+        })
+    }
+}
