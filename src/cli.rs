@@ -104,6 +104,18 @@ pub fn stopped(e: &clap::Error, vars: &EnvSnapshot, scrubber: &Scrubber) -> Stop
     }
 }
 
+/// The options of every command that reports on one release: what it is
+/// about, where the repository and config are, where the report goes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Common {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
 /// The environment and release version a command is about.
 #[derive(Debug, Clone, clap::Args)]
 pub struct TargetArgs {
@@ -202,9 +214,9 @@ mod tests {
         let Command::Gate(g) = cli.into_command() else {
             panic!("not the gate");
         };
-        assert_eq!(g.target.version(), "v1.2.3");
-        assert_eq!(g.target.env(), "prod");
-        assert_eq!(g.output.format, Format::Table);
+        assert_eq!(g.common.target.version(), "v1.2.3");
+        assert_eq!(g.common.target.env(), "prod");
+        assert_eq!(g.common.output.format, Format::Table);
     }
 
     #[test]

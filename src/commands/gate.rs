@@ -5,7 +5,7 @@
 
 use super::{Context, Done, Error, Workspace, pack};
 use crate::checks::{health, policy};
-use crate::cli::{OutputArgs, SourceArgs, TargetArgs};
+use crate::cli::{Common, OutputArgs};
 use crate::exit::Verdict;
 use crate::report::{Kind, Rule};
 
@@ -26,11 +26,7 @@ pub static KIND: Kind = Kind {
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    pub target: TargetArgs,
-    #[command(flatten)]
-    pub source: SourceArgs,
-    #[command(flatten)]
-    pub output: OutputArgs,
+    pub common: Common,
 
     /// Stop at the first failed gate (the rest show SKIP)
     #[arg(long)]
@@ -47,20 +43,20 @@ pub struct Args {
 }
 
 pub fn output(args: &Args) -> Option<&OutputArgs> {
-    Some(&args.output)
+    Some(&args.common.output)
 }
 
 pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     if args.dry_run {
         return pack::run(&pack::Args::from(args), cx);
     }
-    let ws = Workspace::open(&args.source, cx);
-    let mut report = ws.report(&KIND, &args.target);
+    let ws = Workspace::open(&args.common.source, cx);
+    let mut report = ws.report(&KIND, &args.common.target);
     report.strict = Some(args.strict);
     let Ok(config) = &ws.config else {
         return Ok(Done::Report(report));
     };
-    let (env, version) = (args.target.env(), args.target.version());
+    let (env, version) = (args.common.target.env(), args.common.target.version());
     tracing::info!(config = %config.source, env, version, "running the policy gates");
     let input = policy::Input::new(env, version, config, &ws.repo, cx.vars);
     let strict = args.strict || input.policy.strict;

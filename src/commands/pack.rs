@@ -19,7 +19,7 @@ use serde_json::json;
 
 use super::{Context, Done, Error, Workspace, gate};
 use crate::checks::{health, list_some, policy};
-use crate::cli::{OutputArgs, SourceArgs, TargetArgs};
+use crate::cli::{Common, OutputArgs};
 use crate::config::{self, Config};
 use crate::envsnap::EnvSnapshot;
 use crate::exit::Verdict;
@@ -55,11 +55,7 @@ pub const BUILTIN_STEPS: &[&str] = &[
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    pub target: TargetArgs,
-    #[command(flatten)]
-    pub source: SourceArgs,
-    #[command(flatten)]
-    pub output: OutputArgs,
+    pub common: Common,
 
     /// WARN rows of the policy and health steps fail them
     #[arg(long)]
@@ -69,16 +65,14 @@ pub struct Args {
 impl From<&gate::Args> for Args {
     fn from(g: &gate::Args) -> Self {
         Self {
-            target: g.target.clone(),
-            source: g.source.clone(),
-            output: g.output.clone(),
+            common: g.common.clone(),
             strict: g.strict,
         }
     }
 }
 
 pub fn output(args: &Args) -> Option<&OutputArgs> {
-    Some(&args.output)
+    Some(&args.common.output)
 }
 
 struct Rows {
@@ -105,8 +99,8 @@ impl Rows {
 /// Run the pack.
 pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     let stop = cx.interrupt_flag();
-    let ws = Workspace::open(&args.source, cx);
-    let mut report = ws.report(&KIND, &args.target);
+    let ws = Workspace::open(&args.common.source, cx);
+    let mut report = ws.report(&KIND, &args.common.target);
     let mut rows = Rows { rows: Vec::new() };
     match &ws.config {
         Ok(c) if !c.pack.steps.is_empty() => {
@@ -139,8 +133,11 @@ fn configured(
 ) {
     let env = vec![
         ("RS_DRY_RUN".to_string(), "1".to_string()),
-        ("RS_ENV".to_string(), args.target.env().to_string()),
-        ("RS_VERSION".to_string(), args.target.version().to_string()),
+        ("RS_ENV".to_string(), args.common.target.env().to_string()),
+        (
+            "RS_VERSION".to_string(),
+            args.common.target.version().to_string(),
+        ),
     ];
     let steps = &config.pack.steps;
     for (i, s) in steps.iter().enumerate() {
@@ -240,7 +237,13 @@ fn config_check(config: &Result<Config, config::ConfigError>) -> Outcome {
 }
 
 fn policy_step(config: &Config, args: &Args, repo: &Opened, vars: &EnvSnapshot) -> Outcome {
-    let input = policy::Input::new(args.target.env(), args.target.version(), config, repo, vars);
+    let input = policy::Input::new(
+        args.common.target.env(),
+        args.common.target.version(),
+        config,
+        repo,
+        vars,
+    );
     let strict = args.strict || input.policy.strict;
     let rows = policy::run(&input, false, strict);
     summarize(&rows, strict, "policy gates", "gates")
@@ -270,7 +273,7 @@ fn health_step(config: &Config, args: &Args) -> Outcome {
     if config.health.is_empty() {
         return Outcome::skip("not checked: no health checks are configured");
     }
-    let strict = args.strict || config.policy_for(args.target.env()).strict;
+    let strict = args.strict || config.policy_for(args.common.target.env()).strict;
     let rows = health::run(&config.health, &Progress::none());
     summarize(&rows, strict, "health checks", "checks")
 }

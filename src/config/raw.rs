@@ -10,44 +10,15 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
     pub environments: Option<Vec<String>>,
-    pub policy: Option<RawPolicy>,
+    pub policy: Option<RawRules>,
     pub variables: Option<RawVariables>,
     pub health: Option<crate::checks::health::RawHealth>,
     pub pack: Option<RawPack>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawPolicy {
-    pub branches: Option<Vec<String>>,
-    pub allow_prerelease: Option<bool>,
-    pub allow_build_metadata: Option<bool>,
-    pub allow_dirty: Option<bool>,
-    pub allow_downgrade: Option<bool>,
-    pub strict: Option<bool>,
-    pub tag_format: Option<String>,
-    /// Per-environment overrides: `[policy.env.<name>]`.
-    pub env: Option<BTreeMap<String, RawRules>>,
-}
-
-impl RawPolicy {
-    /// The keys that an environment may override, as written globally.
-    /// (serde's `flatten` cannot be combined with `deny_unknown_fields`,
-    /// so the keys are spelled out twice.)
-    pub fn rules(&self) -> RawRules {
-        RawRules {
-            branches: self.branches.clone(),
-            allow_prerelease: self.allow_prerelease,
-            allow_build_metadata: self.allow_build_metadata,
-            allow_dirty: self.allow_dirty,
-            allow_downgrade: self.allow_downgrade,
-            strict: self.strict,
-            tag_format: self.tag_format.clone(),
-        }
-    }
-}
-
-/// The policy keys that may be set globally or per environment.
+/// `[policy]`, and each `[policy.env.<name>]` override: the same keys.
+/// (An override's own `env` is refused when validated: overrides do not
+/// nest.)
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawRules {
@@ -58,6 +29,8 @@ pub struct RawRules {
     pub allow_downgrade: Option<bool>,
     pub strict: Option<bool>,
     pub tag_format: Option<String>,
+    /// Per-environment overrides: `[policy.env.<name>]`.
+    pub env: Option<BTreeMap<String, RawRules>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -31,8 +31,8 @@ pub(super) fn validate(
 
     let environments = environments(raw.environments, env, &mut problems);
 
-    let policy = raw.policy.unwrap_or_default();
-    let global = policy.rules();
+    let mut global = raw.policy.unwrap_or_default();
+    let overrides_raw = global.env.take().unwrap_or_default();
     let (branches, matcher) = branches(
         global.branches.as_deref(),
         "policy.branches",
@@ -57,7 +57,7 @@ pub(super) fn validate(
     };
 
     let mut overrides = BTreeMap::new();
-    for (name, rules) in policy.env.unwrap_or_default() {
+    for (name, rules) in overrides_raw {
         let key = format!("policy.env.{name}");
         if !environments.contains(&name) {
             let declared = if environments.is_empty() {
@@ -109,6 +109,12 @@ pub(super) fn validate(
 }
 
 fn over(rules: RawRules, key: &str, env: &EnvSnapshot, problems: &mut Problems) -> Override {
+    if rules.env.is_some() {
+        problems.push(
+            format!("{key}.env"),
+            "overrides do not nest: set the keys of each environment under its own [policy.env.<name>]",
+        );
+    }
     let branches = rules
         .branches
         .as_deref()

@@ -344,26 +344,8 @@ pub fn render(
 mod tests {
     use super::*;
 
-    const GATE: Kind = Kind {
-        name: "gate",
-        title: "T",
-        title_target: true,
-        heading: "Release gate",
-        final_id: "release_sentinel",
-        marker: "RELEASE_SENTINEL",
-        words: ["SAFE", "BLOCKED", "CRITICAL"],
-        rows_key: "checks",
-        compact_ok: false,
-        rule: Rule::Phases,
-    };
-    const PACK: Kind = Kind {
-        name: "pack",
-        rule: Rule::AllOk {
-            fail: Verdict::Blocked,
-        },
-        words: ["DRYRUN", "FAIL", "FAIL"],
-        ..GATE
-    };
+    use crate::commands::gate::KIND as GATE;
+    use crate::commands::pack::KIND as PACK;
 
     fn row(phase: Phase, status: Status) -> CheckResult {
         CheckResult::new("x", phase, Outcome::new(status, "m"), Duration::ZERO)
@@ -434,7 +416,7 @@ mod tests {
         assert_eq!(r.verdict(), Verdict::Blocked);
         let mut r = report(&PACK, vec![row(Phase::Pack, Status::Ok)]);
         assert_eq!(r.verdict(), Verdict::Safe);
-        assert_eq!(r.marker(), "RELEASE_SENTINEL=DRYRUN");
+        assert_eq!(r.marker(), "PRE_LIVE_PACK=DRYRUN");
         r.interrupted = Some(true);
         assert_eq!(r.verdict(), Verdict::Blocked);
     }

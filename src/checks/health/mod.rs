@@ -185,30 +185,17 @@ pub async fn blocking(f: impl FnOnce() -> Outcome + Send + 'static) -> Outcome {
 
 /// The rows when the policy phase did not pass: nothing is evaluated.
 pub fn skipped(checks: &[HealthCheck]) -> Vec<CheckResult> {
-    checks
-        .iter()
-        .map(|c| {
-            CheckResult::new(
-                c.id.clone(),
-                Phase::Health,
-                Outcome::skip("not evaluated: a policy gate did not pass"),
-                Duration::ZERO,
-            )
-        })
-        .collect()
+    same_rows(
+        checks,
+        &Outcome::skip("not evaluated: a policy gate did not pass"),
+    )
 }
 
-fn critical_rows(checks: &[HealthCheck], why: &str) -> Vec<CheckResult> {
+/// One row per check, each with the same outcome.
+fn same_rows(checks: &[HealthCheck], outcome: &Outcome) -> Vec<CheckResult> {
     checks
         .iter()
-        .map(|c| {
-            CheckResult::new(
-                c.id.clone(),
-                Phase::Health,
-                Outcome::crit(why),
-                Duration::ZERO,
-            )
-        })
+        .map(|c| CheckResult::new(c.id.clone(), Phase::Health, outcome.clone(), Duration::ZERO))
         .collect()
 }
 
@@ -222,7 +209,12 @@ pub fn run(checks: &[HealthCheck], progress: &Progress) -> Vec<CheckResult> {
         .build()
     {
         Ok(rt) => rt,
-        Err(e) => return critical_rows(checks, &format!("cannot check: no runtime ({e})")),
+        Err(e) => {
+            return same_rows(
+                checks,
+                &Outcome::crit(format!("cannot check: no runtime ({e})")),
+            );
+        }
     };
     let shared = Arc::new(Shared::default());
     let rows = runtime.block_on(async {
