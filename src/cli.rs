@@ -182,6 +182,11 @@ pub struct OutputArgs {
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,
 
+    /// Also write the JUnit XML report to this file (atomically, after the
+    /// checks, so a file in the work tree does not make it dirty)
+    #[arg(long, value_name = "PATH")]
+    pub junit: Option<PathBuf>,
+
     /// More log output on stderr (-v info, -vv debug, -vvv trace)
     #[arg(short, long, action = ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,

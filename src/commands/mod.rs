@@ -180,6 +180,7 @@ impl Invocation {
                 format: out.format,
                 colour,
                 report: out.report.clone(),
+                junit: out.junit.clone(),
                 github: vars.get("GITHUB_ACTIONS").ok().flatten() == Some("true"),
                 step_summary: vars
                     .get("GITHUB_STEP_SUMMARY")
@@ -253,6 +254,7 @@ mod tests {
             format: Format::Json,
             color,
             report: None,
+            junit: None,
             verbose: 0,
             quiet: false,
         }

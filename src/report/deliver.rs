@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::{Format, Report, github, json, markdown};
+use super::{Format, Report, github, markdown};
 use crate::exit::USAGE_OR_INPUT_ERROR;
 use crate::sanitize;
 use crate::secrets::Scrubber;
@@ -21,6 +21,8 @@ pub struct Delivery {
     pub colour: bool,
     /// `--report`: also write the JSON report here.
     pub report: Option<PathBuf>,
+    /// `--junit`: also write the JUnit report here.
+    pub junit: Option<PathBuf>,
     /// `GITHUB_ACTIONS=true`: annotations on stderr.
     pub github: bool,
     /// `GITHUB_STEP_SUMMARY`: append the Markdown report here.
@@ -53,9 +55,10 @@ pub fn deliver(
         tracing::debug!("cannot write the report: {e}");
     }
     let mut code = report.verdict().code();
-    if let Some(path) = &how.report {
+    for (path, format) in [(&how.report, Format::Json), (&how.junit, Format::Junit)] {
+        let Some(path) = path else { continue };
         let mut text = Vec::new();
-        let written = json::render(report, scrubber, &mut text)
+        let written = super::render(format, report, scrubber, false, &mut text)
             .and_then(|()| crate::fsutil::write_atomic(path, &text));
         if let Err(e) = written {
             let _ = writeln!(

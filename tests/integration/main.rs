@@ -11,5 +11,7 @@ mod health;
 mod output;
 mod pack;
 mod readme;
+mod report;
 mod secrets;
+mod tags;
 mod workflows;

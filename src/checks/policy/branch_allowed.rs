@@ -43,11 +43,22 @@ pub fn check(input: &Input<'_>, repo: &Repo) -> Outcome {
                 .detail("detached", true)
                 .detail("source", named.var)
         }
-        Ok(None) => Outcome::fail(format!(
-            "HEAD is detached at {} and no CI variable names a branch \
-             (GITHUB_REF, CI_COMMIT_BRANCH, BUILD_SOURCEBRANCH, ...); check out a branch",
-            short_id(repo.head)
-        ))
+        Ok(None) => Outcome::fail(match ci::tag(input.vars) {
+            // A tag pipeline, but not for the release's own tag at HEAD.
+            Ok(Some(t)) => format!(
+                "HEAD is detached at {} in a tag pipeline for {} (from {}), which is not the \
+                 release tag {} pointing at HEAD, and no CI variable names a branch",
+                short_id(repo.head),
+                quoted(&t.name),
+                t.var,
+                input.release.as_ref().map_or("?", |r| r.tag.as_str())
+            ),
+            _ => format!(
+                "HEAD is detached at {} and no CI variable names a branch \
+                 (GITHUB_REF, CI_COMMIT_BRANCH, BUILD_SOURCEBRANCH, ...); check out a branch",
+                short_id(repo.head)
+            ),
+        })
         .detail("detached", true)
         .detail("allowed", policy.branches.clone()),
         Err(invalid) => Outcome::fail(format!(
@@ -127,9 +138,8 @@ fn on_allowed_branch(input: &Input<'_>, repo: &Repo, own: &OwnTag) -> Outcome {
         ))
     } else if looked == 0 {
         Outcome::fail(format!(
-            "{pipeline}: this clone has no branches, so it cannot show that HEAD is on an allowed \
-             branch ({}); fetch them: git fetch origin '+refs/heads/*:refs/remotes/origin/*'",
-            input.policy.branches.join(", ")
+            "{pipeline}: no branches in this clone to show HEAD is on an allowed one; \
+             fetch them: git fetch origin '+refs/heads/*:refs/remotes/origin/*'"
         ))
     } else {
         Outcome::fail(format!(

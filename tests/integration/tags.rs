@@ -1,0 +1,468 @@
+//! Release tags as real projects write them (`14.1.1`, `mylib-0.4.33`),
+//! tag pipelines (the gate run by the pipeline a pushed tag starts), the CI
+//! variables that name a branch, and row ids of unset references. Real
+//! repositories and clones in temporary folders.
+
+use std::collections::BTreeSet;
+
+use crate::harness::{Repo, Sentinel, message_of, row};
+
+const SAFE: &str = "| release_sentinel          | OK   | RELEASE_SENTINEL=SAFE |";
+const BLOCKED: &str = "| release_sentinel          | FAIL | RELEASE_SENTINEL=BLOCKED |";
+
+/// A repository on `main` with one commit per tag, tagged lightweight, in
+/// order.
+fn tagged(tags: &[&str]) -> Repo {
+    let repo = Repo::new();
+    for t in tags {
+        repo.git(["commit", "-q", "--allow-empty", "-m", t]);
+        repo.git(["tag", t]);
+    }
+    repo.git(["commit", "-q", "--allow-empty", "-m", "after the tags"]);
+    repo
+}
+
+fn message(repo: &Repo, version: &str, id: &str, code: i32) -> String {
+    let out = Sentinel::in_repo(repo).gate("prod", version).code(code);
+    message_of(&out.stdout, id)
+}
+
+// ------------------------------------------------------- 14.1.1-style tags
+
+#[test]
+fn bare_tags_under_the_default_format_are_not_a_first_release() {
+    let repo = tagged(&["14.1.0", "14.1.1"]);
+    // The released version, asked for as v14.1.1: the tag 14.1.1 is it.
+    let out = Sentinel::in_repo(&repo)
+        .gate("prod", "v14.1.1")
+        .stdout_has(row("tag_absent", "FAIL"))
+        .stdout_has(BLOCKED)
+        .blocked();
+    let m = message_of(&out.stdout, "tag_absent");
+    assert!(m.contains("tag 14.1.1 already exists"), "{m}");
+    assert!(m.contains("tag_format v{version}"), "{m}");
+    // A new version: no tag of the format, so not compared, and said so.
+    let m = message(&repo, "v14.1.2", "version_newer", 0);
+    assert!(!m.contains("first release"), "{m}");
+    assert!(
+        m.contains("none of the clone's 2 tags has the tag format v{version}"),
+        "{m}"
+    );
+    assert!(m.contains("2 look like {version}"), "{m}");
+    assert!(m.contains("tag_format = \"{version}\""), "{m}");
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v14.1.2")
+        .stdout_has(row("version_newer", "WARN"))
+        .safe();
+}
+
+#[test]
+fn the_bare_format_compares_bare_tags_and_takes_either_version_form() {
+    let repo = tagged(&["14.1.0", "14.1.1"]);
+    repo.config("[policy]\ntag_format = \"{version}\"\n");
+    for version in ["14.1.2", "v14.1.2"] {
+        let out = Sentinel::in_repo(&repo)
+            .gate("prod", version)
+            .stdout_has(row("version_valid", "OK"))
+            .stdout_has(row("tag_absent", "OK"))
+            .stdout_has(SAFE)
+            .safe();
+        let m = message_of(&out.stdout, "version_newer");
+        assert!(m.contains("newer than 14.1.1"), "{version}: {m}");
+        assert!(message_of(&out.stdout, "tag_absent").contains("no tag 14.1.2 yet"));
+    }
+    let m = message(&repo, "14.1.1", "tag_absent", 1);
+    assert!(m.contains("tag 14.1.1 already exists"), "{m}");
+    let m = message(&repo, "v14.1.0", "version_newer", 1);
+    assert!(m.contains("older than 14.1.1"), "{m}");
+}
+
+#[test]
+fn a_v_tag_blocks_the_bare_format_too() {
+    // The reverse shape: the format says 2.0.0, the clone has v2.0.0.
+    let repo = tagged(&["v2.0.0"]);
+    repo.config("[policy]\ntag_format = \"{version}\"\n");
+    let m = message(&repo, "2.0.0", "tag_absent", 1);
+    assert!(m.contains("tag v2.0.0 already exists"), "{m}");
+}
+
+// ------------------------------------------------------------ monorepos
+
+fn monorepo() -> Repo {
+    tagged(&["alpha-0.4.32", "beta-0.5.0", "alpha-0.4.33", "beta-0.6.1"])
+}
+
+#[test]
+fn a_package_format_sees_only_its_own_tags() {
+    let repo = monorepo();
+    repo.config("[policy]\ntag_format = \"alpha-{version}\"\n");
+    let out = Sentinel::in_repo(&repo)
+        .gate("prod", "0.4.34")
+        .stdout_has(SAFE)
+        .safe();
+    let m = message_of(&out.stdout, "version_newer");
+    assert!(m.contains("newer than alpha-0.4.33"), "{m}");
+    assert!(message_of(&out.stdout, "version_valid").contains("(tag alpha-0.4.34)"));
+    // The whole tag name, as a tag pipeline passes it.
+    Sentinel::in_repo(&repo)
+        .gate("prod", "alpha-0.4.34")
+        .stdout_has(SAFE)
+        .safe();
+    // Released already, by either name.
+    for v in ["0.4.33", "alpha-0.4.33"] {
+        let m = message(&repo, v, "tag_absent", 1);
+        assert!(m.contains("tag alpha-0.4.33 already exists"), "{v}: {m}");
+    }
+    assert!(message(&repo, "0.4.32", "version_newer", 1).contains("older than alpha-0.4.33"));
+    // beta's 0.5.0 is another package's.
+    Sentinel::in_repo(&repo)
+        .gate("prod", "0.5.0")
+        .stdout_has(SAFE)
+        .safe();
+    // Another package's tag name is not a version of this one.
+    assert!(message(&repo, "beta-0.7.0", "version_valid", 1).contains("is not a SemVer version"));
+}
+
+#[test]
+fn the_tag_format_is_set_per_environment() {
+    let repo = monorepo();
+    repo.config(
+        "[policy]\ntag_format = \"alpha-{version}\"\n\
+         [policy.env.prod]\ntag_format = \"beta-{version}\"\n",
+    );
+    assert!(message(&repo, "0.6.2", "version_newer", 0).contains("newer than beta-0.6.1"));
+    let out = Sentinel::in_repo(&repo)
+        .gate("stage", "0.6.2")
+        .stdout_has(SAFE)
+        .safe();
+    assert!(message_of(&out.stdout, "version_newer").contains("newer than alpha-0.4.33"));
+}
+
+#[test]
+fn a_bad_tag_format_is_a_config_error_with_its_key() {
+    let repo = Repo::new();
+    repo.config(
+        "[policy]\ntag_format = \"release\"\n[policy.env.prod]\ntag_format = \"a b {version}\"\n",
+    );
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.0.0")
+        .stdout("")
+        .stderr_has("policy.tag_format: \"release\" has no {version}")
+        .stderr_has("policy.env.prod.tag_format: \"a b {version}\" does not make a valid tag name")
+        .blocked();
+}
+
+// ------------------------------------------------------- tag pipelines
+
+/// An upstream with v1.0.0 and v1.1.0 on main and a feature branch, and a
+/// full clone of it with HEAD detached at `at`, as a CI checkout is.
+fn pipeline_clone(at: &str) -> (Repo, Repo) {
+    let upstream = Repo::new();
+    upstream.tag("v1.0.0");
+    upstream.git(["commit", "-q", "--allow-empty", "-m", "two"]);
+    upstream.tag("v1.1.0");
+    upstream.git(["checkout", "-q", "-b", "feature"]);
+    upstream.git(["commit", "-q", "--allow-empty", "-m", "feature work"]);
+    upstream.tag("v1.2.0");
+    upstream.git(["checkout", "-q", "main"]);
+    let clone = Repo::clone_of(&upstream, &[]);
+    clone.git(["checkout", "-q", "--detach", at]);
+    (upstream, clone)
+}
+
+fn github_tag(s: Sentinel, tag: &str) -> Sentinel {
+    s.env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_REF", format!("refs/tags/{tag}"))
+        .env("GITHUB_REF_NAME", tag)
+        .env("GITHUB_REF_TYPE", "tag")
+}
+
+#[test]
+fn a_github_tag_pipeline_for_the_release_tag_is_safe() {
+    let (_up, clone) = pipeline_clone("v1.1.0");
+    let out = github_tag(Sentinel::in_repo(&clone), "v1.1.0")
+        .gate("prod", "v1.1.0")
+        .stdout_has(row("branch_allowed", "OK"))
+        .stdout_has(row("tag_absent", "OK"))
+        .stdout_has(row("version_newer", "OK"))
+        .stdout_has(SAFE)
+        .safe();
+    let m = message_of(&out.stdout, "tag_absent");
+    assert!(
+        m.contains("this build's own") && m.contains("GITHUB_REF"),
+        "{m}"
+    );
+    let m = message_of(&out.stdout, "version_newer");
+    assert!(m.contains("newer than v1.0.0"), "{m}");
+    let m = message_of(&out.stdout, "branch_allowed");
+    assert!(m.contains("tag pipeline for v1.1.0"), "{m}");
+    // The clone's own main (origin/main too) contains the tag.
+    assert!(m.contains("is on main"), "{m}");
+}
+
+#[test]
+fn a_gitlab_tag_pipeline_for_the_release_tag_is_safe() {
+    let (_up, clone) = pipeline_clone("v1.1.0");
+    let out = Sentinel::in_repo(&clone)
+        .env("CI_COMMIT_TAG", "v1.1.0")
+        .env("GITLAB_CI", "true")
+        .gate("prod", "v1.1.0")
+        .stdout_has(SAFE)
+        .safe();
+    let m = message_of(&out.stdout, "tag_absent");
+    assert!(
+        m.contains("this build's own") && m.contains("CI_COMMIT_TAG"),
+        "{m}"
+    );
+}
+
+#[test]
+fn a_release_tagged_on_a_feature_branch_is_refused() {
+    let (_up, clone) = pipeline_clone("v1.2.0");
+    let out = Sentinel::in_repo(&clone)
+        .env("CI_COMMIT_TAG", "v1.2.0")
+        .gate("prod", "v1.2.0")
+        .stdout_has(row("branch_allowed", "FAIL"))
+        .stdout_has(row("tag_absent", "OK"))
+        .stdout_has(BLOCKED)
+        .blocked();
+    let m = message_of(&out.stdout, "branch_allowed");
+    assert!(
+        m.contains("no allowed branch (main, master) contains HEAD"),
+        "{m}"
+    );
+}
+
+#[test]
+fn a_tag_pipeline_without_branches_says_how_to_fetch_them() {
+    let (upstream, _) = pipeline_clone("v1.1.0");
+    // What a CI that fetches only the tag leaves: no branch at all.
+    let bare = Repo::empty();
+    let url = format!("file://{}", upstream.path.display());
+    bare.git(["fetch", "-q", &url, "refs/tags/v1.1.0:refs/tags/v1.1.0"]);
+    bare.git(["fetch", "-q", &url, "refs/tags/v1.0.0:refs/tags/v1.0.0"]);
+    bare.git(["checkout", "-q", "--detach", "v1.1.0"]);
+    let out = Sentinel::in_repo(&bare)
+        .env("CI_COMMIT_TAG", "v1.1.0")
+        .gate("prod", "v1.1.0")
+        .stdout_has(row("branch_allowed", "FAIL"))
+        .blocked();
+    let m = message_of(&out.stdout, "branch_allowed");
+    assert!(m.contains("no branches in this clone"), "{m}");
+    assert!(
+        m.contains("git fetch origin '+refs/heads/*:refs/remotes/origin/*'"),
+        "{m}"
+    );
+}
+
+#[test]
+fn a_pipeline_tag_that_points_elsewhere_still_blocks() {
+    // The pipeline names v1.1.0, but HEAD is v1.0.0's commit.
+    let (_up, clone) = pipeline_clone("v1.0.0");
+    let out = Sentinel::in_repo(&clone)
+        .env("CI_COMMIT_TAG", "v1.1.0")
+        .gate("prod", "v1.1.0")
+        .stdout_has(row("tag_absent", "FAIL"))
+        .stdout_has(row("branch_allowed", "FAIL"))
+        .blocked();
+    assert!(message_of(&out.stdout, "tag_absent").contains("tag v1.1.0 already exists"));
+    assert!(message_of(&out.stdout, "branch_allowed").contains("tag pipeline for \"v1.1.0\""));
+}
+
+#[test]
+fn a_pipeline_for_another_tag_is_no_pass_for_this_version() {
+    let (_up, clone) = pipeline_clone("v1.1.0");
+    clone.git(["tag", "v1.1.1"]);
+    // The pipeline runs for v1.1.1, the gate is asked about v1.1.0.
+    Sentinel::in_repo(&clone)
+        .env("CI_COMMIT_TAG", "v1.1.1")
+        .gate("prod", "v1.1.0")
+        .stdout_has(row("tag_absent", "FAIL"))
+        .blocked();
+}
+
+/// The script lines of the README's GitLab job, and the gate line of the
+/// GitHub binary snippet, run as written in such a clone.
+#[test]
+fn the_readmes_ci_snippets_pass_in_a_tag_pipeline() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    let gitlab = readme
+        .split("release-gate:\n")
+        .nth(1)
+        .and_then(|s| s.split("  script:\n").nth(1))
+        .and_then(|s| s.split("  artifacts:").next())
+        .expect("the GitLab job's script");
+    let lines: Vec<String> = gitlab
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- "))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(lines.len(), 2, "{gitlab}");
+    let github = readme
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("run: release-sentinel "))
+        .map(|rest| format!("release-sentinel {rest}"))
+        .expect("the GitHub snippet's gate line");
+
+    let bin_dir = std::path::Path::new(crate::harness::BIN)
+        .parent()
+        .expect("binary dir")
+        .to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    // GitLab: the clone has no branches until the snippet fetches them.
+    let (upstream, _) = pipeline_clone("v1.1.0");
+    let gl = Repo::empty();
+    let url = format!("file://{}", upstream.path.display());
+    gl.git(["remote", "add", "origin", &url]);
+    gl.git(["fetch", "-q", "--tags", "origin", "refs/tags/*:refs/tags/*"]);
+    gl.git(["checkout", "-q", "--detach", "v1.1.0"]);
+    let script = lines.join("\n");
+    Sentinel::of(std::path::Path::new("/bin/sh"))
+        .dir(&gl.path)
+        .default_vars()
+        .env("PATH", &path)
+        .env("CI_COMMIT_TAG", "v1.1.0")
+        .args(["-ec", &script])
+        .safe();
+    let xml = std::fs::read_to_string(gl.path.join("gate.xml")).expect("gate.xml");
+    assert!(xml.contains("<testsuite name=\"policy\""), "{xml}");
+    assert!(!xml.contains("<failure"), "{xml}");
+
+    // GitHub: actions/checkout with fetch-depth 0 fetched the branches.
+    let (_up, gh) = pipeline_clone("v1.1.0");
+    github_tag(Sentinel::of(std::path::Path::new("/bin/sh")), "v1.1.0")
+        .dir(&gh.path)
+        .default_vars()
+        .env("PATH", &path)
+        .args(["-ec", &github])
+        .stdout_has(SAFE)
+        .safe();
+}
+
+// ---------------------------------------------------- CI branch variables
+
+/// Every variable the README lists under "CI branch variables", in order.
+fn readme_branch_variables() -> Vec<String> {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    let start = readme
+        .find("**CI branch variables**")
+        .expect("the CI branch variables paragraph");
+    let para = &readme[start..start + readme[start..].find("\n\n").expect("paragraph end")];
+    let names: Vec<String> = para
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|s| {
+            s.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+                && !s.starts_with("GITHUB_REF_TYPE")
+        })
+        .map(str::to_string)
+        .collect();
+    let mut seen = BTreeSet::new();
+    names
+        .into_iter()
+        .filter(|n| seen.insert(n.clone()))
+        .collect()
+}
+
+/// The value a CI sets for branch `main`, and what it sets beside it.
+fn ci_value(var: &str, branch: &str) -> (String, Vec<(&'static str, &'static str)>) {
+    match var {
+        "GITHUB_REF" | "BUILD_SOURCEBRANCH" => (format!("refs/heads/{branch}"), vec![]),
+        "GITHUB_REF_NAME" => (branch.to_string(), vec![("GITHUB_REF_TYPE", "branch")]),
+        "GIT_BRANCH" => (format!("origin/{branch}"), vec![]),
+        _ => (branch.to_string(), vec![]),
+    }
+}
+
+#[test]
+fn every_ci_branch_variable_the_readme_names_is_read() {
+    let vars = readme_branch_variables();
+    assert!(vars.len() >= 24, "{vars:?}");
+    let repo = Repo::new();
+    repo.git(["checkout", "-q", "--detach"]);
+    for var in &vars {
+        for (branch, code) in [("main", 0), ("feature/x", 1)] {
+            let (value, extra) = ci_value(var, branch);
+            let mut s = Sentinel::in_repo(&repo).env(var, &value);
+            for (k, v) in extra {
+                s = s.env(k, v);
+            }
+            let out = s.gate("prod", "v1.0.0").code(code);
+            let m = message_of(&out.stdout, "branch_allowed");
+            assert!(m.contains(branch), "{var}={value}: {m}");
+            assert!(
+                m.contains(&format!("branch from {var}")),
+                "{var}={value}: {m}"
+            );
+        }
+    }
+}
+
+#[test]
+fn github_ref_name_names_a_branch_only_by_its_type() {
+    let repo = Repo::new();
+    repo.git(["checkout", "-q", "--detach"]);
+    // Alone, with the branch type: the branch.
+    Sentinel::in_repo(&repo)
+        .env("GITHUB_REF_NAME", "main")
+        .env("GITHUB_REF_TYPE", "branch")
+        .gate("prod", "v1.0.0")
+        .stdout_has("branch from GITHUB_REF_NAME")
+        .safe();
+    // A tag build's ref name is a tag, not a branch.
+    Sentinel::in_repo(&repo)
+        .env("GITHUB_REF_NAME", "main")
+        .env("GITHUB_REF_TYPE", "tag")
+        .gate("prod", "v1.0.0")
+        .stdout_has(row("branch_allowed", "FAIL"))
+        .stdout_has("no CI variable names a branch")
+        .blocked();
+}
+
+#[test]
+fn a_ci_branch_value_that_is_no_branch_name_is_not_trusted() {
+    let repo = Repo::new();
+    repo.git(["checkout", "-q", "--detach"]);
+    for (var, value) in [
+        ("GITHUB_REF", "refs/heads/main\n"),
+        ("CI_COMMIT_BRANCH", "main "),
+        ("CI_COMMIT_BRANCH", "ma..in"),
+        ("CIRCLE_BRANCH", "main\u{7}"),
+    ] {
+        let out = Sentinel::in_repo(&repo)
+            .env(var, value)
+            // A later variable must not rescue a forged one.
+            .env("CI_BRANCH", "main")
+            .gate("prod", "v1.0.0")
+            .stdout_has(row("branch_allowed", "FAIL"))
+            .blocked();
+        let m = message_of(&out.stdout, "branch_allowed");
+        assert!(
+            m.contains(var) && m.contains("not a valid git ref name"),
+            "{var}: {m}"
+        );
+    }
+}
+
+// ----------------------------------------------------------- row ids
+
+#[test]
+fn a_row_id_never_shows_an_unexpanded_reference() {
+    let repo = Repo::new();
+    let out = Sentinel::new()
+        .dir(&repo.path)
+        .env("RS_API_URL", "http://127.0.0.1:9/health")
+        .env("RS_DEPLOY_TOKEN", "tok-not-a-real-secret-0000")
+        .gate("prod", "v1.0.0")
+        .stdout_has(row("process:<RS_REQUIRED_PROCESS>", "SKIP"))
+        .stdout_lacks("${")
+        .blocked();
+    assert!(message_of(&out.stdout, "required_config").contains("RS_REQUIRED_PROCESS"));
+}
