@@ -70,10 +70,7 @@ fn blocked_repo() -> Repo {
 #[test]
 fn table_layout_is_exact() {
     let repo = Repo::new();
-    let out = Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
-        .status(0)
-        .run();
+    let out = Sentinel::in_repo(&repo).gate("prod", "v1.2.3").safe();
     let text = String::from_utf8(out.stdout).expect("UTF-8 stdout");
     assert!(text.ends_with('\n'), "{text}");
     let lines: Vec<&str> = text.lines().collect();
@@ -149,10 +146,7 @@ fn table_layout_is_exact() {
 #[test]
 fn blocked_table_has_the_same_layout_and_final_row() {
     let repo = blocked_repo();
-    let out = Sentinel::in_repo(&repo)
-        .gate("prod", "v1.0.0")
-        .status(1)
-        .run();
+    let out = Sentinel::in_repo(&repo).gate("prod", "v1.0.0").blocked();
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), table_lines(), "{text}");
@@ -192,8 +186,7 @@ fn rows_come_in_gate_order_even_when_gates_fail() {
     let out = Sentinel::new()
         .dir(dir.path())
         .gate("production", "bad")
-        .status(1)
-        .run();
+        .blocked();
     let text = String::from_utf8_lossy(&out.stdout);
     let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("| ")).collect();
     let ids: Vec<&str> = rows.iter().map(|l| id_of(l)).collect();
@@ -223,8 +216,7 @@ fn two_runs_give_the_same_table_bytes() {
     let run = || {
         Sentinel::in_repo(&repo)
             .gate("prod", "v1.0.0")
-            .status(1)
-            .run()
+            .blocked()
             .stdout
     };
     let first = run();
@@ -253,8 +245,7 @@ fn two_runs_give_the_same_json_but_for_durations() {
         let out = Sentinel::in_repo(&repo)
             .gate("prod", "v1.0.0")
             .args(["--format", "json"])
-            .status(1)
-            .run();
+            .blocked();
         without_durations(json_of(&out))
     };
     assert_eq!(run(), run());
@@ -267,12 +258,11 @@ fn every_line_is_ascii_even_with_foreign_input() {
     repo.write("na\u{ef}ve-\u{65e5}\u{672c}.txt", "x\n");
     let out = Sentinel::in_repo(&repo)
         .gate("pr\u{f6}d", "v\u{661}.\u{662}.\u{663}\u{1b}[31m")
-        .status(1)
         .stdout_has(row("env_allowed", "FAIL"))
         .stdout_has(row("clean_tree", "FAIL"))
         .stdout_has(row("branch_allowed", "FAIL"))
         .stdout_has(row("version_valid", "FAIL"))
-        .run();
+        .blocked();
     for line in String::from_utf8(out.stdout).unwrap().lines() {
         assert!(line.is_ascii(), "not ASCII: {line:?}");
         assert!(
@@ -290,9 +280,8 @@ fn long_messages_stay_on_one_capped_line() {
     repo.git(["checkout", "-q", "-b", &format!("feature/{long}")]);
     let out = Sentinel::in_repo(&repo)
         .gate("prod", "v1.2.3")
-        .status(1)
         .stdout_has(row("branch_allowed", "FAIL"))
-        .run();
+        .blocked();
     let text = String::from_utf8(out.stdout).unwrap();
     let line = text
         .lines()
@@ -313,15 +302,13 @@ fn verbose_logs_go_to_stderr_only() {
     let repo = blocked_repo();
     let plain = Sentinel::in_repo(&repo)
         .gate("prod", "v1.0.0")
-        .status(1)
         .stderr_empty()
-        .run();
+        .blocked();
     let verbose = Sentinel::in_repo(&repo)
         .gate("prod", "v1.0.0")
         .arg("-vvv")
-        .status(1)
         .stderr_has("DEBUG")
-        .run();
+        .blocked();
     assert_eq!(
         String::from_utf8_lossy(&plain.stdout),
         String::from_utf8_lossy(&verbose.stdout)
@@ -329,9 +316,8 @@ fn verbose_logs_go_to_stderr_only() {
     let traced = Sentinel::in_repo(&repo)
         .gate("prod", "v1.0.0")
         .env("RUST_LOG", "trace")
-        .status(1)
         .stderr_has("DEBUG")
-        .run();
+        .blocked();
     assert_eq!(
         String::from_utf8_lossy(&plain.stdout),
         String::from_utf8_lossy(&traced.stdout)
@@ -345,9 +331,8 @@ fn verbose_json_stdout_is_still_one_json_document() {
         .gate("prod", "v1.0.0")
         .args(["--format", "json", "-vvv"])
         .env("RUST_LOG", "trace")
-        .status(1)
         .stderr_has("DEBUG")
-        .run();
+        .blocked();
     let doc = json_of(&out);
     assert_eq!(doc["verdict"], "BLOCKED");
 }
@@ -358,10 +343,9 @@ fn quiet_prints_no_logs() {
     Sentinel::in_repo(&repo)
         .gate("prod", "v1.0.0")
         .arg("-q")
-        .status(1)
         .stdout_has("RELEASE_SENTINEL=BLOCKED")
         .stderr_empty()
-        .run();
+        .blocked();
 }
 
 #[test]
@@ -370,9 +354,8 @@ fn json_has_every_documented_field() {
     let out = Sentinel::in_repo(&repo)
         .gate("prod", "v1.2.3")
         .args(["--format", "json"])
-        .status(0)
         .stderr_empty()
-        .run();
+        .safe();
     let doc = json_of(&out);
     assert!(doc["schema_version"].is_u64(), "{doc:#}");
     assert_eq!(doc["tool_version"], env!("CARGO_PKG_VERSION"), "{doc:#}");
@@ -415,15 +398,11 @@ fn json_has_every_documented_field() {
 #[test]
 fn json_statuses_and_exit_code_match_the_table() {
     let repo = blocked_repo();
-    let table = Sentinel::in_repo(&repo)
-        .gate("prod", "v1.0.0")
-        .status(1)
-        .run();
+    let table = Sentinel::in_repo(&repo).gate("prod", "v1.0.0").blocked();
     let out = Sentinel::in_repo(&repo)
         .gate("prod", "v1.0.0")
         .args(["--format", "json"])
-        .status(1)
-        .run();
+        .blocked();
     let doc = json_of(&out);
     assert_eq!(doc["verdict"], "BLOCKED", "{doc:#}");
     assert_eq!(doc["exit_code"], 1, "{doc:#}");
@@ -445,8 +424,7 @@ fn json_commit_is_null_without_commits() {
     let out = Sentinel::in_repo(&repo)
         .gate("prod", "v1.2.3")
         .args(["--format", "json"])
-        .status(1)
-        .run();
+        .blocked();
     let doc = json_of(&out);
     assert!(doc["commit"].is_null(), "{doc:#}");
     assert_eq!(json_check(&doc, "git_repo")["status"], "FAIL");

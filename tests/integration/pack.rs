@@ -282,11 +282,7 @@ fn five_passing_steps_print_the_documented_example_byte_for_byte() {
         .map(|s| argv_step(s, &["true"]))
         .collect();
     let repo = repo_with(&config);
-    pack(&repo)
-        .status(0)
-        .stdout(PACK_EXAMPLE)
-        .stderr_empty()
-        .run();
+    pack(&repo).stdout(PACK_EXAMPLE).stderr_empty().safe();
 }
 
 #[test]
@@ -297,12 +293,11 @@ fn a_failing_step_fails_the_pack_and_the_next_step_still_runs() {
         marker_step("after")
     ));
     pack(&repo)
-        .status(1)
         .stdout_has("| breaks                    | FAIL | exit 3 |\n")
         .stdout_has(format!("{}\n", row("after", "OK")))
         .stdout_has(format!("\n\n{}\n{PACK_FAIL}\n", "-".repeat(60)))
         .stdout_lacks("PRE_LIVE_PACK=DRYRUN")
-        .run();
+        .blocked();
     assert!(
         ran(&repo, "after"),
         "the step after the failure did not run"
@@ -317,11 +312,10 @@ fn a_step_that_cannot_start_fails_and_the_next_step_still_runs() {
         marker_step("after")
     ));
     let out = pack(&repo)
-        .status(1)
         .stdout_has(row("missing", "FAIL"))
         .stdout_has(format!("{}\n", row("after", "OK")))
         .stdout_has(PACK_FAIL)
-        .run();
+        .blocked();
     let message = message_of(&out.stdout, "missing");
     assert!(
         message.starts_with("could not start: ") && message.contains("no-such-program-rs-test"),
@@ -358,9 +352,8 @@ fn steps_run_in_order_from_the_root_with_the_pack_variables_and_their_own() {
     pack_for(&repo, "stage", "v2.3.4")
         .dir(&repo.path.join("deep/er"))
         .env("WHO", "world")
-        .status(0)
         .stdout_has(PACK_OK)
-        .run();
+        .safe();
 
     let scratch = repo.scratch();
     let order = std::fs::read_to_string(scratch.join("order")).expect("order file");
@@ -402,11 +395,10 @@ fn a_timeout_kills_the_step_and_its_grandchild_and_the_pack_goes_on() {
     let _reaper = Reaper::new(&repo);
     let start = Instant::now();
     pack(&repo)
-        .status(1)
         .stdout_has("| sleeper                   | FAIL | timed out after 1s |\n")
         .stdout_has(format!("{}\n", row("after", "OK")))
         .stdout_has(PACK_FAIL)
-        .run();
+        .blocked();
     let took = start.elapsed();
     assert!(took < PROMPT, "the run took {took:?}");
     assert!(
@@ -442,10 +434,9 @@ fn a_timed_out_step_gets_sigterm_first_and_can_clean_up() {
     let _reaper = Reaper::new(&repo);
     let start = Instant::now();
     pack(&repo)
-        .status(1)
         .stdout_has("| tidy                      | FAIL | timed out after 1s |\n")
         .stdout_has(PACK_FAIL)
-        .run();
+        .blocked();
     assert!(start.elapsed() < PROMPT, "{:?}", start.elapsed());
     assert!(
         repo.scratch().join("tidy.cleanup").exists(),
@@ -471,11 +462,10 @@ fn a_step_that_ignores_sigterm_is_killed_after_the_grace() {
     let _reaper = Reaper::new(&repo);
     let start = Instant::now();
     pack(&repo)
-        .status(1)
         .stdout_has("| stubborn                  | FAIL | timed out after 1s |\n")
         .stdout_has(format!("{}\n", row("after", "OK")))
         .stdout_has(PACK_FAIL)
-        .run();
+        .blocked();
     let took = start.elapsed();
     assert!(took < PROMPT, "the run took {took:?}");
     assert!(
@@ -502,7 +492,7 @@ fn a_grandchild_that_left_the_group_cannot_hold_the_pack() {
     let scratch = repo.scratch();
     let _reaper = Reaper::new(&repo);
     let start = Instant::now();
-    let out = pack(&repo).args(["--format", "json"]).status(0).run();
+    let out = pack(&repo).args(["--format", "json"]).safe();
     let took = start.elapsed();
     assert!(took < PROMPT, "the run took {took:?}");
     let doc = json_of(&out);
@@ -526,10 +516,9 @@ fn a_background_process_left_by_a_passing_step_is_killed_with_its_group() {
     let _reaper = Reaper::new(&repo);
     let start = Instant::now();
     pack(&repo)
-        .status(0)
         .stdout_has(format!("{}\n", row("leaves", "OK")))
         .stdout_has(PACK_OK)
-        .run();
+        .safe();
     assert!(start.elapsed() < PROMPT, "{:?}", start.elapsed());
     let bg = read_pid(&scratch.join("bg.pid"));
     assert!(gone_soon(bg), "the background process {bg} survived");
@@ -667,32 +656,29 @@ fn a_step_output_is_kept_in_json_scrubbed_and_never_in_the_table() {
     // The table: the reason, never the output.
     pack(&repo)
         .env("STEP_SECRET", &secret)
-        .status(1)
         .stdout_has("| talks                     | FAIL | exit 4 |\n")
         .stdout_lacks("ordinary-out")
         .stdout_lacks("ordinary-err")
         .nowhere(&secret)
-        .run();
+        .blocked();
     pack(&repo)
         .env("STEP_SECRET", &secret)
         .env("RUST_LOG", "trace")
         .arg("-vvv")
-        .status(1)
         .stdout_lacks("ordinary-out")
         .nowhere(&secret)
-        .run();
+        .blocked();
 
     // JSON: the output, scrubbed.
     for trace in [false, true] {
         let mut run = pack(&repo)
             .env("STEP_SECRET", &secret)
             .args(["--format", "json"])
-            .status(1)
             .nowhere(&secret);
         if trace {
             run = run.env("RUST_LOG", "trace").arg("-vvv");
         }
-        let out = run.run();
+        let out = run.blocked();
         let doc = json_of(&out);
         let details = &step_of(&doc, "talks")["details"];
         assert_eq!(details["stdout"], "ordinary-out ***\n", "{doc:#}");
@@ -710,11 +696,7 @@ fn json_report_of_a_passing_pack() {
         shell_step("greets", "echo hello; echo warning >&2"),
         argv_step("noop", &["true"])
     ));
-    let out = pack(&repo)
-        .args(["--format", "json"])
-        .status(0)
-        .stderr_empty()
-        .run();
+    let out = pack(&repo).args(["--format", "json"]).stderr_empty().safe();
     let doc = json_of(&out);
     assert_eq!(doc["kind"], "pack", "{doc:#}");
     assert_eq!(doc["verdict"], "DRYRUN", "{doc:#}");
@@ -749,7 +731,7 @@ fn json_report_of_a_failing_pack() {
         argv_step("missing", &["no-such-program-rs-test"]),
         argv_step("noop", &["true"])
     ));
-    let out = pack(&repo).args(["--format", "json"]).status(1).run();
+    let out = pack(&repo).args(["--format", "json"]).blocked();
     let doc = json_of(&out);
     assert_eq!(doc["kind"], "pack", "{doc:#}");
     assert_eq!(doc["verdict"], "FAIL", "{doc:#}");
@@ -798,10 +780,9 @@ fn pack_config_errors_are_all_reported_with_their_key_paths() {
 
     // The table run: every problem is shown somewhere (stdout or stderr).
     let out = pack(&repo)
-        .status(1)
         .stdout_has(row("config_check_dry", "FAIL"))
         .stdout_has(PACK_FAIL)
-        .run();
+        .blocked();
     assert!(!ran(&repo, "never"), "a step of an invalid config was run");
     let both = format!(
         "{}{}",
@@ -815,7 +796,7 @@ fn pack_config_errors_are_all_reported_with_their_key_paths() {
     );
 
     // JSON: all of them at once, in the config step's details.
-    let out = pack(&repo).args(["--format", "json"]).status(1).run();
+    let out = pack(&repo).args(["--format", "json"]).blocked();
     let doc = json_of(&out);
     assert_eq!(doc["verdict"], "FAIL", "{doc:#}");
     let check = step_of(&doc, "config_check_dry");
@@ -831,7 +812,7 @@ fn pack_config_errors_are_all_reported_with_their_key_paths() {
 #[test]
 fn builtin_steps_pass_on_a_clean_repository() {
     let repo = Repo::new();
-    let out = builtin_pack(&repo).status(0).stdout_has(PACK_OK).run();
+    let out = builtin_pack(&repo).stdout_has(PACK_OK).safe();
     assert_eq!(
         row_ids(&out.stdout),
         [
@@ -848,10 +829,7 @@ fn builtin_steps_pass_on_a_clean_repository() {
         );
     }
 
-    let out = builtin_pack(&repo)
-        .args(["--format", "json"])
-        .status(0)
-        .run();
+    let out = builtin_pack(&repo).args(["--format", "json"]).safe();
     let doc = json_of(&out);
     assert_eq!(doc["verdict"], "DRYRUN", "{doc:#}");
     let scan = step_of(&doc, "scan_secrets_dry");
@@ -872,11 +850,10 @@ fn builtin_policy_step_fails_naming_the_gate() {
     let repo = Repo::new();
     let out = Sentinel::in_repo(&repo)
         .args(["--env", "qa", "--version", "v1.0.0", "--dry-run"])
-        .status(1)
         .stdout_has(row("policy_gates_dry", "FAIL"))
         .stdout_has(format!("{}\n", row("config_check_dry", "OK")))
         .stdout_has(PACK_FAIL)
-        .run();
+        .blocked();
     let message = message_of(&out.stdout, "policy_gates_dry");
     assert!(message.contains("env_allowed"), "{message}");
 }
@@ -885,12 +862,11 @@ fn builtin_policy_step_fails_naming_the_gate() {
 fn builtin_steps_with_an_invalid_config_fail_and_skip_what_needs_it() {
     let repo = repo_with("environmentz = [\"dev\"]\n");
     let out = builtin_pack(&repo)
-        .status(1)
         .stdout_has(row("config_check_dry", "FAIL"))
         .stdout_has(row("policy_gates_dry", "SKIP"))
         .stdout_has(row("health_checks_dry", "SKIP"))
         .stdout_has(PACK_FAIL)
-        .run();
+        .blocked();
     let message = message_of(&out.stdout, "config_check_dry");
     assert!(message.contains("release-sentinel.toml"), "{message}");
     assert_eq!(
@@ -908,13 +884,12 @@ fn builtin_steps_with_an_invalid_config_fail_and_skip_what_needs_it() {
 fn builtin_health_step_without_health_checks_is_skip_never_ok() {
     let repo = repo_with("environments = [\"dev\", \"stage\", \"prod\"]\n");
     let out = builtin_pack(&repo)
-        .status(1)
         .stdout_has(format!("{}\n", row("config_check_dry", "OK")))
         .stdout_has(format!("{}\n", row("policy_gates_dry", "OK")))
         .stdout_has(row("health_checks_dry", "SKIP"))
         .stdout_has(format!("{}\n", row("scan_secrets_dry", "OK")))
         .stdout_has(PACK_FAIL)
-        .run();
+        .blocked();
     let message = message_of(&out.stdout, "health_checks_dry");
     assert!(
         message.contains("no health checks are configured"),
@@ -1008,12 +983,11 @@ fn scan_finds_each_rule_and_a_live_secret_first_never_showing_the_secret() {
             .env("RS_DEPLOY_TOKEN", &live)
             .env("RUST_LOG", "trace")
             .args(["-vvv", "--format", format])
-            .status(1)
             .nowhere(&live);
         for (_, secret, _) in planted() {
             run = run.nowhere(secret);
         }
-        let out = run.run();
+        let out = run.blocked();
         if format == "json" {
             let doc = json_of(&out);
             let scan = step_of(&doc, "scan_secrets_dry");
@@ -1046,9 +1020,8 @@ fn scan_sees_untracked_files_but_not_ignored_ones() {
     repo.write("local.secret", &format!("{}\n", github_token()));
     let out = builtin_pack(&repo)
         .args(["--format", "json"])
-        .status(1)
         .nowhere(github_token())
-        .run();
+        .blocked();
     let doc = json_of(&out);
     assert_eq!(
         step_of(&doc, "scan_secrets_dry")["status"],
@@ -1076,9 +1049,8 @@ fn scan_skips_binary_and_oversized_files_and_counts_them() {
 
     let out = builtin_pack(&repo)
         .args(["--format", "json"])
-        .status(1) // no [health]: health_checks_dry is SKIP
         .nowhere(github_token())
-        .run();
+        .blocked(); // no [health]: health_checks_dry is SKIP
     let doc = json_of(&out);
     let scan = step_of(&doc, "scan_secrets_dry");
     assert_eq!(scan["status"], "OK", "{doc:#}");
@@ -1113,10 +1085,9 @@ fn scan_honours_allow_globs_and_the_inline_marker() {
 
     let out = builtin_pack(&repo)
         .args(["--format", "json"])
-        .status(1)
         .nowhere(&token)
         .nowhere(&aws)
-        .run();
+        .blocked();
     let doc = json_of(&out);
     let scan = step_of(&doc, "scan_secrets_dry");
     assert_eq!(scan["status"], "FAIL", "{doc:#}");
@@ -1140,10 +1111,7 @@ fn scan_of_a_clean_repository_passes() {
     );
     repo.write("docs/keys.md", "-----BEGIN PUBLIC KEY-----\nAKIA_SHORT\n");
     repo.commit_all("clean files");
-    let out = builtin_pack(&repo)
-        .args(["--format", "json"])
-        .status(0)
-        .run();
+    let out = builtin_pack(&repo).args(["--format", "json"]).safe();
     let doc = json_of(&out);
     let scan = step_of(&doc, "scan_secrets_dry");
     assert_eq!(scan["status"], "OK", "{doc:#}");

@@ -54,11 +54,10 @@ fn the_example_works_as_a_file_too() {
     Sentinel::in_repo(&repo)
         .env("HOTFIX_BRANCH", "hotfix/1")
         .gate("qa", "v1.0.0")
-        .status(1)
         .stdout_has("| env_allowed               | FAIL |")
         .stdout_has("| api:ledger                | SKIP |")
         .stderr_empty()
-        .run();
+        .blocked();
 }
 
 #[test]
@@ -90,9 +89,8 @@ fn the_validation_example_is_what_the_binary_prints() {
     );
     let out = Sentinel::in_repo(&repo)
         .gate("prod", "v1.0.0")
-        .status(1)
         .stdout("")
-        .run();
+        .blocked();
     let stderr =
         String::from_utf8_lossy(&out.stderr).replace(&format!("{}/", repo.path.display()), "");
     assert_eq!(stderr, expected);

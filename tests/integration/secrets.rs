@@ -13,11 +13,10 @@ fn assert_scrubbed(repo: &Repo, secret: &str, setup: impl Fn(Sentinel) -> Sentin
         let run = setup(Sentinel::in_repo(repo))
             .env("RUST_LOG", "trace")
             .args(["-vvv", "--format", format])
-            .status(1)
             .nowhere(secret)
             .stdout_has("***")
             .stderr_has("***")
-            .run();
+            .blocked();
         if format == "json" {
             // Still one valid document after scrubbing.
             let doc = json_of(&run);
@@ -38,7 +37,6 @@ fn planted_deploy_token_is_scrubbed_from_every_output() {
     let out = Sentinel::in_repo(&repo)
         .env("RS_DEPLOY_TOKEN", secret)
         .gate("prod", &version)
-        .status(1)
         .nowhere(secret)
         .stdout_has("RELEASE SENTINEL: env=prod version=v1.3.0-***\n")
         .stdout_has(row("clean_tree", "FAIL"))
@@ -48,7 +46,7 @@ fn planted_deploy_token_is_scrubbed_from_every_output() {
         .stdout_has(row("version_valid", "FAIL"))
         .stdout_has(row("required_config", "OK"))
         .stdout_has(BLOCKED)
-        .run();
+        .blocked();
     assert!(message_of(&out.stdout, "version_valid").contains("v1.3.0-***"));
 
     assert_scrubbed(&repo, secret, |s| {
@@ -64,11 +62,10 @@ fn planted_secret_in_the_environment_name_is_scrubbed() {
     let out = Sentinel::in_repo(&repo)
         .env("RS_DEPLOY_TOKEN", secret)
         .gate(&env, "v1.2.3")
-        .status(1)
         .nowhere(secret)
         .stdout_has(row("env_allowed", "FAIL"))
         .stdout_has(BLOCKED)
-        .run();
+        .blocked();
     assert!(message_of(&out.stdout, "env_allowed").contains("prod-***"));
     assert_scrubbed(&repo, secret, |s| {
         s.env("RS_DEPLOY_TOKEN", secret).gate(&env, "v1.2.3")
@@ -86,11 +83,10 @@ fn planted_secret_in_a_repo_path_is_scrubbed() {
         .arg("--repo")
         .arg(&missing)
         .gate("prod", "v1.2.3")
-        .status(1)
         .stdout_has(row("git_repo", "FAIL"))
         .nowhere(secret)
         .stdout_has("***")
-        .run();
+        .blocked();
 }
 
 #[test]
@@ -108,11 +104,10 @@ fn non_ascii_secret_is_scrubbed_before_escaping() {
             .env("RUST_LOG", "trace")
             .args(["-vvv", "--format", format])
             .gate("prod", &version)
-            .status(1)
             .nowhere(secret)
             .nowhere(tail)
             .stdout_has("***")
-            .run();
+            .blocked();
     }
 }
 
@@ -139,10 +134,9 @@ fn declared_secret_with_an_ordinary_name_and_short_value_is_scrubbed() {
         .env("DEPLOY_HANDLE", secret)
         .env("RUST_LOG", "trace")
         .gate("prod", "v1.2.3")
-        .status(1)
         .nowhere(secret)
         .stdout_has(row("branch_allowed", "FAIL"))
-        .run();
+        .blocked();
     assert!(message_of(&out.stdout, "branch_allowed").contains("feature/***"));
 }
 
@@ -178,19 +172,17 @@ fn config_holding_a_secret_value_is_refused_without_echoing_it() {
         .env("MY_SECRET", secret)
         .env("RUST_LOG", "trace")
         .gate("prod", "v1.2.3")
-        .status(1)
         .stdout("")
         .stderr_has("policy.branches[1]")
         .stderr_has("contains the value of a secret variable")
         .nowhere(secret)
-        .run();
+        .blocked();
     let out = Sentinel::in_repo(&repo)
         .env("MY_SECRET", secret)
         .args(["--format", "json"])
         .gate("prod", "v1.2.3")
-        .status(1)
         .nowhere(secret)
-        .run();
+        .blocked();
     let doc = json_of(&out);
     assert_eq!(doc["verdict"], "BLOCKED", "{doc:#}");
     assert!(
@@ -211,11 +203,10 @@ fn config_holding_the_deploy_token_value_is_refused() {
     Sentinel::in_repo(&repo)
         .env("RS_DEPLOY_TOKEN", secret)
         .gate("dev", "v1.2.3")
-        .status(1)
         .stdout("")
         .stderr_has("environments[1]")
         .nowhere(secret)
-        .run();
+        .blocked();
 }
 
 #[test]
@@ -226,12 +217,11 @@ fn config_error_messages_are_scrubbed() {
     Sentinel::in_repo(&repo)
         .env("RS_DEPLOY_TOKEN", secret)
         .gate("prod", "v1.2.3")
-        .status(1)
         .stdout("")
         .stderr_has("release-sentinel.toml:1:1:")
         .stderr_has("***")
         .nowhere(secret)
-        .run();
+        .blocked();
 }
 
 #[test]
@@ -242,11 +232,10 @@ fn usage_errors_are_scrubbed() {
         .env("RS_DEPLOY_TOKEN", secret)
         .gate("prod", "v1.2.3")
         .args(["--format", secret])
-        .status(1)
         .stdout("")
         .stderr_has("invalid value '***'")
         .nowhere(secret)
-        .run();
+        .blocked();
 }
 
 #[test]
@@ -256,10 +245,9 @@ fn url_credentials_and_secret_query_values_are_masked() {
     Sentinel::in_repo(&repo)
         .env("RUST_LOG", "trace")
         .gate(env, "v1.2.3")
-        .status(1)
         .stdout_has(row("env_allowed", "FAIL"))
         .stdout_has("https://***@example.com/x?token=***&page=2")
         .nowhere("hunter2pw")
         .nowhere("abc123xyz")
-        .run();
+        .blocked();
 }
