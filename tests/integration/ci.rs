@@ -9,19 +9,15 @@
 //! when it is not). The slow API is an HTTP server on 127.0.0.1 that the
 //! test starts; it stops by itself.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::harness::{
-    BIN, DEPLOY_TOKEN, Repo, Sentinel, base_env, health_url, json_of, own_process_name, row,
+    BIN, DEPLOY_TOKEN, Repo, Sentinel, Server, base_env, health_url, json_of, own_process_name, row,
 };
 
 const SAFE: &str = "| release_sentinel          | OK   | RELEASE_SENTINEL=SAFE |";
@@ -1409,73 +1405,25 @@ fn machine_formats_never_have_escapes_even_with_color_always() {
 // --------------------------------------------------------------- progress
 
 /// An HTTP server on 127.0.0.1 that answers every request with 200 after
-/// `delay`. It accepts a bounded number of connections for a bounded time
-/// and stops when dropped.
-struct SlowServer {
-    port: u16,
-    stop: Arc<AtomicBool>,
-}
-
-impl SlowServer {
-    fn start(delay: Duration) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let port = listener.local_addr().expect("local addr").port();
-        listener.set_nonblocking(true).expect("non-blocking");
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        thread::spawn(move || {
-            let until = Instant::now() + Duration::from_secs(60);
-            let mut accepted = 0;
-            while !flag.load(Ordering::SeqCst) && Instant::now() < until && accepted < 16 {
-                match listener.accept() {
-                    Ok((mut stream, _)) => {
-                        accepted += 1;
-                        thread::spawn(move || {
-                            let _ = stream.set_nonblocking(false);
-                            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-                            let mut head = Vec::new();
-                            let mut buf = [0u8; 4096];
-                            while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 65536 {
-                                match stream.read(&mut buf) {
-                                    Ok(0) | Err(_) => return,
-                                    Ok(n) => head.extend_from_slice(&buf[..n]),
-                                }
-                            }
-                            thread::sleep(delay);
-                            let _ = stream.write_all(
-                                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
-                            );
-                        });
-                    }
-                    Err(_) => thread::sleep(Duration::from_millis(5)),
-                }
-            }
-        });
-        Self { port, stop }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/health", self.port)
-    }
-}
-
-impl Drop for SlowServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-    }
+/// `delay` (sooner if the test ends).
+fn slow_server(delay: Duration) -> Server {
+    Server::start(move |x| {
+        x.pause(delay);
+        x.ok();
+    })
 }
 
 /// A repository whose only health check is the slow API.
-fn slow_repo(server: &SlowServer) -> Repo {
+fn slow_repo(server: &Server) -> Repo {
     repo_with(&format!(
         "[[health.api]]\nname = \"slow\"\nurl = {}\ntimeout = \"5s\"\nretries = 1\n",
-        toml_str(&server.url())
+        toml_str(&server.url("/health"))
     ))
 }
 
 #[test]
 fn no_progress_line_when_stderr_is_not_a_terminal() {
-    let server = SlowServer::start(Duration::from_millis(1000));
+    let server = slow_server(Duration::from_millis(1000));
     let repo = slow_repo(&server);
     Sentinel::new()
         .dir(&repo.path)
@@ -1522,7 +1470,7 @@ fn progress_line_on_a_terminal_but_never_in_ci() {
         println!("note: util-linux `script` is not installed; the pseudo-terminal part is skipped");
         return;
     }
-    let server = SlowServer::start(Duration::from_millis(1500));
+    let server = slow_server(Duration::from_millis(1500));
     let repo = slow_repo(&server);
     let args = ["--env", "prod", "--version", "v1.2.3"];
     let (shown, code) = on_a_terminal(&repo.path, &args, &[]);

@@ -1,6 +1,7 @@
 //! The health phase against real things: HTTP servers on 127.0.0.1 that
-//! the test starts (raw HTTP/1.1, one thread per connection, every request
-//! counted), real child processes, the real filesystem and memory.
+//! the test starts (the harness's [`Server`]: raw HTTP/1.1, one thread per
+//! connection, every request reported), real child processes, the real
+//! filesystem and memory.
 //!
 //! Every server stops by itself: it accepts a bounded number of
 //! connections for a bounded time, and stops when the test drops it.
@@ -9,216 +10,20 @@
 //! schedule. Time bounds are generous (a loaded 2-core CI machine) but
 //! each still proves its point.
 
-use std::io::{ErrorKind, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::harness::{
-    BIN, Repo, Sentinel, health_url, json_check, json_of, message_of, own_process_name, row,
+    BIN, Exchange, Repo, Sentinel, Server, health_url, json_check, json_of, message_of,
+    own_process_name, row,
 };
 
 const SAFE: &str = "| release_sentinel          | OK   | RELEASE_SENTINEL=SAFE |";
 const BLOCKED: &str = "| release_sentinel          | FAIL | RELEASE_SENTINEL=BLOCKED |";
 const CRITICAL: &str = "| release_sentinel          | CRIT | RELEASE_SENTINEL=CRITICAL |";
-
-// ------------------------------------------------------------ test server
-
-/// The longest a test server lives, whatever happens.
-const SERVER_LIFETIME: Duration = Duration::from_secs(60);
-/// The most connections a test server accepts.
-const SERVER_MAX_CONNECTIONS: usize = 64;
-/// The longest one connection is held open (never answered, or streamed).
-const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
-
-/// One request as the server saw it.
-struct Seen {
-    /// The request line and headers, as received.
-    head: String,
-    /// When the head had been read.
-    at: Instant,
-}
-
-struct State {
-    stop: AtomicBool,
-    seen: Mutex<Vec<Seen>>,
-}
-
-impl State {
-    fn stopped(&self) -> bool {
-        self.stop.load(Ordering::SeqCst)
-    }
-}
-
-/// What the server does with request number `n` (0-based, counted over
-/// the server's life).
-type Handler = dyn Fn(usize, &mut TcpStream, &State) + Send + Sync;
-
-/// An HTTP/1.1 server on 127.0.0.1, on a port of its own.
-struct Server {
-    port: u16,
-    state: Arc<State>,
-}
-
-impl Server {
-    fn start(handler: impl Fn(usize, &mut TcpStream, &State) + Send + Sync + 'static) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let port = listener.local_addr().expect("local addr").port();
-        listener
-            .set_nonblocking(true)
-            .expect("non-blocking listener");
-        let state = Arc::new(State {
-            stop: AtomicBool::new(false),
-            seen: Mutex::new(Vec::new()),
-        });
-        let handler: Arc<Handler> = Arc::new(handler);
-        let accept_state = state.clone();
-        thread::spawn(move || {
-            let until = Instant::now() + SERVER_LIFETIME;
-            let mut accepted = 0;
-            while !accept_state.stopped()
-                && Instant::now() < until
-                && accepted < SERVER_MAX_CONNECTIONS
-            {
-                match listener.accept() {
-                    Ok((stream, _)) => {
-                        accepted += 1;
-                        let state = accept_state.clone();
-                        let handler = handler.clone();
-                        thread::spawn(move || connection(stream, &state, &*handler));
-                    }
-                    Err(_) => thread::sleep(Duration::from_millis(5)),
-                }
-            }
-        });
-        Self { port, state }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    /// How many requests arrived. Waits a moment first, so that a request
-    /// still queued in the backlog when the binary exited is counted too.
-    fn requests(&self) -> usize {
-        thread::sleep(Duration::from_millis(200));
-        self.state.seen.lock().unwrap().len()
-    }
-
-    /// The heads of the requests that arrived, in order.
-    fn heads(&self) -> Vec<String> {
-        thread::sleep(Duration::from_millis(200));
-        let seen = self.state.seen.lock().unwrap();
-        seen.iter().map(|s| s.head.clone()).collect()
-    }
-
-    /// When each request arrived, in order.
-    fn arrivals(&self) -> Vec<Instant> {
-        thread::sleep(Duration::from_millis(200));
-        let seen = self.state.seen.lock().unwrap();
-        seen.iter().map(|s| s.at).collect()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.state.stop.store(true, Ordering::SeqCst);
-    }
-}
-
-fn connection(mut stream: TcpStream, state: &State, handler: &Handler) {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let Some(head) = read_head(&mut stream) else {
-        return;
-    };
-    let n = {
-        let mut seen = state.seen.lock().unwrap();
-        seen.push(Seen {
-            head,
-            at: Instant::now(),
-        });
-        seen.len() - 1
-    };
-    handler(n, &mut stream, state);
-}
-
-/// Read up to the end of the request head (GET has no body).
-fn read_head(stream: &mut TcpStream) -> Option<String> {
-    let mut buf = [0u8; 4096];
-    let mut head = Vec::new();
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        if head.len() > 64 * 1024 {
-            return None;
-        }
-        match stream.read(&mut buf) {
-            Ok(0) | Err(_) => return None,
-            Ok(n) => head.extend_from_slice(&buf[..n]),
-        }
-    }
-    Some(String::from_utf8_lossy(&head).into_owned())
-}
-
-/// Answer with `status`, extra header lines and a small body; close.
-fn reply(stream: &mut TcpStream, status: &str, headers: &[&str], body: &str) {
-    let mut text = format!(
-        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for h in headers {
-        text.push_str(h);
-        text.push_str("\r\n");
-    }
-    text.push_str("\r\n");
-    text.push_str(body);
-    let _ = stream.write_all(text.as_bytes());
-    let _ = stream.flush();
-}
-
-fn ok(stream: &mut TcpStream) {
-    reply(stream, "200 OK", &[], "ok");
-}
-
-/// Never answer: hold the connection until the client gives up, the test
-/// ends or [`CONNECTION_LIFETIME`] has passed.
-fn hold(stream: &mut TcpStream, state: &State) {
-    let _ = stream.set_read_timeout(Some(Duration::from_millis(100)));
-    let until = Instant::now() + CONNECTION_LIFETIME;
-    let mut buf = [0u8; 1024];
-    while !state.stopped() && Instant::now() < until {
-        match stream.read(&mut buf) {
-            Ok(0) => return,
-            Ok(_) => {}
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-            Err(_) => return,
-        }
-    }
-}
-
-/// A 200 whose body never ends: `chunk` after `chunk`, `pause` apart, until
-/// the client goes away, the test ends or [`CONNECTION_LIFETIME`] passed.
-fn endless(stream: &mut TcpStream, state: &State, chunk: &[u8], pause: Duration) {
-    let head = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n";
-    if stream.write_all(head).is_err() {
-        return;
-    }
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-    let until = Instant::now() + CONNECTION_LIFETIME;
-    while !state.stopped() && Instant::now() < until {
-        match stream.write_all(chunk) {
-            Ok(()) => {}
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-            Err(_) => return,
-        }
-        if !pause.is_zero() {
-            thread::sleep(pause);
-        }
-    }
-}
 
 /// A port on 127.0.0.1 where nothing listens (bound, then released).
 fn closed_port() -> u16 {
@@ -227,6 +32,16 @@ fn closed_port() -> u16 {
 }
 
 // ------------------------------------------------------------ helpers
+
+/// When each request reached `server`, in order (once the run is over).
+fn arrivals(server: &Server) -> Vec<Instant> {
+    server.requests().iter().map(|r| r.at).collect()
+}
+
+/// The heads of the requests that reached `server`, in order.
+fn heads(server: &Server) -> Vec<String> {
+    server.requests().into_iter().map(|r| r.head).collect()
+}
 
 /// An `[[health.api]]` entry with the fast test backoff and `extra` keys.
 fn api(name: &str, url: &str, extra: &str) -> String {
@@ -332,7 +147,7 @@ fn unique(prefix: &str) -> String {
 
 #[test]
 fn api_answering_200_is_ok_after_one_request() {
-    let server = Server::start(|_, s, _| ok(s));
+    let server = Server::start(Exchange::ok);
     let url = server.url("/health");
     let repo = repo_with(&api("svc", &url, ""));
     let out = gate(&repo)
@@ -340,16 +155,16 @@ fn api_answering_200_is_ok_after_one_request() {
         .stdout_has(format!("GET {url} -> 200 in 1 attempt |"))
         .stdout_has(SAFE)
         .safe();
-    assert_eq!(server.requests(), 1, "{}", text(&out));
+    assert_eq!(server.requests().len(), 1, "{}", text(&out));
 }
 
 #[test]
 fn api_503_twice_then_200_is_ok_after_three_attempts() {
-    let server = Server::start(|n, s, _| {
-        if n < 2 {
-            reply(s, "503 Service Unavailable", &[], "busy");
+    let server = Server::start(|x| {
+        if x.n < 2 {
+            x.reply("503 Service Unavailable", &[], "busy");
         } else {
-            ok(s);
+            x.ok();
         }
     });
     let url = server.url("/health");
@@ -359,7 +174,7 @@ fn api_503_twice_then_200_is_ok_after_three_attempts() {
         .stdout_has(format!("GET {url} -> 200 in 3 attempts"))
         .stdout_has(SAFE)
         .safe();
-    let at = server.arrivals();
+    let at = arrivals(&server);
     assert_eq!(at.len(), 3, "{}", text(&out));
     // Exponential backoff from the 100 ms base: 100 ms, then 200 ms.
     let (first, second) = (at[1] - at[0], at[2] - at[1]);
@@ -373,11 +188,11 @@ fn api_503_twice_then_200_is_ok_after_three_attempts() {
 #[test]
 fn default_backoff_waits_a_second_before_the_retry() {
     // No `backoff` key: the real 1 s schedule.
-    let server = Server::start(|n, s, _| {
-        if n == 0 {
-            reply(s, "503 Service Unavailable", &[], "busy");
+    let server = Server::start(|x| {
+        if x.n == 0 {
+            x.reply("503 Service Unavailable", &[], "busy");
         } else {
-            ok(s);
+            x.ok();
         }
     });
     let url = server.url("/health");
@@ -391,7 +206,7 @@ fn default_backoff_waits_a_second_before_the_retry() {
             .stdout_has(SAFE)
             .safe()
     });
-    let at = server.arrivals();
+    let at = arrivals(&server);
     assert_eq!(at.len(), 2, "{}", text(&out));
     let wait = at[1] - at[0];
     assert!(wait >= Duration::from_secs(1), "waited only {wait:?}");
@@ -402,11 +217,11 @@ fn default_backoff_waits_a_second_before_the_retry() {
 
 #[test]
 fn api_429_with_retry_after_is_honoured() {
-    let server = Server::start(|n, s, _| {
-        if n == 0 {
-            reply(s, "429 Too Many Requests", &["Retry-After: 1"], "slow down");
+    let server = Server::start(|x| {
+        if x.n == 0 {
+            x.reply("429 Too Many Requests", &["Retry-After: 1"], "slow down");
         } else {
-            ok(s);
+            x.ok();
         }
     });
     let url = server.url("/health");
@@ -416,7 +231,7 @@ fn api_429_with_retry_after_is_honoured() {
         .stdout_has(format!("GET {url} -> 200 in 2 attempts"))
         .stdout_has(SAFE)
         .safe();
-    let at = server.arrivals();
+    let at = arrivals(&server);
     assert_eq!(at.len(), 2, "{}", text(&out));
     // The backoff alone would be at most 125 ms: the 1 s came from the
     // server's Retry-After.
@@ -430,7 +245,7 @@ fn api_429_with_retry_after_is_honoured() {
 
 #[test]
 fn api_404_is_critical_at_once_without_retry() {
-    let server = Server::start(|_, s, _| reply(s, "404 Not Found", &[], "nope"));
+    let server = Server::start(|x| x.reply("404 Not Found", &[], "nope"));
     let url = server.url("/health");
     let repo = repo_with(&api("svc", &url, "retries = 3"));
     let out = gate(&repo)
@@ -438,12 +253,12 @@ fn api_404_is_critical_at_once_without_retry() {
         .stdout_has(format!("GET {url} -> 404 (expected 200; not retried)"))
         .stdout_has(CRITICAL)
         .critical();
-    assert_eq!(server.requests(), 1, "{}", text(&out));
+    assert_eq!(server.requests().len(), 1, "{}", text(&out));
 }
 
 #[test]
 fn expect_status_accepts_any_listed_status() {
-    let server = Server::start(|_, s, _| reply(s, "204 No Content", &[], ""));
+    let server = Server::start(|x| x.reply("204 No Content", &[], ""));
     let url = server.url("/health");
     let repo = repo_with(&api("svc", &url, "expect_status = [200, 204]"));
     let out = gate(&repo)
@@ -451,12 +266,12 @@ fn expect_status_accepts_any_listed_status() {
         .stdout_has(format!("GET {url} -> 204 in 1 attempt"))
         .stdout_has(SAFE)
         .safe();
-    assert_eq!(server.requests(), 1, "{}", text(&out));
+    assert_eq!(server.requests().len(), 1, "{}", text(&out));
 }
 
 #[test]
 fn a_200_that_was_not_expected_is_critical() {
-    let server = Server::start(|_, s, _| ok(s));
+    let server = Server::start(Exchange::ok);
     let url = server.url("/health");
     let repo = repo_with(&api("svc", &url, "expect_status = 204"));
     let out = gate(&repo)
@@ -464,14 +279,14 @@ fn a_200_that_was_not_expected_is_critical() {
         .stdout_has(format!("GET {url} -> 200 (expected 204; not retried)"))
         .stdout_has(CRITICAL)
         .critical();
-    assert_eq!(server.requests(), 1, "{}", text(&out));
+    assert_eq!(server.requests().len(), 1, "{}", text(&out));
 }
 
 // ------------------------------------------------------------ api: failures
 
 #[test]
 fn api_that_never_answers_is_critical_within_its_budget() {
-    let server = Server::start(|_, s, state| hold(s, state));
+    let server = Server::start(Exchange::hold);
     let url = server.url("/health");
     let repo = repo_with(&api("svc", &url, "timeout = \"1s\"\nretries = 2"));
     let (out, elapsed) = timed(|| {
@@ -484,7 +299,7 @@ fn api_that_never_answers_is_critical_within_its_budget() {
     // Two 1 s attempts and one short wait: about 2.1 s.
     assert!(elapsed >= Duration::from_secs(2), "took only {elapsed:?}");
     assert!(elapsed < Duration::from_secs(6), "took {elapsed:?}");
-    assert_eq!(server.requests(), 2, "{}", text(&out));
+    assert_eq!(server.requests().len(), 2, "{}", text(&out));
 }
 
 #[test]
@@ -508,7 +323,7 @@ fn api_on_a_closed_port_is_connection_refused() {
 #[test]
 fn endless_body_does_not_hang_the_check() {
     // 8 KiB at a time, as fast as the client takes them.
-    let server = Server::start(|_, s, state| endless(s, state, &[b'x'; 8192], Duration::ZERO));
+    let server = Server::start(|x| x.endless(&[b'x'; 8192], Duration::ZERO));
     let url = server.url("/stream");
     let repo = repo_with(&api("svc", &url, "timeout = \"2s\"\nretries = 1"));
     let (out, elapsed) = timed(|| gate(&repo).stdout_has(format!("GET {url}")).safe());
@@ -521,14 +336,14 @@ fn endless_body_does_not_hang_the_check() {
         text(&out)
     );
     assert!(elapsed < Duration::from_secs(6), "took {elapsed:?}");
-    assert_eq!(server.requests(), 1, "{}", text(&out));
+    assert_eq!(server.requests().len(), 1, "{}", text(&out));
 }
 
 #[test]
 fn slow_endless_body_is_cut_off_by_the_timeout() {
     // A byte every 50 ms: the body cap is never reached, only the timeout
     // can end the read.
-    let server = Server::start(|_, s, state| endless(s, state, b"x", Duration::from_millis(50)));
+    let server = Server::start(|x| x.endless(b"x", Duration::from_millis(50)));
     let url = server.url("/drip");
     let repo = repo_with(&api("svc", &url, "timeout = \"2s\"\nretries = 1"));
     // Whether the last byte before the timeout completes the read depends
@@ -554,16 +369,10 @@ fn slow_endless_body_is_cut_off_by_the_timeout() {
 
 #[test]
 fn redirect_loop_is_critical_and_bounded() {
-    let port = Arc::new(Mutex::new(0u16));
-    let seen_port = port.clone();
-    let server = Server::start(move |_, s, _| {
-        let location = format!(
-            "Location: http://127.0.0.1:{}/loop",
-            *seen_port.lock().unwrap()
-        );
-        reply(s, "302 Found", &[&location], "");
+    let server = Server::start(|x| {
+        let location = format!("Location: http://127.0.0.1:{}/loop", x.port());
+        x.reply("302 Found", &[&location], "");
     });
-    *port.lock().unwrap() = server.port;
     let url = server.url("/loop");
     let repo = repo_with(&api("svc", &url, "max_redirects = 3\nretries = 3"));
     let out = gate(&repo)
@@ -574,7 +383,7 @@ fn redirect_loop_is_critical_and_bounded() {
     let message = message_of(&out.stdout, "api:svc");
     assert!(message.contains(&format!("GET {url}")), "{message}");
     // The first request and 3 redirects followed; not retried.
-    let n = server.requests();
+    let n = server.requests().len();
     assert_eq!(n, 4, "{n} requests for max_redirects = 3\n{}", text(&out));
 }
 
@@ -585,11 +394,11 @@ fn header_secret_reaches_the_server_and_no_output() {
     let key = "hdr-Kq7Zp2Wm9Xv4-secret";
     let declared = "declared-Rt5Yh8Jn3Bc6";
     // Every other request is a 503, so the retry path logs too.
-    let server = Server::start(|n, s, _| {
-        if n % 2 == 0 {
-            reply(s, "503 Service Unavailable", &[], "busy");
+    let server = Server::start(|x| {
+        if x.n % 2 == 0 {
+            x.reply("503 Service Unavailable", &[], "busy");
         } else {
-            ok(s);
+            x.ok();
         }
     });
     let url = server.url("/health");
@@ -629,17 +438,16 @@ fn header_secret_reaches_the_server_and_no_output() {
             assert!(!out.stderr.is_empty(), "no trace logs: {}", text(&out));
         }
     }
-    let heads = server.heads();
-    assert_eq!(heads.len(), 8, "{heads:#?}");
-    for head in &heads {
-        let header = |name: &str| {
-            head.lines()
-                .filter_map(|l| l.split_once(':'))
-                .find(|(n, _)| n.trim().eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.trim().to_string())
-        };
-        assert_eq!(header("X-Api-Key").as_deref(), Some(key), "{head}");
-        assert_eq!(header("X-Upstream").as_deref(), Some(declared), "{head}");
+    let requests = server.requests();
+    assert_eq!(requests.len(), 8, "{requests:#?}");
+    for r in &requests {
+        assert_eq!(r.header("X-Api-Key").as_deref(), Some(key), "{}", r.head);
+        assert_eq!(
+            r.header("X-Upstream").as_deref(),
+            Some(declared),
+            "{}",
+            r.head
+        );
     }
 }
 
@@ -647,15 +455,15 @@ fn header_secret_reaches_the_server_and_no_output() {
 fn url_credentials_and_tokens_are_masked_everywhere() {
     let password = "pw-Hunter2-9d8c7b6a";
     let token = "tok-Q7w8e9r0t1y2";
-    let server = Server::start(|_, s, _| reply(s, "404 Not Found", &[], "nope"));
+    let server = Server::start(|x| x.reply("404 Not Found", &[], "nope"));
     // The variable's name says nothing secret: only URL masking protects it.
     let svc_url = format!(
         "http://svc-user:{password}@127.0.0.1:{}/health?token={token}&region=eu",
-        server.port
+        server.port()
     );
     let shown = format!(
         "http://***@127.0.0.1:{}/health?token=***&region=eu",
-        server.port
+        server.port()
     );
     let repo = repo_with(&api("svc", "${SVC_URL}", "retries = 1"));
     // What a basic-auth header would carry.
@@ -687,7 +495,7 @@ fn url_credentials_and_tokens_are_masked_everywhere() {
         }
     }
     // The real URL was used: the token reached the server.
-    let heads = server.heads();
+    let heads = heads(&server);
     assert_eq!(heads.len(), 3, "{heads:#?}");
     assert!(
         heads[0].starts_with(&format!("GET /health?token={token}&region=eu HTTP/1.1")),
@@ -700,10 +508,10 @@ fn url_credentials_and_tokens_are_masked_everywhere() {
 fn secret_variable_in_a_url_is_never_shown() {
     let key = "ak-Lm3Nb6Vc9Xz1";
     let declared = "dv-Pq4Wr7Ty0Ui3";
-    let server = Server::start(|_, s, _| reply(s, "404 Not Found", &[], "nope"));
+    let server = Server::start(|x| x.reply("404 Not Found", &[], "nope"));
     let url = format!(
         "http://127.0.0.1:{}/h?key=${{API_KEY}}&q=${{UPSTREAM_VALUE}}",
-        server.port
+        server.port()
     );
     let repo = repo_with(&format!(
         "[variables]\nsecret = [\"UPSTREAM_VALUE\"]\n\n{}",
@@ -726,7 +534,7 @@ fn secret_variable_in_a_url_is_never_shown() {
             assert_eq!(status_of(&out.stdout, "api:svc"), "CRIT", "{}", text(&out));
         }
     }
-    let heads = server.heads();
+    let heads = heads(&server);
     assert_eq!(heads.len(), 3, "{heads:#?}");
     assert!(
         heads[0].starts_with(&format!("GET /h?key={key}&q={declared} HTTP/1.1")),
@@ -746,12 +554,9 @@ fn api_checks_run_concurrently_and_report_in_declared_order() {
     let servers: Vec<Server> = delays
         .iter()
         .map(|&ms| {
-            Server::start(move |_, s, state| {
-                let until = Instant::now() + Duration::from_millis(ms);
-                while Instant::now() < until && !state.stopped() {
-                    thread::sleep(Duration::from_millis(10));
-                }
-                ok(s);
+            Server::start(move |x| {
+                x.pause(Duration::from_millis(ms));
+                x.ok();
             })
         })
         .collect();
@@ -778,14 +583,14 @@ fn api_checks_run_concurrently_and_report_in_declared_order() {
         .collect();
     assert_eq!(health, ["api:zulu", "api:alpha", "api:mike", "api:bravo"]);
     for server in &servers {
-        assert_eq!(server.requests(), 1, "{}", text(&out));
+        assert_eq!(server.requests().len(), 1, "{}", text(&out));
     }
 }
 
 #[test]
 fn a_hung_dependency_does_not_delay_the_others() {
-    let hung = Server::start(|_, s, state| hold(s, state));
-    let fast = Server::start(|_, s, _| ok(s));
+    let hung = Server::start(Exchange::hold);
+    let fast = Server::start(Exchange::ok);
     let config = format!(
         "{}{}",
         api(
@@ -817,14 +622,14 @@ fn a_hung_dependency_does_not_delay_the_others() {
         text(&out)
     );
     // The fast check asked long before the hung one gave up.
-    let fast_at = fast.arrivals();
+    let fast_at = arrivals(&fast);
     assert_eq!(fast_at.len(), 1, "{}", text(&out));
     let after = fast_at[0] - start;
     assert!(
         after < Duration::from_millis(1500),
         "the fast check was delayed by {after:?}"
     );
-    assert_eq!(hung.requests(), 1, "{}", text(&out));
+    assert_eq!(hung.requests().len(), 1, "{}", text(&out));
 }
 
 // ------------------------------------------------------------ process
@@ -1003,7 +808,7 @@ fn dirty_dev_repo(extra: &str, url: &str) -> Repo {
 
 #[test]
 fn strict_makes_a_policy_warning_block() {
-    let server = Server::start(|_, s, _| ok(s));
+    let server = Server::start(Exchange::ok);
     let repo = dirty_dev_repo("", &server.url("/health"));
     // Without --strict the warning passes and health runs.
     Sentinel::in_repo(&repo)
@@ -1012,7 +817,7 @@ fn strict_makes_a_policy_warning_block() {
         .stdout_has(row("api:svc", "OK"))
         .stdout_has(SAFE)
         .safe();
-    assert_eq!(server.requests(), 1);
+    assert_eq!(server.requests().len(), 1);
     Sentinel::in_repo(&repo)
         .gate("dev", "v1.2.3")
         .arg("--strict")
@@ -1020,12 +825,16 @@ fn strict_makes_a_policy_warning_block() {
         .stdout_has(row("api:svc", "SKIP"))
         .stdout_has(BLOCKED)
         .blocked();
-    assert_eq!(server.requests(), 1, "health ran after a blocking warning");
+    assert_eq!(
+        server.requests().len(),
+        1,
+        "health ran after a blocking warning"
+    );
 }
 
 #[test]
 fn strict_in_the_config_makes_a_policy_warning_block() {
-    let server = Server::start(|_, s, _| ok(s));
+    let server = Server::start(Exchange::ok);
     let repo = dirty_dev_repo("strict = true", &server.url("/health"));
     Sentinel::in_repo(&repo)
         .gate("dev", "v1.2.3")
@@ -1033,12 +842,16 @@ fn strict_in_the_config_makes_a_policy_warning_block() {
         .stdout_has(row("api:svc", "SKIP"))
         .stdout_has(BLOCKED)
         .blocked();
-    assert_eq!(server.requests(), 0, "health ran after a blocking warning");
+    assert_eq!(
+        server.requests().len(),
+        0,
+        "health ran after a blocking warning"
+    );
 }
 
 #[test]
 fn health_checks_never_run_when_a_policy_gate_failed() {
-    let server = Server::start(|_, s, _| ok(s));
+    let server = Server::start(Exchange::ok);
     let repo = repo_with(&format!(
         "{}\n[[health.process]]\nname = \"init\"\n\n[health.memory]\nwarn = 0\ncrit = 0\n",
         api("svc", &server.url("/health"), "")
@@ -1052,7 +865,7 @@ fn health_checks_never_run_when_a_policy_gate_failed() {
         .stdout_has("not evaluated: a policy gate did not pass")
         .stdout_has(BLOCKED)
         .blocked();
-    assert_eq!(server.requests(), 0);
+    assert_eq!(server.requests().len(), 0);
 }
 
 // ------------------------------------------------------------ embedded default
