@@ -17,54 +17,17 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::harness::{
-    BIN, DEPLOY_TOKEN, Repo, Sentinel, Server, base_env, health_url, json_of, own_process_name, row,
+    BIN, BLOCKED, CRITICAL, DEPLOY_TOKEN, POLICY_GATES, Repo, SAFE, Sentinel, Server, base_env,
+    context, health_url, json_of, own_process_name, row, toml_str, without_durations,
 };
-
-const SAFE: &str = "| release_sentinel          | OK   | RELEASE_SENTINEL=SAFE |";
-const BLOCKED: &str = "| release_sentinel          | FAIL | RELEASE_SENTINEL=BLOCKED |";
-const CRITICAL: &str = "| release_sentinel          | CRIT | RELEASE_SENTINEL=CRITICAL |";
 
 /// What `init` writes.
 const STARTER: &str = include_str!("../../src/config/starter.toml");
-
-/// The policy gates, in order.
-const POLICY: &[&str] = &[
-    "env_allowed",
-    "git_repo",
-    "clean_tree",
-    "branch_allowed",
-    "version_valid",
-    "tag_absent",
-    "version_newer",
-    "required_config",
-];
 
 // ---------------------------------------------------------------- helpers
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// stdout and stderr, for assertion messages.
-fn context(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout ---\n{}--- stderr ---\n{}--------------",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    )
-}
-
-/// A TOML basic string (JSON's escapes are a subset of TOML's).
-fn toml_str(s: &str) -> String {
-    serde_json::to_string(s).expect("quote")
-}
-
-/// A repository whose committed config is `config`.
-fn repo_with(config: &str) -> Repo {
-    let repo = Repo::new();
-    repo.config(config);
-    repo
 }
 
 /// A folder for report files, outside the work tree.
@@ -343,7 +306,7 @@ fn junit_of_a_blocked_gate_has_a_suite_per_phase_and_hides_the_secret() {
     assert_eq!(suites.len(), 2, "{xml}");
     assert_eq!(suites[0].name, "policy");
     let policy: Vec<&str> = suites[0].cases.iter().map(|c| c.name.as_str()).collect();
-    assert_eq!(policy, POLICY, "{xml}");
+    assert_eq!(policy, POLICY_GATES, "{xml}");
     assert_eq!(suites[1].name, "health");
     assert_eq!(suites[1].cases.len(), 4, "{xml}");
     assert!(suites[1].cases.iter().all(|c| c.kind == "skipped"), "{xml}");
@@ -428,7 +391,7 @@ fn junit_of_a_critical_gate_counts_failures_in_the_health_suite() {
 
 #[test]
 fn junit_of_a_pack_has_one_suite_with_a_case_per_step() {
-    let repo = repo_with(
+    let repo = Repo::with_config(
         "[[pack.steps]]\nname = \"good\"\nrun = [\"true\"]\n\n\
          [[pack.steps]]\nname = \"bad\"\nshell = true\nrun = \"echo 'out <&>'; exit 3\"\n\n\
          [[pack.steps]]\nname = \"missing\"\nrun = [\"/no/such/binary-rs5\"]\n",
@@ -589,7 +552,7 @@ fn markdown_has_the_marker_a_row_per_check_and_escapes_pipes() {
 
 #[test]
 fn markdown_of_a_pack_has_the_pack_marker() {
-    let repo = repo_with("[[pack.steps]]\nname = \"one\"\nrun = [\"true\"]\n");
+    let repo = Repo::with_config("[[pack.steps]]\nname = \"one\"\nrun = [\"true\"]\n");
     let out = Sentinel::new()
         .dir(&repo.path)
         .args(["--env", "dev", "--version", "v1.0.0", "--dry-run"])
@@ -654,23 +617,10 @@ fn report_of_a_blocked_gate_beside_the_unchanged_table() {
     assert_eq!(without_durations(doc), without_durations(json));
 }
 
-fn without_durations(mut doc: Value) -> Value {
-    for key in ["checks", "steps"] {
-        if let Some(rows) = doc[key].as_array_mut() {
-            for r in rows {
-                if let Some(o) = r.as_object_mut() {
-                    o.remove("duration_ms");
-                }
-            }
-        }
-    }
-    doc
-}
-
 /// A repository where the gate is SAFE with messages that are the same
 /// bytes run after run: its one health check is this test process.
 fn safe_repo() -> Repo {
-    repo_with(&format!(
+    Repo::with_config(&format!(
         "[[health.process]]\nname = {}\n",
         toml_str(&own_process_name())
     ))
@@ -689,7 +639,7 @@ fn report_of_a_safe_gate() {
 
 #[test]
 fn report_of_an_invalid_config_says_blocked_and_why() {
-    let repo = repo_with("no_such_key = 1\n");
+    let repo = Repo::with_config("no_such_key = 1\n");
     let dir = reports_dir(&repo);
     let path = dir.join("report.json");
     let out = Sentinel::in_repo(&repo)
@@ -708,7 +658,7 @@ fn report_of_an_invalid_config_says_blocked_and_why() {
 
 #[test]
 fn report_of_a_pack() {
-    let repo = repo_with(
+    let repo = Repo::with_config(
         "[[pack.steps]]\nname = \"one\"\nrun = [\"true\"]\n\n\
          [[pack.steps]]\nname = \"two\"\nrun = [\"false\"]\n",
     );
@@ -747,7 +697,7 @@ fn report_of_a_pack() {
 
 #[test]
 fn report_of_an_invalid_config_in_the_pack() {
-    let repo = repo_with("[pack]\nno_such_key = 1\n");
+    let repo = Repo::with_config("[pack]\nno_such_key = 1\n");
     let dir = reports_dir(&repo);
     let path = dir.join("report.json");
     Sentinel::new()
@@ -790,7 +740,7 @@ impl Drop for Reaper {
 
 #[test]
 fn report_of_an_interrupted_pack_is_complete() {
-    let repo = repo_with(
+    let repo = Repo::with_config(
         "[[pack.steps]]\nname = \"long\"\nshell = true\n\
          run = \"touch \\\"$OUT/started\\\"; exec sleep 30\"\ntimeout = \"60s\"\n\n\
          [[pack.steps]]\nname = \"later\"\nrun = [\"true\"]\n",
@@ -886,7 +836,7 @@ fn report_in_a_missing_directory_exits_1_naming_the_path() {
     assert!(!path.exists());
     assert!(!path.parent().expect("parent").exists());
     // The pack too.
-    let repo = repo_with("[[pack.steps]]\nname = \"one\"\nrun = [\"true\"]\n");
+    let repo = Repo::with_config("[[pack.steps]]\nname = \"one\"\nrun = [\"true\"]\n");
     let path = repo.scratch().join("no-such-dir").join("report.json");
     Sentinel::new()
         .dir(&repo.path)
@@ -972,7 +922,7 @@ fn github_annotations_for_critical_and_warning_rows_escape_titles() {
     // reference, never written in the file): CRIT, as no such process
     // runs. An API checked without TLS verification: WARN. Both messages
     // are the same bytes run after run.
-    let repo = repo_with(&format!(
+    let repo = Repo::with_config(&format!(
         "[[health.process]]\nname = \"gone,50%:${{RS_DEPLOY_TOKEN}}\"\n\n\
          [[health.api]]\nname = \"plain,http\"\nurl = {}\ninsecure = true\n",
         toml_str(health_url())
@@ -1104,7 +1054,7 @@ fn init_writes_the_starter_at_the_root_even_from_a_subdirectory() {
         "{doc:#}"
     );
     assert!(doc.get("error").is_none_or(Value::is_null), "{doc:#}");
-    for id in POLICY {
+    for id in POLICY_GATES {
         let check = rows_of(&doc).iter().find(|c| c["id"] == *id).expect(id);
         assert!(
             check["status"] == "OK" || check["status"] == "WARN",
@@ -1274,7 +1224,7 @@ fn help_lists_the_new_options_and_subcommands() {
 /// A repository where the gate is BLOCKED with OK, FAIL and SKIP rows
 /// whose ids fit the id column.
 fn colourful_repo() -> Repo {
-    let repo = repo_with("[[health.disk]]\npath = \"/\"\nwarn = 0\ncrit = 100\n");
+    let repo = Repo::with_config("[[health.disk]]\npath = \"/\"\nwarn = 0\ncrit = 100\n");
     repo.write("stray.txt", "x\n");
     repo
 }
@@ -1367,7 +1317,7 @@ fn machine_formats_never_have_escapes_even_with_color_always() {
         assert!(!out.stdout.is_empty(), "{format}: {}", context(&out));
         assert!(!out.stdout.contains(&0x1b), "{format}: {}", context(&out));
     }
-    let pack = repo_with("[[pack.steps]]\nname = \"one\"\nrun = [\"true\"]\n");
+    let pack = Repo::with_config("[[pack.steps]]\nname = \"one\"\nrun = [\"true\"]\n");
     for format in ["json", "junit", "markdown"] {
         let out = Sentinel::new()
             .dir(&pack.path)
@@ -1415,7 +1365,7 @@ fn slow_server(delay: Duration) -> Server {
 
 /// A repository whose only health check is the slow API.
 fn slow_repo(server: &Server) -> Repo {
-    repo_with(&format!(
+    Repo::with_config(&format!(
         "[[health.api]]\nname = \"slow\"\nurl = {}\ntimeout = \"5s\"\nretries = 1\n",
         toml_str(&server.url("/health"))
     ))
@@ -1520,8 +1470,7 @@ fn color_auto_on_a_terminal_unless_no_color() {
 
 #[test]
 fn an_invalid_config_still_yields_a_junit_document_a_markdown_table_and_a_summary() {
-    let repo = Repo::new();
-    repo.config("bogus_key = 1\n");
+    let repo = Repo::with_config("bogus_key = 1\n");
     let summary = repo.path.join("summary.md");
     let junit = Sentinel::in_repo(&repo)
         .gate("prod", "v1.0.0")

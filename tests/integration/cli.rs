@@ -4,10 +4,7 @@
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
-use crate::harness::{Repo, Sentinel, message_of, row};
-
-const SAFE: &str = "| release_sentinel          | OK   | RELEASE_SENTINEL=SAFE |";
-const BLOCKED: &str = "| release_sentinel          | FAIL | RELEASE_SENTINEL=BLOCKED |";
+use crate::harness::{BLOCKED, Repo, SAFE, Sentinel, message_of, row};
 
 #[test]
 fn help_exits_0_with_examples_and_exit_codes() {

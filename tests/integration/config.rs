@@ -1,15 +1,11 @@
 //! Configuration: where it is found, and how bad files are refused (exit 1,
 //! every problem at once, with line and column or key path).
 
-use crate::harness::{Repo, Sentinel, json_of, message_of, row};
-
-const SAFE: &str = "| release_sentinel          | OK   | RELEASE_SENTINEL=SAFE |";
-const BLOCKED: &str = "| release_sentinel          | FAIL | RELEASE_SENTINEL=BLOCKED |";
+use crate::harness::{BLOCKED, Repo, SAFE, Sentinel, json_of, message_of, row};
 
 #[test]
 fn file_at_the_repository_root_is_used() {
-    let repo = Repo::new();
-    repo.config("environments = [\"qa\"]\n");
+    let repo = Repo::with_config("environments = [\"qa\"]\n");
     Sentinel::in_repo(&repo)
         .gate("qa", "v1.2.3")
         .stdout_has(row("env_allowed", "OK"))
@@ -27,8 +23,7 @@ fn file_at_the_repository_root_is_used() {
 
 #[test]
 fn file_at_the_root_is_found_from_a_subdirectory() {
-    let repo = Repo::new();
-    repo.config("environments = [\"qa\"]\n");
+    let repo = Repo::with_config("environments = [\"qa\"]\n");
     repo.write("sub/dir/keep", "x\n");
     repo.commit_all("sub");
     Sentinel::in_repo(&repo)
@@ -41,8 +36,7 @@ fn file_at_the_root_is_found_from_a_subdirectory() {
 
 #[test]
 fn config_flag_names_the_file_and_wins_over_the_root_file() {
-    let repo = Repo::new();
-    repo.config("environments = [\"dev\"]\n");
+    let repo = Repo::with_config("environments = [\"dev\"]\n");
     let path = repo.outside("ci.toml", "environments = [\"qa\"]\n");
     Sentinel::in_repo(&repo)
         .arg("--config")
@@ -105,8 +99,7 @@ fn unknown_key_exits_1_with_path_line_and_column() {
 
 #[test]
 fn unknown_key_in_the_root_file_exits_1_too() {
-    let repo = Repo::new();
-    repo.config("environmnets = [\"qa\"]\n");
+    let repo = Repo::with_config("environmnets = [\"qa\"]\n");
     Sentinel::in_repo(&repo)
         .gate("qa", "v1.2.3")
         .stdout("")
@@ -199,8 +192,7 @@ fn invalid_config_with_json_format_prints_a_blocked_document() {
 
 #[test]
 fn unset_variable_reference_is_an_error_naming_it() {
-    let repo = Repo::new();
-    repo.config("[policy]\nbranches = [\"${RELEASE_BRANCH_GLOB}\"]\n");
+    let repo = Repo::with_config("[policy]\nbranches = [\"${RELEASE_BRANCH_GLOB}\"]\n");
     Sentinel::in_repo(&repo)
         .gate("prod", "v1.2.3")
         .stdout("")
@@ -212,8 +204,7 @@ fn unset_variable_reference_is_an_error_naming_it() {
 
 #[test]
 fn variable_reference_expands_from_the_environment() {
-    let repo = Repo::new();
-    repo.config("[policy]\nbranches = [\"${BRANCH}\"]\n");
+    let repo = Repo::with_config("[policy]\nbranches = [\"${BRANCH}\"]\n");
     repo.git(["checkout", "-q", "-b", "trunk"]);
     Sentinel::in_repo(&repo)
         .env("BRANCH", "trunk")
@@ -234,8 +225,7 @@ fn variable_reference_expands_from_the_environment() {
 
 #[test]
 fn required_variables_from_the_file_replace_the_default() {
-    let repo = Repo::new();
-    repo.config("[variables]\nrequired = [\"DEPLOY_TARGET\"]\n");
+    let repo = Repo::with_config("[variables]\nrequired = [\"DEPLOY_TARGET\"]\n");
     let out = Sentinel::new()
         .dir(&repo.path)
         .gate("prod", "v1.2.3")

@@ -1,9 +1,6 @@
 //! Each policy gate on real repositories: the row and the exit code.
 
-use crate::harness::{Repo, Sentinel, is_root, message_of, row};
-
-const BLOCKED: &str = "| release_sentinel          | FAIL | RELEASE_SENTINEL=BLOCKED |";
-const SAFE: &str = "| release_sentinel          | OK   | RELEASE_SENTINEL=SAFE |";
+use crate::harness::{BLOCKED, Repo, SAFE, Sentinel, is_root, message_of, row};
 
 /// The gates that need a usable repository.
 const GIT_DEPENDENT: &[&str] = &[
@@ -26,7 +23,7 @@ fn clean_main_with_variables_is_safe() {
         .stdout_has(row("tag_absent", "OK"))
         .stdout_has(row("version_newer", "OK"))
         .stdout_has(row("required_config", "OK"))
-        .stdout_has("| release_sentinel          | OK   | RELEASE_SENTINEL=SAFE |")
+        .stdout_has(SAFE)
         .stderr_empty()
         .safe();
 }
@@ -39,7 +36,7 @@ fn modified_file_blocks() {
         .gate("prod", "v1.2.3")
         .stdout_has(row("clean_tree", "FAIL"))
         .stdout_has("README (modified)")
-        .stdout_has("| release_sentinel          | FAIL | RELEASE_SENTINEL=BLOCKED |")
+        .stdout_has(BLOCKED)
         .blocked();
 }
 
@@ -146,8 +143,7 @@ fn dirty_submodule_blocks_and_names_it() {
 
 #[test]
 fn allow_dirty_for_dev_warns_and_passes() {
-    let repo = Repo::new();
-    repo.config("[policy.env.dev]\nallow_dirty = true\n");
+    let repo = Repo::with_config("[policy.env.dev]\nallow_dirty = true\n");
     repo.write("wip.txt", "work in progress\n");
     Sentinel::in_repo(&repo)
         .gate("dev", "v1.2.3")
@@ -634,8 +630,7 @@ fn prerelease_is_refused_by_default() {
 
 #[test]
 fn prerelease_is_allowed_where_the_config_allows_it() {
-    let repo = Repo::new();
-    repo.config("[policy.env.stage]\nallow_prerelease = true\n");
+    let repo = Repo::with_config("[policy.env.stage]\nallow_prerelease = true\n");
     Sentinel::in_repo(&repo)
         .gate("stage", "v1.2.3-rc.1")
         .stdout_has(row("version_valid", "OK"))

@@ -30,6 +30,23 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_release-sentinel");
 /// The deploy token the harness sets (not a real secret).
 pub const DEPLOY_TOKEN: &str = "tok-not-a-real-secret-0000";
 
+/// The policy gates, in the order the table shows them.
+pub const POLICY_GATES: &[&str] = &[
+    "env_allowed",
+    "git_repo",
+    "clean_tree",
+    "branch_allowed",
+    "version_valid",
+    "tag_absent",
+    "version_newer",
+    "required_config",
+];
+
+/// The gate's final row for each verdict.
+pub const SAFE: &str = "| release_sentinel          | OK   | RELEASE_SENTINEL=SAFE |";
+pub const BLOCKED: &str = "| release_sentinel          | FAIL | RELEASE_SENTINEL=BLOCKED |";
+pub const CRITICAL: &str = "| release_sentinel          | CRIT | RELEASE_SENTINEL=CRITICAL |";
+
 /// A health endpoint on 127.0.0.1 that answers every request with 200,
 /// shared by every test of this process: a [`Server`] with a long but
 /// bounded life, which ends with the test process.
@@ -445,6 +462,14 @@ impl Repo {
         repo
     }
 
+    /// A repository with one commit on `main`, then `text` committed as
+    /// its `release-sentinel.toml`.
+    pub fn with_config(text: &str) -> Self {
+        let repo = Self::new();
+        repo.config(text);
+        repo
+    }
+
     /// `git init` and nothing else: no commit yet.
     pub fn empty() -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -765,6 +790,36 @@ impl Sentinel {
         }
         out
     }
+}
+
+/// A TOML basic string (JSON's escapes are a subset of TOML's).
+pub fn toml_str(s: &str) -> String {
+    serde_json::to_string(s).expect("quote")
+}
+
+/// The exit status, stdout and stderr of a run, for assertion messages.
+pub fn context(out: &Output) -> String {
+    format!(
+        "{}\n--- stdout ---\n{}--- stderr ---\n{}--------------",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A JSON report without its `duration_ms` fields (the gate's `checks` or
+/// the pack's `steps`), to compare two runs.
+pub fn without_durations(mut doc: serde_json::Value) -> serde_json::Value {
+    for key in ["checks", "steps"] {
+        if let Some(rows) = doc[key].as_array_mut() {
+            for r in rows {
+                if let Some(o) = r.as_object_mut() {
+                    o.remove("duration_ms");
+                }
+            }
+        }
+    }
+    doc
 }
 
 /// The table row for `id`, as printed (without the message when `None`).

@@ -17,13 +17,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::harness::{
-    BIN, Exchange, Repo, Sentinel, Server, health_url, json_check, json_of, message_of,
-    own_process_name, row,
+    BIN, BLOCKED, CRITICAL, Exchange, Repo, SAFE, Sentinel, Server, context, health_url,
+    json_check, json_of, message_of, own_process_name, row,
 };
-
-const SAFE: &str = "| release_sentinel          | OK   | RELEASE_SENTINEL=SAFE |";
-const BLOCKED: &str = "| release_sentinel          | FAIL | RELEASE_SENTINEL=BLOCKED |";
-const CRITICAL: &str = "| release_sentinel          | CRIT | RELEASE_SENTINEL=CRITICAL |";
 
 /// A port on 127.0.0.1 where nothing listens (bound, then released).
 fn closed_port() -> u16 {
@@ -48,13 +44,6 @@ fn api(name: &str, url: &str, extra: &str) -> String {
     format!("[[health.api]]\nname = \"{name}\"\nurl = \"{url}\"\nbackoff = \"100ms\"\n{extra}\n")
 }
 
-/// A repository whose committed config is `config`.
-fn repo_with(config: &str) -> Repo {
-    let repo = Repo::new();
-    repo.config(config);
-    repo
-}
-
 /// `--env prod --version v1.2.3` in `repo`.
 fn gate(repo: &Repo) -> Sentinel {
     Sentinel::in_repo(repo).gate("prod", "v1.2.3")
@@ -65,14 +54,6 @@ fn timed(run: impl FnOnce() -> Output) -> (Output, Duration) {
     let start = Instant::now();
     let out = run();
     (out, start.elapsed())
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "--- stdout ---\n{}--- stderr ---\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 /// The status word of `id`'s row.
@@ -149,13 +130,13 @@ fn unique(prefix: &str) -> String {
 fn api_answering_200_is_ok_after_one_request() {
     let server = Server::start(Exchange::ok);
     let url = server.url("/health");
-    let repo = repo_with(&api("svc", &url, ""));
+    let repo = Repo::with_config(&api("svc", &url, ""));
     let out = gate(&repo)
         .stdout_has(row("api:svc", "OK"))
         .stdout_has(format!("GET {url} -> 200 in 1 attempt |"))
         .stdout_has(SAFE)
         .safe();
-    assert_eq!(server.requests().len(), 1, "{}", text(&out));
+    assert_eq!(server.requests().len(), 1, "{}", context(&out));
 }
 
 #[test]
@@ -168,14 +149,14 @@ fn api_503_twice_then_200_is_ok_after_three_attempts() {
         }
     });
     let url = server.url("/health");
-    let repo = repo_with(&api("svc", &url, ""));
+    let repo = Repo::with_config(&api("svc", &url, ""));
     let out = gate(&repo)
         .stdout_has(row("api:svc", "OK"))
         .stdout_has(format!("GET {url} -> 200 in 3 attempts"))
         .stdout_has(SAFE)
         .safe();
     let at = arrivals(&server);
-    assert_eq!(at.len(), 3, "{}", text(&out));
+    assert_eq!(at.len(), 3, "{}", context(&out));
     // Exponential backoff from the 100 ms base: 100 ms, then 200 ms.
     let (first, second) = (at[1] - at[0], at[2] - at[1]);
     assert!(first >= Duration::from_millis(100), "first wait {first:?}");
@@ -196,7 +177,7 @@ fn default_backoff_waits_a_second_before_the_retry() {
         }
     });
     let url = server.url("/health");
-    let repo = repo_with(&format!(
+    let repo = Repo::with_config(&format!(
         "[[health.api]]\nname = \"svc\"\nurl = \"{url}\"\n"
     ));
     let (out, elapsed) = timed(|| {
@@ -207,7 +188,7 @@ fn default_backoff_waits_a_second_before_the_retry() {
             .safe()
     });
     let at = arrivals(&server);
-    assert_eq!(at.len(), 2, "{}", text(&out));
+    assert_eq!(at.len(), 2, "{}", context(&out));
     let wait = at[1] - at[0];
     assert!(wait >= Duration::from_secs(1), "waited only {wait:?}");
     // 1 s plus at most 25% of jitter, and a generous margin.
@@ -225,14 +206,14 @@ fn api_429_with_retry_after_is_honoured() {
         }
     });
     let url = server.url("/health");
-    let repo = repo_with(&api("svc", &url, ""));
+    let repo = Repo::with_config(&api("svc", &url, ""));
     let out = gate(&repo)
         .stdout_has(row("api:svc", "OK"))
         .stdout_has(format!("GET {url} -> 200 in 2 attempts"))
         .stdout_has(SAFE)
         .safe();
     let at = arrivals(&server);
-    assert_eq!(at.len(), 2, "{}", text(&out));
+    assert_eq!(at.len(), 2, "{}", context(&out));
     // The backoff alone would be at most 125 ms: the 1 s came from the
     // server's Retry-After.
     let wait = at[1] - at[0];
@@ -247,39 +228,39 @@ fn api_429_with_retry_after_is_honoured() {
 fn api_404_is_critical_at_once_without_retry() {
     let server = Server::start(|x| x.reply("404 Not Found", &[], "nope"));
     let url = server.url("/health");
-    let repo = repo_with(&api("svc", &url, "retries = 3"));
+    let repo = Repo::with_config(&api("svc", &url, "retries = 3"));
     let out = gate(&repo)
         .stdout_has(row("api:svc", "CRIT"))
         .stdout_has(format!("GET {url} -> 404 (expected 200; not retried)"))
         .stdout_has(CRITICAL)
         .critical();
-    assert_eq!(server.requests().len(), 1, "{}", text(&out));
+    assert_eq!(server.requests().len(), 1, "{}", context(&out));
 }
 
 #[test]
 fn expect_status_accepts_any_listed_status() {
     let server = Server::start(|x| x.reply("204 No Content", &[], ""));
     let url = server.url("/health");
-    let repo = repo_with(&api("svc", &url, "expect_status = [200, 204]"));
+    let repo = Repo::with_config(&api("svc", &url, "expect_status = [200, 204]"));
     let out = gate(&repo)
         .stdout_has(row("api:svc", "OK"))
         .stdout_has(format!("GET {url} -> 204 in 1 attempt"))
         .stdout_has(SAFE)
         .safe();
-    assert_eq!(server.requests().len(), 1, "{}", text(&out));
+    assert_eq!(server.requests().len(), 1, "{}", context(&out));
 }
 
 #[test]
 fn a_200_that_was_not_expected_is_critical() {
     let server = Server::start(Exchange::ok);
     let url = server.url("/health");
-    let repo = repo_with(&api("svc", &url, "expect_status = 204"));
+    let repo = Repo::with_config(&api("svc", &url, "expect_status = 204"));
     let out = gate(&repo)
         .stdout_has(row("api:svc", "CRIT"))
         .stdout_has(format!("GET {url} -> 200 (expected 204; not retried)"))
         .stdout_has(CRITICAL)
         .critical();
-    assert_eq!(server.requests().len(), 1, "{}", text(&out));
+    assert_eq!(server.requests().len(), 1, "{}", context(&out));
 }
 
 // ------------------------------------------------------------ api: failures
@@ -288,7 +269,7 @@ fn a_200_that_was_not_expected_is_critical() {
 fn api_that_never_answers_is_critical_within_its_budget() {
     let server = Server::start(Exchange::hold);
     let url = server.url("/health");
-    let repo = repo_with(&api("svc", &url, "timeout = \"1s\"\nretries = 2"));
+    let repo = Repo::with_config(&api("svc", &url, "timeout = \"1s\"\nretries = 2"));
     let (out, elapsed) = timed(|| {
         gate(&repo)
             .stdout_has(row("api:svc", "CRIT"))
@@ -299,13 +280,13 @@ fn api_that_never_answers_is_critical_within_its_budget() {
     // Two 1 s attempts and one short wait: about 2.1 s.
     assert!(elapsed >= Duration::from_secs(2), "took only {elapsed:?}");
     assert!(elapsed < Duration::from_secs(6), "took {elapsed:?}");
-    assert_eq!(server.requests().len(), 2, "{}", text(&out));
+    assert_eq!(server.requests().len(), 2, "{}", context(&out));
 }
 
 #[test]
 fn api_on_a_closed_port_is_connection_refused() {
     let url = format!("http://127.0.0.1:{}/health", closed_port());
-    let repo = repo_with(&api("svc", &url, "retries = 2"));
+    let repo = Repo::with_config(&api("svc", &url, "retries = 2"));
     let (out, elapsed) = timed(|| {
         gate(&repo)
             .stdout_has(row("api:svc", "CRIT"))
@@ -316,7 +297,7 @@ fn api_on_a_closed_port_is_connection_refused() {
     assert!(
         elapsed < Duration::from_secs(5),
         "took {elapsed:?}\n{}",
-        text(&out)
+        context(&out)
     );
 }
 
@@ -325,18 +306,18 @@ fn endless_body_does_not_hang_the_check() {
     // 8 KiB at a time, as fast as the client takes them.
     let server = Server::start(|x| x.endless(&[b'x'; 8192], Duration::ZERO));
     let url = server.url("/stream");
-    let repo = repo_with(&api("svc", &url, "timeout = \"2s\"\nretries = 1"));
+    let repo = Repo::with_config(&api("svc", &url, "timeout = \"2s\"\nretries = 1"));
     let (out, elapsed) = timed(|| gate(&repo).stdout_has(format!("GET {url}")).safe());
     let status = status_of(&out.stdout, "api:svc");
     // Only a bounded part of the body is read; the status was 200.
-    assert_eq!(status, "OK", "{}", text(&out));
+    assert_eq!(status, "OK", "{}", context(&out));
     assert!(
         message_of(&out.stdout, "api:svc").contains("-> 200 in 1 attempt"),
         "{}",
-        text(&out)
+        context(&out)
     );
     assert!(elapsed < Duration::from_secs(6), "took {elapsed:?}");
-    assert_eq!(server.requests().len(), 1, "{}", text(&out));
+    assert_eq!(server.requests().len(), 1, "{}", context(&out));
 }
 
 #[test]
@@ -345,7 +326,7 @@ fn slow_endless_body_is_cut_off_by_the_timeout() {
     // can end the read.
     let server = Server::start(|x| x.endless(b"x", Duration::from_millis(50)));
     let url = server.url("/drip");
-    let repo = repo_with(&api("svc", &url, "timeout = \"2s\"\nretries = 1"));
+    let repo = Repo::with_config(&api("svc", &url, "timeout = \"2s\"\nretries = 1"));
     // Whether the last byte before the timeout completes the read depends
     // on timing: OK (exit 0) or CRIT (exit 2), never anything else.
     let (out, elapsed) = timed(|| {
@@ -358,12 +339,12 @@ fn slow_endless_body_is_cut_off_by_the_timeout() {
     assert!(
         (status == "OK" && code == Some(0)) || (status == "CRIT" && code == Some(2)),
         "{}",
-        text(&out)
+        context(&out)
     );
     assert!(
         elapsed < Duration::from_secs(6),
         "took {elapsed:?}\n{}",
-        text(&out)
+        context(&out)
     );
 }
 
@@ -374,7 +355,7 @@ fn redirect_loop_is_critical_and_bounded() {
         x.reply("302 Found", &[&location], "");
     });
     let url = server.url("/loop");
-    let repo = repo_with(&api("svc", &url, "max_redirects = 3\nretries = 3"));
+    let repo = Repo::with_config(&api("svc", &url, "max_redirects = 3\nretries = 3"));
     let out = gate(&repo)
         .stdout_has(row("api:svc", "CRIT"))
         .stdout_has("redirects")
@@ -384,7 +365,12 @@ fn redirect_loop_is_critical_and_bounded() {
     assert!(message.contains(&format!("GET {url}")), "{message}");
     // The first request and 3 redirects followed; not retried.
     let n = server.requests().len();
-    assert_eq!(n, 4, "{n} requests for max_redirects = 3\n{}", text(&out));
+    assert_eq!(
+        n,
+        4,
+        "{n} requests for max_redirects = 3\n{}",
+        context(&out)
+    );
 }
 
 // ------------------------------------------------------------ api: secrets
@@ -402,7 +388,7 @@ fn header_secret_reaches_the_server_and_no_output() {
         }
     });
     let url = server.url("/health");
-    let repo = repo_with(&format!(
+    let repo = Repo::with_config(&format!(
         "[variables]\nsecret = [\"UPSTREAM_VALUE\"]\n\n{}",
         api(
             "svc",
@@ -432,10 +418,10 @@ fn header_secret_reaches_the_server_and_no_output() {
             assert_eq!(json_check(&doc, "api:svc")["status"], "OK", "{doc:#}");
             assert_eq!(doc["exit_code"], 0, "{doc:#}");
         } else {
-            assert_eq!(status_of(&out.stdout, "api:svc"), "OK", "{}", text(&out));
+            assert_eq!(status_of(&out.stdout, "api:svc"), "OK", "{}", context(&out));
         }
         if i >= 2 {
-            assert!(!out.stderr.is_empty(), "no trace logs: {}", text(&out));
+            assert!(!out.stderr.is_empty(), "no trace logs: {}", context(&out));
         }
     }
     let requests = server.requests();
@@ -465,7 +451,7 @@ fn url_credentials_and_tokens_are_masked_everywhere() {
         "http://***@127.0.0.1:{}/health?token=***&region=eu",
         server.port()
     );
-    let repo = repo_with(&api("svc", "${SVC_URL}", "retries = 1"));
+    let repo = Repo::with_config(&api("svc", "${SVC_URL}", "retries = 1"));
     // What a basic-auth header would carry.
     let basic = "c3ZjLXVzZXI6cHctSHVudGVyMi05ZDhjN2I2YQ==";
     let runs: [&[&str]; 3] = [&[], &["--format", "json", "-vvv"], &["-vvv"]];
@@ -488,10 +474,15 @@ fn url_credentials_and_tokens_are_masked_everywhere() {
                 .unwrap_or("");
             assert!(message.contains(&shown), "{doc:#}");
         } else {
-            assert_eq!(status_of(&out.stdout, "api:svc"), "CRIT", "{}", text(&out));
+            assert_eq!(
+                status_of(&out.stdout, "api:svc"),
+                "CRIT",
+                "{}",
+                context(&out)
+            );
         }
         if i >= 1 {
-            assert!(!out.stderr.is_empty(), "no trace logs: {}", text(&out));
+            assert!(!out.stderr.is_empty(), "no trace logs: {}", context(&out));
         }
     }
     // The real URL was used: the token reached the server.
@@ -513,7 +504,7 @@ fn secret_variable_in_a_url_is_never_shown() {
         "http://127.0.0.1:{}/h?key=${{API_KEY}}&q=${{UPSTREAM_VALUE}}",
         server.port()
     );
-    let repo = repo_with(&format!(
+    let repo = Repo::with_config(&format!(
         "[variables]\nsecret = [\"UPSTREAM_VALUE\"]\n\n{}",
         api("svc", &url, "retries = 1")
     ));
@@ -531,7 +522,12 @@ fn secret_variable_in_a_url_is_never_shown() {
         }
         let out = s.critical();
         if !args.contains(&"json") {
-            assert_eq!(status_of(&out.stdout, "api:svc"), "CRIT", "{}", text(&out));
+            assert_eq!(
+                status_of(&out.stdout, "api:svc"),
+                "CRIT",
+                "{}",
+                context(&out)
+            );
         }
     }
     let heads = heads(&server);
@@ -564,7 +560,7 @@ fn api_checks_run_concurrently_and_report_in_declared_order() {
     for (name, server) in names.iter().zip(&servers) {
         config.push_str(&api(name, &server.url("/health"), "timeout = \"5s\""));
     }
-    let repo = repo_with(&config);
+    let repo = Repo::with_config(&config);
     let mut s = gate(&repo).stdout_has(SAFE);
     for name in names {
         s = s.stdout_has(row(&format!("api:{name}"), "OK"));
@@ -573,7 +569,7 @@ fn api_checks_run_concurrently_and_report_in_declared_order() {
     assert!(
         elapsed < Duration::from_millis(2200),
         "took {elapsed:?}: not concurrent\n{}",
-        text(&out)
+        context(&out)
     );
     let ids = row_ids(&out.stdout);
     let health: Vec<&str> = ids
@@ -583,7 +579,7 @@ fn api_checks_run_concurrently_and_report_in_declared_order() {
         .collect();
     assert_eq!(health, ["api:zulu", "api:alpha", "api:mike", "api:bravo"]);
     for server in &servers {
-        assert_eq!(server.requests().len(), 1, "{}", text(&out));
+        assert_eq!(server.requests().len(), 1, "{}", context(&out));
     }
 }
 
@@ -604,7 +600,7 @@ fn a_hung_dependency_does_not_delay_the_others() {
             "timeout = \"2s\"\nretries = 1"
         ),
     );
-    let repo = repo_with(&config);
+    let repo = Repo::with_config(&config);
     let start = Instant::now();
     let (out, elapsed) = timed(|| {
         gate(&repo)
@@ -619,17 +615,17 @@ fn a_hung_dependency_does_not_delay_the_others() {
     assert!(
         elapsed < Duration::from_secs(5),
         "took {elapsed:?}\n{}",
-        text(&out)
+        context(&out)
     );
     // The fast check asked long before the hung one gave up.
     let fast_at = arrivals(&fast);
-    assert_eq!(fast_at.len(), 1, "{}", text(&out));
+    assert_eq!(fast_at.len(), 1, "{}", context(&out));
     let after = fast_at[0] - start;
     assert!(
         after < Duration::from_millis(1500),
         "the fast check was delayed by {after:?}"
     );
-    assert_eq!(hung.requests().len(), 1, "{}", text(&out));
+    assert_eq!(hung.requests().len(), 1, "{}", context(&out));
 }
 
 // ------------------------------------------------------------ process
@@ -645,7 +641,7 @@ fn a_process_with_a_long_name_is_found() {
         child.0.try_wait().unwrap().is_none(),
         "{name} exited at once (is sleep a multi-call binary?)"
     );
-    let repo = repo_with(&format!("[[health.process]]\nname = \"{name}\"\n"));
+    let repo = Repo::with_config(&format!("[[health.process]]\nname = \"{name}\"\n"));
     let id = format!("process:{name}");
     gate(&repo)
         .stdout_has(row(&id, "OK"))
@@ -658,7 +654,7 @@ fn a_process_with_a_long_name_is_found() {
 #[test]
 fn a_missing_process_is_critical() {
     let name = unique("rs-no-such-process");
-    let repo = repo_with(&format!("[[health.process]]\nname = \"{name}\"\n"));
+    let repo = Repo::with_config(&format!("[[health.process]]\nname = \"{name}\"\n"));
     gate(&repo)
         .stdout_has(row(&format!("process:{name}"), "CRIT"))
         .stdout_has(format!("no running process named {name}"))
@@ -681,7 +677,7 @@ fn the_tool_never_counts_itself() {
             Ok(_) => break,
         }
     }
-    let repo = repo_with(&format!("[[health.process]]\nname = \"{name}\"\n"));
+    let repo = Repo::with_config(&format!("[[health.process]]\nname = \"{name}\"\n"));
     Sentinel::of(&exe)
         .dir(&repo.path)
         .gate("prod", "v1.2.3")
@@ -699,7 +695,7 @@ fn disk(extra: &str) -> String {
 
 #[test]
 fn disk_above_warn_is_a_warning_that_does_not_block() {
-    let repo = repo_with(&disk("warn = 0\ncrit = 100"));
+    let repo = Repo::with_config(&disk("warn = 0\ncrit = 100"));
     let out = gate(&repo)
         .stdout_has(row("disk:/", "WARN"))
         .stdout_has("(warn 0%, crit 100%)")
@@ -710,7 +706,7 @@ fn disk_above_warn_is_a_warning_that_does_not_block() {
 
 #[test]
 fn disk_above_crit_is_critical() {
-    let repo = repo_with(&disk("warn = 0\ncrit = 0"));
+    let repo = Repo::with_config(&disk("warn = 0\ncrit = 0"));
     gate(&repo)
         .stdout_has(row("disk:/", "CRIT"))
         .stdout_has("(warn 0%, crit 0%)")
@@ -723,7 +719,7 @@ fn disk_path_that_does_not_exist_is_critical() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("no-such-dir");
     let path = missing.display().to_string();
-    let repo = repo_with(&format!("[[health.disk]]\npath = \"{path}\"\n"));
+    let repo = Repo::with_config(&format!("[[health.disk]]\npath = \"{path}\"\n"));
     gate(&repo)
         .stdout_has(row(&format!("disk:{path}"), "CRIT"))
         .stdout_has(format!("{path} does not exist"))
@@ -733,7 +729,7 @@ fn disk_path_that_does_not_exist_is_critical() {
 
 #[test]
 fn disk_below_the_minimum_free_size_is_critical() {
-    let repo = repo_with(&disk("min_free = \"1000 TiB\""));
+    let repo = Repo::with_config(&disk("min_free = \"1000 TiB\""));
     gate(&repo)
         .stdout_has(row("disk:/", "CRIT"))
         .stdout_has("below the minimum of 1000.0 TiB")
@@ -743,7 +739,7 @@ fn disk_below_the_minimum_free_size_is_critical() {
 
 #[test]
 fn memory_above_warn_is_a_warning_that_does_not_block() {
-    let repo = repo_with("[health.memory]\nwarn = 0\ncrit = 100\n");
+    let repo = Repo::with_config("[health.memory]\nwarn = 0\ncrit = 100\n");
     let out = gate(&repo)
         .stdout_has(row("memory", "WARN"))
         .stdout_has("warn 0%, crit 100%)")
@@ -759,7 +755,7 @@ fn memory_above_warn_is_a_warning_that_does_not_block() {
 
 #[test]
 fn memory_above_crit_is_critical() {
-    let repo = repo_with("[health.memory]\nwarn = 0\ncrit = 0\n");
+    let repo = Repo::with_config("[health.memory]\nwarn = 0\ncrit = 0\n");
     gate(&repo)
         .stdout_has(row("memory", "CRIT"))
         .stdout_has(CRITICAL)
@@ -770,7 +766,7 @@ fn memory_above_crit_is_critical() {
 
 #[test]
 fn strict_makes_a_health_warning_critical() {
-    let repo = repo_with(&disk("warn = 0\ncrit = 100"));
+    let repo = Repo::with_config(&disk("warn = 0\ncrit = 100"));
     gate(&repo)
         .arg("--strict")
         .stdout_has(row("disk:/", "WARN"))
@@ -780,7 +776,7 @@ fn strict_makes_a_health_warning_critical() {
 
 #[test]
 fn strict_in_the_config_makes_a_health_warning_critical() {
-    let repo = repo_with(&format!(
+    let repo = Repo::with_config(&format!(
         "[policy.env.prod]\nstrict = true\n\n{}",
         disk("warn = 0\ncrit = 100")
     ));
@@ -798,7 +794,7 @@ fn strict_in_the_config_makes_a_health_warning_critical() {
 
 /// A dirty tree that dev allows (a WARN policy row), and an API server.
 fn dirty_dev_repo(extra: &str, url: &str) -> Repo {
-    let repo = repo_with(&format!(
+    let repo = Repo::with_config(&format!(
         "[policy.env.dev]\nallow_dirty = true\n{extra}\n\n{}",
         api("svc", url, "")
     ));
@@ -852,7 +848,7 @@ fn strict_in_the_config_makes_a_policy_warning_block() {
 #[test]
 fn health_checks_never_run_when_a_policy_gate_failed() {
     let server = Server::start(Exchange::ok);
-    let repo = repo_with(&format!(
+    let repo = Repo::with_config(&format!(
         "{}\n[[health.process]]\nname = \"init\"\n\n[health.memory]\nwarn = 0\ncrit = 0\n",
         api("svc", &server.url("/health"), "")
     ));
@@ -886,11 +882,15 @@ fn embedded_default_checks_disk_memory_process_and_api() {
         health,
         ["disk:/", "memory", process.as_str(), "api:RS_API_URL"],
         "{}",
-        text(&out)
+        context(&out)
     );
     for id in ["disk:/", "memory"] {
         let status = status_of(&out.stdout, id);
-        assert!(["OK", "WARN"].contains(&status.as_str()), "{}", text(&out));
+        assert!(
+            ["OK", "WARN"].contains(&status.as_str()),
+            "{}",
+            context(&out)
+        );
     }
     assert!(message_of(&out.stdout, "disk:/").ends_with("(warn 75%, crit 85%)"));
     assert!(message_of(&out.stdout, "memory").ends_with("warn 70%, crit 85%)"));
@@ -913,7 +913,7 @@ fn embedded_default_with_the_api_down_is_critical() {
     assert!(
         elapsed < Duration::from_secs(10),
         "took {elapsed:?}\n{}",
-        text(&out)
+        context(&out)
     );
 }
 
@@ -942,7 +942,7 @@ fn embedded_default_without_the_api_url_is_blocked_not_a_config_error() {
 
 #[test]
 fn health_config_errors_are_all_reported_at_once() {
-    let repo = repo_with(
+    let repo = Repo::with_config(
         "[[health.disk]]\n\
          path = \"/\"\n\
          warn = 90\n\
@@ -976,8 +976,7 @@ fn health_config_errors_are_all_reported_at_once() {
 fn fail_fast_with_strict_stops_at_a_warning() {
     // allow_dirty makes clean_tree a WARN; with --strict and --fail-fast it
     // is where the run stops.
-    let repo = Repo::new();
-    repo.config("[policy.env.dev]\nallow_dirty = true\n");
+    let repo = Repo::with_config("[policy.env.dev]\nallow_dirty = true\n");
     repo.write("README", "dirty\n");
     Sentinel::in_repo(&repo)
         .gate("dev", "v1.0.0")

@@ -1,20 +1,10 @@
 //! The report on stdout: the exact table layout, determinism, ASCII, logs
 //! kept on stderr, and the JSON document's fields.
 
-use serde_json::Value;
-
-use crate::harness::{Repo, Sentinel, health_url, json_check, json_of, own_process_name, row};
-
-const GATE_ORDER: &[&str] = &[
-    "env_allowed",
-    "git_repo",
-    "clean_tree",
-    "branch_allowed",
-    "version_valid",
-    "tag_absent",
-    "version_newer",
-    "required_config",
-];
+use crate::harness::{
+    POLICY_GATES, Repo, Sentinel, health_url, json_check, json_of, own_process_name, row,
+    without_durations,
+};
 
 /// The embedded default's health rows, in declared order, after the
 /// policy rows.
@@ -29,7 +19,7 @@ fn health_ids() -> Vec<String> {
 
 /// Lines in a table: 4 of header, one per row, 4 of footer.
 fn table_lines() -> usize {
-    4 + GATE_ORDER.len() + health_ids().len() + 4
+    4 + POLICY_GATES.len() + health_ids().len() + 4
 }
 
 /// The id of a row line (ids longer than 25 characters are not padded).
@@ -84,7 +74,7 @@ fn table_layout_is_exact() {
     );
     assert_eq!(lines[2], eq, "{text}");
     assert_eq!(lines[3], "", "{text}");
-    for (i, id) in GATE_ORDER.iter().enumerate() {
+    for (i, id) in POLICY_GATES.iter().enumerate() {
         let line = lines[4 + i];
         let prefix = format!("| {id:<25} | OK   | ");
         assert!(line.starts_with(&prefix), "row {i} is not {id}: {line}");
@@ -94,7 +84,7 @@ fn table_layout_is_exact() {
     // The health rows, in declared order. Disk and memory depend on the
     // host (WARN is possible, and the numbers are live): compare their
     // structure.
-    let first = 4 + GATE_ORDER.len();
+    let first = 4 + POLICY_GATES.len();
     let ids = health_ids();
     for (i, id) in ids.iter().enumerate() {
         let (status, message) = cells(lines[first + i], id);
@@ -154,14 +144,14 @@ fn blocked_table_has_the_same_layout_and_final_row() {
         lines[table_lines() - 2],
         "| release_sentinel          | FAIL | RELEASE_SENTINEL=BLOCKED |"
     );
-    for (i, id) in GATE_ORDER.iter().enumerate() {
+    for (i, id) in POLICY_GATES.iter().enumerate() {
         assert!(
             lines[4 + i].starts_with(&format!("| {id:<25} | ")),
             "row {i} is not {id}: {text}"
         );
     }
     // Every policy row's status is one of the five words, padded to 4.
-    for line in &lines[4..4 + GATE_ORDER.len()] {
+    for line in &lines[4..4 + POLICY_GATES.len()] {
         let status = &line[30..34];
         assert!(
             ["OK  ", "WARN", "FAIL", "CRIT", "SKIP"].contains(&status),
@@ -171,7 +161,7 @@ fn blocked_table_has_the_same_layout_and_final_row() {
     // A policy gate failed: the health rows follow, in declared order,
     // not evaluated.
     for (i, id) in health_ids().iter().enumerate() {
-        let (status, message) = cells(lines[4 + GATE_ORDER.len() + i], id);
+        let (status, message) = cells(lines[4 + POLICY_GATES.len() + i], id);
         assert_eq!(status, "SKIP", "{text}");
         assert_eq!(
             message, "not evaluated: a policy gate did not pass",
@@ -193,9 +183,9 @@ fn rows_come_in_gate_order_even_when_gates_fail() {
     // The policy gates, then the embedded default's health rows. The
     // process name comes from RS_REQUIRED_PROCESS, which is unset here, so
     // only the prefix of that id is fixed.
-    let n = GATE_ORDER.len();
+    let n = POLICY_GATES.len();
     assert_eq!(ids.len(), n + 5, "{text}");
-    assert_eq!(&ids[..n], GATE_ORDER, "{text}");
+    assert_eq!(&ids[..n], POLICY_GATES, "{text}");
     assert_eq!(ids[n], "disk:/", "{text}");
     assert_eq!(ids[n + 1], "memory", "{text}");
     assert!(ids[n + 2].starts_with("process:"), "{text}");
@@ -226,16 +216,6 @@ fn two_runs_give_the_same_table_bytes() {
         String::from_utf8_lossy(&first),
         String::from_utf8_lossy(&second)
     );
-}
-
-fn without_durations(mut doc: Value) -> Value {
-    for check in doc["checks"].as_array_mut().expect("checks") {
-        check
-            .as_object_mut()
-            .expect("check object")
-            .remove("duration_ms");
-    }
-    doc
 }
 
 #[test]
@@ -366,17 +346,17 @@ fn json_has_every_documented_field() {
     assert_eq!(doc["exit_code"], 0, "{doc:#}");
     let checks = doc["checks"].as_array().expect("checks array");
     let ids: Vec<&str> = checks.iter().filter_map(|c| c["id"].as_str()).collect();
-    let mut expected: Vec<String> = GATE_ORDER.iter().map(|s| s.to_string()).collect();
+    let mut expected: Vec<String> = POLICY_GATES.iter().map(|s| s.to_string()).collect();
     expected.extend(health_ids());
     assert_eq!(ids, expected, "{doc:#}");
     for (i, c) in checks.iter().enumerate() {
-        if i < GATE_ORDER.len() {
+        if i < POLICY_GATES.len() {
             assert_eq!(c["phase"], "policy", "{c:#}");
             assert_eq!(c["status"], "OK", "{c:#}");
         } else {
             assert_eq!(c["phase"], "health", "{c:#}");
             // Disk and memory depend on the host.
-            let allowed: &[&str] = if i < GATE_ORDER.len() + 2 {
+            let allowed: &[&str] = if i < POLICY_GATES.len() + 2 {
                 &["OK", "WARN"]
             } else {
                 &["OK"]
@@ -407,7 +387,7 @@ fn json_statuses_and_exit_code_match_the_table() {
     assert_eq!(doc["verdict"], "BLOCKED", "{doc:#}");
     assert_eq!(doc["exit_code"], 1, "{doc:#}");
     let text = String::from_utf8_lossy(&table.stdout);
-    for id in GATE_ORDER {
+    for id in POLICY_GATES {
         let status = json_check(&doc, id)["status"].as_str().unwrap().to_string();
         assert!(
             text.contains(&row(id, &status)),

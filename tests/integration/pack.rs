@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{BIN, Repo, Sentinel, alive, base_env, json_of, message_of, row, survivors};
+use crate::harness::{
+    BIN, Repo, Sentinel, alive, base_env, json_of, message_of, row, survivors, toml_str,
+};
 
 /// The pack's documented example, byte for byte.
 const PACK_EXAMPLE: &str = "\
@@ -54,11 +56,6 @@ const PACK_FAIL: &str = "| pre_live_pack             | FAIL | PRE_LIVE_PACK=FAIL
 const PROMPT: Duration = Duration::from_secs(5);
 
 // ---------------------------------------------------------------- helpers
-
-/// A TOML basic string (JSON's escapes are a subset of TOML's).
-fn toml_str(s: &str) -> String {
-    serde_json::to_string(s).expect("quote")
-}
 
 /// `[[pack.steps]]` running `line` through the shell.
 fn shell_step(name: &str, line: &str) -> String {
@@ -97,13 +94,6 @@ fn with_env(step: String, table: &str) -> String {
 /// A step that records that it ran: `$OUT/<name>.ran`.
 fn marker_step(name: &str) -> String {
     shell_step(name, &format!("touch \"$OUT/{name}.ran\""))
-}
-
-/// A repository whose committed config is `config`.
-fn repo_with(config: &str) -> Repo {
-    let repo = Repo::new();
-    repo.config(config);
-    repo
 }
 
 /// `--dry-run` in `repo`, with `$OUT` pointing at the scratch folder.
@@ -281,13 +271,13 @@ fn five_passing_steps_print_the_documented_example_byte_for_byte() {
         .iter()
         .map(|s| argv_step(s, &["true"]))
         .collect();
-    let repo = repo_with(&config);
+    let repo = Repo::with_config(&config);
     pack(&repo).stdout(PACK_EXAMPLE).stderr_empty().safe();
 }
 
 #[test]
 fn a_failing_step_fails_the_pack_and_the_next_step_still_runs() {
-    let repo = repo_with(&format!(
+    let repo = Repo::with_config(&format!(
         "{}{}",
         shell_step("breaks", "exit 3"),
         marker_step("after")
@@ -306,7 +296,7 @@ fn a_failing_step_fails_the_pack_and_the_next_step_still_runs() {
 
 #[test]
 fn a_step_that_cannot_start_fails_and_the_next_step_still_runs() {
-    let repo = repo_with(&format!(
+    let repo = Repo::with_config(&format!(
         "{}{}",
         argv_step("missing", &["no-such-program-rs-test", "--flag"]),
         marker_step("after")
@@ -382,7 +372,7 @@ fn steps_run_in_order_from_the_root_with_the_pack_variables_and_their_own() {
 
 #[test]
 fn a_timeout_kills_the_step_and_its_grandchild_and_the_pack_goes_on() {
-    let repo = repo_with(&format!(
+    let repo = Repo::with_config(&format!(
         "{}{}",
         shell_step_timeout(
             "sleeper",
@@ -422,7 +412,7 @@ fn a_timeout_kills_the_step_and_its_grandchild_and_the_pack_goes_on() {
 #[test]
 fn a_timed_out_step_gets_sigterm_first_and_can_clean_up() {
     // The shell waits in `wait`, which a trapped signal interrupts.
-    let repo = repo_with(&format!(
+    let repo = Repo::with_config(&format!(
         "{}{}",
         shell_step_timeout(
             "tidy",
@@ -450,7 +440,7 @@ fn a_timed_out_step_gets_sigterm_first_and_can_clean_up() {
 fn a_step_that_ignores_sigterm_is_killed_after_the_grace() {
     // The shell and its children ignore SIGTERM: only SIGKILL, one grace
     // period (1 s) after the timeout, ends them.
-    let repo = repo_with(&format!(
+    let repo = Repo::with_config(&format!(
         "{}{}",
         shell_step_timeout(
             "stubborn",
@@ -480,7 +470,7 @@ fn a_step_that_ignores_sigterm_is_killed_after_the_grace() {
 fn a_grandchild_that_left_the_group_cannot_hold_the_pack() {
     // The escaped process keeps the step's stdout and stderr open for 30 s;
     // it is documented as not killed, so the test kills it.
-    let repo = repo_with(&format!(
+    let repo = Repo::with_config(&format!(
         "{}{}",
         shell_step(
             "escapes",
@@ -507,7 +497,7 @@ fn a_grandchild_that_left_the_group_cannot_hold_the_pack() {
 
 #[test]
 fn a_background_process_left_by_a_passing_step_is_killed_with_its_group() {
-    let repo = repo_with(&format!(
+    let repo = Repo::with_config(&format!(
         "{}{}",
         shell_step("leaves", "sleep 60 & echo $! > \"$OUT/bg.pid\"; exit 0"),
         marker_step("after")
@@ -531,7 +521,7 @@ fn a_background_process_left_by_a_passing_step_is_killed_with_its_group() {
 /// Start a pack whose first step sleeps (with a grandchild), send `signal`
 /// once that step runs, and check the report and that nothing survives.
 fn interrupted_by(signal: &str, format: &str) {
-    let repo = repo_with(&format!(
+    let repo = Repo::with_config(&format!(
         "{}{}{}",
         shell_step_timeout(
             "long",
@@ -651,7 +641,7 @@ fn a_step_output_is_kept_in_json_scrubbed_and_never_in_the_table() {
             "echo \"ordinary-out $STEP_SECRET\"; echo \"ordinary-err $STEP_SECRET\" >&2; exit 4"
         )
     );
-    let repo = repo_with(&config);
+    let repo = Repo::with_config(&config);
 
     // The table: the reason, never the output.
     pack(&repo)
@@ -691,7 +681,7 @@ fn a_step_output_is_kept_in_json_scrubbed_and_never_in_the_table() {
 
 #[test]
 fn json_report_of_a_passing_pack() {
-    let repo = repo_with(&format!(
+    let repo = Repo::with_config(&format!(
         "{}{}",
         shell_step("greets", "echo hello; echo warning >&2"),
         argv_step("noop", &["true"])
@@ -725,7 +715,7 @@ fn json_report_of_a_passing_pack() {
 
 #[test]
 fn json_report_of_a_failing_pack() {
-    let repo = repo_with(&format!(
+    let repo = Repo::with_config(&format!(
         "{}{}{}",
         shell_step("breaks", "echo before; exit 3"),
         argv_step("missing", &["no-such-program-rs-test"]),
@@ -769,7 +759,7 @@ fn pack_config_errors_are_all_reported_with_their_key_paths() {
         shell_step_timeout("a", "true", "soon"),
         marker_step("never")
     );
-    let repo = repo_with(&config);
+    let repo = Repo::with_config(&config);
     let keys = [
         "pack.steps[0].run",
         "pack.steps[1].run",
@@ -860,7 +850,7 @@ fn builtin_policy_step_fails_naming_the_gate() {
 
 #[test]
 fn builtin_steps_with_an_invalid_config_fail_and_skip_what_needs_it() {
-    let repo = repo_with("environmentz = [\"dev\"]\n");
+    let repo = Repo::with_config("environmentz = [\"dev\"]\n");
     let out = builtin_pack(&repo)
         .stdout_has(row("config_check_dry", "FAIL"))
         .stdout_has(row("policy_gates_dry", "SKIP"))
@@ -882,7 +872,7 @@ fn builtin_steps_with_an_invalid_config_fail_and_skip_what_needs_it() {
 
 #[test]
 fn builtin_health_step_without_health_checks_is_skip_never_ok() {
-    let repo = repo_with("environments = [\"dev\", \"stage\", \"prod\"]\n");
+    let repo = Repo::with_config("environments = [\"dev\", \"stage\", \"prod\"]\n");
     let out = builtin_pack(&repo)
         .stdout_has(format!("{}\n", row("config_check_dry", "OK")))
         .stdout_has(format!("{}\n", row("policy_gates_dry", "OK")))

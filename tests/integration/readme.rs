@@ -49,8 +49,7 @@ fn the_example_works_as_a_file_too() {
     // Its health checks name hosts that do not exist here, so the run is
     // stopped at policy (an environment it does not allow): what this
     // proves is that the binary accepts the file, not a config error.
-    let repo = Repo::new();
-    repo.config(&block_after(&readme(), "<!-- config-example -->", "toml"));
+    let repo = Repo::with_config(&block_after(&readme(), "<!-- config-example -->", "toml"));
     Sentinel::in_repo(&repo)
         .env("HOTFIX_BRANCH", "hotfix/1")
         .gate("qa", "v1.0.0")
@@ -83,8 +82,7 @@ fn the_validation_example_is_what_the_binary_prints() {
         .expect("example");
     let end = text[start..].find("```").expect("fence") + start;
     let expected = &text[start..end];
-    let repo = Repo::new();
-    repo.config(
+    let repo = Repo::with_config(
         "environments = [\"dev\", \"stage\", \"prod\", \"prod\"]\n[policy]\nbranches = [\"[unclosed\"]\n[policy.env.production]\nallow_dirty = true\n",
     );
     let out = Sentinel::in_repo(&repo)

@@ -1,9 +1,7 @@
 //! Secrets never leave the process: a value is planted where the report
 //! or the logs would otherwise print it, and every output is searched.
 
-use crate::harness::{Repo, Sentinel, json_of, message_of, row};
-
-const BLOCKED: &str = "| release_sentinel          | FAIL | RELEASE_SENTINEL=BLOCKED |";
+use crate::harness::{BLOCKED, Repo, Sentinel, json_of, message_of, row};
 
 /// Run with the most verbose logging, in both formats, and check that
 /// `secret` appears in neither stdout nor stderr while `***` does.
@@ -114,8 +112,7 @@ fn non_ascii_secret_is_scrubbed_before_escaping() {
 #[test]
 fn variable_declared_secret_in_config_is_scrubbed() {
     let secret = "my-declared-secret-31337";
-    let repo = Repo::new();
-    repo.config("[variables]\nsecret = [\"MY_SECRET\"]\n");
+    let repo = Repo::with_config("[variables]\nsecret = [\"MY_SECRET\"]\n");
     repo.git(["checkout", "-q", "-b", &format!("feature/{secret}")]);
     assert_scrubbed(&repo, secret, |s| {
         s.env("MY_SECRET", secret).gate("prod", "v1.2.3")
@@ -127,8 +124,7 @@ fn declared_secret_with_an_ordinary_name_and_short_value_is_scrubbed() {
     // Neither the name nor the length would get it picked up as an ambient
     // secret: only the declaration protects it.
     let secret = "q7Zk";
-    let repo = Repo::new();
-    repo.config("[variables]\nsecret = [\"DEPLOY_HANDLE\"]\n");
+    let repo = Repo::with_config("[variables]\nsecret = [\"DEPLOY_HANDLE\"]\n");
     repo.git(["checkout", "-q", "-b", &format!("feature/{secret}")]);
     let out = Sentinel::in_repo(&repo)
         .env("DEPLOY_HANDLE", secret)
@@ -143,8 +139,7 @@ fn declared_secret_with_an_ordinary_name_and_short_value_is_scrubbed() {
 #[test]
 fn required_variable_not_declared_public_is_secret() {
     let secret = "handle-value-4242";
-    let repo = Repo::new();
-    repo.config("[variables]\nrequired = [\"DEPLOY_HANDLE\"]\n");
+    let repo = Repo::with_config("[variables]\nrequired = [\"DEPLOY_HANDLE\"]\n");
     repo.git(["checkout", "-q", "-b", &format!("feature/{secret}")]);
     assert_scrubbed(&repo, secret, |s| {
         s.env("DEPLOY_HANDLE", secret).gate("prod", "v1.2.3")
@@ -164,8 +159,7 @@ fn secret_looking_ambient_variable_is_scrubbed_even_if_undeclared() {
 #[test]
 fn config_holding_a_secret_value_is_refused_without_echoing_it() {
     let secret = "s3cr3t-in-config-1234";
-    let repo = Repo::new();
-    repo.config(&format!(
+    let repo = Repo::with_config(&format!(
         "[variables]\nsecret = [\"MY_SECRET\"]\n\n[policy]\nbranches = [\"main\", \"{secret}\"]\n"
     ));
     Sentinel::in_repo(&repo)
@@ -198,8 +192,7 @@ fn config_holding_the_deploy_token_value_is_refused() {
     // RS_DEPLOY_TOKEN is not declared by this file, but its name says it is
     // a secret: its value must not be written in the file either.
     let secret = "tok-ambient-in-config-777";
-    let repo = Repo::new();
-    repo.config(&format!("environments = [\"dev\", \"{secret}\"]\n"));
+    let repo = Repo::with_config(&format!("environments = [\"dev\", \"{secret}\"]\n"));
     Sentinel::in_repo(&repo)
         .env("RS_DEPLOY_TOKEN", secret)
         .gate("dev", "v1.2.3")
@@ -212,8 +205,7 @@ fn config_holding_the_deploy_token_value_is_refused() {
 #[test]
 fn config_error_messages_are_scrubbed() {
     let secret = "s3cr3t-as-a-key-8080";
-    let repo = Repo::new();
-    repo.config(&format!("{secret} = 1\n"));
+    let repo = Repo::with_config(&format!("{secret} = 1\n"));
     Sentinel::in_repo(&repo)
         .env("RS_DEPLOY_TOKEN", secret)
         .gate("prod", "v1.2.3")
