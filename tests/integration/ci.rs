@@ -17,8 +17,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::harness::{
-    BIN, BLOCKED, CRITICAL, DEPLOY_TOKEN, POLICY_GATES, Repo, SAFE, Sentinel, Server, base_env,
-    context, health_url, json_of, own_process_name, row, toml_str, without_durations,
+    BIN, BLOCKED, CRITICAL, DEPLOY_TOKEN, POLICY_GATES, Reaper, Repo, SAFE, Sentinel, Server,
+    base_env, context, health_url, json_of, own_process_name, row, signal, toml_str,
+    without_durations,
 };
 
 /// What `init` writes.
@@ -718,26 +719,6 @@ fn report_of_an_invalid_config_in_the_pack() {
     assert_eq!(listing(&dir), ["report.json"]);
 }
 
-/// Kills, when dropped, the binary and whatever a step left running.
-struct Reaper {
-    scratch: PathBuf,
-    child: Option<std::process::Child>,
-}
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        if let Some(c) = &mut self.child {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        for pid in crate::harness::survivors(&self.scratch) {
-            let _ = Command::new("kill")
-                .args(["-KILL", &pid.to_string()])
-                .status();
-        }
-    }
-}
-
 #[test]
 fn report_of_an_interrupted_pack_is_complete() {
     let repo = Repo::with_config(
@@ -761,17 +742,8 @@ fn report_of_an_interrupted_pack_is_complete() {
         ])
         .arg(&path)
         .into_command();
-    let child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start release-sentinel");
-    let pid = child.id();
-    let mut reaper = Reaper {
-        scratch: scratch.clone(),
-        child: Some(child),
-    };
+    let mut reaper = Reaper::new(&scratch);
+    let pid = reaper.spawn(&mut cmd);
     let until = Instant::now() + Duration::from_secs(10);
     while !scratch.join("started").exists() {
         assert!(Instant::now() < until, "the long step did not start");
@@ -779,23 +751,9 @@ fn report_of_an_interrupted_pack_is_complete() {
     }
     thread::sleep(Duration::from_millis(300));
     assert!(!path.exists(), "the report exists before the run ended");
-    let sent = Command::new("kill")
-        .args(["-INT", &pid.to_string()])
-        .status()
-        .expect("run kill");
-    assert!(sent.success());
-    let child = reaper.child.as_mut().expect("child");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while child.try_wait().expect("try_wait").is_none() {
-        assert!(Instant::now() < deadline, "no exit within 10 s of SIGINT");
-        thread::sleep(Duration::from_millis(20));
-    }
-    let out = reaper
-        .child
-        .take()
-        .expect("child")
-        .wait_with_output()
-        .expect("output");
+    assert!(signal(pid, "INT"), "kill -INT {pid} failed");
+    // It exits within 10 s of SIGINT.
+    let out = reaper.wait(Duration::from_secs(10));
     assert_eq!(out.status.code(), Some(1), "{}", context(&out));
     let doc = read_json(&path);
     assert_eq!(doc["kind"], "pack", "{doc:#}");

@@ -16,7 +16,7 @@ use std::ffi::{OsStr, OsString};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
@@ -894,4 +894,96 @@ pub fn survivors(scratch: &std::path::Path) -> Vec<u32> {
         })
         .filter(|pid| alive(*pid))
         .collect()
+}
+
+/// Send `signal` (`INT`, `TERM`, `KILL`, ...) to `pid` with `kill`.
+pub fn signal(pid: u32, signal: &str) -> bool {
+    Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Kills, when dropped, pass or fail, the child it holds and every live
+/// process tagged `OUT=<scratch>` (see [`survivors`]): whatever a test
+/// started, and whatever a step started in turn, is not left running.
+pub struct Reaper {
+    scratch: PathBuf,
+    child: Option<Child>,
+}
+
+impl Reaper {
+    /// A reaper for the processes tagged with `scratch`; it holds no child
+    /// yet.
+    pub fn new(scratch: &Path) -> Self {
+        Self {
+            scratch: scratch.to_path_buf(),
+            child: None,
+        }
+    }
+
+    /// A reaper for `repo`'s scratch folder.
+    pub fn for_repo(repo: &Repo) -> Self {
+        Self::new(&repo.scratch())
+    }
+
+    /// Start `cmd` tagged `OUT=<scratch>`, stdin empty and stdout and
+    /// stderr captured, and hold it; returns its pid. Retries while a
+    /// freshly copied executable is still "busy" (a concurrent fork in this
+    /// test process may briefly hold it open).
+    pub fn spawn(&mut self, cmd: &mut Command) -> u32 {
+        assert!(self.child.is_none(), "the reaper already holds a child");
+        cmd.env("OUT", &self.scratch)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for _ in 0..50 {
+            match cmd.spawn() {
+                Ok(child) => {
+                    let pid = child.id();
+                    self.child = Some(child);
+                    return pid;
+                }
+                Err(e) if e.raw_os_error() == Some(26) => thread::sleep(Duration::from_millis(20)),
+                Err(e) => panic!("spawn {cmd:?}: {e}"),
+            }
+        }
+        panic!("spawn {cmd:?}: text file busy");
+    }
+
+    /// The held child's exit status, if it has exited.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        let child = self.child.as_mut().expect("the reaper holds no child");
+        child.try_wait().expect("try_wait")
+    }
+
+    /// Wait up to `timeout` for the held child to exit (failing the test if
+    /// it does not) and return what it printed.
+    pub fn wait(&mut self, timeout: Duration) -> Output {
+        let until = Instant::now() + timeout;
+        while self.exited().is_none() {
+            assert!(
+                Instant::now() < until,
+                "the child did not exit within {timeout:?}"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+        let child = self.child.take().expect("the reaper holds no child");
+        child
+            .wait_with_output()
+            .expect("collect the child's output")
+    }
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        for pid in survivors(&self.scratch) {
+            signal(pid, "KILL");
+        }
+    }
 }

@@ -17,7 +17,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::harness::{
-    BIN, BLOCKED, CRITICAL, Exchange, Repo, SAFE, Sentinel, Server, context, health_url,
+    BIN, BLOCKED, CRITICAL, Exchange, Reaper, Repo, SAFE, Sentinel, Server, context, health_url,
     json_check, json_of, message_of, own_process_name, row,
 };
 
@@ -75,34 +75,11 @@ fn row_ids(stdout: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// Spawn, retrying while a freshly copied executable is still "busy" (a
-/// concurrent fork in this test process may briefly hold it open).
-fn spawn_retrying(cmd: &mut std::process::Command) -> std::process::Child {
-    for _ in 0..50 {
-        match cmd.spawn() {
-            Ok(child) => return child,
-            Err(e) if e.raw_os_error() == Some(26) => thread::sleep(Duration::from_millis(20)),
-            Err(e) => panic!("spawn {cmd:?}: {e}"),
-        }
-    }
-    panic!("spawn {cmd:?}: text file busy");
-}
-
 /// Copy an executable into `dir` under `name`; returns the copy's path.
 fn copy_executable(from: &Path, dir: &Path, name: &str) -> PathBuf {
     let to = dir.join(name);
     std::fs::copy(from, &to).unwrap_or_else(|e| panic!("copy {}: {e}", from.display()));
     to
-}
-
-/// A child process killed (and reaped) when dropped, even on a panic.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// `sleep` from PATH (or /bin).
@@ -635,10 +612,11 @@ fn a_process_with_a_long_name_is_found() {
     let dir = tempfile::tempdir().unwrap();
     let name = "rs-sentinel-long-process-name";
     let exe = copy_executable(&sleep_binary(), dir.path(), name);
-    let mut child = Child(spawn_retrying(std::process::Command::new(&exe).arg("30")));
+    let mut sleeper = Reaper::new(dir.path());
+    sleeper.spawn(std::process::Command::new(&exe).arg("30"));
     thread::sleep(Duration::from_millis(100));
     assert!(
-        child.0.try_wait().unwrap().is_none(),
+        sleeper.exited().is_none(),
         "{name} exited at once (is sleep a multi-call binary?)"
     );
     let repo = Repo::with_config(&format!("[[health.process]]\nname = \"{name}\"\n"));
@@ -648,7 +626,7 @@ fn a_process_with_a_long_name_is_found() {
         .stdout_has(format!("{name} is running (1 process)"))
         .stdout_has(SAFE)
         .safe();
-    drop(child);
+    drop(sleeper);
 }
 
 #[test]

@@ -13,14 +13,15 @@
 //! Planted credentials are built from pieces at run time: this file must
 //! not itself hold a literal credential the scan would flag.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::harness::{
-    BIN, Repo, Sentinel, alive, base_env, json_of, message_of, row, survivors, toml_str,
+    Reaper, Repo, Sentinel, alive, base_env, context, json_of, message_of, row, signal, survivors,
+    toml_str,
 };
 
 /// The pack's documented example, byte for byte.
@@ -173,40 +174,6 @@ fn assert_no_survivors(repo: &Repo) {
     assert!(left.is_empty(), "still running: {described:?}");
 }
 
-fn kill9(pid: u32) {
-    let _ = Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
-        .status();
-}
-
-/// Kills, when dropped, the binary it holds and every live process of the
-/// test's steps: a failing test leaves nothing running either.
-struct Reaper {
-    scratch: PathBuf,
-    child: Option<std::process::Child>,
-}
-
-impl Reaper {
-    fn new(repo: &Repo) -> Self {
-        Self {
-            scratch: repo.scratch(),
-            child: None,
-        }
-    }
-}
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        if let Some(c) = &mut self.child {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        for pid in survivors(&self.scratch) {
-            kill9(pid);
-        }
-    }
-}
-
 /// The `steps` array of a pack's JSON document.
 fn steps_of(doc: &Value) -> &Vec<Value> {
     doc["steps"]
@@ -243,16 +210,13 @@ fn the_survivor_check_sees_a_process_of_the_test() {
     // The check the process tests rely on finds a tagged process, in its
     // own session too.
     let repo = Repo::new();
-    let mut reaper = Reaper::new(&repo);
-    let child = Command::new("setsid")
-        .args(["sleep", "30"])
-        .env_clear()
-        .envs(base_env())
-        .env("OUT", repo.scratch())
-        .spawn()
-        .expect("start sleep");
-    let pid = child.id();
-    reaper.child = Some(child);
+    let mut reaper = Reaper::for_repo(&repo);
+    let pid = reaper.spawn(
+        Command::new("setsid")
+            .args(["sleep", "30"])
+            .env_clear()
+            .envs(base_env()),
+    );
     let until = Instant::now() + Duration::from_secs(5);
     while !survivors(&repo.scratch()).contains(&pid) {
         assert!(Instant::now() < until, "sleep {pid} is not seen");
@@ -382,7 +346,7 @@ fn a_timeout_kills_the_step_and_its_grandchild_and_the_pack_goes_on() {
         marker_step("after")
     ));
     let scratch = repo.scratch();
-    let _reaper = Reaper::new(&repo);
+    let _reaper = Reaper::for_repo(&repo);
     let start = Instant::now();
     pack(&repo)
         .stdout_has("| sleeper                   | FAIL | timed out after 1s |\n")
@@ -421,7 +385,7 @@ fn a_timed_out_step_gets_sigterm_first_and_can_clean_up() {
         ),
         marker_step("after")
     ));
-    let _reaper = Reaper::new(&repo);
+    let _reaper = Reaper::for_repo(&repo);
     let start = Instant::now();
     pack(&repo)
         .stdout_has("| tidy                      | FAIL | timed out after 1s |\n")
@@ -449,7 +413,7 @@ fn a_step_that_ignores_sigterm_is_killed_after_the_grace() {
         ),
         marker_step("after")
     ));
-    let _reaper = Reaper::new(&repo);
+    let _reaper = Reaper::for_repo(&repo);
     let start = Instant::now();
     pack(&repo)
         .stdout_has("| stubborn                  | FAIL | timed out after 1s |\n")
@@ -480,7 +444,7 @@ fn a_grandchild_that_left_the_group_cannot_hold_the_pack() {
         marker_step("after")
     ));
     let scratch = repo.scratch();
-    let _reaper = Reaper::new(&repo);
+    let _reaper = Reaper::for_repo(&repo);
     let start = Instant::now();
     let out = pack(&repo).args(["--format", "json"]).safe();
     let took = start.elapsed();
@@ -490,7 +454,7 @@ fn a_grandchild_that_left_the_group_cannot_hold_the_pack() {
     assert_eq!(step_of(&doc, "after")["status"], "OK", "{doc:#}");
     assert!(ran(&repo, "after"));
     let escaped = read_pid(&scratch.join("esc.pid"));
-    kill9(escaped);
+    signal(escaped, "KILL");
     assert!(gone_soon(escaped));
     assert_no_survivors(&repo);
 }
@@ -503,7 +467,7 @@ fn a_background_process_left_by_a_passing_step_is_killed_with_its_group() {
         marker_step("after")
     ));
     let scratch = repo.scratch();
-    let _reaper = Reaper::new(&repo);
+    let _reaper = Reaper::for_repo(&repo);
     let start = Instant::now();
     pack(&repo)
         .stdout_has(format!("{}\n", row("leaves", "OK")))
@@ -520,7 +484,7 @@ fn a_background_process_left_by_a_passing_step_is_killed_with_its_group() {
 
 /// Start a pack whose first step sleeps (with a grandchild), send `signal`
 /// once that step runs, and check the report and that nothing survives.
-fn interrupted_by(signal: &str, format: &str) {
+fn interrupted_by(sig: &str, format: &str) {
     let repo = Repo::with_config(&format!(
         "{}{}{}",
         shell_step_timeout(
@@ -532,50 +496,19 @@ fn interrupted_by(signal: &str, format: &str) {
         marker_step("later_two")
     ));
     let scratch = repo.scratch();
-    let mut reaper = Reaper::new(&repo);
-    let child = Command::new(BIN)
-        .env_clear()
-        .envs(base_env())
-        .env("OUT", &scratch)
-        .args(["--env", "dev", "--version", "v1.0.0", "--dry-run"])
-        .args(["--format", format])
-        .current_dir(&repo.path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start release-sentinel");
-    let pid = child.id();
-    reaper.child = Some(child);
+    let mut reaper = Reaper::for_repo(&repo);
+    let pid = reaper.spawn(&mut pack(&repo).args(["--format", format]).into_command());
 
     // The step is running once both pids are written.
     let shell = read_pid(&scratch.join("sh.pid"));
     let grandchild = read_pid(&scratch.join("gc.pid"));
     std::thread::sleep(Duration::from_millis(500));
-    let sent = Instant::now();
-    let status = Command::new("kill")
-        .args([&format!("-{signal}"), &pid.to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success(), "kill -{signal} {pid} failed");
-
-    let child = reaper.child.as_mut().expect("child");
-    let exited = loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            break s;
-        }
-        assert!(
-            sent.elapsed() < PROMPT,
-            "release-sentinel did not exit within {PROMPT:?} of SIG{signal}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let child = reaper.child.take().expect("child");
-    let out = child.wait_with_output().expect("output");
+    assert!(signal(pid, sig), "kill -{sig} {pid} failed");
+    // release-sentinel exits within PROMPT of the signal.
+    let out = reaper.wait(PROMPT);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let context = format!("--- stdout ---\n{stdout}--- stderr ---\n{stderr}");
-    assert_eq!(exited.code(), Some(1), "exit after SIG{signal}\n{context}");
+    let context = context(&out);
+    assert_eq!(out.status.code(), Some(1), "exit after SIG{sig}\n{context}");
 
     if format == "json" {
         let doc = json_of(&out);
