@@ -5,9 +5,9 @@
 //! JUnit is parsed with a real XML parser (roxmltree) and compared with
 //! the JSON report of the same run (written by `--report`). Terminal
 //! behaviour is checked under a real pseudo-terminal with util-linux
-//! `script` when it is installed (the pty part is skipped, with a note,
-//! when it is not). The slow API is an HTTP server on 127.0.0.1 that the
-//! test starts; it stops by itself.
+//! `script`: those tests fail, saying what to install, where it is
+//! missing (they are ignored off Linux, which has no util-linux). The slow
+//! API is the harness's HTTP server on 127.0.0.1; it stops with the test.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -1343,13 +1343,25 @@ fn no_progress_line_when_stderr_is_not_a_terminal() {
         .safe();
 }
 
-/// Whether util-linux `script` is installed.
-fn have_script() -> bool {
-    Command::new("script")
+/// Fails the test unless util-linux `script` is installed: a terminal test
+/// that cannot run fails, saying what to install, rather than pass without
+/// having checked anything.
+fn require_script() {
+    let found = Command::new("script")
         .arg("--version")
         .stdin(Stdio::null())
         .output()
-        .is_ok_and(|o| o.status.success() && text(&o.stdout).contains("util-linux"))
+        .is_ok_and(|o| o.status.success() && text(&o.stdout).contains("util-linux"));
+    let ci = if std::env::var_os("CI").is_some() {
+        " (CI must run the pseudo-terminal tests)"
+    } else {
+        ""
+    };
+    assert!(
+        found,
+        "util-linux `script` is not installed{ci}: install bsdutils/util-linux \
+         (apt-get install -y bsdutils)"
+    );
 }
 
 /// Run the binary with `args` in `dir` under a pseudo-terminal (stdout and
@@ -1373,11 +1385,12 @@ fn on_a_terminal(dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> (String, O
 }
 
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "needs util-linux `script` (Linux only)"
+)]
 fn progress_line_on_a_terminal_but_never_in_ci() {
-    if !have_script() {
-        println!("note: util-linux `script` is not installed; the pseudo-terminal part is skipped");
-        return;
-    }
+    require_script();
     let server = slow_server(Duration::from_millis(1500));
     let repo = slow_repo(&server);
     let args = ["--env", "prod", "--version", "v1.2.3"];
@@ -1400,11 +1413,12 @@ fn progress_line_on_a_terminal_but_never_in_ci() {
 }
 
 #[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "needs util-linux `script` (Linux only)"
+)]
 fn color_auto_on_a_terminal_unless_no_color() {
-    if !have_script() {
-        println!("note: util-linux `script` is not installed; the pseudo-terminal part is skipped");
-        return;
-    }
+    require_script();
     let repo = colourful_repo();
     let args = ["--env", "prod", "--version", "v1.2.3"];
     let (shown, code) = on_a_terminal(&repo.path, &args, &[]);
