@@ -1331,7 +1331,8 @@ fn slow_repo(server: &Server) -> Repo {
 
 #[test]
 fn no_progress_line_when_stderr_is_not_a_terminal() {
-    let server = slow_server(Duration::from_millis(1000));
+    // Long enough for a progress line to show (after 0.5 s) if it would.
+    let server = slow_server(Duration::from_millis(2000));
     let repo = slow_repo(&server);
     Sentinel::new()
         .dir(&repo.path)
@@ -1391,7 +1392,9 @@ fn on_a_terminal(dir: &Path, args: &[&str], vars: &[(&str, &str)]) -> (String, O
 )]
 fn progress_line_on_a_terminal_but_never_in_ci() {
     require_script();
-    let server = slow_server(Duration::from_millis(1500));
+    // The line shows after 0.5 s (and a 0.1 s tick): 2 s leaves it more
+    // than 3x that.
+    let server = slow_server(Duration::from_millis(2000));
     let repo = slow_repo(&server);
     let args = ["--env", "prod", "--version", "v1.2.3"];
     let (shown, code) = on_a_terminal(&repo.path, &args, &[]);

@@ -53,8 +53,10 @@ const PACK_OK: &str = "| pre_live_pack             | OK   | PRE_LIVE_PACK=DRYRUN
 const PACK_FAIL: &str = "| pre_live_pack             | FAIL | PRE_LIVE_PACK=FAIL |";
 
 /// How long a run that must be prompt may take: a 1 s timeout, the 1 s
-/// grace, the drain, and a generous moment for a loaded CI machine.
-const PROMPT: Duration = Duration::from_secs(5);
+/// grace and the drain come to about 2 s; more than 3x that leaves room
+/// for a loaded 2-core machine and is still far below the 30-60 s the
+/// steps would otherwise run.
+const PROMPT: Duration = Duration::from_secs(10);
 
 // ---------------------------------------------------------------- helpers
 
