@@ -398,9 +398,7 @@ fn junit_of_a_pack_has_one_suite_with_a_case_per_step() {
          [[pack.steps]]\nname = \"missing\"\nrun = [\"/no/such/binary-rs5\"]\n",
     );
     let report = reports_dir(&repo).join("pack.json");
-    let out = Sentinel::new()
-        .dir(&repo.path)
-        .args(["--env", "dev", "--version", "v1.0.0", "--dry-run"])
+    let out = Sentinel::dry_run(&repo)
         .args(["--format", "junit", "--report"])
         .arg(&report)
         .blocked();
@@ -554,9 +552,7 @@ fn markdown_has_the_marker_a_row_per_check_and_escapes_pipes() {
 #[test]
 fn markdown_of_a_pack_has_the_pack_marker() {
     let repo = Repo::with_config("[[pack.steps]]\nname = \"one\"\nrun = [\"true\"]\n");
-    let out = Sentinel::new()
-        .dir(&repo.path)
-        .args(["--env", "dev", "--version", "v1.0.0", "--dry-run"])
+    let out = Sentinel::dry_run(&repo)
         .args(["--format", "markdown"])
         .safe();
     let md = text(&out.stdout);
@@ -663,19 +659,7 @@ fn report_of_a_pack() {
         "[[pack.steps]]\nname = \"one\"\nrun = [\"true\"]\n\n\
          [[pack.steps]]\nname = \"two\"\nrun = [\"false\"]\n",
     );
-    let (doc, out) = with_and_without_report(
-        || {
-            Sentinel::new().dir(&repo.path).args([
-                "--env",
-                "dev",
-                "--version",
-                "v1.0.0",
-                "--dry-run",
-            ])
-        },
-        1,
-        &repo,
-    );
+    let (doc, out) = with_and_without_report(|| Sentinel::dry_run(&repo), 1, &repo);
     assert!(
         text(&out.stdout).contains("| pre_live_pack             | FAIL | PRE_LIVE_PACK=FAIL |"),
         "{}",
@@ -701,16 +685,8 @@ fn report_of_an_invalid_config_in_the_pack() {
     let repo = Repo::with_config("[pack]\nno_such_key = 1\n");
     let dir = reports_dir(&repo);
     let path = dir.join("report.json");
-    Sentinel::new()
-        .dir(&repo.path)
-        .args([
-            "--env",
-            "dev",
-            "--version",
-            "v1.0.0",
-            "--dry-run",
-            "--report",
-        ])
+    Sentinel::dry_run(&repo)
+        .arg("--report")
         .arg(&path)
         .blocked();
     let doc = read_json(&path);
@@ -729,17 +705,8 @@ fn report_of_an_interrupted_pack_is_complete() {
     let scratch = repo.scratch();
     let dir = reports_dir(&repo);
     let path = dir.join("report.json");
-    let mut cmd = Sentinel::new()
-        .dir(&repo.path)
-        .env("OUT", &scratch)
-        .args([
-            "--env",
-            "dev",
-            "--version",
-            "v1.0.0",
-            "--dry-run",
-            "--report",
-        ])
+    let mut cmd = Sentinel::dry_run(&repo)
+        .arg("--report")
         .arg(&path)
         .into_command();
     let mut reaper = Reaper::new(&scratch);
@@ -796,16 +763,8 @@ fn report_in_a_missing_directory_exits_1_naming_the_path() {
     // The pack too.
     let repo = Repo::with_config("[[pack.steps]]\nname = \"one\"\nrun = [\"true\"]\n");
     let path = repo.scratch().join("no-such-dir").join("report.json");
-    Sentinel::new()
-        .dir(&repo.path)
-        .args([
-            "--env",
-            "dev",
-            "--version",
-            "v1.0.0",
-            "--dry-run",
-            "--report",
-        ])
+    Sentinel::dry_run(&repo)
+        .arg("--report")
         .arg(&path)
         .stderr_has(path.display().to_string())
         .blocked();
@@ -1277,9 +1236,7 @@ fn machine_formats_never_have_escapes_even_with_color_always() {
     }
     let pack = Repo::with_config("[[pack.steps]]\nname = \"one\"\nrun = [\"true\"]\n");
     for format in ["json", "junit", "markdown"] {
-        let out = Sentinel::new()
-            .dir(&pack.path)
-            .args(["--env", "dev", "--version", "v1.0.0", "--dry-run"])
+        let out = Sentinel::dry_run(&pack)
             .args(["--format", format, "--color", "always"])
             .safe();
         assert!(
@@ -1289,24 +1246,10 @@ fn machine_formats_never_have_escapes_even_with_color_always() {
         );
     }
     // The pack's table is painted like the gate's.
-    let out = Sentinel::new()
-        .dir(&pack.path)
-        .args([
-            "--env",
-            "dev",
-            "--version",
-            "v1.0.0",
-            "--dry-run",
-            "--color",
-            "always",
-        ])
-        .safe();
+    let out = Sentinel::dry_run(&pack).args(["--color", "always"]).safe();
     let painted = text(&out.stdout);
     assert!(painted.contains("\x1b["), "{painted}");
-    let plain = Sentinel::new()
-        .dir(&pack.path)
-        .args(["--env", "dev", "--version", "v1.0.0", "--dry-run"])
-        .safe();
+    let plain = Sentinel::dry_run(&pack).safe();
     assert_eq!(strip_ansi(&painted), text(&plain.stdout));
 }
 

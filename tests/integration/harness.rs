@@ -617,6 +617,17 @@ impl Sentinel {
         Self::new().dir(&repo.path).default_vars()
     }
 
+    /// The pre-live pack (`--env dev --version v1.0.0 --dry-run`) in
+    /// `repo`, with `$OUT` naming its scratch folder (steps write there,
+    /// and a [`Reaper`] finds their processes by it).
+    pub fn dry_run(repo: &Repo) -> Self {
+        Self::new()
+            .dir(&repo.path)
+            .env("OUT", repo.scratch())
+            .gate("dev", "v1.0.0")
+            .arg("--dry-run")
+    }
+
     /// `--env ENV --version VERSION`.
     pub fn gate(self, env: &str, version: &str) -> Self {
         self.args(["--env", env, "--version", version])

@@ -99,12 +99,7 @@ fn marker_step(name: &str) -> String {
     shell_step(name, &format!("touch \"$OUT/{name}.ran\""))
 }
 
-/// `--dry-run` in `repo`, with `$OUT` pointing at the scratch folder.
-fn pack(repo: &Repo) -> Sentinel {
-    pack_for(repo, "dev", "v1.0.0")
-}
-
-/// [`pack`] for another environment and version.
+/// [`Sentinel::dry_run`] for another environment and version.
 fn pack_for(repo: &Repo, env: &str, version: &str) -> Sentinel {
     Sentinel::new()
         .dir(&repo.path)
@@ -238,7 +233,10 @@ fn five_passing_steps_print_the_documented_example_byte_for_byte() {
         .map(|s| argv_step(s, &["true"]))
         .collect();
     let repo = Repo::with_config(&config);
-    pack(&repo).stdout(PACK_EXAMPLE).stderr_empty().safe();
+    Sentinel::dry_run(&repo)
+        .stdout(PACK_EXAMPLE)
+        .stderr_empty()
+        .safe();
 }
 
 #[test]
@@ -248,7 +246,7 @@ fn a_failing_step_fails_the_pack_and_the_next_step_still_runs() {
         shell_step("breaks", "exit 3"),
         marker_step("after")
     ));
-    pack(&repo)
+    Sentinel::dry_run(&repo)
         .stdout_has("| breaks                    | FAIL | exit 3 |\n")
         .stdout_has(format!("{}\n", row("after", "OK")))
         .stdout_has(format!("\n\n{}\n{PACK_FAIL}\n", "-".repeat(60)))
@@ -267,7 +265,7 @@ fn a_step_that_cannot_start_fails_and_the_next_step_still_runs() {
         argv_step("missing", &["no-such-program-rs-test", "--flag"]),
         marker_step("after")
     ));
-    let out = pack(&repo)
+    let out = Sentinel::dry_run(&repo)
         .stdout_has(row("missing", "FAIL"))
         .stdout_has(format!("{}\n", row("after", "OK")))
         .stdout_has(PACK_FAIL)
@@ -350,7 +348,7 @@ fn a_timeout_kills_the_step_and_its_grandchild_and_the_pack_goes_on() {
     let scratch = repo.scratch();
     let _reaper = Reaper::for_repo(&repo);
     let start = Instant::now();
-    pack(&repo)
+    Sentinel::dry_run(&repo)
         .stdout_has("| sleeper                   | FAIL | timed out after 1s |\n")
         .stdout_has(format!("{}\n", row("after", "OK")))
         .stdout_has(PACK_FAIL)
@@ -389,7 +387,7 @@ fn a_timed_out_step_gets_sigterm_first_and_can_clean_up() {
     ));
     let _reaper = Reaper::for_repo(&repo);
     let start = Instant::now();
-    pack(&repo)
+    Sentinel::dry_run(&repo)
         .stdout_has("| tidy                      | FAIL | timed out after 1s |\n")
         .stdout_has(PACK_FAIL)
         .blocked();
@@ -417,7 +415,7 @@ fn a_step_that_ignores_sigterm_is_killed_after_the_grace() {
     ));
     let _reaper = Reaper::for_repo(&repo);
     let start = Instant::now();
-    pack(&repo)
+    Sentinel::dry_run(&repo)
         .stdout_has("| stubborn                  | FAIL | timed out after 1s |\n")
         .stdout_has(format!("{}\n", row("after", "OK")))
         .stdout_has(PACK_FAIL)
@@ -448,7 +446,7 @@ fn a_grandchild_that_left_the_group_cannot_hold_the_pack() {
     let scratch = repo.scratch();
     let _reaper = Reaper::for_repo(&repo);
     let start = Instant::now();
-    let out = pack(&repo).args(["--format", "json"]).safe();
+    let out = Sentinel::dry_run(&repo).args(["--format", "json"]).safe();
     let took = start.elapsed();
     assert!(took < PROMPT, "the run took {took:?}");
     let doc = json_of(&out);
@@ -471,7 +469,7 @@ fn a_background_process_left_by_a_passing_step_is_killed_with_its_group() {
     let scratch = repo.scratch();
     let _reaper = Reaper::for_repo(&repo);
     let start = Instant::now();
-    pack(&repo)
+    Sentinel::dry_run(&repo)
         .stdout_has(format!("{}\n", row("leaves", "OK")))
         .stdout_has(PACK_OK)
         .safe();
@@ -499,7 +497,11 @@ fn interrupted_by(sig: &str, format: &str) {
     ));
     let scratch = repo.scratch();
     let mut reaper = Reaper::for_repo(&repo);
-    let pid = reaper.spawn(&mut pack(&repo).args(["--format", format]).into_command());
+    let pid = reaper.spawn(
+        &mut Sentinel::dry_run(&repo)
+            .args(["--format", format])
+            .into_command(),
+    );
 
     // The step is running once both pids are written.
     let shell = read_pid(&scratch.join("sh.pid"));
@@ -579,14 +581,14 @@ fn a_step_output_is_kept_in_json_scrubbed_and_never_in_the_table() {
     let repo = Repo::with_config(&config);
 
     // The table: the reason, never the output.
-    pack(&repo)
+    Sentinel::dry_run(&repo)
         .env("STEP_SECRET", &secret)
         .stdout_has("| talks                     | FAIL | exit 4 |\n")
         .stdout_lacks("ordinary-out")
         .stdout_lacks("ordinary-err")
         .nowhere(&secret)
         .blocked();
-    pack(&repo)
+    Sentinel::dry_run(&repo)
         .env("STEP_SECRET", &secret)
         .env("RUST_LOG", "trace")
         .arg("-vvv")
@@ -596,7 +598,7 @@ fn a_step_output_is_kept_in_json_scrubbed_and_never_in_the_table() {
 
     // JSON: the output, scrubbed.
     for trace in [false, true] {
-        let mut run = pack(&repo)
+        let mut run = Sentinel::dry_run(&repo)
             .env("STEP_SECRET", &secret)
             .args(["--format", "json"])
             .nowhere(&secret);
@@ -621,7 +623,10 @@ fn json_report_of_a_passing_pack() {
         shell_step("greets", "echo hello; echo warning >&2"),
         argv_step("noop", &["true"])
     ));
-    let out = pack(&repo).args(["--format", "json"]).stderr_empty().safe();
+    let out = Sentinel::dry_run(&repo)
+        .args(["--format", "json"])
+        .stderr_empty()
+        .safe();
     let doc = json_of(&out);
     assert_eq!(doc["kind"], "pack", "{doc:#}");
     assert_eq!(doc["verdict"], "DRYRUN", "{doc:#}");
@@ -656,7 +661,9 @@ fn json_report_of_a_failing_pack() {
         argv_step("missing", &["no-such-program-rs-test"]),
         argv_step("noop", &["true"])
     ));
-    let out = pack(&repo).args(["--format", "json"]).blocked();
+    let out = Sentinel::dry_run(&repo)
+        .args(["--format", "json"])
+        .blocked();
     let doc = json_of(&out);
     assert_eq!(doc["kind"], "pack", "{doc:#}");
     assert_eq!(doc["verdict"], "FAIL", "{doc:#}");
@@ -704,7 +711,7 @@ fn pack_config_errors_are_all_reported_with_their_key_paths() {
     ];
 
     // The table run: every problem is shown somewhere (stdout or stderr).
-    let out = pack(&repo)
+    let out = Sentinel::dry_run(&repo)
         .stdout_has(row("config_check_dry", "FAIL"))
         .stdout_has(PACK_FAIL)
         .blocked();
@@ -721,7 +728,9 @@ fn pack_config_errors_are_all_reported_with_their_key_paths() {
     );
 
     // JSON: all of them at once, in the config step's details.
-    let out = pack(&repo).args(["--format", "json"]).blocked();
+    let out = Sentinel::dry_run(&repo)
+        .args(["--format", "json"])
+        .blocked();
     let doc = json_of(&out);
     assert_eq!(doc["verdict"], "FAIL", "{doc:#}");
     let check = step_of(&doc, "config_check_dry");
