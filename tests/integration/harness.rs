@@ -1,14 +1,22 @@
-//! A small builder for running `release-sentinel` the way CI does:
+//! What the integration tests share.
 //!
-//! ```ignore
-//! Sentinel::in_repo(&repo).gate("prod", "v1.2.3")
-//!     .stdout_has(row("clean_tree", "FAIL")).blocked();
-//! ```
+//! - [`Sentinel`]: one run of the binary, the way CI runs it. A run ends in
+//!   the status it must exit with, so no run goes unchecked:
 //!
-//! The child gets a cleared environment (PATH, a private HOME, and what
-//! the test sets), so CI variables on the machine running the tests do
-//! not leak into it. Every expectation is checked and every mismatch is
-//! reported together with the full stdout and stderr.
+//!   ```ignore
+//!   Sentinel::in_repo(&repo).gate("prod", "v1.2.3")
+//!       .stdout_has(row("clean_tree", "FAIL")).blocked();
+//!   ```
+//!
+//!   The child gets a cleared environment (PATH, a private HOME, and what
+//!   the test sets), so CI variables on the machine running the tests do
+//!   not leak into it. Every expectation is checked and every mismatch is
+//!   reported together with the full stdout and stderr.
+//! - [`Repo`]: a real git repository in a temporary folder.
+//! - [`Server`]: an HTTP server on 127.0.0.1 that reports each request on a
+//!   channel and stops when dropped; [`health_url`] is one shared by all.
+//! - [`Reaper`]: kills a started process, and whatever it left running,
+//!   when the test ends, pass or fail.
 
 #![allow(dead_code)]
 
