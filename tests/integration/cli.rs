@@ -4,17 +4,13 @@
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
-use crate::harness::{Repo, Sentinel, message_of, row};
-
-const SAFE: &str = "| release_sentinel          | OK   | RELEASE_SENTINEL=SAFE |";
-const BLOCKED: &str = "| release_sentinel          | FAIL | RELEASE_SENTINEL=BLOCKED |";
+use crate::harness::{BLOCKED, Repo, SAFE, Sentinel, message_of, row};
 
 #[test]
 fn help_exits_0_with_examples_and_exit_codes() {
     for flag in ["--help", "-h"] {
         Sentinel::new()
             .arg(flag)
-            .status(0)
             .stdout_has("Usage: release-sentinel")
             .stdout_has("--env <ENV>")
             .stdout_has("--version <VERSION>")
@@ -25,7 +21,7 @@ fn help_exits_0_with_examples_and_exit_codes() {
             .stdout_has("1  BLOCKED")
             .stdout_has("2  CRITICAL")
             .stderr_empty()
-            .run();
+            .safe();
     }
 }
 
@@ -33,10 +29,9 @@ fn help_exits_0_with_examples_and_exit_codes() {
 fn capital_v_prints_the_tool_version() {
     Sentinel::new()
         .arg("-V")
-        .status(0)
         .stdout(format!("release-sentinel {}\n", env!("CARGO_PKG_VERSION")))
         .stderr_empty()
-        .run();
+        .safe();
 }
 
 #[test]
@@ -44,12 +39,11 @@ fn missing_env_is_a_usage_error_exit_1() {
     let repo = Repo::new();
     Sentinel::in_repo(&repo)
         .args(["--version", "v1.2.3"])
-        .status(1)
         .stdout("")
         .stderr_has("the following required arguments were not provided")
         .stderr_has("--env <ENV>")
         .stderr_has("Usage:")
-        .run();
+        .blocked();
 }
 
 #[test]
@@ -57,10 +51,9 @@ fn missing_version_is_a_usage_error_exit_1() {
     let repo = Repo::new();
     Sentinel::in_repo(&repo)
         .args(["--env", "prod"])
-        .status(1)
         .stdout("")
         .stderr_has("--version <VERSION>")
-        .run();
+        .blocked();
 }
 
 #[test]
@@ -69,10 +62,9 @@ fn unknown_flag_exits_1() {
     Sentinel::in_repo(&repo)
         .gate("prod", "v1.2.3")
         .arg("--bogus")
-        .status(1)
         .stdout("")
         .stderr_has("unexpected argument '--bogus'")
-        .run();
+        .blocked();
 }
 
 #[test]
@@ -81,12 +73,11 @@ fn bad_format_value_exits_1() {
     Sentinel::in_repo(&repo)
         .gate("prod", "v1.2.3")
         .args(["--format", "xml"])
-        .status(1)
         .stdout("")
         .stderr_has("invalid value 'xml'")
         .stderr_has("table")
         .stderr_has("json")
-        .run();
+        .blocked();
 }
 
 #[test]
@@ -95,10 +86,9 @@ fn verbose_and_quiet_conflict_exits_1() {
     Sentinel::in_repo(&repo)
         .gate("prod", "v1.2.3")
         .args(["-v", "-q"])
-        .status(1)
         .stdout("")
         .stderr_has("cannot be used with")
-        .run();
+        .blocked();
 }
 
 #[test]
@@ -107,12 +97,11 @@ fn rs_env_and_rs_version_are_fallbacks() {
     Sentinel::in_repo(&repo)
         .env("RS_ENV", "prod")
         .env("RS_VERSION", "v1.2.3")
-        .status(0)
         .stdout_has("RELEASE SENTINEL: env=prod version=v1.2.3\n")
         .stdout_has(row("env_allowed", "OK"))
         .stdout_has(row("version_valid", "OK"))
         .stdout_has(SAFE)
-        .run();
+        .safe();
 }
 
 #[test]
@@ -122,10 +111,9 @@ fn flags_win_over_rs_env_and_rs_version() {
         .env("RS_ENV", "production")
         .env("RS_VERSION", "not-a-version")
         .gate("prod", "v1.2.3")
-        .status(0)
         .stdout_has("RELEASE SENTINEL: env=prod version=v1.2.3\n")
         .stdout_has(SAFE)
-        .run();
+        .safe();
 }
 
 #[test]
@@ -135,10 +123,9 @@ fn non_utf8_argument_exits_1_with_a_clear_error() {
         .arg("--env")
         .arg(OsStr::from_bytes(b"pr\xffod"))
         .args(["--version", "v1.2.3"])
-        .status(1)
         .stdout("")
         .stderr_has("invalid UTF-8")
-        .run();
+        .blocked();
 }
 
 #[test]
@@ -147,13 +134,12 @@ fn non_utf8_rs_env_exits_1_and_names_the_variable() {
     Sentinel::in_repo(&repo)
         .env("RS_ENV", OsStr::from_bytes(b"pr\xffod"))
         .args(["--version", "v1.2.3"])
-        .status(1)
         .stdout("")
         .stderr_has("UTF-8")
         // The bad value is in the environment, not on the command line: the
         // error must say where to look.
         .stderr_has("RS_ENV")
-        .run();
+        .blocked();
 }
 
 #[test]
@@ -162,10 +148,9 @@ fn non_utf8_required_variable_fails_required_config() {
     let out = Sentinel::in_repo(&repo)
         .env("RS_DEPLOY_TOKEN", OsStr::from_bytes(b"tok-\xff\xfe-value"))
         .gate("prod", "v1.2.3")
-        .status(1)
         .stdout_has(row("required_config", "FAIL"))
         .stdout_has(BLOCKED)
-        .run();
+        .blocked();
     let message = message_of(&out.stdout, "required_config");
     assert!(message.contains("not valid UTF-8"), "{message}");
     assert!(message.contains("RS_DEPLOY_TOKEN"), "{message}");
@@ -181,12 +166,11 @@ fn panic_exits_1_says_internal_error_and_leaks_no_secret() {
         .env("RS_TEST_PANIC", "1")
         .env("RUST_BACKTRACE", "1")
         .gate("prod", "v1.2.3")
-        .status(1)
         .stdout_lacks("RELEASE_SENTINEL=SAFE")
         .stderr_has("internal error")
         .stderr_has("BLOCKED")
         .nowhere(secret)
-        .run();
+        .blocked();
     assert_ne!(out.status.code(), Some(101));
 }
 
@@ -197,10 +181,9 @@ fn help_never_shows_the_values_of_its_environment_variables() {
         .env("RS_ENV", "planted-env-value")
         .env("RS_VERSION", "planted-version-value")
         .env("RS_CONFIG", "planted-config-value")
-        .status(0)
         .stdout_has("[env: RS_ENV]")
         .stdout_lacks("planted-env-value")
         .stdout_lacks("planted-version-value")
         .stdout_lacks("planted-config-value")
-        .run();
+        .safe();
 }

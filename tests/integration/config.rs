@@ -1,60 +1,50 @@
 //! Configuration: where it is found, and how bad files are refused (exit 1,
 //! every problem at once, with line and column or key path).
 
-use crate::harness::{Repo, Sentinel, json_of, message_of, row};
-
-const SAFE: &str = "| release_sentinel          | OK   | RELEASE_SENTINEL=SAFE |";
-const BLOCKED: &str = "| release_sentinel          | FAIL | RELEASE_SENTINEL=BLOCKED |";
+use crate::harness::{BLOCKED, Repo, SAFE, Sentinel, json_of, message_of, row};
 
 #[test]
 fn file_at_the_repository_root_is_used() {
-    let repo = Repo::new();
-    repo.config("environments = [\"qa\"]\n");
+    let repo = Repo::with_config("environments = [\"qa\"]\n");
     Sentinel::in_repo(&repo)
         .gate("qa", "v1.2.3")
-        .status(0)
         .stdout_has(row("env_allowed", "OK"))
         .stdout_has("qa is an allowed environment")
         .stdout_has(SAFE)
-        .run();
+        .safe();
     // It replaces the default list: prod is no longer allowed.
     Sentinel::in_repo(&repo)
         .gate("prod", "v1.2.3")
-        .status(1)
         .stdout_has(row("env_allowed", "FAIL"))
         .stdout_has("allowed: qa")
         .stdout_has(BLOCKED)
-        .run();
+        .blocked();
 }
 
 #[test]
 fn file_at_the_root_is_found_from_a_subdirectory() {
-    let repo = Repo::new();
-    repo.config("environments = [\"qa\"]\n");
+    let repo = Repo::with_config("environments = [\"qa\"]\n");
     repo.write("sub/dir/keep", "x\n");
     repo.commit_all("sub");
     Sentinel::in_repo(&repo)
         .dir(&repo.path.join("sub/dir"))
         .gate("qa", "v1.2.3")
-        .status(0)
         .stdout_has(row("env_allowed", "OK"))
         .stdout_has(SAFE)
-        .run();
+        .safe();
 }
 
 #[test]
 fn config_flag_names_the_file_and_wins_over_the_root_file() {
-    let repo = Repo::new();
-    repo.config("environments = [\"dev\"]\n");
+    let repo = Repo::with_config("environments = [\"dev\"]\n");
     let path = repo.outside("ci.toml", "environments = [\"qa\"]\n");
     Sentinel::in_repo(&repo)
         .arg("--config")
         .arg(&path)
         .gate("qa", "v1.2.3")
-        .status(0)
         .stdout_has(row("env_allowed", "OK"))
         .stdout_has(SAFE)
-        .run();
+        .safe();
 }
 
 #[test]
@@ -64,16 +54,14 @@ fn rs_config_names_the_file() {
     Sentinel::in_repo(&repo)
         .env("RS_CONFIG", &path)
         .gate("qa", "v1.2.3")
-        .status(0)
         .stdout_has(row("env_allowed", "OK"))
         .stdout_has(SAFE)
-        .run();
+        .safe();
     let out = Sentinel::in_repo(&repo)
         .env("RS_CONFIG", &path)
         .gate("qa", "v1.2.3")
         .args(["--format", "json"])
-        .status(0)
-        .run();
+        .safe();
     let doc = json_of(&out);
     assert_eq!(doc["config"], path.display().to_string(), "{doc:#}");
     assert_eq!(doc["verdict"], "SAFE", "{doc:#}");
@@ -87,10 +75,9 @@ fn missing_config_file_exits_1_naming_the_path() {
         .arg("--config")
         .arg(&path)
         .gate("prod", "v1.2.3")
-        .status(1)
         .stdout("")
         .stderr_has(path.display().to_string())
-        .run();
+        .blocked();
 }
 
 #[test]
@@ -104,24 +91,21 @@ fn unknown_key_exits_1_with_path_line_and_column() {
         .arg("--config")
         .arg(&path)
         .gate("qa", "v1.2.3")
-        .status(1)
         .stdout("")
         .stderr_has(format!("{}:4:3:", path.display()))
         .stderr_has("brnaches")
-        .run();
+        .blocked();
 }
 
 #[test]
 fn unknown_key_in_the_root_file_exits_1_too() {
-    let repo = Repo::new();
-    repo.config("environmnets = [\"qa\"]\n");
+    let repo = Repo::with_config("environmnets = [\"qa\"]\n");
     Sentinel::in_repo(&repo)
         .gate("qa", "v1.2.3")
-        .status(1)
         .stdout("")
         .stderr_has("release-sentinel.toml:1:1:")
         .stderr_has("environmnets")
-        .run();
+        .blocked();
 }
 
 #[test]
@@ -132,10 +116,9 @@ fn syntax_error_exits_1_with_line_and_column() {
         .arg("--config")
         .arg(&path)
         .gate("qa", "v1.2.3")
-        .status(1)
         .stdout("")
         .stderr_has(format!("{}:", path.display()))
-        .run();
+        .blocked();
     let stderr = String::from_utf8_lossy(&out.stderr);
     let prefix = format!("{}:", path.display());
     let at = stderr.find(&prefix).unwrap() + prefix.len();
@@ -174,7 +157,6 @@ fn every_semantic_problem_is_reported_in_one_run() {
         .arg("--config")
         .arg(&path)
         .gate("qa", "v1.2.3")
-        .status(1)
         .stdout("")
         .stderr_has(path.display().to_string())
         .stderr_has("environments: the list is empty")
@@ -182,7 +164,7 @@ fn every_semantic_problem_is_reported_in_one_run() {
         .stderr_has("policy.branches[2]: looks like a literal secret")
         .stderr_has("policy.env.qa: override for an undeclared environment")
         .stderr_lacks(token)
-        .run();
+        .blocked();
 }
 
 #[test]
@@ -194,9 +176,8 @@ fn invalid_config_with_json_format_prints_a_blocked_document() {
         .arg(&path)
         .gate("qa", "v1.2.3")
         .args(["--format", "json"])
-        .status(1)
         .stderr_has("environments: the list is empty")
-        .run();
+        .blocked();
     let doc = json_of(&out);
     assert_eq!(doc["verdict"], "BLOCKED", "{doc:#}");
     assert_eq!(doc["exit_code"], 1, "{doc:#}");
@@ -211,53 +192,46 @@ fn invalid_config_with_json_format_prints_a_blocked_document() {
 
 #[test]
 fn unset_variable_reference_is_an_error_naming_it() {
-    let repo = Repo::new();
-    repo.config("[policy]\nbranches = [\"${RELEASE_BRANCH_GLOB}\"]\n");
+    let repo = Repo::with_config("[policy]\nbranches = [\"${RELEASE_BRANCH_GLOB}\"]\n");
     Sentinel::in_repo(&repo)
         .gate("prod", "v1.2.3")
-        .status(1)
         .stdout("")
         .stderr_has("policy.branches[0]")
         .stderr_has("RELEASE_BRANCH_GLOB")
         .stderr_has("not set")
-        .run();
+        .blocked();
 }
 
 #[test]
 fn variable_reference_expands_from_the_environment() {
-    let repo = Repo::new();
-    repo.config("[policy]\nbranches = [\"${BRANCH}\"]\n");
+    let repo = Repo::with_config("[policy]\nbranches = [\"${BRANCH}\"]\n");
     repo.git(["checkout", "-q", "-b", "trunk"]);
     Sentinel::in_repo(&repo)
         .env("BRANCH", "trunk")
         .gate("prod", "v1.2.3")
-        .status(0)
         .stdout_has(row("branch_allowed", "OK"))
         .stdout_has("trunk is allowed for prod")
         .stdout_has(SAFE)
-        .run();
+        .safe();
     // The same file with another value: main is not trunk.
     let out = Sentinel::in_repo(&repo)
         .env("BRANCH", "main")
         .gate("prod", "v1.2.3")
-        .status(1)
         .stdout_has(row("branch_allowed", "FAIL"))
         .stdout_has(BLOCKED)
-        .run();
+        .blocked();
     assert!(message_of(&out.stdout, "branch_allowed").contains("allowed: main"));
 }
 
 #[test]
 fn required_variables_from_the_file_replace_the_default() {
-    let repo = Repo::new();
-    repo.config("[variables]\nrequired = [\"DEPLOY_TARGET\"]\n");
+    let repo = Repo::with_config("[variables]\nrequired = [\"DEPLOY_TARGET\"]\n");
     let out = Sentinel::new()
         .dir(&repo.path)
         .gate("prod", "v1.2.3")
-        .status(1)
         .stdout_has(row("required_config", "FAIL"))
         .stdout_has(BLOCKED)
-        .run();
+        .blocked();
     let message = message_of(&out.stdout, "required_config");
     assert!(message.contains("missing: DEPLOY_TARGET"), "{message}");
     assert!(!message.contains("RS_API_URL"), "{message}");
@@ -265,10 +239,9 @@ fn required_variables_from_the_file_replace_the_default() {
         .dir(&repo.path)
         .env("DEPLOY_TARGET", "eu-west")
         .gate("prod", "v1.2.3")
-        .status(0)
         .stdout_has(row("required_config", "OK"))
         .stdout_has(SAFE)
-        .run();
+        .safe();
 }
 
 #[test]
@@ -277,10 +250,9 @@ fn without_a_file_the_embedded_default_requires_the_rs_variables() {
     let out = Sentinel::new()
         .dir(&repo.path)
         .gate("prod", "v1.2.3")
-        .status(1)
         .stdout_has(row("required_config", "FAIL"))
         .stdout_has(BLOCKED)
-        .run();
+        .blocked();
     let message = message_of(&out.stdout, "required_config");
     for name in ["RS_REQUIRED_PROCESS", "RS_API_URL", "RS_DEPLOY_TOKEN"] {
         assert!(message.contains(name), "{name} not named: {message}");

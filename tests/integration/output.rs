@@ -1,20 +1,10 @@
 //! The report on stdout: the exact table layout, determinism, ASCII, logs
 //! kept on stderr, and the JSON document's fields.
 
-use serde_json::Value;
-
-use crate::harness::{Repo, Sentinel, health_url, json_check, json_of, own_process_name, row};
-
-const GATE_ORDER: &[&str] = &[
-    "env_allowed",
-    "git_repo",
-    "clean_tree",
-    "branch_allowed",
-    "version_valid",
-    "tag_absent",
-    "version_newer",
-    "required_config",
-];
+use crate::harness::{
+    POLICY_GATES, Repo, Sentinel, health_url, json_check, json_of, own_process_name, row,
+    without_durations,
+};
 
 /// The embedded default's health rows, in declared order, after the
 /// policy rows.
@@ -29,7 +19,7 @@ fn health_ids() -> Vec<String> {
 
 /// Lines in a table: 4 of header, one per row, 4 of footer.
 fn table_lines() -> usize {
-    4 + GATE_ORDER.len() + health_ids().len() + 4
+    4 + POLICY_GATES.len() + health_ids().len() + 4
 }
 
 /// The id of a row line (ids longer than 25 characters are not padded).
@@ -70,10 +60,7 @@ fn blocked_repo() -> Repo {
 #[test]
 fn table_layout_is_exact() {
     let repo = Repo::new();
-    let out = Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
-        .status(0)
-        .run();
+    let out = Sentinel::in_repo(&repo).gate("prod", "v1.2.3").safe();
     let text = String::from_utf8(out.stdout).expect("UTF-8 stdout");
     assert!(text.ends_with('\n'), "{text}");
     let lines: Vec<&str> = text.lines().collect();
@@ -87,7 +74,7 @@ fn table_layout_is_exact() {
     );
     assert_eq!(lines[2], eq, "{text}");
     assert_eq!(lines[3], "", "{text}");
-    for (i, id) in GATE_ORDER.iter().enumerate() {
+    for (i, id) in POLICY_GATES.iter().enumerate() {
         let line = lines[4 + i];
         let prefix = format!("| {id:<25} | OK   | ");
         assert!(line.starts_with(&prefix), "row {i} is not {id}: {line}");
@@ -97,7 +84,7 @@ fn table_layout_is_exact() {
     // The health rows, in declared order. Disk and memory depend on the
     // host (WARN is possible, and the numbers are live): compare their
     // structure.
-    let first = 4 + GATE_ORDER.len();
+    let first = 4 + POLICY_GATES.len();
     let ids = health_ids();
     for (i, id) in ids.iter().enumerate() {
         let (status, message) = cells(lines[first + i], id);
@@ -149,10 +136,7 @@ fn table_layout_is_exact() {
 #[test]
 fn blocked_table_has_the_same_layout_and_final_row() {
     let repo = blocked_repo();
-    let out = Sentinel::in_repo(&repo)
-        .gate("prod", "v1.0.0")
-        .status(1)
-        .run();
+    let out = Sentinel::in_repo(&repo).gate("prod", "v1.0.0").blocked();
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), table_lines(), "{text}");
@@ -160,14 +144,14 @@ fn blocked_table_has_the_same_layout_and_final_row() {
         lines[table_lines() - 2],
         "| release_sentinel          | FAIL | RELEASE_SENTINEL=BLOCKED |"
     );
-    for (i, id) in GATE_ORDER.iter().enumerate() {
+    for (i, id) in POLICY_GATES.iter().enumerate() {
         assert!(
             lines[4 + i].starts_with(&format!("| {id:<25} | ")),
             "row {i} is not {id}: {text}"
         );
     }
     // Every policy row's status is one of the five words, padded to 4.
-    for line in &lines[4..4 + GATE_ORDER.len()] {
+    for line in &lines[4..4 + POLICY_GATES.len()] {
         let status = &line[30..34];
         assert!(
             ["OK  ", "WARN", "FAIL", "CRIT", "SKIP"].contains(&status),
@@ -177,7 +161,7 @@ fn blocked_table_has_the_same_layout_and_final_row() {
     // A policy gate failed: the health rows follow, in declared order,
     // not evaluated.
     for (i, id) in health_ids().iter().enumerate() {
-        let (status, message) = cells(lines[4 + GATE_ORDER.len() + i], id);
+        let (status, message) = cells(lines[4 + POLICY_GATES.len() + i], id);
         assert_eq!(status, "SKIP", "{text}");
         assert_eq!(
             message, "not evaluated: a policy gate did not pass",
@@ -192,17 +176,16 @@ fn rows_come_in_gate_order_even_when_gates_fail() {
     let out = Sentinel::new()
         .dir(dir.path())
         .gate("production", "bad")
-        .status(1)
-        .run();
+        .blocked();
     let text = String::from_utf8_lossy(&out.stdout);
     let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("| ")).collect();
     let ids: Vec<&str> = rows.iter().map(|l| id_of(l)).collect();
     // The policy gates, then the embedded default's health rows. The
     // process name comes from RS_REQUIRED_PROCESS, which is unset here, so
     // only the prefix of that id is fixed.
-    let n = GATE_ORDER.len();
+    let n = POLICY_GATES.len();
     assert_eq!(ids.len(), n + 5, "{text}");
-    assert_eq!(&ids[..n], GATE_ORDER, "{text}");
+    assert_eq!(&ids[..n], POLICY_GATES, "{text}");
     assert_eq!(ids[n], "disk:/", "{text}");
     assert_eq!(ids[n + 1], "memory", "{text}");
     assert!(ids[n + 2].starts_with("process:"), "{text}");
@@ -223,8 +206,7 @@ fn two_runs_give_the_same_table_bytes() {
     let run = || {
         Sentinel::in_repo(&repo)
             .gate("prod", "v1.0.0")
-            .status(1)
-            .run()
+            .blocked()
             .stdout
     };
     let first = run();
@@ -236,16 +218,6 @@ fn two_runs_give_the_same_table_bytes() {
     );
 }
 
-fn without_durations(mut doc: Value) -> Value {
-    for check in doc["checks"].as_array_mut().expect("checks") {
-        check
-            .as_object_mut()
-            .expect("check object")
-            .remove("duration_ms");
-    }
-    doc
-}
-
 #[test]
 fn two_runs_give_the_same_json_but_for_durations() {
     let repo = blocked_repo();
@@ -253,8 +225,7 @@ fn two_runs_give_the_same_json_but_for_durations() {
         let out = Sentinel::in_repo(&repo)
             .gate("prod", "v1.0.0")
             .args(["--format", "json"])
-            .status(1)
-            .run();
+            .blocked();
         without_durations(json_of(&out))
     };
     assert_eq!(run(), run());
@@ -267,12 +238,11 @@ fn every_line_is_ascii_even_with_foreign_input() {
     repo.write("na\u{ef}ve-\u{65e5}\u{672c}.txt", "x\n");
     let out = Sentinel::in_repo(&repo)
         .gate("pr\u{f6}d", "v\u{661}.\u{662}.\u{663}\u{1b}[31m")
-        .status(1)
         .stdout_has(row("env_allowed", "FAIL"))
         .stdout_has(row("clean_tree", "FAIL"))
         .stdout_has(row("branch_allowed", "FAIL"))
         .stdout_has(row("version_valid", "FAIL"))
-        .run();
+        .blocked();
     for line in String::from_utf8(out.stdout).unwrap().lines() {
         assert!(line.is_ascii(), "not ASCII: {line:?}");
         assert!(
@@ -290,9 +260,8 @@ fn long_messages_stay_on_one_capped_line() {
     repo.git(["checkout", "-q", "-b", &format!("feature/{long}")]);
     let out = Sentinel::in_repo(&repo)
         .gate("prod", "v1.2.3")
-        .status(1)
         .stdout_has(row("branch_allowed", "FAIL"))
-        .run();
+        .blocked();
     let text = String::from_utf8(out.stdout).unwrap();
     let line = text
         .lines()
@@ -313,15 +282,13 @@ fn verbose_logs_go_to_stderr_only() {
     let repo = blocked_repo();
     let plain = Sentinel::in_repo(&repo)
         .gate("prod", "v1.0.0")
-        .status(1)
         .stderr_empty()
-        .run();
+        .blocked();
     let verbose = Sentinel::in_repo(&repo)
         .gate("prod", "v1.0.0")
         .arg("-vvv")
-        .status(1)
         .stderr_has("DEBUG")
-        .run();
+        .blocked();
     assert_eq!(
         String::from_utf8_lossy(&plain.stdout),
         String::from_utf8_lossy(&verbose.stdout)
@@ -329,9 +296,8 @@ fn verbose_logs_go_to_stderr_only() {
     let traced = Sentinel::in_repo(&repo)
         .gate("prod", "v1.0.0")
         .env("RUST_LOG", "trace")
-        .status(1)
         .stderr_has("DEBUG")
-        .run();
+        .blocked();
     assert_eq!(
         String::from_utf8_lossy(&plain.stdout),
         String::from_utf8_lossy(&traced.stdout)
@@ -345,9 +311,8 @@ fn verbose_json_stdout_is_still_one_json_document() {
         .gate("prod", "v1.0.0")
         .args(["--format", "json", "-vvv"])
         .env("RUST_LOG", "trace")
-        .status(1)
         .stderr_has("DEBUG")
-        .run();
+        .blocked();
     let doc = json_of(&out);
     assert_eq!(doc["verdict"], "BLOCKED");
 }
@@ -358,10 +323,9 @@ fn quiet_prints_no_logs() {
     Sentinel::in_repo(&repo)
         .gate("prod", "v1.0.0")
         .arg("-q")
-        .status(1)
         .stdout_has("RELEASE_SENTINEL=BLOCKED")
         .stderr_empty()
-        .run();
+        .blocked();
 }
 
 #[test]
@@ -370,9 +334,8 @@ fn json_has_every_documented_field() {
     let out = Sentinel::in_repo(&repo)
         .gate("prod", "v1.2.3")
         .args(["--format", "json"])
-        .status(0)
         .stderr_empty()
-        .run();
+        .safe();
     let doc = json_of(&out);
     assert!(doc["schema_version"].is_u64(), "{doc:#}");
     assert_eq!(doc["tool_version"], env!("CARGO_PKG_VERSION"), "{doc:#}");
@@ -383,17 +346,17 @@ fn json_has_every_documented_field() {
     assert_eq!(doc["exit_code"], 0, "{doc:#}");
     let checks = doc["checks"].as_array().expect("checks array");
     let ids: Vec<&str> = checks.iter().filter_map(|c| c["id"].as_str()).collect();
-    let mut expected: Vec<String> = GATE_ORDER.iter().map(|s| s.to_string()).collect();
+    let mut expected: Vec<String> = POLICY_GATES.iter().map(|s| s.to_string()).collect();
     expected.extend(health_ids());
     assert_eq!(ids, expected, "{doc:#}");
     for (i, c) in checks.iter().enumerate() {
-        if i < GATE_ORDER.len() {
+        if i < POLICY_GATES.len() {
             assert_eq!(c["phase"], "policy", "{c:#}");
             assert_eq!(c["status"], "OK", "{c:#}");
         } else {
             assert_eq!(c["phase"], "health", "{c:#}");
             // Disk and memory depend on the host.
-            let allowed: &[&str] = if i < GATE_ORDER.len() + 2 {
+            let allowed: &[&str] = if i < POLICY_GATES.len() + 2 {
                 &["OK", "WARN"]
             } else {
                 &["OK"]
@@ -415,20 +378,16 @@ fn json_has_every_documented_field() {
 #[test]
 fn json_statuses_and_exit_code_match_the_table() {
     let repo = blocked_repo();
-    let table = Sentinel::in_repo(&repo)
-        .gate("prod", "v1.0.0")
-        .status(1)
-        .run();
+    let table = Sentinel::in_repo(&repo).gate("prod", "v1.0.0").blocked();
     let out = Sentinel::in_repo(&repo)
         .gate("prod", "v1.0.0")
         .args(["--format", "json"])
-        .status(1)
-        .run();
+        .blocked();
     let doc = json_of(&out);
     assert_eq!(doc["verdict"], "BLOCKED", "{doc:#}");
     assert_eq!(doc["exit_code"], 1, "{doc:#}");
     let text = String::from_utf8_lossy(&table.stdout);
-    for id in GATE_ORDER {
+    for id in POLICY_GATES {
         let status = json_check(&doc, id)["status"].as_str().unwrap().to_string();
         assert!(
             text.contains(&row(id, &status)),
@@ -445,8 +404,7 @@ fn json_commit_is_null_without_commits() {
     let out = Sentinel::in_repo(&repo)
         .gate("prod", "v1.2.3")
         .args(["--format", "json"])
-        .status(1)
-        .run();
+        .blocked();
     let doc = json_of(&out);
     assert!(doc["commit"].is_null(), "{doc:#}");
     assert_eq!(json_check(&doc, "git_repo")["status"], "FAIL");

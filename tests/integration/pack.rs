@@ -13,13 +13,16 @@
 //! Planted credentials are built from pieces at run time: this file must
 //! not itself hold a literal credential the scan would flag.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{BIN, Repo, Sentinel, alive, base_env, json_of, message_of, row, survivors};
+use crate::harness::{
+    Reaper, Repo, Sentinel, alive, base_env, context, json_of, message_of, row, signal, survivors,
+    toml_str,
+};
 
 /// The pack's documented example, byte for byte.
 const PACK_EXAMPLE: &str = "\
@@ -50,15 +53,12 @@ const PACK_OK: &str = "| pre_live_pack             | OK   | PRE_LIVE_PACK=DRYRUN
 const PACK_FAIL: &str = "| pre_live_pack             | FAIL | PRE_LIVE_PACK=FAIL |";
 
 /// How long a run that must be prompt may take: a 1 s timeout, the 1 s
-/// grace, the drain, and a generous moment for a loaded CI machine.
-const PROMPT: Duration = Duration::from_secs(5);
+/// grace and the drain come to about 2 s; more than 3x that leaves room
+/// for a loaded 2-core machine and is still far below the 30-60 s the
+/// steps would otherwise run.
+const PROMPT: Duration = Duration::from_secs(10);
 
 // ---------------------------------------------------------------- helpers
-
-/// A TOML basic string (JSON's escapes are a subset of TOML's).
-fn toml_str(s: &str) -> String {
-    serde_json::to_string(s).expect("quote")
-}
 
 /// `[[pack.steps]]` running `line` through the shell.
 fn shell_step(name: &str, line: &str) -> String {
@@ -99,19 +99,7 @@ fn marker_step(name: &str) -> String {
     shell_step(name, &format!("touch \"$OUT/{name}.ran\""))
 }
 
-/// A repository whose committed config is `config`.
-fn repo_with(config: &str) -> Repo {
-    let repo = Repo::new();
-    repo.config(config);
-    repo
-}
-
-/// `--dry-run` in `repo`, with `$OUT` pointing at the scratch folder.
-fn pack(repo: &Repo) -> Sentinel {
-    pack_for(repo, "dev", "v1.0.0")
-}
-
-/// [`pack`] for another environment and version.
+/// [`Sentinel::dry_run`] for another environment and version.
 fn pack_for(repo: &Repo, env: &str, version: &str) -> Sentinel {
     Sentinel::new()
         .dir(&repo.path)
@@ -183,40 +171,6 @@ fn assert_no_survivors(repo: &Repo) {
     assert!(left.is_empty(), "still running: {described:?}");
 }
 
-fn kill9(pid: u32) {
-    let _ = Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
-        .status();
-}
-
-/// Kills, when dropped, the binary it holds and every live process of the
-/// test's steps: a failing test leaves nothing running either.
-struct Reaper {
-    scratch: PathBuf,
-    child: Option<std::process::Child>,
-}
-
-impl Reaper {
-    fn new(repo: &Repo) -> Self {
-        Self {
-            scratch: repo.scratch(),
-            child: None,
-        }
-    }
-}
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        if let Some(c) = &mut self.child {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        for pid in survivors(&self.scratch) {
-            kill9(pid);
-        }
-    }
-}
-
 /// The `steps` array of a pack's JSON document.
 fn steps_of(doc: &Value) -> &Vec<Value> {
     doc["steps"]
@@ -253,16 +207,13 @@ fn the_survivor_check_sees_a_process_of_the_test() {
     // The check the process tests rely on finds a tagged process, in its
     // own session too.
     let repo = Repo::new();
-    let mut reaper = Reaper::new(&repo);
-    let child = Command::new("setsid")
-        .args(["sleep", "30"])
-        .env_clear()
-        .envs(base_env())
-        .env("OUT", repo.scratch())
-        .spawn()
-        .expect("start sleep");
-    let pid = child.id();
-    reaper.child = Some(child);
+    let mut reaper = Reaper::for_repo(&repo);
+    let pid = reaper.spawn(
+        Command::new("setsid")
+            .args(["sleep", "30"])
+            .env_clear()
+            .envs(base_env()),
+    );
     let until = Instant::now() + Duration::from_secs(5);
     while !survivors(&repo.scratch()).contains(&pid) {
         assert!(Instant::now() < until, "sleep {pid} is not seen");
@@ -281,28 +232,26 @@ fn five_passing_steps_print_the_documented_example_byte_for_byte() {
         .iter()
         .map(|s| argv_step(s, &["true"]))
         .collect();
-    let repo = repo_with(&config);
-    pack(&repo)
-        .status(0)
+    let repo = Repo::with_config(&config);
+    Sentinel::dry_run(&repo)
         .stdout(PACK_EXAMPLE)
         .stderr_empty()
-        .run();
+        .safe();
 }
 
 #[test]
 fn a_failing_step_fails_the_pack_and_the_next_step_still_runs() {
-    let repo = repo_with(&format!(
+    let repo = Repo::with_config(&format!(
         "{}{}",
         shell_step("breaks", "exit 3"),
         marker_step("after")
     ));
-    pack(&repo)
-        .status(1)
+    Sentinel::dry_run(&repo)
         .stdout_has("| breaks                    | FAIL | exit 3 |\n")
         .stdout_has(format!("{}\n", row("after", "OK")))
         .stdout_has(format!("\n\n{}\n{PACK_FAIL}\n", "-".repeat(60)))
         .stdout_lacks("PRE_LIVE_PACK=DRYRUN")
-        .run();
+        .blocked();
     assert!(
         ran(&repo, "after"),
         "the step after the failure did not run"
@@ -311,17 +260,16 @@ fn a_failing_step_fails_the_pack_and_the_next_step_still_runs() {
 
 #[test]
 fn a_step_that_cannot_start_fails_and_the_next_step_still_runs() {
-    let repo = repo_with(&format!(
+    let repo = Repo::with_config(&format!(
         "{}{}",
         argv_step("missing", &["no-such-program-rs-test", "--flag"]),
         marker_step("after")
     ));
-    let out = pack(&repo)
-        .status(1)
+    let out = Sentinel::dry_run(&repo)
         .stdout_has(row("missing", "FAIL"))
         .stdout_has(format!("{}\n", row("after", "OK")))
         .stdout_has(PACK_FAIL)
-        .run();
+        .blocked();
     let message = message_of(&out.stdout, "missing");
     assert!(
         message.starts_with("could not start: ") && message.contains("no-such-program-rs-test"),
@@ -358,9 +306,8 @@ fn steps_run_in_order_from_the_root_with_the_pack_variables_and_their_own() {
     pack_for(&repo, "stage", "v2.3.4")
         .dir(&repo.path.join("deep/er"))
         .env("WHO", "world")
-        .status(0)
         .stdout_has(PACK_OK)
-        .run();
+        .safe();
 
     let scratch = repo.scratch();
     let order = std::fs::read_to_string(scratch.join("order")).expect("order file");
@@ -389,7 +336,7 @@ fn steps_run_in_order_from_the_root_with_the_pack_variables_and_their_own() {
 
 #[test]
 fn a_timeout_kills_the_step_and_its_grandchild_and_the_pack_goes_on() {
-    let repo = repo_with(&format!(
+    let repo = Repo::with_config(&format!(
         "{}{}",
         shell_step_timeout(
             "sleeper",
@@ -399,14 +346,13 @@ fn a_timeout_kills_the_step_and_its_grandchild_and_the_pack_goes_on() {
         marker_step("after")
     ));
     let scratch = repo.scratch();
-    let _reaper = Reaper::new(&repo);
+    let _reaper = Reaper::for_repo(&repo);
     let start = Instant::now();
-    pack(&repo)
-        .status(1)
+    Sentinel::dry_run(&repo)
         .stdout_has("| sleeper                   | FAIL | timed out after 1s |\n")
         .stdout_has(format!("{}\n", row("after", "OK")))
         .stdout_has(PACK_FAIL)
-        .run();
+        .blocked();
     let took = start.elapsed();
     assert!(took < PROMPT, "the run took {took:?}");
     assert!(
@@ -430,7 +376,7 @@ fn a_timeout_kills_the_step_and_its_grandchild_and_the_pack_goes_on() {
 #[test]
 fn a_timed_out_step_gets_sigterm_first_and_can_clean_up() {
     // The shell waits in `wait`, which a trapped signal interrupts.
-    let repo = repo_with(&format!(
+    let repo = Repo::with_config(&format!(
         "{}{}",
         shell_step_timeout(
             "tidy",
@@ -439,13 +385,12 @@ fn a_timed_out_step_gets_sigterm_first_and_can_clean_up() {
         ),
         marker_step("after")
     ));
-    let _reaper = Reaper::new(&repo);
+    let _reaper = Reaper::for_repo(&repo);
     let start = Instant::now();
-    pack(&repo)
-        .status(1)
+    Sentinel::dry_run(&repo)
         .stdout_has("| tidy                      | FAIL | timed out after 1s |\n")
         .stdout_has(PACK_FAIL)
-        .run();
+        .blocked();
     assert!(start.elapsed() < PROMPT, "{:?}", start.elapsed());
     assert!(
         repo.scratch().join("tidy.cleanup").exists(),
@@ -459,7 +404,7 @@ fn a_timed_out_step_gets_sigterm_first_and_can_clean_up() {
 fn a_step_that_ignores_sigterm_is_killed_after_the_grace() {
     // The shell and its children ignore SIGTERM: only SIGKILL, one grace
     // period (1 s) after the timeout, ends them.
-    let repo = repo_with(&format!(
+    let repo = Repo::with_config(&format!(
         "{}{}",
         shell_step_timeout(
             "stubborn",
@@ -468,14 +413,13 @@ fn a_step_that_ignores_sigterm_is_killed_after_the_grace() {
         ),
         marker_step("after")
     ));
-    let _reaper = Reaper::new(&repo);
+    let _reaper = Reaper::for_repo(&repo);
     let start = Instant::now();
-    pack(&repo)
-        .status(1)
+    Sentinel::dry_run(&repo)
         .stdout_has("| stubborn                  | FAIL | timed out after 1s |\n")
         .stdout_has(format!("{}\n", row("after", "OK")))
         .stdout_has(PACK_FAIL)
-        .run();
+        .blocked();
     let took = start.elapsed();
     assert!(took < PROMPT, "the run took {took:?}");
     assert!(
@@ -490,7 +434,7 @@ fn a_step_that_ignores_sigterm_is_killed_after_the_grace() {
 fn a_grandchild_that_left_the_group_cannot_hold_the_pack() {
     // The escaped process keeps the step's stdout and stderr open for 30 s;
     // it is documented as not killed, so the test kills it.
-    let repo = repo_with(&format!(
+    let repo = Repo::with_config(&format!(
         "{}{}",
         shell_step(
             "escapes",
@@ -500,9 +444,9 @@ fn a_grandchild_that_left_the_group_cannot_hold_the_pack() {
         marker_step("after")
     ));
     let scratch = repo.scratch();
-    let _reaper = Reaper::new(&repo);
+    let _reaper = Reaper::for_repo(&repo);
     let start = Instant::now();
-    let out = pack(&repo).args(["--format", "json"]).status(0).run();
+    let out = Sentinel::dry_run(&repo).args(["--format", "json"]).safe();
     let took = start.elapsed();
     assert!(took < PROMPT, "the run took {took:?}");
     let doc = json_of(&out);
@@ -510,26 +454,25 @@ fn a_grandchild_that_left_the_group_cannot_hold_the_pack() {
     assert_eq!(step_of(&doc, "after")["status"], "OK", "{doc:#}");
     assert!(ran(&repo, "after"));
     let escaped = read_pid(&scratch.join("esc.pid"));
-    kill9(escaped);
+    signal(escaped, "KILL");
     assert!(gone_soon(escaped));
     assert_no_survivors(&repo);
 }
 
 #[test]
 fn a_background_process_left_by_a_passing_step_is_killed_with_its_group() {
-    let repo = repo_with(&format!(
+    let repo = Repo::with_config(&format!(
         "{}{}",
         shell_step("leaves", "sleep 60 & echo $! > \"$OUT/bg.pid\"; exit 0"),
         marker_step("after")
     ));
     let scratch = repo.scratch();
-    let _reaper = Reaper::new(&repo);
+    let _reaper = Reaper::for_repo(&repo);
     let start = Instant::now();
-    pack(&repo)
-        .status(0)
+    Sentinel::dry_run(&repo)
         .stdout_has(format!("{}\n", row("leaves", "OK")))
         .stdout_has(PACK_OK)
-        .run();
+        .safe();
     assert!(start.elapsed() < PROMPT, "{:?}", start.elapsed());
     let bg = read_pid(&scratch.join("bg.pid"));
     assert!(gone_soon(bg), "the background process {bg} survived");
@@ -541,8 +484,8 @@ fn a_background_process_left_by_a_passing_step_is_killed_with_its_group() {
 
 /// Start a pack whose first step sleeps (with a grandchild), send `signal`
 /// once that step runs, and check the report and that nothing survives.
-fn interrupted_by(signal: &str, format: &str) {
-    let repo = repo_with(&format!(
+fn interrupted_by(sig: &str, format: &str) {
+    let repo = Repo::with_config(&format!(
         "{}{}{}",
         shell_step_timeout(
             "long",
@@ -553,50 +496,23 @@ fn interrupted_by(signal: &str, format: &str) {
         marker_step("later_two")
     ));
     let scratch = repo.scratch();
-    let mut reaper = Reaper::new(&repo);
-    let child = Command::new(BIN)
-        .env_clear()
-        .envs(base_env())
-        .env("OUT", &scratch)
-        .args(["--env", "dev", "--version", "v1.0.0", "--dry-run"])
-        .args(["--format", format])
-        .current_dir(&repo.path)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start release-sentinel");
-    let pid = child.id();
-    reaper.child = Some(child);
+    let mut reaper = Reaper::for_repo(&repo);
+    let pid = reaper.spawn(
+        &mut Sentinel::dry_run(&repo)
+            .args(["--format", format])
+            .into_command(),
+    );
 
     // The step is running once both pids are written.
     let shell = read_pid(&scratch.join("sh.pid"));
     let grandchild = read_pid(&scratch.join("gc.pid"));
     std::thread::sleep(Duration::from_millis(500));
-    let sent = Instant::now();
-    let status = Command::new("kill")
-        .args([&format!("-{signal}"), &pid.to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success(), "kill -{signal} {pid} failed");
-
-    let child = reaper.child.as_mut().expect("child");
-    let exited = loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            break s;
-        }
-        assert!(
-            sent.elapsed() < PROMPT,
-            "release-sentinel did not exit within {PROMPT:?} of SIG{signal}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let child = reaper.child.take().expect("child");
-    let out = child.wait_with_output().expect("output");
+    assert!(signal(pid, sig), "kill -{sig} {pid} failed");
+    // release-sentinel exits within PROMPT of the signal.
+    let out = reaper.wait(PROMPT);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    let context = format!("--- stdout ---\n{stdout}--- stderr ---\n{stderr}");
-    assert_eq!(exited.code(), Some(1), "exit after SIG{signal}\n{context}");
+    let context = context(&out);
+    assert_eq!(out.status.code(), Some(1), "exit after SIG{sig}\n{context}");
 
     if format == "json" {
         let doc = json_of(&out);
@@ -662,37 +578,34 @@ fn a_step_output_is_kept_in_json_scrubbed_and_never_in_the_table() {
             "echo \"ordinary-out $STEP_SECRET\"; echo \"ordinary-err $STEP_SECRET\" >&2; exit 4"
         )
     );
-    let repo = repo_with(&config);
+    let repo = Repo::with_config(&config);
 
     // The table: the reason, never the output.
-    pack(&repo)
+    Sentinel::dry_run(&repo)
         .env("STEP_SECRET", &secret)
-        .status(1)
         .stdout_has("| talks                     | FAIL | exit 4 |\n")
         .stdout_lacks("ordinary-out")
         .stdout_lacks("ordinary-err")
         .nowhere(&secret)
-        .run();
-    pack(&repo)
+        .blocked();
+    Sentinel::dry_run(&repo)
         .env("STEP_SECRET", &secret)
         .env("RUST_LOG", "trace")
         .arg("-vvv")
-        .status(1)
         .stdout_lacks("ordinary-out")
         .nowhere(&secret)
-        .run();
+        .blocked();
 
     // JSON: the output, scrubbed.
     for trace in [false, true] {
-        let mut run = pack(&repo)
+        let mut run = Sentinel::dry_run(&repo)
             .env("STEP_SECRET", &secret)
             .args(["--format", "json"])
-            .status(1)
             .nowhere(&secret);
         if trace {
             run = run.env("RUST_LOG", "trace").arg("-vvv");
         }
-        let out = run.run();
+        let out = run.blocked();
         let doc = json_of(&out);
         let details = &step_of(&doc, "talks")["details"];
         assert_eq!(details["stdout"], "ordinary-out ***\n", "{doc:#}");
@@ -705,16 +618,15 @@ fn a_step_output_is_kept_in_json_scrubbed_and_never_in_the_table() {
 
 #[test]
 fn json_report_of_a_passing_pack() {
-    let repo = repo_with(&format!(
+    let repo = Repo::with_config(&format!(
         "{}{}",
         shell_step("greets", "echo hello; echo warning >&2"),
         argv_step("noop", &["true"])
     ));
-    let out = pack(&repo)
+    let out = Sentinel::dry_run(&repo)
         .args(["--format", "json"])
-        .status(0)
         .stderr_empty()
-        .run();
+        .safe();
     let doc = json_of(&out);
     assert_eq!(doc["kind"], "pack", "{doc:#}");
     assert_eq!(doc["verdict"], "DRYRUN", "{doc:#}");
@@ -743,13 +655,15 @@ fn json_report_of_a_passing_pack() {
 
 #[test]
 fn json_report_of_a_failing_pack() {
-    let repo = repo_with(&format!(
+    let repo = Repo::with_config(&format!(
         "{}{}{}",
         shell_step("breaks", "echo before; exit 3"),
         argv_step("missing", &["no-such-program-rs-test"]),
         argv_step("noop", &["true"])
     ));
-    let out = pack(&repo).args(["--format", "json"]).status(1).run();
+    let out = Sentinel::dry_run(&repo)
+        .args(["--format", "json"])
+        .blocked();
     let doc = json_of(&out);
     assert_eq!(doc["kind"], "pack", "{doc:#}");
     assert_eq!(doc["verdict"], "FAIL", "{doc:#}");
@@ -787,7 +701,7 @@ fn pack_config_errors_are_all_reported_with_their_key_paths() {
         shell_step_timeout("a", "true", "soon"),
         marker_step("never")
     );
-    let repo = repo_with(&config);
+    let repo = Repo::with_config(&config);
     let keys = [
         "pack.steps[0].run",
         "pack.steps[1].run",
@@ -797,11 +711,10 @@ fn pack_config_errors_are_all_reported_with_their_key_paths() {
     ];
 
     // The table run: every problem is shown somewhere (stdout or stderr).
-    let out = pack(&repo)
-        .status(1)
+    let out = Sentinel::dry_run(&repo)
         .stdout_has(row("config_check_dry", "FAIL"))
         .stdout_has(PACK_FAIL)
-        .run();
+        .blocked();
     assert!(!ran(&repo, "never"), "a step of an invalid config was run");
     let both = format!(
         "{}{}",
@@ -815,7 +728,9 @@ fn pack_config_errors_are_all_reported_with_their_key_paths() {
     );
 
     // JSON: all of them at once, in the config step's details.
-    let out = pack(&repo).args(["--format", "json"]).status(1).run();
+    let out = Sentinel::dry_run(&repo)
+        .args(["--format", "json"])
+        .blocked();
     let doc = json_of(&out);
     assert_eq!(doc["verdict"], "FAIL", "{doc:#}");
     let check = step_of(&doc, "config_check_dry");
@@ -831,7 +746,7 @@ fn pack_config_errors_are_all_reported_with_their_key_paths() {
 #[test]
 fn builtin_steps_pass_on_a_clean_repository() {
     let repo = Repo::new();
-    let out = builtin_pack(&repo).status(0).stdout_has(PACK_OK).run();
+    let out = builtin_pack(&repo).stdout_has(PACK_OK).safe();
     assert_eq!(
         row_ids(&out.stdout),
         [
@@ -848,10 +763,7 @@ fn builtin_steps_pass_on_a_clean_repository() {
         );
     }
 
-    let out = builtin_pack(&repo)
-        .args(["--format", "json"])
-        .status(0)
-        .run();
+    let out = builtin_pack(&repo).args(["--format", "json"]).safe();
     let doc = json_of(&out);
     assert_eq!(doc["verdict"], "DRYRUN", "{doc:#}");
     let scan = step_of(&doc, "scan_secrets_dry");
@@ -872,25 +784,23 @@ fn builtin_policy_step_fails_naming_the_gate() {
     let repo = Repo::new();
     let out = Sentinel::in_repo(&repo)
         .args(["--env", "qa", "--version", "v1.0.0", "--dry-run"])
-        .status(1)
         .stdout_has(row("policy_gates_dry", "FAIL"))
         .stdout_has(format!("{}\n", row("config_check_dry", "OK")))
         .stdout_has(PACK_FAIL)
-        .run();
+        .blocked();
     let message = message_of(&out.stdout, "policy_gates_dry");
     assert!(message.contains("env_allowed"), "{message}");
 }
 
 #[test]
 fn builtin_steps_with_an_invalid_config_fail_and_skip_what_needs_it() {
-    let repo = repo_with("environmentz = [\"dev\"]\n");
+    let repo = Repo::with_config("environmentz = [\"dev\"]\n");
     let out = builtin_pack(&repo)
-        .status(1)
         .stdout_has(row("config_check_dry", "FAIL"))
         .stdout_has(row("policy_gates_dry", "SKIP"))
         .stdout_has(row("health_checks_dry", "SKIP"))
         .stdout_has(PACK_FAIL)
-        .run();
+        .blocked();
     let message = message_of(&out.stdout, "config_check_dry");
     assert!(message.contains("release-sentinel.toml"), "{message}");
     assert_eq!(
@@ -906,15 +816,14 @@ fn builtin_steps_with_an_invalid_config_fail_and_skip_what_needs_it() {
 
 #[test]
 fn builtin_health_step_without_health_checks_is_skip_never_ok() {
-    let repo = repo_with("environments = [\"dev\", \"stage\", \"prod\"]\n");
+    let repo = Repo::with_config("environments = [\"dev\", \"stage\", \"prod\"]\n");
     let out = builtin_pack(&repo)
-        .status(1)
         .stdout_has(format!("{}\n", row("config_check_dry", "OK")))
         .stdout_has(format!("{}\n", row("policy_gates_dry", "OK")))
         .stdout_has(row("health_checks_dry", "SKIP"))
         .stdout_has(format!("{}\n", row("scan_secrets_dry", "OK")))
         .stdout_has(PACK_FAIL)
-        .run();
+        .blocked();
     let message = message_of(&out.stdout, "health_checks_dry");
     assert!(
         message.contains("no health checks are configured"),
@@ -1008,12 +917,11 @@ fn scan_finds_each_rule_and_a_live_secret_first_never_showing_the_secret() {
             .env("RS_DEPLOY_TOKEN", &live)
             .env("RUST_LOG", "trace")
             .args(["-vvv", "--format", format])
-            .status(1)
             .nowhere(&live);
         for (_, secret, _) in planted() {
             run = run.nowhere(secret);
         }
-        let out = run.run();
+        let out = run.blocked();
         if format == "json" {
             let doc = json_of(&out);
             let scan = step_of(&doc, "scan_secrets_dry");
@@ -1046,9 +954,8 @@ fn scan_sees_untracked_files_but_not_ignored_ones() {
     repo.write("local.secret", &format!("{}\n", github_token()));
     let out = builtin_pack(&repo)
         .args(["--format", "json"])
-        .status(1)
         .nowhere(github_token())
-        .run();
+        .blocked();
     let doc = json_of(&out);
     assert_eq!(
         step_of(&doc, "scan_secrets_dry")["status"],
@@ -1076,9 +983,8 @@ fn scan_skips_binary_and_oversized_files_and_counts_them() {
 
     let out = builtin_pack(&repo)
         .args(["--format", "json"])
-        .status(1) // no [health]: health_checks_dry is SKIP
         .nowhere(github_token())
-        .run();
+        .blocked(); // no [health]: health_checks_dry is SKIP
     let doc = json_of(&out);
     let scan = step_of(&doc, "scan_secrets_dry");
     assert_eq!(scan["status"], "OK", "{doc:#}");
@@ -1113,10 +1019,9 @@ fn scan_honours_allow_globs_and_the_inline_marker() {
 
     let out = builtin_pack(&repo)
         .args(["--format", "json"])
-        .status(1)
         .nowhere(&token)
         .nowhere(&aws)
-        .run();
+        .blocked();
     let doc = json_of(&out);
     let scan = step_of(&doc, "scan_secrets_dry");
     assert_eq!(scan["status"], "FAIL", "{doc:#}");
@@ -1140,10 +1045,7 @@ fn scan_of_a_clean_repository_passes() {
     );
     repo.write("docs/keys.md", "-----BEGIN PUBLIC KEY-----\nAKIA_SHORT\n");
     repo.commit_all("clean files");
-    let out = builtin_pack(&repo)
-        .args(["--format", "json"])
-        .status(0)
-        .run();
+    let out = builtin_pack(&repo).args(["--format", "json"]).safe();
     let doc = json_of(&out);
     let scan = step_of(&doc, "scan_secrets_dry");
     assert_eq!(scan["status"], "OK", "{doc:#}");

@@ -49,16 +49,14 @@ fn the_example_works_as_a_file_too() {
     // Its health checks name hosts that do not exist here, so the run is
     // stopped at policy (an environment it does not allow): what this
     // proves is that the binary accepts the file, not a config error.
-    let repo = Repo::new();
-    repo.config(&block_after(&readme(), "<!-- config-example -->", "toml"));
+    let repo = Repo::with_config(&block_after(&readme(), "<!-- config-example -->", "toml"));
     Sentinel::in_repo(&repo)
         .env("HOTFIX_BRANCH", "hotfix/1")
         .gate("qa", "v1.0.0")
-        .status(1)
         .stdout_has("| env_allowed               | FAIL |")
         .stdout_has("| api:ledger                | SKIP |")
         .stderr_empty()
-        .run();
+        .blocked();
 }
 
 #[test]
@@ -84,15 +82,13 @@ fn the_validation_example_is_what_the_binary_prints() {
         .expect("example");
     let end = text[start..].find("```").expect("fence") + start;
     let expected = &text[start..end];
-    let repo = Repo::new();
-    repo.config(
+    let repo = Repo::with_config(
         "environments = [\"dev\", \"stage\", \"prod\", \"prod\"]\n[policy]\nbranches = [\"[unclosed\"]\n[policy.env.production]\nallow_dirty = true\n",
     );
     let out = Sentinel::in_repo(&repo)
         .gate("prod", "v1.0.0")
-        .status(1)
         .stdout("")
-        .run();
+        .blocked();
     let stderr =
         String::from_utf8_lossy(&out.stderr).replace(&format!("{}/", repo.path.display()), "");
     assert_eq!(stderr, expected);

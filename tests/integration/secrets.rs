@@ -1,9 +1,7 @@
 //! Secrets never leave the process: a value is planted where the report
 //! or the logs would otherwise print it, and every output is searched.
 
-use crate::harness::{Repo, Sentinel, json_of, message_of, row};
-
-const BLOCKED: &str = "| release_sentinel          | FAIL | RELEASE_SENTINEL=BLOCKED |";
+use crate::harness::{BLOCKED, Repo, Sentinel, json_of, message_of, row};
 
 /// Run with the most verbose logging, in both formats, and check that
 /// `secret` appears in neither stdout nor stderr while `***` does.
@@ -13,11 +11,10 @@ fn assert_scrubbed(repo: &Repo, secret: &str, setup: impl Fn(Sentinel) -> Sentin
         let run = setup(Sentinel::in_repo(repo))
             .env("RUST_LOG", "trace")
             .args(["-vvv", "--format", format])
-            .status(1)
             .nowhere(secret)
             .stdout_has("***")
             .stderr_has("***")
-            .run();
+            .blocked();
         if format == "json" {
             // Still one valid document after scrubbing.
             let doc = json_of(&run);
@@ -38,7 +35,6 @@ fn planted_deploy_token_is_scrubbed_from_every_output() {
     let out = Sentinel::in_repo(&repo)
         .env("RS_DEPLOY_TOKEN", secret)
         .gate("prod", &version)
-        .status(1)
         .nowhere(secret)
         .stdout_has("RELEASE SENTINEL: env=prod version=v1.3.0-***\n")
         .stdout_has(row("clean_tree", "FAIL"))
@@ -48,7 +44,7 @@ fn planted_deploy_token_is_scrubbed_from_every_output() {
         .stdout_has(row("version_valid", "FAIL"))
         .stdout_has(row("required_config", "OK"))
         .stdout_has(BLOCKED)
-        .run();
+        .blocked();
     assert!(message_of(&out.stdout, "version_valid").contains("v1.3.0-***"));
 
     assert_scrubbed(&repo, secret, |s| {
@@ -64,11 +60,10 @@ fn planted_secret_in_the_environment_name_is_scrubbed() {
     let out = Sentinel::in_repo(&repo)
         .env("RS_DEPLOY_TOKEN", secret)
         .gate(&env, "v1.2.3")
-        .status(1)
         .nowhere(secret)
         .stdout_has(row("env_allowed", "FAIL"))
         .stdout_has(BLOCKED)
-        .run();
+        .blocked();
     assert!(message_of(&out.stdout, "env_allowed").contains("prod-***"));
     assert_scrubbed(&repo, secret, |s| {
         s.env("RS_DEPLOY_TOKEN", secret).gate(&env, "v1.2.3")
@@ -86,11 +81,10 @@ fn planted_secret_in_a_repo_path_is_scrubbed() {
         .arg("--repo")
         .arg(&missing)
         .gate("prod", "v1.2.3")
-        .status(1)
         .stdout_has(row("git_repo", "FAIL"))
         .nowhere(secret)
         .stdout_has("***")
-        .run();
+        .blocked();
 }
 
 #[test]
@@ -108,19 +102,17 @@ fn non_ascii_secret_is_scrubbed_before_escaping() {
             .env("RUST_LOG", "trace")
             .args(["-vvv", "--format", format])
             .gate("prod", &version)
-            .status(1)
             .nowhere(secret)
             .nowhere(tail)
             .stdout_has("***")
-            .run();
+            .blocked();
     }
 }
 
 #[test]
 fn variable_declared_secret_in_config_is_scrubbed() {
     let secret = "my-declared-secret-31337";
-    let repo = Repo::new();
-    repo.config("[variables]\nsecret = [\"MY_SECRET\"]\n");
+    let repo = Repo::with_config("[variables]\nsecret = [\"MY_SECRET\"]\n");
     repo.git(["checkout", "-q", "-b", &format!("feature/{secret}")]);
     assert_scrubbed(&repo, secret, |s| {
         s.env("MY_SECRET", secret).gate("prod", "v1.2.3")
@@ -132,25 +124,22 @@ fn declared_secret_with_an_ordinary_name_and_short_value_is_scrubbed() {
     // Neither the name nor the length would get it picked up as an ambient
     // secret: only the declaration protects it.
     let secret = "q7Zk";
-    let repo = Repo::new();
-    repo.config("[variables]\nsecret = [\"DEPLOY_HANDLE\"]\n");
+    let repo = Repo::with_config("[variables]\nsecret = [\"DEPLOY_HANDLE\"]\n");
     repo.git(["checkout", "-q", "-b", &format!("feature/{secret}")]);
     let out = Sentinel::in_repo(&repo)
         .env("DEPLOY_HANDLE", secret)
         .env("RUST_LOG", "trace")
         .gate("prod", "v1.2.3")
-        .status(1)
         .nowhere(secret)
         .stdout_has(row("branch_allowed", "FAIL"))
-        .run();
+        .blocked();
     assert!(message_of(&out.stdout, "branch_allowed").contains("feature/***"));
 }
 
 #[test]
 fn required_variable_not_declared_public_is_secret() {
     let secret = "handle-value-4242";
-    let repo = Repo::new();
-    repo.config("[variables]\nrequired = [\"DEPLOY_HANDLE\"]\n");
+    let repo = Repo::with_config("[variables]\nrequired = [\"DEPLOY_HANDLE\"]\n");
     repo.git(["checkout", "-q", "-b", &format!("feature/{secret}")]);
     assert_scrubbed(&repo, secret, |s| {
         s.env("DEPLOY_HANDLE", secret).gate("prod", "v1.2.3")
@@ -170,27 +159,24 @@ fn secret_looking_ambient_variable_is_scrubbed_even_if_undeclared() {
 #[test]
 fn config_holding_a_secret_value_is_refused_without_echoing_it() {
     let secret = "s3cr3t-in-config-1234";
-    let repo = Repo::new();
-    repo.config(&format!(
+    let repo = Repo::with_config(&format!(
         "[variables]\nsecret = [\"MY_SECRET\"]\n\n[policy]\nbranches = [\"main\", \"{secret}\"]\n"
     ));
     Sentinel::in_repo(&repo)
         .env("MY_SECRET", secret)
         .env("RUST_LOG", "trace")
         .gate("prod", "v1.2.3")
-        .status(1)
         .stdout("")
         .stderr_has("policy.branches[1]")
         .stderr_has("contains the value of a secret variable")
         .nowhere(secret)
-        .run();
+        .blocked();
     let out = Sentinel::in_repo(&repo)
         .env("MY_SECRET", secret)
         .args(["--format", "json"])
         .gate("prod", "v1.2.3")
-        .status(1)
         .nowhere(secret)
-        .run();
+        .blocked();
     let doc = json_of(&out);
     assert_eq!(doc["verdict"], "BLOCKED", "{doc:#}");
     assert!(
@@ -206,32 +192,28 @@ fn config_holding_the_deploy_token_value_is_refused() {
     // RS_DEPLOY_TOKEN is not declared by this file, but its name says it is
     // a secret: its value must not be written in the file either.
     let secret = "tok-ambient-in-config-777";
-    let repo = Repo::new();
-    repo.config(&format!("environments = [\"dev\", \"{secret}\"]\n"));
+    let repo = Repo::with_config(&format!("environments = [\"dev\", \"{secret}\"]\n"));
     Sentinel::in_repo(&repo)
         .env("RS_DEPLOY_TOKEN", secret)
         .gate("dev", "v1.2.3")
-        .status(1)
         .stdout("")
         .stderr_has("environments[1]")
         .nowhere(secret)
-        .run();
+        .blocked();
 }
 
 #[test]
 fn config_error_messages_are_scrubbed() {
     let secret = "s3cr3t-as-a-key-8080";
-    let repo = Repo::new();
-    repo.config(&format!("{secret} = 1\n"));
+    let repo = Repo::with_config(&format!("{secret} = 1\n"));
     Sentinel::in_repo(&repo)
         .env("RS_DEPLOY_TOKEN", secret)
         .gate("prod", "v1.2.3")
-        .status(1)
         .stdout("")
         .stderr_has("release-sentinel.toml:1:1:")
         .stderr_has("***")
         .nowhere(secret)
-        .run();
+        .blocked();
 }
 
 #[test]
@@ -242,11 +224,10 @@ fn usage_errors_are_scrubbed() {
         .env("RS_DEPLOY_TOKEN", secret)
         .gate("prod", "v1.2.3")
         .args(["--format", secret])
-        .status(1)
         .stdout("")
         .stderr_has("invalid value '***'")
         .nowhere(secret)
-        .run();
+        .blocked();
 }
 
 #[test]
@@ -256,10 +237,9 @@ fn url_credentials_and_secret_query_values_are_masked() {
     Sentinel::in_repo(&repo)
         .env("RUST_LOG", "trace")
         .gate(env, "v1.2.3")
-        .status(1)
         .stdout_has(row("env_allowed", "FAIL"))
         .stdout_has("https://***@example.com/x?token=***&page=2")
         .nowhere("hunter2pw")
         .nowhere("abc123xyz")
-        .run();
+        .blocked();
 }
