@@ -537,12 +537,12 @@ fn corrupt_index_fails_with_what_to_do() {
 }
 
 #[test]
-#[ignore = "needs root to chown the repository to another user; run as root with --ignored (.ci/run does)"]
+#[ignore = "needs root to chown the repository to another user; run as root with --ignored (.ci/test does)"]
 fn repository_owned_by_another_user_fails_with_safe_directory() {
     assert!(
         is_root(),
         "this test needs root to chown the repository to another user: \
-         run it as root (`cargo test --locked -- --ignored`, as .ci/run does)"
+         run it as root (`cargo test --locked -- --ignored`, as .ci/test does)"
     );
     let repo = Repo::new();
     let status = std::process::Command::new("chown")
