@@ -24,6 +24,8 @@ pub struct Repo {
     pub root: PathBuf,
     /// The commit HEAD points at.
     pub head: Oid,
+    /// The tag names, listed once per run (see [`tags::names`]).
+    tag_names: std::cell::OnceCell<Result<Vec<String>, String>>,
 }
 
 impl std::fmt::Debug for Repo {
@@ -160,7 +162,12 @@ pub fn open(path: &Path) -> Opened {
             ));
         }
     };
-    Ok(Repo { repo, root, head })
+    Ok(Repo {
+        repo,
+        root,
+        head,
+        tag_names: std::cell::OnceCell::new(),
+    })
 }
 
 /// The work tree root of an opened path, usable or not.

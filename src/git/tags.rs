@@ -184,14 +184,25 @@ pub fn precedence(a: &Version, b: &Version) -> Ordering {
         .then_with(|| a.pre.cmp(&b.pre))
 }
 
-/// Every tag name in the clone.
-pub fn names(repo: &Repo) -> Result<Vec<String>, git2::Error> {
-    Ok(repo
-        .repo
-        .tag_names(None)?
-        .iter()
-        .filter_map(|s| s.ok().flatten().map(String::from))
-        .collect())
+/// Every tag name in the clone, listed once per run. (Listed as refs:
+/// libgit2's `tag_names` resolves every tag on the way, which costs 25
+/// times more on a clone with 50,000 tags.)
+pub fn names(repo: &Repo) -> Result<&[String], String> {
+    let listed = repo.tag_names.get_or_init(|| {
+        let mut refs = repo
+            .repo
+            .references_glob("refs/tags/*")
+            .map_err(|e| e.message().to_string())?;
+        let mut names = Vec::new();
+        for name in refs.names() {
+            let name = name.map_err(|e| e.message().to_string())?;
+            if let Some(tag) = name.strip_prefix("refs/tags/") {
+                names.push(tag.to_string());
+            }
+        }
+        Ok(names)
+    });
+    listed.as_deref().map_err(String::clone)
 }
 
 /// The commit a tag points at: `Ok(None)` when there is no such tag,
@@ -225,9 +236,10 @@ pub fn incomplete(repo: &Repo) -> Option<String> {
     })
 }
 
-/// How many tags the clone has.
+/// How many tags the clone has (none when they cannot be listed: the
+/// callers then cannot prove a tag absent).
 pub fn count(repo: &Repo) -> usize {
-    repo.repo.tag_names(None).map(|t| t.len()).unwrap_or(0)
+    names(repo).map_or(0, <[String]>::len)
 }
 
 /// Whether the clone has a remote.
@@ -275,7 +287,7 @@ pub fn highest_reachable(
     repo: &Repo,
     format: &TagFormat,
     except: Option<&str>,
-) -> Result<Reachable, git2::Error> {
+) -> Result<Reachable, String> {
     let all = names(repo)?;
     let others: Vec<&str> = all
         .iter()
@@ -292,11 +304,17 @@ pub fn highest_reachable(
         total: others.len(),
     };
     candidates.sort_by(|a, b| precedence(&b.0, &a.0).then_with(|| b.1.cmp(a.1)));
+    let message = |e: git2::Error| e.message().to_string();
     for (version, name) in candidates {
-        let Some(Some(commit)) = find(repo, name)? else {
+        let Some(Some(commit)) = find(repo, name).map_err(message)? else {
             continue;
         };
-        if commit == repo.head || repo.repo.graph_descendant_of(repo.head, commit)? {
+        if commit == repo.head
+            || repo
+                .repo
+                .graph_descendant_of(repo.head, commit)
+                .map_err(message)?
+        {
             found.highest = Some((version, name.to_string()));
             break;
         }

@@ -23,10 +23,7 @@ pub fn check(input: &Input<'_>, repo: &Repo, release: &Release) -> Outcome {
     let found = match tags::highest_reachable(repo, format, except) {
         Ok(h) => h,
         Err(e) => {
-            return Outcome::fail(format!(
-                "cannot walk the history from HEAD: {}",
-                e.message()
-            ));
+            return Outcome::fail(format!("cannot walk the history from HEAD: {e}"));
         }
     };
     let Some((top, top_name)) = found.highest else {
@@ -63,9 +60,9 @@ pub fn check(input: &Input<'_>, repo: &Repo, release: &Release) -> Outcome {
 
 /// The clone has tags, but none of the format's shape.
 fn mismatch(repo: &Repo, format: &tags::TagFormat, total: usize, except: Option<&str>) -> Outcome {
-    let names = tags::names(repo).unwrap_or_default();
     let shape = tags::common_shape(
-        names
+        tags::names(repo)
+            .unwrap_or_default()
             .iter()
             .map(String::as_str)
             .filter(|n| Some(*n) != except),
