@@ -43,6 +43,7 @@ Examples:
     after_help = AFTER_HELP,
     max_term_width = 100,
     subcommand_negates_reqs = true,
+    disable_help_subcommand = true,
     args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
@@ -76,7 +77,15 @@ pub struct Stopped {
 
 /// `--help` and `-V` print and exit 0; every usage error exits 1 (clap's
 /// own default would be 2, which means CRITICAL here). Scrubbed, ASCII.
-pub fn stopped(e: &clap::Error, vars: &EnvSnapshot, scrubber: &Scrubber) -> Stopped {
+/// clap quotes the offending argument as given; an argument with a line
+/// break or another control character is escaped where it is quoted, so
+/// that it cannot start a line of its own (`::error` on GitHub).
+pub fn stopped(
+    e: &clap::Error,
+    args: &[std::ffi::OsString],
+    vars: &EnvSnapshot,
+    scrubber: &Scrubber,
+) -> Stopped {
     // clap reads RS_ENV and friends itself and blames "arguments"; name
     // the variable when one of them is the culprit.
     let bad: Vec<&str> = ["RS_ENV", "RS_VERSION", "RS_CONFIG"]
@@ -97,9 +106,19 @@ pub fn stopped(e: &clap::Error, vars: &EnvSnapshot, scrubber: &Scrubber) -> Stop
         };
     }
     let help = matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion);
+    let mut text = scrubber.scrub(&e.render().to_string());
+    for arg in args {
+        let arg = scrubber.scrub(&arg.to_string_lossy());
+        let value = arg.split_once('=').map(|(_, v)| v.to_string());
+        for piece in std::iter::once(arg.clone()).chain(value) {
+            if piece.chars().any(char::is_control) {
+                text = text.replace(&piece, &sanitize::ascii(&piece));
+            }
+        }
+    }
     Stopped {
         stdout: help,
-        text: sanitize::ascii_lines(&scrubber.scrub(&e.render().to_string())),
+        text: sanitize::ascii_lines(&text),
         code: if help { 0 } else { USAGE_OR_INPUT_ERROR },
     }
 }

@@ -43,17 +43,28 @@ impl EnvSnapshot {
         }
     }
 
-    /// The value of `name` when it is set, UTF-8 and not blank.
+    /// The value of `name` when it is set, UTF-8 and not blank (see
+    /// [`crate::sanitize::is_blank`]).
     pub fn non_empty(&self, name: &str) -> Option<&str> {
         match self.get(name) {
-            Ok(Some(v)) if !v.trim().is_empty() => Some(v),
+            Ok(Some(v)) if !crate::sanitize::is_blank(v) => Some(v),
             _ => None,
         }
     }
 
-    /// Every variable name with its value, when UTF-8.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
-        self.vars.iter().map(|(k, v)| (k.as_str(), v.to_str()))
+    /// The value of `name` as text, invalid UTF-8 replaced: what a value
+    /// that is not UTF-8 looks like once output containing it is decoded.
+    pub fn lossy(&self, name: &str) -> Option<String> {
+        self.vars
+            .get(name)
+            .map(|v| v.to_string_lossy().into_owned())
+    }
+
+    /// Every variable name with its value, invalid UTF-8 replaced.
+    pub fn iter_lossy(&self) -> impl Iterator<Item = (&str, std::borrow::Cow<'_, str>)> {
+        self.vars
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.to_string_lossy()))
     }
 }
 

@@ -1,11 +1,21 @@
-//! Files the tool writes: whole or not at all.
+//! Files the tool reads and writes: whole or not at all, and never
+//! anything that is not a regular file.
+//!
+//! Writes go to a temporary file created exclusively under an unpredictable
+//! name in the target's directory (a link planted there cannot redirect
+//! them), then are renamed into place. Reads and appends open without
+//! blocking and refuse what is not a regular file, so a FIFO or a device
+//! named by mistake (or on purpose) cannot hang the tool or feed it
+//! without end.
 
-use std::io::Write;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
-/// Write `data` to `path` atomically: into a temporary file in the same
-/// directory, flushed to disk, then renamed over `path`. A reader never
-/// sees a half-written file, even if the tool is killed midway.
+/// Write `data` to `path` atomically: into a new temporary file in the
+/// same directory, flushed to disk, then renamed over `path`. A reader
+/// never sees a half-written file, even if the tool is killed midway.
 pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -15,17 +25,90 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "release-sentinel".to_string());
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)?;
+    tmp.write_all(data)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+fn nonblocking() -> i32 {
+    // The flag's bits fit an i32 on every platform rustix supports.
+    rustix::fs::OFlags::NONBLOCK.bits() as i32
+}
+
+/// What a path is, for a message about why it was not read or written.
+fn kind_of(file: &File) -> std::io::Result<Option<&'static str>> {
+    let t = file.metadata()?.file_type();
+    Ok(if t.is_file() {
+        None
+    } else if t.is_dir() {
+        Some("a directory, not a file")
+    } else if t.is_fifo() {
+        Some("a FIFO, not a regular file")
+    } else if t.is_socket() {
+        Some("a socket, not a regular file")
+    } else if t.is_char_device() || t.is_block_device() {
+        Some("a device, not a regular file")
+    } else {
+        Some("not a regular file")
+    })
+}
+
+/// Read a regular file of at most `max` bytes. The error says, in words,
+/// why not: a missing file or a dangling link, a directory, a FIFO, a
+/// device, a file too large.
+pub fn read_regular(path: &Path, max: u64) -> Result<Vec<u8>, String> {
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(nonblocking())
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(match std::fs::read_link(path) {
+                Ok(target) => format!(
+                    "it is a symbolic link to {}, which does not exist",
+                    target.display()
+                ),
+                Err(_) => "no such file".to_string(),
+            });
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    match kind_of(&file) {
+        Ok(Some(kind)) => return Err(format!("it is {kind}")),
+        Ok(None) => {}
+        Err(e) => return Err(e.to_string()),
     }
-    result
+    let mut data = Vec::new();
+    file.take(max + 1)
+        .read_to_end(&mut data)
+        .map_err(|e| e.to_string())?;
+    if data.len() as u64 > max {
+        return Err(format!(
+            "it is larger than the {} a file here may be",
+            crate::config::values::human(max)
+        ));
+    }
+    Ok(data)
+}
+
+/// Append `data` to `path` (created if missing), only when it is a regular
+/// file; never blocks on a FIFO without a reader.
+pub fn append_regular(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .custom_flags(nonblocking())
+        .open(path)?;
+    if let Some(kind) = kind_of(&file)? {
+        return Err(std::io::Error::other(format!("it is {kind}")));
+    }
+    file.write_all(data)
 }
 
 #[cfg(test)]
@@ -46,5 +129,60 @@ mod tests {
     fn a_missing_directory_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         assert!(write_atomic(&dir.path().join("no/such/dir/x"), b"x").is_err());
+    }
+
+    #[test]
+    fn a_link_planted_at_the_old_temporary_name_redirects_nothing() {
+        // The name a write used to go through: `.NAME.<pid>.tmp`.
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"untouched").unwrap();
+        let planted = dir
+            .path()
+            .join(format!(".report.json.{}.tmp", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        write_atomic(&dir.path().join("report.json"), b"report").unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"untouched");
+        assert_eq!(
+            std::fs::read(dir.path().join("report.json")).unwrap(),
+            b"report"
+        );
+    }
+
+    #[test]
+    fn reads_refuse_what_is_not_a_regular_file() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(
+            read_regular(dir.path(), 10)
+                .unwrap_err()
+                .contains("a directory")
+        );
+        assert!(
+            read_regular(Path::new("/dev/zero"), 10)
+                .unwrap_err()
+                .contains("a device")
+        );
+        let fifo = dir.path().join("fifo");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        assert!(read_regular(&fifo, 10).unwrap_err().contains("a FIFO"));
+        assert!(append_regular(&fifo, b"x").is_err());
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(dir.path().join("gone"), &link).unwrap();
+        assert!(
+            read_regular(&link, 10)
+                .unwrap_err()
+                .contains("does not exist")
+        );
+        let big = dir.path().join("big");
+        std::fs::write(&big, [b'a'; 11]).unwrap();
+        assert!(read_regular(&big, 10).unwrap_err().contains("larger than"));
+        assert_eq!(read_regular(&big, 11).unwrap().len(), 11);
     }
 }

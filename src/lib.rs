@@ -16,6 +16,7 @@ pub mod envsnap;
 pub mod exit;
 pub mod fsutil;
 pub mod git;
+pub mod http;
 pub mod logging;
 pub mod par;
 pub mod progress;
@@ -36,12 +37,13 @@ pub const AMBIENT_SECRET_MIN_LEN: usize = 8;
 /// Register the values of secret-looking environment variables with the
 /// scrubber, before anything else runs.
 pub fn register_ambient_secrets(vars: &EnvSnapshot, scrubber: &Scrubber) {
-    for (name, value) in vars.iter() {
-        if let Some(value) = value
-            && value.trim().chars().count() >= AMBIENT_SECRET_MIN_LEN
+    // Values that are not UTF-8 count too, in the form they take once
+    // output containing them is decoded.
+    for (name, value) in vars.iter_lossy() {
+        if value.trim().chars().count() >= AMBIENT_SECRET_MIN_LEN
             && secrets::is_secret_like_name(name)
         {
-            scrubber.add(value);
+            scrubber.add(&value);
         }
     }
 }

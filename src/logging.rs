@@ -36,9 +36,11 @@ impl Drop for ScrubbedStderr {
         }
         let text = String::from_utf8_lossy(&self.buf);
         // Scrub first, then escape: a log line must not carry a secret, nor
-        // control characters that would forge lines or colours.
+        // control characters that would forge lines (a file name with a
+        // line break, `::error` on GitHub) or colours. One event is one
+        // line, whatever its fields hold.
         let body = text.strip_suffix('\n').unwrap_or(&text);
-        let mut clean = crate::sanitize::ascii_lines(&self.scrubber.scrub(body));
+        let mut clean = crate::sanitize::ascii(&self.scrubber.scrub(body));
         clean.push('\n');
         // Nothing useful can be done if stderr is gone.
         let _ = io::stderr().lock().write_all(clean.as_bytes());

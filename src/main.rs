@@ -21,6 +21,7 @@ fn main() -> ExitCode {
     // The last line of defence: a panic is a bug, but it exits 1
     // (BLOCKED), never 101, and its message leaks no secret.
     std::panic::set_hook(Box::new(move |info| {
+        let info = release_sentinel::sanitize::ascii(&info.to_string());
         let why = format!("internal error: {info}\nthis is a bug; the release is BLOCKED (exit 1)");
         let _ = io::stderr().write_all(error_line(&why, &hook).as_bytes());
         std::process::exit(i32::from(USAGE_OR_INPUT_ERROR));
@@ -31,10 +32,11 @@ fn main() -> ExitCode {
 }
 
 fn run(vars: &EnvSnapshot, scrubber: &Scrubber) -> u8 {
-    let command = match Cli::try_parse() {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let command = match Cli::try_parse_from(&args) {
         Ok(cli) => cli.into_command(),
         Err(e) => {
-            let s = stopped(&e, vars, scrubber);
+            let s = stopped(&e, &args, vars, scrubber);
             let mut sink: Box<dyn Write> = if s.stdout {
                 Box::new(io::stdout())
             } else {

@@ -1,5 +1,6 @@
-//! Running one configured step: its own process group, a timeout that
-//! holds, captured output, and nothing left running afterwards.
+//! Running one command as a step (of the pack, and of every later command
+//! that runs one): its own process group, a timeout that holds, captured
+//! output, and nothing left running afterwards.
 //!
 //! The step is started as the leader of a new process group. A waiter
 //! thread owns the child and reports its exit; two reader threads keep the
@@ -22,8 +23,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rustix::process::{Pid, Signal, kill_process_group};
-
-use crate::config::pack::Step;
 
 /// Between SIGTERM and SIGKILL.
 pub const GRACE: Duration = Duration::from_millis(1000);
@@ -65,13 +64,30 @@ impl Captured {
         self.total += data.len();
         self.tail.extend_from_slice(data);
         if self.tail.len() > OUTPUT_CAP {
-            let cut = self.tail.len() - OUTPUT_CAP;
+            let mut cut = self.tail.len() - OUTPUT_CAP;
+            // Cut at a character's start, not inside one.
+            while cut < self.tail.len() && self.tail[cut] & 0xC0 == 0x80 {
+                cut += 1;
+            }
             self.tail.drain(..cut);
         }
     }
 
+    /// Whether the start of the stream was dropped.
+    pub fn cut(&self) -> bool {
+        self.total > self.tail.len()
+    }
+
+    /// The kept text, decoded (invalid UTF-8 replaced), not yet scrubbed.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.tail).into_owned()
+    }
+
+    /// The kept text, scrubbed, with nothing left of a secret that the cut
+    /// or the end of the stream split (see
+    /// [`crate::secrets::Scrubber::scrub_cut`]).
+    pub fn scrubbed(&self, scrubber: &crate::secrets::Scrubber) -> String {
+        scrubber.scrub_cut(&self.text(), self.cut())
     }
 }
 
@@ -98,9 +114,16 @@ fn signal_group(pgid: Pid, sig: Signal) {
     let _ = kill_process_group(pgid, sig);
 }
 
-/// Run `step` from `root` with `env` added to the inherited environment.
-pub fn run(step: &Step, root: &Path, env: &[(String, String)], stop: &AtomicBool) -> Ran {
-    let (program, args) = match step.argv.split_first() {
+/// Run `argv` from `root` with `env` added to the inherited environment,
+/// for at most `timeout`; `stop` (SIGINT, SIGTERM) ends it early.
+pub fn run(
+    argv: &[String],
+    env: &[(String, String)],
+    timeout: Duration,
+    root: &Path,
+    stop: &AtomicBool,
+) -> Ran {
+    let (program, args) = match argv.split_first() {
         Some(p) => p,
         None => {
             return Ran {
@@ -116,8 +139,7 @@ pub fn run(step: &Step, root: &Path, env: &[(String, String)], stop: &AtomicBool
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .envs(step.env.iter().map(|(k, v)| (k, v)));
+        .envs(env.iter().map(|(k, v)| (k, v)));
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
     let mut child = match cmd.spawn() {
         Ok(c) => c,
@@ -137,7 +159,7 @@ pub fn run(step: &Step, root: &Path, env: &[(String, String)], stop: &AtomicBool
         let _ = tx.send(child.wait());
     });
 
-    let deadline = Instant::now() + step.timeout;
+    let deadline = Instant::now() + timeout;
     let mut forced: Option<End> = None;
     let status = loop {
         let now = Instant::now();
@@ -192,21 +214,16 @@ pub fn run(step: &Step, root: &Path, env: &[(String, String)], stop: &AtomicBool
 mod tests {
     use super::*;
 
-    fn step(argv: &[&str], timeout_ms: u64) -> Step {
-        Step {
-            name: "t".into(),
-            argv: argv.iter().map(|s| s.to_string()).collect(),
-            timeout: Duration::from_millis(timeout_ms),
-            env: vec![("EXTRA".into(), "x1".into())],
-        }
-    }
-
     fn go(argv: &[&str], timeout_ms: u64) -> Ran {
-        let dir = std::env::temp_dir();
+        let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
         run(
-            &step(argv, timeout_ms),
-            &dir,
-            &[("RS_DRY_RUN".into(), "1".into())],
+            &argv,
+            &[
+                ("RS_DRY_RUN".into(), "1".into()),
+                ("EXTRA".into(), "x1".into()),
+            ],
+            Duration::from_millis(timeout_ms),
+            &std::env::temp_dir(),
             &AtomicBool::new(false),
         )
     }

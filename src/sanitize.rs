@@ -44,10 +44,27 @@ pub fn capped(s: &str, max: usize) -> String {
     out
 }
 
-/// Quote a user-supplied value in a message. The value stays raw; the
-/// renderer escapes it.
+/// The longest a value echoed in a message may be, in characters: a
+/// megabyte of input must not come back as a megabyte of error.
+pub const ECHO_MAX: usize = 200;
+
+/// Quote a user-supplied value in a message, cut to [`ECHO_MAX`]. The
+/// value stays raw otherwise; the renderer escapes it.
 pub fn quoted(s: &str) -> String {
-    format!("\"{s}\"")
+    format!("\"{}\"", capped(s, ECHO_MAX))
+}
+
+/// Whether `s` shows nothing: empty, white space, or only characters that
+/// are invisible (zero-width spaces and joiners, the byte order mark, soft
+/// hyphens). Such a value is not "set".
+pub fn is_blank(s: &str) -> bool {
+    s.chars().all(|c| {
+        c.is_whitespace()
+            || matches!(
+                c,
+                '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}' | '\u{180E}'
+            )
+    })
 }
 
 /// Escape every line of `s` to printable ASCII, keeping the line breaks
@@ -101,6 +118,21 @@ mod tests {
         assert_eq!(ascii_capped("short", 10), "short");
         // A cut never splits an escape into non-ASCII.
         assert!(ascii_capped(&"\u{e9}".repeat(40), 20).is_ascii());
+    }
+
+    #[test]
+    fn invisible_values_are_blank() {
+        assert!(is_blank(""));
+        assert!(is_blank(" \t\n"));
+        assert!(is_blank("\u{200B}"));
+        assert!(is_blank("\u{FEFF} \u{200D}"));
+        assert!(!is_blank("x\u{200B}"));
+    }
+
+    #[test]
+    fn quoted_values_are_capped() {
+        let long = "A".repeat(1_000_000);
+        assert_eq!(quoted(&long).len(), ECHO_MAX + 2);
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! The gate: may this version go to this environment now? The policy
 //! gates in order, then (when every one passed) the health checks, all
 //! at once. Without a subcommand, the tool is this command; `--dry-run`
-//! runs the pre-live pack instead.
+//! runs the pre-live pack instead. SIGINT or SIGTERM stop it: what ran is
+//! reported, the rest is SKIP, and the verdict is BLOCKED (exit 1).
+
+use std::sync::atomic::Ordering;
 
 use super::{Context, Done, Error, Workspace, pack};
 use crate::checks::{health, policy};
@@ -50,7 +53,8 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     if args.dry_run {
         return pack::run(&pack::Args::from(args), cx);
     }
-    let ws = Workspace::open(&args.common.source, cx);
+    let stop = cx.interrupt_flag();
+    let ws = Workspace::open(&args.common, cx);
     let mut report = ws.report(&KIND, &args.common.target);
     report.strict = Some(args.strict);
     let Ok(config) = &ws.config else {
@@ -61,16 +65,17 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     let input = policy::Input::new(env, version, config, &ws.repo, cx.vars);
     let strict = args.strict || input.policy.strict;
     report.strict = Some(strict);
-    report.rows = policy::run(&input, args.fail_fast, strict);
+    report.rows = policy::run(&input, args.fail_fast, strict, &stop);
     let start = std::time::Instant::now();
-    if report.verdict() == Verdict::Safe {
+    if report.verdict() == Verdict::Safe && !stop.load(Ordering::SeqCst) {
         tracing::info!(checks = config.health.len(), "running the health checks");
         report
             .rows
-            .extend(health::run(&config.health, &cx.progress));
+            .extend(health::run(&config.health, cx.vars, &cx.progress, &stop));
     } else {
         report.rows.extend(health::skipped(&config.health));
     }
     tracing::debug!(elapsed = ?start.elapsed(), "health phase done");
+    report.interrupted = Some(stop.load(Ordering::SeqCst));
     Ok(Done::Report(report))
 }

@@ -42,10 +42,26 @@ pub fn run(args: &Args, _cx: &Context<'_>) -> Result<Done, Error> {
             source,
         }
     })?;
+    // A file elsewhere than the root is only read when named.
+    let config = match &args.path {
+        None => String::new(),
+        Some(_) => format!(" --config {}", shell_word(&shown)),
+    };
     Ok(Done::Text(
         format!(
-            "wrote {shown}\nnext: edit it, then run: release-sentinel --env dev --version v0.1.0\n"
+            "wrote {shown}\nnext: edit it, then run: release-sentinel --env dev --version v0.1.0{config}\n"
         )
         .into_bytes(),
     ))
+}
+
+/// `s` as one shell word: as is when plain, else single-quoted.
+fn shell_word(s: &str) -> String {
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_./=:@+".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
 }

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
 
-use crate::cli::{ColorArg, OutputArgs, SourceArgs, TargetArgs};
+use crate::cli::{ColorArg, Common, OutputArgs, SourceArgs, TargetArgs};
 use crate::config::{self, Config, ConfigError};
 use crate::envsnap::EnvSnapshot;
 use crate::git::{self, Opened};
@@ -206,7 +206,14 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    pub fn open(source: &SourceArgs, cx: &Context<'_>) -> Self {
+    /// Open the repository and load the config for `common`'s target.
+    pub fn open(common: &Common, cx: &Context<'_>) -> Self {
+        Self::open_for(&common.source, common.target.env.as_deref(), cx)
+    }
+
+    /// Open the repository and load the config; `env`, when given, is the
+    /// only environment whose override must resolve.
+    pub fn open_for(source: &SourceArgs, env: Option<&str>, cx: &Context<'_>) -> Self {
         let start = std::time::Instant::now();
         let repo = git::open(&source.repo);
         tracing::debug!(elapsed = ?start.elapsed(), "opened the repository");
@@ -216,6 +223,7 @@ impl Workspace {
             root.as_deref(),
             cx.vars,
             cx.scrubber,
+            env,
         );
         Self {
             root: root.unwrap_or_else(|| source.repo.clone()),

@@ -1,32 +1,43 @@
-//! The pre-live pack (`pack`, or the gate's `--dry-run`): an ordered suite of read-only
-//! validation steps, each reported as one row.
+//! The pre-live pack (`pack`, or the gate's `--dry-run`): an ordered suite
+//! of read-only validation steps, each reported as one row.
 //!
-//! With `[[pack.steps]]` configured, those steps run, one after another,
-//! as subprocesses (see [`crate::runner`]). Without, the pack is the tool's own
+//! A step is a configured command (run by [`crate::runner`]: its own
+//! process group, a timeout, captured output) or one of the tool's own
 //! steps, each doing real work: `config_check_dry`, `policy_gates_dry`,
-//! `health_checks_dry` and `scan_secrets_dry`. A step that could not check
-//! anything is SKIP, never OK, and anything but OK fails the pack.
+//! `health_checks_dry` and `scan_secrets_dry`. Without configured steps
+//! the pack is the built-in ones; with them, a built-in step runs where a
+//! `[[pack.steps]]` entry names it without a `run`. A step that could not
+//! check anything is SKIP, never OK, and anything but OK fails the pack.
 //!
-//! SIGINT and SIGTERM stop the pack: the running step's process group is
-//! killed, the steps not run show SKIP, and the table is still printed.
-//! (A built-in step is bounded by its own budgets and is not cut short.)
+//! Every step has a timeout. A built-in step runs on a thread of its own,
+//! so that its timeout holds and SIGINT or SIGTERM stop the pack within a
+//! moment even when it waits on a hung dependency (the thread is left to
+//! end with the process). On SIGINT or SIGTERM the running step is ended,
+//! the steps not run show SKIP, and the table is still printed.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::sync::{Arc, mpsc};
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
 use super::{Context, Done, Error, Workspace, gate};
 use crate::checks::{health, list_some, policy};
 use crate::cli::{Common, OutputArgs};
+use crate::config::pack::{Run, Step};
 use crate::config::{self, Config};
 use crate::envsnap::EnvSnapshot;
 use crate::exit::Verdict;
-use crate::git::{self, Opened};
+use crate::git;
 use crate::progress::Progress;
 use crate::report::{CheckResult, Kind, Outcome, Phase, Rule, Status};
+use crate::secrets::Scrubber;
 use crate::{runner, scan};
+
+/// How often a step's end, its timeout and the interrupt flag are looked
+/// at while a built-in step runs.
+const TICK: Duration = Duration::from_millis(50);
 
 /// The pack's report.
 pub static KIND: Kind = Kind {
@@ -43,14 +54,6 @@ pub static KIND: Kind = Kind {
         fail: Verdict::Blocked,
     },
 };
-
-/// The built-in steps, in order.
-pub const BUILTIN_STEPS: &[&str] = &[
-    "config_check_dry",
-    "policy_gates_dry",
-    "health_checks_dry",
-    "scan_secrets_dry",
-];
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -75,63 +78,32 @@ pub fn output(args: &Args) -> Option<&OutputArgs> {
     Some(&args.common.output)
 }
 
-struct Rows {
-    rows: Vec<CheckResult>,
-}
-
-impl Rows {
-    fn push(&mut self, name: &str, start: Instant, outcome: Outcome) {
-        tracing::debug!(
-            step = name,
-            status = outcome.status.as_str(),
-            "{}",
-            outcome.message
-        );
-        self.rows.push(CheckResult::new(
-            name,
-            Phase::Pack,
-            outcome,
-            start.elapsed(),
-        ));
-    }
+/// What the built-in steps need, owned: they run on threads of their own.
+struct Builtins {
+    config: Result<Config, String>,
+    args: Args,
+    vars: EnvSnapshot,
 }
 
 /// Run the pack.
 pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     let stop = cx.interrupt_flag();
-    let ws = Workspace::open(&args.common.source, cx);
+    let ws = Workspace::open(&args.common, cx);
     let mut report = ws.report(&KIND, &args.common.target);
-    let mut rows = Rows { rows: Vec::new() };
-    match &ws.config {
-        Ok(c) if !c.pack.steps.is_empty() => {
-            configured(c, args, &ws.root, &stop, &cx.progress, &mut rows)
-        }
-        _ => builtin(&ws, args, cx.vars, &stop, &cx.progress, &mut rows),
-    }
-    report.rows = rows.rows;
-    report.interrupted = Some(stop.load(Ordering::SeqCst));
-    Ok(Done::Report(report))
-}
-
-fn not_run(rows: &mut Rows, names: impl IntoIterator<Item = String>) {
-    for name in names {
-        rows.push(
-            &name,
-            Instant::now(),
-            Outcome::skip("not run: the pack was interrupted"),
-        );
-    }
-}
-
-fn configured(
-    config: &Config,
-    args: &Args,
-    root: &Path,
-    stop: &AtomicBool,
-    progress: &Progress,
-    rows: &mut Rows,
-) {
-    let env = vec![
+    let steps = match &ws.config {
+        Ok(c) => c.pack.steps_to_run(),
+        Err(_) => config::pack::Pack::default().steps_to_run(),
+    };
+    let builtins = Arc::new(Builtins {
+        config: ws
+            .config
+            .as_ref()
+            .map(Config::clone)
+            .map_err(|e| e.to_string()),
+        args: args.clone(),
+        vars: cx.vars.clone(),
+    });
+    let env = [
         ("RS_DRY_RUN".to_string(), "1".to_string()),
         ("RS_ENV".to_string(), args.common.target.env().to_string()),
         (
@@ -139,113 +111,168 @@ fn configured(
             args.common.target.version().to_string(),
         ),
     ];
-    let steps = &config.pack.steps;
-    for (i, s) in steps.iter().enumerate() {
+    for (i, step) in steps.iter().enumerate() {
         if stop.load(Ordering::SeqCst) {
-            not_run(rows, steps[i..].iter().map(|s| s.name.clone()));
-            return;
+            not_run(&mut report.rows, &steps[i..]);
+            break;
         }
         let start = Instant::now();
-        tracing::info!(step = %s.name, "running");
-        progress.begin(&s.name);
-        let ran = runner::run(s, root, &env, stop);
-        progress.end(&s.name);
-        let (status, message, code) = match &ran.end {
-            runner::End::Exited(0) => (Status::Ok, String::new(), Some(0)),
-            runner::End::Exited(c) => (Status::Fail, format!("exit {c}"), Some(*c)),
-            runner::End::Signalled(sig) => (Status::Fail, format!("killed by signal {sig}"), None),
-            runner::End::TimedOut => (
-                Status::Fail,
-                format!("timed out after {}", humantime::format_duration(s.timeout)),
-                None,
-            ),
-            runner::End::Interrupted => (Status::Fail, "interrupted".to_string(), None),
-            runner::End::CouldNotStart(why) => {
-                (Status::Fail, format!("could not start: {why}"), None)
+        tracing::info!(step = %step.name, "running");
+        cx.progress.begin(&step.name);
+        let (outcome, interrupted) = match &step.run {
+            Run::Command { argv, env: own } => {
+                let env: Vec<(String, String)> = env.iter().chain(own).cloned().collect();
+                command(step, argv, &env, &ws.root, &stop, cx.scrubber)
             }
+            Run::Builtin => builtin(step, &builtins, &stop),
         };
-        let outcome = Outcome::new(status, message)
-            .detail("exit_code", code)
-            .detail("timeout_ms", s.timeout.as_millis() as u64)
-            .detail("stdout", ran.stdout.text())
-            .detail("stdout_bytes", ran.stdout.total)
-            .detail("stderr", ran.stderr.text())
-            .detail("stderr_bytes", ran.stderr.total);
-        rows.push(&s.name, start, outcome);
-        if ran.end == runner::End::Interrupted {
-            not_run(rows, steps[i + 1..].iter().map(|s| s.name.clone()));
-            return;
+        cx.progress.end(&step.name);
+        tracing::debug!(step = %step.name, status = outcome.status.as_str(), "{}", outcome.message);
+        report.rows.push(CheckResult::new(
+            &step.name,
+            Phase::Pack,
+            outcome,
+            start.elapsed(),
+        ));
+        if interrupted {
+            not_run(&mut report.rows, &steps[i + 1..]);
+            break;
         }
+    }
+    report.interrupted = Some(stop.load(Ordering::SeqCst));
+    Ok(Done::Report(report))
+}
+
+fn not_run(rows: &mut Vec<CheckResult>, steps: &[Step]) {
+    for s in steps {
+        rows.push(CheckResult::new(
+            &s.name,
+            Phase::Pack,
+            Outcome::skip("not run: the pack was interrupted"),
+            Duration::ZERO,
+        ));
     }
 }
 
-fn builtin(
-    ws: &Workspace,
-    args: &Args,
-    vars: &EnvSnapshot,
+fn timed_out(timeout: Duration) -> String {
+    format!("timed out after {}", humantime::format_duration(timeout))
+}
+
+/// A configured command; also says whether the pack was interrupted.
+fn command(
+    step: &Step,
+    argv: &[String],
+    env: &[(String, String)],
+    root: &Path,
     stop: &AtomicBool,
-    progress: &Progress,
-    rows: &mut Rows,
-) {
-    let (config, repo) = (&ws.config, &ws.repo);
-    let needs_config = || Outcome::skip("not checked: needs a valid config (see config_check_dry)");
-    for (i, name) in BUILTIN_STEPS.iter().enumerate() {
+    scrubber: &Scrubber,
+) -> (Outcome, bool) {
+    let ran = runner::run(argv, env, step.timeout, root, stop);
+    let (status, message, code) = match &ran.end {
+        runner::End::Exited(0) => (Status::Ok, String::new(), Some(0)),
+        runner::End::Exited(c) => (Status::Fail, format!("exit {c}"), Some(*c)),
+        runner::End::Signalled(sig) => (Status::Fail, format!("killed by signal {sig}"), None),
+        runner::End::TimedOut => (Status::Fail, timed_out(step.timeout), None),
+        runner::End::Interrupted => (Status::Fail, "interrupted".to_string(), None),
+        runner::End::CouldNotStart(why) => (Status::Fail, format!("could not start: {why}"), None),
+    };
+    let outcome = Outcome::new(status, message)
+        .detail("exit_code", code)
+        .detail("timeout_ms", step.timeout.as_millis() as u64)
+        .detail("stdout", ran.stdout.scrubbed(scrubber))
+        .detail("stdout_bytes", ran.stdout.total)
+        .detail("stderr", ran.stderr.scrubbed(scrubber))
+        .detail("stderr_bytes", ran.stderr.total);
+    (outcome, ran.end == runner::End::Interrupted)
+}
+
+/// A built-in step, on a thread of its own, under its timeout; also says
+/// whether the pack was interrupted.
+fn builtin(step: &Step, builtins: &Arc<Builtins>, stop: &AtomicBool) -> (Outcome, bool) {
+    let (tx, rx) = mpsc::channel();
+    let (name, shared) = (step.name.clone(), Arc::clone(builtins));
+    let spawned = std::thread::Builder::new()
+        .name(format!("step {name}"))
+        .spawn(move || {
+            let _ = tx.send(run_builtin(&name, &shared));
+        });
+    if let Err(e) = spawned {
+        return (Outcome::fail(format!("could not start: {e}")), false);
+    }
+    let deadline = Instant::now() + step.timeout;
+    loop {
         if stop.load(Ordering::SeqCst) {
-            not_run(rows, BUILTIN_STEPS[i..].iter().map(|s| s.to_string()));
-            return;
+            return (Outcome::fail("interrupted"), true);
         }
-        let start = Instant::now();
-        progress.begin(name);
-        let outcome = match (*name, config) {
-            ("config_check_dry", c) => config_check(c),
-            ("policy_gates_dry", Ok(c)) => policy_step(c, args, repo, vars),
-            ("health_checks_dry", Ok(c)) => health_step(c, args),
-            ("scan_secrets_dry", c) => secrets_scan(c.as_ref().ok(), repo, vars),
-            _ => needs_config(),
-        };
-        progress.end(name);
-        rows.push(name, start, outcome);
+        let now = Instant::now();
+        if now >= deadline {
+            return (Outcome::fail(timed_out(step.timeout)), false);
+        }
+        match rx.recv_timeout(TICK.min(deadline - now)) {
+            Ok(outcome) => {
+                return (
+                    outcome.detail("timeout_ms", step.timeout.as_millis() as u64),
+                    false,
+                );
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return (Outcome::fail("the step failed unexpectedly"), false);
+            }
+        }
     }
 }
 
-fn config_check(config: &Result<Config, config::ConfigError>) -> Outcome {
+fn run_builtin(name: &str, b: &Builtins) -> Outcome {
+    let needs_config = || Outcome::skip("not checked: needs a valid config (see config_check_dry)");
+    match (name, &b.config) {
+        ("config_check_dry", c) => config_check(c),
+        ("policy_gates_dry", Ok(c)) => policy_step(c, b),
+        ("health_checks_dry", Ok(c)) => health_step(c, b),
+        ("scan_secrets_dry", c) => {
+            secrets_scan(c.as_ref().ok(), &b.args.common.source.repo, &b.vars)
+        }
+        _ => needs_config(),
+    }
+}
+
+fn config_check(config: &Result<Config, String>) -> Outcome {
     match config {
         Ok(c) => {
-            // Resolve the policy of every environment, as the gate would.
-            let resolved: Vec<String> = c
-                .environments
+            let unresolved: Vec<String> = c
+                .unresolved
                 .iter()
-                .filter(|e| !c.policy_for(e).branches.is_empty())
-                .cloned()
+                .map(|(env, why)| format!("{env}: {}", why.join("; ")))
                 .collect();
-            if resolved.len() == c.environments.len() && !resolved.is_empty() {
-                Outcome::ok(format!("{} resolves for {}", c.source, resolved.join(", ")))
-                    .detail("environments", resolved)
+            if c.environments.is_empty() {
+                Outcome::fail(format!("{} declares no environment", c.source))
+            } else if unresolved.is_empty() {
+                Outcome::ok(format!(
+                    "{} resolves for {}",
+                    c.source,
+                    c.environments.join(", ")
+                ))
+                .detail("environments", c.environments.clone())
             } else {
                 Outcome::fail(format!(
-                    "{} does not resolve for every environment",
-                    c.source
+                    "{} does not resolve for every environment: {}",
+                    c.source,
+                    list_some(&unresolved, 2)
                 ))
+                .detail("unresolved", unresolved)
             }
         }
-        Err(e) => {
-            let text = e.to_string();
-            Outcome::fail(text.lines().next().unwrap_or("invalid config").to_string())
-                .detail("error", text)
-        }
+        Err(text) => Outcome::fail(text.lines().next().unwrap_or("invalid config").to_string())
+            .detail("error", text.as_str()),
     }
 }
 
-fn policy_step(config: &Config, args: &Args, repo: &Opened, vars: &EnvSnapshot) -> Outcome {
-    let input = policy::Input::new(
-        args.common.target.env(),
-        args.common.target.version(),
-        config,
-        repo,
-        vars,
-    );
-    let strict = args.strict || input.policy.strict;
-    let rows = policy::run(&input, false, strict);
+fn policy_step(config: &Config, b: &Builtins) -> Outcome {
+    let repo = git::open(&b.args.common.source.repo);
+    let target = &b.args.common.target;
+    let input = policy::Input::new(target.env(), target.version(), config, &repo, &b.vars);
+    let strict = b.args.strict || input.policy.strict;
+    let rows = policy::run(&input, false, strict, &AtomicBool::new(false));
     summarize(&rows, strict, "policy gates", "gates")
 }
 
@@ -269,17 +296,24 @@ fn summarize(rows: &[CheckResult], strict: bool, what: &str, key: &str) -> Outco
     outcome.detail(key, summary)
 }
 
-fn health_step(config: &Config, args: &Args) -> Outcome {
+fn health_step(config: &Config, b: &Builtins) -> Outcome {
+    let args = &b.args;
     if config.health.is_empty() {
         return Outcome::skip("not checked: no health checks are configured");
     }
     let strict = args.strict || config.policy_for(args.common.target.env()).strict;
-    let rows = health::run(&config.health, &Progress::none());
+    let rows = health::run(
+        &config.health,
+        &b.vars,
+        &Progress::none(),
+        &AtomicBool::new(false),
+    );
     summarize(&rows, strict, "health checks", "checks")
 }
 
-fn secrets_scan(config: Option<&Config>, repo: &Opened, vars: &EnvSnapshot) -> Outcome {
-    let Ok(repo) = repo else {
+fn secrets_scan(config: Option<&Config>, repo: &Path, vars: &EnvSnapshot) -> Outcome {
+    let repo = git::open(repo);
+    let Ok(repo) = &repo else {
         return Outcome::skip("not checked: not a readable git repository (see policy_gates_dry)");
     };
     let files = match git::files::files(&repo.repo) {

@@ -64,28 +64,42 @@ pub struct Problem {
 }
 
 impl fmt::Display for Problem {
+    /// One line whatever the key and message hold (both may quote what the
+    /// file says), cut to a readable length.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.key, self.message)
+        use crate::sanitize::{ascii, capped};
+        write!(
+            f,
+            "{}: {}",
+            ascii(&capped(&self.key, 200)),
+            ascii(&capped(&self.message, 1000))
+        )
     }
 }
 
 /// Why there is no usable configuration.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {reason}")]
+    #[error("cannot read config file {}: {}", one_line(path), one_line(reason))]
     Read { path: String, reason: String },
-    #[error("{path}:{line}:{column}: {message}")]
+    #[error("{}:{line}:{column}: {}", one_line(path), one_line(message))]
     Syntax {
         path: String,
         line: usize,
         column: usize,
         message: String,
     },
-    #[error("invalid config {}: {}", .origin, problems_text(.problems))]
+    #[error("invalid config {}: {}", one_line(&.origin.to_string()), problems_text(.problems))]
     Invalid {
         origin: Source,
         problems: Vec<Problem>,
     },
+}
+
+/// A value from outside (a path, a parser's message) on one line: the
+/// error's own line breaks are the only ones it has.
+fn one_line(s: &str) -> String {
+    crate::sanitize::ascii(&crate::sanitize::capped(s, 1000))
 }
 
 fn problems_text(problems: &[Problem]) -> String {
@@ -153,6 +167,10 @@ pub struct Config {
     pub environments: Vec<String>,
     base: Policy,
     overrides: BTreeMap<String, Override>,
+    /// Environments (other than the one being checked) whose override
+    /// references variables that are not set, with the problems. Their
+    /// policy cannot be resolved in this run.
+    pub unresolved: BTreeMap<String, Vec<String>>,
     pub variables: Variables,
     /// The health checks, in the order they are reported.
     pub health: Vec<crate::checks::health::HealthCheck>,
@@ -211,9 +229,16 @@ fn secret_names<'a>(
     names
 }
 
+/// The largest configuration file read.
+pub const MAX_FILE_SIZE: u64 = 4 * 1024 * 1024;
+
 /// Find and load the configuration. `explicit` is `--config`; `repo_root`
-/// is the work tree root, when the path is inside a repository.
+/// is the work tree root, when the path is inside a repository; `target`
+/// is the environment being checked (only its override must resolve).
 ///
+/// A `release-sentinel.toml` at the root that exists in any form is the
+/// configuration: one that is not a regular file (a directory, a dangling
+/// link) is an error, never a reason to fall back to the embedded default.
 /// Secret values are registered with `scrubber` as soon as the file names
 /// them, before anything about the file can be logged or reported.
 pub fn load(
@@ -221,35 +246,46 @@ pub fn load(
     repo_root: Option<&Path>,
     env: &EnvSnapshot,
     scrubber: &Scrubber,
+    target: Option<&str>,
 ) -> Result<Config, ConfigError> {
     let path = match explicit {
         Some(p) => Some(p.to_path_buf()),
         None => repo_root
             .map(|root| root.join(FILE_NAME))
-            .filter(|p| p.is_file()),
+            .filter(|p| std::fs::symlink_metadata(p).is_ok()),
     };
-    match path {
-        None => {
-            tracing::debug!("no {FILE_NAME} found; using the embedded default");
-            parse(EMBEDDED_DEFAULT, Source::Embedded, env, scrubber)
-        }
-        Some(path) => {
-            tracing::debug!(path = %path.display(), "reading config");
-            let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Read {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            })?;
-            parse(&text, Source::File(path), env, scrubber)
-        }
-    }
+    let Some(path) = path else {
+        tracing::debug!("no {FILE_NAME} found; using the embedded default");
+        return parse_for(EMBEDDED_DEFAULT, Source::Embedded, env, scrubber, target);
+    };
+    tracing::debug!(path = %path.display(), "reading config");
+    let read = |reason: String| ConfigError::Read {
+        path: path.display().to_string(),
+        reason,
+    };
+    let data = crate::fsutil::read_regular(&path, MAX_FILE_SIZE).map_err(read)?;
+    let text = String::from_utf8(data).map_err(|_| read("it is not UTF-8 text".to_string()))?;
+    parse_for(&text, Source::File(path.clone()), env, scrubber, target)
 }
 
-/// Parse and validate configuration text.
+/// Parse and validate configuration text, for every environment.
 pub fn parse(
     text: &str,
     source: Source,
     env: &EnvSnapshot,
     scrubber: &Scrubber,
+) -> Result<Config, ConfigError> {
+    parse_for(text, source, env, scrubber, None)
+}
+
+/// Parse and validate configuration text; `target`, when given, is the
+/// only environment whose override must resolve.
+pub fn parse_for(
+    text: &str,
+    source: Source,
+    env: &EnvSnapshot,
+    scrubber: &Scrubber,
+    target: Option<&str>,
 ) -> Result<Config, ConfigError> {
     let raw: raw::RawConfig = toml::from_str(text).map_err(|e| syntax_error(text, &source, &e))?;
     if let Some(vars) = &raw.variables {
@@ -260,14 +296,14 @@ pub fn parse(
             vars.public.as_ref().unwrap_or(&none),
         );
         for name in names {
-            if let Ok(Some(value)) = env.get(name) {
-                scrubber.add(value);
+            if let Some(value) = env.lossy(name) {
+                scrubber.add(&value);
             }
         }
     }
     // The whole document, for checks that look at every value at once.
     let table: toml::Table = toml::from_str(text).map_err(|e| syntax_error(text, &source, &e))?;
-    let config = validate::validate(raw, &table, source, env, scrubber)?;
+    let config = validate::validate(raw, &table, source, env, scrubber, target)?;
     for check in &config.health {
         for value in check.check.secrets() {
             scrubber.add(&value);

@@ -1,4 +1,8 @@
 //! `[pack]`: the validated pre-live pack configuration.
+//!
+//! A step is a command (`run`), or one of the tool's own steps
+//! ([`BUILTIN_STEPS`]), named without a `run`. Without any step, the pack
+//! is the built-in steps. Every step has a timeout.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -16,15 +20,47 @@ pub const STEP_TIMEOUT: Duration = Duration::from_secs(30);
 pub const SCAN_MAX_FILE_SIZE: u64 = 1024 * 1024;
 const MAX_STEP_TIMEOUT: Duration = Duration::from_secs(3600);
 
-/// One configured step.
+/// The tool's own steps, in their default order.
+pub const BUILTIN_STEPS: &[&str] = &[
+    "config_check_dry",
+    "policy_gates_dry",
+    "health_checks_dry",
+    "scan_secrets_dry",
+];
+
+/// The step that runs the secrets scan.
+pub const SCAN_STEP: &str = "scan_secrets_dry";
+
+/// One step of the pack.
 #[derive(Debug, Clone)]
 pub struct Step {
     pub name: String,
-    /// The program and its arguments (`sh -c LINE` for a shell step).
-    pub argv: Vec<String>,
+    pub run: Run,
     pub timeout: Duration,
-    /// Extra variables for the step.
-    pub env: Vec<(String, String)>,
+}
+
+/// What a step runs.
+#[derive(Debug, Clone)]
+pub enum Run {
+    /// A command: the program and its arguments (`sh -c LINE` for a shell
+    /// step), with extra variables.
+    Command {
+        argv: Vec<String>,
+        env: Vec<(String, String)>,
+    },
+    /// The tool's own step of that name.
+    Builtin,
+}
+
+impl Step {
+    /// The built-in step `name` with the default timeout.
+    pub fn builtin(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            run: Run::Builtin,
+            timeout: STEP_TIMEOUT,
+        }
+    }
 }
 
 /// The secrets scan's settings.
@@ -60,6 +96,17 @@ pub struct Pack {
     pub scan: Scan,
 }
 
+impl Pack {
+    /// The steps that run: the configured ones, else the built-in ones.
+    pub fn steps_to_run(&self) -> Vec<Step> {
+        if self.steps.is_empty() {
+            BUILTIN_STEPS.iter().map(|n| Step::builtin(n)).collect()
+        } else {
+            self.steps.clone()
+        }
+    }
+}
+
 pub(super) fn validate(
     raw: RawPack,
     env: &EnvSnapshot,
@@ -82,7 +129,20 @@ pub(super) fn validate(
             steps.push(step);
         }
     }
+    let scan_set = raw.scan.is_some();
     let scan = scan(raw.scan.unwrap_or_default(), problems);
+    let scans = steps
+        .iter()
+        .any(|s| s.name == SCAN_STEP && matches!(s.run, Run::Builtin));
+    if scan_set && !steps.is_empty() && !scans {
+        problems.push(
+            "pack.scan",
+            format!(
+                "set, but no step runs the secrets scan: add [[pack.steps]] name = \"{SCAN_STEP}\" \
+                 (without `run`) where it should run"
+            ),
+        );
+    }
     (Pack { steps, scan }, secret_values)
 }
 
@@ -93,8 +153,38 @@ fn step(
     problems: &mut Problems,
     secret_values: &mut Vec<String>,
 ) -> Option<Step> {
+    let timeout = duration(
+        s.timeout.as_deref(),
+        STEP_TIMEOUT,
+        MAX_STEP_TIMEOUT,
+        &format!("{key}.timeout"),
+        problems,
+    );
+    let Some(run) = s.run else {
+        if !BUILTIN_STEPS.contains(&s.name.as_str()) {
+            problems.push(
+                format!("{key}.run"),
+                format!(
+                    "missing: only the built-in steps ({}) run without a command",
+                    BUILTIN_STEPS.join(", ")
+                ),
+            );
+            return None;
+        }
+        if s.shell.is_some() || s.env.is_some() {
+            problems.push(
+                key,
+                "a built-in step takes no `shell` or `env`, only `name` and `timeout`",
+            );
+        }
+        return Some(Step {
+            name: s.name,
+            run: Run::Builtin,
+            timeout,
+        });
+    };
     let shell = s.shell.unwrap_or(false);
-    let argv = match (s.run, shell) {
+    let argv = match (run, shell) {
         (RunSpec::Argv(args), false) if args.is_empty() || args[0].trim().is_empty() => {
             problems.push(format!("{key}.run"), "the command is empty");
             return None;
@@ -130,13 +220,6 @@ fn step(
             return None;
         }
     };
-    let timeout = duration(
-        s.timeout.as_deref(),
-        STEP_TIMEOUT,
-        MAX_STEP_TIMEOUT,
-        &format!("{key}.timeout"),
-        problems,
-    );
     let mut vars = Vec::new();
     for (name, value) in s.env.unwrap_or_default() {
         let vkey = format!("{key}.env.{name}");
@@ -153,9 +236,8 @@ fn step(
     }
     Some(Step {
         name: s.name,
-        argv,
+        run: Run::Command { argv, env: vars },
         timeout,
-        env: vars,
     })
 }
 

@@ -78,7 +78,7 @@ pub enum RunSpec {
 #[serde(deny_unknown_fields)]
 pub struct RawStep {
     pub name: String,
-    pub run: RunSpec,
+    pub run: Option<RunSpec>,
     pub shell: Option<bool>,
     pub timeout: Option<String>,
     pub env: Option<BTreeMap<String, String>>,

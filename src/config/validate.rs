@@ -22,6 +22,7 @@ pub(super) fn validate(
     source: Source,
     env: &EnvSnapshot,
     scrubber: &Scrubber,
+    target: Option<&str>,
 ) -> Result<Config, ConfigError> {
     let mut problems = Problems::default();
 
@@ -57,6 +58,7 @@ pub(super) fn validate(
     };
 
     let mut overrides = BTreeMap::new();
+    let mut unresolved = BTreeMap::new();
     for (name, rules) in overrides_raw {
         let key = format!("policy.env.{name}");
         if !environments.contains(&name) {
@@ -74,7 +76,18 @@ pub(super) fn validate(
             );
             continue;
         }
-        overrides.insert(name, over(rules, &key, env, &mut problems));
+        // Only the environment being checked must resolve: an unset
+        // variable in another one's override is noted, not an error.
+        let strict = target.is_none_or(|t| t == name);
+        problems.deferring(!strict);
+        let rules = over(rules, &key, env, &mut problems);
+        problems.deferring(false);
+        let deferred = problems.take_deferred();
+        if deferred.is_empty() {
+            overrides.insert(name, rules);
+        } else {
+            unresolved.insert(name, deferred.iter().map(|p| p.to_string()).collect());
+        }
     }
 
     let variables = variables(raw.variables.unwrap_or_default(), &mut problems);
@@ -96,6 +109,7 @@ pub(super) fn validate(
             environments,
             base,
             overrides,
+            unresolved,
             variables,
             health,
             pack,
@@ -103,7 +117,7 @@ pub(super) fn validate(
     } else {
         Err(ConfigError::Invalid {
             origin: source,
-            problems: problems.0,
+            problems: problems.list,
         })
     }
 }

@@ -13,19 +13,50 @@ use crate::report::Status;
 use crate::sanitize::quoted;
 
 /// Every semantic problem of a config, collected with its key path.
+///
+/// While [`Problems::deferring`], a reference to an unset variable is set
+/// aside instead (see [`Problems::take_deferred`]): an override for an
+/// environment that is not being checked must not block the one that is.
 #[derive(Debug, Default)]
-pub struct Problems(pub(crate) Vec<Problem>);
+pub struct Problems {
+    pub(crate) list: Vec<Problem>,
+    deferring: bool,
+    deferred: Vec<Problem>,
+}
 
 impl Problems {
     pub fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
-        self.0.push(Problem {
+        self.list.push(Problem {
             key: key.into(),
             message: message.into(),
         });
     }
 
+    /// A reference to a variable that is not set.
+    fn unset(&mut self, key: &str, message: String) {
+        let p = Problem {
+            key: key.to_string(),
+            message,
+        };
+        if self.deferring {
+            self.deferred.push(p);
+        } else {
+            self.list.push(p);
+        }
+    }
+
+    /// Set unset references aside from now on (or not).
+    pub fn deferring(&mut self, on: bool) {
+        self.deferring = on;
+    }
+
+    /// The unset references set aside so far.
+    pub fn take_deferred(&mut self) -> Vec<Problem> {
+        std::mem::take(&mut self.deferred)
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.list.is_empty()
     }
 }
 
@@ -112,16 +143,27 @@ pub fn expand_with(
                 ok = false;
             } else {
                 match env.get(name) {
-                    Ok(Some(v)) if !(is_required && v.trim().is_empty()) => out.push_str(v),
+                    Ok(Some(v)) if !(is_required && crate::sanitize::is_blank(v)) => {
+                        out.push_str(v)
+                    }
                     Ok(_) if is_required => unset.push(name.to_string()),
                     Ok(_) => {
-                        problems.push(key, format!("references ${{{name}}}, which is not set"));
+                        problems.unset(
+                            key,
+                            format!(
+                                "references ${{{}}}, which is not set",
+                                crate::sanitize::capped(name, crate::sanitize::ECHO_MAX)
+                            ),
+                        );
                         ok = false;
                     }
                     Err(_) => {
                         problems.push(
                             key,
-                            format!("references ${{{name}}}, whose value is not valid UTF-8"),
+                            format!(
+                                "references ${{{}}}, whose value is not valid UTF-8",
+                                crate::sanitize::capped(name, crate::sanitize::ECHO_MAX)
+                            ),
                         );
                         ok = false;
                     }
@@ -409,12 +451,12 @@ mod tests {
         duration(Some("0s"), d, max, "a", &mut p);
         duration(Some("1h"), d, max, "b", &mut p);
         duration(Some("soon"), d, max, "c", &mut p);
-        let keys: Vec<&str> = p.0.iter().map(|x| x.key.as_str()).collect();
+        let keys: Vec<&str> = p.list.iter().map(|x| x.key.as_str()).collect();
         assert_eq!(keys, ["a", "b", "c"]);
         assert!(
-            p.0[1].message.contains("longer than the 5m limit"),
+            p.list[1].message.contains("longer than the 5m limit"),
             "{:?}",
-            p.0
+            p.list
         );
     }
 }

@@ -75,12 +75,8 @@ pub fn deliver(
     if let Some(path) = &how.step_summary {
         let mut text = Vec::new();
         let written = markdown::render(report, scrubber, &mut text).and_then(|()| {
-            let mut f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)?;
-            f.write_all(&text)?;
-            f.write_all(b"\n")
+            text.push(b'\n');
+            crate::fsutil::append_regular(path, &text)
         });
         if let Err(e) = written {
             let _ = writeln!(

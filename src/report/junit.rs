@@ -12,16 +12,16 @@ use std::io::{self, Write};
 use super::{CheckResult, Phase, Report, Status};
 use crate::secrets::Scrubber;
 
-/// Escape for an XML attribute value: as [`escape`], with line breaks and
-/// tabs as character references (a parser would fold them to spaces).
+/// Escape for an XML attribute value: as [`escape`], with tabs as
+/// character references too (a parser would fold them to spaces).
 pub fn escape_attr(s: &str) -> String {
-    escape(s)
-        .replace('\n', "&#10;")
-        .replace('\r', "&#13;")
-        .replace('\t', "&#9;")
+    escape(s).replace('\t', "&#9;")
 }
 
 /// Escape for XML text and attribute values; drop what XML cannot hold.
+/// Line breaks become character references: the document is the same to
+/// a parser, but text from outside cannot start a line of its own in a
+/// log that shows the XML (where `::error` would be a GitHub command).
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -31,7 +31,9 @@ pub fn escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
-            '\t' | '\n' | '\r' => out.push(c),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' => out.push(c),
             c if (c as u32) < 0x20 || c == '\u{fffe}' || c == '\u{ffff}' => {}
             c => out.push(c),
         }
@@ -153,6 +155,6 @@ mod tests {
             escape("a<b & \"c\" 'd'>"),
             "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;"
         );
-        assert_eq!(escape("x\u{1b}[31my\u{0}z\n"), "x[31myz\n");
+        assert_eq!(escape("x\u{1b}[31my\u{0}z\n"), "x[31myz&#10;");
     }
 }

@@ -1,10 +1,13 @@
 //! The one scrubber that every output path goes through: the table, JSON,
 //! logs at every level, error messages and the panic hook.
 //!
-//! It removes the values of secret variables (and their JSON-escaped and
-//! percent-encoded forms) and masks credentials in any URL it finds in the
-//! text: the user-info part and the values of query parameters whose names
-//! look secret (`token`, `key`, `password`, `signature`, ...).
+//! It removes the values of secret variables (and their JSON-escaped,
+//! `\u`-escaped, percent-encoded and form-encoded forms) and masks
+//! credentials in any URL it finds in the text: the user-info part and the
+//! values of query and fragment parameters whose names look secret
+//! (`token`, `key`, `password`, `signature`, ...). Text cut out of a longer
+//! stream (the tail a step printed) goes through [`Scrubber::scrub_cut`],
+//! which also masks what is left of a secret the cut split.
 //!
 //! Deliberately not handled: secrets transformed in other ways (base64 in a
 //! basic-auth header, hashed, split across lines), and values shorter than
@@ -43,7 +46,14 @@ impl Scrubber {
             forms.push(trimmed.to_string());
         }
         let escaped = crate::sanitize::ascii(trimmed);
-        for form in [json_escaped(trimmed), percent_encoded(trimmed), escaped] {
+        for form in [
+            json_escaped(trimmed),
+            json_ascii_escaped(trimmed),
+            percent_encoded(trimmed, false),
+            percent_encoded(trimmed, false).to_ascii_lowercase(),
+            percent_encoded(trimmed, true),
+            escaped,
+        ] {
             if form != trimmed {
                 forms.push(form);
             }
@@ -56,6 +66,45 @@ impl Scrubber {
         }
         // Longest first, so a secret that contains another is removed whole.
         values.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+    }
+
+    /// [`Scrubber::scrub`] for text cut out of a longer stream: when
+    /// `cut` (the start was dropped), a secret's end at the very start of
+    /// the text is masked too, and a secret's beginning (three characters
+    /// or more) at the very end, where the stream stopped.
+    pub fn scrub_cut(&self, text: &str, cut: bool) -> String {
+        let (mut start, mut end) = (0, text.len());
+        {
+            let values = self.values.read().unwrap_or_else(|e| e.into_inner());
+            for v in values.iter() {
+                if cut {
+                    // The longest proper suffix of `v` that `text` starts with.
+                    let found = v
+                        .char_indices()
+                        .skip(1)
+                        .map(|(i, _)| &v[i..])
+                        .find(|suffix| text.starts_with(suffix));
+                    start = start.max(found.map_or(0, str::len));
+                }
+                // The longest proper prefix of `v` that `text` ends with.
+                let found = v.char_indices().rev().map(|(i, _)| &v[..i]).find(|prefix| {
+                    prefix.chars().count() >= MIN_SECRET_LEN && text.ends_with(prefix)
+                });
+                end = end.min(text.len() - found.map_or(0, str::len));
+            }
+        }
+        if start >= end {
+            return MASK.to_string();
+        }
+        let mut out = String::with_capacity(text.len());
+        if start > 0 {
+            out.push_str(MASK);
+        }
+        out.push_str(&self.scrub(&text[start..end]));
+        if end < text.len() {
+            out.push_str(MASK);
+        }
+        out
     }
 
     /// Whether any secret value is registered.
@@ -106,6 +155,8 @@ pub fn is_secret_like_name(name: &str) -> bool {
         "secret",
         "passw",
         "passwd",
+        "passphrase",
+        "authkey",
         "signature",
         "apikey",
         "api_key",
@@ -125,6 +176,8 @@ pub fn is_secret_like_name(name: &str) -> bool {
         "sessionid",
         "jwt",
         "bearer",
+        "pat",
+        "creds",
     ];
     SUBSTRINGS.iter().any(|s| lower.contains(s))
         || lower
@@ -159,22 +212,29 @@ pub fn mask_url(url: &str) -> String {
     match before_frag.find('?') {
         Some(q) => {
             out.push_str(&before_frag[..=q]);
-            let query = &before_frag[q + 1..];
-            let masked: Vec<String> = query
-                .split('&')
-                .map(|pair| match pair.split_once('=') {
-                    Some((k, v)) if !v.is_empty() && is_secret_like_name(k) => {
-                        format!("{k}={MASK}")
-                    }
-                    _ => pair.to_string(),
-                })
-                .collect();
-            out.push_str(&masked.join("&"));
+            out.push_str(&mask_params(&before_frag[q + 1..]));
         }
         None => out.push_str(before_frag),
     }
-    out.push_str(frag);
+    // A fragment can carry parameters too (`#access_token=...`, OAuth's
+    // implicit flow).
+    if let Some(f) = frag.strip_prefix('#') {
+        out.push('#');
+        out.push_str(&mask_params(f));
+    }
     out
+}
+
+/// `k=v&k=v` with the values of secret-looking names masked.
+fn mask_params(params: &str) -> String {
+    params
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) if !v.is_empty() && is_secret_like_name(k) => format!("{k}={MASK}"),
+            _ => pair.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// Find every `scheme://...` run in free text and mask it.
@@ -231,11 +291,32 @@ fn json_escaped(s: &str) -> String {
         .to_string()
 }
 
-fn percent_encoded(s: &str) -> String {
+/// JSON with every non-ASCII character as `\uXXXX` (UTF-16, as many
+/// encoders write it).
+fn json_ascii_escaped(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in json_escaped(s).chars() {
+        if c.is_ascii() {
+            out.push(c);
+        } else {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{u:04x}"));
+            }
+        }
+    }
+    out
+}
+
+/// Percent-encoding (upper-case hex); with `form`, a space is `+`, as
+/// `application/x-www-form-urlencoded` writes it.
+fn percent_encoded(s: &str, form: bool) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
             out.push(b as char);
+        } else if form && b == b' ' {
+            out.push('+');
         } else {
             out.push_str(&format!("%{b:02X}"));
         }
@@ -264,6 +345,33 @@ mod tests {
         s.add("a\"b c/d");
         assert_eq!(s.scrub(r#"{"v":"a\"b c/d"}"#), r#"{"v":"***"}"#);
         assert_eq!(s.scrub("q=a%22b%20c%2Fd"), "q=***");
+    }
+
+    #[test]
+    fn scrubs_unicode_escaped_and_form_encoded_forms() {
+        let s = Scrubber::new();
+        s.add("k\u{e4}se geheim");
+        assert_eq!(s.scrub(r#"{"v":"k\u00e4se geheim"}"#), r#"{"v":"***"}"#);
+        assert_eq!(s.scrub("v=k%C3%A4se+geheim&x=1"), "v=***&x=1");
+        assert_eq!(s.scrub("v=k%c3%a4se%20geheim"), "v=***");
+    }
+
+    #[test]
+    fn a_secret_cut_by_the_cap_leaves_nothing_behind() {
+        let s = Scrubber::new();
+        s.add("supersecret-token-4242");
+        // The tail starts inside the secret: its end is masked too.
+        assert_eq!(s.scrub_cut("token-4242 and more", true), "*** and more");
+        assert_eq!(s.scrub_cut("-4242 more", true), "*** more");
+        // Not cut: the same text is just text.
+        assert_eq!(
+            s.scrub_cut("token-4242 and more", false),
+            "token-4242 and more"
+        );
+        // The stream stopped inside a secret.
+        assert_eq!(s.scrub_cut("printing supersecr", false), "printing ***");
+        // Whole secrets inside are scrubbed as always.
+        assert_eq!(s.scrub_cut("a supersecret-token-4242 b", true), "a *** b");
     }
 
     #[test]
@@ -297,6 +405,10 @@ mod tests {
             mask_url("https://h/p?X-Amz-Signature=abc&sig=d&page=2"),
             "https://h/p?X-Amz-Signature=***&sig=***&page=2"
         );
+        assert_eq!(
+            mask_url("https://h/cb#access_token=abc&state=x&id_token=d"),
+            "https://h/cb#access_token=***&state=x&id_token=***"
+        );
     }
 
     #[test]
@@ -320,6 +432,12 @@ mod tests {
             "Authorization",
             "AWS_SECRET_ACCESS_KEY",
             "DB_PWD",
+            "GPG_PASSPHRASE",
+            "SMTP_PASS",
+            "GITHUB_PAT",
+            "TAILSCALE_AUTHKEY",
+            "REGISTRY_CREDS",
+            "GOOGLE_APPLICATION_CREDENTIALS",
         ] {
             assert!(is_secret_like_name(n), "{n}");
         }
@@ -334,6 +452,8 @@ mod tests {
             "OLDPWD",
             "SSL_CERT_FILE",
             "NODE_EXTRA_CA_CERTS",
+            "PATH_INFO",
+            "COMPASS",
         ] {
             assert!(!is_secret_like_name(n), "{n}");
         }

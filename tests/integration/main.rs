@@ -7,6 +7,7 @@ mod ci;
 mod cli;
 mod config;
 mod gates;
+mod hardening;
 mod health;
 mod output;
 mod pack;

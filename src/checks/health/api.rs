@@ -55,6 +55,7 @@ pub struct Raw {
     pub headers: Option<BTreeMap<String, String>>,
     pub max_redirects: Option<i64>,
     pub insecure: Option<bool>,
+    pub ca_file: Option<String>,
     pub retry_after_cap: Option<String>,
     pub backoff: Option<String>,
 }
@@ -69,9 +70,30 @@ pub struct Api {
     pub headers: Vec<(String, String)>,
     pub max_redirects: u32,
     pub insecure: bool,
+    /// A PEM bundle trusted beside the system's roots.
+    pub ca_file: Option<String>,
     pub retry_after_cap: Duration,
     /// The first wait between attempts; each next wait doubles.
     pub backoff: Duration,
+}
+
+impl Api {
+    /// The HTTP client settings this check needs.
+    pub fn http(&self) -> crate::http::Settings {
+        let mut answers: Vec<u16> = self
+            .expect
+            .iter()
+            .copied()
+            .filter(|s| (300..400).contains(s))
+            .collect();
+        answers.sort_unstable();
+        crate::http::Settings {
+            max_redirects: self.max_redirects,
+            insecure: self.insecure,
+            ca_file: self.ca_file.clone(),
+            answers,
+        }
+    }
 }
 
 pub fn validate(a: Raw, key: &str, cx: &mut Ctx<'_>) -> Option<HealthCheck> {
@@ -158,6 +180,18 @@ pub fn validate(a: Raw, key: &str, cx: &mut Ctx<'_>) -> Option<HealthCheck> {
             headers.push((name, v));
         }
     }
+    let ca_file = a.ca_file.and_then(|text| {
+        let ca_key = format!("{key}.ca_file");
+        let path = cx.expand(&text, &ca_key, &mut unset)?;
+        match crate::http::load_ca(std::path::Path::new(&path)) {
+            Ok(_) => Some(path),
+            Err(why) => {
+                cx.problems
+                    .push(ca_key, format!("{}: {why}", quoted(&path)));
+                None
+            }
+        }
+    });
     let url_key = format!("{key}.url");
     let url = match cx.expand(&a.url, &url_key, &mut unset) {
         Some(u) => {
@@ -189,6 +223,7 @@ pub fn validate(a: Raw, key: &str, cx: &mut Ctx<'_>) -> Option<HealthCheck> {
             headers,
             max_redirects,
             insecure: a.insecure.unwrap_or(false),
+            ca_file,
             retry_after_cap,
             backoff,
         }),
@@ -196,9 +231,9 @@ pub fn validate(a: Raw, key: &str, cx: &mut Ctx<'_>) -> Option<HealthCheck> {
     })
 }
 
-/// One HTTP client per redirect limit and TLS setting, for the whole run.
+/// One HTTP client per setting, for the whole run.
 #[derive(Default)]
-struct Clients(Mutex<HashMap<(u32, bool), Result<reqwest::Client, String>>>);
+struct Clients(Mutex<HashMap<crate::http::Settings, Result<reqwest::Client, String>>>);
 
 impl Check for Api {
     fn budget(&self) -> Duration {
@@ -206,18 +241,29 @@ impl Check for Api {
     }
 
     fn run<'a>(&'a self, shared: &'a Shared) -> Running<'a> {
+        let proxies = shared.get::<crate::http::Proxies>();
+        let settings = self.http();
         let client = shared
             .get::<Clients>()
             .0
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .entry((self.max_redirects, self.insecure))
-            .or_insert_with(|| client(self.max_redirects, self.insecure))
+            .entry(settings.clone())
+            .or_insert_with(|| crate::http::client(&settings, &proxies))
             .clone();
         Box::pin(async move {
-            match client {
+            let via = crate::http::via(&proxies, &self.url);
+            let outcome = match client {
                 Ok(client) => check(&client, self).await,
                 Err(e) => Outcome::crit(format!("cannot check: no HTTP client ({e})")),
+            };
+            if via.is_empty() {
+                outcome
+            } else {
+                // A proxy answered, or failed to: say so.
+                let message = format!("{}{via}", outcome.message);
+                Outcome { message, ..outcome }
+                    .detail("proxy", via.trim_start_matches(" via proxy "))
             }
         })
     }
@@ -429,16 +475,6 @@ fn jitter(d: Duration) -> Duration {
     d.mul_f64(1.0 + fastrand::f64() * 0.25)
 }
 
-/// A client for the given redirect limit and TLS setting.
-pub fn client(max_redirects: u32, insecure: bool) -> Result<reqwest::Client, String> {
-    reqwest::Client::builder()
-        .user_agent(concat!("release-sentinel/", env!("CARGO_PKG_VERSION")))
-        .redirect(reqwest::redirect::Policy::limited(max_redirects as usize))
-        .tls_danger_accept_invalid_certs(insecure)
-        .build()
-        .map_err(|e| e.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -453,6 +489,7 @@ mod tests {
             headers: Vec::new(),
             max_redirects: 5,
             insecure: false,
+            ca_file: None,
             retry_after_cap: Duration::from_secs(5),
             backoff: Duration::from_secs(1),
         }

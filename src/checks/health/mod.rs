@@ -24,6 +24,7 @@ use std::any::{Any, TypeId};
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -161,6 +162,14 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// Set the run's value of type `T` (before the checks run).
+    pub fn set<T: Any + Send + Sync>(&self, value: T) {
+        self.items
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(TypeId::of::<T>(), Arc::new(value));
+    }
+
     /// The run's value of type `T`.
     pub fn get<T: Any + Send + Sync + Default>(&self) -> Arc<T> {
         let item = self
@@ -200,7 +209,14 @@ fn same_rows(checks: &[HealthCheck], outcome: &Outcome) -> Vec<CheckResult> {
 }
 
 /// Run every check concurrently; one row per check, in declared order.
-pub fn run(checks: &[HealthCheck], progress: &Progress) -> Vec<CheckResult> {
+/// `vars` gives the proxy settings. `stop` (SIGINT, SIGTERM) ends the phase
+/// within a moment: the checks still running are SKIP.
+pub fn run(
+    checks: &[HealthCheck],
+    vars: &EnvSnapshot,
+    progress: &Progress,
+    stop: &AtomicBool,
+) -> Vec<CheckResult> {
     if checks.is_empty() {
         return Vec::new();
     }
@@ -217,27 +233,56 @@ pub fn run(checks: &[HealthCheck], progress: &Progress) -> Vec<CheckResult> {
         }
     };
     let shared = Arc::new(Shared::default());
+    shared.set(crate::http::Proxies::from_env(vars));
     let rows = runtime.block_on(async {
         let tasks: Vec<_> = checks
             .iter()
             .map(|c| tokio::spawn(one(c.clone(), shared.clone(), progress.clone())))
             .collect();
         let mut rows = Vec::with_capacity(tasks.len());
-        for (task, check) in tasks.into_iter().zip(checks) {
-            rows.push(task.await.unwrap_or_else(|_| {
-                CheckResult::new(
+        let mut interrupted = false;
+        for (mut task, check) in tasks.into_iter().zip(checks) {
+            let row = if interrupted {
+                task.abort();
+                None
+            } else {
+                tokio::select! {
+                    r = &mut task => Some(r),
+                    () = stopped(stop) => {
+                        task.abort();
+                        interrupted = true;
+                        None
+                    }
+                }
+            };
+            rows.push(match row {
+                Some(Ok(row)) => row,
+                Some(Err(_)) => CheckResult::new(
                     check.id.clone(),
                     Phase::Health,
                     Outcome::crit("cannot check: the check failed unexpectedly"),
                     Duration::ZERO,
-                )
-            }));
+                ),
+                None => CheckResult::new(
+                    check.id.clone(),
+                    Phase::Health,
+                    Outcome::skip("not evaluated: interrupted"),
+                    Duration::ZERO,
+                ),
+            });
         }
         rows
     });
     // Do not wait for a blocking thread stuck in a hung filesystem.
     runtime.shutdown_background();
     rows
+}
+
+/// Resolves once `stop` is set.
+async fn stopped(stop: &AtomicBool) {
+    while !stop.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 }
 
 async fn one(check: HealthCheck, shared: Arc<Shared>, progress: Progress) -> CheckResult {

@@ -1,5 +1,7 @@
 //! `process:<name>`: a running process matches by its kernel name, its
-//! executable's file name or the base name of its argv[0]. The kernel cuts
+//! executable's file name or the base name of its argv[0]. A process that
+//! has exited (a zombie waiting to be reaped, or one being torn down) is
+//! not running, and never matches. The kernel cuts
 //! names to 15 characters, so a longer name is found through the other
 //! two; an interpreter (`python3 app.py`) is found by `python3`. The
 //! tool's own process never counts.
@@ -177,7 +179,9 @@ fn read_head<'a>(path: &str, buf: &'a mut [u8]) -> Option<&'a [u8]> {
     Some(&buf[..n])
 }
 
-/// Linux: the kernel name of every process, from `/proc/<pid>/comm`.
+/// Linux: the kernel name of every live process, from `/proc/<pid>/stat`
+/// (`pid (comm) state ...`; the name may itself hold `)`, so the last one
+/// closes it). Zombies (`Z`) and dead processes (`X`, `x`) are left out.
 #[cfg(target_os = "linux")]
 fn read_table() -> Result<Vec<Entry>, String> {
     let pids: Vec<u32> = std::fs::read_dir("/proc")
@@ -185,15 +189,26 @@ fn read_table() -> Result<Vec<Entry>, String> {
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
         .collect();
     let parts = crate::par::fold(&pids, threads(), Vec::new, |entries, &pid| {
+        // pid, " (", 15 bytes of name, ") ", the state: well within 64.
         let mut buf = [0u8; 64];
-        if let Some(comm) = read_head(&format!("/proc/{pid}/comm"), &mut buf) {
-            let comm = comm.strip_suffix(b"\n").unwrap_or(comm);
-            entries.push(Entry {
-                pid,
-                comm: String::from_utf8_lossy(comm).into_owned(),
-                more: OnceLock::new(),
-            });
+        let Some(stat) = read_head(&format!("/proc/{pid}/stat"), &mut buf) else {
+            return;
+        };
+        let (Some(open), Some(close)) = (
+            stat.iter().position(|b| *b == b'('),
+            stat.iter().rposition(|b| *b == b')'),
+        ) else {
+            return;
+        };
+        let state = stat.get(close + 2).copied();
+        if close <= open || matches!(state, None | Some(b'Z' | b'X' | b'x')) {
+            return;
         }
+        entries.push(Entry {
+            pid,
+            comm: String::from_utf8_lossy(&stat[open + 1..close]).into_owned(),
+            more: OnceLock::new(),
+        });
     })
     .ok_or("the process table could not be read")?;
     Ok(parts.into_iter().flatten().collect())
@@ -238,6 +253,12 @@ fn read_table() -> Result<Vec<Entry>, String> {
         .processes()
         .iter()
         .filter(|(_, p)| p.thread_kind().is_none())
+        .filter(|(_, p)| {
+            !matches!(
+                p.status(),
+                sysinfo::ProcessStatus::Zombie | sysinfo::ProcessStatus::Dead
+            )
+        })
         .map(|(pid, p)| {
             let mut more = Vec::new();
             more.extend(p.exe().and_then(|e| base(e.as_os_str())));

@@ -17,6 +17,7 @@ pub mod version_newer;
 pub mod version_valid;
 
 use std::cell::OnceCell;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use crate::ci;
@@ -172,8 +173,14 @@ fn evaluate(gate: &Gate, input: &Input<'_>, incomplete: &OnceCell<Option<String>
 }
 
 /// Run the policy gates in order. With `fail_fast`, the first gate that
-/// does not pass (in `strict` mode a WARN too) stops the run.
-pub fn run(input: &Input<'_>, fail_fast: bool, strict: bool) -> Vec<CheckResult> {
+/// does not pass (in `strict` mode a WARN too) stops the run; so does
+/// `stop` (SIGINT, SIGTERM), between gates.
+pub fn run(
+    input: &Input<'_>,
+    fail_fast: bool,
+    strict: bool,
+    stop: &AtomicBool,
+) -> Vec<CheckResult> {
     let mut rows = Vec::with_capacity(GATES.len());
     let mut stopped_at: Option<&str> = None;
     let incomplete = OnceCell::new();
@@ -181,6 +188,7 @@ pub fn run(input: &Input<'_>, fail_fast: bool, strict: bool) -> Vec<CheckResult>
         let start = Instant::now();
         let outcome = match stopped_at {
             Some(at) => Outcome::skip(format!("not evaluated: --fail-fast stopped at {at}")),
+            None if stop.load(Ordering::SeqCst) => Outcome::skip("not evaluated: interrupted"),
             None => evaluate(gate, input, &incomplete),
         };
         let status = outcome.status;
@@ -221,11 +229,8 @@ mod tests {
         .expect("embedded default");
         let dir = tempfile::tempdir().expect("temp dir");
         let repo = crate::git::open(dir.path());
-        run(
-            &Input::new("prod", "v1.0.0", &config, &repo, &vars),
-            fail_fast,
-            false,
-        )
+        let input = Input::new("prod", "v1.0.0", &config, &repo, &vars);
+        run(&input, fail_fast, false, &AtomicBool::new(false))
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub fn variables(vars: &Variables, env: &EnvSnapshot) -> Outcome {
     for name in &vars.required {
         match env.get(name) {
             Ok(None) => missing.push(name.clone()),
-            Ok(Some(v)) if v.trim().is_empty() => blank.push(name.clone()),
+            Ok(Some(v)) if crate::sanitize::is_blank(v) => blank.push(name.clone()),
             Ok(Some(_)) => {}
             Err(_) => not_utf8.push(name.clone()),
         }
@@ -69,6 +69,14 @@ mod tests {
             "missing: C; empty: B; set them in the environment"
         );
         assert!(!o.message.contains("value-of-a"));
+    }
+
+    #[test]
+    fn invisible_characters_are_not_a_value() {
+        let env = EnvSnapshot::from_pairs([("A", "\u{200B}"), ("B", "\u{FEFF}")]);
+        let o = variables(&vars(&["A", "B"]), &env);
+        assert_eq!(o.status, crate::report::Status::Fail);
+        assert_eq!(o.message, "empty: A, B; set them in the environment");
     }
 
     #[test]

@@ -5,9 +5,10 @@
 //!
 //! Absence is only evidence when the clone has its tags. A shallow clone,
 //! or one set to fetch no tags and holding none, cannot prove anything, so
-//! it fails and says how to fetch them. A clone with no tags at all passes
-//! with a warning (it may be the first release, or the tags may never have
-//! been fetched).
+//! it fails and says how to fetch them. A clone of a remote with no tags at
+//! all passes with a warning (it may be the first release, or the tags may
+//! never have been fetched); a repository without a remote has nothing to
+//! fetch, and its first release is OK.
 //!
 //! In the tag pipeline of the release's own tag (the tag exists and points
 //! at HEAD, see [`super::OwnTag`]) the tag is this build's own, and passes.
