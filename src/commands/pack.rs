@@ -281,7 +281,7 @@ fn policy_step(config: &Config, b: &Builtins) -> Outcome {
 fn summarize(rows: &[CheckResult], strict: bool, what: &str, key: &str) -> Outcome {
     let failed: Vec<String> = rows
         .iter()
-        .filter(|r| !r.status().passed_in(strict))
+        .filter(|r| r.counts() && !r.status().passed_in(strict))
         .map(|r| r.id.clone())
         .collect();
     let summary: Vec<serde_json::Value> = rows

@@ -176,6 +176,8 @@ pub struct Config {
     pub health: Vec<crate::checks::health::HealthCheck>,
     /// The pre-live pack.
     pub pack: pack::Pack,
+    /// How much each check's result counts, by row id (`[modes]`).
+    pub modes: BTreeMap<String, crate::report::Mode>,
 }
 
 impl Config {
@@ -197,6 +199,11 @@ impl Config {
             }
         }
         p
+    }
+
+    /// How much the result of the check `id` counts.
+    pub fn mode_of(&self, id: &str) -> crate::report::Mode {
+        self.modes.get(id).copied().unwrap_or_default()
     }
 
     /// Whether `env` is one of the allowed environments (exact match).

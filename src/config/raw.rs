@@ -14,6 +14,8 @@ pub struct RawConfig {
     pub variables: Option<RawVariables>,
     pub health: Option<crate::checks::health::RawHealth>,
     pub pack: Option<RawPack>,
+    /// `[modes]`: a check's id, and how much its result counts.
+    pub modes: Option<BTreeMap<String, crate::report::Mode>>,
 }
 
 /// `[policy]`, and each `[policy.env.<name>]` override: the same keys.

@@ -99,6 +99,30 @@ pub(super) fn validate(
     );
     let (pack, step_secrets) =
         super::pack::validate(raw.pack.unwrap_or_default(), env, &mut problems);
+    let modes = raw.modes.unwrap_or_default();
+    let mut health = health;
+    for check in &mut health {
+        check.mode = modes.get(&check.id).copied().unwrap_or_default();
+    }
+    let known: Vec<&str> = crate::checks::policy::GATES
+        .iter()
+        .map(|g| g.id)
+        .chain(health.iter().map(|c| c.id.as_str()))
+        .collect();
+    for id in modes.keys() {
+        if !known.contains(&id.as_str()) {
+            problems.push(
+                format!("modes.{id}"),
+                format!(
+                    "no check has this id; the ids are those of the rows: {}",
+                    crate::checks::list_some(
+                        &known.iter().map(|k| k.to_string()).collect::<Vec<_>>(),
+                        12
+                    )
+                ),
+            );
+        }
+    }
     for v in &step_secrets {
         scrubber.add(v);
     }
@@ -113,6 +137,7 @@ pub(super) fn validate(
             variables,
             health,
             pack,
+            modes,
         })
     } else {
         Err(ConfigError::Invalid {

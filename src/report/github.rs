@@ -22,6 +22,7 @@ pub fn annotations(report: &Report, scrubber: &Scrubber) -> String {
     let mut out = String::new();
     for r in report.summary_rows().iter() {
         let level = match r.status() {
+            Status::Fail | Status::Crit if !r.counts() => "notice",
             Status::Fail | Status::Crit => "error",
             Status::Warn => "warning",
             Status::Ok | Status::Skip => continue,

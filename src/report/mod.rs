@@ -127,6 +127,44 @@ impl Outcome {
     }
 }
 
+/// How much a check's result counts, set per check (`[modes]`): for
+/// adopting a new check without blocking releases.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// A failure counts (the default).
+    #[default]
+    Enforce,
+    /// A failure is a WARN.
+    Warn,
+    /// Evaluated and reported, never counted in the verdict.
+    Shadow,
+}
+
+impl Mode {
+    /// Apply the mode to what a check found.
+    pub fn apply(self, outcome: Outcome) -> Outcome {
+        let failed = matches!(outcome.status, Status::Fail | Status::Crit);
+        match self {
+            Mode::Enforce => outcome,
+            Mode::Warn if failed => Outcome {
+                message: format!(
+                    "{} (mode warn: counts as WARN, not {})",
+                    outcome.message,
+                    outcome.status.as_str()
+                ),
+                status: Status::Warn,
+                ..outcome
+            },
+            Mode::Warn => outcome,
+            Mode::Shadow => Outcome {
+                message: format!("{} (mode shadow: not counted)", outcome.message),
+                ..outcome
+            },
+        }
+    }
+}
+
 /// One row of the report.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CheckResult {
@@ -134,6 +172,8 @@ pub struct CheckResult {
     pub phase: Phase,
     pub outcome: Outcome,
     pub duration: Duration,
+    /// `Shadow` rows never count in the verdict.
+    pub mode: Mode,
 }
 
 impl CheckResult {
@@ -143,11 +183,26 @@ impl CheckResult {
             phase,
             outcome,
             duration,
+            mode: Mode::Enforce,
+        }
+    }
+
+    /// The row with `mode` applied to its outcome.
+    pub fn with_mode(self, mode: Mode) -> Self {
+        Self {
+            outcome: mode.apply(self.outcome),
+            mode,
+            ..self
         }
     }
 
     pub fn status(&self) -> Status {
         self.outcome.status
+    }
+
+    /// Whether the row counts in the verdict.
+    pub fn counts(&self) -> bool {
+        self.mode != Mode::Shadow
     }
 }
 
@@ -162,6 +217,11 @@ impl Serialize for CheckResult {
             /// Milliseconds, to the microsecond.
             duration_ms: f64,
             details: &'a Map<String, Value>,
+            #[serde(skip_serializing_if = "is_enforce")]
+            mode: Mode,
+        }
+        fn is_enforce(m: &Mode) -> bool {
+            *m == Mode::Enforce
         }
         Row {
             id: &self.id,
@@ -170,6 +230,7 @@ impl Serialize for CheckResult {
             message: &self.outcome.message,
             duration_ms: (self.duration.as_secs_f64() * 1_000_000.0).round() / 1000.0,
             details: &self.outcome.details,
+            mode: self.mode,
         }
         .serialize(s)
     }
@@ -269,7 +330,7 @@ impl Report {
                 let failed = |phase| {
                     self.rows
                         .iter()
-                        .any(|r| r.phase == phase && !r.status().passed_in(strict))
+                        .any(|r| r.counts() && r.phase == phase && !r.status().passed_in(strict))
                 };
                 if failed(Phase::Policy) || failed(Phase::Pack) {
                     Verdict::Blocked
@@ -280,7 +341,8 @@ impl Report {
                 }
             }
             Rule::AllOk { fail } => {
-                if !self.rows.is_empty() && self.rows.iter().all(|r| r.status() == Status::Ok) {
+                let mut counted = self.rows.iter().filter(|r| r.counts()).peekable();
+                if counted.peek().is_some() && counted.all(|r| r.status() == Status::Ok) {
                     Verdict::Safe
                 } else {
                     fail
@@ -419,6 +481,24 @@ mod tests {
         assert_eq!(r.marker(), "PRE_LIVE_PACK=DRYRUN");
         r.interrupted = Some(true);
         assert_eq!(r.verdict(), Verdict::Blocked);
+    }
+
+    #[test]
+    fn modes_soften_or_discount_a_failure() {
+        use Phase::*;
+        use Status::*;
+        let warned = row(Policy, Fail).with_mode(Mode::Warn);
+        assert_eq!(warned.status(), Warn);
+        assert!(warned.outcome.message.contains("mode warn"));
+        assert_eq!(report(&GATE, vec![warned]).verdict(), Verdict::Safe);
+        let shadow = row(Health, Crit).with_mode(Mode::Shadow);
+        assert_eq!(shadow.status(), Crit);
+        assert_eq!(
+            report(&GATE, vec![row(Policy, Ok), shadow.clone()]).verdict(),
+            Verdict::Safe
+        );
+        // A shadow row alone is not a passing pack.
+        assert_eq!(report(&PACK, vec![shadow]).verdict(), Verdict::Blocked);
     }
 
     #[test]

@@ -93,3 +93,18 @@ fn the_validation_example_is_what_the_binary_prints() {
         String::from_utf8_lossy(&out.stderr).replace(&format!("{}/", repo.path.display()), "");
     assert_eq!(stderr, expected);
 }
+
+#[test]
+fn the_first_run_shown_is_what_a_new_user_sees() {
+    let shown = block_after(&readme(), "<!-- first-run -->", "");
+    let repo = Repo::new();
+    let out = Sentinel::new()
+        .dir(&repo.path)
+        .gate("prod", "v1.2.3")
+        .blocked();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.ends_with(&shown),
+        "the README's first run is not the end of the real one:\n{stdout}"
+    );
+}

@@ -150,3 +150,61 @@ fn junit_to_a_file_in_the_work_tree_leaves_the_tree_clean() {
             .expect("JSON");
     assert_eq!(json["verdict"], "SAFE");
 }
+
+#[test]
+fn a_check_in_warn_mode_warns_instead_of_failing() {
+    let repo = Repo::with_config("[modes]\nclean_tree = \"warn\"\n");
+    repo.write("README", "dirty\n");
+    let out = Sentinel::in_repo(&repo)
+        .gate("prod", "v1.0.0")
+        .stdout_has("| clean_tree                | WARN |")
+        .stdout_has("(mode warn: counts as WARN, not FAIL)")
+        .safe();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("RELEASE_SENTINEL=SAFE"));
+    // --strict still blocks on it: a WARN is a WARN.
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.0.0")
+        .arg("--strict")
+        .blocked();
+}
+
+#[test]
+fn a_check_in_shadow_mode_is_reported_and_never_counted() {
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let repo = Repo::with_config(&format!(
+        "[[health.api]]\nname = \"new\"\nurl = \"http://127.0.0.1:{closed}/\"\nretries = 1\n\
+         [modes]\n\"api:new\" = \"shadow\"\n"
+    ));
+    let out = Sentinel::in_repo(&repo)
+        .gate("prod", "v1.0.0")
+        .env("GITHUB_ACTIONS", "true")
+        .args(["--format", "json"])
+        .stderr_has("::notice title=release-sentinel api%3Anew::")
+        .safe();
+    let doc = json_of(&out);
+    let row = doc["checks"]
+        .as_array()
+        .and_then(|c| c.iter().find(|r| r["id"] == "api:new"))
+        .expect("the row");
+    assert_eq!(row["status"], "CRIT", "{doc:#}");
+    assert_eq!(row["mode"], "shadow", "{doc:#}");
+    assert_eq!(doc["verdict"], "SAFE", "{doc:#}");
+}
+
+#[test]
+fn a_mode_for_an_unknown_check_is_a_config_error() {
+    let repo = Repo::with_config("[modes]\nclean_tre = \"warn\"\n");
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.0.0")
+        .stderr_has("modes.clean_tre: no check has this id")
+        .blocked();
+    let repo = Repo::with_config("[modes]\nclean_tree = \"sometimes\"\n");
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.0.0")
+        .stderr_has("unknown variant")
+        .stderr_has("release-sentinel.toml:2:")
+        .blocked();
+}

@@ -228,6 +228,7 @@ pub fn validate(a: Raw, key: &str, cx: &mut Ctx<'_>) -> Option<HealthCheck> {
             backoff,
         }),
         unset,
+        mode: Default::default(),
     })
 }
 

@@ -69,6 +69,7 @@ pub fn validate(d: Raw, key: &str, cx: &mut Ctx<'_>) -> Option<HealthCheck> {
             min_free,
         }),
         unset,
+        mode: Default::default(),
     })
 }
 

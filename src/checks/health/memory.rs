@@ -40,6 +40,7 @@ pub fn validate(m: Raw, key: &str, cx: &mut Ctx<'_>) -> Option<HealthCheck> {
         key: key.to_string(),
         check: std::sync::Arc::new(Memory { warn, crit }),
         unset: Vec::new(),
+        mode: Default::default(),
     })
 }
 

@@ -68,6 +68,8 @@ pub struct HealthCheck {
     /// Required variables it references that are unset: the check cannot
     /// run (and fails closed if asked to).
     pub unset: Vec<String>,
+    /// How much its result counts (`[modes]`).
+    pub mode: crate::report::Mode,
 }
 
 /// What a kind's validation sees.
@@ -309,7 +311,7 @@ async fn one(check: HealthCheck, shared: Arc<Shared>, progress: Progress) -> Che
     };
     tracing::debug!(check = %check.id, status = outcome.status.as_str(), "{}", outcome.message);
     progress.end(&check.id);
-    CheckResult::new(check.id, Phase::Health, outcome, start.elapsed())
+    CheckResult::new(check.id, Phase::Health, outcome, start.elapsed()).with_mode(check.mode)
 }
 
 #[cfg(test)]

@@ -53,6 +53,7 @@ pub fn validate(p: Raw, key: &str, cx: &mut Ctx<'_>) -> Option<HealthCheck> {
         key: key.to_string(),
         check: Arc::new(Process { name }),
         unset,
+        mode: Default::default(),
     })
 }
 

@@ -191,22 +191,19 @@ pub fn run(
             None if stop.load(Ordering::SeqCst) => Outcome::skip("not evaluated: interrupted"),
             None => evaluate(gate, input, &incomplete),
         };
-        let status = outcome.status;
+        let row = CheckResult::new(gate.id, Phase::Policy, outcome, start.elapsed())
+            .with_mode(input.config.mode_of(gate.id));
+        let status = row.status();
         tracing::debug!(
             gate = gate.id,
             status = status.as_str(),
             "{}",
-            outcome.message
+            row.outcome.message
         );
-        if fail_fast && stopped_at.is_none() && !status.passed_in(strict) {
+        if fail_fast && stopped_at.is_none() && row.counts() && !status.passed_in(strict) {
             stopped_at = Some(gate.id);
         }
-        rows.push(CheckResult::new(
-            gate.id,
-            Phase::Policy,
-            outcome,
-            start.elapsed(),
-        ));
+        rows.push(row);
     }
     rows
 }
