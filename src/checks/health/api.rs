@@ -60,25 +60,22 @@ pub struct Raw {
     pub backoff: Option<String>,
 }
 
+/// One HTTP GET as configured: shared by API checks and `verify`'s probes.
 #[derive(Debug, Clone)]
-pub struct Api {
-    pub name: String,
+pub struct Request {
     pub url: String,
+    /// Per attempt, connection to the end of the bounded body.
     pub timeout: Duration,
-    pub attempts: u32,
     pub expect: Vec<u16>,
     pub headers: Vec<(String, String)>,
     pub max_redirects: u32,
     pub insecure: bool,
     /// A PEM bundle trusted beside the system's roots.
     pub ca_file: Option<String>,
-    pub retry_after_cap: Duration,
-    /// The first wait between attempts; each next wait doubles.
-    pub backoff: Duration,
 }
 
-impl Api {
-    /// The HTTP client settings this check needs.
+impl Request {
+    /// The HTTP client settings this request needs.
     pub fn http(&self) -> crate::http::Settings {
         let mut answers: Vec<u16> = self
             .expect
@@ -96,38 +93,33 @@ impl Api {
     }
 }
 
-pub fn validate(a: Raw, key: &str, cx: &mut Ctx<'_>) -> Option<HealthCheck> {
-    if let Err(why) = check_name(&a.name, "check") {
-        cx.problems.push(format!("{key}.name"), why);
-    }
-    let mut dur = |text: Option<&str>, default, field: &str| {
-        duration(
-            text,
-            default,
-            MAX_TIMEOUT,
-            &format!("{key}.{field}"),
-            cx.problems,
-        )
-    };
-    let timeout = dur(a.timeout.as_deref(), TIMEOUT, "timeout");
-    let retry_after_cap = dur(
-        a.retry_after_cap.as_deref(),
-        RETRY_AFTER_CAP,
-        "retry_after_cap",
+/// The request keys as written, wherever a section has them.
+pub struct RequestFields {
+    pub url: String,
+    pub timeout: Option<String>,
+    pub expect_status: Option<StatusList>,
+    pub headers: Option<BTreeMap<String, String>>,
+    pub max_redirects: Option<i64>,
+    pub insecure: Option<bool>,
+    pub ca_file: Option<String>,
+}
+
+/// Validate the request keys under `key`; `unset` collects unset required
+/// variables (the URL is then kept as written, and the check cannot run).
+pub fn request(
+    f: RequestFields,
+    key: &str,
+    cx: &mut Ctx<'_>,
+    unset: &mut Vec<String>,
+) -> Option<Request> {
+    let timeout = duration(
+        f.timeout.as_deref(),
+        TIMEOUT,
+        MAX_TIMEOUT,
+        &format!("{key}.timeout"),
+        cx.problems,
     );
-    let backoff = dur(a.backoff.as_deref(), BACKOFF, "backoff");
-    let attempts = match a.retries {
-        None => ATTEMPTS,
-        Some(n) if (1..=MAX_ATTEMPTS).contains(&n) => n as u32,
-        Some(n) => {
-            cx.problems.push(
-                format!("{key}.retries"),
-                format!("{n} attempts: use 1 to {MAX_ATTEMPTS}"),
-            );
-            ATTEMPTS
-        }
-    };
-    let max_redirects = match a.max_redirects {
+    let max_redirects = match f.max_redirects {
         None => MAX_REDIRECTS,
         Some(n) if (0..=20).contains(&n) => n as u32,
         Some(n) => {
@@ -136,7 +128,7 @@ pub fn validate(a: Raw, key: &str, cx: &mut Ctx<'_>) -> Option<HealthCheck> {
             MAX_REDIRECTS
         }
     };
-    let statuses = match a.expect_status {
+    let statuses = match f.expect_status {
         None => vec![200],
         Some(StatusList::One(s)) => vec![s],
         Some(StatusList::Many(list)) => list,
@@ -157,9 +149,8 @@ pub fn validate(a: Raw, key: &str, cx: &mut Ctx<'_>) -> Option<HealthCheck> {
             ),
         }
     }
-    let mut unset = Vec::new();
     let mut headers = Vec::new();
-    for (name, value) in a.headers.unwrap_or_default() {
+    for (name, value) in f.headers.unwrap_or_default() {
         let hkey = format!("{key}.headers.{name}");
         if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
             cx.problems.push(
@@ -168,7 +159,7 @@ pub fn validate(a: Raw, key: &str, cx: &mut Ctx<'_>) -> Option<HealthCheck> {
             );
             continue;
         }
-        if let Some(v) = cx.expand(&value, &hkey, &mut unset) {
+        if let Some(v) = cx.expand(&value, &hkey, unset) {
             if reqwest::header::HeaderValue::from_str(&v).is_err() {
                 // Never show the value: it is usually a credential.
                 cx.problems.push(
@@ -180,9 +171,9 @@ pub fn validate(a: Raw, key: &str, cx: &mut Ctx<'_>) -> Option<HealthCheck> {
             headers.push((name, v));
         }
     }
-    let ca_file = a.ca_file.and_then(|text| {
+    let ca_file = f.ca_file.and_then(|text| {
         let ca_key = format!("{key}.ca_file");
-        let path = cx.expand(&text, &ca_key, &mut unset)?;
+        let path = cx.expand(&text, &ca_key, unset)?;
         match crate::http::load_ca(std::path::Path::new(&path)) {
             Ok(_) => Some(path),
             Err(why) => {
@@ -193,7 +184,7 @@ pub fn validate(a: Raw, key: &str, cx: &mut Ctx<'_>) -> Option<HealthCheck> {
         }
     });
     let url_key = format!("{key}.url");
-    let url = match cx.expand(&a.url, &url_key, &mut unset) {
+    let url = match cx.expand(&f.url, &url_key, unset) {
         Some(u) => {
             match reqwest::Url::parse(&u) {
                 Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {}
@@ -208,22 +199,78 @@ pub fn validate(a: Raw, key: &str, cx: &mut Ctx<'_>) -> Option<HealthCheck> {
             }
             u
         }
-        None if !unset.is_empty() => a.url.clone(),
+        None if !unset.is_empty() => f.url.clone(),
         None => return None,
     };
+    Some(Request {
+        url,
+        timeout,
+        expect,
+        headers,
+        max_redirects,
+        insecure: f.insecure.unwrap_or(false),
+        ca_file,
+    })
+}
+
+#[derive(Debug, Clone)]
+pub struct Api {
+    pub name: String,
+    pub req: Request,
+    pub attempts: u32,
+    pub retry_after_cap: Duration,
+    /// The first wait between attempts; each next wait doubles.
+    pub backoff: Duration,
+}
+
+pub fn validate(a: Raw, key: &str, cx: &mut Ctx<'_>) -> Option<HealthCheck> {
+    if let Err(why) = check_name(&a.name, "check") {
+        cx.problems.push(format!("{key}.name"), why);
+    }
+    let mut dur = |text: Option<&str>, default, field: &str| {
+        duration(
+            text,
+            default,
+            MAX_TIMEOUT,
+            &format!("{key}.{field}"),
+            cx.problems,
+        )
+    };
+    let retry_after_cap = dur(
+        a.retry_after_cap.as_deref(),
+        RETRY_AFTER_CAP,
+        "retry_after_cap",
+    );
+    let backoff = dur(a.backoff.as_deref(), BACKOFF, "backoff");
+    let attempts = match a.retries {
+        None => ATTEMPTS,
+        Some(n) if (1..=MAX_ATTEMPTS).contains(&n) => n as u32,
+        Some(n) => {
+            cx.problems.push(
+                format!("{key}.retries"),
+                format!("{n} attempts: use 1 to {MAX_ATTEMPTS}"),
+            );
+            ATTEMPTS
+        }
+    };
+    let mut unset = Vec::new();
+    let fields = RequestFields {
+        url: a.url,
+        timeout: a.timeout,
+        expect_status: a.expect_status,
+        headers: a.headers,
+        max_redirects: a.max_redirects,
+        insecure: a.insecure,
+        ca_file: a.ca_file,
+    };
+    let req = request(fields, key, cx, &mut unset)?;
     Some(HealthCheck {
         id: format!("api:{}", a.name),
         key: key.to_string(),
         check: Arc::new(Api {
             name: a.name,
-            url,
-            timeout,
+            req,
             attempts,
-            expect,
-            headers,
-            max_redirects,
-            insecure: a.insecure.unwrap_or(false),
-            ca_file,
             retry_after_cap,
             backoff,
         }),
@@ -243,7 +290,7 @@ impl Check for Api {
 
     fn run<'a>(&'a self, shared: &'a Shared) -> Running<'a> {
         let proxies = shared.get::<crate::http::Proxies>();
-        let settings = self.http();
+        let settings = self.req.http();
         let client = shared
             .get::<Clients>()
             .0
@@ -253,7 +300,7 @@ impl Check for Api {
             .or_insert_with(|| crate::http::client(&settings, &proxies))
             .clone();
         Box::pin(async move {
-            let via = crate::http::via(&proxies, &self.url);
+            let via = crate::http::via(&proxies, &self.req.url);
             let outcome = match client {
                 Ok(client) => check(&client, self).await,
                 Err(e) => Outcome::crit(format!("cannot check: no HTTP client ({e})")),
@@ -272,7 +319,7 @@ impl Check for Api {
     fn secrets(&self) -> Vec<String> {
         // Header values are credentials more often than not, whatever the
         // variable they came from is called.
-        self.headers.iter().map(|(_, v)| v.clone()).collect()
+        self.req.headers.iter().map(|(_, v)| v.clone()).collect()
     }
 }
 
@@ -289,7 +336,7 @@ pub fn backoff(base: Duration, retry: u32) -> Duration {
 /// The longest a check can take: every attempt timing out, every wait at
 /// its longest (full jitter, or the `Retry-After` cap).
 pub fn budget(api: &Api) -> Duration {
-    let mut total = api.timeout.saturating_mul(api.attempts);
+    let mut total = api.req.timeout.saturating_mul(api.attempts);
     for retry in 1..api.attempts {
         let wait = backoff(api.backoff, retry)
             .mul_f64(1.25)
@@ -326,11 +373,11 @@ fn describe(e: &reqwest::Error, api: &Api) -> String {
     if e.is_timeout() {
         return format!(
             "timed out after {}",
-            humantime::format_duration(api.timeout)
+            humantime::format_duration(api.req.timeout)
         );
     }
     if e.is_redirect() {
-        return format!("too many redirects: more than {}", api.max_redirects);
+        return format!("too many redirects: more than {}", api.req.max_redirects);
     }
     let mut source = e.source();
     while let Some(s) = source {
@@ -366,8 +413,8 @@ enum Try {
 }
 
 async fn attempt(client: &reqwest::Client, api: &Api) -> Try {
-    let mut request = client.get(&api.url).timeout(api.timeout);
-    for (name, value) in &api.headers {
+    let mut request = client.get(&api.req.url).timeout(api.req.timeout);
+    for (name, value) in &api.req.headers {
         request = request.header(name, value);
     }
     match request.send().await {
@@ -396,8 +443,8 @@ async fn attempt(client: &reqwest::Client, api: &Api) -> Try {
 }
 
 pub async fn check(client: &reqwest::Client, api: &Api) -> Outcome {
-    let url = mask_url(&api.url);
-    let expected: Vec<String> = api.expect.iter().map(u16::to_string).collect();
+    let url = mask_url(&api.req.url);
+    let expected: Vec<String> = api.req.expect.iter().map(u16::to_string).collect();
     let expected = expected.join(" or ");
     let mut statuses: Vec<Option<u16>> = Vec::new();
     let plural = |n: u32| if n == 1 { "attempt" } else { "attempts" };
@@ -408,8 +455,8 @@ pub async fn check(client: &reqwest::Client, api: &Api) -> Outcome {
                 retry_after,
             } => {
                 statuses.push(Some(status.as_u16()));
-                if api.expect.contains(&status.as_u16()) {
-                    let (st, note) = if api.insecure {
+                if api.req.expect.contains(&status.as_u16()) {
+                    let (st, note) = if api.req.insecure {
                         (Status::Warn, "; TLS verification is off (insecure)")
                     } else {
                         (Status::Ok, "")
@@ -483,14 +530,16 @@ mod tests {
     fn api(attempts: u32) -> Api {
         Api {
             name: "x".into(),
-            url: "http://127.0.0.1:9/".into(),
-            timeout: Duration::from_secs(3),
+            req: Request {
+                url: "http://127.0.0.1:9/".into(),
+                timeout: Duration::from_secs(3),
+                expect: vec![200],
+                headers: Vec::new(),
+                max_redirects: 5,
+                insecure: false,
+                ca_file: None,
+            },
             attempts,
-            expect: vec![200],
-            headers: Vec::new(),
-            max_redirects: 5,
-            insecure: false,
-            ca_file: None,
             retry_after_cap: Duration::from_secs(5),
             backoff: Duration::from_secs(1),
         }
