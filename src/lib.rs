@@ -18,13 +18,16 @@ pub mod fsutil;
 pub mod git;
 pub mod http;
 pub mod logging;
+pub mod notify;
 pub mod par;
 pub mod progress;
+pub mod prom;
 pub mod report;
 pub mod runner;
 pub mod sanitize;
 pub mod scan;
 pub mod secrets;
+pub mod verify;
 
 use envsnap::EnvSnapshot;
 use secrets::Scrubber;

@@ -8,6 +8,9 @@ use std::sync::Arc;
 pub trait Observer: Send + Sync {
     fn begin(&self, id: &str);
     fn end(&self, id: &str);
+    /// A line about the whole run (`verify`'s time left and closest
+    /// limit); the newest replaces the last.
+    fn note(&self, _line: &str) {}
 }
 
 /// A cheap, clonable handle on an optional observer: every call is a
@@ -34,6 +37,12 @@ impl Progress {
     pub fn end(&self, id: &str) {
         if let Some(o) = &self.0 {
             o.end(id);
+        }
+    }
+
+    pub fn note(&self, line: &str) {
+        if let Some(o) = &self.0 {
+            o.note(line);
         }
     }
 }

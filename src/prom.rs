@@ -136,15 +136,23 @@ pub async fn range(
     step: f64,
 ) -> Fetched {
     let url = format!("{}/api/v1/query_range", server.url);
+    // The parameters form-encoded as a POST body: a long query does not
+    // meet a URL length limit.
+    let params = [
+        ("query", query.to_string()),
+        ("start", format_time(start)),
+        ("end", format_time(end)),
+        ("step", format!("{step}")),
+    ];
+    let body = reqwest::Url::parse_with_params("http://form.invalid/", &params)
+        .ok()
+        .and_then(|u| u.query().map(str::to_string))
+        .unwrap_or_default();
     let mut request = client
         .post(&url)
         .timeout(server.timeout)
-        .form(&[
-            ("query", query.to_string()),
-            ("start", format_time(start)),
-            ("end", format_time(end)),
-            ("step", format!("{step}")),
-        ]);
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body);
     for (name, value) in &server.headers {
         request = request.header(name, value);
     }
@@ -275,7 +283,11 @@ mod tests {
             {"metric":{},"values":[]},{"metric":{},"values":[]}]}}"#;
         assert!(matches!(parse(200, two), Fetched::Error(e) if e.contains("2 series")));
         let bad = br#"{"status":"error","errorType":"bad_data","error":"parse error at char 4"}"#;
-        assert!(matches!(parse(400, bad), Fetched::Error(e) if e.contains("HTTP 400, bad_data: parse error")));
-        assert!(matches!(parse(502, b"<html>bad gateway</html>"), Fetched::Error(e) if e.contains("not Prometheus JSON")));
+        assert!(
+            matches!(parse(400, bad), Fetched::Error(e) if e.contains("HTTP 400, bad_data: parse error"))
+        );
+        assert!(
+            matches!(parse(502, b"<html>bad gateway</html>"), Fetched::Error(e) if e.contains("not Prometheus JSON"))
+        );
     }
 }

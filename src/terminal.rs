@@ -21,6 +21,7 @@ const WIDTH: usize = 78;
 #[derive(Default)]
 struct Shared {
     running: Mutex<BTreeMap<String, Instant>>,
+    note: Mutex<Option<String>>,
     stop: AtomicBool,
 }
 
@@ -46,12 +47,18 @@ impl ProgressLine {
                         .filter(|(_, t)| t.elapsed() >= DELAY)
                         .map(|(id, t)| format!("{id} {:.1}s", t.elapsed().as_secs_f64()))
                         .collect();
-                    if slow.is_empty() {
+                    let note = s.note.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                    let mut l = match (slow.is_empty(), note) {
+                        (true, None) => String::new(),
+                        (true, Some(n)) => format!("release-sentinel: {n}"),
+                        (false, _) => format!("release-sentinel: waiting for {}", slow.join(", ")),
+                    };
+                    if l.is_empty() {
                         None
                     } else {
-                        let mut l = format!("release-sentinel: waiting for {}", slow.join(", "));
+                        l = release_sentinel::sanitize::ascii(&l);
                         l.truncate(WIDTH);
-                        Some(release_sentinel::sanitize::ascii(&l))
+                        Some(l)
                     }
                 };
                 let mut err = std::io::stderr().lock();
@@ -102,5 +109,9 @@ impl release_sentinel::progress::Observer for ProgressLine {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(id);
+    }
+
+    fn note(&self, line: &str) {
+        *self.shared.note.lock().unwrap_or_else(|e| e.into_inner()) = Some(line.to_string());
     }
 }

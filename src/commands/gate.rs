@@ -77,5 +77,28 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     }
     tracing::debug!(elapsed = ?start.elapsed(), "health phase done");
     report.interrupted = Some(stop.load(Ordering::SeqCst));
+    // Tell people about a release the gate stopped, when configured.
+    let event = match report.verdict() {
+        Verdict::Blocked if report.interrupted != Some(true) => Some("gate.blocked"),
+        Verdict::Critical => Some("gate.critical"),
+        _ => None,
+    };
+    if let Some(event) = event {
+        let failed: Vec<String> = report
+            .rows
+            .iter()
+            .filter(|r| r.counts() && !r.status().passed_in(strict))
+            .map(|r| format!("{} ({})", r.id, r.outcome.message))
+            .collect();
+        let reason = crate::checks::list_some(&failed, 2);
+        let message = super::verify::message(config, &report, event, &reason, None);
+        let proxies = crate::http::Proxies::from_env(cx.vars);
+        report.rows.extend(crate::notify::deliver_all(
+            &config.notify,
+            &message,
+            &proxies,
+            false,
+        ));
+    }
     Ok(Done::Report(report))
 }

@@ -10,7 +10,9 @@ pub mod completions;
 pub mod gate;
 pub mod init;
 pub mod man;
+pub mod notify;
 pub mod pack;
+pub mod verify;
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -88,6 +90,12 @@ commands! {
     Completions(completions),
     /// Print the man page (roff)
     Man(man),
+    /// After the deploy: watch health and metrics, roll back on a trigger
+    /// (exit 0 HEALTHY, 2 ROLLBACK, 1 could not run)
+    Verify(verify),
+    /// Send an announcement (deployment start, canary success, go-live
+    /// complete, rollback) to the [notify] targets
+    Notify(notify),
 }
 
 /// What every command sees of the world.
@@ -200,6 +208,8 @@ impl Invocation {
 /// The repository and the configuration, opened once for a command.
 pub struct Workspace {
     pub repo: Opened,
+    /// The environment it was opened for.
+    pub env: Option<String>,
     pub config: Result<Config, ConfigError>,
     /// The work tree root, or the `--repo` path when there is none.
     pub root: PathBuf,
@@ -228,6 +238,7 @@ impl Workspace {
         Self {
             root: root.unwrap_or_else(|| source.repo.clone()),
             repo,
+            env: env.map(str::to_string),
             config,
         }
     }

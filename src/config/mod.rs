@@ -178,6 +178,12 @@ pub struct Config {
     pub pack: pack::Pack,
     /// How much each check's result counts, by row id (`[modes]`).
     pub modes: BTreeMap<String, crate::report::Mode>,
+    /// The Prometheus server rules query.
+    pub prometheus: Option<crate::prom::Server>,
+    /// What `verify` watches; `None` without a `[verify]` section.
+    pub verify: Option<crate::verify::Verify>,
+    /// Where notifications go.
+    pub notify: crate::notify::Notify,
 }
 
 impl Config {
@@ -315,6 +321,16 @@ pub fn parse_for(
         for value in check.check.secrets() {
             scrubber.add(&value);
         }
+    }
+    // Values that are credentials whatever their variable is called: the
+    // Prometheus and probe headers, webhook URLs and signing keys.
+    let headers = config
+        .prometheus
+        .iter()
+        .flat_map(|p| p.headers.iter().map(|(_, v)| v.clone()));
+    let verify = config.verify.iter().flat_map(|v| v.secrets());
+    for value in headers.chain(verify).chain(config.notify.secrets()) {
+        scrubber.add(&value);
     }
     Ok(config)
 }

@@ -146,7 +146,7 @@ pub(super) fn validate(
     (Pack { steps, scan }, secret_values)
 }
 
-fn step(
+pub(crate) fn step(
     s: RawStep,
     key: &str,
     env: &EnvSnapshot,

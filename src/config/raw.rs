@@ -16,6 +16,9 @@ pub struct RawConfig {
     pub pack: Option<RawPack>,
     /// `[modes]`: a check's id, and how much its result counts.
     pub modes: Option<BTreeMap<String, crate::report::Mode>>,
+    pub prometheus: Option<crate::prom::Raw>,
+    pub verify: Option<crate::verify::Raw>,
+    pub notify: Option<crate::notify::Raw>,
 }
 
 /// `[policy]`, and each `[policy.env.<name>]` override: the same keys.

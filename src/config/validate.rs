@@ -99,15 +99,29 @@ pub(super) fn validate(
     );
     let (pack, step_secrets) =
         super::pack::validate(raw.pack.unwrap_or_default(), env, &mut problems);
+    let prometheus = raw
+        .prometheus
+        .and_then(|p| crate::prom::validate(p, env, &mut problems));
+    let verify = raw.verify.map(|v| {
+        let (verify, secrets) =
+            crate::verify::validate(v, env, prometheus.is_some(), &mut problems);
+        for s in &secrets {
+            scrubber.add(s);
+        }
+        verify
+    });
+    let notify = crate::notify::validate(raw.notify.unwrap_or_default(), env, &mut problems);
     let modes = raw.modes.unwrap_or_default();
     let mut health = health;
     for check in &mut health {
         check.mode = modes.get(&check.id).copied().unwrap_or_default();
     }
+    let verify_ids: Vec<String> = verify.iter().flat_map(|v| v.ids()).collect();
     let known: Vec<&str> = crate::checks::policy::GATES
         .iter()
         .map(|g| g.id)
         .chain(health.iter().map(|c| c.id.as_str()))
+        .chain(verify_ids.iter().map(String::as_str))
         .collect();
     for id in modes.keys() {
         if !known.contains(&id.as_str()) {
@@ -138,6 +152,9 @@ pub(super) fn validate(
             health,
             pack,
             modes,
+            prometheus,
+            verify,
+            notify,
         })
     } else {
         Err(ConfigError::Invalid {

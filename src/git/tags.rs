@@ -322,6 +322,37 @@ pub fn highest_reachable(
     Ok(found)
 }
 
+/// The highest release tag (by `format`) below `version` that HEAD
+/// contains: the release a rollback goes back to.
+pub fn highest_below(
+    repo: &Repo,
+    format: &TagFormat,
+    version: &Version,
+) -> Result<Option<String>, String> {
+    let all = names(repo)?;
+    let mut candidates: Vec<(Version, &str)> = all
+        .iter()
+        .filter_map(|n| format.version_of(n).map(|v| (v, n.as_str())))
+        .filter(|(v, _)| precedence(v, version) == Ordering::Less)
+        .collect();
+    candidates.sort_by(|a, b| precedence(&b.0, &a.0).then_with(|| b.1.cmp(a.1)));
+    let message = |e: git2::Error| e.message().to_string();
+    for (_, name) in candidates {
+        let Some(Some(commit)) = find(repo, name).map_err(message)? else {
+            continue;
+        };
+        if commit == repo.head
+            || repo
+                .repo
+                .graph_descendant_of(repo.head, commit)
+                .map_err(message)?
+        {
+            return Ok(Some(name.to_string()));
+        }
+    }
+    Ok(None)
+}
+
 /// The most common shape among tags that carry a SemVer version
 /// (`{version}`, `release-v{version}`), with how many have it.
 pub fn common_shape<'a>(names: impl IntoIterator<Item = &'a str>) -> Option<(String, usize)> {

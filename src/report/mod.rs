@@ -70,6 +70,10 @@ pub enum Phase {
     Health,
     /// A step of the pre-live pack.
     Pack,
+    /// What `verify` watches: probes, rules, smoke steps, switches.
+    Verify,
+    /// A notification's delivery (never counted in a verdict).
+    Notify,
 }
 
 impl Phase {
@@ -78,6 +82,8 @@ impl Phase {
             Phase::Policy => "policy",
             Phase::Health => "health",
             Phase::Pack => "pack",
+            Phase::Verify => "verify",
+            Phase::Notify => "notify",
         }
     }
 }
@@ -244,6 +250,9 @@ pub enum Rule {
     Phases,
     /// Every row must be OK (and there must be rows); else `fail`.
     AllOk { fail: Verdict },
+    /// `verify`'s: CRITICAL (ROLLBACK) when a row failed, else SAFE
+    /// (HEALTHY). A SKIP row was not evaluated on purpose (`--at`).
+    Triggers,
 }
 
 /// What a report is.
@@ -335,6 +344,17 @@ impl Report {
                 if failed(Phase::Policy) || failed(Phase::Pack) {
                     Verdict::Blocked
                 } else if failed(Phase::Health) {
+                    Verdict::Critical
+                } else {
+                    Verdict::Safe
+                }
+            }
+            Rule::Triggers => {
+                if self
+                    .rows
+                    .iter()
+                    .any(|r| r.counts() && matches!(r.status(), Status::Fail | Status::Crit))
+                {
                     Verdict::Critical
                 } else {
                     Verdict::Safe

@@ -92,7 +92,11 @@ pub fn number(v: f64) -> String {
     }
     let s = format!("{v:.6}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" { "0".to_string() } else { s.to_string() }
+    if s == "-0" {
+        "0".to_string()
+    } else {
+        s.to_string()
+    }
 }
 
 /// A unix time as RFC 3339 UTC, to the second.
@@ -106,16 +110,15 @@ pub fn time(t: f64) -> String {
 
 /// Judge what a query over `[at - sustain, at]` every `step` returned.
 pub fn judge(fetched: &Fetched, bound: Bound, at: f64, sustain: f64, step: f64) -> Evaluation {
-    let eval = |class, value: Option<(f64, f64)>, note: String, samples: Vec<(f64, f64)>| {
-        Evaluation {
+    let eval =
+        |class, value: Option<(f64, f64)>, note: String, samples: Vec<(f64, f64)>| Evaluation {
             at,
             class,
             value: value.map(|v| v.1),
             sample_time: value.map(|v| v.0),
             note,
             samples,
-        }
-    };
+        };
     let samples = match fetched {
         Fetched::Error(why) => return eval(Class::Error, None, why.clone(), Vec::new()),
         Fetched::Empty => {
@@ -173,7 +176,11 @@ pub fn judge(fetched: &Fetched, bound: Bound, at: f64, sustain: f64, step: f64) 
     let covered = window.len() >= expected && window.iter().all(|(_, v)| !v.is_nan());
     let all_beyond = window.iter().all(|(_, v)| bound.beyond(*v));
     if covered && all_beyond {
-        let side = if matches!(bound, Bound::Max(_)) { "above" } else { "below" };
+        let side = if matches!(bound, Bound::Max(_)) {
+            "above"
+        } else {
+            "below"
+        };
         return eval(
             Class::Breach,
             Some(real),
@@ -223,10 +230,20 @@ mod tests {
     #[test]
     fn a_breach_held_for_the_whole_sustain() {
         // 10 minutes at a 60 s step: 11 samples, all above 0.01.
-        let e = judge(&series(11, 60.0, |_| 0.05), Bound::Max(0.01), AT, 600.0, 60.0);
+        let e = judge(
+            &series(11, 60.0, |_| 0.05),
+            Bound::Max(0.01),
+            AT,
+            600.0,
+            60.0,
+        );
         assert_eq!(e.class, Class::Breach, "{e:?}");
         assert_eq!(e.value, Some(0.05));
-        assert!(e.note.contains("above the bound for the whole 600s"), "{}", e.note);
+        assert!(
+            e.note.contains("above the bound for the whole 600s"),
+            "{}",
+            e.note
+        );
     }
 
     #[test]
@@ -239,7 +256,11 @@ mod tests {
             60.0,
         );
         assert_eq!(e.class, Class::Ok, "{e:?}");
-        assert!(e.note.contains("beyond the bound for 540s of 600s"), "{}", e.note);
+        assert!(
+            e.note.contains("beyond the bound for 540s of 600s"),
+            "{}",
+            e.note
+        );
         // Or recovers now.
         let e = judge(
             &series(11, 60.0, |i| if i == 10 { 0.001 } else { 0.05 }),
@@ -254,7 +275,13 @@ mod tests {
     #[test]
     fn samples_that_do_not_cover_the_window_are_no_breach() {
         // Only the last 5 minutes have data.
-        let e = judge(&series(6, 60.0, |_| 0.05), Bound::Max(0.01), AT, 600.0, 60.0);
+        let e = judge(
+            &series(6, 60.0, |_| 0.05),
+            Bound::Max(0.01),
+            AT,
+            600.0,
+            60.0,
+        );
         assert_eq!(e.class, Class::Ok, "{e:?}");
     }
 
@@ -269,7 +296,10 @@ mod tests {
     #[test]
     fn no_data_comes_in_every_shape() {
         let b = Bound::Max(1.0);
-        assert_eq!(judge(&Fetched::Empty, b, AT, 60.0, 30.0).class, Class::NoData);
+        assert_eq!(
+            judge(&Fetched::Empty, b, AT, 60.0, 30.0).class,
+            Class::NoData
+        );
         let nan = judge(&series(3, 30.0, |_| f64::NAN), b, AT, 60.0, 30.0);
         assert_eq!(nan.class, Class::NoData);
         assert!(nan.note.contains("only NaN"));
@@ -305,7 +335,13 @@ mod tests {
 
     #[test]
     fn an_error_is_an_error() {
-        let e = judge(&Fetched::Error("HTTP 422, execution: x".into()), Bound::Max(1.0), AT, 60.0, 30.0);
+        let e = judge(
+            &Fetched::Error("HTTP 422, execution: x".into()),
+            Bound::Max(1.0),
+            AT,
+            60.0,
+            30.0,
+        );
         assert_eq!(e.class, Class::Error);
         assert_eq!(e.note, "HTTP 422, execution: x");
     }

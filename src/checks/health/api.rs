@@ -369,15 +369,15 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
 
 /// A one-line reason for a transport error, without the URL (the caller
 /// names it, masked).
-fn describe(e: &reqwest::Error, api: &Api) -> String {
+fn describe(e: &reqwest::Error, req: &Request) -> String {
     if e.is_timeout() {
         return format!(
             "timed out after {}",
-            humantime::format_duration(api.req.timeout)
+            humantime::format_duration(req.timeout)
         );
     }
     if e.is_redirect() {
-        return format!("too many redirects: more than {}", api.req.max_redirects);
+        return format!("too many redirects: more than {}", req.max_redirects);
     }
     let mut source = e.source();
     while let Some(s) = source {
@@ -412,9 +412,9 @@ enum Try {
     },
 }
 
-async fn attempt(client: &reqwest::Client, api: &Api) -> Try {
-    let mut request = client.get(&api.req.url).timeout(api.req.timeout);
-    for (name, value) in &api.req.headers {
+async fn attempt(client: &reqwest::Client, req: &Request) -> Try {
+    let mut request = client.get(&req.url).timeout(req.timeout);
+    for (name, value) in &req.headers {
         request = request.header(name, value);
     }
     match request.send().await {
@@ -436,9 +436,18 @@ async fn attempt(client: &reqwest::Client, api: &Api) -> Try {
             }
         }
         Err(e) => Try::Failed {
-            reason: describe(&e, api),
+            reason: describe(&e, req),
             retry: e.is_timeout() || e.is_connect() || (e.is_request() && !e.is_redirect()),
         },
+    }
+}
+
+/// One GET, no retry (a probe of `verify`, which judges over time): the
+/// status, or why there is none.
+pub async fn once(client: &reqwest::Client, req: &Request) -> Result<u16, String> {
+    match attempt(client, req).await {
+        Try::Answer { status, .. } => Ok(status.as_u16()),
+        Try::Failed { reason, .. } => Err(reason),
     }
 }
 
@@ -449,7 +458,7 @@ pub async fn check(client: &reqwest::Client, api: &Api) -> Outcome {
     let mut statuses: Vec<Option<u16>> = Vec::new();
     let plural = |n: u32| if n == 1 { "attempt" } else { "attempts" };
     for n in 1..=api.attempts {
-        let wait = match attempt(client, api).await {
+        let wait = match attempt(client, &api.req).await {
             Try::Answer {
                 status,
                 retry_after,

@@ -1,0 +1,879 @@
+//! `verify`: after the deploy, watch the release for a window and say
+//! HEALTHY (exit 0) or ROLLBACK (exit 2), running the rollback when a
+//! trigger fires. Exit 1 when it could not run (an invalid config or
+//! argument, no `[verify]` section, SIGINT or SIGTERM).
+//!
+//! Each evaluation runs every probe and rule at once. The run ends as soon
+//! as its verdict is known: a trigger ends it at once; otherwise it lasts
+//! the whole window, and HEALTHY needs the last evaluation of every probe
+//! and rule to be OK: a window cannot end HEALTHY on a failure within its
+//! limit, nor on NO_DATA or ERROR. `--once` evaluates once; `--at` judges
+//! the rules as of a fixed time (probes, smoke steps and switches are live
+//! and are not evaluated then), so a verdict over stored metrics can be
+//! reproduced.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+use super::{Context, Done, Error, Workspace};
+use crate::checks::health::api;
+use crate::cli::{Common, OutputArgs};
+use crate::config::Config;
+use crate::config::pack::Run;
+use crate::git::tags;
+use crate::http::{self, Proxies};
+use crate::notify::{self, Message};
+use crate::prom::{self, Fetched};
+use crate::report::{CheckResult, Kind, Mode, Outcome, Phase, Report, Rule, Status};
+use crate::runner;
+use crate::secrets::mask_url;
+use crate::verify::judge::{self, Class, Evaluation, number};
+use crate::verify::{Verify, state};
+
+/// The verify report.
+pub static KIND: Kind = Kind {
+    name: "verify",
+    title: "VERIFY",
+    title_target: true,
+    heading: "Verify",
+    final_id: "verify",
+    marker: "VERIFY",
+    words: ["HEALTHY", "ERROR", "ROLLBACK"],
+    rows_key: "checks",
+    compact_ok: false,
+    rule: Rule::Triggers,
+};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub common: Common,
+
+    /// How long to watch, e.g. 15m [default: verify.for in the config]
+    #[arg(long = "for", value_name = "DURATION")]
+    pub window: Option<String>,
+
+    /// Between evaluations, e.g. 30s [default: verify.interval]
+    #[arg(long, value_name = "DURATION")]
+    pub interval: Option<String>,
+
+    /// Evaluate every probe and rule once, and stop (a CI step right after
+    /// a deploy, or a cron job)
+    #[arg(long)]
+    pub once: bool,
+
+    /// Judge the rules as of this time (RFC 3339 or unix seconds), once: a
+    /// verdict over stored metrics, reproduced
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+
+    /// Report the rollback command a trigger would run, without running it
+    #[arg(long)]
+    pub no_rollback: bool,
+
+    /// The profile switches' state file [default: verify.state_file]
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+}
+
+pub fn output(args: &Args) -> Option<&OutputArgs> {
+    Some(&args.common.output)
+}
+
+/// A time given as RFC 3339 or unix seconds.
+pub fn parse_time(text: &str) -> Result<f64, String> {
+    if let Ok(secs) = text.trim().parse::<f64>()
+        && secs.is_finite()
+        && secs >= 0.0
+    {
+        return Ok(secs);
+    }
+    humantime::parse_rfc3339_weak(text.trim())
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_secs_f64())
+        .ok_or_else(|| {
+            format!(
+                "--at {}: not a time; write it in RFC 3339 (2026-11-30T12:00:00Z) or unix seconds",
+                crate::sanitize::quoted(text)
+            )
+        })
+}
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+fn arg_duration(text: Option<&str>, flag: &str, default: Duration) -> Result<Duration, Error> {
+    match text {
+        None => Ok(default),
+        Some(t) => match humantime::parse_duration(t.trim()) {
+            Ok(d) if !d.is_zero() => Ok(d),
+            _ => Err(Error::Refused(format!(
+                "{flag} {}: not a duration like 15m or 30s",
+                crate::sanitize::quoted(t)
+            ))),
+        },
+    }
+}
+
+/// What one probe saw so far.
+#[derive(Default)]
+struct ProbeTrack {
+    run: u32,
+    failures: u32,
+    evaluations: u32,
+    last: Option<Result<u16, String>>,
+    trigger: Option<String>,
+    history: Vec<Value>,
+}
+
+/// What one rule saw so far.
+#[derive(Default)]
+struct RuleTrack {
+    no_data_run: u32,
+    error_run: u32,
+    last: Option<Evaluation>,
+    trigger: Option<String>,
+    history: Vec<Value>,
+}
+
+pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
+    let stop = cx.interrupt_flag();
+    let ws = Workspace::open(&args.common, cx);
+    let mut report = ws.report(&KIND, &args.common.target);
+    report.interrupted = Some(false);
+    let Ok(config) = &ws.config else {
+        return Ok(Done::Report(report));
+    };
+    let Some(verify) = &config.verify else {
+        report.error = Some(format!(
+            "{} has no [verify] section: nothing to watch; add probes, rules or smoke steps (see the README's verify section)",
+            config.source
+        ));
+        return Ok(Done::Report(report));
+    };
+    let window = arg_duration(args.window.as_deref(), "--for", verify.window)?;
+    let interval = arg_duration(args.interval.as_deref(), "--interval", verify.interval)?;
+    let at = args
+        .at
+        .as_deref()
+        .map(parse_time)
+        .transpose()
+        .map_err(Error::Refused)?;
+    if at.is_some() && verify.rules.is_empty() {
+        return Err(Error::Refused(
+            "--at judges the metric rules as of a time, and [verify] has none".to_string(),
+        ));
+    }
+    let state_path = args
+        .state
+        .clone()
+        .unwrap_or_else(|| ws.root.join(&verify.state_file));
+    let proxies = Proxies::from_env(cx.vars);
+    let mut watch = Watch {
+        verify,
+        config,
+        proxies: &proxies,
+        clients: HashMap::new(),
+        interval,
+    };
+
+    // Smoke steps first: a failed one is a trigger, no need to watch.
+    let mut rows: Vec<CheckResult> = Vec::new();
+    let mut triggers: Vec<String> = Vec::new();
+    let env = [
+        ("RS_ENV".to_string(), args.common.target.env().to_string()),
+        (
+            "RS_VERSION".to_string(),
+            args.common.target.version().to_string(),
+        ),
+    ];
+    for step in &verify.smoke {
+        let id = format!("smoke:{}", step.name);
+        let start = Instant::now();
+        let outcome = if at.is_some() {
+            Outcome::skip("not evaluated: --at judges stored metrics only")
+        } else if stop.load(Ordering::SeqCst) {
+            Outcome::skip("not evaluated: interrupted")
+        } else {
+            cx.progress.begin(&id);
+            let o = smoke(step, &env, &ws.root, &stop, cx);
+            cx.progress.end(&id);
+            o
+        };
+        let row = CheckResult::new(&id, Phase::Verify, outcome, start.elapsed())
+            .with_mode(config.mode_of(&id));
+        if row.counts() && matches!(row.status(), Status::Crit) {
+            triggers.push(format!("{id} failed: {}", row.outcome.message));
+        }
+        rows.push(row);
+    }
+
+    let mut probes: Vec<ProbeTrack> = verify
+        .probes
+        .iter()
+        .map(|_| ProbeTrack::default())
+        .collect();
+    let mut rules: Vec<RuleTrack> = verify.rules.iter().map(|_| RuleTrack::default()).collect();
+    let mut state = if verify.switches.is_empty() || at.is_some() {
+        state::State::default()
+    } else {
+        state::load(&state_path).map_err(|why| {
+            Error::Refused(format!(
+                "cannot read the state file {}: {why}",
+                crate::sanitize::ascii(&state_path.display().to_string())
+            ))
+        })?
+    };
+    state.version = 1;
+    let mut switch_rows: BTreeMap<String, (Outcome, Vec<Value>)> = BTreeMap::new();
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Refused(format!("cannot start: {e}")))?;
+    let start = Instant::now();
+    let deadline = start + window;
+    let once = args.once || at.is_some();
+    let mut evaluations = 0u32;
+    while triggers.is_empty() && !stop.load(Ordering::SeqCst) {
+        let t = at.unwrap_or_else(now);
+        evaluations += 1;
+        let (probe_results, rule_results, switch_results) =
+            runtime.block_on(watch.evaluate(t, at.is_none()));
+        for ((p, track), result) in verify.probes.iter().zip(&mut probes).zip(probe_results) {
+            let id = format!("probe:{}", p.name);
+            track.evaluations += 1;
+            let ok = matches!(&result, Ok(s) if p.req.expect.contains(s));
+            track.history.push(json!({
+                "at": judge::time(t),
+                "outcome": if ok { "OK" } else { "FAIL" },
+                "status": result.as_ref().ok(),
+                "error": result.as_ref().err(),
+            }));
+            if ok {
+                track.run = 0;
+            } else {
+                track.run += 1;
+                track.failures += 1;
+                if track.run > p.failures && config.mode_of(&id) != Mode::Shadow {
+                    track.trigger = Some(format!(
+                        "{id} failed {} times in a row (limit {})",
+                        track.run, p.failures
+                    ));
+                }
+            }
+            track.last = Some(result);
+            if let Some(why) = &track.trigger {
+                triggers.push(why.clone());
+            }
+        }
+        for ((r, track), eval) in verify.rules.iter().zip(&mut rules).zip(rule_results) {
+            let id = format!("rule:{}", r.name);
+            track.history.push(json!({
+                "at": judge::time(eval.at),
+                "outcome": eval.class,
+                "value": eval.value.map(number),
+                "sample_time": eval.sample_time.map(judge::time),
+                "note": eval.note,
+            }));
+            match eval.class {
+                Class::Ok => {
+                    track.no_data_run = 0;
+                    track.error_run = 0;
+                }
+                Class::Breach => {
+                    track.trigger = Some(format!("{id} breached: {}", eval.note));
+                }
+                Class::NoData => {
+                    track.no_data_run += 1;
+                    track.error_run = 0;
+                    if track.no_data_run > r.no_data_limit || once {
+                        track.trigger = Some(format!("{id} has no data: {}", eval.note));
+                    }
+                }
+                Class::Error => {
+                    track.error_run += 1;
+                    track.no_data_run = 0;
+                    if track.error_run > r.error_limit || once {
+                        track.trigger = Some(format!("{id} could not be evaluated: {}", eval.note));
+                    }
+                }
+            }
+            track.last = Some(eval);
+            if let Some(why) = &track.trigger
+                && config.mode_of(&id) != Mode::Shadow
+            {
+                triggers.push(why.clone());
+            }
+        }
+        if at.is_none() {
+            for (sw, (degrade, recover)) in verify.switches.iter().zip(switch_results) {
+                let st =
+                    state
+                        .switches
+                        .entry(sw.name.clone())
+                        .or_insert_with(|| state::SwitchState {
+                            profile: sw.normal.clone(),
+                            breaching: 0,
+                            switches: 0,
+                        });
+                let switched = state::advance(st, sw, &degrade, &recover);
+                let entry = switch_rows
+                    .entry(sw.name.clone())
+                    .or_insert_with(|| (Outcome::ok(""), Vec::new()));
+                entry.1.push(json!({
+                    "at": judge::time(t),
+                    "value": degrade.value.map(number),
+                    "outcome": degrade.class,
+                    "recover_value": recover.value.map(number),
+                    "profile": st.profile,
+                    "breaching": st.breaching,
+                }));
+                let mut message = format!(
+                    "profile {} ({}: {} {}, {} of {} breaching; recover {}: {})",
+                    st.profile,
+                    sw.query,
+                    degrade.value.map_or("no data".to_string(), number),
+                    sw.bound.describe(),
+                    st.breaching,
+                    sw.after,
+                    sw.recover_query,
+                    recover.value.map_or("no data".to_string(), number),
+                );
+                let mut status = if st.profile == sw.normal {
+                    Status::Ok
+                } else {
+                    Status::Warn
+                };
+                if let Some(profile) = switched {
+                    // The marker line, and the profile's command.
+                    message = format!("PROFILE_APPLIED={profile}; {message}");
+                    if let Some(argv) = sw.apply.get(&profile) {
+                        let ran =
+                            runner::run(argv, &env, Duration::from_secs(300), &ws.root, &stop);
+                        if ran.end != runner::End::Exited(0) {
+                            status = Status::Crit;
+                            message.push_str(&format!("; applying it failed: {:?}", ran.end));
+                        }
+                    }
+                }
+                entry.0 = Outcome::new(status, message)
+                    .detail("profile", st.profile.as_str())
+                    .detail("breaching", st.breaching)
+                    .detail("switches", st.switches);
+            }
+            if !verify.switches.is_empty()
+                && let Err(why) = state::save(&state_path, &state)
+            {
+                report.error = Some(format!(
+                    "cannot write the state file {}: {why}",
+                    state_path.display()
+                ));
+                break;
+            }
+        }
+        cx.progress
+            .note(&closest(verify, &probes, &rules, deadline));
+        if once || !triggers.is_empty() {
+            break;
+        }
+        // The next evaluation, if it still falls inside the window.
+        let next = start + interval * evaluations;
+        if next > deadline {
+            break;
+        }
+        while Instant::now() < next && !stop.load(Ordering::SeqCst) {
+            std::thread::sleep((next - Instant::now()).min(Duration::from_millis(50)));
+        }
+    }
+    runtime.shutdown_background();
+    let interrupted = stop.load(Ordering::SeqCst);
+
+    // The rows: what each saw, and whether it ended well.
+    let mut ended_badly: Vec<String> = Vec::new();
+    for (p, track) in verify.probes.iter().zip(&probes) {
+        let id = format!("probe:{}", p.name);
+        let outcome = probe_outcome(p, track, at.is_some());
+        if track.trigger.is_none() && outcome.status == Status::Crit {
+            ended_badly.push(id.clone());
+        }
+        rows.push(
+            CheckResult::new(
+                &id,
+                Phase::Verify,
+                outcome.detail("evaluations", track.history.clone()),
+                Duration::ZERO,
+            )
+            .with_mode(config.mode_of(&id)),
+        );
+    }
+    for (r, track) in verify.rules.iter().zip(&rules) {
+        let id = format!("rule:{}", r.name);
+        let outcome = rule_outcome(r, track);
+        if track.trigger.is_none() && outcome.status == Status::Crit {
+            ended_badly.push(id.clone());
+        }
+        rows.push(
+            CheckResult::new(&id, Phase::Verify, outcome, Duration::ZERO)
+                .with_mode(config.mode_of(&id)),
+        );
+    }
+    for sw in &verify.switches {
+        let id = format!("switch:{}", sw.name);
+        let outcome = match switch_rows.remove(&sw.name) {
+            Some((o, history)) => o.detail("evaluations", history),
+            None if at.is_some() => Outcome::skip("not evaluated: --at judges stored metrics only"),
+            None => Outcome::skip("not evaluated: interrupted"),
+        };
+        rows.push(
+            CheckResult::new(&id, Phase::Verify, outcome, Duration::ZERO)
+                .with_mode(config.mode_of(&id)),
+        );
+    }
+    // Every counted row that ended not OK is a reason; triggers first.
+    for id in ended_badly {
+        if rows.iter().any(|r| r.id == id && r.counts()) {
+            triggers.push(format!("{id} ended the window failing"));
+        }
+    }
+    report.interrupted = Some(interrupted);
+    let rolling_back = !triggers.is_empty() && !interrupted;
+    let reason = triggers.first().cloned().unwrap_or_default();
+    let previous_tag = previous_tag(&ws, config, args.common.target.version());
+    if rolling_back {
+        rows.push(rollback(
+            verify,
+            args,
+            &previous_tag,
+            &reason,
+            &ws.root,
+            &stop,
+        ));
+    }
+    report.rows = rows;
+    // Tell people, when the config says to.
+    if !interrupted && report.error.is_none() {
+        let event = if rolling_back {
+            "verify.rollback"
+        } else {
+            "verify.healthy"
+        };
+        let reason = if rolling_back {
+            reason
+        } else {
+            format!(
+                "{evaluations} evaluation(s) over {}",
+                humantime::format_duration(window)
+            )
+        };
+        let message = message(
+            config,
+            &report,
+            event,
+            &reason,
+            previous_tag.as_ref().ok().cloned(),
+        );
+        report.rows.extend(notify::deliver_all(
+            &config.notify,
+            &message,
+            &proxies,
+            false,
+        ));
+    }
+    Ok(Done::Report(report))
+}
+
+/// The HTTP clients and what an evaluation needs.
+struct Watch<'a> {
+    verify: &'a Verify,
+    config: &'a Config,
+    proxies: &'a Proxies,
+    clients: HashMap<http::Settings, Result<reqwest::Client, String>>,
+    interval: Duration,
+}
+
+impl Watch<'_> {
+    fn client(&mut self, settings: &http::Settings) -> Result<reqwest::Client, String> {
+        self.clients
+            .entry(settings.clone())
+            .or_insert_with(|| http::client(settings, self.proxies))
+            .clone()
+    }
+
+    /// One evaluation at `t`: every probe (when `live`), rule and switch at once.
+    async fn evaluate(
+        &mut self,
+        t: f64,
+        live: bool,
+    ) -> (
+        Vec<Result<u16, String>>,
+        Vec<Evaluation>,
+        Vec<(Evaluation, Evaluation)>,
+    ) {
+        let probe_clients: Vec<_> = self
+            .verify
+            .probes
+            .iter()
+            .map(|p| self.client(&p.req.http()))
+            .collect();
+        let prom = self.config.prometheus.clone();
+        let prom_client = prom.as_ref().map(|s| self.client(&s.http));
+        let probes = self
+            .verify
+            .probes
+            .iter()
+            .zip(probe_clients)
+            .map(|(p, c)| async move {
+                if !live {
+                    return Err("not evaluated".to_string());
+                }
+                match c {
+                    Ok(c) => api::once(&c, &p.req).await,
+                    Err(e) => Err(format!("no HTTP client ({e})")),
+                }
+            });
+        let step_of = |s: Option<Duration>| s.unwrap_or(self.interval).as_secs_f64().max(1.0);
+        let query = |q: String, sustain: f64, step: f64| {
+            let (prom, client) = (prom.clone(), prom_client.clone());
+            async move {
+                match (prom, client) {
+                    (Some(server), Some(Ok(c))) => {
+                        prom::range(&c, &server, &q, t - sustain, t, step).await
+                    }
+                    (Some(_), Some(Err(e))) => Fetched::Error(format!("no HTTP client ({e})")),
+                    _ => Fetched::Error("no [prometheus] server".to_string()),
+                }
+            }
+        };
+        let rules = self.verify.rules.iter().map(|r| {
+            let step = step_of(r.step);
+            let sustain = r.sustain.as_secs_f64();
+            let fut = query(r.query.clone(), sustain, step);
+            async move { judge::judge(&fut.await, r.bound, t, sustain, step) }
+        });
+        let switches = self.verify.switches.iter().map(|s| {
+            let step = step_of(s.step);
+            let (d, rc) = (
+                query(s.query.clone(), 0.0, step),
+                query(s.recover_query.clone(), 0.0, step),
+            );
+            async move {
+                let (d, rc) = (d.await, rc.await);
+                (
+                    judge::judge(&d, s.bound, t, 0.0, step),
+                    judge::judge(&rc, s.recover_bound, t, 0.0, step),
+                )
+            }
+        });
+        let (p, r, s) = (
+            crate::par::join_all(probes.collect()),
+            crate::par::join_all(rules.collect()),
+            crate::par::join_all(switches.collect()),
+        );
+        tokio::join!(p, r, s)
+    }
+}
+
+/// A probe's row: CRIT when it triggered or the window ended with it
+/// failing; WARN when it failed within its limit and recovered.
+fn probe_outcome(p: &crate::verify::Probe, t: &ProbeTrack, at: bool) -> Outcome {
+    let url = mask_url(&p.req.url);
+    if at {
+        return Outcome::skip("not evaluated: --at judges stored metrics only");
+    }
+    let Some(last) = &t.last else {
+        return Outcome::skip("not evaluated: interrupted");
+    };
+    let last_text = match last {
+        Ok(s) => format!("-> {s}"),
+        Err(e) => format!(": {e}"),
+    };
+    let counts = format!(
+        "{} evaluation{}, {} failure{}",
+        t.evaluations,
+        if t.evaluations == 1 { "" } else { "s" },
+        t.failures,
+        if t.failures == 1 { "" } else { "s" }
+    );
+    if let Some(why) = &t.trigger {
+        return Outcome::crit(format!("GET {url}{last_text}; {why}; {counts}"));
+    }
+    if t.run > 0 {
+        return Outcome::crit(format!(
+            "GET {url}{last_text}; the window ended with it failing ({} of {} allowed in a row); {counts}",
+            t.run, p.failures
+        ));
+    }
+    if t.failures > 0 {
+        return Outcome::warn(format!("GET {url}{last_text}; recovered; {counts}"));
+    }
+    Outcome::ok(format!("GET {url}{last_text}; {counts}"))
+}
+
+/// A rule's row: the query, the last value with its sample time, the bound.
+fn rule_outcome(r: &crate::verify::Rule, t: &RuleTrack) -> Outcome {
+    let Some(last) = &t.last else {
+        return Outcome::skip("not evaluated: interrupted");
+    };
+    let bound = if r.sustain.is_zero() {
+        r.bound.describe()
+    } else {
+        format!(
+            "{} for {}",
+            r.bound.describe(),
+            humantime::format_duration(r.sustain)
+        )
+    };
+    let message = format!(
+        "{} ({bound}): {}: {}",
+        r.name,
+        last.class.as_str(),
+        last.note
+    );
+    let status = match (&t.trigger, last.class) {
+        (Some(_), _) => Status::Crit,
+        (None, Class::Ok) => Status::Ok,
+        // Within its limit, but the window ended on it: not HEALTHY.
+        (None, _) => Status::Crit,
+    };
+    let chart: Vec<Value> = last
+        .samples
+        .iter()
+        .map(|(t, v)| {
+            json!([
+                judge::time(*t),
+                if v.is_finite() { json!(v) } else { Value::Null }
+            ])
+        })
+        .collect();
+    let bound_value = match r.bound {
+        judge::Bound::Max(m) | judge::Bound::Min(m) => m,
+    };
+    Outcome::new(status, message)
+        .detail("query", r.query.as_str())
+        .detail("bound", r.bound.describe())
+        .detail("value", last.value)
+        .detail("sample_time", last.sample_time.map(judge::time))
+        .detail("outcome", last.class.as_str())
+        .detail("evaluations", t.history.clone())
+        .detail("chart", json!({ "bound": bound_value, "points": chart }))
+}
+
+/// The row's text for the live line: time left and the closest to its limit.
+fn closest(
+    verify: &Verify,
+    probes: &[ProbeTrack],
+    rules: &[RuleTrack],
+    deadline: Instant,
+) -> String {
+    let left = deadline.saturating_duration_since(Instant::now()).as_secs();
+    let mut worst: Option<(f64, String)> = None;
+    for (p, t) in verify.probes.iter().zip(probes) {
+        let share = f64::from(t.run) / f64::from(p.failures + 1);
+        if worst.as_ref().is_none_or(|w| share > w.0) {
+            worst = Some((
+                share,
+                format!("probe:{} {} of {} failures", p.name, t.run, p.failures),
+            ));
+        }
+    }
+    for (r, t) in verify.rules.iter().zip(rules) {
+        let run = t.no_data_run.max(t.error_run);
+        let share = f64::from(run) / f64::from(r.no_data_limit.max(r.error_limit) + 1);
+        if worst.as_ref().is_none_or(|w| share > w.0) {
+            let value = t
+                .last
+                .as_ref()
+                .and_then(|e| e.value)
+                .map_or("no data".to_string(), number);
+            worst = Some((
+                share,
+                format!("rule:{} {value} ({})", r.name, r.bound.describe()),
+            ));
+        }
+    }
+    format!(
+        "verify: {}m{:02}s left; closest: {}",
+        left / 60,
+        left % 60,
+        worst.map_or("-".to_string(), |w| w.1)
+    )
+}
+
+fn smoke(
+    step: &crate::config::pack::Step,
+    env: &[(String, String)],
+    root: &std::path::Path,
+    stop: &AtomicBool,
+    cx: &Context<'_>,
+) -> Outcome {
+    let Run::Command { argv, env: own } = &step.run else {
+        return Outcome::crit("could not start: a smoke step is a command");
+    };
+    let env: Vec<(String, String)> = env.iter().chain(own).cloned().collect();
+    let ran = runner::run(argv, &env, step.timeout, root, stop);
+    let (status, message) = match &ran.end {
+        runner::End::Exited(0) => (Status::Ok, "passed (exit 0)".to_string()),
+        runner::End::Exited(c) => (Status::Crit, format!("failed: exit {c}")),
+        runner::End::Signalled(s) => (Status::Crit, format!("failed: killed by signal {s}")),
+        runner::End::TimedOut => (
+            Status::Crit,
+            format!(
+                "failed: timed out after {}",
+                humantime::format_duration(step.timeout)
+            ),
+        ),
+        runner::End::Interrupted => (Status::Skip, "not finished: interrupted".to_string()),
+        runner::End::CouldNotStart(why) => (Status::Crit, format!("could not start: {why}")),
+    };
+    Outcome::new(status, message)
+        .detail("stdout", ran.stdout.scrubbed(cx.scrubber))
+        .detail("stderr", ran.stderr.scrubbed(cx.scrubber))
+}
+
+/// The highest release tag below `--version` that HEAD contains.
+pub fn previous_tag(ws: &Workspace, config: &Config, version: &str) -> Result<String, String> {
+    let repo = ws.repo.as_ref().map_err(|e| e.message.clone())?;
+    let policy = config.policy_for(ws.env.as_deref().unwrap_or_default());
+    let release = policy.tag_format.release(version)?;
+    tags::highest_below(repo, &policy.tag_format, &release.version)?.ok_or_else(|| {
+        format!(
+            "no release tag below {} is reachable from HEAD",
+            release.tag
+        )
+    })
+}
+
+/// Run (or, with `--no-rollback`, show) the rollback command.
+fn rollback(
+    verify: &Verify,
+    args: &Args,
+    previous: &Result<String, String>,
+    reason: &str,
+    root: &std::path::Path,
+    stop: &AtomicBool,
+) -> CheckResult {
+    let start = Instant::now();
+    let id = "rollback";
+    let Some(rb) = &verify.rollback else {
+        let o = Outcome::skip(format!(
+            "no rollback command is configured (verify.rollback); triggered by {reason}"
+        ));
+        return CheckResult::new(id, Phase::Verify, o, Duration::ZERO);
+    };
+    let needs_tag = rb.argv.iter().any(|a| a.contains("{previous_tag}"));
+    let previous_tag = match (previous, needs_tag) {
+        (Ok(t), _) => t.clone(),
+        (Err(_), false) => String::new(),
+        (Err(why), true) => {
+            let o = Outcome::fail(format!(
+                "cannot run the rollback: {{previous_tag}} is unknown: {why}"
+            ));
+            return CheckResult::new(id, Phase::Verify, o, Duration::ZERO);
+        }
+    };
+    let argv: Vec<String> = rb
+        .argv
+        .iter()
+        .map(|a| {
+            a.replace("{previous_tag}", &previous_tag)
+                .replace("{version}", args.common.target.version())
+                .replace("{env}", args.common.target.env())
+        })
+        .collect();
+    let shown = argv.join(" ");
+    if args.no_rollback {
+        let o = Outcome::skip(format!("--no-rollback: would run: {shown}"))
+            .detail("argv", argv)
+            .detail("reason", reason);
+        return CheckResult::new(id, Phase::Verify, o, Duration::ZERO);
+    }
+    let env = [
+        ("RS_ENV".to_string(), args.common.target.env().to_string()),
+        (
+            "RS_VERSION".to_string(),
+            args.common.target.version().to_string(),
+        ),
+        ("RS_PREVIOUS_TAG".to_string(), previous_tag.clone()),
+    ];
+    let ran = runner::run(&argv, &env, rb.timeout, root, stop);
+    let took = start.elapsed();
+    let (status, what) = match &ran.end {
+        runner::End::Exited(0) => (Status::Ok, "exit 0".to_string()),
+        runner::End::Exited(c) => (Status::Fail, format!("exit {c}")),
+        runner::End::Signalled(s) => (Status::Fail, format!("killed by signal {s}")),
+        runner::End::TimedOut => (
+            Status::Fail,
+            format!("timed out after {}", humantime::format_duration(rb.timeout)),
+        ),
+        runner::End::Interrupted => (Status::Fail, "interrupted".to_string()),
+        runner::End::CouldNotStart(why) => (Status::Fail, format!("could not start: {why}")),
+    };
+    let o = Outcome::new(status, format!("ran {shown}: {what}"))
+        .detail("argv", argv)
+        .detail("reason", reason)
+        .detail(
+            "exit_code",
+            match ran.end {
+                runner::End::Exited(c) => Some(c),
+                _ => None,
+            },
+        )
+        .detail("duration_ms", took.as_millis() as u64)
+        .detail("stdout", ran.stdout.text())
+        .detail("stderr", ran.stderr.text());
+    CheckResult::new(id, Phase::Verify, o, took)
+}
+
+/// The notification for `event`.
+pub fn message(
+    config: &Config,
+    report: &Report,
+    event: &str,
+    reason: &str,
+    previous_tag: Option<String>,
+) -> Message {
+    let mut fields: BTreeMap<&str, String> = BTreeMap::new();
+    let t = &report.target;
+    let app = config
+        .notify
+        .app
+        .clone()
+        .unwrap_or_else(|| "release".to_string());
+    fields.insert("app", app);
+    fields.insert("version", t.version.clone().unwrap_or_default());
+    fields.insert("env", t.env.clone().unwrap_or_default());
+    fields.insert("commit", t.commit.clone().unwrap_or_default());
+    fields.insert("reason", reason.to_string());
+    fields.insert("previous_tag", previous_tag.unwrap_or_default());
+    fields.insert("owner", config.notify.owner.clone().unwrap_or_default());
+    fields.insert(
+        "next_update",
+        config
+            .notify
+            .next_update
+            .clone()
+            .unwrap_or_else(|| "10 min".to_string()),
+    );
+    fields.insert("verdict", report.kind.word(report.verdict()).to_string());
+    let text = config.notify.text(event, &fields);
+    let data: serde_json::Map<String, Value> = fields
+        .iter()
+        .map(|(k, v)| (k.to_string(), Value::String(v.clone())))
+        .collect();
+    let mut data = Value::Object(data);
+    data["text"] = Value::String(text.clone());
+    Message {
+        event: event.to_string(),
+        text,
+        data,
+    }
+}
