@@ -7,6 +7,7 @@
 //! [`checks`]; git access is in [`git`]. Nothing in the library prints or
 //! exits: the front end (`main`) does, once.
 
+pub mod bundle;
 pub mod checks;
 pub mod ci;
 pub mod cli;

@@ -6,6 +6,7 @@
 //!
 //! A new command is one module and one line in the [`commands!`] list.
 
+pub mod bundle;
 pub mod completions;
 pub mod gate;
 pub mod init;
@@ -96,6 +97,9 @@ commands! {
     /// Send an announcement (deployment start, canary success, go-live
     /// complete, rollback) to the [notify] targets
     Notify(notify),
+    /// Build the release bundle (<name>-v<version>.zip, .sha256, in-toto
+    /// statement); `bundle verify <ZIP>` checks one
+    Bundle(bundle),
 }
 
 /// What every command sees of the world.

@@ -184,6 +184,8 @@ pub struct Config {
     pub verify: Option<crate::verify::Verify>,
     /// Where notifications go.
     pub notify: crate::notify::Notify,
+    /// What the release bundle holds.
+    pub bundle: crate::bundle::Bundle,
 }
 
 impl Config {

@@ -19,6 +19,7 @@ pub struct RawConfig {
     pub prometheus: Option<crate::prom::Raw>,
     pub verify: Option<crate::verify::Raw>,
     pub notify: Option<crate::notify::Raw>,
+    pub bundle: Option<crate::bundle::Raw>,
 }
 
 /// `[policy]`, and each `[policy.env.<name>]` override: the same keys.

@@ -111,6 +111,7 @@ pub(super) fn validate(
         verify
     });
     let notify = crate::notify::validate(raw.notify.unwrap_or_default(), env, &mut problems);
+    let bundle = crate::bundle::validate(raw.bundle.unwrap_or_default(), &mut problems);
     let modes = raw.modes.unwrap_or_default();
     let mut health = health;
     for check in &mut health {
@@ -155,6 +156,7 @@ pub(super) fn validate(
             prometheus,
             verify,
             notify,
+            bundle,
         })
     } else {
         Err(ConfigError::Invalid {

@@ -1,0 +1,766 @@
+//! The release bundle: a reproducible zip of the files a release ships,
+//! with `MANIFEST.json` inside, `<zip>.sha256` beside it (GNU format, as
+//! `sha256sum -c` reads it) and an unsigned in-toto Statement v1 (subject:
+//! the zip and its digest), ready for `cosign attest`. And its check,
+//! `bundle verify`, which trusts nothing in the archive.
+//!
+//! Reproducible: the same files and version give the same bytes on any
+//! machine. Entries are sorted, carry one fixed time (the commit's, or
+//! `SOURCE_DATE_EPOCH`), permissions 0644 (0755 when executable), no owner
+//! and no extra fields, and are compressed with deflate level 6. Files are
+//! compressed and hashed in one read, on several threads, each into a
+//! partial archive of its own; the partials' compressed entries are then
+//! copied, in order, into the bundle, unchanged. Everything is written to
+//! temporary names and renamed at the end: nothing half-written is left.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use zip::write::SimpleFileOptions;
+use zip::{CompressionMethod, DateTime, ZipArchive, ZipWriter};
+
+/// The manifest's name inside the bundle.
+pub const MANIFEST: &str = "MANIFEST.json";
+/// The in-toto predicate type of the statement.
+pub const PREDICATE_TYPE: &str = "https://github.com/release-sentinel/bundle/v1";
+/// The most a verified bundle may expand to, in all.
+pub const MAX_TOTAL: u64 = 16 * 1024 * 1024 * 1024;
+/// An entry larger than this must not expand more than [`MAX_RATIO`].
+const RATIO_FLOOR: u64 = 8 * 1024 * 1024;
+/// How many times its compressed size a large entry may expand.
+pub const MAX_RATIO: u64 = 100;
+
+/// One file of the bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+    pub description: String,
+}
+
+/// `MANIFEST.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub version: String,
+    pub created_at: String,
+    pub files: Vec<Record>,
+}
+
+/// A file to bundle: its path in the bundle, where it is, what it is.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub path: String,
+    pub full: PathBuf,
+    pub description: String,
+}
+
+/// What `build` made.
+#[derive(Debug, Clone)]
+pub struct Built {
+    pub zip: PathBuf,
+    pub sha256: String,
+    pub size: u64,
+    pub checksum_file: PathBuf,
+    pub statement: PathBuf,
+    pub manifest: Manifest,
+}
+
+/// The bundle's fixed time: unix seconds as a zip time (which starts in
+/// 1980: anything earlier is 1980-01-01) and as RFC 3339.
+pub fn fixed_time(unix: u64) -> (DateTime, String) {
+    let rfc = humantime::format_rfc3339_seconds(
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix),
+    )
+    .to_string();
+    // "YYYY-MM-DDTHH:MM:SSZ"
+    let num = |a: usize, b: usize| rfc.get(a..b).and_then(|s| s.parse::<u16>().ok());
+    let dos = match (
+        num(0, 4),
+        num(5, 7),
+        num(8, 10),
+        num(11, 13),
+        num(14, 16),
+        num(17, 19),
+    ) {
+        (Some(y), Some(mo), Some(d), Some(h), Some(mi), Some(s)) if y >= 1980 => {
+            DateTime::from_date_and_time(y, mo as u8, d as u8, h as u8, mi as u8, s as u8)
+                .unwrap_or_default()
+        }
+        _ => DateTime::default(),
+    };
+    (dos, rfc)
+}
+
+fn options(time: DateTime, executable: bool) -> SimpleFileOptions {
+    SimpleFileOptions::default()
+        .compression_method(CompressionMethod::Deflated)
+        .compression_level(Some(6))
+        .last_modified_time(time)
+        .unix_permissions(if executable { 0o755 } else { 0o644 })
+        .large_file(false)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The SHA-256 of a file, in hex.
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    let mut f = File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex(&h.finalize()))
+}
+
+/// Compress `entries` into a partial archive in `dir`; the records, in
+/// the entries' order.
+fn partial(
+    entries: &[&Entry],
+    dir: &Path,
+    time: DateTime,
+) -> Result<(tempfile::NamedTempFile, Vec<Record>), String> {
+    let tmp = tempfile::Builder::new()
+        .prefix(".bundle-part.")
+        .tempfile_in(dir)
+        .map_err(|e| format!("cannot create a temporary file in {}: {e}", dir.display()))?;
+    let file = tmp.reopen().map_err(|e| e.to_string())?;
+    let mut zip = ZipWriter::new(std::io::BufWriter::new(file));
+    let mut records = Vec::with_capacity(entries.len());
+    let mut buf = vec![0u8; 256 * 1024];
+    for e in entries {
+        let meta =
+            std::fs::symlink_metadata(&e.full).map_err(|err| format!("{}: {err}", e.path))?;
+        if !meta.is_file() {
+            return Err(format!("{} is not a regular file", e.path));
+        }
+        let executable = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o111 != 0;
+        zip.start_file(e.path.as_str(), options(time, executable))
+            .map_err(|err| format!("{}: {err}", e.path))?;
+        let mut f = File::open(&e.full).map_err(|err| format!("{}: {err}", e.path))?;
+        let (mut h, mut size) = (Sha256::new(), 0u64);
+        loop {
+            let n = f
+                .read(&mut buf)
+                .map_err(|err| format!("{}: {err}", e.path))?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+            zip.write_all(&buf[..n])
+                .map_err(|err| format!("{}: {err}", e.path))?;
+            size += n as u64;
+        }
+        records.push(Record {
+            path: e.path.clone(),
+            size,
+            sha256: hex(&h.finalize()),
+            description: e.description.clone(),
+        });
+    }
+    let mut out = zip.finish().map_err(|e| e.to_string())?;
+    out.flush().map_err(|e| e.to_string())?;
+    Ok((tmp, records))
+}
+
+/// Build `<name>-v<version>.zip` in `out` from `entries` (sorted by path,
+/// unique), with the fixed `unix` time, on up to `threads` threads.
+pub fn build(
+    entries: &[Entry],
+    name: &str,
+    version: &str,
+    unix: u64,
+    out: &Path,
+    threads: usize,
+) -> Result<Built, String> {
+    std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    let (time, created_at) = fixed_time(unix);
+    // Big files first over the threads, each thread a partial archive.
+    let mut order: Vec<&Entry> = entries.iter().collect();
+    order.sort_by_key(|e| std::cmp::Reverse(std::fs::metadata(&e.full).map_or(0, |m| m.len())));
+    let threads = threads.clamp(1, entries.len().max(1));
+    let mut shares: Vec<Vec<&Entry>> = vec![Vec::new(); threads];
+    let mut loads = vec![0u64; threads];
+    for e in order {
+        let i = (0..threads).min_by_key(|&i| loads[i]).unwrap_or(0);
+        loads[i] += std::fs::metadata(&e.full).map_or(0, |m| m.len()) + 1;
+        shares[i].push(e);
+    }
+    let parts = crate::par::fold(&shares, threads, Vec::new, |acc, share| {
+        acc.push(partial(share, out, time));
+    })
+    .ok_or("compressing failed unexpectedly")?;
+    let mut archives = Vec::new();
+    let mut records: BTreeMap<String, (usize, Record)> = BTreeMap::new();
+    for part in parts.into_iter().flatten() {
+        let (tmp, recs) = part?;
+        let file = File::open(tmp.path()).map_err(|e| e.to_string())?;
+        let archive = ZipArchive::new(BufReader::new(file)).map_err(|e| e.to_string())?;
+        for r in recs {
+            records.insert(r.path.clone(), (archives.len(), r));
+        }
+        archives.push((tmp, archive));
+    }
+    let manifest = Manifest {
+        version: version.to_string(),
+        created_at,
+        files: records.values().map(|(_, r)| r.clone()).collect(),
+    };
+    let file_name = format!("{name}-v{}.zip", version.trim_start_matches('v'));
+    let zip_path = out.join(&file_name);
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{file_name}."))
+        .tempfile_in(out)
+        .map_err(|e| e.to_string())?;
+    {
+        let file = tmp.reopen().map_err(|e| e.to_string())?;
+        let mut zip = ZipWriter::new(std::io::BufWriter::new(file));
+        let mut text = serde_json::to_vec_pretty(&manifest).map_err(|e| e.to_string())?;
+        text.push(b'\n');
+        zip.start_file(MANIFEST, options(time, false))
+            .map_err(|e| e.to_string())?;
+        zip.write_all(&text).map_err(|e| e.to_string())?;
+        for (path, (part, _)) in &records {
+            let archive = &mut archives[*part].1;
+            let entry = archive.by_name(path).map_err(|e| e.to_string())?;
+            zip.raw_copy_file(entry).map_err(|e| e.to_string())?;
+        }
+        let mut w = zip.finish().map_err(|e| e.to_string())?;
+        w.flush().map_err(|e| e.to_string())?;
+        w.get_ref().sync_all().map_err(|e| e.to_string())?;
+    }
+    let sha256 = sha256_file(tmp.path()).map_err(|e| e.to_string())?;
+    let size = std::fs::metadata(tmp.path())
+        .map_err(|e| e.to_string())?
+        .len();
+    tmp.persist(&zip_path).map_err(|e| e.error.to_string())?;
+    let checksum_file = out.join(format!("{file_name}.sha256"));
+    crate::fsutil::write_atomic(
+        &checksum_file,
+        format!("{sha256}  {file_name}\n").as_bytes(),
+    )
+    .map_err(|e| e.to_string())?;
+    let statement = out.join(format!("{file_name}.intoto.json"));
+    let doc = json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{ "name": file_name, "digest": { "sha256": sha256 } }],
+        "predicateType": PREDICATE_TYPE,
+        "predicate": {
+            "version": manifest.version,
+            "created_at": manifest.created_at,
+            "files": manifest.files.len(),
+            "manifest": MANIFEST,
+        },
+    });
+    let mut text = serde_json::to_vec_pretty(&doc).map_err(|e| e.to_string())?;
+    text.push(b'\n');
+    crate::fsutil::write_atomic(&statement, &text).map_err(|e| e.to_string())?;
+    drop(archives);
+    Ok(Built {
+        zip: zip_path,
+        sha256,
+        size,
+        checksum_file,
+        statement,
+        manifest,
+    })
+}
+
+/// Why an entry name is unsafe to extract, if it is.
+pub fn unsafe_name(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        return Some("an empty name");
+    }
+    if name.starts_with('/') || name.starts_with('\\') || name.get(1..2) == Some(":") {
+        return Some("an absolute path");
+    }
+    if name.split(['/', '\\']).any(|c| c == "..") {
+        return Some("a path that climbs out with ..");
+    }
+    if name.chars().any(|c| c.is_control()) {
+        return Some("a control character in the name");
+    }
+    None
+}
+
+/// What `verify` found.
+#[derive(Debug)]
+pub struct Verified {
+    /// The checksum file's verdict: `Ok(hex)` or why not.
+    pub checksum: Result<String, String>,
+    /// The in-toto statement's verdict, when there is one.
+    pub statement: Option<Result<(), String>>,
+    /// Entries refused: name, why.
+    pub unsafe_entries: Vec<(String, String)>,
+    pub missing: Vec<String>,
+    pub extra: Vec<String>,
+    pub modified: Vec<String>,
+    pub wrong_size: Vec<String>,
+    pub checked: usize,
+    /// Why the archive or its manifest could not be read at all.
+    pub unreadable: Option<String>,
+}
+
+/// Check a bundle: its checksum file, its statement, every entry's name,
+/// size and digest against the manifest, with bounded expansion.
+pub fn verify(zip_path: &Path) -> Verified {
+    let mut v = Verified {
+        checksum: Err("not checked".to_string()),
+        statement: None,
+        unsafe_entries: Vec::new(),
+        missing: Vec::new(),
+        extra: Vec::new(),
+        modified: Vec::new(),
+        wrong_size: Vec::new(),
+        checked: 0,
+        unreadable: None,
+    };
+    let name = zip_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let actual = sha256_file(zip_path);
+    let sum_path = PathBuf::from(format!("{}.sha256", zip_path.display()));
+    v.checksum = match (&actual, crate::fsutil::read_regular(&sum_path, 4096)) {
+        (Err(e), _) => Err(format!("cannot read the bundle: {e}")),
+        (_, Err(why)) => Err(format!("{}.sha256: {why}", name)),
+        (Ok(actual), Ok(text)) => {
+            let text = String::from_utf8_lossy(&text);
+            let mut parts = text.split_whitespace();
+            match (
+                parts.next(),
+                parts.next().map(|p| p.trim_start_matches('*')),
+            ) {
+                (Some(sum), Some(file)) if file == name && sum.eq_ignore_ascii_case(actual) => {
+                    Ok(actual.clone())
+                }
+                (Some(_), Some(file)) if file != name => {
+                    Err(format!("{name}.sha256 names {file}, not {name}"))
+                }
+                (Some(sum), Some(_)) => Err(format!(
+                    "{name} has SHA-256 {actual}, but {name}.sha256 says {sum}"
+                )),
+                _ => Err(format!("{name}.sha256 is not a sha256sum line")),
+            }
+        }
+    };
+    let st_path = PathBuf::from(format!("{}.intoto.json", zip_path.display()));
+    if std::fs::symlink_metadata(&st_path).is_ok() {
+        v.statement = Some(
+            match (&actual, crate::fsutil::read_regular(&st_path, 1024 * 1024)) {
+                (Ok(actual), Ok(text)) => {
+                    match serde_json::from_slice::<serde_json::Value>(&text) {
+                        Ok(doc)
+                            if doc["subject"][0]["digest"]["sha256"] == actual.as_str()
+                                && doc["subject"][0]["name"] == name.as_str() =>
+                        {
+                            Ok(())
+                        }
+                        Ok(_) => {
+                            Err("the statement's subject is not this bundle and its digest".into())
+                        }
+                        Err(e) => Err(format!("not JSON: {e}")),
+                    }
+                }
+                (Err(e), _) => Err(e.to_string()),
+                (_, Err(why)) => Err(why),
+            },
+        );
+    }
+    let file = match File::open(zip_path) {
+        Ok(f) => f,
+        Err(e) => {
+            v.unreadable = Some(format!("cannot open {name}: {e}"));
+            return v;
+        }
+    };
+    let mut archive = match ZipArchive::new(BufReader::new(file)) {
+        Ok(a) => a,
+        Err(e) => {
+            v.unreadable = Some(format!("{name} is not a zip archive: {e}"));
+            return v;
+        }
+    };
+    // Every entry's name and kind first, and what each declares.
+    let mut declared: BTreeMap<String, usize> = BTreeMap::new();
+    let mut total: u64 = 0;
+    for i in 0..archive.len() {
+        let Ok(entry) = archive.by_index_raw(i) else {
+            v.unsafe_entries
+                .push((format!("#{i}"), "an entry that cannot be read".into()));
+            continue;
+        };
+        let entry_name = String::from_utf8_lossy(entry.name_raw()).into_owned();
+        if let Some(why) = unsafe_name(&entry_name) {
+            v.unsafe_entries.push((entry_name, why.into()));
+            continue;
+        }
+        if entry.is_symlink() {
+            v.unsafe_entries.push((
+                entry_name,
+                "a symbolic link (it could point out of the bundle)".into(),
+            ));
+            continue;
+        }
+        if entry.is_dir() {
+            continue;
+        }
+        let (size, packed) = (entry.size(), entry.compressed_size().max(1));
+        if size > RATIO_FLOOR && size / packed > MAX_RATIO {
+            v.unsafe_entries.push((
+                entry_name,
+                format!(
+                    "expands {}x ({size} bytes from {packed}): more than {MAX_RATIO}x",
+                    size / packed
+                ),
+            ));
+            continue;
+        }
+        total = total.saturating_add(size);
+        if declared.insert(entry_name.clone(), i).is_some() {
+            v.unsafe_entries
+                .push((entry_name, "a name the archive holds twice".into()));
+        }
+    }
+    if total > MAX_TOTAL {
+        v.unreadable = Some(format!(
+            "it expands to {total} bytes, more than the {MAX_TOTAL} allowed"
+        ));
+        return v;
+    }
+    if !v.unsafe_entries.is_empty() {
+        return v;
+    }
+    let manifest: Manifest = match declared
+        .get(MANIFEST)
+        .map(|&i| read_entry(&mut archive, i, 64 * 1024 * 1024))
+    {
+        Some(Ok((bytes, _))) => match serde_json::from_slice(&bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                v.unreadable = Some(format!("{MANIFEST} is not a manifest: {e}"));
+                return v;
+            }
+        },
+        Some(Err(why)) => {
+            v.unreadable = Some(format!("{MANIFEST}: {why}"));
+            return v;
+        }
+        None => {
+            v.unreadable = Some(format!("{name} has no {MANIFEST}"));
+            return v;
+        }
+    };
+    let listed: BTreeMap<&str, &Record> = manifest
+        .files
+        .iter()
+        .map(|r| (r.path.as_str(), r))
+        .collect();
+    for (path, &i) in &declared {
+        if path == MANIFEST {
+            continue;
+        }
+        let Some(record) = listed.get(path.as_str()) else {
+            v.extra.push(path.clone());
+            continue;
+        };
+        v.checked += 1;
+        match read_entry(&mut archive, i, record.size.saturating_add(1)) {
+            Ok((_, (size, digest))) => {
+                if size != record.size {
+                    v.wrong_size.push(format!(
+                        "{path} ({size} bytes, the manifest says {})",
+                        record.size
+                    ));
+                } else if digest != record.sha256 {
+                    v.modified.push(path.clone());
+                }
+            }
+            Err(why) => v.modified.push(format!("{path} ({why})")),
+        }
+    }
+    for r in &manifest.files {
+        if !declared.contains_key(&r.path) {
+            v.missing.push(r.path.clone());
+        }
+    }
+    v
+}
+
+/// Read entry `i`, at most `cap` bytes: its bytes (kept up to 64 MiB), its
+/// size and digest. A mismatch with the declared size is an error.
+fn read_entry<R: Read + Seek>(
+    archive: &mut ZipArchive<R>,
+    i: usize,
+    cap: u64,
+) -> Result<(Vec<u8>, (u64, String)), String> {
+    let entry = archive.by_index(i).map_err(|e| e.to_string())?;
+    let declared = entry.size();
+    let mut limited = entry.take(cap);
+    let (mut h, mut size, mut kept) = (Sha256::new(), 0u64, Vec::new());
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = limited
+            .read(&mut buf)
+            .map_err(|e| format!("cannot inflate: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+        size += n as u64;
+        if kept.len() < 64 * 1024 * 1024 {
+            kept.extend_from_slice(&buf[..n]);
+        }
+    }
+    if size != declared {
+        return Err(format!("{size} bytes inflated, {declared} declared"));
+    }
+    Ok((kept, (size, hex(&h.finalize()))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unsafe_names_are_named() {
+        assert_eq!(
+            unsafe_name("../etc/passwd"),
+            Some("a path that climbs out with ..")
+        );
+        assert_eq!(
+            unsafe_name("a/../../b"),
+            Some("a path that climbs out with ..")
+        );
+        assert_eq!(unsafe_name("/etc/passwd"), Some("an absolute path"));
+        assert_eq!(unsafe_name("C:\\x"), Some("an absolute path"));
+        assert_eq!(unsafe_name("ok/file..txt"), None);
+    }
+
+    #[test]
+    fn fixed_times_read_the_same_way() {
+        let (_, rfc) = fixed_time(1_700_000_000);
+        assert_eq!(rfc, "2023-11-14T22:13:20Z");
+        let (dos, _) = fixed_time(0);
+        assert_eq!(dos, DateTime::default());
+    }
+}
+
+/// `[bundle]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Raw {
+    pub name: Option<String>,
+    pub out: Option<String>,
+    /// Recent reports to add, by glob (each described as a report).
+    pub reports: Option<String>,
+    pub files: Option<Vec<RawFile>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFile {
+    pub path: String,
+    pub description: String,
+}
+
+/// One `[[bundle.files]]`: a path or a glob, relative to the root.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    pub text: String,
+    pub description: String,
+    /// Set when the text is a glob.
+    pub glob: Option<globset::GlobMatcher>,
+}
+
+/// The validated `[bundle]`.
+#[derive(Debug, Clone, Default)]
+pub struct Bundle {
+    pub name: Option<String>,
+    pub out: String,
+    pub reports: Option<Pattern>,
+    pub files: Vec<Pattern>,
+}
+
+/// The default output folder, relative to the root.
+pub const OUT: &str = "artifacts/release";
+
+fn pattern(
+    text: &str,
+    description: &str,
+    key: &str,
+    problems: &mut crate::config::values::Problems,
+) -> Option<Pattern> {
+    let is_glob = text.contains(['*', '?', '[', '{']);
+    if let Some(why) = unsafe_name(text) {
+        problems.push(
+            key,
+            format!(
+                "{}: {why}; paths are relative to the repository root",
+                crate::sanitize::quoted(text)
+            ),
+        );
+        return None;
+    }
+    let glob = if is_glob {
+        match globset::GlobBuilder::new(text)
+            .literal_separator(true)
+            .build()
+        {
+            Ok(g) => Some(g.compile_matcher()),
+            Err(e) => {
+                problems.push(
+                    key,
+                    format!(
+                        "invalid glob {}: {}",
+                        crate::sanitize::quoted(text),
+                        e.kind()
+                    ),
+                );
+                return None;
+            }
+        }
+    } else {
+        None
+    };
+    Some(Pattern {
+        text: text.to_string(),
+        description: description.to_string(),
+        glob,
+    })
+}
+
+/// Validate `[bundle]`.
+pub fn validate(raw: Raw, problems: &mut crate::config::values::Problems) -> Bundle {
+    let mut files = Vec::new();
+    for (i, f) in raw.files.unwrap_or_default().into_iter().enumerate() {
+        let key = format!("bundle.files[{i}].path");
+        if f.description.trim().is_empty() {
+            problems.push(
+                format!("bundle.files[{i}].description"),
+                "describe the file: the manifest says what each file is",
+            );
+        }
+        files.extend(pattern(&f.path, &f.description, &key, problems));
+    }
+    if let Some(name) = &raw.name
+        && (name.is_empty()
+            || name.contains(['/', '\\'])
+            || name.chars().any(|c| c.is_whitespace() || c.is_control()))
+    {
+        problems.push(
+            "bundle.name",
+            format!(
+                "{} is not usable in a file name",
+                crate::sanitize::quoted(name)
+            ),
+        );
+    }
+    let out = raw.out.unwrap_or_else(|| OUT.to_string());
+    if out.trim().is_empty() {
+        problems.push("bundle.out", "an empty folder");
+    }
+    Bundle {
+        name: raw.name,
+        out,
+        reports: raw
+            .reports
+            .and_then(|r| pattern(&r, "report", "bundle.reports", problems)),
+        files,
+    }
+}
+
+/// Every regular file under `root` (relative, `/`-separated, sorted),
+/// leaving out `.git` and `skip`; links are not followed.
+pub fn walk(root: &Path, skip: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let Ok(dir) = std::fs::read_dir(root.join(&rel)) else {
+            continue;
+        };
+        for entry in dir.flatten() {
+            let name = entry.file_name();
+            let path = rel.join(&name);
+            if rel.as_os_str().is_empty() && name == ".git" || root.join(&path) == skip {
+                continue;
+            }
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => stack.push(path),
+                Ok(t) if t.is_file() => out.push(path.to_string_lossy().replace('\\', "/")),
+                _ => {}
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The files `bundle` lists, resolved under `root`: every one must exist
+/// as a regular file, and every glob match something. Sorted, unique.
+pub fn collect(bundle: &Bundle, root: &Path) -> Result<Vec<Entry>, Vec<String>> {
+    let out_dir = root.join(&bundle.out);
+    let mut all: Option<Vec<String>> = None;
+    let mut found: BTreeMap<String, Entry> = BTreeMap::new();
+    let mut problems = Vec::new();
+    for p in bundle.files.iter().chain(bundle.reports.iter()) {
+        match &p.glob {
+            None => {
+                let full = root.join(&p.text);
+                match std::fs::symlink_metadata(&full) {
+                    Ok(m) if m.is_file() => {
+                        found.entry(p.text.clone()).or_insert(Entry {
+                            path: p.text.clone(),
+                            full,
+                            description: p.description.clone(),
+                        });
+                    }
+                    Ok(m) if m.file_type().is_symlink() => problems.push(format!(
+                        "{} is a symbolic link; a bundle holds regular files",
+                        p.text
+                    )),
+                    Ok(_) => problems.push(format!("{} is not a regular file", p.text)),
+                    Err(_) => problems.push(format!("{} does not exist", p.text)),
+                }
+            }
+            Some(glob) => {
+                let files = all.get_or_insert_with(|| walk(root, &out_dir));
+                let matched: Vec<&String> =
+                    files.iter().filter(|f| glob.is_match(f.as_str())).collect();
+                // Reports are optional; a listed glob must match.
+                if matched.is_empty() && p.description != "report" {
+                    problems.push(format!("{} matches no file", p.text));
+                }
+                for f in matched {
+                    found.entry(f.clone()).or_insert(Entry {
+                        path: f.clone(),
+                        full: root.join(f),
+                        description: p.description.clone(),
+                    });
+                }
+            }
+        }
+    }
+    if found.contains_key(MANIFEST) {
+        problems.push(format!(
+            "{MANIFEST} is the bundle's own manifest; a file of that name cannot be bundled"
+        ));
+    }
+    if problems.is_empty() {
+        Ok(found.into_values().collect())
+    } else {
+        Err(problems)
+    }
+}

@@ -1,0 +1,293 @@
+//! `bundle --version V`: the release bundle (see [`crate::bundle`]);
+//! `bundle verify <ZIP>`: its check. Both exit 0 when all passed, 1
+//! otherwise.
+
+use std::path::PathBuf;
+
+use super::{Context, Done, Error, Workspace};
+use crate::bundle;
+use crate::checks::list_some;
+use crate::cli::{OutputArgs, SourceArgs};
+use crate::config::values::human;
+use crate::exit::Verdict;
+use crate::report::{CheckResult, Kind, Outcome, Phase, Report, Rule, Target};
+
+/// The bundle's report (and its check's).
+pub static KIND: Kind = Kind {
+    name: "bundle",
+    title: "BUNDLE",
+    title_target: true,
+    heading: "Release bundle",
+    final_id: "bundle",
+    marker: "BUNDLE",
+    words: ["OK", "FAIL", "FAIL"],
+    rows_key: "checks",
+    compact_ok: false,
+    rule: Rule::AllOk {
+        fail: Verdict::Blocked,
+    },
+};
+
+#[derive(Debug, Clone, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct Args {
+    #[command(subcommand)]
+    pub action: Option<Action>,
+
+    /// The release version: the bundle is <name>-v<version>.zip
+    #[arg(
+        long = "version",
+        env = "RS_VERSION",
+        hide_env_values = true,
+        value_name = "VERSION",
+        required = true
+    )]
+    pub release_version: Option<String>,
+
+    /// Where to write it [default: bundle.out, artifacts/release]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Action {
+    /// Check a bundle: its .sha256, its statement, every entry against
+    /// MANIFEST.json; refuses unsafe names, links and bombs
+    Verify {
+        /// The bundle
+        #[arg(value_name = "ZIP")]
+        zip: PathBuf,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+}
+
+pub fn output(args: &Args) -> Option<&OutputArgs> {
+    match &args.action {
+        Some(Action::Verify { output, .. }) => Some(output),
+        None => Some(&args.output),
+    }
+}
+
+fn row(id: &str, outcome: Outcome) -> CheckResult {
+    CheckResult::new(id, Phase::Pack, outcome, std::time::Duration::ZERO)
+}
+
+pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
+    if let Some(Action::Verify { zip, .. }) = &args.action {
+        return Ok(Done::Report(verify(zip)));
+    }
+    let version = args.release_version.clone().unwrap_or_default();
+    let ws = Workspace::open_for(&args.source, None, cx);
+    let mut report = ws.report(
+        &KIND,
+        &crate::cli::TargetArgs {
+            env: None,
+            release_version: Some(version.clone()),
+        },
+    );
+    let Ok(config) = &ws.config else {
+        return Ok(Done::Report(report));
+    };
+    let bare = version.trim_start_matches('v');
+    if semver::Version::parse(bare).is_err() {
+        report.rows.push(row(
+            "version",
+            Outcome::fail(format!(
+                "{} is not a SemVer version like v1.2.3",
+                crate::sanitize::quoted(&version)
+            )),
+        ));
+        return Ok(Done::Report(report));
+    }
+    let b = &config.bundle;
+    if b.files.is_empty() {
+        report.error = Some(format!(
+            "{} lists no [[bundle.files]]: nothing to bundle",
+            config.source
+        ));
+        return Ok(Done::Report(report));
+    }
+    // The fixed time: SOURCE_DATE_EPOCH, else the commit's.
+    let unix = match cx.vars.non_empty("SOURCE_DATE_EPOCH") {
+        Some(v) => match v.trim().parse::<u64>() {
+            Ok(t) => t,
+            Err(_) => {
+                return Err(Error::Refused(format!(
+                    "SOURCE_DATE_EPOCH {}: not unix seconds",
+                    crate::sanitize::quoted(v)
+                )));
+            }
+        },
+        None => match &ws.repo {
+            Ok(r) => r
+                .repo
+                .find_commit(r.head)
+                .map(|c| c.time().seconds().max(0) as u64)
+                .map_err(|e| Error::Refused(format!("cannot read HEAD's time: {}", e.message())))?,
+            Err(e) => {
+                return Err(Error::Refused(format!(
+                    "no commit to take the bundle's time from ({}); set SOURCE_DATE_EPOCH",
+                    e.message
+                )));
+            }
+        },
+    };
+    let name = b.name.clone().unwrap_or_else(|| {
+        ws.root
+            .file_name()
+            .map_or("release".to_string(), |n| n.to_string_lossy().into_owned())
+    });
+    let entries = match bundle::collect(b, &ws.root) {
+        Ok(e) => e,
+        Err(problems) => {
+            report.rows.push(row(
+                "files",
+                Outcome::fail(format!(
+                    "{} listed file{} missing: {}",
+                    problems.len(),
+                    if problems.len() == 1 { " is" } else { "s are" },
+                    list_some(&problems, 4)
+                ))
+                .detail("problems", problems),
+            ));
+            return Ok(Done::Report(report));
+        }
+    };
+    let out = args.out.clone().unwrap_or_else(|| ws.root.join(&b.out));
+    let total: u64 = entries
+        .iter()
+        .map(|e| std::fs::metadata(&e.full).map_or(0, |m| m.len()))
+        .sum();
+    let built = match bundle::build(
+        &entries,
+        &name,
+        &version,
+        unix,
+        &out,
+        crate::par::threads(8),
+    ) {
+        Ok(b) => b,
+        Err(why) => {
+            report.rows.push(row(
+                "bundle",
+                Outcome::fail(format!("cannot build the bundle: {why}")),
+            ));
+            return Ok(Done::Report(report));
+        }
+    };
+    let shown = |p: &std::path::Path| p.strip_prefix(&ws.root).unwrap_or(p).display().to_string();
+    let records: Vec<serde_json::Value> = built
+        .manifest
+        .files
+        .iter()
+        .map(|r| serde_json::to_value(r).unwrap_or_default())
+        .collect();
+    report.rows.push(row(
+        "files",
+        Outcome::ok(format!(
+            "{} files, {}, each with its SHA-256 in {}",
+            entries.len(),
+            human(total),
+            bundle::MANIFEST
+        ))
+        .detail("files", records),
+    ));
+    report.rows.push(row(
+        "bundle",
+        Outcome::ok(format!(
+            "{}: {}, sha256 {}",
+            shown(&built.zip),
+            human(built.size),
+            built.sha256
+        ))
+        .detail("path", shown(&built.zip))
+        .detail("sha256", built.sha256.as_str())
+        .detail("created_at", built.manifest.created_at.as_str()),
+    ));
+    report.rows.push(row(
+        "checksum",
+        Outcome::ok(format!(
+            "{} (sha256sum -c reads it)",
+            shown(&built.checksum_file)
+        )),
+    ));
+    report.rows.push(row(
+        "statement",
+        Outcome::ok(format!(
+            "{} (in-toto Statement v1, unsigned: cosign attest --predicate it)",
+            shown(&built.statement)
+        )),
+    ));
+    Ok(Done::Report(report))
+}
+
+fn verify(zip: &std::path::Path) -> Report {
+    let mut report = Report::new(&KIND, Target::default());
+    report.config = Some("none (bundle verify reads only the bundle)".to_string());
+    let v = bundle::verify(zip);
+    report.rows.push(row(
+        "checksum",
+        match &v.checksum {
+            Ok(sum) => Outcome::ok(format!("the .sha256 matches: {sum}")),
+            Err(why) => Outcome::fail(why.clone()),
+        },
+    ));
+    if let Some(st) = &v.statement {
+        report.rows.push(row(
+            "statement",
+            match st {
+                Ok(()) => Outcome::ok("the in-toto statement's subject is this bundle"),
+                Err(why) => Outcome::fail(format!("the in-toto statement: {why}")),
+            },
+        ));
+    }
+    let unsafe_names: Vec<String> = v
+        .unsafe_entries
+        .iter()
+        .map(|(n, why)| format!("{n}: {why}"))
+        .collect();
+    report.rows.push(row(
+        "entries",
+        if unsafe_names.is_empty() {
+            Outcome::ok("every entry is a safe, unique, regular file with bounded expansion")
+        } else {
+            Outcome::fail(format!("refused: {}", list_some(&unsafe_names, 3)))
+                .detail("refused", unsafe_names)
+        },
+    ));
+    let manifest = if let Some(why) = &v.unreadable {
+        Outcome::fail(why.clone())
+    } else if !v.unsafe_entries.is_empty() {
+        Outcome::skip("not checked: the bundle has unsafe entries")
+    } else {
+        let mut problems = Vec::new();
+        for (what, list) in [
+            ("missing", &v.missing),
+            ("extra", &v.extra),
+            ("modified", &v.modified),
+            ("wrong size", &v.wrong_size),
+        ] {
+            if !list.is_empty() {
+                problems.push(format!("{what}: {}", list_some(list, 3)));
+            }
+        }
+        if problems.is_empty() {
+            Outcome::ok(format!("{} files present and intact", v.checked))
+        } else {
+            Outcome::fail(problems.join("; "))
+        }
+        .detail("missing", v.missing.clone())
+        .detail("extra", v.extra.clone())
+        .detail("modified", v.modified.clone())
+        .detail("wrong_size", v.wrong_size.clone())
+    };
+    report.rows.push(row("manifest", manifest));
+    report
+}
