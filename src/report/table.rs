@@ -98,20 +98,22 @@ pub fn render(
         return Ok(());
     }
     let kind = report.kind;
-    let title = if kind.title_target {
-        format!(
-            "{}: env={} version={}",
-            kind.title,
-            cell(scrubber, report.target.env.as_deref().unwrap_or("-"), 20),
-            cell(
-                scrubber,
-                report.target.version.as_deref().unwrap_or("-"),
-                24
-            )
-        )
-    } else {
-        kind.title.to_string()
-    };
+    // The title names what the report is about, as far as it is about
+    // an environment or a version.
+    let mut title = kind.title.to_string();
+    if kind.title_target {
+        let t = &report.target;
+        let parts: Vec<String> = [
+            ("env", t.env.as_deref(), 20),
+            ("version", t.version.as_deref(), 24),
+        ]
+        .into_iter()
+        .filter_map(|(k, v, max)| v.map(|v| format!("{k}={}", cell(scrubber, v, max))))
+        .collect();
+        if !parts.is_empty() {
+            title = format!("{title}: {}", parts.join(" "));
+        }
+    }
     let rows: Vec<String> = report
         .rows
         .iter()
