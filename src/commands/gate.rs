@@ -49,6 +49,34 @@ pub fn output(args: &Args) -> Option<&OutputArgs> {
     Some(&args.common.output)
 }
 
+/// The gate's rows (the policy gates, then the health checks when every
+/// gate passed), and whether WARN rows block.
+pub fn evaluate(
+    args: &Args,
+    config: &crate::config::Config,
+    ws: &Workspace,
+    cx: &Context<'_>,
+    stop: &std::sync::atomic::AtomicBool,
+) -> (Vec<crate::report::CheckResult>, bool) {
+    let (env, version) = (args.common.target.env(), args.common.target.version());
+    tracing::info!(config = %config.source, env, version, "running the policy gates");
+    let input = policy::Input::new(env, version, config, &ws.repo, cx.vars);
+    let strict = args.strict || input.policy.strict;
+    let mut rows = policy::run(&input, args.fail_fast, strict, stop);
+    let start = std::time::Instant::now();
+    let passed = rows
+        .iter()
+        .all(|r| !r.counts() || r.status().passed_in(strict));
+    if passed && !stop.load(Ordering::SeqCst) {
+        tracing::info!(checks = config.health.len(), "running the health checks");
+        rows.extend(health::run(&config.health, cx.vars, &cx.progress, stop));
+    } else {
+        rows.extend(health::skipped(&config.health));
+    }
+    tracing::debug!(elapsed = ?start.elapsed(), "health phase done");
+    (rows, strict)
+}
+
 pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     if args.dry_run {
         return pack::run(&pack::Args::from(args), cx);
@@ -60,22 +88,9 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     let Ok(config) = &ws.config else {
         return Ok(Done::Report(report));
     };
-    let (env, version) = (args.common.target.env(), args.common.target.version());
-    tracing::info!(config = %config.source, env, version, "running the policy gates");
-    let input = policy::Input::new(env, version, config, &ws.repo, cx.vars);
-    let strict = args.strict || input.policy.strict;
+    let (rows, strict) = evaluate(args, config, &ws, cx, &stop);
     report.strict = Some(strict);
-    report.rows = policy::run(&input, args.fail_fast, strict, &stop);
-    let start = std::time::Instant::now();
-    if report.verdict() == Verdict::Safe && !stop.load(Ordering::SeqCst) {
-        tracing::info!(checks = config.health.len(), "running the health checks");
-        report
-            .rows
-            .extend(health::run(&config.health, cx.vars, &cx.progress, &stop));
-    } else {
-        report.rows.extend(health::skipped(&config.health));
-    }
-    tracing::debug!(elapsed = ?start.elapsed(), "health phase done");
+    report.rows = rows;
     report.interrupted = Some(stop.load(Ordering::SeqCst));
     // Tell people about a release the gate stopped, when configured.
     let event = match report.verdict() {

@@ -8,11 +8,14 @@
 
 pub mod bundle;
 pub mod completions;
+pub mod freshness;
 pub mod gate;
 pub mod init;
 pub mod man;
 pub mod notify;
 pub mod pack;
+pub mod ready;
+pub mod rotate;
 pub mod verify;
 
 use std::path::PathBuf;
@@ -100,6 +103,14 @@ commands! {
     /// Build the release bundle (<name>-v<version>.zip, .sha256, in-toto
     /// statement); `bundle verify <ZIP>` checks one
     Bundle(bundle),
+    /// Delete old artifacts (TTL, then size, keeping the newest);
+    /// --dry-run shows the plan
+    Rotate(rotate),
+    /// The cron sentinel: is each scheduled job's artifact fresh?
+    Freshness(freshness),
+    /// Make-ready: the pre-live pack and a readiness score, written to a
+    /// JSON file (exit 0 ready, 1 not)
+    Ready(ready),
 }
 
 /// What every command sees of the world.

@@ -90,6 +90,14 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     let stop = cx.interrupt_flag();
     let ws = Workspace::open(&args.common, cx);
     let mut report = ws.report(&KIND, &args.common.target);
+    report.rows = steps(args, &ws, cx, &stop);
+    report.interrupted = Some(stop.load(Ordering::SeqCst));
+    Ok(Done::Report(report))
+}
+
+/// Run the pack's steps in `ws`; one row each.
+pub fn steps(args: &Args, ws: &Workspace, cx: &Context<'_>, stop: &AtomicBool) -> Vec<CheckResult> {
+    let mut rows = Vec::new();
     let steps = match &ws.config {
         Ok(c) => c.pack.steps_to_run(),
         Err(_) => config::pack::Pack::default().steps_to_run(),
@@ -113,7 +121,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     ];
     for (i, step) in steps.iter().enumerate() {
         if stop.load(Ordering::SeqCst) {
-            not_run(&mut report.rows, &steps[i..]);
+            not_run(&mut rows, &steps[i..]);
             break;
         }
         let start = Instant::now();
@@ -122,25 +130,24 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         let (outcome, interrupted) = match &step.run {
             Run::Command { argv, env: own } => {
                 let env: Vec<(String, String)> = env.iter().chain(own).cloned().collect();
-                command(step, argv, &env, &ws.root, &stop, cx.scrubber)
+                command(step, argv, &env, &ws.root, stop, cx.scrubber)
             }
-            Run::Builtin => builtin(step, &builtins, &stop),
+            Run::Builtin => builtin(step, &builtins, stop),
         };
         cx.progress.end(&step.name);
         tracing::debug!(step = %step.name, status = outcome.status.as_str(), "{}", outcome.message);
-        report.rows.push(CheckResult::new(
+        rows.push(CheckResult::new(
             &step.name,
             Phase::Pack,
             outcome,
             start.elapsed(),
         ));
         if interrupted {
-            not_run(&mut report.rows, &steps[i + 1..]);
+            not_run(&mut rows, &steps[i + 1..]);
             break;
         }
     }
-    report.interrupted = Some(stop.load(Ordering::SeqCst));
-    Ok(Done::Report(report))
+    rows
 }
 
 fn not_run(rows: &mut Vec<CheckResult>, steps: &[Step]) {

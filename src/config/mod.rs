@@ -186,6 +186,12 @@ pub struct Config {
     pub notify: crate::notify::Notify,
     /// What the release bundle holds.
     pub bundle: crate::bundle::Bundle,
+    /// `[rotate]`'s defaults for `rotate`.
+    pub rotate: crate::commands::rotate::Raw,
+    /// The cron sentinel's tasks.
+    pub freshness: Vec<crate::commands::freshness::Task>,
+    /// The readiness score's weights and thresholds.
+    pub ready: crate::commands::ready::Ready,
 }
 
 impl Config {

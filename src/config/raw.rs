@@ -20,6 +20,9 @@ pub struct RawConfig {
     pub verify: Option<crate::verify::Raw>,
     pub notify: Option<crate::notify::Raw>,
     pub bundle: Option<crate::bundle::Raw>,
+    pub rotate: Option<crate::commands::rotate::Raw>,
+    pub freshness: Option<crate::commands::freshness::Raw>,
+    pub ready: Option<crate::commands::ready::Raw>,
 }
 
 /// `[policy]`, and each `[policy.env.<name>]` override: the same keys.

@@ -112,6 +112,17 @@ pub(super) fn validate(
     });
     let notify = crate::notify::validate(raw.notify.unwrap_or_default(), env, &mut problems);
     let bundle = crate::bundle::validate(raw.bundle.unwrap_or_default(), &mut problems);
+    let freshness = crate::commands::freshness::validate(
+        raw.freshness.unwrap_or_default(),
+        "freshness.tasks",
+        &mut problems,
+    );
+    let rotate = raw.rotate.unwrap_or_default();
+    if let Some(size) = &rotate.max_size
+        && let Err(why) = super::values::parse_size(size)
+    {
+        problems.push("rotate.max_size", why);
+    }
     let modes = raw.modes.unwrap_or_default();
     let mut health = health;
     for check in &mut health {
@@ -124,6 +135,13 @@ pub(super) fn validate(
         .chain(health.iter().map(|c| c.id.as_str()))
         .chain(verify_ids.iter().map(String::as_str))
         .collect();
+    let gate_ids: Vec<&str> = crate::checks::policy::GATES
+        .iter()
+        .map(|g| g.id)
+        .chain(health.iter().map(|c| c.id.as_str()))
+        .collect();
+    let ready =
+        crate::commands::ready::validate(raw.ready.unwrap_or_default(), &gate_ids, &mut problems);
     for id in modes.keys() {
         if !known.contains(&id.as_str()) {
             problems.push(
@@ -157,6 +175,9 @@ pub(super) fn validate(
             verify,
             notify,
             bundle,
+            rotate,
+            freshness,
+            ready,
         })
     } else {
         Err(ConfigError::Invalid {

@@ -250,6 +250,8 @@ pub enum Rule {
     Phases,
     /// Every row must be OK (and there must be rows); else `fail`.
     AllOk { fail: Verdict },
+    /// Every counted row OK or WARN (and there must be rows); else `fail`.
+    NoFailure { fail: Verdict },
     /// `verify`'s: CRITICAL (ROLLBACK) when a row failed, else SAFE
     /// (HEALTHY). A SKIP row was not evaluated on purpose (`--at`).
     Triggers,
@@ -358,6 +360,16 @@ impl Report {
                     Verdict::Critical
                 } else {
                     Verdict::Safe
+                }
+            }
+            Rule::NoFailure { fail } => {
+                let mut counted = self.rows.iter().filter(|r| r.counts()).peekable();
+                if counted.peek().is_some()
+                    && counted.all(|r| matches!(r.status(), Status::Ok | Status::Warn))
+                {
+                    Verdict::Safe
+                } else {
+                    fail
                 }
             }
             Rule::AllOk { fail } => {

@@ -1,0 +1,248 @@
+//! `freshness`: the cron sentinel. Each task names an artifact (a path or
+//! a glob: the newest match counts) that a scheduled job writes, and the
+//! most it may age. A task is FRESH, STALE or MISSING; a file dated in the
+//! future (clock skew) is not fresh. Exit 0 when all are fresh, 1
+//! otherwise. Tasks come from `[[freshness.tasks]]` or, with `--tasks`,
+//! from the seed's JSON file, accepted as is.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Deserialize;
+
+use super::{Context, Done, Error, Workspace};
+use crate::cli::{OutputArgs, SourceArgs};
+use crate::config::values::Problems;
+use crate::exit::Verdict;
+use crate::report::{CheckResult, Kind, Outcome, Phase, Rule};
+
+/// The freshness report.
+pub static KIND: Kind = Kind {
+    name: "freshness",
+    title: "FRESHNESS",
+    title_target: false,
+    heading: "Freshness",
+    final_id: "freshness",
+    marker: "FRESHNESS",
+    words: ["OK", "FAIL", "FAIL"],
+    rows_key: "checks",
+    compact_ok: false,
+    rule: Rule::AllOk {
+        fail: Verdict::Blocked,
+    },
+};
+
+/// One task as written (in the config or the seed's JSON file).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTask {
+    pub name: String,
+    pub artifact: String,
+    pub max_age: String,
+}
+
+/// `[freshness]` (and the seed's `{"tasks": [...]}`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Raw {
+    pub tasks: Option<Vec<RawTask>>,
+}
+
+/// A validated task.
+#[derive(Debug, Clone)]
+pub struct Task {
+    pub name: String,
+    pub artifact: String,
+    pub glob: Option<globset::GlobMatcher>,
+    pub max_age: Duration,
+}
+
+/// Validate tasks; problems under `prefix` (`freshness.tasks` or the file).
+pub fn validate(raw: Raw, prefix: &str, problems: &mut Problems) -> Vec<Task> {
+    let mut out = Vec::new();
+    let mut names = std::collections::BTreeSet::new();
+    for (i, t) in raw.tasks.unwrap_or_default().into_iter().enumerate() {
+        let key = format!("{prefix}[{i}]");
+        if let Err(why) = crate::config::values::check_name(&t.name, "task") {
+            problems.push(format!("{key}.name"), why);
+        } else if !names.insert(t.name.clone()) {
+            problems.push(
+                format!("{key}.name"),
+                format!(
+                    "{} names another task too",
+                    crate::sanitize::quoted(&t.name)
+                ),
+            );
+        }
+        let max_age = match humantime::parse_duration(t.max_age.trim()) {
+            Ok(d) if !d.is_zero() => d,
+            _ => {
+                problems.push(
+                    format!("{key}.max_age"),
+                    format!(
+                        "{} is not an age like \"36h\" or \"7d\"",
+                        crate::sanitize::quoted(&t.max_age)
+                    ),
+                );
+                continue;
+            }
+        };
+        let glob = if t.artifact.contains(['*', '?', '[', '{']) {
+            match globset::GlobBuilder::new(&t.artifact)
+                .literal_separator(true)
+                .build()
+            {
+                Ok(g) => Some(g.compile_matcher()),
+                Err(e) => {
+                    problems.push(
+                        format!("{key}.artifact"),
+                        format!("invalid glob: {}", e.kind()),
+                    );
+                    continue;
+                }
+            }
+        } else {
+            None
+        };
+        out.push(Task {
+            name: t.name,
+            artifact: t.artifact,
+            glob,
+            max_age,
+        });
+    }
+    out
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    /// The seed's JSON task file ({"tasks": [{"name", "artifact", "max_age"}]})
+    /// [default: [[freshness.tasks]] in the config]
+    #[arg(long, value_name = "FILE")]
+    pub tasks: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub source: SourceArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+pub fn output(args: &Args) -> Option<&OutputArgs> {
+    Some(&args.output)
+}
+
+/// The newest file matching `task` under `root`: path and mtime.
+fn newest(task: &Task, root: &Path) -> Option<(String, SystemTime)> {
+    match &task.glob {
+        None => {
+            let p = root.join(&task.artifact);
+            let m = std::fs::metadata(&p).ok().filter(|m| m.is_file())?;
+            Some((task.artifact.clone(), m.modified().ok()?))
+        }
+        Some(glob) => {
+            // Walk only below the glob's fixed leading folders.
+            let fixed: Vec<&str> = task
+                .artifact
+                .split('/')
+                .take_while(|c| !c.contains(['*', '?', '[', '{']))
+                .collect();
+            let base = fixed.join("/");
+            let files = crate::bundle::walk(&root.join(&base), Path::new(""));
+            files
+                .into_iter()
+                .map(|f| {
+                    if base.is_empty() {
+                        f
+                    } else {
+                        format!("{base}/{f}")
+                    }
+                })
+                .filter(|f| glob.is_match(f.as_str()))
+                .filter_map(|f| {
+                    let m = std::fs::metadata(root.join(&f)).ok()?;
+                    Some((f, m.modified().ok()?))
+                })
+                .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
+        }
+    }
+}
+
+/// An age as people say it: `3h12m`, `2d`.
+fn age(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m", s / 60),
+        3600..=86_399 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
+    let ws = Workspace::open_for(&args.source, None, cx);
+    let mut report = ws.report(
+        &KIND,
+        &crate::cli::TargetArgs {
+            env: None,
+            release_version: None,
+        },
+    );
+    let tasks = match &args.tasks {
+        Some(path) => {
+            let shown = crate::sanitize::ascii(&path.display().to_string());
+            let data = crate::fsutil::read_regular(path, 4 * 1024 * 1024)
+                .map_err(|why| Error::Refused(format!("cannot read {shown}: {why}")))?;
+            let raw: Raw = serde_json::from_slice(&data)
+                .map_err(|e| Error::Refused(format!("{shown} is not a task file: {e}")))?;
+            let mut problems = Problems::default();
+            let tasks = validate(raw, "tasks", &mut problems);
+            if !problems.is_empty() {
+                let text: Vec<String> = problems.list.iter().map(|p| p.to_string()).collect();
+                report.error = Some(format!("invalid task file {shown}: {}", text.join("; ")));
+                return Ok(Done::Report(report));
+            }
+            report.config = Some(shown);
+            tasks
+        }
+        None => match &ws.config {
+            Ok(c) => c.freshness.clone(),
+            Err(_) => return Ok(Done::Report(report)),
+        },
+    };
+    if tasks.is_empty() {
+        report.error = Some(
+            "no tasks: add [[freshness.tasks]] to the config, or pass --tasks FILE".to_string(),
+        );
+        return Ok(Done::Report(report));
+    }
+    let now = crate::clock::now(cx.vars).map_err(Error::Refused)?;
+    for t in &tasks {
+        let id = format!("task:{}", t.name);
+        let outcome = match newest(t, &ws.root) {
+            None => Outcome::fail(format!("MISSING: nothing at {}", t.artifact)),
+            Some((path, mtime)) => {
+                let max = age(t.max_age);
+                match now.duration_since(mtime) {
+                    Err(e) => Outcome::fail(format!(
+                        "STALE: {path} is dated {} in the future (clock skew?); max age {max}",
+                        age(e.duration())
+                    )),
+                    Ok(a) if a > t.max_age => {
+                        Outcome::fail(format!("STALE: {path} is {} old; max age {max}", age(a)))
+                    }
+                    Ok(a) => Outcome::ok(format!("FRESH: {path} is {} old; max age {max}", age(a))),
+                }
+                .detail("path", path)
+                .detail(
+                    "mtime",
+                    mtime.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+                )
+            }
+        };
+        report
+            .rows
+            .push(CheckResult::new(id, Phase::Pack, outcome, Duration::ZERO));
+    }
+    Ok(Done::Report(report))
+}

@@ -1,0 +1,263 @@
+//! `ready --env E --version V` (make-ready): the pre-live pack, and a
+//! readiness score over the gate's checks, compared with pass and warn
+//! thresholds and written to a JSON file (so that `freshness` can watch
+//! it). Ends with `| make_ready                | OK   | MAKE_READY=OK |`
+//! (or `FAIL`/`MAKE_READY=FAIL`). Exit 0 when the pack passed and the score
+//! reached the warn threshold, 1 otherwise.
+//!
+//! The score: every policy gate and health check has a weight (default 1);
+//! OK earns it whole, WARN half, anything else nothing; a check marked key
+//! that does not pass makes the score 0. `CI_FAKE_UTC`, when set, is the
+//! time the file records.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Context, Done, Error, Workspace, gate, pack};
+use crate::cli::{Common, OutputArgs};
+use crate::config::values::Problems;
+use crate::exit::Verdict;
+use crate::report::{CheckResult, Kind, Outcome, Phase, Rule, Status};
+
+/// The make-ready report.
+pub static KIND: Kind = Kind {
+    name: "ready",
+    title: "MAKE READY",
+    title_target: true,
+    heading: "Make ready",
+    final_id: "make_ready",
+    marker: "MAKE_READY",
+    words: ["OK", "FAIL", "FAIL"],
+    rows_key: "checks",
+    compact_ok: false,
+    rule: Rule::NoFailure {
+        fail: Verdict::Blocked,
+    },
+};
+
+/// Where the readiness file goes, relative to the repository root.
+pub const REPORT: &str = "artifacts/reports/readiness.json";
+
+/// `[ready]` as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Raw {
+    pub weights: Option<BTreeMap<String, crate::config::raw::Number>>,
+    pub key: Option<Vec<String>>,
+    pub pass: Option<crate::config::raw::Number>,
+    pub warn: Option<crate::config::raw::Number>,
+    pub report: Option<String>,
+}
+
+/// The validated `[ready]`.
+#[derive(Debug, Clone)]
+pub struct Ready {
+    pub weights: BTreeMap<String, f64>,
+    pub key: Vec<String>,
+    pub pass: f64,
+    pub warn: f64,
+    pub report: String,
+}
+
+impl Default for Ready {
+    fn default() -> Self {
+        Self {
+            weights: BTreeMap::new(),
+            key: Vec::new(),
+            pass: 80.0,
+            warn: 60.0,
+            report: REPORT.to_string(),
+        }
+    }
+}
+
+/// Validate `[ready]`; `known` are the ids of the gate's checks.
+pub fn validate(raw: Raw, known: &[&str], problems: &mut Problems) -> Ready {
+    let mut out = Ready::default();
+    for (id, w) in raw.weights.unwrap_or_default() {
+        let w = w.get();
+        if !known.contains(&id.as_str()) {
+            problems.push(
+                format!("ready.weights.{id}"),
+                "no policy gate or health check has this id",
+            );
+        } else if !(w.is_finite() && w >= 0.0) {
+            problems.push(
+                format!("ready.weights.{id}"),
+                format!("{w} is not a weight (0 or more)"),
+            );
+        } else {
+            out.weights.insert(id, w);
+        }
+    }
+    for (i, id) in raw.key.unwrap_or_default().into_iter().enumerate() {
+        if !known.contains(&id.as_str()) {
+            problems.push(
+                format!("ready.key[{i}]"),
+                format!(
+                    "{} is no policy gate or health check",
+                    crate::sanitize::quoted(&id)
+                ),
+            );
+        } else {
+            out.key.push(id);
+        }
+    }
+    out.pass = raw.pass.map_or(out.pass, |n| n.get());
+    out.warn = raw.warn.map_or(out.warn, |n| n.get());
+    for (k, v) in [("pass", out.pass), ("warn", out.warn)] {
+        if !(0.0..=100.0).contains(&v) {
+            problems.push(
+                format!("ready.{k}"),
+                format!("{v} is not a score from 0 to 100"),
+            );
+        }
+    }
+    if out.warn > out.pass {
+        problems.push(
+            "ready.warn",
+            format!("warn ({}) is above pass ({})", out.warn, out.pass),
+        );
+    }
+    if let Some(r) = raw.report {
+        out.report = r;
+    }
+    out
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub common: Common,
+
+    /// WARN rows of the policy and health checks count as failures
+    #[arg(long)]
+    pub strict: bool,
+}
+
+pub fn output(args: &Args) -> Option<&OutputArgs> {
+    Some(&args.common.output)
+}
+
+/// One part of the score: the check's id, status, weight and points.
+type Part = (String, Status, f64, f64);
+
+/// The score's parts, the score, and the key checks that failed.
+fn score(rows: &[CheckResult], ready: &Ready) -> (Vec<Part>, f64, Vec<String>) {
+    let mut parts = Vec::new();
+    let mut failed_keys = Vec::new();
+    for r in rows
+        .iter()
+        .filter(|r| r.counts() && matches!(r.phase, Phase::Policy | Phase::Health))
+    {
+        let weight = ready.weights.get(&r.id).copied().unwrap_or(1.0);
+        let points = match r.status() {
+            Status::Ok => weight,
+            Status::Warn => weight / 2.0,
+            _ => 0.0,
+        };
+        if ready.key.contains(&r.id) && !matches!(r.status(), Status::Ok | Status::Warn) {
+            failed_keys.push(r.id.clone());
+        }
+        parts.push((r.id.clone(), r.status(), weight, points));
+    }
+    let total: f64 = parts.iter().map(|p| p.2).sum();
+    let got: f64 = parts.iter().map(|p| p.3).sum();
+    let score = if !failed_keys.is_empty() || total == 0.0 {
+        0.0
+    } else {
+        (got / total * 1000.0).round() / 10.0
+    };
+    (parts, score, failed_keys)
+}
+
+pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
+    let now = crate::clock::now(cx.vars).map_err(Error::Refused)?;
+    let stop = cx.interrupt_flag();
+    let ws = Workspace::open(&args.common, cx);
+    let mut report = ws.report(&KIND, &args.common.target);
+    let Ok(config) = &ws.config else {
+        return Ok(Done::Report(report));
+    };
+    let pack_args = pack::Args {
+        common: args.common.clone(),
+        strict: args.strict,
+    };
+    report.rows = pack::steps(&pack_args, &ws, cx, &stop);
+    let pack_passed = report.rows.iter().all(|r| r.status() == Status::Ok);
+    // The gate's checks, all of them, for the score.
+    let gate_args = gate::Args {
+        common: args.common.clone(),
+        fail_fast: false,
+        strict: args.strict,
+        dry_run: false,
+    };
+    let (rows, _) = gate::evaluate(&gate_args, config, &ws, cx, &stop);
+    let ready = &config.ready;
+    let (parts, score, failed_keys) = score(&rows, ready);
+    let ok = parts.iter().filter(|p| p.1 == Status::Ok).count();
+    let status = if score >= ready.pass {
+        Status::Ok
+    } else if score >= ready.warn {
+        Status::Warn
+    } else {
+        Status::Fail
+    };
+    let mut message = format!(
+        "score {score} (pass {}, warn {}): {ok} of {} checks OK",
+        ready.pass,
+        ready.warn,
+        parts.len()
+    );
+    if !failed_keys.is_empty() {
+        message.push_str(&format!(
+            "; key check(s) failed: {}",
+            failed_keys.join(", ")
+        ));
+    }
+    let doc = json!({
+        "score": score,
+        "status": status,
+        "pass": ready.pass,
+        "warn": ready.warn,
+        "timestamp": crate::clock::rfc3339(now),
+        "env": args.common.target.env(),
+        "version": args.common.target.version(),
+        "pack": if pack_passed { "DRYRUN" } else { "FAIL" },
+        "key_failed": failed_keys,
+        "parts": parts.iter().map(|(id, st, w, p)| json!({"id": id, "status": st, "weight": w, "points": p})).collect::<Vec<_>>(),
+    });
+    let path = PathBuf::from(&ready.report);
+    let path = if path.is_absolute() {
+        path
+    } else {
+        ws.root.join(path)
+    };
+    let shown = path
+        .strip_prefix(&ws.root)
+        .unwrap_or(&path)
+        .display()
+        .to_string();
+    let mut text = serde_json::to_vec_pretty(&doc).unwrap_or_default();
+    text.push(b'\n');
+    let written = path
+        .parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| crate::fsutil::write_atomic(&path, &text));
+    let outcome = match written {
+        Ok(()) => Outcome::new(status, format!("{message}; written to {shown}")),
+        Err(e) => Outcome::fail(format!("{message}; cannot write {shown}: {e}")),
+    };
+    report.rows.push(CheckResult::new(
+        "readiness",
+        Phase::Pack,
+        outcome.detail("readiness", doc),
+        std::time::Duration::ZERO,
+    ));
+    report.interrupted = Some(stop.load(Ordering::SeqCst));
+    Ok(Done::Report(report))
+}
