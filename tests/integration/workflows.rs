@@ -1,5 +1,8 @@
-//! The GitHub workflows and the reusable action are valid YAML with the
-//! keys GitHub requires, and the action has the documented interface.
+//! The GitHub workflows, the reusable action, the container definition and
+//! the README's manifests: each valid by its published schema (offline,
+//! with check-jsonschema's vendored schemas and kubernetes-validate), and
+//! each doing what the README says (the project tests, lints and releases
+//! itself; the action has its documented interface).
 
 use std::path::{Path, PathBuf};
 
@@ -40,43 +43,6 @@ fn check_steps(file: &str, steps: &Yaml, composite: bool, problems: &mut Vec<Str
             problems.push(format!("{file}: composite step {i} runs without a shell"));
         }
     }
-}
-
-#[test]
-fn workflows_have_the_keys_github_requires() {
-    let dir = root().join(".github/workflows");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("workflows")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yml" || e == "yaml"))
-        .collect();
-    files.sort();
-    assert!(files.len() >= 2, "{files:?}");
-    let mut problems = Vec::new();
-    for path in &files {
-        let file = path.file_name().unwrap().to_string_lossy().to_string();
-        let doc = load(path);
-        for key in ["name", "on", "jobs"] {
-            if !has(&doc, key) {
-                problems.push(format!("{file}: no {key}"));
-            }
-        }
-        let Some(jobs) = doc["jobs"].as_hash() else {
-            problems.push(format!("{file}: jobs is not a mapping"));
-            continue;
-        };
-        for (name, job) in jobs {
-            let name = format!("{file}: job {}", name.as_str().unwrap_or("?"));
-            if has(job, "uses") {
-                continue; // a reusable workflow call
-            }
-            if !has(job, "runs-on") {
-                problems.push(format!("{name}: no runs-on"));
-            }
-            check_steps(&name, &job["steps"], false, &mut problems);
-        }
-    }
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 #[test]
@@ -151,4 +117,161 @@ fn the_action_has_its_documented_interface() {
         );
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+// ------------------------------------------------- published schemas
+
+/// Run a validator; it must exist (the install command says how) and pass.
+fn validate(tool: &str, args: &[&str], files: &[PathBuf]) {
+    let out = std::process::Command::new(tool)
+        .args(args)
+        .args(files)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "{tool} is needed to validate against the published schemas ({e}); \
+                 install it: python3 -m pip install check-jsonschema kubernetes-validate"
+            )
+        });
+    assert!(
+        out.status.success(),
+        "{tool} {args:?} {files:?}:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn readme() -> String {
+    std::fs::read_to_string(root().join("README.md")).expect("README.md")
+}
+
+/// The README's block after `<!-- manifest:NAME -->`, written to a file.
+fn manifest(name: &str, dir: &Path) -> PathBuf {
+    let text = readme();
+    let marker = format!("<!-- manifest:{name} -->\n```yaml\n");
+    let start = text
+        .find(&marker)
+        .unwrap_or_else(|| panic!("README lacks {marker}"))
+        + marker.len();
+    let end = text[start..].find("```").expect("closing fence") + start;
+    let path = dir.join(format!("{name}.yaml"));
+    std::fs::write(&path, &text[start..end]).expect("write the manifest");
+    path
+}
+
+#[test]
+fn every_workflow_and_the_action_pass_githubs_published_schemas() {
+    let mut workflows: Vec<PathBuf> = std::fs::read_dir(root().join(".github/workflows"))
+        .expect("workflows")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yml" || e == "yaml"))
+        .collect();
+    workflows.sort();
+    assert!(workflows.len() >= 3, "{workflows:?}");
+    validate(
+        "check-jsonschema",
+        &["--builtin-schema", "vendor.github-workflows"],
+        &workflows,
+    );
+    validate(
+        "check-jsonschema",
+        &["--builtin-schema", "vendor.github-actions"],
+        &[root().join(".github/actions/release-sentinel/action.yml")],
+    );
+}
+
+#[test]
+fn the_readmes_gitlab_jobs_pass_gitlabs_published_schema() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let toolkit = manifest("gitlab-ci", dir.path());
+    // The gate's job in "Use in CI", as a file of its own.
+    let text = readme();
+    let start = text
+        .find("```yaml\nrelease-gate:\n")
+        .expect("the GitLab gate job")
+        + 8;
+    let end = text[start..].find("```").expect("closing fence") + start;
+    let gate = dir.path().join("gate.yaml");
+    std::fs::write(&gate, &text[start..end]).expect("write");
+    validate(
+        "check-jsonschema",
+        &["--builtin-schema", "vendor.gitlab-ci"],
+        &[toolkit, gate],
+    );
+}
+
+#[test]
+fn the_readmes_kubernetes_manifests_pass_kubernetes_schemas() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let files = vec![
+        manifest("k8s-job", dir.path()),
+        manifest("k8s-cronjob", dir.path()),
+    ];
+    validate("kubernetes-validate", &["--strict", "--quiet"], &files);
+}
+
+#[test]
+fn the_readmes_argo_analysis_runs_verify_once_in_a_valid_job() {
+    // kubernetes-validate has no schema for Argo's CRD: the template's own
+    // keys are checked here, and the Job it runs against Kubernetes' schema.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = manifest("argo-analysis", dir.path());
+    let doc = load(&path);
+    assert_eq!(doc["apiVersion"].as_str(), Some("argoproj.io/v1alpha1"));
+    assert_eq!(doc["kind"].as_str(), Some("AnalysisTemplate"));
+    let metric = &doc["spec"]["metrics"][0];
+    assert!(metric["name"].as_str().is_some());
+    let spec = &metric["provider"]["job"]["spec"];
+    let args: Vec<&str> = spec["template"]["spec"]["containers"][0]["args"]
+        .as_vec()
+        .expect("container args")
+        .iter()
+        .filter_map(Yaml::as_str)
+        .collect();
+    assert_eq!(args.first(), Some(&"verify"), "{args:?}");
+    assert!(args.contains(&"--once"), "{args:?}");
+    let mut out = String::new();
+    let mut emitter = yaml_rust2::YamlEmitter::new(&mut out);
+    emitter.dump(spec).expect("emit the job spec");
+    let body: String = out.lines().skip(1).map(|l| format!("  {l}\n")).collect();
+    let job = dir.path().join("job.yaml");
+    std::fs::write(
+        &job,
+        format!("apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: verify\nspec:\n{body}"),
+    )
+    .expect("write");
+    validate("kubernetes-validate", &["--strict", "--quiet"], &[job]);
+}
+
+#[test]
+fn the_container_copies_the_binary_its_build_stage_makes() {
+    let text = std::fs::read_to_string(root().join(".github/container/Containerfile"))
+        .expect("Containerfile");
+    let froms: Vec<&str> = text.lines().filter(|l| l.starts_with("FROM ")).collect();
+    assert_eq!(
+        froms.len(),
+        2,
+        "a build stage and a minimal runtime: {froms:?}"
+    );
+    assert!(froms[0].ends_with(" AS build"), "{froms:?}");
+    assert!(text.contains("cargo build --release --locked"));
+    assert!(text.contains(
+        "COPY --from=build /src/target/release/release-sentinel /usr/local/bin/release-sentinel"
+    ));
+    assert!(text.contains("ENTRYPOINT [\"/usr/local/bin/release-sentinel\"]"));
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("USER ") && !l.contains(" 0")),
+        "not root"
+    );
+    // The release workflow builds it.
+    let release = load(&root().join(".github/workflows/release.yml"));
+    let steps = release["jobs"]["container"]["steps"]
+        .as_vec()
+        .expect("container job");
+    assert!(
+        steps
+            .iter()
+            .any(|s| s["with"]["file"].as_str() == Some(".github/container/Containerfile"))
+    );
 }
