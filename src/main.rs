@@ -4,7 +4,7 @@
 
 mod terminal;
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -54,14 +54,13 @@ fn run(vars: &EnvSnapshot, scrubber: &Scrubber) -> u8 {
     if vars.get("RS_TEST_PANIC").ok().flatten() == Some("1") {
         panic!("panic requested by RS_TEST_PANIC");
     }
-    let line = inv
-        .progress
-        .then(|| Arc::new(terminal::ProgressLine::start()));
-    let progress = line
-        .clone()
-        .map_or_else(Progress::none, |l| Progress::to(l));
-    let done = command.run(&Context::new(vars, scrubber, progress));
-    line.inspect(|l| l.finish());
+    let front = Arc::new(terminal::Front {
+        line: inv.progress.then(terminal::ProgressLine::start),
+        quiet: inv.quiet,
+        interactive: io::stdin().is_terminal() && io::stderr().is_terminal(),
+    });
+    let done = command.run(&Context::new(vars, scrubber, Progress::to(front.clone())));
+    front.finish();
     let (mut out, mut err) = (io::stdout().lock(), io::stderr().lock());
     let error = match done {
         Ok(Done::Report(r)) => return deliver(&r, &inv.delivery, scrubber, &mut out, &mut err),

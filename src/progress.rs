@@ -11,6 +11,15 @@ pub trait Observer: Send + Sync {
     /// A line about the whole run (`verify`'s time left and closest
     /// limit); the newest replaces the last.
     fn note(&self, _line: &str) {}
+
+    /// A status line for the person watching (`predeploy`'s phases),
+    /// already scrubbed; shown as it comes, on stderr.
+    fn say(&self, _line: &str) {}
+
+    /// A yes/no question; `None` when nobody can answer (no terminal).
+    fn ask(&self, _question: &str) -> Option<bool> {
+        None
+    }
 }
 
 /// A cheap, clonable handle on an optional observer: every call is a
@@ -44,6 +53,17 @@ impl Progress {
         if let Some(o) = &self.0 {
             o.note(line);
         }
+    }
+
+    pub fn say(&self, line: &str) {
+        if let Some(o) = &self.0 {
+            o.say(line);
+        }
+    }
+
+    /// The answer to `question`; `None` when nobody can answer.
+    pub fn ask(&self, question: &str) -> Option<bool> {
+        self.0.as_ref().and_then(|o| o.ask(question))
     }
 }
 

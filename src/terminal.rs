@@ -115,3 +115,63 @@ impl release_sentinel::progress::Observer for ProgressLine {
         *self.shared.note.lock().unwrap_or_else(|e| e.into_inner()) = Some(line.to_string());
     }
 }
+
+/// The front end's side of progress: the line (on a terminal, outside CI),
+/// status lines on stderr (unless `-q`), and questions when a person can
+/// answer them (stdin and stderr are terminals).
+pub struct Front {
+    pub line: Option<ProgressLine>,
+    pub quiet: bool,
+    pub interactive: bool,
+}
+
+impl Front {
+    pub fn finish(&self) {
+        if let Some(l) = &self.line {
+            l.finish();
+        }
+    }
+}
+
+impl release_sentinel::progress::Observer for Front {
+    fn begin(&self, id: &str) {
+        if let Some(l) = &self.line {
+            l.begin(id);
+        }
+    }
+
+    fn end(&self, id: &str) {
+        if let Some(l) = &self.line {
+            l.end(id);
+        }
+    }
+
+    fn note(&self, line: &str) {
+        if let Some(l) = &self.line {
+            l.note(line);
+        }
+    }
+
+    fn say(&self, line: &str) {
+        if !self.quiet {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "{}", release_sentinel::sanitize::ascii(line));
+        }
+    }
+
+    fn ask(&self, question: &str) -> Option<bool> {
+        if !self.interactive {
+            return None;
+        }
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "{} ", release_sentinel::sanitize::ascii(question));
+        let _ = err.flush();
+        drop(err);
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer).ok()?;
+        Some(matches!(
+            answer.trim().to_ascii_lowercase().as_str(),
+            "y" | "yes"
+        ))
+    }
+}

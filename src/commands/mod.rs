@@ -6,6 +6,7 @@
 //!
 //! A new command is one module and one line in the [`commands!`] list.
 
+pub mod backup;
 pub mod bundle;
 pub mod completions;
 pub mod freshness;
@@ -111,6 +112,8 @@ commands! {
     /// Make-ready: the pre-live pack and a readiness score, written to a
     /// JSON file (exit 0 ready, 1 not)
     Ready(ready),
+    /// `backup verify <MANIFEST>`: a backup present, intact and recent
+    Backup(backup),
 }
 
 /// What every command sees of the world.

@@ -192,6 +192,8 @@ pub struct Config {
     pub freshness: Vec<crate::commands::freshness::Task>,
     /// The readiness score's weights and thresholds.
     pub ready: crate::commands::ready::Ready,
+    /// `backup verify`'s defaults, and the manifest `golive` checks.
+    pub backup: crate::commands::backup::Raw,
 }
 
 impl Config {

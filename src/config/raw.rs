@@ -23,6 +23,7 @@ pub struct RawConfig {
     pub rotate: Option<crate::commands::rotate::Raw>,
     pub freshness: Option<crate::commands::freshness::Raw>,
     pub ready: Option<crate::commands::ready::Raw>,
+    pub backup: Option<crate::commands::backup::Raw>,
 }
 
 /// `[policy]`, and each `[policy.env.<name>]` override: the same keys.

@@ -117,6 +117,12 @@ pub(super) fn validate(
         "freshness.tasks",
         &mut problems,
     );
+    let backup = raw.backup.unwrap_or_default();
+    if let Some(age) = &backup.max_age
+        && humantime::parse_duration(age.trim()).is_err()
+    {
+        problems.push("backup.max_age", format!("{} is not a duration like \"24h\"", quoted(age)));
+    }
     let rotate = raw.rotate.unwrap_or_default();
     if let Some(size) = &rotate.max_size
         && let Err(why) = super::values::parse_size(size)
@@ -178,6 +184,7 @@ pub(super) fn validate(
             rotate,
             freshness,
             ready,
+            backup,
         })
     } else {
         Err(ConfigError::Invalid {
