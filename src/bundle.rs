@@ -186,6 +186,54 @@ pub fn build(
     threads: usize,
 ) -> Result<Built, String> {
     std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    let file_name = format!("{name}-v{}.zip", version.trim_start_matches('v'));
+    let zip_path = out.join(&file_name);
+    let (sha256, size, manifest) = write_zip(entries, version, unix, &zip_path, threads)?;
+    let checksum_file = out.join(format!("{file_name}.sha256"));
+    crate::fsutil::write_atomic(
+        &checksum_file,
+        format!("{sha256}  {file_name}\n").as_bytes(),
+    )
+    .map_err(|e| e.to_string())?;
+    let statement = out.join(format!("{file_name}.intoto.json"));
+    let doc = json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{ "name": file_name, "digest": { "sha256": sha256 } }],
+        "predicateType": PREDICATE_TYPE,
+        "predicate": {
+            "version": manifest.version,
+            "created_at": manifest.created_at,
+            "files": manifest.files.len(),
+            "manifest": MANIFEST,
+        },
+    });
+    let mut text = serde_json::to_vec_pretty(&doc).map_err(|e| e.to_string())?;
+    text.push(b'\n');
+    crate::fsutil::write_atomic(&statement, &text).map_err(|e| e.to_string())?;
+    Ok(Built {
+        zip: zip_path,
+        sha256,
+        size,
+        checksum_file,
+        statement,
+        manifest,
+    })
+}
+
+/// The reproducible zip alone: `entries` with `MANIFEST.json` first, at
+/// `zip_path` (written under a temporary name, then renamed). Returns its
+/// SHA-256, its size and the manifest.
+pub fn write_zip(
+    entries: &[Entry],
+    version: &str,
+    unix: u64,
+    zip_path: &Path,
+    threads: usize,
+) -> Result<(String, u64, Manifest), String> {
+    let out = zip_path.parent().unwrap_or(Path::new("."));
+    let file_name = zip_path
+        .file_name()
+        .map_or("bundle.zip".into(), |n| n.to_string_lossy().into_owned());
     let (time, created_at) = fixed_time(unix);
     // Big files first over the threads, each thread a partial archive.
     let mut order: Vec<&Entry> = entries.iter().collect();
@@ -218,10 +266,9 @@ pub fn build(
         created_at,
         files: records.values().map(|(_, r)| r.clone()).collect(),
     };
-    let file_name = format!("{name}-v{}.zip", version.trim_start_matches('v'));
-    let zip_path = out.join(&file_name);
     let tmp = tempfile::Builder::new()
         .prefix(&format!(".{file_name}."))
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
         .tempfile_in(out)
         .map_err(|e| e.to_string())?;
     {
@@ -245,37 +292,9 @@ pub fn build(
     let size = std::fs::metadata(tmp.path())
         .map_err(|e| e.to_string())?
         .len();
-    tmp.persist(&zip_path).map_err(|e| e.error.to_string())?;
-    let checksum_file = out.join(format!("{file_name}.sha256"));
-    crate::fsutil::write_atomic(
-        &checksum_file,
-        format!("{sha256}  {file_name}\n").as_bytes(),
-    )
-    .map_err(|e| e.to_string())?;
-    let statement = out.join(format!("{file_name}.intoto.json"));
-    let doc = json!({
-        "_type": "https://in-toto.io/Statement/v1",
-        "subject": [{ "name": file_name, "digest": { "sha256": sha256 } }],
-        "predicateType": PREDICATE_TYPE,
-        "predicate": {
-            "version": manifest.version,
-            "created_at": manifest.created_at,
-            "files": manifest.files.len(),
-            "manifest": MANIFEST,
-        },
-    });
-    let mut text = serde_json::to_vec_pretty(&doc).map_err(|e| e.to_string())?;
-    text.push(b'\n');
-    crate::fsutil::write_atomic(&statement, &text).map_err(|e| e.to_string())?;
+    tmp.persist(zip_path).map_err(|e| e.error.to_string())?;
     drop(archives);
-    Ok(Built {
-        zip: zip_path,
-        sha256,
-        size,
-        checksum_file,
-        statement,
-        manifest,
-    })
+    Ok((sha256, size, manifest))
 }
 
 /// Why an entry name is unsafe to extract, if it is.

@@ -7,6 +7,7 @@
 //! [`checks`]; git access is in [`git`]. Nothing in the library prints or
 //! exits: the front end (`main`) does, once.
 
+pub mod approvals;
 pub mod bundle;
 pub mod checks;
 pub mod ci;
@@ -22,6 +23,7 @@ pub mod http;
 pub mod logging;
 pub mod notify;
 pub mod par;
+pub mod parity;
 pub mod progress;
 pub mod prom;
 pub mod report;

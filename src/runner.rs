@@ -43,6 +43,32 @@ pub enum End {
     CouldNotStart(String),
 }
 
+impl End {
+    /// Why the step failed, in words (`exit 3`, `timed out after 10s`);
+    /// `None` when it exited 0.
+    pub fn failure(&self, timeout: Duration) -> Option<String> {
+        match self {
+            End::Exited(0) => None,
+            End::Exited(c) => Some(format!("exit {c}")),
+            End::Signalled(sig) => Some(format!("killed by signal {sig}")),
+            End::TimedOut => Some(format!(
+                "timed out after {}",
+                humantime::format_duration(timeout)
+            )),
+            End::Interrupted => Some("interrupted".to_string()),
+            End::CouldNotStart(why) => Some(format!("could not start: {why}")),
+        }
+    }
+
+    /// The exit code, when the step exited.
+    pub fn code(&self) -> Option<i32> {
+        match self {
+            End::Exited(c) => Some(*c),
+            _ => None,
+        }
+    }
+}
+
 /// A step's end and what it printed.
 #[derive(Debug, Clone)]
 pub struct Ran {

@@ -25,9 +25,25 @@ pub fn list_some(items: &[String], max: usize) -> String {
     out
 }
 
+/// `n` and the noun, in the singular for one: `1 file`, `3 files`.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_agree_with_their_noun() {
+        assert_eq!(count(1, "key"), "1 key");
+        assert_eq!(count(0, "key"), "0 keys");
+        assert_eq!(count(2, "command"), "2 commands");
+    }
 
     #[test]
     fn list_some_counts_the_rest() {

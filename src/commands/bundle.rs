@@ -26,6 +26,7 @@ pub static KIND: Kind = Kind {
     rule: Rule::AllOk {
         fail: Verdict::Blocked,
     },
+    footer: None,
 };
 
 #[derive(Debug, Clone, clap::Args)]
@@ -114,31 +115,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         ));
         return Ok(Done::Report(report));
     }
-    // The fixed time: SOURCE_DATE_EPOCH, else the commit's.
-    let unix = match cx.vars.non_empty("SOURCE_DATE_EPOCH") {
-        Some(v) => match v.trim().parse::<u64>() {
-            Ok(t) => t,
-            Err(_) => {
-                return Err(Error::Refused(format!(
-                    "SOURCE_DATE_EPOCH {}: not unix seconds",
-                    crate::sanitize::quoted(v)
-                )));
-            }
-        },
-        None => match &ws.repo {
-            Ok(r) => r
-                .repo
-                .find_commit(r.head)
-                .map(|c| c.time().seconds().max(0) as u64)
-                .map_err(|e| Error::Refused(format!("cannot read HEAD's time: {}", e.message())))?,
-            Err(e) => {
-                return Err(Error::Refused(format!(
-                    "no commit to take the bundle's time from ({}); set SOURCE_DATE_EPOCH",
-                    e.message
-                )));
-            }
-        },
-    };
+    let unix = fixed_time(&ws, cx)?;
     let name = b.name.clone().unwrap_or_else(|| {
         ws.root
             .file_name()
@@ -226,6 +203,29 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         )),
     ));
     Ok(Done::Report(report))
+}
+
+/// An archive's fixed time: `SOURCE_DATE_EPOCH`, else HEAD's commit time.
+pub fn fixed_time(ws: &Workspace, cx: &Context<'_>) -> Result<u64, Error> {
+    match cx.vars.non_empty("SOURCE_DATE_EPOCH") {
+        Some(v) => v.trim().parse::<u64>().map_err(|_| {
+            Error::Refused(format!(
+                "SOURCE_DATE_EPOCH {}: not unix seconds",
+                crate::sanitize::quoted(v)
+            ))
+        }),
+        None => match &ws.repo {
+            Ok(r) => r
+                .repo
+                .find_commit(r.head)
+                .map(|c| c.time().seconds().max(0) as u64)
+                .map_err(|e| Error::Refused(format!("cannot read HEAD's time: {}", e.message()))),
+            Err(e) => Err(Error::Refused(format!(
+                "no commit to take the archive's time from ({}); set SOURCE_DATE_EPOCH",
+                e.message
+            ))),
+        },
+    }
 }
 
 fn verify(zip: &std::path::Path) -> Report {

@@ -30,6 +30,7 @@ pub static KIND: Kind = Kind {
     rule: Rule::AllOk {
         fail: Verdict::Blocked,
     },
+    footer: None,
 };
 
 /// One task as written (in the config or the seed's JSON file).

@@ -24,6 +24,7 @@ pub static KIND: Kind = Kind {
     rows_key: "checks",
     compact_ok: false,
     rule: Rule::Phases,
+    footer: None,
 };
 
 #[derive(Debug, Clone, clap::Args)]

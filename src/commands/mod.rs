@@ -11,10 +11,13 @@ pub mod bundle;
 pub mod completions;
 pub mod freshness;
 pub mod gate;
+pub mod golive;
 pub mod init;
 pub mod man;
 pub mod notify;
 pub mod pack;
+pub mod parity;
+pub mod predeploy;
 pub mod ready;
 pub mod rotate;
 pub mod verify;
@@ -114,6 +117,16 @@ commands! {
     Ready(ready),
     /// `backup verify <MANIFEST>`: a backup present, intact and recent
     Backup(backup),
+    /// Compare two environments' configurations (exit 1 on critical
+    /// drift); secret values are never shown
+    Parity(parity),
+    /// The pre-deployment protocol: approvals, parity, deploy and rollback
+    /// rehearsals, smoke tests, security, the go/no-go package (exit 0
+    /// READY, 1 HALTED)
+    Predeploy(predeploy),
+    /// The go-live checklist: gate, pack, backup, parity evidence, open
+    /// blockers, your items (--dry-run shows DRY-RUN <command> for each)
+    Golive(golive),
 }
 
 /// What every command sees of the world.

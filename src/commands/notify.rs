@@ -25,6 +25,7 @@ pub static KIND: Kind = Kind {
     rule: Rule::AllOk {
         fail: Verdict::Blocked,
     },
+    footer: None,
 };
 
 /// The events a person sends.

@@ -31,7 +31,7 @@ use crate::envsnap::EnvSnapshot;
 use crate::exit::Verdict;
 use crate::git;
 use crate::progress::Progress;
-use crate::report::{CheckResult, Kind, Outcome, Phase, Rule, Status};
+use crate::report::{CheckResult, Kind, Outcome, Phase, Rule};
 use crate::secrets::Scrubber;
 use crate::{runner, scan};
 
@@ -53,6 +53,7 @@ pub static KIND: Kind = Kind {
     rule: Rule::AllOk {
         fail: Verdict::Blocked,
     },
+    footer: None,
 };
 
 #[derive(Debug, Clone, clap::Args)]
@@ -175,21 +176,16 @@ fn command(
     scrubber: &Scrubber,
 ) -> (Outcome, bool) {
     let ran = runner::run(argv, env, step.timeout, root, stop);
-    let (status, message, code) = match &ran.end {
-        runner::End::Exited(0) => (Status::Ok, String::new(), Some(0)),
-        runner::End::Exited(c) => (Status::Fail, format!("exit {c}"), Some(*c)),
-        runner::End::Signalled(sig) => (Status::Fail, format!("killed by signal {sig}"), None),
-        runner::End::TimedOut => (Status::Fail, timed_out(step.timeout), None),
-        runner::End::Interrupted => (Status::Fail, "interrupted".to_string(), None),
-        runner::End::CouldNotStart(why) => (Status::Fail, format!("could not start: {why}"), None),
-    };
-    let outcome = Outcome::new(status, message)
-        .detail("exit_code", code)
-        .detail("timeout_ms", step.timeout.as_millis() as u64)
-        .detail("stdout", ran.stdout.scrubbed(scrubber))
-        .detail("stdout_bytes", ran.stdout.total)
-        .detail("stderr", ran.stderr.scrubbed(scrubber))
-        .detail("stderr_bytes", ran.stderr.total);
+    let outcome = match ran.end.failure(step.timeout) {
+        None => Outcome::ok(""),
+        Some(why) => Outcome::fail(why),
+    }
+    .detail("exit_code", ran.end.code())
+    .detail("timeout_ms", step.timeout.as_millis() as u64)
+    .detail("stdout", ran.stdout.scrubbed(scrubber))
+    .detail("stdout_bytes", ran.stdout.total)
+    .detail("stderr", ran.stderr.scrubbed(scrubber))
+    .detail("stderr_bytes", ran.stderr.total);
     (outcome, ran.end == runner::End::Interrupted)
 }
 
@@ -318,7 +314,7 @@ fn health_step(config: &Config, b: &Builtins) -> Outcome {
     summarize(&rows, strict, "health checks", "checks")
 }
 
-fn secrets_scan(config: Option<&Config>, repo: &Path, vars: &EnvSnapshot) -> Outcome {
+pub fn secrets_scan(config: Option<&Config>, repo: &Path, vars: &EnvSnapshot) -> Outcome {
     let repo = git::open(repo);
     let Ok(repo) = &repo else {
         return Outcome::skip("not checked: not a readable git repository (see policy_gates_dry)");

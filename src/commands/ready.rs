@@ -37,6 +37,7 @@ pub static KIND: Kind = Kind {
     rule: Rule::NoFailure {
         fail: Verdict::Blocked,
     },
+    footer: None,
 };
 
 /// Where the readiness file goes, relative to the repository root.

@@ -30,6 +30,7 @@ pub static KIND: Kind = Kind {
     rule: Rule::AllOk {
         fail: Verdict::Blocked,
     },
+    footer: None,
 };
 
 /// The default folder, relative to the repository root.

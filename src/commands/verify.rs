@@ -46,6 +46,7 @@ pub static KIND: Kind = Kind {
     rows_key: "checks",
     compact_ok: false,
     rule: Rule::Triggers,
+    footer: None,
 };
 
 #[derive(Debug, Clone, clap::Args)]

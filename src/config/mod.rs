@@ -194,6 +194,12 @@ pub struct Config {
     pub ready: crate::commands::ready::Ready,
     /// `backup verify`'s defaults, and the manifest `golive` checks.
     pub backup: crate::commands::backup::Raw,
+    /// The environments `parity` compares, and how.
+    pub parity: crate::parity::Parity,
+    /// What `predeploy` runs and checks.
+    pub predeploy: crate::commands::predeploy::Predeploy,
+    /// The go-live checklist's own items.
+    pub golive: crate::commands::golive::GoLive,
 }
 
 impl Config {

@@ -24,6 +24,9 @@ pub struct RawConfig {
     pub freshness: Option<crate::commands::freshness::Raw>,
     pub ready: Option<crate::commands::ready::Raw>,
     pub backup: Option<crate::commands::backup::Raw>,
+    pub parity: Option<crate::parity::Raw>,
+    pub predeploy: Option<crate::commands::predeploy::Raw>,
+    pub golive: Option<crate::commands::golive::Raw>,
 }
 
 /// `[policy]`, and each `[policy.env.<name>]` override: the same keys.

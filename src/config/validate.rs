@@ -121,8 +121,15 @@ pub(super) fn validate(
     if let Some(age) = &backup.max_age
         && humantime::parse_duration(age.trim()).is_err()
     {
-        problems.push("backup.max_age", format!("{} is not a duration like \"24h\"", quoted(age)));
+        problems.push(
+            "backup.max_age",
+            format!("{} is not a duration like \"24h\"", quoted(age)),
+        );
     }
+    let parity = crate::parity::validate(raw.parity.unwrap_or_default(), &mut problems);
+    let predeploy =
+        crate::commands::predeploy::validate(raw.predeploy.unwrap_or_default(), &mut problems);
+    let golive = crate::commands::golive::validate(raw.golive.unwrap_or_default(), &mut problems);
     let rotate = raw.rotate.unwrap_or_default();
     if let Some(size) = &rotate.max_size
         && let Err(why) = super::values::parse_size(size)
@@ -185,6 +192,9 @@ pub(super) fn validate(
             freshness,
             ready,
             backup,
+            parity,
+            predeploy,
+            golive,
         })
     } else {
         Err(ConfigError::Invalid {

@@ -255,6 +255,10 @@ pub enum Rule {
     /// `verify`'s: CRITICAL (ROLLBACK) when a row failed, else SAFE
     /// (HEALTHY). A SKIP row was not evaluated on purpose (`--at`).
     Triggers,
+    /// A dry run's plan: the rows are what would run (SKIP, on purpose).
+    /// SAFE (the plan's word) when there are rows and none failed (an
+    /// item that cannot run as configured fails); else `fail`.
+    Plan { fail: Verdict },
 }
 
 /// What a report is.
@@ -279,6 +283,9 @@ pub struct Kind {
     /// An OK row prints without its message (the pack's layout).
     pub compact_ok: bool,
     pub rule: Rule,
+    /// A line the table ends with, before the verdict's word: `Go-live
+    /// checklist result` gives `Go-live checklist result: PASS`.
+    pub footer: Option<&'static str>,
 }
 
 impl Kind {
@@ -366,6 +373,16 @@ impl Report {
                 let mut counted = self.rows.iter().filter(|r| r.counts()).peekable();
                 if counted.peek().is_some()
                     && counted.all(|r| matches!(r.status(), Status::Ok | Status::Warn))
+                {
+                    Verdict::Safe
+                } else {
+                    fail
+                }
+            }
+            Rule::Plan { fail } => {
+                let mut counted = self.rows.iter().filter(|r| r.counts()).peekable();
+                if counted.peek().is_some()
+                    && counted.all(|r| matches!(r.status(), Status::Ok | Status::Skip))
                 {
                     Verdict::Safe
                 } else {

@@ -143,7 +143,11 @@ pub fn render(
         Some(&report.marker()),
         colour,
     );
-    write_table(out, &title, &rows, &final_row)
+    write_table(out, &title, &rows, &final_row)?;
+    if let Some(footer) = kind.footer {
+        writeln!(out, "{footer}: {}", kind.word(verdict))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

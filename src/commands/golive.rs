@@ -1,0 +1,450 @@
+//! `golive --env prod --version V [--dry-run]`: the go-live checklist, in
+//! order: the gate, the pre-live pack, the backup, fresh parity evidence,
+//! no open blocker, then the `[[golive.items]]`. Every item must pass;
+//! all run (one failing does not hide the others). With `--dry-run`
+//! nothing runs: each item shows `DRY-RUN <command>`, and the result is
+//! `DRY-RUN` unless an item cannot run as configured.
+//!
+//! An item that is not configured (no backup manifest, no blocker source)
+//! fails: a checklist item nobody can check is not a passed one.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+use super::{Context, Done, Error, Workspace, backup, gate, pack};
+use crate::checks::{count, list_some};
+use crate::cli::{Common, OutputArgs};
+use crate::config::Config;
+use crate::config::values::Problems;
+use crate::exit::Verdict;
+use crate::report::{CheckResult, Kind, Outcome, Phase, Rule, Status};
+use crate::runner;
+use crate::sanitize::quoted;
+
+/// The checklist's report.
+pub static KIND: Kind = Kind {
+    name: "golive",
+    title: "Go-Live Checklist Summary",
+    title_target: true,
+    heading: "Go-live checklist",
+    final_id: "go_live",
+    marker: "GO_LIVE",
+    words: ["PASS", "FAIL", "FAIL"],
+    rows_key: "items",
+    compact_ok: false,
+    rule: Rule::AllOk {
+        fail: Verdict::Blocked,
+    },
+    footer: Some("Go-live checklist result"),
+};
+
+/// The checklist's dry run.
+pub static DRY_KIND: Kind = Kind {
+    words: ["DRY-RUN", "FAIL", "FAIL"],
+    rule: Rule::Plan {
+        fail: Verdict::Blocked,
+    },
+    ..KIND
+};
+
+/// The parity evidence `golive` reads, relative to the repository root.
+pub const PARITY_REPORT: &str = ".artifacts/pre-deployment/staging-parity-report.json";
+/// How old the parity evidence may be, by default.
+pub const PARITY_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+const TIMEOUT: Duration = Duration::from_secs(600);
+
+/// One `[[golive.items]]` entry as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawItem {
+    pub name: String,
+    pub run: Vec<String>,
+    pub timeout: Option<String>,
+}
+
+/// `[golive]` as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Raw {
+    pub parity_report: Option<String>,
+    pub parity_max_age: Option<String>,
+    /// A command that prints the open blockers, one per line (nothing when
+    /// there is none) and exits 0.
+    pub blockers: Option<Vec<String>>,
+    pub items: Option<Vec<RawItem>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub name: String,
+    pub run: Vec<String>,
+    pub timeout: Duration,
+}
+
+/// The validated `[golive]`.
+#[derive(Debug, Clone, Default)]
+pub struct GoLive {
+    pub parity_report: Option<String>,
+    pub parity_max_age: Option<Duration>,
+    pub blockers: Option<Vec<String>>,
+    pub items: Vec<Item>,
+}
+
+const BUILTIN: &[&str] = &[
+    "release-gate",
+    "pre-live-pack",
+    "backup",
+    "parity-evidence",
+    "blockers",
+];
+
+pub fn validate(raw: Raw, problems: &mut Problems) -> GoLive {
+    let parity_max_age = raw.parity_max_age.as_deref().map(|t| {
+        crate::config::values::duration(
+            Some(t),
+            PARITY_MAX_AGE,
+            Duration::from_secs(366 * 24 * 3600),
+            "golive.parity_max_age",
+            problems,
+        )
+    });
+    if let Some(b) = &raw.blockers
+        && b.first().is_none_or(|p| p.trim().is_empty())
+    {
+        problems.push("golive.blockers", "an empty command");
+    }
+    let mut items = Vec::new();
+    for (i, it) in raw.items.unwrap_or_default().into_iter().enumerate() {
+        let key = format!("golive.items[{i}]");
+        if it.name.trim().is_empty() || it.name.chars().any(char::is_control) {
+            problems.push(format!("{key}.name"), "a name is needed (printable text)");
+        } else if BUILTIN.contains(&it.name.as_str())
+            || items.iter().any(|x: &Item| x.name == it.name)
+        {
+            problems.push(
+                format!("{key}.name"),
+                format!("{} names another item too", quoted(&it.name)),
+            );
+        }
+        if it.run.first().is_none_or(|p| p.trim().is_empty()) {
+            problems.push(format!("{key}.run"), "an empty command");
+        }
+        let timeout = crate::config::values::duration(
+            it.timeout.as_deref(),
+            TIMEOUT,
+            Duration::from_secs(6 * 3600),
+            &format!("{key}.timeout"),
+            problems,
+        );
+        items.push(Item {
+            name: it.name,
+            run: it.run,
+            timeout,
+        });
+    }
+    GoLive {
+        parity_report: raw.parity_report,
+        parity_max_age,
+        blockers: raw.blockers,
+        items,
+    }
+}
+
+#[derive(Debug, Clone, clap::Args)]
+#[command(after_help = "Examples:\n  \
+    release-sentinel golive --env prod --version v1.2.3 --dry-run\n  \
+    release-sentinel golive --env prod --version v1.2.3\n\n\
+    Exit codes: 0 PASS (or DRY-RUN), 1 FAIL (an item failed or cannot run as configured).")]
+pub struct Args {
+    #[command(flatten)]
+    pub common: Common,
+    /// Show what each item would run (DRY-RUN <command>) and run nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+pub fn output(args: &Args) -> Option<&OutputArgs> {
+    Some(&args.common.output)
+}
+
+/// One checklist item: its row id, the command it stands for, and how it
+/// is checked.
+struct Planned {
+    id: String,
+    shown: String,
+    check: Check,
+}
+
+enum Check {
+    Gate,
+    Pack,
+    Backup(PathBuf),
+    Parity(PathBuf, Duration),
+    Blockers(Vec<String>),
+    Command(Vec<String>, Duration),
+    /// Cannot run as configured: why.
+    Missing(String),
+}
+
+fn plan(args: &Args, config: &Config, root: &Path) -> Vec<Planned> {
+    let t = &args.common.target;
+    let (env, version) = (t.env(), t.version());
+    let g = &config.golive;
+    let mut out = vec![
+        Planned {
+            id: "release-gate".into(),
+            shown: format!("release-sentinel --env {env} --version {version}"),
+            check: Check::Gate,
+        },
+        Planned {
+            id: "pre-live-pack".into(),
+            shown: format!("release-sentinel pack --env {env} --version {version}"),
+            check: Check::Pack,
+        },
+    ];
+    out.push(match &config.backup.manifest {
+        Some(m) => Planned {
+            id: "backup".into(),
+            shown: format!("release-sentinel backup verify {m}"),
+            check: Check::Backup(root.join(m)),
+        },
+        None => Planned {
+            id: "backup".into(),
+            shown: "release-sentinel backup verify <manifest>".into(),
+            check: Check::Missing(format!(
+                "not configured: set backup.manifest in {} (the last backup's manifest)",
+                config.source
+            )),
+        },
+    });
+    let report = g
+        .parity_report
+        .clone()
+        .unwrap_or_else(|| PARITY_REPORT.to_string());
+    let age = g.parity_max_age.unwrap_or(PARITY_MAX_AGE);
+    out.push(Planned {
+        id: "parity-evidence".into(),
+        shown: format!(
+            "check {report}: no critical drift, at most {} old",
+            humantime::format_duration(age)
+        ),
+        check: Check::Parity(root.join(&report), age),
+    });
+    out.push(match &g.blockers {
+        Some(cmd) => Planned {
+            id: "blockers".into(),
+            shown: cmd.join(" "),
+            check: Check::Blockers(cmd.clone()),
+        },
+        None => Planned {
+            id: "blockers".into(),
+            shown: "<golive.blockers>".into(),
+            check: Check::Missing(format!(
+                "not configured: set golive.blockers in {} (a command printing the open blockers, one per line)",
+                config.source
+            )),
+        },
+    });
+    for it in &g.items {
+        out.push(Planned {
+            id: it.name.clone(),
+            shown: it.run.join(" "),
+            check: Check::Command(it.run.clone(), it.timeout),
+        });
+    }
+    out
+}
+
+pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
+    let stop = cx.interrupt_flag();
+    let ws = Workspace::open(&args.common, cx);
+    let kind = if args.dry_run { &DRY_KIND } else { &KIND };
+    let mut report = ws.report(kind, &args.common.target);
+    let Ok(config) = &ws.config else {
+        return Ok(Done::Report(report));
+    };
+    let now = crate::clock::now(cx.vars).map_err(Error::Refused)?;
+    for item in plan(args, config, &ws.root) {
+        let start = Instant::now();
+        let outcome = if let Check::Missing(why) = &item.check {
+            Outcome::fail(why.clone())
+        } else if args.dry_run {
+            Outcome::skip(format!("DRY-RUN {}", item.shown))
+        } else if stop.load(Ordering::SeqCst) {
+            Outcome::skip("not run: the checklist was interrupted")
+        } else {
+            cx.progress.begin(&item.id);
+            let o = check(&item.check, args, config, &ws, cx, now, &stop);
+            cx.progress.end(&item.id);
+            o
+        };
+        report.rows.push(CheckResult::new(
+            item.id,
+            Phase::Pack,
+            outcome,
+            start.elapsed(),
+        ));
+    }
+    report.interrupted = Some(stop.load(Ordering::SeqCst));
+    Ok(Done::Report(report))
+}
+
+fn check(
+    check: &Check,
+    args: &Args,
+    config: &Config,
+    ws: &Workspace,
+    cx: &Context<'_>,
+    now: std::time::SystemTime,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Outcome {
+    let failed = |rows: &[CheckResult], strict: bool| -> Vec<String> {
+        rows.iter()
+            .filter(|r| r.counts() && !r.status().passed_in(strict))
+            .map(|r| format!("{} ({})", r.id, r.status().as_str()))
+            .collect()
+    };
+    match check {
+        Check::Gate => {
+            let g = gate::Args {
+                common: args.common.clone(),
+                fail_fast: false,
+                strict: false,
+                dry_run: false,
+            };
+            let (rows, strict) = gate::evaluate(&g, config, ws, cx, stop);
+            let bad = failed(&rows, strict);
+            if bad.is_empty() && !rows.is_empty() {
+                Outcome::ok(format!("SAFE: {} passed", count(rows.len(), "check")))
+            } else {
+                Outcome::fail(format!("not SAFE: {}", list_some(&bad, 3)))
+            }
+        }
+        Check::Pack => {
+            let p = pack::Args {
+                common: args.common.clone(),
+                strict: false,
+            };
+            let rows = pack::steps(&p, ws, cx, stop);
+            let bad: Vec<String> = rows
+                .iter()
+                .filter(|r| r.status() != Status::Ok)
+                .map(|r| format!("{} ({})", r.id, r.status().as_str()))
+                .collect();
+            if bad.is_empty() && !rows.is_empty() {
+                Outcome::ok(format!("{} passed", count(rows.len(), "step")))
+            } else {
+                Outcome::fail(format!("failed: {}", list_some(&bad, 3)))
+            }
+        }
+        Check::Backup(manifest) => {
+            let max_age = config
+                .backup
+                .max_age
+                .as_deref()
+                .and_then(|t| humantime::parse_duration(t.trim()).ok())
+                .unwrap_or(backup::MAX_AGE);
+            let rows = backup::check(
+                manifest,
+                max_age,
+                config.backup.require_drill.unwrap_or(false),
+                now,
+            );
+            let bad: Vec<String> = rows
+                .iter()
+                .filter(|r| r.status() != Status::Ok)
+                .map(|r| r.outcome.message.clone())
+                .collect();
+            if bad.is_empty() {
+                Outcome::ok(list_some(
+                    &rows
+                        .iter()
+                        .map(|r| r.outcome.message.clone())
+                        .collect::<Vec<_>>(),
+                    3,
+                ))
+            } else {
+                Outcome::fail(list_some(&bad, 3))
+            }
+        }
+        Check::Parity(path, max_age) => parity_evidence(path, *max_age, now),
+        Check::Blockers(argv) => {
+            let ran = runner::run(argv, &[], TIMEOUT, &ws.root, stop);
+            if let Some(why) = ran.end.failure(TIMEOUT) {
+                return Outcome::fail(format!(
+                    "cannot list the open blockers: {}: {why}",
+                    argv.join(" ")
+                ));
+            }
+            if ran.stdout.cut() {
+                return Outcome::fail("more open blockers than are kept (8 KiB of output)");
+            }
+            let text = ran.stdout.scrubbed(cx.scrubber);
+            let open: Vec<String> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect();
+            if open.is_empty() {
+                Outcome::ok("no open blocker")
+            } else {
+                Outcome::fail(format!(
+                    "{} open: {}",
+                    count(open.len(), "blocker"),
+                    list_some(&open, 3)
+                ))
+                .detail("blockers", open)
+            }
+        }
+        Check::Command(argv, timeout) => {
+            let ran = runner::run(argv, &[], *timeout, &ws.root, stop);
+            match ran.end.failure(*timeout) {
+                None => Outcome::ok("exit 0"),
+                Some(why) => Outcome::fail(why),
+            }
+            .detail("stdout", ran.stdout.scrubbed(cx.scrubber))
+            .detail("stderr", ran.stderr.scrubbed(cx.scrubber))
+        }
+        Check::Missing(why) => Outcome::fail(why.clone()),
+    }
+}
+
+/// The parity evidence `predeploy` wrote: present, recent, no drift.
+fn parity_evidence(path: &Path, max_age: Duration, now: std::time::SystemTime) -> Outcome {
+    let shown = crate::sanitize::ascii(&path.display().to_string());
+    let doc: serde_json::Value = match crate::fsutil::read_regular(path, 16 * 1024 * 1024)
+        .and_then(|d| serde_json::from_slice(&d).map_err(|e| format!("not JSON: {e}")))
+    {
+        Ok(d) => d,
+        Err(why) => {
+            return Outcome::fail(format!(
+                "{shown}: {why}; run release-sentinel predeploy (or parity) first"
+            ));
+        }
+    };
+    let time = doc["time"].as_str().unwrap_or("");
+    let Ok(at) = humantime::parse_rfc3339_weak(time) else {
+        return Outcome::fail(format!("{shown}: no valid time field ({})", quoted(time)));
+    };
+    let age = match now.duration_since(at) {
+        Ok(a) => a,
+        Err(_) => return Outcome::fail(format!("{shown}: dated in the future ({time})")),
+    };
+    let age_text = humantime::format_duration(Duration::from_secs(age.as_secs()));
+    if age > max_age {
+        return Outcome::fail(format!(
+            "STALE: {shown} is {age_text} old (at most {}); rerun the parity check",
+            humantime::format_duration(max_age)
+        ));
+    }
+    if doc["result"].as_str() != Some("pass") {
+        return Outcome::fail(format!(
+            "{shown}: the parity check did not pass ({age_text} ago)"
+        ));
+    }
+    Outcome::ok(format!("parity passed {age_text} ago ({time})"))
+}

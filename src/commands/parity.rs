@@ -1,0 +1,193 @@
+//! `parity --source A --target B`: does environment A's configuration
+//! match B's? One row per key that is only on one side or differs, one
+//! for keys allowed to differ, and a summary. Drift in a critical key is
+//! FAIL (exit 1); other drift is WARN. Secret values are never shown.
+
+use std::time::Instant;
+
+use super::{Context, Done, Error, Workspace};
+use crate::checks::count;
+use crate::cli::{OutputArgs, SourceArgs, TargetArgs};
+use crate::config::Config;
+use crate::exit::Verdict;
+use crate::parity::Drift;
+use crate::report::{CheckResult, Kind, Outcome, Phase, Rule};
+
+/// The parity report.
+pub static KIND: Kind = Kind {
+    name: "parity",
+    title: "ENVIRONMENT PARITY",
+    title_target: false,
+    heading: "Environment parity",
+    final_id: "parity",
+    marker: "PARITY",
+    words: ["PASS", "DRIFT", "DRIFT"],
+    rows_key: "checks",
+    compact_ok: false,
+    rule: Rule::NoFailure {
+        fail: Verdict::Blocked,
+    },
+    footer: None,
+};
+
+#[derive(Debug, Clone, clap::Args)]
+#[command(after_help = "Examples:\n  \
+    release-sentinel parity --source staging --target production\n  \
+    release-sentinel parity --source staging --target production --format json --report parity.json")]
+pub struct Args {
+    /// The environment checked (a [parity.env.<name>] entry)
+    #[arg(long, value_name = "ENV")]
+    pub source: String,
+    /// The baseline it must match
+    #[arg(long, value_name = "ENV")]
+    pub target: String,
+    #[command(flatten)]
+    pub from: SourceArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+pub fn output(args: &Args) -> Option<&OutputArgs> {
+    Some(&args.output)
+}
+
+pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
+    let ws = Workspace::open_for(&args.from, None, cx);
+    let mut report = ws.report(
+        &KIND,
+        &TargetArgs {
+            env: None,
+            release_version: None,
+        },
+    );
+    if let Ok(config) = &ws.config {
+        report.rows = compare(config, &ws, &args.source, &args.target, cx);
+    }
+    Ok(Done::Report(report))
+}
+
+/// The rows comparing `source` with `target` (both configured).
+pub fn compare(
+    config: &Config,
+    ws: &Workspace,
+    source: &str,
+    target: &str,
+    cx: &Context<'_>,
+) -> Vec<CheckResult> {
+    let start = Instant::now();
+    let row =
+        |id: &str, outcome: Outcome| CheckResult::new(id, Phase::Pack, outcome, start.elapsed());
+    let p = &config.parity;
+    let mut sides = Vec::new();
+    for name in [source, target] {
+        let Some(sources) = p.envs.get(name) else {
+            let known: Vec<String> = p.envs.keys().cloned().collect();
+            return vec![row(
+                "parity",
+                Outcome::fail(format!(
+                    "no [parity.env.{}] sources; configured: {}",
+                    crate::sanitize::ascii(name),
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                )),
+            )];
+        };
+        match crate::parity::load(sources, &ws.root, &cx.interrupt_flag()) {
+            Ok(keys) => sides.push(keys),
+            Err(why) => {
+                return vec![row(
+                    "parity",
+                    Outcome::fail(format!("{name}: cannot read a source: {why}")),
+                )];
+            }
+        }
+    }
+    // Secret values never show; mask them wherever else they appear.
+    for keys in &sides {
+        for (k, v) in keys {
+            if p.is_secret(k) {
+                cx.scrubber.add(v);
+            }
+        }
+    }
+    let drift = p.compare(&sides[0], &sides[1]);
+    rows(&drift, source, target, start)
+}
+
+fn rows(d: &Drift, source: &str, target: &str, start: Instant) -> Vec<CheckResult> {
+    let row =
+        |id: &str, outcome: Outcome| CheckResult::new(id, Phase::Pack, outcome, start.elapsed());
+    let grade = |key: &str, message: String| {
+        if d.critical.iter().any(|c| c == key) {
+            Outcome::fail(format!("{message} (critical)")).detail("critical", true)
+        } else {
+            Outcome::warn(message).detail("critical", false)
+        }
+    };
+    let mut out = Vec::new();
+    for k in &d.only_source {
+        out.push(row(
+            k,
+            grade(k, format!("only in {source}")).detail("drift", "only_source"),
+        ));
+    }
+    for k in &d.only_target {
+        out.push(row(
+            k,
+            grade(k, format!("only in {target}")).detail("drift", "only_target"),
+        ));
+    }
+    for (k, values) in &d.differ {
+        let message = match values {
+            Some((a, b)) => format!(
+                "differs: {} in {source}, {} in {target}",
+                crate::sanitize::quoted(a),
+                crate::sanitize::quoted(b)
+            ),
+            None => "differs (a secret: compared by keyed hash, values not shown)".to_string(),
+        };
+        out.push(row(k, grade(k, message).detail("drift", "differ")));
+    }
+    for k in &d.allowed {
+        out.push(row(
+            k,
+            Outcome::ok("differs, allowed (parity.allow_differ)").detail("drift", "allowed"),
+        ));
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    let drifted = d.only_source.len() + d.only_target.len() + d.differ.len();
+    let summary = format!(
+        "{source} vs {target}: {}, {} the same, {drifted} drifted ({} critical), {} allowed to differ; {} compared by keyed hash",
+        count(d.same + d.allowed.len() + drifted, "key"),
+        d.same,
+        d.critical.len(),
+        d.allowed.len(),
+        count(d.secrets, "secret value")
+    );
+    let outcome = if !d.critical.is_empty() {
+        Outcome::fail(summary)
+    } else if drifted > 0 {
+        Outcome::warn(summary)
+    } else {
+        Outcome::ok(summary)
+    };
+    out.push(row(
+        "summary",
+        outcome
+            .detail("source", source)
+            .detail("target", target)
+            .detail("same", d.same)
+            .detail("only_source", d.only_source.clone())
+            .detail("only_target", d.only_target.clone())
+            .detail(
+                "differ",
+                d.differ.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
+            )
+            .detail("allowed", d.allowed.clone())
+            .detail("critical", d.critical.clone()),
+    ));
+    out
+}

@@ -1,0 +1,1173 @@
+//! `predeploy --env staging --version V`: the pre-deployment protocol's
+//! four gates, in order, each step leaving its evidence file under
+//! `.artifacts/pre-deployment/` (or `--out`) with the protocol's name.
+//!
+//! 1. Intake: the approvals file (`intake-validation-report.json`) and
+//!    staging parity (`staging-parity-report.json`).
+//! 2. Rehearsal: the deploy commands (`staging-deployment-run.log`, a
+//!    transcript with timings) and the smoke tests
+//!    (`staging-test-results.json`, with counts from their JUnit XML).
+//! 3. Rollback and security: the rollback commands with `{previous_tag}`
+//!    (`rollback-verification-report.json`), the secrets scan and the
+//!    audit commands (`security-compliance-report.json`).
+//! 4. Readiness: `PRE-DEPLOYMENT-PACKAGE.zip` (reproducible, by the bundle
+//!    code), the readiness review (`readiness-approval.json`) and
+//!    `pre-deployment-manifest.json`.
+//!
+//! Every step is a `[MUST]`: the first that fails halts the run; the rest
+//! show SKIP. The protocol's status lines go to stderr as written. The
+//! manifest is rewritten after every step, so after a halt, an interrupt
+//! or a kill it lists what was written (size, SHA-256) and what is
+//! missing. Every file is written whole (temporary name, then rename) and
+//! every text scrubbed of secrets. The two prompts ask only when a person
+//! can answer (stdin and stderr are terminals); `--yes` answers for CI;
+//! otherwise the answer is no, and the run halts.
+//!
+//! Deliberately not done: the protocol's `[GUIDELINE]` steps (test data,
+//! observability baseline, runbooks, checklist updates) are people's work.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Context, Done, Error, Workspace};
+use crate::approvals;
+use crate::checks::count;
+use crate::cli::{OutputArgs, SourceArgs, TargetArgs};
+use crate::config::Config;
+use crate::config::values::Problems;
+use crate::exit::Verdict;
+use crate::report::{CheckResult, Kind, Outcome, Phase, Rule, Status};
+use crate::runner;
+use crate::sanitize::quoted;
+
+/// The predeploy report.
+pub static KIND: Kind = Kind {
+    name: "predeploy",
+    title: "PRE-DEPLOYMENT VALIDATION",
+    title_target: true,
+    heading: "Pre-deployment validation",
+    final_id: "predeploy",
+    marker: "PREDEPLOY",
+    words: ["READY", "HALTED", "HALTED"],
+    rows_key: "steps",
+    compact_ok: false,
+    rule: Rule::NoFailure {
+        fail: Verdict::Blocked,
+    },
+    footer: None,
+};
+
+/// Where the evidence goes, relative to the repository root.
+pub const OUT_DIR: &str = ".artifacts/pre-deployment";
+/// The manifest's name.
+pub const MANIFEST: &str = "pre-deployment-manifest.json";
+/// The package's name.
+pub const PACKAGE: &str = "PRE-DEPLOYMENT-PACKAGE.zip";
+/// How long one command may run, by default.
+pub const TIMEOUT: Duration = Duration::from_secs(600);
+const TIMEOUT_MAX: Duration = Duration::from_secs(6 * 3600);
+
+/// One or several commands (`["a", "b"]` or `[["a"], ["b"]]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Commands {
+    One(Vec<String>),
+    Many(Vec<Vec<String>>),
+}
+
+impl Commands {
+    fn list(&self) -> Vec<Vec<String>> {
+        match self {
+            Commands::One(a) => vec![a.clone()],
+            Commands::Many(l) => l.clone(),
+        }
+    }
+}
+
+/// `[predeploy]` as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Raw {
+    /// The approvals file, relative to the repository root.
+    pub approvals: Option<String>,
+    /// What current approvals must cover.
+    pub require: Option<Vec<String>>,
+    /// The environment staging must match (default `production`).
+    pub parity_target: Option<String>,
+    pub deploy: Option<Commands>,
+    pub smoke: Option<Commands>,
+    /// The JUnit XML the smoke tests write (`{out}` is the evidence folder).
+    pub smoke_junit: Option<String>,
+    pub rollback: Option<Commands>,
+    pub audit: Option<Commands>,
+    /// The most one command may run (default 10m).
+    pub timeout: Option<String>,
+}
+
+/// The validated `[predeploy]`.
+#[derive(Debug, Clone, Default)]
+pub struct Predeploy {
+    pub approvals: Option<String>,
+    pub require: Vec<String>,
+    pub parity_target: String,
+    pub deploy: Vec<Vec<String>>,
+    pub smoke: Vec<Vec<String>>,
+    pub smoke_junit: Option<String>,
+    pub rollback: Vec<Vec<String>>,
+    pub audit: Vec<Vec<String>>,
+    pub timeout: Duration,
+}
+
+pub fn validate(raw: Raw, problems: &mut Problems) -> Predeploy {
+    let mut commands = |c: Option<Commands>, key: &str| -> Vec<Vec<String>> {
+        let list = c.map(|c| c.list()).unwrap_or_default();
+        for (i, argv) in list.iter().enumerate() {
+            if argv.first().is_none_or(|p| p.trim().is_empty()) {
+                problems.push(format!("predeploy.{key}[{i}]"), "an empty command");
+            }
+        }
+        list
+    };
+    let deploy = commands(raw.deploy, "deploy");
+    let smoke = commands(raw.smoke, "smoke");
+    let rollback = commands(raw.rollback, "rollback");
+    let audit = commands(raw.audit, "audit");
+    let timeout = crate::config::values::duration(
+        raw.timeout.as_deref(),
+        TIMEOUT,
+        TIMEOUT_MAX,
+        "predeploy.timeout",
+        problems,
+    );
+    Predeploy {
+        approvals: raw.approvals,
+        require: raw.require.unwrap_or_default(),
+        parity_target: raw
+            .parity_target
+            .unwrap_or_else(|| "production".to_string()),
+        deploy,
+        smoke,
+        smoke_junit: raw.smoke_junit,
+        rollback,
+        audit,
+        timeout,
+    }
+}
+
+#[derive(Debug, Clone, clap::Args)]
+#[command(after_help = "Examples:\n  \
+    release-sentinel predeploy --env staging --version v1.2.3\n  \
+    release-sentinel predeploy --env staging --version v1.2.3 --yes   # in CI: answer the prompts yes\n\n\
+    Exit codes: 0 READY (every step passed), 1 HALTED (a step failed, a prompt was\n\
+    answered no, the run was interrupted, or it could not run).")]
+pub struct Args {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    #[command(flatten)]
+    pub output: OutputArgs,
+    /// Answer yes to the protocol's prompts (for CI). Without it, and
+    /// without a terminal to ask on, the answer is no
+    #[arg(long)]
+    pub yes: bool,
+    /// Where the evidence files go [default: .artifacts/pre-deployment at
+    /// the repository root]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+pub fn output(args: &Args) -> Option<&OutputArgs> {
+    Some(&args.output)
+}
+
+/// A step of the protocol: its row id, its gate, its evidence file.
+struct StepDef {
+    id: &'static str,
+    gate: u8,
+    file: &'static str,
+}
+
+const STEPS: &[StepDef] = &[
+    StepDef {
+        id: "approvals",
+        gate: 1,
+        file: "intake-validation-report.json",
+    },
+    StepDef {
+        id: "staging_parity",
+        gate: 1,
+        file: "staging-parity-report.json",
+    },
+    StepDef {
+        id: "deploy_rehearsal",
+        gate: 2,
+        file: "staging-deployment-run.log",
+    },
+    StepDef {
+        id: "smoke_tests",
+        gate: 2,
+        file: "staging-test-results.json",
+    },
+    StepDef {
+        id: "rollback_rehearsal",
+        gate: 3,
+        file: "rollback-verification-report.json",
+    },
+    StepDef {
+        id: "security",
+        gate: 3,
+        file: "security-compliance-report.json",
+    },
+    StepDef {
+        id: "package",
+        gate: 4,
+        file: PACKAGE,
+    },
+    StepDef {
+        id: "readiness_review",
+        gate: 4,
+        file: "readiness-approval.json",
+    },
+];
+
+const PHASE_START: [&str; 4] = [
+    "[PHASE 1 START] - Validating upstream approvals and artifact completeness...",
+    "[PHASE 2 START] - Rehearsing deployment on staging environment...",
+    "[PHASE 3 START] - Verifying rollback and recovery procedures...",
+    "[PHASE 4 START] - Compiling pre-deployment readiness package for release approval...",
+];
+const PHASE_NAME: [&str; 4] = [
+    "Intake validation and staging alignment",
+    "Deployment rehearsal and verification",
+    "Rollback, security, and operational readiness",
+    "Final readiness review and handoff",
+];
+
+/// The `[ERROR]` line and the recovery for a failed step.
+fn error_line(id: &str, target: &str) -> (String, &'static str) {
+    match id {
+        "approvals" => (
+            "[ERROR] Upstream approvals missing, rejected or expired.".into(),
+            "obtain or renew the approvals, update the approvals file, rerun predeploy.",
+        ),
+        "staging_parity" => (
+            format!("[ERROR] Staging configuration drift detected against {target} baseline."),
+            "apply remediation, rerun the parity check (release-sentinel parity), log changes.",
+        ),
+        "deploy_rehearsal" => (
+            "[ERROR] Deployment rehearsal encountered critical error.".into(),
+            "rollback staging, fix automation or code issues, rerun rehearsal.",
+        ),
+        "smoke_tests" => (
+            "[ERROR] Smoke and acceptance tests failed on staging.".into(),
+            "fix the failed tests or the release, rerun rehearsal before continuing.",
+        ),
+        "rollback_rehearsal" => (
+            "[ERROR] Rollback rehearsal encountered critical error.".into(),
+            "address the failed rollback steps, rerun the rehearsal.",
+        ),
+        "security" => (
+            "[ERROR] Security/compliance scan reported blocking findings.".into(),
+            "escalate to security owner, implement fixes, rerun scan before approval.",
+        ),
+        "package" => (
+            "[ERROR] Pre-deployment package could not be compiled.".into(),
+            "see the package row, fix the cause, rerun predeploy.",
+        ),
+        _ => (
+            "[ERROR] Readiness review did not approve the handoff.".into(),
+            "obtain approvals or address the conditions before notifying Protocol 11.",
+        ),
+    }
+}
+
+/// Everything a step needs.
+struct Run<'a> {
+    args: &'a Args,
+    cx: &'a Context<'a>,
+    ws: &'a Workspace,
+    config: &'a Config,
+    p: &'a crate::commands::predeploy::Predeploy,
+    out: PathBuf,
+    now: SystemTime,
+    stop: std::sync::Arc<AtomicBool>,
+    started: String,
+    /// What the approvals step found (the review names the signatories).
+    intake: Option<approvals::Intake>,
+    /// The package's digest, for the review.
+    package: Option<(String, u64)>,
+    /// WARN rows so far: the review's conditions.
+    conditions: Vec<String>,
+}
+
+pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
+    let stop = cx.interrupt_flag();
+    let ws = Workspace::open_for(&args.source, args.target.env.as_deref(), cx);
+    let mut report = ws.report(&KIND, &args.target);
+    let Ok(config) = &ws.config else {
+        return Ok(Done::Report(report));
+    };
+    let now = crate::clock::now(cx.vars).map_err(Error::Refused)?;
+    let out = args.out.clone().unwrap_or_else(|| ws.root.join(OUT_DIR));
+    let mut r = Run {
+        args,
+        cx,
+        ws: &ws,
+        config,
+        p: &config.predeploy,
+        out,
+        now,
+        stop,
+        started: crate::clock::rfc3339(now),
+        intake: None,
+        package: None,
+        conditions: Vec::new(),
+    };
+    r.prepare()?;
+    let mut phase = 0;
+    let mut halted: Option<&'static str> = None;
+    for (i, step) in STEPS.iter().enumerate() {
+        if halted.is_some() || r.stop.load(Ordering::SeqCst) {
+            let why = if r.stop.load(Ordering::SeqCst) {
+                "not run: the run was interrupted".to_string()
+            } else {
+                format!("not run: halted at {}", halted.unwrap_or(""))
+            };
+            report.rows.push(CheckResult::new(
+                step.id,
+                Phase::Pack,
+                Outcome::skip(why),
+                Duration::ZERO,
+            ));
+            continue;
+        }
+        if step.gate != phase {
+            phase = step.gate;
+            r.say(PHASE_START[usize::from(phase) - 1]);
+        }
+        let start = Instant::now();
+        cx.progress.begin(step.id);
+        let outcome = r.step(step)?;
+        cx.progress.end(step.id);
+        let failed = !matches!(outcome.status, Status::Ok | Status::Warn);
+        if outcome.status == Status::Warn {
+            r.conditions
+                .push(format!("{}: {}", step.id, outcome.message));
+        }
+        report.rows.push(CheckResult::new(
+            step.id,
+            Phase::Pack,
+            outcome,
+            start.elapsed(),
+        ));
+        if failed {
+            halted = Some(step.id);
+            if !r.stop.load(Ordering::SeqCst) {
+                let (line, recovery) = error_line(step.id, &r.p.parity_target);
+                r.say(&line);
+                r.say(&format!("  Recovery: {recovery}"));
+            }
+        }
+        let last_of_gate = STEPS.get(i + 1).is_none_or(|n| n.gate != step.gate);
+        r.write_manifest(&report.rows, if failed { Some(step.id) } else { None })?;
+        if !failed && last_of_gate {
+            r.say(&format!(
+                "[PHASE {phase} COMPLETE] - {} finished successfully.",
+                PHASE_NAME[usize::from(phase) - 1]
+            ));
+        }
+    }
+    let interrupted = r.stop.load(Ordering::SeqCst);
+    report.interrupted = Some(interrupted);
+    r.write_manifest(&report.rows, halted)?;
+    if halted.is_none() && !interrupted {
+        r.say("[PROTOCOL COMPLETE] - Pre-deployment readiness approved. Ready for Protocol 11 (Production Deployment).");
+    } else {
+        r.say(&format!(
+            "[HALT] Pre-deployment stopped{}; the evidence so far and what is missing: {}",
+            halted
+                .map(|h| format!(" at {h}"))
+                .unwrap_or_else(|| " (interrupted)".into()),
+            r.out.join(MANIFEST).display()
+        ));
+    }
+    Ok(Done::Report(report))
+}
+
+impl Run<'_> {
+    fn say(&self, line: &str) {
+        self.cx.progress.say(&self.cx.scrubber.scrub(line));
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.out.join(name)
+    }
+
+    /// Create the folder, remove a previous run's files (so the manifest
+    /// and the folder tell the same story), and write the first manifest:
+    /// a folder that cannot be written stops the run before anything runs.
+    fn prepare(&self) -> Result<(), Error> {
+        let write_err = |e: std::io::Error| Error::Write {
+            what: format!("the evidence to {}", self.out.display()),
+            source: e,
+        };
+        std::fs::create_dir_all(&self.out).map_err(write_err)?;
+        for name in STEPS.iter().map(|s| s.file).chain([MANIFEST]) {
+            match std::fs::remove_file(self.path(name)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(write_err(e)),
+                _ => {}
+            }
+        }
+        self.write_manifest(&[], None)
+    }
+
+    /// Write an evidence file whole, scrubbed.
+    fn write(&self, name: &str, text: &str) -> Result<(), Error> {
+        let clean = self.cx.scrubber.scrub(text);
+        crate::fsutil::write_atomic(&self.path(name), clean.as_bytes()).map_err(|e| Error::Write {
+            what: self.path(name).display().to_string(),
+            source: e,
+        })
+    }
+
+    fn write_json(&self, name: &str, mut value: Value) -> Result<(), Error> {
+        crate::report::json::scrub_value(&mut value, self.cx.scrubber);
+        let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
+        text.push('\n');
+        self.write(name, &text)
+    }
+
+    /// The fields every JSON evidence file starts with.
+    fn head(&self, what: &str) -> serde_json::Map<String, Value> {
+        let mut m = serde_json::Map::new();
+        m.insert("schema_version".into(), json!(1));
+        m.insert("evidence".into(), json!(what));
+        m.insert("env".into(), json!(self.args.target.env()));
+        m.insert("version".into(), json!(self.args.target.version()));
+        m.insert(
+            "commit".into(),
+            json!(self.ws.repo.as_ref().ok().map(|r| r.head.to_string())),
+        );
+        m.insert("time".into(), json!(crate::clock::rfc3339(self.now)));
+        m
+    }
+
+    /// The manifest: what was written (size, SHA-256) and what is missing.
+    fn write_manifest(&self, rows: &[CheckResult], halted: Option<&str>) -> Result<(), Error> {
+        let mut artifacts = Vec::new();
+        let mut missing = Vec::new();
+        for s in STEPS {
+            let p = self.path(s.file);
+            match (std::fs::metadata(&p), crate::bundle::sha256_file(&p)) {
+                (Ok(m), Ok(sha)) if m.is_file() => artifacts.push(json!({
+                    "file": s.file, "gate": s.gate, "step": s.id, "size": m.len(), "sha256": sha,
+                })),
+                _ => missing.push(json!({"file": s.file, "gate": s.gate, "step": s.id})),
+            }
+        }
+        let done = rows.len() == STEPS.len();
+        let status = if self.stop.load(Ordering::SeqCst) {
+            "interrupted"
+        } else if halted.is_some() {
+            "halted"
+        } else if done && missing.is_empty() {
+            "complete"
+        } else {
+            "in_progress"
+        };
+        let mut m = self.head("pre-deployment-manifest");
+        m.insert("started_at".into(), json!(self.started));
+        m.insert("status".into(), json!(status));
+        m.insert("halted_at".into(), json!(halted));
+        m.insert(
+            "steps".into(),
+            json!(rows.iter().map(|r| json!({"step": r.id, "status": r.status().as_str(), "message": r.outcome.message})).collect::<Vec<_>>()),
+        );
+        m.insert("artifacts".into(), json!(artifacts));
+        m.insert("missing".into(), json!(missing));
+        self.write_json(MANIFEST, Value::Object(m))
+    }
+
+    fn step(&mut self, step: &StepDef) -> Result<Outcome, Error> {
+        match step.id {
+            "approvals" => self.approvals(step.file),
+            "staging_parity" => self.parity(step.file),
+            "deploy_rehearsal" => self.deploy(step.file),
+            "smoke_tests" => self.smoke(step.file),
+            "rollback_rehearsal" => self.rollback(step.file),
+            "security" => self.security(step.file),
+            "package" => self.package(),
+            _ => self.review(step.file),
+        }
+    }
+
+    fn not_configured(&self, key: &str, what: &str) -> Outcome {
+        Outcome::fail(format!(
+            "not configured: set predeploy.{key} in {} ({what}); a step that cannot run does not pass",
+            self.config.source
+        ))
+    }
+
+    fn approvals(&mut self, file: &str) -> Result<Outcome, Error> {
+        let mut m = self.head("intake-validation");
+        let Some(path) = &self.p.approvals else {
+            m.insert("result".into(), json!("fail"));
+            m.insert(
+                "problems".into(),
+                json!(["no approvals file is configured (predeploy.approvals)"]),
+            );
+            self.write_json(file, Value::Object(m))?;
+            return Ok(self.not_configured("approvals", "the approvals file"));
+        };
+        m.insert("approvals_file".into(), json!(path));
+        m.insert("required".into(), json!(self.p.require));
+        let read = approvals::read(&self.ws.root.join(path));
+        let outcome = match read {
+            Err(why) => {
+                m.insert("result".into(), json!("fail"));
+                m.insert("problems".into(), json!([format!("{path}: {why}")]));
+                Outcome::fail(format!("{}: {why}", crate::sanitize::ascii(path)))
+            }
+            Ok(f) => {
+                let intake = approvals::check(&f, &self.p.require, self.now);
+                m.insert(
+                    "result".into(),
+                    json!(if intake.passed() { "pass" } else { "fail" }),
+                );
+                m.insert("entries".into(), json!(intake.entries));
+                m.insert("missing".into(), json!(intake.missing));
+                m.insert("problems".into(), json!(intake.problems));
+                let outcome = if intake.passed() {
+                    let approvals = intake
+                        .entries
+                        .iter()
+                        .filter(|e| e.kind == "approval")
+                        .count();
+                    let earliest = intake
+                        .entries
+                        .iter()
+                        .min_by(|a, b| a.expires_at.cmp(&b.expires_at))
+                        .map(|e| format!("; first to expire: {} at {}", e.covers, e.expires_at))
+                        .unwrap_or_default();
+                    Outcome::ok(format!(
+                        "{} and {} current{earliest}",
+                        count(approvals, "approval"),
+                        count(intake.entries.len() - approvals, "waiver")
+                    ))
+                } else {
+                    Outcome::fail(crate::checks::list_some(&intake.problems, 3))
+                        .detail("problems", intake.problems.clone())
+                };
+                self.intake = Some(intake);
+                outcome
+            }
+        };
+        self.write_json(file, Value::Object(m))?;
+        Ok(outcome)
+    }
+
+    fn parity(&mut self, file: &str) -> Result<Outcome, Error> {
+        let source = self.args.target.env();
+        let target = self.p.parity_target.clone();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let rows = super::parity::compare(self.config, self.ws, source, &target, self.cx);
+            let mut sub = crate::report::Report::new(&super::parity::KIND, Default::default());
+            sub.rows = rows;
+            let verdict = sub.verdict();
+            let summary = sub
+                .rows
+                .last()
+                .map(|r| r.outcome.message.clone())
+                .unwrap_or_default();
+            let mut m = self.head("staging-parity");
+            m.insert("source".into(), json!(source));
+            m.insert("target".into(), json!(target));
+            m.insert("attempt".into(), json!(attempt));
+            m.insert(
+                "result".into(),
+                json!(if verdict == Verdict::Safe {
+                    "pass"
+                } else {
+                    "fail"
+                }),
+            );
+            m.insert("report".into(), crate::report::json::to_value(&sub));
+            let remediation: Vec<String> = sub
+                .rows
+                .iter()
+                .filter(|r| r.id != "summary" && matches!(r.status(), Status::Warn | Status::Fail))
+                .map(|r| format!("{}: {} -- align {source} with {target}, or list the key in parity.allow_differ", r.id, r.outcome.message))
+                .collect();
+            m.insert("remediation".into(), json!(remediation));
+            self.write_json(file, Value::Object(m))?;
+            let status = if verdict == Verdict::Safe {
+                "success"
+            } else {
+                "drift"
+            };
+            self.say(&format!(
+                "[AUTOMATION] parity --source {source} --target {target} executed: {status}"
+            ));
+            if verdict == Verdict::Safe {
+                let outcome = match sub.rows.last() {
+                    Some(r) if r.status() == Status::Warn => Outcome::warn(summary),
+                    _ => Outcome::ok(summary),
+                };
+                return Ok(if attempt > 1 {
+                    Outcome {
+                        message: format!("{} (after remediation)", outcome.message),
+                        ..outcome
+                    }
+                } else {
+                    outcome
+                });
+            }
+            if attempt > 1 || self.stop.load(Ordering::SeqCst) {
+                return Ok(Outcome::fail(format!(
+                    "{summary} (still drifting after remediation)"
+                )));
+            }
+            // The protocol's prompt: a yes re-checks (remediation applied),
+            // it never waves the drift through.
+            if !self.confirm("[DRIFT ALERT] Staging parity check failed. Confirm remediation applied before continuing? (yes/no)") {
+                return Ok(Outcome::fail(summary));
+            }
+        }
+    }
+
+    /// Ask, or answer by `--yes`, or say no; the answer is shown.
+    fn confirm(&self, question: &str) -> bool {
+        if self.args.yes {
+            self.say(&format!("{question} yes (--yes)"));
+            return true;
+        }
+        match self.cx.progress.ask(question) {
+            Some(answer) => answer,
+            None => {
+                self.say(&format!(
+                    "{question} no (no terminal to answer on; pass --yes to answer yes)"
+                ));
+                false
+            }
+        }
+    }
+
+    fn expand(&self, argv: &[String], previous: Option<&str>) -> Result<Vec<String>, String> {
+        let mut out = Vec::new();
+        for a in argv {
+            if a.contains("{previous_tag}") && previous.is_none() {
+                return Err(format!(
+                    "{} needs {{previous_tag}}, and no release tag below {} is reachable from HEAD",
+                    quoted(a),
+                    self.args.target.version()
+                ));
+            }
+            out.push(
+                a.replace("{version}", self.args.target.version())
+                    .replace("{env}", self.args.target.env())
+                    .replace("{previous_tag}", previous.unwrap_or(""))
+                    .replace("{out}", &self.out.display().to_string()),
+            );
+        }
+        Ok(out)
+    }
+
+    /// Run commands in order until one fails; one record each.
+    fn commands(&self, list: &[Vec<String>], previous: Option<&str>) -> (Vec<Ran>, Option<String>) {
+        let env = [
+            ("RS_ENV".to_string(), self.args.target.env().to_string()),
+            (
+                "RS_VERSION".to_string(),
+                self.args.target.version().to_string(),
+            ),
+            (
+                "RS_PREVIOUS_TAG".to_string(),
+                previous.unwrap_or("").to_string(),
+            ),
+            (
+                "RS_EVIDENCE_DIR".to_string(),
+                self.out.display().to_string(),
+            ),
+        ];
+        let mut out = Vec::new();
+        for argv in list {
+            let argv = match self.expand(argv, previous) {
+                Ok(a) => a,
+                Err(why) => return (out, Some(why)),
+            };
+            let started = crate::clock::rfc3339(SystemTime::now());
+            let t = Instant::now();
+            let ran = runner::run(&argv, &env, self.p.timeout, &self.ws.root, &self.stop);
+            let elapsed = t.elapsed();
+            let failure = ran.end.failure(self.p.timeout);
+            let name = argv
+                .first()
+                .map(|p| {
+                    Path::new(p)
+                        .file_name()
+                        .map_or(p.clone(), |n| n.to_string_lossy().into_owned())
+                })
+                .unwrap_or_default();
+            self.say(&format!(
+                "[AUTOMATION] {name} executed: {}",
+                failure
+                    .as_deref()
+                    .map_or("success".to_string(), |f| format!("failed ({f})"))
+            ));
+            let record = Ran {
+                command: argv.join(" "),
+                started,
+                elapsed,
+                exit_code: ran.end.code(),
+                failure: failure.clone(),
+                stdout: ran.stdout.scrubbed(self.cx.scrubber),
+                stdout_bytes: ran.stdout.total,
+                stdout_cut: ran.stdout.cut(),
+                stderr: ran.stderr.scrubbed(self.cx.scrubber),
+                stderr_bytes: ran.stderr.total,
+                stderr_cut: ran.stderr.cut(),
+            };
+            out.push(record);
+            if let Some(f) = failure {
+                return (out, Some(format!("{}: {f}", argv.join(" "))));
+            }
+        }
+        (out, None)
+    }
+
+    fn deploy(&mut self, file: &str) -> Result<Outcome, Error> {
+        if self.p.deploy.is_empty() {
+            self.write(
+                file,
+                "# no deploy rehearsal is configured (predeploy.deploy)\n",
+            )?;
+            return Ok(self.not_configured("deploy", "the deploy rehearsal command"));
+        }
+        let (ran, failed) = self.commands(&self.p.deploy, None);
+        let mut log = format!(
+            "# release-sentinel predeploy: deployment rehearsal\n# env {} version {} commit {}\n# started {}\n",
+            self.args.target.env(),
+            self.args.target.version(),
+            self.ws
+                .repo
+                .as_ref()
+                .map(|r| r.head.to_string())
+                .unwrap_or_default(),
+            self.started
+        );
+        for r in &ran {
+            log.push_str(&r.transcript());
+        }
+        let total: Duration = ran.iter().map(|r| r.elapsed).sum();
+        log.push_str(&format!(
+            "# result: {} ({}, {:.3} s)\n",
+            failed
+                .as_deref()
+                .map_or("success".to_string(), |f| format!("FAILED: {f}")),
+            count(ran.len(), "command"),
+            total.as_secs_f64()
+        ));
+        self.write(file, &log)?;
+        Ok(match failed {
+            Some(f) => Outcome::fail(f),
+            None => Outcome::ok(format!(
+                "{} in {:.1} s",
+                count(ran.len(), "command"),
+                total.as_secs_f64()
+            )),
+        }
+        .detail("commands", ran.iter().map(Ran::json).collect::<Vec<_>>()))
+    }
+
+    fn smoke(&mut self, file: &str) -> Result<Outcome, Error> {
+        let mut m = self.head("staging-test-results");
+        if self.p.smoke.is_empty() {
+            m.insert("result".into(), json!("fail"));
+            self.write_json(file, Value::Object(m))?;
+            return Ok(self.not_configured("smoke", "the smoke test command"));
+        }
+        let junit = match &self.p.smoke_junit {
+            Some(j) => match self.expand(std::slice::from_ref(j), None) {
+                Ok(v) => v.into_iter().next().map(|p| self.ws.root.join(p)),
+                Err(_) => None,
+            },
+            None => None,
+        };
+        // A previous run's results must not count for this one.
+        if let Some(j) = &junit {
+            let _ = std::fs::remove_file(j);
+        }
+        let (ran, failed) = self.commands(&self.p.smoke, None);
+        let counts = junit.as_ref().map(|j| junit_counts(j));
+        m.insert(
+            "commands".into(),
+            json!(ran.iter().map(Ran::json).collect::<Vec<_>>()),
+        );
+        let mut problems: Vec<String> = failed.into_iter().collect();
+        match &counts {
+            None => {}
+            Some(Err(why)) => problems.push(why.clone()),
+            Some(Ok(c)) => {
+                if c.tests == 0 {
+                    problems.push("the JUnit report holds no test: nothing was tested".into());
+                }
+                if c.failures + c.errors > 0 {
+                    problems.push(format!(
+                        "{} failed, {} errors of {} tests",
+                        c.failures, c.errors, c.tests
+                    ));
+                }
+            }
+        }
+        let counts_json = match &counts {
+            Some(Ok(c)) => {
+                json!({"tests": c.tests, "passed": c.tests - c.failures - c.errors - c.skipped, "failures": c.failures, "errors": c.errors, "skipped": c.skipped})
+            }
+            _ => Value::Null,
+        };
+        m.insert("junit".into(), json!(self.p.smoke_junit));
+        m.insert("counts".into(), counts_json.clone());
+        m.insert(
+            "result".into(),
+            json!(if problems.is_empty() { "pass" } else { "fail" }),
+        );
+        m.insert("problems".into(), json!(problems));
+        self.write_json(file, Value::Object(m))?;
+        Ok(if problems.is_empty() {
+            match counts {
+                Some(Ok(c)) => Outcome::ok(format!(
+                    "{}: {} passed, {} skipped",
+                    count(c.tests, "test"),
+                    c.tests - c.failures - c.errors - c.skipped,
+                    c.skipped
+                )),
+                _ => Outcome::ok(format!(
+                    "{} passed (no JUnit report configured)",
+                    count(ran.len(), "command")
+                )),
+            }
+        } else {
+            Outcome::fail(problems.join("; "))
+        }
+        .detail("counts", counts_json))
+    }
+
+    fn rollback(&mut self, file: &str) -> Result<Outcome, Error> {
+        let mut m = self.head("rollback-verification");
+        if self.p.rollback.is_empty() {
+            m.insert("result".into(), json!("fail"));
+            self.write_json(file, Value::Object(m))?;
+            return Ok(self.not_configured("rollback", "the rollback rehearsal command"));
+        }
+        let previous = match &self.ws.repo {
+            Ok(repo) => {
+                let policy = self.config.policy_for(self.args.target.env());
+                match policy.tag_format.release(self.args.target.version()) {
+                    Ok(release) => {
+                        crate::git::tags::highest_below(repo, &policy.tag_format, &release.version)
+                            .ok()
+                            .flatten()
+                    }
+                    Err(_) => None,
+                }
+            }
+            Err(_) => None,
+        };
+        let (ran, failed) = self.commands(&self.p.rollback, previous.as_deref());
+        let total: Duration = ran.iter().map(|r| r.elapsed).sum();
+        m.insert("previous_tag".into(), json!(previous));
+        m.insert(
+            "steps".into(),
+            json!(ran.iter().map(Ran::json).collect::<Vec<_>>()),
+        );
+        m.insert("total_ms".into(), json!(total.as_millis() as u64));
+        m.insert(
+            "result".into(),
+            json!(if failed.is_none() { "pass" } else { "fail" }),
+        );
+        m.insert("problem".into(), json!(failed));
+        self.write_json(file, Value::Object(m))?;
+        Ok(match failed {
+            Some(f) => Outcome::fail(f),
+            None => Outcome::ok(format!(
+                "rolled back to {} in {:.1} s ({})",
+                previous.as_deref().unwrap_or("the previous release"),
+                total.as_secs_f64(),
+                count(ran.len(), "step")
+            )),
+        })
+    }
+
+    fn security(&mut self, file: &str) -> Result<Outcome, Error> {
+        let scan = super::pack::secrets_scan(Some(self.config), &self.ws.root, self.cx.vars);
+        let (ran, failed) = self.commands(&self.p.audit, None);
+        let mut m = self.head("security-compliance");
+        m.insert(
+            "secrets_scan".into(),
+            json!({"status": scan.status.as_str(), "message": scan.message, "details": scan.details}),
+        );
+        m.insert(
+            "audits".into(),
+            json!(ran.iter().map(Ran::json).collect::<Vec<_>>()),
+        );
+        let waivers: Vec<&approvals::Checked> = self
+            .intake
+            .as_ref()
+            .map(|i| i.entries.iter().filter(|e| e.kind == "waiver").collect())
+            .unwrap_or_default();
+        m.insert("waivers".into(), json!(waivers));
+        let mut problems = Vec::new();
+        if scan.status != Status::Ok {
+            problems.push(format!("secrets scan: {}", scan.message));
+        }
+        if let Some(f) = failed {
+            problems.push(f);
+        }
+        m.insert(
+            "result".into(),
+            json!(if problems.is_empty() { "pass" } else { "fail" }),
+        );
+        m.insert("problems".into(), json!(problems));
+        self.write_json(file, Value::Object(m))?;
+        Ok(if problems.is_empty() {
+            Outcome::ok(match ran.len() {
+                0 => {
+                    "secrets scan clean; no audit command configured (predeploy.audit)".to_string()
+                }
+                n => format!("secrets scan clean; {} passed", count(n, "audit command")),
+            })
+        } else {
+            Outcome::fail(problems.join("; "))
+        })
+    }
+
+    fn package(&mut self) -> Result<Outcome, Error> {
+        let entries: Vec<crate::bundle::Entry> = STEPS
+            .iter()
+            .filter(|s| s.gate < 4)
+            .map(|s| crate::bundle::Entry {
+                path: s.file.to_string(),
+                full: self.path(s.file),
+                description: format!("gate {} evidence: {}", s.gate, s.id),
+            })
+            .collect();
+        let unix = match super::bundle::fixed_time(self.ws, self.cx) {
+            Ok(t) => t,
+            Err(e) => return Ok(Outcome::fail(e.to_string())),
+        };
+        match crate::bundle::write_zip(
+            &entries,
+            self.args.target.version(),
+            unix,
+            &self.path(PACKAGE),
+            crate::par::threads(4),
+        ) {
+            Ok((sha, size, manifest)) => {
+                self.say(&format!(
+                    "[AUTOMATION] package executed: success ({PACKAGE}, sha256 {sha})"
+                ));
+                self.package = Some((sha.clone(), size));
+                Ok(Outcome::ok(format!(
+                    "{PACKAGE}: {}, {size} bytes",
+                    count(manifest.files.len(), "file")
+                ))
+                .detail("sha256", sha)
+                .detail("size", size))
+            }
+            Err(why) => Ok(Outcome::fail(format!("cannot build {PACKAGE}: {why}"))),
+        }
+    }
+
+    fn review(&mut self, file: &str) -> Result<Outcome, Error> {
+        let approved = self.confirm(
+            "[READINESS REVIEW] Pre-deployment package compiled. Approve handoff to Protocol 11? (yes/no)",
+        );
+        let how = if self.args.yes {
+            "--yes"
+        } else if approved {
+            "terminal"
+        } else {
+            "not approved"
+        };
+        let reviewer = [
+            "GITHUB_ACTOR",
+            "GITLAB_USER_LOGIN",
+            "BUILD_REQUESTEDFOR",
+            "USER",
+            "LOGNAME",
+        ]
+        .iter()
+        .find_map(|n| self.cx.vars.non_empty(n))
+        .unwrap_or("unknown");
+        let mut m = self.head("readiness-approval");
+        m.insert(
+            "decision".into(),
+            json!(if approved { "approved" } else { "rejected" }),
+        );
+        m.insert("answered_by".into(), json!(how));
+        m.insert("reviewer".into(), json!(reviewer));
+        m.insert("conditions".into(), json!(self.conditions));
+        m.insert(
+            "signatories".into(),
+            json!(
+                self.intake
+                    .as_ref()
+                    .map(approvals::Intake::signatories)
+                    .unwrap_or_default()
+            ),
+        );
+        m.insert(
+            "package".into(),
+            json!(
+                self.package
+                    .as_ref()
+                    .map(|(sha, size)| json!({"file": PACKAGE, "sha256": sha, "size": size}))
+            ),
+        );
+        self.write_json(file, Value::Object(m))?;
+        Ok(if approved {
+            Outcome::ok(format!("handoff approved ({how}, reviewer {reviewer})"))
+        } else {
+            Outcome::fail(
+                "the handoff was not approved (answer yes on a terminal, or pass --yes in CI)",
+            )
+        })
+    }
+}
+
+/// One command's run, as the evidence records it.
+struct Ran {
+    command: String,
+    started: String,
+    elapsed: Duration,
+    exit_code: Option<i32>,
+    failure: Option<String>,
+    stdout: String,
+    stdout_bytes: usize,
+    stdout_cut: bool,
+    stderr: String,
+    stderr_bytes: usize,
+    stderr_cut: bool,
+}
+
+impl Ran {
+    fn json(&self) -> Value {
+        json!({
+            "command": self.command,
+            "started_at": self.started,
+            "duration_ms": self.elapsed.as_millis() as u64,
+            "exit_code": self.exit_code,
+            "result": self.failure.as_deref().map_or("success".to_string(), |f| format!("failed: {f}")),
+            "stdout": self.stdout,
+            "stdout_bytes": self.stdout_bytes,
+            "stderr": self.stderr,
+            "stderr_bytes": self.stderr_bytes,
+        })
+    }
+
+    fn transcript(&self) -> String {
+        let stream = |name: &str, text: &str, total: usize, cut: bool| {
+            let kept = if cut {
+                format!(" (the end of {total} bytes)")
+            } else {
+                String::new()
+            };
+            let mut s = format!("--- {name}{kept} ---\n{text}");
+            if !text.is_empty() && !text.ends_with('\n') {
+                s.push('\n');
+            }
+            s
+        };
+        format!(
+            "\n$ {}\n# started {}\n{}{}# {} after {:.3} s\n",
+            self.command,
+            self.started,
+            stream("stdout", &self.stdout, self.stdout_bytes, self.stdout_cut),
+            stream("stderr", &self.stderr, self.stderr_bytes, self.stderr_cut),
+            self.failure
+                .as_deref()
+                .map_or("exit 0".to_string(), |f| f.to_string()),
+            self.elapsed.as_secs_f64()
+        )
+    }
+}
+
+/// Test counts from a JUnit XML report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub tests: usize,
+    pub failures: usize,
+    pub errors: usize,
+    pub skipped: usize,
+}
+
+/// Count the test cases of a JUnit report and how they ended.
+pub fn junit_counts(path: &Path) -> Result<Counts, String> {
+    let shown = crate::sanitize::ascii(&path.display().to_string());
+    let data = crate::fsutil::read_regular(path, 64 * 1024 * 1024).map_err(|why| {
+        format!("the smoke tests wrote no readable JUnit report at {shown}: {why}")
+    })?;
+    let text = String::from_utf8(data).map_err(|_| format!("{shown}: not UTF-8"))?;
+    let doc =
+        roxmltree::Document::parse(&text).map_err(|e| format!("{shown}: not valid XML: {e}"))?;
+    let mut c = Counts::default();
+    for case in doc.descendants().filter(|n| n.has_tag_name("testcase")) {
+        c.tests += 1;
+        let has = |tag: &str| case.children().any(|n| n.has_tag_name(tag));
+        if has("failure") {
+            c.failures += 1;
+        } else if has("error") {
+            c.errors += 1;
+        } else if has("skipped") {
+            c.skipped += 1;
+        }
+    }
+    Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn junit_cases_are_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.xml");
+        std::fs::write(
+            &p,
+            r#"<testsuites><testsuite name="s"><testcase name="a"/><testcase name="b"><failure message="x"/></testcase>
+            <testcase name="c"><skipped/></testcase><testcase name="d"><error/></testcase></testsuite></testsuites>"#,
+        )
+        .unwrap();
+        assert_eq!(
+            junit_counts(&p).unwrap(),
+            Counts {
+                tests: 4,
+                failures: 1,
+                errors: 1,
+                skipped: 1
+            }
+        );
+        std::fs::write(&p, "<testsuite>").unwrap();
+        assert!(junit_counts(&p).unwrap_err().contains("not valid XML"));
+        assert!(
+            junit_counts(&dir.path().join("none.xml"))
+                .unwrap_err()
+                .contains("no readable JUnit report")
+        );
+    }
+
+    #[test]
+    fn steps_follow_the_protocol_order() {
+        let gates: Vec<u8> = STEPS.iter().map(|s| s.gate).collect();
+        assert_eq!(gates, [1, 1, 2, 2, 3, 3, 4, 4]);
+        assert_eq!(STEPS.iter().filter(|s| s.gate == 4).count(), 2);
+    }
+}

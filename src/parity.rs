@@ -1,0 +1,418 @@
+//! Environment parity: two environments' configurations, each read from
+//! its sources (dotenv files; JSON, TOML and YAML files flattened to dotted
+//! keys; the `KEY=VALUE` output of a command), compared key by key.
+//!
+//! The comparison names keys only one side has, keys whose values differ,
+//! and keys allowed to differ (globs: hosts, replica counts). The values of
+//! secret keys (declared, or with a secret-looking name) are compared by a
+//! keyed hash (HMAC-SHA256 with a key made for the run and thrown away) and
+//! never shown, not even hashed. Drift in a key marked critical blocks.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use sha2::Sha256;
+
+use crate::config::values::Problems;
+
+/// How long a source command may run.
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A source as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSource {
+    pub file: Option<String>,
+    pub command: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEnv {
+    pub sources: Vec<RawSource>,
+}
+
+/// `[parity]` as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Raw {
+    pub allow_differ: Option<Vec<String>>,
+    pub critical: Option<Vec<String>>,
+    pub secret: Option<Vec<String>>,
+    pub env: Option<BTreeMap<String, RawEnv>>,
+}
+
+/// Where an environment's configuration comes from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    File(String),
+    Command(Vec<String>),
+}
+
+/// The validated `[parity]`.
+#[derive(Debug, Clone, Default)]
+pub struct Parity {
+    pub allow_differ: Option<globset::GlobSet>,
+    pub critical: Option<globset::GlobSet>,
+    pub secret: Option<globset::GlobSet>,
+    pub envs: BTreeMap<String, Vec<Source>>,
+}
+
+pub fn validate(raw: Raw, problems: &mut Problems) -> Parity {
+    let set = |list: Option<Vec<String>>, key: &str, problems: &mut Problems| {
+        list.and_then(|l| crate::config::values::globs(&l, key, None, problems))
+            .map(|(_, s)| s)
+    };
+    let mut envs = BTreeMap::new();
+    for (name, env) in raw.env.unwrap_or_default() {
+        let mut sources = Vec::new();
+        for (i, s) in env.sources.into_iter().enumerate() {
+            let key = format!("parity.env.{name}.sources[{i}]");
+            match (s.file, s.command) {
+                (Some(f), None) if !f.trim().is_empty() => sources.push(Source::File(f)),
+                (None, Some(c)) if !c.is_empty() && !c[0].trim().is_empty() => {
+                    sources.push(Source::Command(c))
+                }
+                _ => problems.push(key, "set exactly one of file and command"),
+            }
+        }
+        if sources.is_empty() {
+            problems.push(
+                format!("parity.env.{name}.sources"),
+                "no source: nothing to compare",
+            );
+        }
+        envs.insert(name, sources);
+    }
+    Parity {
+        allow_differ: set(raw.allow_differ, "parity.allow_differ", problems),
+        critical: set(raw.critical, "parity.critical", problems),
+        secret: set(raw.secret, "parity.secret", problems),
+        envs,
+    }
+}
+
+/// `KEY=VALUE` lines (dotenv, a command's output): `#` comments, `export`,
+/// quotes around the value.
+pub fn parse_dotenv(text: &str) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").unwrap_or(line);
+        let Some((k, v)) = line.split_once('=') else {
+            return Err(format!("line {}: not KEY=VALUE", n + 1));
+        };
+        let k = k.trim();
+        if !crate::config::values::is_variable_name(k) && !k.contains('.') {
+            return Err(format!(
+                "line {}: {} is not a key",
+                n + 1,
+                crate::sanitize::quoted(k)
+            ));
+        }
+        let v = v.trim();
+        let v = v
+            .strip_prefix('"')
+            .and_then(|x| x.strip_suffix('"'))
+            .or_else(|| v.strip_prefix('\'').and_then(|x| x.strip_suffix('\'')))
+            .unwrap_or(v);
+        out.insert(k.to_string(), v.to_string());
+    }
+    Ok(out)
+}
+
+fn flatten_json(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, String>) {
+    let key = |k: &str| {
+        if prefix.is_empty() {
+            k.to_string()
+        } else {
+            format!("{prefix}.{k}")
+        }
+    };
+    match v {
+        serde_json::Value::Object(m) => m.iter().for_each(|(k, v)| flatten_json(&key(k), v, out)),
+        serde_json::Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .for_each(|(i, v)| flatten_json(&key(&i.to_string()), v, out)),
+        serde_json::Value::String(s) => {
+            out.insert(prefix.to_string(), s.clone());
+        }
+        other => {
+            out.insert(prefix.to_string(), other.to_string());
+        }
+    }
+}
+
+fn yaml_to_json(y: &yaml_rust2::Yaml) -> serde_json::Value {
+    use yaml_rust2::Yaml;
+    match y {
+        Yaml::Hash(h) => serde_json::Value::Object(
+            h.iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        Yaml::String(s) => s.clone(),
+                        Yaml::Integer(i) => i.to_string(),
+                        Yaml::Real(r) => r.clone(),
+                        Yaml::Boolean(b) => b.to_string(),
+                        _ => "?".to_string(),
+                    };
+                    (key, yaml_to_json(v))
+                })
+                .collect(),
+        ),
+        Yaml::Array(a) => serde_json::Value::Array(a.iter().map(yaml_to_json).collect()),
+        Yaml::String(s) => serde_json::Value::String(s.clone()),
+        Yaml::Integer(i) => serde_json::Value::from(*i),
+        Yaml::Real(r) => serde_json::Value::String(r.clone()),
+        Yaml::Boolean(b) => serde_json::Value::Bool(*b),
+        _ => serde_json::Value::Null,
+    }
+}
+
+/// Read one file into dotted keys, by its extension.
+pub fn read_file(path: &Path) -> Result<BTreeMap<String, String>, String> {
+    let data = crate::fsutil::read_regular(path, 16 * 1024 * 1024)?;
+    let text = String::from_utf8(data).map_err(|_| "not UTF-8 text".to_string())?;
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let mut out = BTreeMap::new();
+    match ext.as_str() {
+        "json" => {
+            let v: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| format!("not valid JSON: {e}"))?;
+            flatten_json("", &v, &mut out);
+        }
+        "toml" => {
+            let v: toml::Table =
+                toml::from_str(&text).map_err(|e| format!("not valid TOML: {}", e.message()))?;
+            let v = serde_json::to_value(v).map_err(|e| e.to_string())?;
+            flatten_json("", &v, &mut out);
+        }
+        "yaml" | "yml" => {
+            let docs = yaml_rust2::YamlLoader::load_from_str(&text)
+                .map_err(|e| format!("not valid YAML: {e}"))?;
+            for d in &docs {
+                flatten_json("", &yaml_to_json(d), &mut out);
+            }
+        }
+        _ => out = parse_dotenv(&text)?,
+    }
+    Ok(out)
+}
+
+/// An environment's keys, from all its sources in order (a later source
+/// wins); or why a source could not be read.
+pub fn load(
+    sources: &[Source],
+    root: &Path,
+    stop: &std::sync::atomic::AtomicBool,
+) -> Result<BTreeMap<String, String>, String> {
+    let mut all = BTreeMap::new();
+    for s in sources {
+        let part = match s {
+            Source::File(f) => read_file(&root.join(f)).map_err(|why| format!("{f}: {why}"))?,
+            Source::Command(argv) => {
+                let ran = crate::runner::run(argv, &[], COMMAND_TIMEOUT, root, stop);
+                if let Some(why) = ran.end.failure(COMMAND_TIMEOUT) {
+                    return Err(format!("{}: {why}", argv.join(" ")));
+                }
+                if ran.stdout.cut() {
+                    return Err(format!(
+                        "{}: more output than is kept (8 KiB)",
+                        argv.join(" ")
+                    ));
+                }
+                parse_dotenv(&ran.stdout.text())
+                    .map_err(|why| format!("{}: {why}", argv.join(" ")))?
+            }
+        };
+        all.extend(part);
+    }
+    Ok(all)
+}
+
+/// The comparison.
+#[derive(Debug, Default)]
+pub struct Drift {
+    pub only_source: Vec<String>,
+    pub only_target: Vec<String>,
+    /// Keys whose values differ (not allowed to): with both values, or
+    /// `None` for a secret.
+    pub differ: Vec<(String, Option<(String, String)>)>,
+    pub allowed: Vec<String>,
+    /// Keys with drift that are critical.
+    pub critical: Vec<String>,
+    pub secrets: usize,
+    pub same: usize,
+}
+
+impl Parity {
+    /// Whether `key`'s value is a secret (declared, or by its name).
+    pub fn is_secret(&self, key: &str) -> bool {
+        let last = key.rsplit('.').next().unwrap_or(key);
+        self.secret.as_ref().is_some_and(|s| s.is_match(key))
+            || crate::secrets::is_secret_like_name(last)
+    }
+
+    /// Compare `source` with `target`.
+    pub fn compare(
+        &self,
+        source: &BTreeMap<String, String>,
+        target: &BTreeMap<String, String>,
+    ) -> Drift {
+        // A key for this comparison only: equal values hash equal, and
+        // nothing of the value leaves it.
+        let key: Vec<u8> = (0..32).map(|_| fastrand::u8(..)).collect();
+        let digest = |v: &str| {
+            let mut mac = match Hmac::<Sha256>::new_from_slice(&key) {
+                Ok(m) => m,
+                Err(_) => return Vec::new(),
+            };
+            mac.update(v.as_bytes());
+            mac.finalize().into_bytes().to_vec()
+        };
+        let mut d = Drift::default();
+        let is_critical = |k: &str| self.critical.as_ref().is_some_and(|c| c.is_match(k));
+        let allowed = |k: &str| self.allow_differ.as_ref().is_some_and(|a| a.is_match(k));
+        for (k, v) in source {
+            match target.get(k) {
+                None => {
+                    d.only_source.push(k.clone());
+                    if is_critical(k) {
+                        d.critical.push(k.clone());
+                    }
+                }
+                Some(w) => {
+                    let secret = self.is_secret(k);
+                    if secret {
+                        d.secrets += 1;
+                    }
+                    let equal = if secret {
+                        digest(v) == digest(w)
+                    } else {
+                        v == w
+                    };
+                    if equal {
+                        d.same += 1;
+                    } else if allowed(k) {
+                        d.allowed.push(k.clone());
+                    } else {
+                        d.differ
+                            .push((k.clone(), (!secret).then(|| (v.clone(), w.clone()))));
+                        if is_critical(k) {
+                            d.critical.push(k.clone());
+                        }
+                    }
+                }
+            }
+        }
+        for k in target.keys().filter(|k| !source.contains_key(*k)) {
+            d.only_target.push(k.clone());
+            if is_critical(k) {
+                d.critical.push(k.clone());
+            }
+        }
+        d
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn dotenv_lines() {
+        let m = parse_dotenv("# c\nexport A=1\nB = \"two words\"\nC='x'\n\n").unwrap();
+        assert_eq!(m, map(&[("A", "1"), ("B", "two words"), ("C", "x")]));
+        assert!(parse_dotenv("oops").unwrap_err().contains("line 1"));
+    }
+
+    #[test]
+    fn drift_names_keys_and_hides_secrets() {
+        let mut problems = Problems::default();
+        let p = validate(
+            Raw {
+                allow_differ: Some(vec!["*.host".into()]),
+                critical: Some(vec!["DB_*".into()]),
+                secret: None,
+                env: None,
+            },
+            &mut problems,
+        );
+        let src = map(&[
+            ("DB_URL", "a"),
+            ("api.host", "s"),
+            ("DB_PASSWORD", "p1"),
+            ("ONLY_S", "1"),
+            ("SAME", "x"),
+        ]);
+        let tgt = map(&[
+            ("DB_URL", "b"),
+            ("api.host", "p"),
+            ("DB_PASSWORD", "p2"),
+            ("ONLY_T", "1"),
+            ("SAME", "x"),
+        ]);
+        let d = p.compare(&src, &tgt);
+        assert_eq!(d.only_source, ["ONLY_S"]);
+        assert_eq!(d.only_target, ["ONLY_T"]);
+        assert_eq!(d.allowed, ["api.host"]);
+        assert_eq!(d.differ.len(), 2);
+        let secret = d.differ.iter().find(|(k, _)| k == "DB_PASSWORD").unwrap();
+        assert_eq!(secret.1, None);
+        assert_eq!(d.critical, ["DB_PASSWORD", "DB_URL"]);
+        assert_eq!(d.same, 1);
+    }
+
+    #[test]
+    fn files_flatten_to_dotted_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("a.json"),
+            r#"{"db":{"host":"h","port":5432},"list":[1,2]}"#,
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("b.yaml"),
+            "db:\n  host: h\n  port: 5432\nlist: [1, 2]\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("c.toml"),
+            "list = [1, 2]\n[db]\nhost = \"h\"\nport = 5432\n",
+        )
+        .unwrap();
+        let want = map(&[
+            ("db.host", "h"),
+            ("db.port", "5432"),
+            ("list.0", "1"),
+            ("list.1", "2"),
+        ]);
+        for f in ["a.json", "b.yaml", "c.toml"] {
+            assert_eq!(read_file(&dir.path().join(f)).unwrap(), want, "{f}");
+        }
+        std::fs::write(dir.path().join("bad.json"), "{").unwrap();
+        assert!(
+            read_file(&dir.path().join("bad.json"))
+                .unwrap_err()
+                .contains("not valid JSON")
+        );
+    }
+}
