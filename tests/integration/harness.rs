@@ -1006,3 +1006,57 @@ impl Drop for Reaper {
         }
     }
 }
+
+/// Whether `pid` is gone within a moment (a killed process still needs
+/// the kernel to tear it down).
+pub fn gone_soon(pid: u32) -> bool {
+    let until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < until {
+        if !alive(pid) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    !alive(pid)
+}
+
+/// The pid a step wrote into `path`, waiting up to 10 s for it.
+pub fn read_pid(path: &Path) -> u32 {
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(path)
+            && let Ok(pid) = text.trim().parse()
+        {
+            return pid;
+        }
+        assert!(
+            Instant::now() < until,
+            "no pid was written to {}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Fails, naming them, if any process of the test's steps is still
+/// running a moment after the run.
+pub fn assert_no_survivors(repo: &Repo) {
+    let scratch = repo.scratch();
+    let until = Instant::now() + Duration::from_secs(3);
+    let mut left = survivors(&scratch);
+    while !left.is_empty() && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20));
+        left = survivors(&scratch);
+    }
+    let described: Vec<String> = left
+        .iter()
+        .map(|pid| {
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            format!(
+                "{pid}: {}",
+                String::from_utf8_lossy(&cmd).replace('\0', " ")
+            )
+        })
+        .collect();
+    assert!(left.is_empty(), "still running: {described:?}");
+}
