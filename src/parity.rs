@@ -41,7 +41,7 @@ pub struct RawEnv {
 pub struct Raw {
     pub allow_differ: Option<Vec<String>>,
     pub critical: Option<Vec<String>>,
-    pub secret: Option<Vec<String>>,
+    pub sensitive: Option<Vec<String>>,
     pub env: Option<BTreeMap<String, RawEnv>>,
 }
 
@@ -57,7 +57,7 @@ pub enum Source {
 pub struct Parity {
     pub allow_differ: Option<globset::GlobSet>,
     pub critical: Option<globset::GlobSet>,
-    pub secret: Option<globset::GlobSet>,
+    pub sensitive: Option<globset::GlobSet>,
     pub envs: BTreeMap<String, Vec<Source>>,
 }
 
@@ -90,7 +90,7 @@ pub fn validate(raw: Raw, problems: &mut Problems) -> Parity {
     Parity {
         allow_differ: set(raw.allow_differ, "parity.allow_differ", problems),
         critical: set(raw.critical, "parity.critical", problems),
-        secret: set(raw.secret, "parity.secret", problems),
+        sensitive: set(raw.sensitive, "parity.sensitive", problems),
         envs,
     }
 }
@@ -260,7 +260,7 @@ impl Parity {
     /// Whether `key`'s value is a secret (declared, or by its name).
     pub fn is_secret(&self, key: &str) -> bool {
         let last = key.rsplit('.').next().unwrap_or(key);
-        self.secret.as_ref().is_some_and(|s| s.is_match(key))
+        self.sensitive.as_ref().is_some_and(|s| s.is_match(key))
             || crate::secrets::is_secret_like_name(last)
     }
 
@@ -351,7 +351,7 @@ mod tests {
             Raw {
                 allow_differ: Some(vec!["*.host".into()]),
                 critical: Some(vec!["DB_*".into()]),
-                secret: None,
+                sensitive: None,
                 env: None,
             },
             &mut problems,

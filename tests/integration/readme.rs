@@ -108,3 +108,54 @@ fn the_first_run_shown_is_what_a_new_user_sees() {
         "the README's first run is not the end of the real one:\n{stdout}"
     );
 }
+
+/// Every config block of the section (the approvals file's aside),
+/// together one config the binary accepts.
+#[test]
+fn the_evidence_sections_config_blocks_parse() {
+    let text = readme();
+    let start = text
+        .find("## Before the deploy: the evidence")
+        .expect("README lacks the evidence section");
+    let end = text[start + 3..]
+        .find("\n## ")
+        .map_or(text.len(), |e| e + start + 3);
+    let section = &text[start..end];
+    let mut blocks = Vec::new();
+    let mut rest = section;
+    while let Some(open) = rest.find("```toml\n") {
+        let body = &rest[open + 8..];
+        let close = body.find("```").expect("closing fence");
+        blocks.push(body[..close].to_string());
+        rest = &body[close..];
+    }
+    let configs: Vec<&String> = blocks
+        .iter()
+        .filter(|b| !b.contains("[[approvals]]"))
+        .collect();
+    assert_eq!(configs.len(), 3, "the predeploy, parity and golive blocks");
+    let joined = configs
+        .iter()
+        .map(|b| b.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    if let Err(e) = config::parse(
+        &joined,
+        Source::File(PathBuf::from("README evidence section")),
+        &EnvSnapshot::default(),
+        &Scrubber::new(),
+    ) {
+        panic!("the README's evidence config does not parse: {e}");
+    }
+    let approvals = blocks
+        .iter()
+        .find(|b| b.contains("[[approvals]]"))
+        .expect("the approvals example");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("approvals.toml");
+    std::fs::write(&path, approvals).unwrap();
+    let file = release_sentinel::approvals::read(&path).expect("the approvals example reads");
+    let now = humantime::parse_rfc3339("2026-11-30T00:00:00Z").unwrap();
+    let intake = release_sentinel::approvals::check(&file, &["quality-audit".into()], now);
+    assert!(intake.passed(), "{:?}", intake.problems);
+}
