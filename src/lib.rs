@@ -10,6 +10,7 @@
 pub mod checks;
 pub mod ci;
 pub mod cli;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod envsnap;

@@ -57,12 +57,12 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     let ws = Workspace::open(&args.common, cx);
     let mut report = ws.report(&KIND, &args.common.target);
     report.strict = Some(args.strict);
-    let Ok(config) = &ws.config else {
+    let (Ok(config), Ok(now)) = (&ws.config, ws.now) else {
         return Ok(Done::Report(report));
     };
     let (env, version) = (args.common.target.env(), args.common.target.version());
     tracing::info!(config = %config.source, env, version, "running the policy gates");
-    let input = policy::Input::new(env, version, config, &ws.repo, cx.vars);
+    let input = policy::Input::new(env, version, config, &ws.repo, cx.vars, now);
     let strict = args.strict || input.policy.strict;
     report.strict = Some(strict);
     report.rows = policy::run(&input, args.fail_fast, strict, &stop);

@@ -25,6 +25,7 @@ use serde_json::json;
 use super::{Context, Done, Error, Workspace, gate};
 use crate::checks::{health, list_some, policy};
 use crate::cli::{Common, OutputArgs};
+use crate::clock::Now;
 use crate::config::pack::{Run, Step};
 use crate::config::{self, Config};
 use crate::envsnap::EnvSnapshot;
@@ -83,6 +84,7 @@ struct Builtins {
     config: Result<Config, String>,
     args: Args,
     vars: EnvSnapshot,
+    now: Now,
 }
 
 /// Run the pack.
@@ -90,6 +92,11 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     let stop = cx.interrupt_flag();
     let ws = Workspace::open(&args.common, cx);
     let mut report = ws.report(&KIND, &args.common.target);
+    // Without a usable time nothing runs: no step may judge by a time
+    // other than the one asked for.
+    let Ok(now) = ws.now else {
+        return Ok(Done::Report(report));
+    };
     let steps = match &ws.config {
         Ok(c) => c.pack.steps_to_run(),
         Err(_) => config::pack::Pack::default().steps_to_run(),
@@ -102,6 +109,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
             .map_err(|e| e.to_string()),
         args: args.clone(),
         vars: cx.vars.clone(),
+        now,
     });
     let env = [
         ("RS_DRY_RUN".to_string(), "1".to_string()),
@@ -270,7 +278,14 @@ fn config_check(config: &Result<Config, String>) -> Outcome {
 fn policy_step(config: &Config, b: &Builtins) -> Outcome {
     let repo = git::open(&b.args.common.source.repo);
     let target = &b.args.common.target;
-    let input = policy::Input::new(target.env(), target.version(), config, &repo, &b.vars);
+    let input = policy::Input::new(
+        target.env(),
+        target.version(),
+        config,
+        &repo,
+        &b.vars,
+        b.now,
+    );
     let strict = b.args.strict || input.policy.strict;
     let rows = policy::run(&input, false, strict, &AtomicBool::new(false));
     summarize(&rows, strict, "policy gates", "gates")

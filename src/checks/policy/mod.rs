@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use crate::ci;
+use crate::clock::Now;
 use crate::config::{Config, Policy};
 use crate::envsnap::EnvSnapshot;
 use crate::git::tags::{self, Release};
@@ -109,6 +110,8 @@ pub struct Input<'a> {
     pub vars: &'a EnvSnapshot,
     /// Set when this build is the tag pipeline of the release's own tag.
     pub own_tag: Option<OwnTag>,
+    /// The time every gate uses (see [`crate::clock`]).
+    pub now: Now,
 }
 
 impl<'a> Input<'a> {
@@ -118,6 +121,7 @@ impl<'a> Input<'a> {
         config: &'a Config,
         repo: &'a Opened,
         vars: &'a EnvSnapshot,
+        now: Now,
     ) -> Self {
         let policy = config.policy_for(env);
         let release = policy.tag_format.release(version);
@@ -133,6 +137,7 @@ impl<'a> Input<'a> {
             repo,
             vars,
             own_tag,
+            now,
         }
     }
 }
@@ -226,7 +231,7 @@ mod tests {
         .expect("embedded default");
         let dir = tempfile::tempdir().expect("temp dir");
         let repo = crate::git::open(dir.path());
-        let input = Input::new("prod", "v1.0.0", &config, &repo, &vars);
+        let input = Input::new("prod", "v1.0.0", &config, &repo, &vars, Now::system());
         run(&input, fail_fast, false, &AtomicBool::new(false))
     }
 

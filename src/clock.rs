@@ -1,0 +1,116 @@
+//! The clock, in one place: the time every check of a run uses, read once
+//! when the run starts. It is the real UTC time, or the value of
+//! `CI_FAKE_UTC` (RFC 3339, as in `1970-01-01T00:00:00Z`) when that is
+//! set, so that tests and reruns are deterministic. The report records
+//! the time used and where it came from.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::envsnap::EnvSnapshot;
+use crate::sanitize::quoted;
+
+/// The variable that fixes the clock.
+pub const FAKE_VAR: &str = "CI_FAKE_UTC";
+
+/// The time a run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Now {
+    pub utc: DateTime<Utc>,
+    /// From `CI_FAKE_UTC`, not the system clock.
+    pub fake: bool,
+}
+
+impl Now {
+    /// The time for a run: `CI_FAKE_UTC` when it is set, else the system
+    /// clock. A `CI_FAKE_UTC` that is not an RFC 3339 time (empty
+    /// included) is an error that names the variable and its value.
+    pub fn read(vars: &EnvSnapshot) -> Result<Self, String> {
+        let fix = "set it to an RFC 3339 time such as \"2026-12-24T18:00:00Z\", or unset it";
+        match vars.get(FAKE_VAR) {
+            Ok(None) => Ok(Self::system()),
+            Ok(Some(text)) => Self::parse(text).ok_or_else(|| {
+                format!("{FAKE_VAR}={} is not an RFC 3339 time; {fix}", quoted(text))
+            }),
+            Err(_) => Err(format!("{FAKE_VAR} is set but not valid UTF-8; {fix}")),
+        }
+    }
+
+    /// The system clock.
+    pub fn system() -> Self {
+        Self {
+            utc: DateTime::<Utc>::from(std::time::SystemTime::now()),
+            fake: false,
+        }
+    }
+
+    /// A fixed time (as `CI_FAKE_UTC` gives it).
+    pub fn fixed(utc: DateTime<Utc>) -> Self {
+        Self { utc, fake: true }
+    }
+
+    /// `2026-12-24T18:00:00Z`, `...T18:00:00+01:00`; a lower-case `t` or
+    /// `z` and a space for the `T` are accepted, as RFC 3339 allows.
+    fn parse(text: &str) -> Option<Self> {
+        let t = text.trim();
+        DateTime::parse_from_rfc3339(t)
+            .ok()
+            .map(|d| Self::fixed(d.with_timezone(&Utc)))
+    }
+
+    /// The time as RFC 3339 in UTC, with a fraction of a second only when
+    /// there is one: `2026-12-24T18:00:00Z`.
+    pub fn rfc3339(&self) -> String {
+        self.utc.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+    }
+
+    /// Where the time came from, as the JSON report says it.
+    pub fn source(&self) -> &'static str {
+        if self.fake { FAKE_VAR } else { "system clock" }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(value: &str) -> Result<Now, String> {
+        Now::read(&EnvSnapshot::from_pairs([(FAKE_VAR, value)]))
+    }
+
+    #[test]
+    fn the_fake_clock_is_rfc_3339_in_any_offset() {
+        let now = read("2026-12-24T18:00:00Z").unwrap();
+        assert!(now.fake);
+        assert_eq!(now.rfc3339(), "2026-12-24T18:00:00Z");
+        assert_eq!(now.source(), "CI_FAKE_UTC");
+        let now = read("2026-12-24T19:00:00+01:00").unwrap();
+        assert_eq!(now.rfc3339(), "2026-12-24T18:00:00Z");
+        assert_eq!(
+            read("1970-01-01T00:00:00.250Z").unwrap().rfc3339(),
+            "1970-01-01T00:00:00.250Z"
+        );
+    }
+
+    #[test]
+    fn an_invalid_fake_clock_names_the_variable_and_its_value() {
+        for bad in [
+            "",
+            "tomorrow",
+            "2026-12-24",
+            "2026-12-24T18:00:00",
+            "2026-13-01T00:00:00Z",
+        ] {
+            let e = read(bad).unwrap_err();
+            assert!(e.starts_with(&format!("CI_FAKE_UTC=\"{bad}\"")), "{e}");
+            assert!(e.contains("RFC 3339"), "{e}");
+        }
+    }
+
+    #[test]
+    fn without_the_variable_the_system_clock_counts() {
+        let now = Now::read(&EnvSnapshot::default()).unwrap();
+        assert!(!now.fake);
+        assert_eq!(now.source(), "system clock");
+        assert!(now.utc.timestamp() > 1_700_000_000);
+    }
+}
