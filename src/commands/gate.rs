@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 
 use super::{Context, Done, Error, Workspace, pack};
 use crate::checks::{health, policy};
-use crate::cli::{Common, OutputArgs};
+use crate::cli::{Common, FreezeArgs, OutputArgs};
 use crate::exit::Verdict;
 use crate::report::{Kind, Rule};
 
@@ -39,6 +39,9 @@ pub struct Args {
     #[arg(long)]
     pub strict: bool,
 
+    #[command(flatten)]
+    pub freeze: FreezeArgs,
+
     /// Run the pre-live pack instead of the gate (exit 0 when every step
     /// passed, else 1)
     #[arg(long)]
@@ -62,7 +65,8 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     };
     let (env, version) = (args.common.target.env(), args.common.target.version());
     tracing::info!(config = %config.source, env, version, "running the policy gates");
-    let input = policy::Input::new(env, version, config, &ws.repo, cx.vars, now);
+    let input = policy::Input::new(env, version, config, &ws.repo, cx.vars, now)
+        .override_freeze(args.freeze.override_freeze.as_deref());
     let strict = args.strict || input.policy.strict;
     report.strict = Some(strict);
     report.rows = policy::run(&input, args.fail_fast, strict, &stop);

@@ -24,7 +24,7 @@ use serde_json::json;
 
 use super::{Context, Done, Error, Workspace, gate};
 use crate::checks::{health, list_some, policy};
-use crate::cli::{Common, OutputArgs};
+use crate::cli::{Common, FreezeArgs, OutputArgs};
 use crate::clock::Now;
 use crate::config::pack::{Run, Step};
 use crate::config::{self, Config};
@@ -64,6 +64,9 @@ pub struct Args {
     /// WARN rows of the policy and health steps fail them
     #[arg(long)]
     pub strict: bool,
+
+    #[command(flatten)]
+    pub freeze: FreezeArgs,
 }
 
 impl From<&gate::Args> for Args {
@@ -71,6 +74,7 @@ impl From<&gate::Args> for Args {
         Self {
             common: g.common.clone(),
             strict: g.strict,
+            freeze: g.freeze.clone(),
         }
     }
 }
@@ -285,7 +289,8 @@ fn policy_step(config: &Config, b: &Builtins) -> Outcome {
         &repo,
         &b.vars,
         b.now,
-    );
+    )
+    .override_freeze(b.args.freeze.override_freeze.as_deref());
     let strict = b.args.strict || input.policy.strict;
     let rows = policy::run(&input, false, strict, &AtomicBool::new(false));
     summarize(&rows, strict, "policy gates", "gates")

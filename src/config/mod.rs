@@ -11,6 +11,7 @@
 //! parsing (with line and column), every semantic problem after that is
 //! collected with its key path.
 
+pub mod freeze;
 pub mod pack;
 pub mod raw;
 mod validate;
@@ -128,6 +129,8 @@ pub struct Policy {
     pub strict: bool,
     /// How release tags are named.
     pub tag_format: crate::git::tags::TagFormat,
+    /// Deploy freezes (`deploy_window`).
+    pub freezes: Vec<freeze::Freeze>,
 }
 
 impl Policy {
@@ -147,6 +150,7 @@ struct Override {
     allow_downgrade: Option<bool>,
     strict: Option<bool>,
     tag_format: Option<crate::git::tags::TagFormat>,
+    freezes: Option<Vec<freeze::Freeze>>,
 }
 
 /// Variables the gate reads from the environment.
@@ -196,6 +200,9 @@ impl Config {
             p.strict = o.strict.unwrap_or(p.strict);
             if let Some(f) = &o.tag_format {
                 p.tag_format = f.clone();
+            }
+            if let Some(f) = &o.freezes {
+                p.freezes = f.clone();
             }
         }
         p
@@ -424,6 +431,23 @@ mod tests {
         assert_eq!(c.environments, ["dev", "stage", "prod"]);
         assert!(c.policy_for("dev").allow_dirty);
         assert_eq!(c.health.len(), 2);
+    }
+
+    #[test]
+    fn the_starters_commented_freezes_validate_once_uncommented() {
+        let mut text = String::new();
+        let mut in_block = false;
+        for line in STARTER.lines() {
+            in_block |= line == "# [[policy.env.prod.freeze]]";
+            in_block &= !line.is_empty();
+            text.push_str(if in_block { &line[2..] } else { line });
+            text.push('\n');
+        }
+        let c = file(&text).unwrap();
+        let prod = c.policy_for("prod");
+        assert_eq!(prod.freezes.len(), 2);
+        assert_eq!(prod.freezes[1].label, "year end");
+        assert!(c.policy_for("dev").freezes.is_empty());
     }
 
     #[test]

@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 
 use globset::GlobSet;
 
-use super::raw::{RawConfig, RawRules};
+use super::raw::{RawConfig, RawFreeze, RawRules};
 use super::values::{Problems, expand, globs, is_variable_name};
 use super::{
     Config, ConfigError, DEFAULT_BRANCHES, DEFAULT_ENVIRONMENTS, Override, Policy, Source,
-    Variables,
+    Variables, freeze,
 };
 use crate::envsnap::EnvSnapshot;
 use crate::git::tags::TagFormat;
@@ -52,6 +52,13 @@ pub(super) fn validate(
         tag_format: tag_format(
             global.tag_format.as_deref(),
             "policy.tag_format",
+            &mut problems,
+        )
+        .unwrap_or_default(),
+        freezes: freezes(
+            global.freeze.as_deref(),
+            "policy.freeze",
+            env,
             &mut problems,
         )
         .unwrap_or_default(),
@@ -170,7 +177,22 @@ fn over(rules: RawRules, key: &str, env: &EnvSnapshot, problems: &mut Problems) 
             &format!("{key}.tag_format"),
             problems,
         ),
+        freezes: freezes(
+            rules.freeze.as_deref(),
+            &format!("{key}.freeze"),
+            env,
+            problems,
+        ),
     }
+}
+
+fn freezes(
+    list: Option<&[RawFreeze]>,
+    key: &str,
+    env: &EnvSnapshot,
+    problems: &mut Problems,
+) -> Option<Vec<freeze::Freeze>> {
+    freeze::validate(list?, key, env, problems)
 }
 
 fn tag_format(text: Option<&str>, key: &str, problems: &mut Problems) -> Option<TagFormat> {

@@ -48,6 +48,7 @@ pub const POLICY_GATES: &[&str] = &[
     "tag_absent",
     "version_newer",
     "required_config",
+    "deploy_window",
 ];
 
 /// The gate's final row for each verdict.

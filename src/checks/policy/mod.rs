@@ -9,6 +9,7 @@
 
 pub mod branch_allowed;
 pub mod clean_tree;
+pub mod deploy_window;
 pub mod env_allowed;
 pub mod git_repo;
 pub mod required_config;
@@ -88,6 +89,11 @@ pub const GATES: &[Gate] = &[
         run: Run::Input(required_config::check),
         complete_tags: false,
     },
+    Gate {
+        id: "deploy_window",
+        run: Run::Input(deploy_window::check),
+        complete_tags: false,
+    },
 ];
 
 /// A tag pipeline's own tag: the build is for the release tag of
@@ -112,6 +118,8 @@ pub struct Input<'a> {
     pub own_tag: Option<OwnTag>,
     /// The time every gate uses (see [`crate::clock`]).
     pub now: Now,
+    /// A request to deploy through a freeze (`deploy_window`).
+    pub freeze_override: Option<deploy_window::FreezeOverride>,
 }
 
 impl<'a> Input<'a> {
@@ -138,7 +146,17 @@ impl<'a> Input<'a> {
             vars,
             own_tag,
             now,
+            freeze_override: deploy_window::FreezeOverride::resolve(None, vars),
         }
+    }
+
+    /// With `--override-freeze`'s reason, when given (it wins over
+    /// `RS_FREEZE_OVERRIDE`).
+    pub fn override_freeze(mut self, reason: Option<&str>) -> Self {
+        if reason.is_some() {
+            self.freeze_override = deploy_window::FreezeOverride::resolve(reason, self.vars);
+        }
+        self
     }
 }
 
@@ -248,7 +266,8 @@ mod tests {
                 "version_valid",
                 "tag_absent",
                 "version_newer",
-                "required_config"
+                "required_config",
+                "deploy_window"
             ]
         );
     }
