@@ -131,7 +131,15 @@ pub struct Policy {
     pub tag_format: crate::git::tags::TagFormat,
     /// Deploy freezes (`deploy_window`).
     pub freezes: Vec<freeze::Freeze>,
+    /// The changelog must have a section for the version
+    /// (`changelog_entry`).
+    pub require_changelog: bool,
+    /// The changelog's path from the repository root.
+    pub changelog_file: String,
 }
+
+/// The changelog file when the config names none.
+pub const DEFAULT_CHANGELOG: &str = "CHANGELOG.md";
 
 impl Policy {
     /// Whether `branch` matches one of the allowed globs.
@@ -151,6 +159,8 @@ struct Override {
     strict: Option<bool>,
     tag_format: Option<crate::git::tags::TagFormat>,
     freezes: Option<Vec<freeze::Freeze>>,
+    require_changelog: Option<bool>,
+    changelog_file: Option<String>,
 }
 
 /// Variables the gate reads from the environment.
@@ -203,6 +213,10 @@ impl Config {
             }
             if let Some(f) = &o.freezes {
                 p.freezes = f.clone();
+            }
+            p.require_changelog = o.require_changelog.unwrap_or(p.require_changelog);
+            if let Some(f) = &o.changelog_file {
+                p.changelog_file = f.clone();
             }
         }
         p

@@ -33,6 +33,11 @@ pub struct RawRules {
     pub tag_format: Option<String>,
     /// Deploy freezes: `[[policy.freeze]]` (`deploy_window`).
     pub freeze: Option<Vec<RawFreeze>>,
+    /// The changelog must have a section for the version
+    /// (`changelog_entry`).
+    pub require_changelog: Option<bool>,
+    /// The changelog's path from the repository root.
+    pub changelog_file: Option<String>,
     /// Per-environment overrides: `[policy.env.<name>]`.
     pub env: Option<BTreeMap<String, RawRules>>,
 }

@@ -231,6 +231,39 @@ pub fn time_zone(text: &str, key: &str, problems: &mut Problems) -> Option<chron
     None
 }
 
+/// A file's path relative to the repository root (`CHANGELOG.md`,
+/// `docs/CHANGES.md`): not empty, not absolute, no `..`, so that it
+/// cannot name a file outside the repository.
+pub fn repo_path(text: &str, key: &str, problems: &mut Problems) -> Option<String> {
+    use std::path::{Component, Path};
+    let path = Path::new(text);
+    let why = if crate::sanitize::is_blank(text) {
+        Some("is empty")
+    } else if path.is_absolute() {
+        Some("is absolute")
+    } else if path
+        .components()
+        .any(|c| matches!(c, Component::ParentDir | Component::Prefix(_)))
+    {
+        Some("leaves the repository (..)")
+    } else {
+        None
+    };
+    match why {
+        Some(why) => {
+            problems.push(
+                key,
+                format!(
+                    "{} {why}: write a path from the repository root, like \"CHANGELOG.md\"",
+                    quoted(text)
+                ),
+            );
+            None
+        }
+        None => Some(text.to_string()),
+    }
+}
+
 /// Parse an optional duration (`"3s"`, `"500ms"`), longer than zero and at
 /// most `max`; `default` when absent or invalid (the problem is recorded).
 pub fn duration(
@@ -479,6 +512,20 @@ mod tests {
                 .message
                 .contains("did you mean \"Europe/Berlin\"?")
         );
+    }
+
+    #[test]
+    fn repository_paths_stay_inside() {
+        let mut p = Problems::default();
+        assert_eq!(
+            repo_path("docs/CHANGES.md", "k", &mut p).as_deref(),
+            Some("docs/CHANGES.md")
+        );
+        assert!(p.is_empty());
+        for bad in ["", "/etc/passwd", "../CHANGELOG.md", "docs/../../x"] {
+            assert_eq!(repo_path(bad, bad, &mut p), None, "{bad}");
+        }
+        assert_eq!(p.list.len(), 4);
     }
 
     #[test]

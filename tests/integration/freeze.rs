@@ -1,5 +1,6 @@
-//! Deploy freezes (`deploy_window`), the override and the clock
-//! (`CI_FAKE_UTC`), through the binary. Every freeze is judged at a fixed instant given by
+//! Deploy freezes (`deploy_window`), the override, the clock
+//! (`CI_FAKE_UTC`) and the changelog (`changelog_entry`), through the
+//! binary. Every freeze is judged at a fixed instant given by
 //! `CI_FAKE_UTC`.
 
 use serde_json::Value;
@@ -414,6 +415,150 @@ fn an_invalid_fake_clock_stops_the_gate_and_the_pack() {
     }
 }
 
+// ------------------------------------------------------------ changelog_entry
+
+const KEEP_A_CHANGELOG: &str = "# Changelog\n\nAll notable changes to this project.\n\n\
+    ## [Unreleased]\n\n## [1.2.3] - 2026-11-30\n### Added\n- deploy freezes\n\
+    - the changelog gate\n\n### Fixed\n- a typo\n\n## [1.2.2] - 2026-10-01\n### Fixed\n- a bug\n\n\
+    [Unreleased]: https://example.invalid/compare/v1.2.3...HEAD\n\
+    [1.2.3]: https://example.invalid/compare/v1.2.2...v1.2.3\n";
+
+/// A repository that requires a changelog for prod, with `changelog` as
+/// its CHANGELOG.md (none when `None`), committed.
+fn with_changelog(extra_config: &str, changelog: Option<&str>) -> Repo {
+    let repo = Repo::with_config(&format!(
+        "[policy.env.prod]\nrequire_changelog = true\n{extra_config}"
+    ));
+    if let Some(text) = changelog {
+        repo.write("CHANGELOG.md", text);
+        repo.commit_all("changelog");
+    }
+    repo
+}
+
+fn changelog(repo: &Repo, version: &str, status: &str, code: i32) -> String {
+    let out = Sentinel::in_repo(repo)
+        .env(FAKE, "2026-12-05T12:00:00Z")
+        .gate("prod", version)
+        .stdout_has(row("changelog_entry", status))
+        .code(code);
+    message_of(&out.stdout, "changelog_entry")
+}
+
+#[test]
+fn a_keep_a_changelog_section_passes() {
+    let repo = with_changelog("", Some(KEEP_A_CHANGELOG));
+    assert_eq!(
+        changelog(&repo, "v1.2.3", "OK", 0),
+        "CHANGELOG.md has a section for 1.2.3 (\"[1.2.3] - 2026-11-30\" at line 7, 3 lines)"
+    );
+}
+
+#[test]
+fn plain_version_headings_pass() {
+    for text in [
+        "# Changes\n\n## v1.2.3\n\n- freezes\n\n## v1.2.2\n\n- a bug\n",
+        "# 1.2.3\n\n* freezes\n\n# 1.2.2\n\n* a bug\n",
+    ] {
+        let repo = with_changelog("", Some(text));
+        let message = changelog(&repo, "v1.2.3", "OK", 0);
+        assert!(
+            message.starts_with("CHANGELOG.md has a section for 1.2.3"),
+            "{message}"
+        );
+    }
+}
+
+#[test]
+fn the_tag_formats_shape_names_a_section() {
+    let repo = with_changelog(
+        "[policy]\ntag_format = \"mylib-{version}\"\n",
+        Some("## mylib-1.2.3\n\n- freezes\n"),
+    );
+    let message = changelog(&repo, "mylib-1.2.3", "OK", 0);
+    assert!(message.contains("\"mylib-1.2.3\" at line 1"), "{message}");
+}
+
+#[test]
+fn a_missing_changelog_fails_and_says_which() {
+    let repo = with_changelog("", None);
+    assert_eq!(
+        changelog(&repo, "v1.2.3", "FAIL", 1),
+        "CHANGELOG.md does not exist at the repository root: write it, with a section \
+         \"## [1.2.3] - 2026-12-05\" saying what changed (or set changelog_file)"
+    );
+}
+
+#[test]
+fn a_missing_section_fails_and_says_which() {
+    let repo = with_changelog(
+        "",
+        Some("# Changelog\n\n## [1.2.2] - 2026-10-01\n- a bug\n"),
+    );
+    assert_eq!(
+        changelog(&repo, "v1.2.3", "FAIL", 1),
+        "CHANGELOG.md has no section for 1.2.3: add a heading \"## [1.2.3] - 2026-12-05\" \
+         with what changed under it"
+    );
+}
+
+#[test]
+fn an_empty_section_fails_and_says_which() {
+    let repo = with_changelog(
+        "",
+        Some(
+            "# Changelog\n\n## [1.2.3] - 2026-12-05\n### Added\n\n## [1.2.2] - 2026-10-01\n- a bug\n",
+        ),
+    );
+    assert_eq!(
+        changelog(&repo, "v1.2.3", "FAIL", 1),
+        "the section for 1.2.3 in CHANGELOG.md (line 3) is empty: write what changed under it"
+    );
+}
+
+#[test]
+fn entries_only_under_unreleased_say_to_rename_it() {
+    let repo = with_changelog(
+        "",
+        Some(
+            "# Changelog\n\n## [Unreleased]\n### Added\n- freezes\n\n## [1.2.2] - 2026-10-01\n- a bug\n",
+        ),
+    );
+    assert_eq!(
+        changelog(&repo, "v1.2.3", "FAIL", 1),
+        "CHANGELOG.md has no section for 1.2.3, but \"[Unreleased]\" (line 3) has entries: \
+         rename that heading to \"## [1.2.3] - 2026-12-05\""
+    );
+}
+
+#[test]
+fn another_changelog_file_and_the_gate_off_by_default() {
+    let repo = with_changelog(
+        "changelog_file = \"docs/CHANGES.md\"\n",
+        Some("nothing here\n"),
+    );
+    repo.write("docs/CHANGES.md", "## 1.2.3\n- freezes\n");
+    repo.commit_all("changes");
+    let message = changelog(&repo, "v1.2.3", "OK", 0);
+    assert!(
+        message.starts_with("docs/CHANGES.md has a section"),
+        "{message}"
+    );
+    // Off unless required: dev passes without a section.
+    Sentinel::in_repo(&repo)
+        .gate("dev", "v9.9.9")
+        .stdout_has(format!(
+            "{} not required for dev (require_changelog is off) |",
+            row("changelog_entry", "OK")
+        ))
+        .safe();
+    let repo = Repo::with_config("[policy]\nchangelog_file = \"../CHANGELOG.md\"\n");
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .stderr_has("policy.changelog_file: \"../CHANGELOG.md\" leaves the repository (..)")
+        .blocked();
+}
+
 // ------------------------------------------------------------ the README
 
 /// The row `id` of a run, whole, as the table prints it.
@@ -430,7 +575,7 @@ fn the_rows_the_readme_shows_are_what_the_binary_prints() {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
     let repo = Repo::with_config(WEEKEND);
-    let rows = vec![
+    let mut rows = vec![
         row_line(
             &at(&repo, "2026-12-05T12:00:00Z").blocked(),
             "deploy_window",
@@ -443,6 +588,21 @@ fn the_rows_the_readme_shows_are_what_the_binary_prints() {
             "deploy_window",
         ),
     ];
+    let repo = with_changelog("", Some(KEEP_A_CHANGELOG));
+    rows.push(row_line(
+        &Sentinel::in_repo(&repo).gate("prod", "v1.2.3").safe(),
+        "changelog_entry",
+    ));
+    let unreleased = "# Changelog\n\nAll notable changes to this project.\n\n## [Unreleased]\n\
+                      ### Added\n- deploy freezes\n\n## [1.2.2] - 2026-10-01\n- a bug\n";
+    let repo = with_changelog("", Some(unreleased));
+    rows.push(row_line(
+        &Sentinel::in_repo(&repo)
+            .env(FAKE, "2026-12-05T12:00:00Z")
+            .gate("prod", "v1.2.3")
+            .blocked(),
+        "changelog_entry",
+    ));
     for row in rows {
         assert!(
             readme.contains(&format!("{row}\n")),

@@ -49,6 +49,7 @@ pub const POLICY_GATES: &[&str] = &[
     "version_newer",
     "required_config",
     "deploy_window",
+    "changelog_entry",
 ];
 
 /// The gate's final row for each verdict.

@@ -8,6 +8,7 @@
 //! A new gate is one module and one line in [`GATES`].
 
 pub mod branch_allowed;
+pub mod changelog_entry;
 pub mod clean_tree;
 pub mod deploy_window;
 pub mod env_allowed;
@@ -92,6 +93,11 @@ pub const GATES: &[Gate] = &[
     Gate {
         id: "deploy_window",
         run: Run::Input(deploy_window::check),
+        complete_tags: false,
+    },
+    Gate {
+        id: "changelog_entry",
+        run: Run::Release(changelog_entry::check),
         complete_tags: false,
     },
 ];
@@ -267,7 +273,8 @@ mod tests {
                 "tag_absent",
                 "version_newer",
                 "required_config",
-                "deploy_window"
+                "deploy_window",
+                "changelog_entry"
             ]
         );
     }
@@ -296,6 +303,7 @@ mod tests {
             "branch_allowed",
             "tag_absent",
             "version_newer",
+            "changelog_entry",
         ] {
             let r = rows.iter().find(|r| r.id == id).expect(id);
             assert_eq!(r.status(), Status::Skip, "{id}");
