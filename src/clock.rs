@@ -1,13 +1,17 @@
 //! The clock, in one place: the time every check of a run uses, read once
 //! when the run starts. It is the real UTC time, or the value of
 //! `CI_FAKE_UTC` (RFC 3339, as in `1970-01-01T00:00:00Z`) when that is
-//! set, so that tests and reruns are deterministic. The report records
-//! the time used and where it came from.
+//! set and not blank, so that tests and reruns are deterministic. An
+//! invalid `CI_FAKE_UTC` is an error that names it and its value, never a
+//! silent fallback to the real time. The report records the time used and
+//! where it came from.
+
+use std::time::SystemTime;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::envsnap::EnvSnapshot;
-use crate::sanitize::quoted;
+use crate::sanitize::{is_blank, quoted};
 
 /// The variable that fixes the clock.
 pub const FAKE_VAR: &str = "CI_FAKE_UTC";
@@ -21,13 +25,14 @@ pub struct Now {
 }
 
 impl Now {
-    /// The time for a run: `CI_FAKE_UTC` when it is set, else the system
-    /// clock. A `CI_FAKE_UTC` that is not an RFC 3339 time (empty
-    /// included) is an error that names the variable and its value.
+    /// The time for a run: `CI_FAKE_UTC` when it is set and not blank,
+    /// else the system clock. A `CI_FAKE_UTC` that is not an RFC 3339 time
+    /// is an error that names the variable and its value.
     pub fn read(vars: &EnvSnapshot) -> Result<Self, String> {
         let fix = "set it to an RFC 3339 time such as \"2026-12-24T18:00:00Z\", or unset it";
         match vars.get(FAKE_VAR) {
             Ok(None) => Ok(Self::system()),
+            Ok(Some(text)) if is_blank(text) => Ok(Self::system()),
             Ok(Some(text)) => Self::parse(text).ok_or_else(|| {
                 format!("{FAKE_VAR}={} is not an RFC 3339 time; {fix}", quoted(text))
             }),
@@ -49,12 +54,19 @@ impl Now {
     }
 
     /// `2026-12-24T18:00:00Z`, `...T18:00:00+01:00`; a lower-case `t` or
-    /// `z` and a space for the `T` are accepted, as RFC 3339 allows.
+    /// `z` and a space for the `T` are accepted, as RFC 3339 allows, and so
+    /// is a UTC time without its `Z` (`2026-12-24 18:00:00`).
     fn parse(text: &str) -> Option<Self> {
         let t = text.trim();
         DateTime::parse_from_rfc3339(t)
+            .map(|d| d.with_timezone(&Utc))
             .ok()
-            .map(|d| Self::fixed(d.with_timezone(&Utc)))
+            .or_else(|| {
+                humantime::parse_rfc3339_weak(t)
+                    .ok()
+                    .map(DateTime::<Utc>::from)
+            })
+            .map(Self::fixed)
     }
 
     /// The time as RFC 3339 in UTC, with a fraction of a second only when
@@ -67,6 +79,16 @@ impl Now {
     pub fn source(&self) -> &'static str {
         if self.fake { FAKE_VAR } else { "system clock" }
     }
+}
+
+/// The time for a command that counts in [`SystemTime`]: [`Now::read`].
+pub fn now(vars: &EnvSnapshot) -> Result<SystemTime, String> {
+    Now::read(vars).map(|n| n.utc.into())
+}
+
+/// A [`SystemTime`] as RFC 3339 in UTC, to the second.
+pub fn rfc3339(t: SystemTime) -> String {
+    DateTime::<Utc>::from(t).to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 #[cfg(test)]
@@ -93,13 +115,7 @@ mod tests {
 
     #[test]
     fn an_invalid_fake_clock_names_the_variable_and_its_value() {
-        for bad in [
-            "",
-            "tomorrow",
-            "2026-12-24",
-            "2026-12-24T18:00:00",
-            "2026-13-01T00:00:00Z",
-        ] {
+        for bad in ["tomorrow", "2026-12-24", "2026-13-01T00:00:00Z", "18:00"] {
             let e = read(bad).unwrap_err();
             assert!(e.starts_with(&format!("CI_FAKE_UTC=\"{bad}\"")), "{e}");
             assert!(e.contains("RFC 3339"), "{e}");
@@ -107,10 +123,29 @@ mod tests {
     }
 
     #[test]
-    fn without_the_variable_the_system_clock_counts() {
-        let now = Now::read(&EnvSnapshot::default()).unwrap();
-        assert!(!now.fake);
-        assert_eq!(now.source(), "system clock");
-        assert!(now.utc.timestamp() > 1_700_000_000);
+    fn without_the_variable_or_with_a_blank_one_the_system_clock_counts() {
+        for vars in [
+            EnvSnapshot::default(),
+            EnvSnapshot::from_pairs([(FAKE_VAR, " ")]),
+        ] {
+            let now = Now::read(&vars).unwrap();
+            assert!(!now.fake);
+            assert_eq!(now.source(), "system clock");
+            assert!(now.utc.timestamp() > 1_700_000_000);
+        }
+    }
+
+    #[test]
+    fn a_utc_time_without_its_z_is_read_as_utc() {
+        let now = read("2026-12-24 18:00:00").unwrap();
+        assert_eq!(now.rfc3339(), "2026-12-24T18:00:00Z");
+    }
+
+    #[test]
+    fn system_times_read_and_print_the_same_way() {
+        let vars = EnvSnapshot::from_pairs([(FAKE_VAR, "1970-01-01T00:00:10.5Z")]);
+        let t = now(&vars).unwrap();
+        assert_eq!(rfc3339(t), "1970-01-01T00:00:10Z");
+        assert!(now(&EnvSnapshot::from_pairs([(FAKE_VAR, "x")])).is_err());
     }
 }

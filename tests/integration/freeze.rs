@@ -398,7 +398,7 @@ fn an_invalid_fake_clock_stops_the_gate_and_the_pack() {
             .blocked();
         let out = Sentinel::new()
             .dir(&repo.path)
-            .env(FAKE, "")
+            .env(FAKE, "2026-13-01T00:00:00Z")
             .args(&args)
             .args(["--format", "json"])
             .blocked();
@@ -409,7 +409,7 @@ fn an_invalid_fake_clock_stops_the_gate_and_the_pack() {
             doc["error"]
                 .as_str()
                 .unwrap_or_default()
-                .starts_with("CI_FAKE_UTC=\"\" is not an RFC 3339 time"),
+                .starts_with("CI_FAKE_UTC=\"2026-13-01T00:00:00Z\" is not an RFC 3339 time"),
             "{doc:#}"
         );
     }
