@@ -172,6 +172,15 @@ impl TargetArgs {
     }
 }
 
+/// Deploying through a freeze (`deploy_window`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct FreezeArgs {
+    /// Deploy during a freeze, for this reason (recorded in every output;
+    /// or RS_FREEZE_OVERRIDE). An empty reason is refused
+    #[arg(long, value_name = "REASON")]
+    pub override_freeze: Option<String>,
+}
+
 /// Where the repository and the configuration are.
 #[derive(Debug, Clone, clap::Args)]
 pub struct SourceArgs {

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 
 use super::{Context, Done, Error, Workspace, pack};
 use crate::checks::{health, policy};
-use crate::cli::{Common, OutputArgs};
+use crate::cli::{Common, FreezeArgs, OutputArgs};
 use crate::exit::Verdict;
 use crate::report::{Kind, Rule};
 
@@ -40,6 +40,9 @@ pub struct Args {
     #[arg(long)]
     pub strict: bool,
 
+    #[command(flatten)]
+    pub freeze: FreezeArgs,
+
     /// Run the pre-live pack instead of the gate (exit 0 when every step
     /// passed, else 1)
     #[arg(long)]
@@ -57,11 +60,13 @@ pub fn evaluate(
     config: &crate::config::Config,
     ws: &Workspace,
     cx: &Context<'_>,
+    now: crate::clock::Now,
     stop: &std::sync::atomic::AtomicBool,
 ) -> (Vec<crate::report::CheckResult>, bool) {
     let (env, version) = (args.common.target.env(), args.common.target.version());
     tracing::info!(config = %config.source, env, version, "running the policy gates");
-    let input = policy::Input::new(env, version, config, &ws.repo, cx.vars);
+    let input = policy::Input::new(env, version, config, &ws.repo, cx.vars, now)
+        .override_freeze(args.freeze.override_freeze.as_deref());
     let strict = args.strict || input.policy.strict;
     let mut rows = policy::run(&input, args.fail_fast, strict, stop);
     let start = std::time::Instant::now();
@@ -86,10 +91,10 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     let ws = Workspace::open(&args.common, cx);
     let mut report = ws.report(&KIND, &args.common.target);
     report.strict = Some(args.strict);
-    let Ok(config) = &ws.config else {
+    let (Ok(config), &Ok(now)) = (&ws.config, &ws.now) else {
         return Ok(Done::Report(report));
     };
-    let (rows, strict) = evaluate(args, config, &ws, cx, &stop);
+    let (rows, strict) = evaluate(args, config, &ws, cx, now, &stop);
     report.strict = Some(strict);
     report.rows = rows;
     report.interrupted = Some(stop.load(Ordering::SeqCst));

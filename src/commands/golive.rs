@@ -263,10 +263,9 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     let ws = Workspace::open(&args.common, cx);
     let kind = if args.dry_run { &DRY_KIND } else { &KIND };
     let mut report = ws.report(kind, &args.common.target);
-    let Ok(config) = &ws.config else {
+    let (Ok(config), &Ok(clock)) = (&ws.config, &ws.now) else {
         return Ok(Done::Report(report));
     };
-    let now = crate::clock::now(cx.vars).map_err(Error::Refused)?;
     for item in plan(args, config, &ws.root) {
         let start = Instant::now();
         let outcome = if let Check::Missing(why) = &item.check {
@@ -277,7 +276,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
             Outcome::skip("not run: the checklist was interrupted")
         } else {
             cx.progress.begin(&item.id);
-            let o = check(&item.check, args, config, &ws, cx, now, &stop);
+            let o = check(&item.check, args, config, &ws, cx, clock, &stop);
             cx.progress.end(&item.id);
             o
         };
@@ -298,9 +297,10 @@ fn check(
     config: &Config,
     ws: &Workspace,
     cx: &Context<'_>,
-    now: std::time::SystemTime,
+    clock: crate::clock::Now,
     stop: &std::sync::atomic::AtomicBool,
 ) -> Outcome {
+    let now: std::time::SystemTime = clock.utc.into();
     let failed = |rows: &[CheckResult], strict: bool| -> Vec<String> {
         rows.iter()
             .filter(|r| r.counts() && !r.status().passed_in(strict))
@@ -313,9 +313,10 @@ fn check(
                 common: args.common.clone(),
                 fail_fast: false,
                 strict: false,
+                freeze: Default::default(),
                 dry_run: false,
             };
-            let (rows, strict) = gate::evaluate(&g, config, ws, cx, stop);
+            let (rows, strict) = gate::evaluate(&g, config, ws, cx, clock, stop);
             let bad = failed(&rows, strict);
             if bad.is_empty() && !rows.is_empty() {
                 Outcome::ok(format!("SAFE: {} passed", count(rows.len(), "check")))
@@ -327,8 +328,9 @@ fn check(
             let p = pack::Args {
                 common: args.common.clone(),
                 strict: false,
+                freeze: Default::default(),
             };
-            let rows = pack::steps(&p, ws, cx, stop);
+            let rows = pack::steps(&p, ws, cx, clock, stop);
             let bad: Vec<String> = rows
                 .iter()
                 .filter(|r| r.status() != Status::Ok)

@@ -27,6 +27,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock};
 
 use crate::cli::{ColorArg, Common, OutputArgs, SourceArgs, TargetArgs};
+use crate::clock::Now;
 use crate::config::{self, Config, ConfigError};
 use crate::envsnap::EnvSnapshot;
 use crate::git::{self, Opened};
@@ -236,12 +237,15 @@ impl Invocation {
     }
 }
 
-/// The repository and the configuration, opened once for a command.
+/// The repository, the configuration and the time, read once for a
+/// command.
 pub struct Workspace {
     pub repo: Opened,
     /// The environment it was opened for.
     pub env: Option<String>,
     pub config: Result<Config, ConfigError>,
+    /// The time every check uses, or why `CI_FAKE_UTC` is not one.
+    pub now: Result<Now, String>,
     /// The work tree root, or the `--repo` path when there is none.
     pub root: PathBuf,
 }
@@ -255,6 +259,16 @@ impl Workspace {
     /// Open the repository and load the config; `env`, when given, is the
     /// only environment whose override must resolve.
     pub fn open_for(source: &SourceArgs, env: Option<&str>, cx: &Context<'_>) -> Self {
+        let now = Now::read(cx.vars);
+        if let Ok(t) = &now
+            && t.fake
+        {
+            tracing::warn!(
+                "the time is {}={}, not the clock: every check uses it",
+                crate::clock::FAKE_VAR,
+                t.rfc3339()
+            );
+        }
         let start = std::time::Instant::now();
         let repo = git::open(&source.repo);
         tracing::debug!(elapsed = ?start.elapsed(), "opened the repository");
@@ -271,12 +285,13 @@ impl Workspace {
             repo,
             env: env.map(str::to_string),
             config,
+            now,
         }
     }
 
-    /// A report of `kind` about `target`: the commit, and the config's
-    /// source or why there is no usable config (the one path every
-    /// command takes for an invalid config).
+    /// A report of `kind` about `target`: the commit, the time, and the
+    /// config's source or why there is no usable config or time (the one
+    /// path every command takes for an invalid config or `CI_FAKE_UTC`).
     pub fn report(&self, kind: &'static Kind, target: &TargetArgs) -> Report {
         let mut report = Report::new(
             kind,
@@ -286,9 +301,17 @@ impl Workspace {
                 commit: self.repo.as_ref().ok().map(|r| r.head.to_string()),
             },
         );
+        let mut errors = Vec::new();
         match &self.config {
             Ok(c) => report.config = Some(c.source.to_string()),
-            Err(e) => report.error = Some(e.to_string()),
+            Err(e) => errors.push(e.to_string()),
+        }
+        match &self.now {
+            Ok(t) => report.time = Some(*t),
+            Err(e) => errors.push(e.clone()),
+        }
+        if !errors.is_empty() {
+            report.error = Some(errors.join("\n"));
         }
         report
     }

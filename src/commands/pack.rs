@@ -24,7 +24,8 @@ use serde_json::json;
 
 use super::{Context, Done, Error, Workspace, gate};
 use crate::checks::{health, list_some, policy};
-use crate::cli::{Common, OutputArgs};
+use crate::cli::{Common, FreezeArgs, OutputArgs};
+use crate::clock::Now;
 use crate::config::pack::{Run, Step};
 use crate::config::{self, Config};
 use crate::envsnap::EnvSnapshot;
@@ -64,6 +65,9 @@ pub struct Args {
     /// WARN rows of the policy and health steps fail them
     #[arg(long)]
     pub strict: bool,
+
+    #[command(flatten)]
+    pub freeze: FreezeArgs,
 }
 
 impl From<&gate::Args> for Args {
@@ -71,6 +75,7 @@ impl From<&gate::Args> for Args {
         Self {
             common: g.common.clone(),
             strict: g.strict,
+            freeze: g.freeze.clone(),
         }
     }
 }
@@ -84,6 +89,7 @@ struct Builtins {
     config: Result<Config, String>,
     args: Args,
     vars: EnvSnapshot,
+    now: Now,
 }
 
 /// Run the pack.
@@ -91,13 +97,24 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     let stop = cx.interrupt_flag();
     let ws = Workspace::open(&args.common, cx);
     let mut report = ws.report(&KIND, &args.common.target);
-    report.rows = steps(args, &ws, cx, &stop);
+    // Without a usable time nothing runs: no step may judge by a time
+    // other than the one asked for.
+    let Ok(now) = ws.now else {
+        return Ok(Done::Report(report));
+    };
+    report.rows = steps(args, &ws, cx, now, &stop);
     report.interrupted = Some(stop.load(Ordering::SeqCst));
     Ok(Done::Report(report))
 }
 
-/// Run the pack's steps in `ws`; one row each.
-pub fn steps(args: &Args, ws: &Workspace, cx: &Context<'_>, stop: &AtomicBool) -> Vec<CheckResult> {
+/// Run the pack's steps in `ws` at `now`; one row each.
+pub fn steps(
+    args: &Args,
+    ws: &Workspace,
+    cx: &Context<'_>,
+    now: Now,
+    stop: &AtomicBool,
+) -> Vec<CheckResult> {
     let mut rows = Vec::new();
     let steps = match &ws.config {
         Ok(c) => c.pack.steps_to_run(),
@@ -111,6 +128,7 @@ pub fn steps(args: &Args, ws: &Workspace, cx: &Context<'_>, stop: &AtomicBool) -
             .map_err(|e| e.to_string()),
         args: args.clone(),
         vars: cx.vars.clone(),
+        now,
     });
     let env = [
         ("RS_DRY_RUN".to_string(), "1".to_string()),
@@ -273,7 +291,15 @@ fn config_check(config: &Result<Config, String>) -> Outcome {
 fn policy_step(config: &Config, b: &Builtins) -> Outcome {
     let repo = git::open(&b.args.common.source.repo);
     let target = &b.args.common.target;
-    let input = policy::Input::new(target.env(), target.version(), config, &repo, &b.vars);
+    let input = policy::Input::new(
+        target.env(),
+        target.version(),
+        config,
+        &repo,
+        &b.vars,
+        b.now,
+    )
+    .override_freeze(b.args.freeze.override_freeze.as_deref());
     let strict = b.args.strict || input.policy.strict;
     let rows = policy::run(&input, false, strict, &AtomicBool::new(false));
     summarize(&rows, strict, "policy gates", "gates")

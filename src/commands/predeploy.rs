@@ -309,10 +309,10 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     let stop = cx.interrupt_flag();
     let ws = Workspace::open_for(&args.source, args.target.env.as_deref(), cx);
     let mut report = ws.report(&KIND, &args.target);
-    let Ok(config) = &ws.config else {
+    let (Ok(config), &Ok(clock)) = (&ws.config, &ws.now) else {
         return Ok(Done::Report(report));
     };
-    let now = crate::clock::now(cx.vars).map_err(Error::Refused)?;
+    let now: SystemTime = clock.utc.into();
     let out = args.out.clone().unwrap_or_else(|| ws.root.join(OUT_DIR));
     let mut r = Run {
         args,

@@ -177,27 +177,29 @@ fn score(rows: &[CheckResult], ready: &Ready) -> (Vec<Part>, f64, Vec<String>) {
 }
 
 pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
-    let now = crate::clock::now(cx.vars).map_err(Error::Refused)?;
     let stop = cx.interrupt_flag();
     let ws = Workspace::open(&args.common, cx);
     let mut report = ws.report(&KIND, &args.common.target);
-    let Ok(config) = &ws.config else {
+    let (Ok(config), &Ok(clock)) = (&ws.config, &ws.now) else {
         return Ok(Done::Report(report));
     };
+    let now: std::time::SystemTime = clock.utc.into();
     let pack_args = pack::Args {
         common: args.common.clone(),
         strict: args.strict,
+        freeze: Default::default(),
     };
-    report.rows = pack::steps(&pack_args, &ws, cx, &stop);
+    report.rows = pack::steps(&pack_args, &ws, cx, clock, &stop);
     let pack_passed = report.rows.iter().all(|r| r.status() == Status::Ok);
     // The gate's checks, all of them, for the score.
     let gate_args = gate::Args {
         common: args.common.clone(),
         fail_fast: false,
         strict: args.strict,
+        freeze: Default::default(),
         dry_run: false,
     };
-    let (rows, _) = gate::evaluate(&gate_args, config, &ws, cx, &stop);
+    let (rows, _) = gate::evaluate(&gate_args, config, &ws, cx, clock, &stop);
     let ready = &config.ready;
     let (parts, score, failed_keys) = score(&rows, ready);
     let ok = parts.iter().filter(|p| p.1 == Status::Ok).count();

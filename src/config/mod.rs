@@ -11,6 +11,7 @@
 //! parsing (with line and column), every semantic problem after that is
 //! collected with its key path.
 
+pub mod freeze;
 pub mod pack;
 pub mod raw;
 mod validate;
@@ -128,7 +129,17 @@ pub struct Policy {
     pub strict: bool,
     /// How release tags are named.
     pub tag_format: crate::git::tags::TagFormat,
+    /// Deploy freezes (`deploy_window`).
+    pub freezes: Vec<freeze::Freeze>,
+    /// The changelog must have a section for the version
+    /// (`changelog_entry`).
+    pub require_changelog: bool,
+    /// The changelog's path from the repository root.
+    pub changelog_file: String,
 }
+
+/// The changelog file when the config names none.
+pub const DEFAULT_CHANGELOG: &str = "CHANGELOG.md";
 
 impl Policy {
     /// Whether `branch` matches one of the allowed globs.
@@ -147,6 +158,9 @@ struct Override {
     allow_downgrade: Option<bool>,
     strict: Option<bool>,
     tag_format: Option<crate::git::tags::TagFormat>,
+    freezes: Option<Vec<freeze::Freeze>>,
+    require_changelog: Option<bool>,
+    changelog_file: Option<String>,
 }
 
 /// Variables the gate reads from the environment.
@@ -218,6 +232,13 @@ impl Config {
             p.strict = o.strict.unwrap_or(p.strict);
             if let Some(f) = &o.tag_format {
                 p.tag_format = f.clone();
+            }
+            if let Some(f) = &o.freezes {
+                p.freezes = f.clone();
+            }
+            p.require_changelog = o.require_changelog.unwrap_or(p.require_changelog);
+            if let Some(f) = &o.changelog_file {
+                p.changelog_file = f.clone();
             }
         }
         p
@@ -456,6 +477,23 @@ mod tests {
         assert_eq!(c.environments, ["dev", "stage", "prod"]);
         assert!(c.policy_for("dev").allow_dirty);
         assert_eq!(c.health.len(), 2);
+    }
+
+    #[test]
+    fn the_starters_commented_freezes_validate_once_uncommented() {
+        let mut text = String::new();
+        let mut in_block = false;
+        for line in STARTER.lines() {
+            in_block |= line == "# [[policy.env.prod.freeze]]";
+            in_block &= !line.is_empty();
+            text.push_str(if in_block { &line[2..] } else { line });
+            text.push('\n');
+        }
+        let c = file(&text).unwrap();
+        let prod = c.policy_for("prod");
+        assert_eq!(prod.freezes.len(), 2);
+        assert_eq!(prod.freezes[1].label, "year end");
+        assert!(c.policy_for("dev").freezes.is_empty());
     }
 
     #[test]

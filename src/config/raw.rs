@@ -42,8 +42,29 @@ pub struct RawRules {
     pub allow_downgrade: Option<bool>,
     pub strict: Option<bool>,
     pub tag_format: Option<String>,
+    /// Deploy freezes: `[[policy.freeze]]` (`deploy_window`).
+    pub freeze: Option<Vec<RawFreeze>>,
+    /// The changelog must have a section for the version
+    /// (`changelog_entry`).
+    pub require_changelog: Option<bool>,
+    /// The changelog's path from the repository root.
+    pub changelog_file: Option<String>,
     /// Per-environment overrides: `[policy.env.<name>]`.
     pub env: Option<BTreeMap<String, RawRules>>,
+}
+
+/// One deploy freeze: recurring, as GitLab writes it (a cron expression for
+/// the start, one for the end, a time zone), or a one-off period (`from`,
+/// `until`: dates or date-times, written as strings or as TOML dates).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFreeze {
+    pub name: Option<String>,
+    pub freeze_start: Option<String>,
+    pub freeze_end: Option<String>,
+    pub timezone: Option<String>,
+    pub from: Option<toml::Value>,
+    pub until: Option<toml::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 
 use globset::GlobSet;
 
-use super::raw::{RawConfig, RawRules};
-use super::values::{Problems, expand, globs, is_variable_name};
+use super::raw::{RawConfig, RawFreeze, RawRules};
+use super::values::{Problems, expand, globs, is_variable_name, repo_path};
 use super::{
-    Config, ConfigError, DEFAULT_BRANCHES, DEFAULT_ENVIRONMENTS, Override, Policy, Source,
-    Variables,
+    Config, ConfigError, DEFAULT_BRANCHES, DEFAULT_CHANGELOG, DEFAULT_ENVIRONMENTS, Override,
+    Policy, Source, Variables, freeze,
 };
 use crate::envsnap::EnvSnapshot;
 use crate::git::tags::TagFormat;
@@ -55,6 +55,21 @@ pub(super) fn validate(
             &mut problems,
         )
         .unwrap_or_default(),
+        freezes: freezes(
+            global.freeze.as_deref(),
+            "policy.freeze",
+            env,
+            &mut problems,
+        )
+        .unwrap_or_default(),
+        require_changelog: global.require_changelog.unwrap_or(false),
+        changelog_file: changelog_file(
+            global.changelog_file.as_deref(),
+            "policy.changelog_file",
+            env,
+            &mut problems,
+        )
+        .unwrap_or_else(|| DEFAULT_CHANGELOG.to_string()),
     };
 
     let mut overrides = BTreeMap::new();
@@ -227,7 +242,39 @@ fn over(rules: RawRules, key: &str, env: &EnvSnapshot, problems: &mut Problems) 
             &format!("{key}.tag_format"),
             problems,
         ),
+        freezes: freezes(
+            rules.freeze.as_deref(),
+            &format!("{key}.freeze"),
+            env,
+            problems,
+        ),
+        require_changelog: rules.require_changelog,
+        changelog_file: changelog_file(
+            rules.changelog_file.as_deref(),
+            &format!("{key}.changelog_file"),
+            env,
+            problems,
+        ),
     }
+}
+
+fn freezes(
+    list: Option<&[RawFreeze]>,
+    key: &str,
+    env: &EnvSnapshot,
+    problems: &mut Problems,
+) -> Option<Vec<freeze::Freeze>> {
+    freeze::validate(list?, key, env, problems)
+}
+
+fn changelog_file(
+    text: Option<&str>,
+    key: &str,
+    env: &EnvSnapshot,
+    problems: &mut Problems,
+) -> Option<String> {
+    let text = expand(text?, key, env, problems)?;
+    repo_path(&text, key, problems)
 }
 
 fn tag_format(text: Option<&str>, key: &str, problems: &mut Problems) -> Option<TagFormat> {

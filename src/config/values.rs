@@ -210,6 +210,60 @@ pub fn unexpanded_label(value: &str) -> String {
     out
 }
 
+/// An IANA time zone (`Europe/Berlin`, `America/New_York`, `UTC`), from
+/// the database bundled in the binary (the host's zoneinfo is not read).
+/// A name that differs only in case is suggested.
+pub fn time_zone(text: &str, key: &str, problems: &mut Problems) -> Option<chrono_tz::Tz> {
+    if let Ok(tz) = text.trim().parse::<chrono_tz::Tz>() {
+        return Some(tz);
+    }
+    let hint = chrono_tz::TZ_VARIANTS
+        .iter()
+        .find(|tz| tz.name().eq_ignore_ascii_case(text.trim()))
+        .map_or_else(
+            || {
+                "use an IANA name such as \"Europe/Berlin\", \"America/New_York\" or \"UTC\""
+                    .to_string()
+            },
+            |tz| format!("did you mean \"{}\"?", tz.name()),
+        );
+    problems.push(key, format!("unknown time zone {}; {hint}", quoted(text)));
+    None
+}
+
+/// A file's path relative to the repository root (`CHANGELOG.md`,
+/// `docs/CHANGES.md`): not empty, not absolute, no `..`, so that it
+/// cannot name a file outside the repository.
+pub fn repo_path(text: &str, key: &str, problems: &mut Problems) -> Option<String> {
+    use std::path::{Component, Path};
+    let path = Path::new(text);
+    let why = if crate::sanitize::is_blank(text) {
+        Some("is empty")
+    } else if path.is_absolute() {
+        Some("is absolute")
+    } else if path
+        .components()
+        .any(|c| matches!(c, Component::ParentDir | Component::Prefix(_)))
+    {
+        Some("leaves the repository (..)")
+    } else {
+        None
+    };
+    match why {
+        Some(why) => {
+            problems.push(
+                key,
+                format!(
+                    "{} {why}: write a path from the repository root, like \"CHANGELOG.md\"",
+                    quoted(text)
+                ),
+            );
+            None
+        }
+        None => Some(text.to_string()),
+    }
+}
+
 /// Parse an optional duration (`"3s"`, `"500ms"`), longer than zero and at
 /// most `max`; `default` when absent or invalid (the problem is recorded).
 pub fn duration(
@@ -435,6 +489,43 @@ mod tests {
         assert_eq!(unexpanded_label("/data/${DIR}/x"), "/data/<DIR>/x");
         assert_eq!(unexpanded_label("plain"), "plain");
         assert_eq!(unexpanded_label("${open"), "${open");
+    }
+
+    #[test]
+    fn time_zones_come_from_the_bundled_database() {
+        let mut p = Problems::default();
+        assert_eq!(
+            time_zone("Europe/Berlin", "k", &mut p),
+            Some(chrono_tz::Tz::Europe__Berlin)
+        );
+        assert_eq!(time_zone("UTC", "k", &mut p), Some(chrono_tz::Tz::UTC));
+        assert!(p.is_empty());
+        assert_eq!(time_zone("Europe/Berln", "a", &mut p), None);
+        assert_eq!(time_zone("europe/berlin", "b", &mut p), None);
+        assert!(
+            p.list[0]
+                .message
+                .contains("unknown time zone \"Europe/Berln\"")
+        );
+        assert!(
+            p.list[1]
+                .message
+                .contains("did you mean \"Europe/Berlin\"?")
+        );
+    }
+
+    #[test]
+    fn repository_paths_stay_inside() {
+        let mut p = Problems::default();
+        assert_eq!(
+            repo_path("docs/CHANGES.md", "k", &mut p).as_deref(),
+            Some("docs/CHANGES.md")
+        );
+        assert!(p.is_empty());
+        for bad in ["", "/etc/passwd", "../CHANGELOG.md", "docs/../../x"] {
+            assert_eq!(repo_path(bad, bad, &mut p), None, "{bad}");
+        }
+        assert_eq!(p.list.len(), 4);
     }
 
     #[test]

@@ -26,6 +26,8 @@ impl Serialize for Report {
         m.serialize_entry("version", &self.target.version)?;
         m.serialize_entry("commit", &self.target.commit)?;
         m.serialize_entry("config", &self.config)?;
+        m.serialize_entry("time", &self.time.map(|t| t.rfc3339()))?;
+        m.serialize_entry("time_source", &self.time.map(|t| t.source()))?;
         m.serialize_entry("verdict", self.kind.word(verdict))?;
         m.serialize_entry("exit_code", &verdict.code())?;
         if let Some(strict) = self.strict {

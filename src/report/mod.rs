@@ -312,6 +312,9 @@ pub struct Report {
     /// Where the configuration came from (a path or "embedded default");
     /// `None` when there is no usable configuration.
     pub config: Option<String>,
+    /// The time the checks used (the clock, or `CI_FAKE_UTC`); `None` when
+    /// it could not be read.
+    pub time: Option<crate::clock::Now>,
     pub rows: Vec<CheckResult>,
     /// Why the run could not be evaluated fully (an invalid config). The
     /// verdict is then BLOCKED.
@@ -329,6 +332,7 @@ impl Report {
             kind,
             target,
             config: None,
+            time: None,
             rows: Vec::new(),
             error: None,
             strict: None,

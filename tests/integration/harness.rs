@@ -48,6 +48,8 @@ pub const POLICY_GATES: &[&str] = &[
     "tag_absent",
     "version_newer",
     "required_config",
+    "deploy_window",
+    "changelog_entry",
 ];
 
 /// The gate's final row for each verdict.
@@ -827,8 +829,12 @@ pub fn context(out: &Output) -> String {
 }
 
 /// A JSON report without its `duration_ms` fields (the gate's `checks` or
-/// the pack's `steps`), to compare two runs.
+/// the pack's `steps`) and the time it was made (`time`), to compare two
+/// runs.
 pub fn without_durations(mut doc: serde_json::Value) -> serde_json::Value {
+    if let Some(o) = doc.as_object_mut() {
+        o.remove("time");
+    }
     for key in ["checks", "steps"] {
         if let Some(rows) = doc[key].as_array_mut() {
             for r in rows {

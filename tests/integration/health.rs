@@ -20,8 +20,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::harness::{
-    BIN, BLOCKED, CRITICAL, Exchange, Reaper, Repo, SAFE, Sentinel, Server, context, health_url,
-    json_check, json_of, message_of, own_process_name, row,
+    BIN, BLOCKED, CRITICAL, Exchange, POLICY_GATES, Reaper, Repo, SAFE, Sentinel, Server, context,
+    health_url, json_check, json_of, message_of, own_process_name, row,
 };
 
 /// A port on 127.0.0.1 where nothing listens (bound, then released).
@@ -880,7 +880,10 @@ fn embedded_default_checks_disk_memory_process_and_api() {
         .stdout_has(SAFE)
         .safe();
     let ids = row_ids(&out.stdout);
-    let health: Vec<&str> = ids[8..ids.len() - 1].iter().map(String::as_str).collect();
+    let health: Vec<&str> = ids[POLICY_GATES.len()..ids.len() - 1]
+        .iter()
+        .map(String::as_str)
+        .collect();
     assert_eq!(
         health,
         ["disk:/", "memory", process.as_str(), "api:RS_API_URL"],

@@ -8,7 +8,9 @@
 //! A new gate is one module and one line in [`GATES`].
 
 pub mod branch_allowed;
+pub mod changelog_entry;
 pub mod clean_tree;
+pub mod deploy_window;
 pub mod env_allowed;
 pub mod git_repo;
 pub mod required_config;
@@ -21,6 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use crate::ci;
+use crate::clock::Now;
 use crate::config::{Config, Policy};
 use crate::envsnap::EnvSnapshot;
 use crate::git::tags::{self, Release};
@@ -87,6 +90,16 @@ pub const GATES: &[Gate] = &[
         run: Run::Input(required_config::check),
         complete_tags: false,
     },
+    Gate {
+        id: "deploy_window",
+        run: Run::Input(deploy_window::check),
+        complete_tags: false,
+    },
+    Gate {
+        id: "changelog_entry",
+        run: Run::Release(changelog_entry::check),
+        complete_tags: false,
+    },
 ];
 
 /// A tag pipeline's own tag: the build is for the release tag of
@@ -109,6 +122,10 @@ pub struct Input<'a> {
     pub vars: &'a EnvSnapshot,
     /// Set when this build is the tag pipeline of the release's own tag.
     pub own_tag: Option<OwnTag>,
+    /// The time every gate uses (see [`crate::clock`]).
+    pub now: Now,
+    /// A request to deploy through a freeze (`deploy_window`).
+    pub freeze_override: Option<deploy_window::FreezeOverride>,
 }
 
 impl<'a> Input<'a> {
@@ -118,6 +135,7 @@ impl<'a> Input<'a> {
         config: &'a Config,
         repo: &'a Opened,
         vars: &'a EnvSnapshot,
+        now: Now,
     ) -> Self {
         let policy = config.policy_for(env);
         let release = policy.tag_format.release(version);
@@ -133,7 +151,18 @@ impl<'a> Input<'a> {
             repo,
             vars,
             own_tag,
+            now,
+            freeze_override: deploy_window::FreezeOverride::resolve(None, vars),
         }
+    }
+
+    /// With `--override-freeze`'s reason, when given (it wins over
+    /// `RS_FREEZE_OVERRIDE`).
+    pub fn override_freeze(mut self, reason: Option<&str>) -> Self {
+        if reason.is_some() {
+            self.freeze_override = deploy_window::FreezeOverride::resolve(reason, self.vars);
+        }
+        self
     }
 }
 
@@ -226,7 +255,7 @@ mod tests {
         .expect("embedded default");
         let dir = tempfile::tempdir().expect("temp dir");
         let repo = crate::git::open(dir.path());
-        let input = Input::new("prod", "v1.0.0", &config, &repo, &vars);
+        let input = Input::new("prod", "v1.0.0", &config, &repo, &vars, Now::system());
         run(&input, fail_fast, false, &AtomicBool::new(false))
     }
 
@@ -243,7 +272,9 @@ mod tests {
                 "version_valid",
                 "tag_absent",
                 "version_newer",
-                "required_config"
+                "required_config",
+                "deploy_window",
+                "changelog_entry"
             ]
         );
     }
@@ -272,6 +303,7 @@ mod tests {
             "branch_allowed",
             "tag_absent",
             "version_newer",
+            "changelog_entry",
         ] {
             let r = rows.iter().find(|r| r.id == id).expect(id);
             assert_eq!(r.status(), Status::Skip, "{id}");
