@@ -1,0 +1,471 @@
+//! `verify` against real things: a real Prometheus (Debian's package)
+//! that each test starts on 127.0.0.1 with a throwaway data directory
+//! (see [`Prometheus`]), fed two ways:
+//!
+//! - backfilled history ([`history`], written with promtool before the
+//!   start) judged with `--at`: exact, repeatable verdicts;
+//! - a live scrape (every second) of a loopback [`Exporter`] whose values
+//!   the test changes while `verify` watches.
+//!
+//! Probes hit the harness's [`Server`]s, rollbacks and profile commands
+//! are real commands, and the previous tag comes from a real repository
+//! with tags. Live windows are short (`--for 6s --interval 1s`); a bound
+//! on time leaves at least 3x what is expected (a busy 2-core machine).
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::harness::{
+    Prometheus, Repo, Sentinel, context, http, json_check, json_of, message_of, row, toml_str,
+};
+
+/// The final rows.
+pub const HEALTHY: &str = "| verify                    | OK   | VERIFY=HEALTHY |";
+pub const ROLLBACK: &str = "| verify                    | CRIT | VERIFY=ROLLBACK |";
+
+/// The history starts here: 2023-11-14T22:20:00Z. A sample every 15 s,
+/// k = 0..=40, up to [`AT`].
+const T0: i64 = 1_700_000_400;
+/// The end of the history, T0 + 600 s: where `--at` judges.
+const AT: &str = "2023-11-14T22:30:00Z";
+
+/// `verify --env prod --version v1.2.3` in `repo`.
+pub fn verify(repo: &Repo) -> Sentinel {
+    Sentinel::in_repo(repo).arg("verify").gate("prod", "v1.2.3")
+}
+
+/// `[prometheus]` naming `url`.
+fn prometheus_section(url: &str) -> String {
+    format!("[prometheus]\nurl = {}\n\n", toml_str(url))
+}
+
+/// A `[[verify.rule]]` with `rest` (the bound, `for`, limits).
+fn rule(name: &str, query: &str, rest: &str) -> String {
+    format!(
+        "\n[[verify.rule]]\nname = \"{name}\"\nquery = {}\n{rest}\n",
+        toml_str(query)
+    )
+}
+
+/// The samples every backfill test reads, as OpenMetrics text: one sample
+/// every 15 s from T0 (k = 0) to T0 + 600 (k = 40), unless said otherwise.
+///
+/// - `http_requests_total{code}`: +570 (200), +24 (500), +6 (503) a step:
+///   600 requests per 15 s, 30 of them 5xx;
+/// - `idle_requests_total{code}`: constant (no traffic at all);
+/// - `http_request_duration_seconds`: a histogram, per step 50 requests
+///   up to 0.1 s, 30 more up to 0.25, 10 more up to 0.5, 10 more up to 1;
+/// - `rs_error_ratio{case}`: a gauge; `sustained` 0.05 throughout; `late`
+///   0.005 up to k = 32 (22:28:00), then 0.05 (8 samples); `recovers`
+///   0.005 up to k = 31, 0.05 for k = 32..=39 (8 samples), 0.005 at k = 40;
+/// - `rs_newest_nan`: 0.5, and NaN at k = 40;
+/// - `rs_stale`: 0.5 at T0 + 7 + 15k for k = 0..=16 only (the last at
+///   22:24:07).
+fn history() -> String {
+    let t = |k: i64| T0 + 15 * k;
+    let mut out = String::new();
+    out.push_str("# TYPE http_requests counter\n");
+    for (code, per_step) in [("200", 570), ("500", 24), ("503", 6)] {
+        for k in 0..=40 {
+            let v = 1000 + per_step * k;
+            writeln!(out, "http_requests_total{{code=\"{code}\"}} {v} {}", t(k)).unwrap();
+        }
+    }
+    out.push_str("# TYPE idle_requests counter\n");
+    for (code, v) in [("200", 5000), ("500", 7)] {
+        for k in 0..=40 {
+            writeln!(out, "idle_requests_total{{code=\"{code}\"}} {v} {}", t(k)).unwrap();
+        }
+    }
+    out.push_str("# TYPE http_request_duration_seconds histogram\n");
+    for k in 0..=40 {
+        for (le, per_step) in [
+            ("0.1", 50),
+            ("0.25", 80),
+            ("0.5", 90),
+            ("1.0", 100),
+            ("+Inf", 100),
+        ] {
+            let v = per_step * k;
+            writeln!(
+                out,
+                "http_request_duration_seconds_bucket{{le=\"{le}\"}} {v} {}",
+                t(k)
+            )
+            .unwrap();
+        }
+        writeln!(
+            out,
+            "http_request_duration_seconds_count {} {}",
+            100 * k,
+            t(k)
+        )
+        .unwrap();
+        writeln!(out, "http_request_duration_seconds_sum {} {}", 30 * k, t(k)).unwrap();
+    }
+    out.push_str("# TYPE rs_error_ratio gauge\n");
+    for case in ["sustained", "late", "recovers"] {
+        for k in 0..=40 {
+            let v = match case {
+                "late" if k <= 32 => 0.005,
+                "recovers" if !(32..=39).contains(&k) => 0.005,
+                _ => 0.05,
+            };
+            writeln!(out, "rs_error_ratio{{case=\"{case}\"}} {v} {}", t(k)).unwrap();
+        }
+    }
+    out.push_str("# TYPE rs_newest_nan gauge\n");
+    for k in 0..=40 {
+        let v = if k == 40 { "NaN" } else { "0.5" };
+        writeln!(out, "rs_newest_nan {v} {}", t(k)).unwrap();
+    }
+    out.push_str("# TYPE rs_stale gauge\n");
+    for k in 0..=16 {
+        writeln!(out, "rs_stale 0.5 {}", t(k) + 7).unwrap();
+    }
+    out.push_str("# EOF\n");
+    out
+}
+
+/// A Prometheus holding [`history`], scraping nothing.
+fn history_prometheus() -> Prometheus {
+    Prometheus::with_history(Prometheus::no_scrapes(), &history())
+}
+
+/// A repository whose config points at `prom` and has `[verify]` with a
+/// 15 s interval (the history's step) and `rules`.
+fn history_repo(prom: &Prometheus, rules: &str) -> Repo {
+    Repo::with_config(&format!(
+        "{}[verify]\ninterval = \"15s\"\n{rules}",
+        prometheus_section(&prom.url(""))
+    ))
+}
+
+/// The error ratio of the playbook, over one minute.
+const ERROR_RATIO: &str =
+    r#"sum(rate(http_requests_total{code=~"5.."}[1m])) / sum(rate(http_requests_total[1m]))"#;
+/// The p95 latency from the histogram, over one minute.
+const P95: &str =
+    "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[1m])))";
+
+/// The `value` detail of `id`'s row in a JSON report.
+fn value_of(doc: &serde_json::Value, id: &str) -> f64 {
+    json_check(doc, id)["details"]["value"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{id} has no value: {doc:#}"))
+}
+
+// ------------------------------------------------------------ backfilled history
+
+/// `http` is the tests' own client; check it reads a real Prometheus.
+#[test]
+fn the_test_prometheus_answers_on_loopback_only() {
+    let prom = Prometheus::start(Prometheus::no_scrapes());
+    let (status, body) = http(
+        "GET",
+        &prom.url("/api/v1/status/flags"),
+        &[],
+        b"",
+        Duration::from_secs(5),
+    )
+    .expect("flags");
+    assert_eq!(status, 200);
+    let flags: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        flags["data"]["web.listen-address"],
+        format!("127.0.0.1:{}", prom.port())
+    );
+}
+
+#[test]
+fn an_error_ratio_breached_for_the_whole_sustain_rolls_back_with_its_value() {
+    let prom = history_prometheus();
+    let repo = history_repo(
+        &prom,
+        &rule("error_rate", ERROR_RATIO, "max = 0.01\nfor = \"2m\""),
+    );
+    let out = verify(&repo)
+        .args(["--at", AT, "--format", "json"])
+        .critical();
+    let doc = json_of(&out);
+    assert_eq!(doc["verdict"], "ROLLBACK", "{doc:#}");
+    // Over [22:29:00, 22:30:00], 4 steps of 15 s: the 5xx counters grew by
+    // 4 * (24 + 6) = 120, all of them by 4 * 600 = 2400, with samples on
+    // both edges (no extrapolation): (120 / 60) / (2400 / 60) = 0.05.
+    let expected = 0.05;
+    let value = value_of(&doc, "rule:error_rate");
+    assert!((value - expected).abs() < 1e-12, "{value}");
+    let rule = json_check(&doc, "rule:error_rate");
+    assert_eq!(rule["status"], "CRIT");
+    assert_eq!(rule["details"]["outcome"], "BREACH");
+    assert_eq!(rule["details"]["sample_time"], AT);
+    assert_eq!(
+        rule["message"],
+        "error_rate (max 0.01 for 2m): BREACH: 0.05 at 2023-11-14T22:30:00Z: \
+         above the bound for the whole 120s (9 samples)"
+    );
+    // The chart has the 9 samples of the sustain, all 0.05.
+    let points = rule["details"]["chart"]["points"].as_array().unwrap();
+    assert_eq!(points.len(), 9, "{rule:#}");
+    assert_eq!(points[0][0], "2023-11-14T22:28:00Z");
+    assert!(
+        points
+            .iter()
+            .all(|p| (p[1].as_f64().unwrap() - 0.05).abs() < 1e-12)
+    );
+    let rollback = json_check(&doc, "rollback");
+    assert!(
+        rollback["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("no rollback command is configured (verify.rollback); triggered by rule:error_rate breached: 0.05"),
+        "{rollback:#}"
+    );
+}
+
+#[test]
+fn a_p95_from_a_histogram_is_interpolated_inside_its_bucket() {
+    let prom = history_prometheus();
+    // Per step 100 requests: 90 at most 0.5 s, all 100 at most 1 s. The
+    // 95th is the 5th of the 10 in (0.5, 1]: 0.5 + (1 - 0.5) * 5/10 = 0.75.
+    let expected = 0.75;
+    let repo = history_repo(&prom, &rule("p95", P95, "max = 1\nfor = \"2m\""));
+    let out = verify(&repo)
+        .args(["--at", &(T0 + 600).to_string(), "--format", "json"])
+        .safe();
+    let doc = json_of(&out);
+    assert_eq!(doc["verdict"], "HEALTHY", "{doc:#}");
+    let value = value_of(&doc, "rule:p95");
+    assert!((value - expected).abs() < 1e-9, "{value}");
+    assert_eq!(json_check(&doc, "rule:p95")["details"]["outcome"], "OK");
+    // The same p95 against 0.7: above it for the whole sustain.
+    repo.config(&format!(
+        "{}[verify]\ninterval = \"15s\"\n{}",
+        prometheus_section(&prom.url("")),
+        rule("p95", P95, "max = 0.7\nfor = \"2m\"")
+    ));
+    let out = verify(&repo)
+        .args(["--at", AT])
+        .stdout_has(row("rule:p95", "CRIT"))
+        .stdout_has("p95 (max 0.7 for 2m): BREACH: 0.75 at 2023-11-14T22:30:00Z")
+        .stdout_has(ROLLBACK)
+        .critical();
+    assert!(
+        message_of(&out.stdout, "rule:p95").contains("(9 samples)"),
+        "{}",
+        context(&out)
+    );
+}
+
+#[test]
+fn a_breach_one_sample_short_of_the_sustain_is_no_breach() {
+    let prom = history_prometheus();
+    // `recovers`: 8 samples above 0.01, back below at the ninth (22:30:00);
+    // `late`: above only from 22:28:15, 8 samples of the 9 of 2 minutes.
+    let rules = rule(
+        "recovers",
+        r#"max(rs_error_ratio{case="recovers"})"#,
+        "max = 0.01\nfor = \"2m\"",
+    ) + &rule(
+        "late",
+        r#"max(rs_error_ratio{case="late"})"#,
+        "max = 0.01\nfor = \"2m\"",
+    );
+    let repo = history_repo(&prom, &rules);
+    let out = verify(&repo)
+        .args(["--at", AT])
+        .stdout_has(row("rule:recovers", "OK"))
+        .stdout_has(row("rule:late", "OK"))
+        .stdout_has(HEALTHY)
+        .stdout_lacks("rollback")
+        .safe();
+    assert_eq!(
+        message_of(&out.stdout, "rule:recovers"),
+        "recovers (max 0.01 for 2m): OK: 0.005 at 2023-11-14T22:30:00Z"
+    );
+    assert_eq!(
+        message_of(&out.stdout, "rule:late"),
+        "late (max 0.01 for 2m): OK: 0.05 at 2023-11-14T22:30:00Z; beyond the bound for 105s of 120s"
+    );
+    // With a sustain of 105 s (8 samples at 15 s), `late` is a breach.
+    repo.config(&format!(
+        "{}[verify]\ninterval = \"15s\"\n{}",
+        prometheus_section(&prom.url("")),
+        rule(
+            "late",
+            r#"max(rs_error_ratio{case="late"})"#,
+            "max = 0.01\nfor = \"105s\""
+        )
+    ));
+    verify(&repo)
+        .args(["--at", AT])
+        .stdout_has(
+            "late (max 0.01 for 1m 45s): BREACH: 0.05 at 2023-11-14T22:30:00Z: \
+             above the bound for the whole 105s (8 samples)",
+        )
+        .stdout_has(ROLLBACK)
+        .critical();
+}
+
+#[test]
+fn nan_is_no_data_and_rolls_back_whatever_the_limit() {
+    let prom = history_prometheus();
+    // No traffic: 0/0 is NaN at every step. And a gauge whose newest
+    // sample is NaN. `--at` judges once: NO_DATA triggers despite its limit.
+    let rules = rule(
+        "idle_ratio",
+        r#"sum(rate(idle_requests_total{code=~"5.."}[1m])) / sum(rate(idle_requests_total[1m]))"#,
+        "max = 0.01\nfor = \"2m\"\nno_data_limit = 5",
+    ) + &rule(
+        "newest_nan",
+        "max(rs_newest_nan)",
+        "max = 1\nfor = \"1m\"\nno_data_limit = 5",
+    );
+    let repo = history_repo(&prom, &rules);
+    let out = verify(&repo)
+        .args(["--at", AT, "--format", "json"])
+        .critical();
+    let doc = json_of(&out);
+    assert_eq!(doc["verdict"], "ROLLBACK", "{doc:#}");
+    let idle = json_check(&doc, "rule:idle_ratio");
+    assert_eq!(idle["status"], "CRIT");
+    assert_eq!(
+        idle["message"],
+        "idle_ratio (max 0.01 for 2m): NO_DATA: only NaN in the window (9 samples)"
+    );
+    assert_eq!(idle["details"]["value"], serde_json::Value::Null);
+    let nan = json_check(&doc, "rule:newest_nan");
+    assert_eq!(nan["status"], "CRIT");
+    assert_eq!(
+        nan["message"],
+        "newest_nan (max 1 for 1m): NO_DATA: the newest sample is NaN (at 2023-11-14T22:30:00Z)"
+    );
+    // The newest real sample is kept, with its time.
+    assert_eq!(nan["details"]["value"], 0.5, "{nan:#}");
+    assert_eq!(nan["details"]["sample_time"], "2023-11-14T22:29:45Z");
+    assert!(
+        json_check(&doc, "rollback")["message"]
+            .as_str()
+            .unwrap()
+            .contains("rule:idle_ratio has no data: only NaN"),
+        "{doc:#}"
+    );
+}
+
+#[test]
+fn an_empty_result_is_no_data_and_rolls_back() {
+    let prom = history_prometheus();
+    let repo = history_repo(
+        &prom,
+        &rule(
+            "missing",
+            "sum(rate(no_such_requests_total[1m]))",
+            "max = 1\nno_data_limit = 3",
+        ),
+    );
+    verify(&repo)
+        .args(["--at", AT])
+        .stdout_has(row("rule:missing", "CRIT"))
+        .stdout_has("missing (max 1): NO_DATA: no series: the query matched nothing")
+        .stdout_has(ROLLBACK)
+        .critical();
+}
+
+#[test]
+fn a_stale_sample_is_no_data_and_rolls_back() {
+    let prom = history_prometheus();
+    // The last sample is at 22:24:07; Prometheus carries it for its 5
+    // minute lookback, to 22:29:00 on the 15 s steps: at 22:30:00 the
+    // newest point is 60 s old, more than two steps.
+    let repo = history_repo(
+        &prom,
+        &rule("stale", "max(rs_stale)", "max = 1\nfor = \"2m\""),
+    );
+    verify(&repo)
+        .args(["--at", AT])
+        .stdout_has(row("rule:stale", "CRIT"))
+        .stdout_has(
+            "stale (max 1 for 2m): NO_DATA: the newest sample is stale: 0.5 at \
+             2023-11-14T22:29:00Z, 60s before the evaluation",
+        )
+        .stdout_has(ROLLBACK)
+        .critical();
+}
+
+#[test]
+fn queries_prometheus_rejects_are_errors_and_roll_back() {
+    let prom = history_prometheus();
+    // 422: three series on each side of a match on no labels; 400: a
+    // parse error; and three series where a rule judges one.
+    let rules = rule(
+        "many_to_many",
+        "sum(http_requests_total + on() http_requests_total)",
+        "max = 1\nerror_limit = 5",
+    ) + &rule(
+        "unparsable",
+        "sum(rate(http_requests_total[1m])",
+        "max = 1\nerror_limit = 5",
+    ) + &rule(
+        "three_series",
+        "http_requests_total",
+        "max = 1\nerror_limit = 5",
+    );
+    let repo = history_repo(&prom, &rules);
+    let out = verify(&repo)
+        .args(["--at", AT])
+        .stdout_has(row("rule:many_to_many", "CRIT"))
+        .stdout_has(row("rule:unparsable", "CRIT"))
+        .stdout_has(ROLLBACK)
+        .critical();
+    let m = message_of(&out.stdout, "rule:many_to_many");
+    assert!(
+        m.starts_with(
+            "many_to_many (max 1): ERROR: HTTP 422, execution: \
+             found duplicate series for the match group {} on the right hand-side"
+        ),
+        "{m}"
+    );
+    let m = message_of(&out.stdout, "rule:unparsable");
+    assert!(
+        m.starts_with("unparsable (max 1): ERROR: HTTP 400, bad_data: ")
+            && m.contains("parse error"),
+        "{m}"
+    );
+    // A query that is not aggregated to one series.
+    assert_eq!(
+        message_of(&out.stdout, "rule:three_series"),
+        "three_series (max 1): ERROR: the query returned 3 series; a rule judges one: \
+         aggregate it (sum, max, ...)"
+    );
+}
+
+#[test]
+fn the_markdown_report_charts_a_rule_against_its_bound() {
+    let prom = history_prometheus();
+    let repo = history_repo(
+        &prom,
+        &rule(
+            "recovers",
+            r#"max(rs_error_ratio{case="recovers"})"#,
+            "max = 0.01\nfor = \"2m\"",
+        ),
+    );
+    let out = verify(&repo)
+        .args(["--at", AT, "--format", "markdown"])
+        .safe();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let chart = "\
+#### rule:recovers
+
+```mermaid
+xychart-beta
+    title \"rule:recovers: samples (first line) and the bound (second)\"
+    x-axis [\"22:28:00\", \"22:28:15\", \"22:28:30\", \"22:28:45\", \"22:29:00\", \"22:29:15\", \"22:29:30\", \"22:29:45\", \"22:30:00\"]
+    y-axis \"value\"
+    line [0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.005]
+    line [0.01, 0.01, 0.01, 0.01, 0.01, 0.01, 0.01, 0.01, 0.01]
+```
+";
+    assert!(text.contains(chart), "{text}");
+    assert!(text.contains("| rule:recovers | OK |"), "{text}");
+}
