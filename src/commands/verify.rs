@@ -593,7 +593,7 @@ fn probe_outcome(p: &crate::verify::Probe, t: &ProbeTrack, at: bool) -> Outcome 
         return Outcome::skip("not evaluated: interrupted");
     };
     let last_text = match last {
-        Ok(s) => format!("-> {s}"),
+        Ok(s) => format!(" -> {s}"),
         Err(e) => format!(": {e}"),
     };
     let counts = format!(

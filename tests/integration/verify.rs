@@ -12,11 +12,14 @@
 //! with tags. Live windows are short (`--for 6s --interval 1s`); a bound
 //! on time leaves at least 3x what is expected (a busy 2-core machine).
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::harness::{
-    Prometheus, Repo, Sentinel, context, http, json_check, json_of, message_of, row, toml_str,
+    Exchange, Prometheus, Reaper, Repo, Sentinel, Server, context, http, json_check, json_of,
+    message_of, row, toml_str,
 };
 
 /// The final rows.
@@ -44,6 +47,14 @@ fn rule(name: &str, query: &str, rest: &str) -> String {
     format!(
         "\n[[verify.rule]]\nname = \"{name}\"\nquery = {}\n{rest}\n",
         toml_str(query)
+    )
+}
+
+/// A `[[verify.probe]]` of `url` with `rest`.
+fn probe(name: &str, url: &str, rest: &str) -> String {
+    format!(
+        "\n[[verify.probe]]\nname = \"{name}\"\nurl = {}\n{rest}\n",
+        toml_str(url)
     )
 }
 
@@ -468,4 +479,357 @@ xychart-beta
 ";
     assert!(text.contains(chart), "{text}");
     assert!(text.contains("| rule:recovers | OK |"), "{text}");
+}
+
+// ------------------------------------------------------------ live scrapes
+
+/// A loopback exporter: the text exposition of the values the test sets
+/// (`name` or `name{label="v"}` to a number), scraped by Prometheus.
+struct Exporter {
+    values: Arc<Mutex<BTreeMap<String, f64>>>,
+    server: Server,
+}
+
+impl Exporter {
+    fn start(initial: &[(&str, f64)]) -> Self {
+        let values: BTreeMap<String, f64> =
+            initial.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+        let values = Arc::new(Mutex::new(values));
+        let shared = Arc::clone(&values);
+        let server = Server::with_limits(Duration::from_secs(300), 5000, move |x| {
+            let body: String = shared
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| format!("{k} {v}\n"))
+                .collect();
+            x.reply(
+                "200 OK",
+                &["Content-Type: text/plain; version=0.0.4"],
+                &body,
+            );
+        });
+        Self { values, server }
+    }
+
+    fn set(&self, name: &str, value: f64) {
+        self.values.lock().unwrap().insert(name.to_string(), value);
+    }
+
+    /// A Prometheus scraping this exporter every second, once it has
+    /// scraped `name` at `value`.
+    fn scraped(&self, name: &str, value: f64) -> Prometheus {
+        let target = format!("127.0.0.1:{}", self.server.port());
+        let prom = Prometheus::start(&Prometheus::scraping(&target));
+        prom.wait_for_value(name, value, Duration::from_secs(30));
+        prom
+    }
+}
+
+/// Run `verify` with `args` in `repo` as a child the reaper holds.
+fn spawn_verify(repo: &Repo, reaper: &mut Reaper, args: &[&str]) {
+    let mut cmd = verify(repo).args(args).into_command();
+    reaper.spawn(&mut cmd);
+}
+
+/// The outcomes of a JSON row's evaluations, in order.
+fn outcomes(doc: &serde_json::Value, id: &str) -> Vec<String> {
+    json_check(doc, id)["details"]["evaluations"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{id} has no evaluations: {doc:#}"))
+        .iter()
+        .map(|e| e["outcome"].as_str().unwrap_or("?").to_string())
+        .collect()
+}
+
+#[test]
+fn a_healthy_window_is_watched_to_its_end_and_every_evaluation_is_in_the_json() {
+    let exporter = Exporter::start(&[("rs_latency_seconds", 0.2)]);
+    let prom = exporter.scraped("rs_latency_seconds", 0.2);
+    let app = Server::start(Exchange::ok);
+    let repo = Repo::with_config(&format!(
+        "{}[verify]\n{}{}",
+        prometheus_section(&prom.url("")),
+        probe("health", &app.url("/health"), ""),
+        rule(
+            "latency",
+            "max(rs_latency_seconds)",
+            "max = 0.5\nfor = \"3s\""
+        ),
+    ));
+    let start = Instant::now();
+    let out = verify(&repo)
+        .args(["--for", "6s", "--interval", "1s", "--format", "json"])
+        .safe();
+    let took = start.elapsed();
+    let doc = json_of(&out);
+    assert_eq!(doc["verdict"], "HEALTHY", "{doc:#}");
+    // Evaluations at 0, 1, ..., 6 s: seven, all in the report.
+    assert_eq!(outcomes(&doc, "probe:health"), ["OK"; 7], "{doc:#}");
+    assert_eq!(outcomes(&doc, "rule:latency"), ["OK"; 7], "{doc:#}");
+    assert_eq!(app.requests().len(), 7);
+    for e in json_check(&doc, "rule:latency")["details"]["evaluations"]
+        .as_array()
+        .unwrap()
+    {
+        assert_eq!(e["value"], "0.2", "{e:#}");
+        assert!(e["at"].is_string() && e["sample_time"].is_string(), "{e:#}");
+    }
+    assert_eq!(
+        json_check(&doc, "probe:health")["message"],
+        format!(
+            "GET {} -> 200; 7 evaluations, 0 failures",
+            app.url("/health")
+        )
+    );
+    assert!(
+        took >= Duration::from_secs(6) && took < Duration::from_secs(30),
+        "{took:?}"
+    );
+}
+
+#[test]
+fn a_metric_crossing_its_bound_mid_window_rolls_back() {
+    let exporter = Exporter::start(&[("rs_latency_seconds", 0.2)]);
+    let prom = exporter.scraped("rs_latency_seconds", 0.2);
+    let app = Server::start(Exchange::ok);
+    let repo = Repo::with_config(&format!(
+        "{}[verify]\n{}{}",
+        prometheus_section(&prom.url("")),
+        probe("health", &app.url("/health"), ""),
+        rule(
+            "latency",
+            "max(rs_latency_seconds)",
+            "max = 0.5\nfor = \"3s\""
+        ),
+    ));
+    let mut reaper = Reaper::for_repo(&repo);
+    spawn_verify(
+        &repo,
+        &mut reaper,
+        &["--for", "60s", "--interval", "1s", "--format", "json"],
+    );
+    // The second evaluation has begun: the first found it healthy.
+    app.wait_for(2);
+    exporter.set("rs_latency_seconds", 2.5);
+    let changed = Instant::now();
+    // Seen in about a second, held for 3 s, then the next evaluation.
+    let out = reaper.wait(Duration::from_secs(30));
+    let took = changed.elapsed();
+    assert_eq!(out.status.code(), Some(2), "{}", context(&out));
+    let doc = json_of(&out);
+    let seen = outcomes(&doc, "rule:latency");
+    assert_eq!(seen.first().map(String::as_str), Some("OK"), "{seen:?}");
+    assert_eq!(seen.last().map(String::as_str), Some("BREACH"), "{seen:?}");
+    assert!(seen[..seen.len() - 1].iter().all(|o| o == "OK"), "{seen:?}");
+    let rule = json_check(&doc, "rule:latency");
+    assert!(
+        rule["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("latency (max 0.5 for 3s): BREACH: 2.5 at "),
+        "{rule:#}"
+    );
+    assert!(took < Duration::from_secs(30), "{took:?}");
+}
+
+#[test]
+fn a_probe_going_bad_mid_window_rolls_back_on_its_third_failure_in_a_row() {
+    let exporter = Exporter::start(&[("rs_latency_seconds", 0.2)]);
+    let prom = exporter.scraped("rs_latency_seconds", 0.2);
+    // Three good answers, then 503 for good.
+    let app = Server::start(|x| {
+        if x.n < 3 {
+            x.ok()
+        } else {
+            x.reply("503 Service Unavailable", &[], "down")
+        }
+    });
+    let repo = Repo::with_config(&format!(
+        "{}[verify]\n{}{}",
+        prometheus_section(&prom.url("")),
+        probe("health", &app.url("/health"), "failures = 2"),
+        rule(
+            "latency",
+            "max(rs_latency_seconds)",
+            "max = 0.5\nfor = \"3s\""
+        ),
+    ));
+    let start = Instant::now();
+    let out = verify(&repo)
+        .args(["--for", "60s", "--interval", "1s", "--format", "json"])
+        .critical();
+    let took = start.elapsed();
+    let doc = json_of(&out);
+    assert_eq!(
+        outcomes(&doc, "probe:health"),
+        ["OK", "OK", "OK", "FAIL", "FAIL", "FAIL"],
+        "{doc:#}"
+    );
+    assert_eq!(outcomes(&doc, "rule:latency"), ["OK"; 6], "{doc:#}");
+    assert_eq!(app.requests().len(), 6, "one GET per evaluation, no retry");
+    let probe_row = json_check(&doc, "probe:health");
+    assert_eq!(probe_row["status"], "CRIT");
+    assert_eq!(
+        probe_row["message"],
+        format!(
+            "GET {} -> 503; probe:health failed 3 times in a row (limit 2); 6 evaluations, 3 failures",
+            app.url("/health")
+        )
+    );
+    assert_eq!(json_check(&doc, "rule:latency")["status"], "OK");
+    // Six evaluations a second apart, long before the window's end.
+    assert!(took < Duration::from_secs(25), "{took:?}");
+}
+
+#[test]
+fn prometheus_stopped_mid_window_is_an_error_and_rolls_back() {
+    let exporter = Exporter::start(&[("rs_latency_seconds", 0.2)]);
+    let mut prom = exporter.scraped("rs_latency_seconds", 0.2);
+    let app = Server::start(Exchange::ok);
+    let repo = Repo::with_config(&format!(
+        "{}[verify]\n{}{}",
+        prometheus_section(&prom.url("")),
+        probe("health", &app.url("/health"), ""),
+        rule(
+            "latency",
+            "max(rs_latency_seconds)",
+            "max = 0.5\nfor = \"3s\"\nerror_limit = 2"
+        ),
+    ));
+    let mut reaper = Reaper::for_repo(&repo);
+    spawn_verify(
+        &repo,
+        &mut reaper,
+        &["--for", "60s", "--interval", "1s", "--format", "json"],
+    );
+    app.wait_for(2);
+    prom.stop();
+    let stopped = Instant::now();
+    // Three errors in a row (limit 2), a second apart.
+    let out = reaper.wait(Duration::from_secs(30));
+    let took = stopped.elapsed();
+    assert_eq!(out.status.code(), Some(2), "{}", context(&out));
+    let doc = json_of(&out);
+    let seen = outcomes(&doc, "rule:latency");
+    assert_eq!(seen[0], "OK", "{seen:?}");
+    assert_eq!(seen[seen.len() - 3..], ["ERROR"; 3], "{seen:?}");
+    let rule = json_check(&doc, "rule:latency");
+    assert_eq!(
+        rule["message"],
+        "latency (max 0.5 for 3s): ERROR: unreachable: connection refused"
+    );
+    assert!(
+        json_check(&doc, "rollback")["message"]
+            .as_str()
+            .unwrap()
+            .contains("rule:latency could not be evaluated: unreachable: connection refused"),
+        "{doc:#}"
+    );
+    assert!(took < Duration::from_secs(30), "{took:?}");
+}
+
+#[test]
+fn a_hung_probe_rolls_back_within_its_timeouts() {
+    let app = Server::start(Exchange::hold);
+    let repo = Repo::with_config(&format!(
+        "[verify]\n{}",
+        probe(
+            "health",
+            &app.url("/health"),
+            "failures = 1\ntimeout = \"1s\""
+        ),
+    ));
+    let start = Instant::now();
+    let out = verify(&repo)
+        .args(["--for", "60s", "--interval", "1s"])
+        .stdout_has(row("probe:health", "CRIT"))
+        .stdout_has(ROLLBACK)
+        .critical();
+    let took = start.elapsed();
+    let m = message_of(&out.stdout, "probe:health");
+    assert!(
+        m.contains("timed out") && m.contains("probe:health failed 2 times in a row (limit 1)"),
+        "{m}"
+    );
+    assert_eq!(app.requests().len(), 2);
+    // Two evaluations of at most a second each, a second apart.
+    assert!(took < Duration::from_secs(15), "{took:?}");
+}
+
+#[test]
+fn no_data_an_error_or_a_failing_probe_within_its_limit_at_the_end_is_not_healthy() {
+    let prom = Prometheus::start(Prometheus::no_scrapes());
+    let app = Server::start(|x| x.reply("503 Service Unavailable", &[], "down"));
+    let repo = Repo::with_config(&format!(
+        "{}[verify]\n{}{}{}",
+        prometheus_section(&prom.url("")),
+        probe("health", &app.url("/health"), "failures = 100"),
+        rule(
+            "missing",
+            "sum(rate(no_such_requests_total[1m]))",
+            "max = 1\nno_data_limit = 100"
+        ),
+        rule(
+            "unparsable",
+            "sum(rate(http_requests_total[1m])",
+            "max = 1\nerror_limit = 100"
+        ),
+    ));
+    let out = verify(&repo)
+        .args(["--for", "3s", "--interval", "1s", "--format", "json"])
+        .critical();
+    let doc = json_of(&out);
+    assert_eq!(doc["verdict"], "ROLLBACK", "{doc:#}");
+    assert_eq!(outcomes(&doc, "rule:missing"), ["NO_DATA"; 4]);
+    assert_eq!(outcomes(&doc, "rule:unparsable"), ["ERROR"; 4]);
+    assert_eq!(outcomes(&doc, "probe:health"), ["FAIL"; 4]);
+    for id in ["rule:missing", "rule:unparsable", "probe:health"] {
+        assert_eq!(json_check(&doc, id)["status"], "CRIT", "{id}: {doc:#}");
+    }
+    assert!(
+        json_check(&doc, "probe:health")["message"]
+            .as_str()
+            .unwrap()
+            .contains("the window ended with it failing (4 of 100 allowed in a row)"),
+        "{doc:#}"
+    );
+    assert_eq!(
+        json_check(&doc, "rollback")["details"]["reason"],
+        serde_json::Value::Null,
+        "no rollback command: the row has no details"
+    );
+    assert!(
+        json_check(&doc, "rollback")["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("triggered by probe:health ended the window failing"),
+        "{doc:#}"
+    );
+}
+
+#[test]
+fn once_with_no_data_is_a_trigger() {
+    let prom = Prometheus::start(Prometheus::no_scrapes());
+    let repo = Repo::with_config(&format!(
+        "{}[verify]\n{}",
+        prometheus_section(&prom.url("")),
+        rule(
+            "missing",
+            "sum(rate(no_such_requests_total[1m]))",
+            "max = 1\nno_data_limit = 5"
+        ),
+    ));
+    let out = verify(&repo)
+        .arg("--once")
+        .stdout_has(row("rule:missing", "CRIT"))
+        .stdout_has(ROLLBACK)
+        .critical();
+    assert!(
+        message_of(&out.stdout, "rollback").ends_with(
+            "triggered by rule:missing has no data: no series: the query matched nothing"
+        ),
+        "{}",
+        context(&out)
+    );
 }
