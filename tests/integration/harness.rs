@@ -21,6 +21,9 @@
 //!   directory, backfilled with promtool or scraping a test exporter; its
 //!   process group is killed when the test ends, pass or fail. A missing
 //!   `prometheus` or `promtool` fails the test with the install command.
+//! - [`webhook_receiver`] and [`slack_receiver`]: [`Server`]s that take
+//!   notifications; the first checks every Standard Webhooks signature on
+//!   its own ([`signature_check`]).
 
 #![allow(dead_code)]
 
@@ -1343,4 +1346,74 @@ impl Drop for Prometheus {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+// ------------------------------------------------------------ webhook receivers
+
+/// A Standard Webhooks signing secret for `key`: `whsec_<base64>`.
+pub fn whsec(key: &[u8]) -> String {
+    use base64::Engine;
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(key)
+    )
+}
+
+/// Whether `r` carries a valid Standard Webhooks signature made with
+/// `key`, computed here on its own: `webhook-id` (`msg_...`),
+/// `webhook-timestamp` (unix seconds, within 5 minutes of now) and a
+/// `v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">` among the
+/// space-separated signatures of `webhook-signature`.
+pub fn signature_check(key: &[u8], r: &Request) -> Result<(), String> {
+    use base64::Engine;
+    use hmac::Mac;
+    let id = r.header("webhook-id").ok_or("no webhook-id header")?;
+    let timestamp = r
+        .header("webhook-timestamp")
+        .ok_or("no webhook-timestamp header")?;
+    let signatures = r
+        .header("webhook-signature")
+        .ok_or("no webhook-signature header")?;
+    if !id.starts_with("msg_") {
+        return Err(format!("webhook-id {id:?} does not start with msg_"));
+    }
+    let sent: i64 = timestamp
+        .parse()
+        .map_err(|_| format!("webhook-timestamp {timestamp:?} is not unix seconds"))?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs() as i64;
+    if (now - sent).abs() > 300 {
+        return Err(format!(
+            "webhook-timestamp {sent} is not within 5 minutes of {now}"
+        ));
+    }
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("an HMAC key");
+    mac.update(format!("{id}.{timestamp}.").as_bytes());
+    mac.update(&r.body);
+    let expected = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    if signatures
+        .split(' ')
+        .any(|s| s.strip_prefix("v1,") == Some(expected.as_str()))
+    {
+        Ok(())
+    } else {
+        Err(format!("no signature matches: {signatures:?}"))
+    }
+}
+
+/// A webhook receiver that takes (204) only deliveries signed with `key`
+/// and answers 401 to the rest; every request is recorded.
+pub fn webhook_receiver(key: &[u8]) -> Server {
+    let key = key.to_vec();
+    Server::start(move |x| match signature_check(&key, &x.request) {
+        Ok(()) => x.reply("204 No Content", &[], ""),
+        Err(why) => x.reply("401 Unauthorized", &["Content-Type: text/plain"], &why),
+    })
+}
+
+/// A Slack incoming webhook's answer: 200 with the body `ok`.
+pub fn slack_receiver() -> Server {
+    Server::start(|x| x.reply("200 OK", &["Content-Type: text/plain"], "ok"))
 }

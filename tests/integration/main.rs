@@ -9,6 +9,7 @@ mod config;
 mod gates;
 mod hardening;
 mod health;
+mod notify;
 mod output;
 mod pack;
 mod readme;
