@@ -396,12 +396,19 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     }
     runtime.shutdown_background();
     let interrupted = stop.load(Ordering::SeqCst);
+    // Why a probe, rule or switch has no evaluation: the run was stopped,
+    // or a smoke step triggered before the watch began.
+    let not_run = if interrupted {
+        "not evaluated: interrupted"
+    } else {
+        "not evaluated: a smoke step triggered first"
+    };
 
     // The rows: what each saw, and whether it ended well.
     let mut ended_badly: Vec<String> = Vec::new();
     for (p, track) in verify.probes.iter().zip(&probes) {
         let id = format!("probe:{}", p.name);
-        let outcome = probe_outcome(p, track, at.is_some());
+        let outcome = probe_outcome(p, track, at.is_some(), not_run);
         if track.trigger.is_none() && outcome.status == Status::Crit {
             ended_badly.push(id.clone());
         }
@@ -417,7 +424,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     }
     for (r, track) in verify.rules.iter().zip(&rules) {
         let id = format!("rule:{}", r.name);
-        let outcome = rule_outcome(r, track);
+        let outcome = rule_outcome(r, track, not_run);
         if track.trigger.is_none() && outcome.status == Status::Crit {
             ended_badly.push(id.clone());
         }
@@ -431,7 +438,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         let outcome = match switch_rows.remove(&sw.name) {
             Some((o, history)) => o.detail("evaluations", history),
             None if at.is_some() => Outcome::skip("not evaluated: --at judges stored metrics only"),
-            None => Outcome::skip("not evaluated: interrupted"),
+            None => Outcome::skip(not_run),
         };
         rows.push(
             CheckResult::new(&id, Phase::Verify, outcome, Duration::ZERO)
@@ -584,13 +591,13 @@ impl Watch<'_> {
 
 /// A probe's row: CRIT when it triggered or the window ended with it
 /// failing; WARN when it failed within its limit and recovered.
-fn probe_outcome(p: &crate::verify::Probe, t: &ProbeTrack, at: bool) -> Outcome {
+fn probe_outcome(p: &crate::verify::Probe, t: &ProbeTrack, at: bool, not_run: &str) -> Outcome {
     let url = mask_url(&p.req.url);
     if at {
         return Outcome::skip("not evaluated: --at judges stored metrics only");
     }
     let Some(last) = &t.last else {
-        return Outcome::skip("not evaluated: interrupted");
+        return Outcome::skip(not_run);
     };
     let last_text = match last {
         Ok(s) => format!(" -> {s}"),
@@ -619,9 +626,9 @@ fn probe_outcome(p: &crate::verify::Probe, t: &ProbeTrack, at: bool) -> Outcome 
 }
 
 /// A rule's row: the query, the last value with its sample time, the bound.
-fn rule_outcome(r: &crate::verify::Rule, t: &RuleTrack) -> Outcome {
+fn rule_outcome(r: &crate::verify::Rule, t: &RuleTrack, not_run: &str) -> Outcome {
     let Some(last) = &t.last else {
-        return Outcome::skip("not evaluated: interrupted");
+        return Outcome::skip(not_run);
     };
     let bound = if r.sustain.is_zero() {
         r.bound.describe()

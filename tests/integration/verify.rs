@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 
 use crate::harness::{
     Exchange, Prometheus, Reaper, Repo, Sentinel, Server, context, http, json_check, json_of,
-    message_of, row, toml_str,
+    message_of, row, signature_check, slack_receiver, toml_str, webhook_receiver, whsec,
 };
+use crate::notify::{KEY, NOTIFY};
 
 /// The final rows.
 pub const HEALTHY: &str = "| verify                    | OK   | VERIFY=HEALTHY |";
@@ -832,4 +833,139 @@ fn once_with_no_data_is_a_trigger() {
         "{}",
         context(&out)
     );
+}
+
+// ------------------------------------------------------------ the rollback
+
+/// A repository whose HEAD carries the release `v1.2.3`, with `v1.1.0`
+/// and `v1.0.0` below it on `main`, and `v1.2.0` on a branch HEAD does not
+/// contain: the previous tag is `v1.1.0`. `config` is committed on top.
+fn tagged_repo(config: &str) -> Repo {
+    let repo = Repo::new();
+    repo.tag("v1.0.0");
+    repo.commit_all("two");
+    repo.tag("v1.1.0");
+    repo.git(["checkout", "-q", "-b", "side"]);
+    repo.commit_all("side");
+    repo.tag("v1.2.0");
+    repo.git(["checkout", "-q", "main"]);
+    repo.config(config);
+    repo.tag("v1.2.3");
+    repo
+}
+
+/// `[verify]` with a smoke step that fails (exit 3), a probe it keeps
+/// from running, and a rollback that writes its arguments to
+/// `$OUT/rollback.args`, prints, and exits 7.
+const ROLLBACK_CONFIG: &str = r#"[verify]
+rollback = ["sh", "-c", "printf '%s\n' \"$@\" > \"$OUT/rollback.args\"; echo rolled back to $RS_PREVIOUS_TAG; exit 7", "rollback", "--env", "{env}", "--to", "{previous_tag}", "--from", "{version}"]
+
+[[verify.smoke]]
+name = "critical"
+run = ["sh", "-c", "echo smoke says no; exit 3"]
+timeout = "30s"
+
+[[verify.probe]]
+name = "health"
+url = "http://127.0.0.1:9/never-asked"
+"#;
+
+#[test]
+fn the_rollback_runs_with_the_previous_tag_the_version_and_the_env() {
+    let repo = tagged_repo(&format!("{NOTIFY}\n{ROLLBACK_CONFIG}"));
+    let slack = slack_receiver();
+    let hook = webhook_receiver(KEY);
+    let out = verify(&repo)
+        .env("OUT", repo.scratch())
+        .env("SLACK_WEBHOOK_URL", slack.url("/services/T0/B0/slack"))
+        .env("AUDIT_WEBHOOK_URL", hook.url("/hooks/audit"))
+        .env("AUDIT_WEBHOOK_SECRET", whsec(KEY))
+        .args(["--format", "json"])
+        .critical();
+    let doc = json_of(&out);
+    assert_eq!(doc["verdict"], "ROLLBACK", "{doc:#}");
+    let args = std::fs::read_to_string(repo.scratch().join("rollback.args")).expect("it ran");
+    assert_eq!(args, "--env\nprod\n--to\nv1.1.0\n--from\nv1.2.3\n");
+    let rb = json_check(&doc, "rollback");
+    assert_eq!(rb["status"], "FAIL", "{rb:#}");
+    assert_eq!(rb["details"]["exit_code"], 7, "{rb:#}");
+    assert_eq!(rb["details"]["stdout"], "rolled back to v1.1.0\n", "{rb:#}");
+    assert_eq!(
+        rb["details"]["reason"],
+        "smoke:critical failed: failed: exit 3"
+    );
+    assert!(
+        rb["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("rollback --env prod --to v1.1.0 --from v1.2.3: exit 7"),
+        "{rb:#}"
+    );
+    let smoke = json_check(&doc, "smoke:critical");
+    assert_eq!(smoke["status"], "CRIT");
+    assert_eq!(smoke["details"]["stdout"], "smoke says no\n");
+    // The smoke step triggered before the watch began.
+    let probe_row = json_check(&doc, "probe:health");
+    assert_eq!(probe_row["status"], "SKIP");
+    assert_eq!(
+        probe_row["message"],
+        "not evaluated: a smoke step triggered first"
+    );
+    assert_eq!(doc["interrupted"], false);
+    // People are told, with the tag rolled back to.
+    let text = "ARIS3 rollout of v1.2.3 on prod aborted due to smoke:critical failed: \
+                failed: exit 3. Rollback in progress to v1.1.0. Next status in 10 min.";
+    let s = &slack.wait_for(1)[0];
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&s.body).unwrap()["text"],
+        text
+    );
+    let h = &hook.wait_for(1)[0];
+    signature_check(KEY, h).unwrap();
+    let b: serde_json::Value = serde_json::from_slice(&h.body).unwrap();
+    assert_eq!(b["type"], "verify.rollback");
+    assert_eq!(b["data"]["text"], text);
+    assert_eq!(b["data"]["previous_tag"], "v1.1.0");
+    assert_eq!(b["data"]["verdict"], "ROLLBACK");
+    assert_eq!(json_check(&doc, "notify:audit")["status"], "OK", "{doc:#}");
+}
+
+#[test]
+fn no_rollback_says_what_would_run_and_runs_nothing() {
+    let repo = tagged_repo(ROLLBACK_CONFIG);
+    let out = verify(&repo)
+        .env("OUT", repo.scratch())
+        .arg("--no-rollback")
+        .stdout_has(row("rollback", "SKIP"))
+        .stdout_has(ROLLBACK)
+        .critical();
+    assert!(
+        message_of(&out.stdout, "rollback")
+            .ends_with("rollback --env prod --to v1.1.0 --from v1.2.3"),
+        "{}",
+        context(&out)
+    );
+    assert!(
+        message_of(&out.stdout, "rollback").starts_with("--no-rollback: would run: sh -c "),
+        "{}",
+        context(&out)
+    );
+    assert!(!repo.scratch().join("rollback.args").exists());
+}
+
+#[test]
+fn without_a_release_below_the_rollback_that_needs_one_does_not_run() {
+    // No tags at all: {previous_tag} has no value.
+    let repo = Repo::with_config(ROLLBACK_CONFIG);
+    let out = verify(&repo)
+        .env("OUT", repo.scratch())
+        .stdout_has(row("rollback", "FAIL"))
+        .stdout_has(ROLLBACK)
+        .critical();
+    assert_eq!(
+        message_of(&out.stdout, "rollback"),
+        "cannot run the rollback: {previous_tag} is unknown: no release tag below v1.2.3 \
+         is reachable from HEAD"
+    );
+    assert!(!repo.scratch().join("rollback.args").exists());
 }
