@@ -969,3 +969,147 @@ fn without_a_release_below_the_rollback_that_needs_one_does_not_run() {
     );
     assert!(!repo.scratch().join("rollback.args").exists());
 }
+
+// ------------------------------------------------------------ profile switches
+
+/// How long Prometheus may take to show a changed value (two scrapes
+/// expected).
+const SCRAPED: Duration = Duration::from_secs(30);
+
+/// A switch `edge` from `moderate` to `conservative` after 3 evaluations
+/// of `max(edge_ema1h)` below 0, back when `max(edge_ema24h)` is at least
+/// 1.5; each profile's command appends its name to `$OUT/applied`.
+fn switch_config(prom: &Prometheus) -> String {
+    format!(
+        r#"{}[verify]
+interval = "1s"
+
+[[verify.switch]]
+name = "edge"
+query = "max(edge_ema1h)"
+min = 0
+after = 3
+recover_query = "max(edge_ema24h)"
+recover_min = 1.5
+profiles = ["moderate", "conservative"]
+apply = {{ moderate = ["sh", "-c", "echo moderate >> \"$OUT/applied\""], conservative = ["sh", "-c", "echo conservative >> \"$OUT/applied\""] }}
+"#,
+        prometheus_section(&prom.url(""))
+    )
+}
+
+#[test]
+fn a_switch_degrades_after_three_and_recovers_only_on_its_second_condition() {
+    let exporter = Exporter::start(&[("edge_ema1h", -0.5), ("edge_ema24h", 1.0)]);
+    let prom = exporter.scraped("edge_ema1h", -0.5);
+    prom.wait_for_value("edge_ema24h", 1.0, SCRAPED);
+    let repo = Repo::with_config(&switch_config(&prom));
+    let state_path = repo.path.join(".release-sentinel/verify-state.json");
+    let applied = repo.scratch().join("applied");
+    // One `verify --once` (a cron run): the switch's row, and the state
+    // file as it is afterwards.
+    let run = || {
+        let out = verify(&repo)
+            .env("OUT", repo.scratch())
+            .args(["--once", "--format", "json"])
+            .safe();
+        let doc = json_of(&out);
+        assert_eq!(doc["verdict"], "HEALTHY", "{doc:#}");
+        let row = json_check(&doc, "switch:edge").clone();
+        let state: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&state_path).expect("state file"))
+                .expect("state file is JSON");
+        (row, state)
+    };
+    let counts = |row: &serde_json::Value, state: &serde_json::Value| {
+        let d = &row["details"];
+        let s = &state["switches"]["edge"];
+        assert_eq!(d["profile"], s["profile"], "{row:#} {state:#}");
+        assert_eq!(d["breaching"], s["breaching"], "{row:#} {state:#}");
+        assert_eq!(d["switches"], s["switches"], "{row:#} {state:#}");
+        (
+            d["profile"].as_str().unwrap().to_string(),
+            d["breaching"].as_u64().unwrap(),
+            d["switches"].as_u64().unwrap(),
+        )
+    };
+    let expect = |(row, state): (serde_json::Value, serde_json::Value),
+                  want: (&str, u64, u64),
+                  status: &str,
+                  applied_now: Option<&str>| {
+        let (p, b, s) = counts(&row, &state);
+        assert_eq!((p.as_str(), b, s), want, "{row:#}");
+        assert_eq!(row["status"], status, "{row:#}");
+        let message = row["message"].as_str().unwrap();
+        match applied_now {
+            Some(profile) => assert!(
+                message.starts_with(&format!("PROFILE_APPLIED={profile}; profile {profile} (")),
+                "{message}"
+            ),
+            None => assert!(!message.contains("PROFILE_APPLIED"), "{message}"),
+        }
+    };
+    // Two below 0, then one good sample: the count starts over.
+    expect(run(), ("moderate", 1, 0), "OK", None);
+    expect(run(), ("moderate", 2, 0), "OK", None);
+    exporter.set("edge_ema1h", 0.5);
+    prom.wait_for_value("edge_ema1h", 0.5, SCRAPED);
+    expect(run(), ("moderate", 0, 0), "OK", None);
+    // Three in a row: degraded, and its command ran.
+    exporter.set("edge_ema1h", -0.5);
+    prom.wait_for_value("edge_ema1h", -0.5, SCRAPED);
+    expect(run(), ("moderate", 1, 0), "OK", None);
+    expect(run(), ("moderate", 2, 0), "OK", None);
+    assert!(!applied.exists());
+    expect(run(), ("conservative", 0, 1), "WARN", Some("conservative"));
+    assert_eq!(std::fs::read_to_string(&applied).unwrap(), "conservative\n");
+    // A good ema1h does not bring it back: the 24 h average is below 1.5.
+    exporter.set("edge_ema1h", 0.5);
+    prom.wait_for_value("edge_ema1h", 0.5, SCRAPED);
+    expect(run(), ("conservative", 0, 1), "WARN", None);
+    expect(run(), ("conservative", 0, 1), "WARN", None);
+    // The second condition holds: back to normal.
+    exporter.set("edge_ema24h", 2.0);
+    prom.wait_for_value("edge_ema24h", 2.0, SCRAPED);
+    expect(run(), ("moderate", 0, 2), "OK", Some("moderate"));
+    assert_eq!(
+        std::fs::read_to_string(&applied).unwrap(),
+        "conservative\nmoderate\n"
+    );
+}
+
+#[test]
+fn a_switch_without_data_degrades_to_the_safe_profile() {
+    let prom = Prometheus::start(Prometheus::no_scrapes());
+    let repo = Repo::with_config(&switch_config(&prom));
+    // The state where --state says, not in the repository.
+    let state = repo.scratch().join("edge-state.json");
+    for (n, profile) in [(1, "moderate"), (2, "moderate"), (3, "conservative")] {
+        let out = verify(&repo)
+            .env("OUT", repo.scratch())
+            .args(["--once", "--format", "json", "--state"])
+            .arg(&state)
+            .safe();
+        let doc = json_of(&out);
+        let row = json_check(&doc, "switch:edge");
+        assert_eq!(row["details"]["profile"], profile, "run {n}: {row:#}");
+        assert!(
+            row["message"]
+                .as_str()
+                .unwrap()
+                .contains("max(edge_ema1h): no data"),
+            "{row:#}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(repo.scratch().join("applied")).unwrap(),
+        "conservative\n"
+    );
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    assert_eq!(
+        saved["switches"]["edge"]["profile"], "conservative",
+        "{saved:#}"
+    );
+    assert!(!repo.path.join(".release-sentinel").exists());
+}
