@@ -271,7 +271,11 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
                 }
             }
             track.last = Some(result);
-            if let Some(why) = &track.trigger {
+            // Only an enforced row triggers: a warn row's verdict is a
+            // WARN, and a shadow row never counts.
+            if let Some(why) = &track.trigger
+                && config.mode_of(&id) == Mode::Enforce
+            {
                 triggers.push(why.clone());
             }
         }
@@ -309,7 +313,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
             }
             track.last = Some(eval);
             if let Some(why) = &track.trigger
-                && config.mode_of(&id) != Mode::Shadow
+                && config.mode_of(&id) == Mode::Enforce
             {
                 triggers.push(why.clone());
             }
@@ -445,9 +449,13 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
                 .with_mode(config.mode_of(&id)),
         );
     }
-    // Every counted row that ended not OK is a reason; triggers first.
+    // Every counted row that ended failing (a warn row ended as a WARN) is
+    // a reason; triggers first.
     for id in ended_badly {
-        if rows.iter().any(|r| r.id == id && r.counts()) {
+        if rows
+            .iter()
+            .any(|r| r.id == id && r.counts() && matches!(r.status(), Status::Crit | Status::Fail))
+        {
             triggers.push(format!("{id} ended the window failing"));
         }
     }

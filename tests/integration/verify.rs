@@ -1113,3 +1113,82 @@ fn a_switch_without_data_degrades_to_the_safe_profile() {
     );
     assert!(!repo.path.join(".release-sentinel").exists());
 }
+
+// ------------------------------------------------------------ modes
+
+/// A rollback command that leaves `$OUT/rolled-back` behind.
+const MARK_ROLLBACK: &str = r#"rollback = ["sh", "-c", "touch \"$OUT/rolled-back\""]"#;
+
+#[test]
+fn shadow_and_warn_rules_are_reported_and_never_trigger() {
+    let prom = history_prometheus();
+    // Two breaches, one in shadow mode, one in warn mode; p95 is fine.
+    let repo = Repo::with_config(&format!(
+        "{}[modes]\n\"rule:error_rate\" = \"shadow\"\n\"rule:late\" = \"warn\"\n\n\
+         [verify]\ninterval = \"15s\"\n{MARK_ROLLBACK}\n{}{}{}",
+        prometheus_section(&prom.url("")),
+        rule("error_rate", ERROR_RATIO, "max = 0.01\nfor = \"2m\""),
+        rule(
+            "late",
+            r#"max(rs_error_ratio{case="late"})"#,
+            "max = 0.01\nfor = \"105s\""
+        ),
+        rule("p95", P95, "max = 1\nfor = \"2m\""),
+    ));
+    let out = verify(&repo)
+        .env("OUT", repo.scratch())
+        .args(["--at", AT, "--format", "json"])
+        .safe();
+    let doc = json_of(&out);
+    assert_eq!(doc["verdict"], "HEALTHY", "{doc:#}");
+    let shadow = json_check(&doc, "rule:error_rate");
+    assert_eq!(shadow["mode"], "shadow", "{shadow:#}");
+    assert_eq!(shadow["details"]["outcome"], "BREACH");
+    assert!((value_of(&doc, "rule:error_rate") - 0.05).abs() < 1e-12);
+    let warn = json_check(&doc, "rule:late");
+    assert_eq!(warn["status"], "WARN", "{warn:#}");
+    assert_eq!(warn["details"]["outcome"], "BREACH");
+    assert!(
+        warn["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("(mode warn: counts as WARN, not CRIT)"),
+        "{warn:#}"
+    );
+    assert!(
+        doc["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["id"] != "rollback"),
+        "{doc:#}"
+    );
+    assert!(
+        !repo.scratch().join("rolled-back").exists(),
+        "a rollback ran"
+    );
+}
+
+#[test]
+fn a_failing_probe_in_warn_mode_is_a_warn_and_rolls_nothing_back() {
+    let app = Server::start(|x| x.reply("503 Service Unavailable", &[], "down"));
+    // One over its limit at once, one still within it when --once ends.
+    let repo = Repo::with_config(&format!(
+        "[modes]\n\"probe:strict\" = \"warn\"\n\"probe:lenient\" = \"warn\"\n\n\
+         [verify]\n{MARK_ROLLBACK}\n{}{}",
+        probe("strict", &app.url("/a"), "failures = 0"),
+        probe("lenient", &app.url("/b"), "failures = 5"),
+    ));
+    verify(&repo)
+        .env("OUT", repo.scratch())
+        .arg("--once")
+        .stdout_has(row("probe:strict", "WARN"))
+        .stdout_has(row("probe:lenient", "WARN"))
+        .stdout_has(HEALTHY)
+        .stdout_lacks("rollback")
+        .safe();
+    assert!(
+        !repo.scratch().join("rolled-back").exists(),
+        "a rollback ran"
+    );
+}
