@@ -471,6 +471,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
             &reason,
             &ws.root,
             &stop,
+            cx.scrubber,
         ));
     }
     report.rows = rows;
@@ -775,6 +776,7 @@ fn rollback(
     reason: &str,
     root: &std::path::Path,
     stop: &AtomicBool,
+    scrubber: &crate::secrets::Scrubber,
 ) -> CheckResult {
     let start = Instant::now();
     let id = "rollback";
@@ -843,8 +845,8 @@ fn rollback(
             },
         )
         .detail("duration_ms", took.as_millis() as u64)
-        .detail("stdout", ran.stdout.text())
-        .detail("stderr", ran.stderr.text());
+        .detail("stdout", ran.stdout.scrubbed(scrubber))
+        .detail("stderr", ran.stderr.scrubbed(scrubber));
     CheckResult::new(id, Phase::Verify, o, took)
 }
 

@@ -1192,3 +1192,108 @@ fn a_failing_probe_in_warn_mode_is_a_warn_and_rolls_nothing_back() {
         "a rollback ran"
     );
 }
+
+// ------------------------------------------------------------ secrets
+
+#[test]
+fn secrets_never_appear_in_any_output_or_written_file() {
+    // Every planted secret has `5ecret` in it; the token's end is checked
+    // on its own (the rollback's output is cut inside the token).
+    const PROM_TOKEN: &str = "prom-token-5ecret-8d7c6b5a4f3e";
+    const TOKEN_END: &str = "8d7c6b5a4f3e";
+    const SIGNING_KEY: &[u8] = b"signing-key-5ecret-000000000001";
+    let prom = history_prometheus();
+    // Prometheus behind a proxy that lets only the bearer token through.
+    let upstream = prom.url("");
+    let proxy = Server::start(move |x| {
+        if x.request.header("authorization") != Some(format!("Bearer {PROM_TOKEN}")) {
+            let no = r#"{"status":"error","errorType":"unauthorized","error":"no token"}"#;
+            return x.reply("401 Unauthorized", &["Content-Type: application/json"], no);
+        }
+        let line = x.request.head.lines().next().unwrap_or("").to_string();
+        let mut parts = line.split(' ');
+        let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let kind = x.request.header("content-type").unwrap_or_default();
+        let url = format!("{upstream}{path}");
+        let headers = [("Content-Type", kind.as_str())];
+        let body = x.request.body.clone();
+        match http(method, &url, &headers, &body, Duration::from_secs(10)) {
+            Ok((status, answer)) => x.reply(
+                &format!("{status} Upstream"),
+                &["Content-Type: application/json"],
+                &String::from_utf8_lossy(&answer),
+            ),
+            Err(e) => x.reply("502 Bad Gateway", &[], &e),
+        }
+    });
+    let slack = slack_receiver();
+    let hook = webhook_receiver(SIGNING_KEY);
+    // The rollback prints the token, then 8180 bytes (the kept 8 KiB
+    // start inside the token), and every other secret on stderr.
+    let rollback = [
+        "sh",
+        "-c",
+        "printf %s \"$PROM_TOKEN\"; head -c 8180 /dev/zero | tr '\\0' y; \
+         echo \"$AUDIT_WEBHOOK_SECRET $AUDIT_WEBHOOK_URL $SLACK_WEBHOOK_URL\" >&2",
+    ];
+    let repo = tagged_repo(&format!(
+        "{}headers = {{ Authorization = \"Bearer ${{PROM_TOKEN}}\" }}\n\n{NOTIFY}\n\
+         [verify]\ninterval = \"15s\"\nrollback = {}\n{}",
+        prometheus_section(&proxy.url("")),
+        serde_json::to_string(&rollback).unwrap(),
+        rule("error_rate", ERROR_RATIO, "max = 0.01\nfor = \"2m\""),
+    ));
+    let files = ["report.json", "junit.xml", "summary.md"].map(|f| repo.scratch().join(f));
+    let mut all = String::new();
+    for format in ["table", "json"] {
+        let out = verify(&repo)
+            .env("PROM_TOKEN", PROM_TOKEN)
+            .env(
+                "SLACK_WEBHOOK_URL",
+                slack.url("/services/T0/B0/slack-5ecret-1a2b3c"),
+            )
+            .env("AUDIT_WEBHOOK_URL", hook.url("/hooks/audit-5ecret-9f8e7d"))
+            .env("AUDIT_WEBHOOK_SECRET", whsec(SIGNING_KEY))
+            .env("GITHUB_STEP_SUMMARY", &files[2])
+            .args(["--at", AT, "-vv", "--format", format, "--report"])
+            .arg(&files[0])
+            .arg("--junit")
+            .arg(&files[1])
+            .critical();
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&files[0]).unwrap()).unwrap();
+        // The token reached Prometheus: the rule judged its data.
+        assert_eq!(
+            json_check(&doc, "rule:error_rate")["details"]["outcome"],
+            "BREACH"
+        );
+        assert_eq!(json_check(&doc, "rollback")["status"], "OK", "{doc:#}");
+        assert!(
+            json_check(&doc, "rollback")["details"]["stdout"]
+                .as_str()
+                .unwrap()
+                .ends_with("yyyy"),
+            "the output is kept: {doc:#}"
+        );
+        assert_eq!(json_check(&doc, "notify:audit")["status"], "OK", "{doc:#}");
+        assert_eq!(json_check(&doc, "notify:ops")["status"], "OK", "{doc:#}");
+        all.push_str(&String::from_utf8_lossy(&out.stdout));
+        all.push_str(&String::from_utf8_lossy(&out.stderr));
+        for f in &files {
+            all.push_str(&std::fs::read_to_string(f).expect("written"));
+        }
+    }
+    assert!(!proxy.requests().is_empty());
+    let signing = whsec(SIGNING_KEY);
+    for needle in ["5ecret", TOKEN_END, &signing[6..]] {
+        if let Some(at) = all.find(needle) {
+            let from = all[..at]
+                .char_indices()
+                .rev()
+                .nth(300)
+                .map_or(0, |(i, _)| i);
+            let around: String = all[from..].chars().take(400).collect();
+            panic!("{needle:?} was shown, in:\n{around}");
+        }
+    }
+}
