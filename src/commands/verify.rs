@@ -84,11 +84,15 @@ pub fn output(args: &Args) -> Option<&OutputArgs> {
     Some(&args.common.output)
 }
 
-/// A time given as RFC 3339 or unix seconds.
+/// The last second a time is shown for (9999-12-31T23:59:59Z): RFC 3339
+/// has four-digit years.
+const LAST_TIME: f64 = 253_402_300_799.0;
+
+/// A time given as RFC 3339 or unix seconds (up to the year 9999).
 pub fn parse_time(text: &str) -> Result<f64, String> {
     if let Ok(secs) = text.trim().parse::<f64>()
         && secs.is_finite()
-        && secs >= 0.0
+        && (0.0..=LAST_TIME).contains(&secs)
     {
         return Ok(secs);
     }
@@ -110,10 +114,22 @@ fn now() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-fn arg_duration(text: Option<&str>, flag: &str, default: Duration) -> Result<Duration, Error> {
+/// A duration flag; at most `max`, the limit of the config key it
+/// overrides (and far from the clock's overflow).
+fn arg_duration(
+    text: Option<&str>,
+    flag: &str,
+    default: Duration,
+    max: Duration,
+) -> Result<Duration, Error> {
     match text {
         None => Ok(default),
         Some(t) => match humantime::parse_duration(t.trim()) {
+            Ok(d) if d > max => Err(Error::Refused(format!(
+                "{flag} {}: longer than the {} limit",
+                crate::sanitize::quoted(t),
+                humantime::format_duration(max)
+            ))),
             Ok(d) if !d.is_zero() => Ok(d),
             _ => Err(Error::Refused(format!(
                 "{flag} {}: not a duration like 15m or 30s",
@@ -159,8 +175,18 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         ));
         return Ok(Done::Report(report));
     };
-    let window = arg_duration(args.window.as_deref(), "--for", verify.window)?;
-    let interval = arg_duration(args.interval.as_deref(), "--interval", verify.interval)?;
+    let window = arg_duration(
+        args.window.as_deref(),
+        "--for",
+        verify.window,
+        crate::verify::MAX_WINDOW,
+    )?;
+    let interval = arg_duration(
+        args.interval.as_deref(),
+        "--interval",
+        verify.interval,
+        crate::verify::MAX_INTERVAL,
+    )?;
     let at = args
         .at
         .as_deref()

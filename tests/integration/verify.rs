@@ -1297,3 +1297,54 @@ fn secrets_never_appear_in_any_output_or_written_file() {
         }
     }
 }
+
+// ------------------------------------------------------------ refusals
+
+#[test]
+fn verify_without_a_verify_section_exits_1_and_says_why() {
+    let repo = Repo::with_config("[notify]\napp = \"ARIS3\"\n");
+    verify(&repo)
+        .stdout_lacks(HEALTHY)
+        .stderr_has("has no [verify] section: nothing to watch")
+        .blocked();
+}
+
+#[test]
+fn an_invalid_at_for_or_interval_exits_1() {
+    let app = Server::start(Exchange::ok);
+    let repo = Repo::with_config(&format!("[verify]\n{}", probe("health", &app.url("/"), "")));
+    verify(&repo)
+        .args(["--at", "yesterday"])
+        .stderr_has("--at \"yesterday\": not a time; write it in RFC 3339")
+        .blocked();
+    verify(&repo)
+        .args(["--for", "soon"])
+        .stderr_has("--for \"soon\": not a duration like 15m or 30s")
+        .blocked();
+    verify(&repo)
+        .args(["--for", "0s"])
+        .stderr_has("--for \"0s\": not a duration")
+        .blocked();
+    verify(&repo)
+        .args(["--for", "500000000000y"])
+        .stderr_has("--for \"500000000000y\": longer than the 7days limit")
+        .blocked();
+    verify(&repo)
+        .args(["--interval", "2h"])
+        .stderr_has("--interval \"2h\": longer than the 1h limit")
+        .blocked();
+    verify(&repo)
+        .args(["--at", "1e300"])
+        .stderr_has("--at \"1e300\": not a time")
+        .blocked();
+    verify(&repo)
+        .arg("--interval=-1s")
+        .stderr_has("--interval \"-1s\": not a duration")
+        .blocked();
+    assert_eq!(app.requests().len(), 0, "nothing was watched");
+    // --at without rules has nothing to judge.
+    verify(&repo)
+        .args(["--at", AT])
+        .stderr_has("--at judges the metric rules as of a time, and [verify] has none")
+        .blocked();
+}
