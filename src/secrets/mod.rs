@@ -73,6 +73,9 @@ impl Scrubber {
     /// the text is masked too, and a secret's beginning (three characters
     /// or more) at the very end, where the stream stopped.
     pub fn scrub_cut(&self, text: &str, cut: bool) -> String {
+        if text.is_empty() {
+            return String::new();
+        }
         let (mut start, mut end) = (0, text.len());
         {
             let values = self.values.read().unwrap_or_else(|e| e.into_inner());
@@ -372,6 +375,9 @@ mod tests {
         assert_eq!(s.scrub_cut("printing supersecr", false), "printing ***");
         // Whole secrets inside are scrubbed as always.
         assert_eq!(s.scrub_cut("a supersecret-token-4242 b", true), "a *** b");
+        // Nothing printed is nothing, not a mask.
+        assert_eq!(s.scrub_cut("", true), "");
+        assert_eq!(s.scrub_cut("", false), "");
     }
 
     #[test]
