@@ -891,6 +891,10 @@ fn the_rollback_runs_with_the_previous_tag_the_version_and_the_env() {
     assert_eq!(rb["details"]["exit_code"], 7, "{rb:#}");
     assert_eq!(rb["details"]["stdout"], "rolled back to v1.1.0\n", "{rb:#}");
     assert_eq!(
+        rb["details"]["stderr"], "",
+        "nothing printed is nothing: {rb:#}"
+    );
+    assert_eq!(
         rb["details"]["reason"],
         "smoke:critical failed: failed: exit 3"
     );
