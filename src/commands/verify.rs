@@ -85,11 +85,15 @@ pub fn output(args: &Args) -> Option<&OutputArgs> {
     Some(&args.common.output)
 }
 
-/// A time given as RFC 3339 or unix seconds.
+/// The last second a time is shown for (9999-12-31T23:59:59Z): RFC 3339
+/// has four-digit years.
+const LAST_TIME: f64 = 253_402_300_799.0;
+
+/// A time given as RFC 3339 or unix seconds (up to the year 9999).
 pub fn parse_time(text: &str) -> Result<f64, String> {
     if let Ok(secs) = text.trim().parse::<f64>()
         && secs.is_finite()
-        && secs >= 0.0
+        && (0.0..=LAST_TIME).contains(&secs)
     {
         return Ok(secs);
     }
@@ -111,10 +115,22 @@ fn now() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-fn arg_duration(text: Option<&str>, flag: &str, default: Duration) -> Result<Duration, Error> {
+/// A duration flag; at most `max`, the limit of the config key it
+/// overrides (and far from the clock's overflow).
+fn arg_duration(
+    text: Option<&str>,
+    flag: &str,
+    default: Duration,
+    max: Duration,
+) -> Result<Duration, Error> {
     match text {
         None => Ok(default),
         Some(t) => match humantime::parse_duration(t.trim()) {
+            Ok(d) if d > max => Err(Error::Refused(format!(
+                "{flag} {}: longer than the {} limit",
+                crate::sanitize::quoted(t),
+                humantime::format_duration(max)
+            ))),
             Ok(d) if !d.is_zero() => Ok(d),
             _ => Err(Error::Refused(format!(
                 "{flag} {}: not a duration like 15m or 30s",
@@ -160,8 +176,18 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         ));
         return Ok(Done::Report(report));
     };
-    let window = arg_duration(args.window.as_deref(), "--for", verify.window)?;
-    let interval = arg_duration(args.interval.as_deref(), "--interval", verify.interval)?;
+    let window = arg_duration(
+        args.window.as_deref(),
+        "--for",
+        verify.window,
+        crate::verify::MAX_WINDOW,
+    )?;
+    let interval = arg_duration(
+        args.interval.as_deref(),
+        "--interval",
+        verify.interval,
+        crate::verify::MAX_INTERVAL,
+    )?;
     let at = args
         .at
         .as_deref()
@@ -272,7 +298,11 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
                 }
             }
             track.last = Some(result);
-            if let Some(why) = &track.trigger {
+            // Only an enforced row triggers: a warn row's verdict is a
+            // WARN, and a shadow row never counts.
+            if let Some(why) = &track.trigger
+                && config.mode_of(&id) == Mode::Enforce
+            {
                 triggers.push(why.clone());
             }
         }
@@ -310,7 +340,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
             }
             track.last = Some(eval);
             if let Some(why) = &track.trigger
-                && config.mode_of(&id) != Mode::Shadow
+                && config.mode_of(&id) == Mode::Enforce
             {
                 triggers.push(why.clone());
             }
@@ -397,12 +427,19 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     }
     runtime.shutdown_background();
     let interrupted = stop.load(Ordering::SeqCst);
+    // Why a probe, rule or switch has no evaluation: the run was stopped,
+    // or a smoke step triggered before the watch began.
+    let not_run = if interrupted {
+        "not evaluated: interrupted"
+    } else {
+        "not evaluated: a smoke step triggered first"
+    };
 
     // The rows: what each saw, and whether it ended well.
     let mut ended_badly: Vec<String> = Vec::new();
     for (p, track) in verify.probes.iter().zip(&probes) {
         let id = format!("probe:{}", p.name);
-        let outcome = probe_outcome(p, track, at.is_some());
+        let outcome = probe_outcome(p, track, at.is_some(), not_run);
         if track.trigger.is_none() && outcome.status == Status::Crit {
             ended_badly.push(id.clone());
         }
@@ -418,7 +455,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     }
     for (r, track) in verify.rules.iter().zip(&rules) {
         let id = format!("rule:{}", r.name);
-        let outcome = rule_outcome(r, track);
+        let outcome = rule_outcome(r, track, not_run);
         if track.trigger.is_none() && outcome.status == Status::Crit {
             ended_badly.push(id.clone());
         }
@@ -432,16 +469,20 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         let outcome = match switch_rows.remove(&sw.name) {
             Some((o, history)) => o.detail("evaluations", history),
             None if at.is_some() => Outcome::skip("not evaluated: --at judges stored metrics only"),
-            None => Outcome::skip("not evaluated: interrupted"),
+            None => Outcome::skip(not_run),
         };
         rows.push(
             CheckResult::new(&id, Phase::Verify, outcome, Duration::ZERO)
                 .with_mode(config.mode_of(&id)),
         );
     }
-    // Every counted row that ended not OK is a reason; triggers first.
+    // Every counted row that ended failing (a warn row ended as a WARN) is
+    // a reason; triggers first.
     for id in ended_badly {
-        if rows.iter().any(|r| r.id == id && r.counts()) {
+        if rows
+            .iter()
+            .any(|r| r.id == id && r.counts() && matches!(r.status(), Status::Crit | Status::Fail))
+        {
             triggers.push(format!("{id} ended the window failing"));
         }
     }
@@ -457,6 +498,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
             &reason,
             &ws.root,
             &stop,
+            cx.scrubber,
         ));
     }
     report.rows = rows;
@@ -585,16 +627,16 @@ impl Watch<'_> {
 
 /// A probe's row: CRIT when it triggered or the window ended with it
 /// failing; WARN when it failed within its limit and recovered.
-fn probe_outcome(p: &crate::verify::Probe, t: &ProbeTrack, at: bool) -> Outcome {
+fn probe_outcome(p: &crate::verify::Probe, t: &ProbeTrack, at: bool, not_run: &str) -> Outcome {
     let url = mask_url(&p.req.url);
     if at {
         return Outcome::skip("not evaluated: --at judges stored metrics only");
     }
     let Some(last) = &t.last else {
-        return Outcome::skip("not evaluated: interrupted");
+        return Outcome::skip(not_run);
     };
     let last_text = match last {
-        Ok(s) => format!("-> {s}"),
+        Ok(s) => format!(" -> {s}"),
         Err(e) => format!(": {e}"),
     };
     let counts = format!(
@@ -620,9 +662,9 @@ fn probe_outcome(p: &crate::verify::Probe, t: &ProbeTrack, at: bool) -> Outcome 
 }
 
 /// A rule's row: the query, the last value with its sample time, the bound.
-fn rule_outcome(r: &crate::verify::Rule, t: &RuleTrack) -> Outcome {
+fn rule_outcome(r: &crate::verify::Rule, t: &RuleTrack, not_run: &str) -> Outcome {
     let Some(last) = &t.last else {
-        return Outcome::skip("not evaluated: interrupted");
+        return Outcome::skip(not_run);
     };
     let bound = if r.sustain.is_zero() {
         r.bound.describe()
@@ -761,6 +803,7 @@ fn rollback(
     reason: &str,
     root: &std::path::Path,
     stop: &AtomicBool,
+    scrubber: &crate::secrets::Scrubber,
 ) -> CheckResult {
     let start = Instant::now();
     let id = "rollback";
@@ -829,8 +872,8 @@ fn rollback(
             },
         )
         .detail("duration_ms", took.as_millis() as u64)
-        .detail("stdout", ran.stdout.text())
-        .detail("stderr", ran.stderr.text());
+        .detail("stdout", ran.stdout.scrubbed(scrubber))
+        .detail("stderr", ran.stderr.scrubbed(scrubber));
     CheckResult::new(id, Phase::Verify, o, took)
 }
 

@@ -491,21 +491,30 @@ enum Attempt {
     Failed(String),
 }
 
-async fn attempt(client: &reqwest::Client, t: &Target, message: &Message) -> Attempt {
+/// One attempt to deliver `message` as the message `id` of an event that
+/// happened at `sent` (unix seconds). Per Standard Webhooks, a retry keeps
+/// the id (a receiver deduplicates by it) and the payload, and is signed
+/// with the attempt's own `webhook-timestamp`.
+async fn attempt(
+    client: &reqwest::Client,
+    t: &Target,
+    message: &Message,
+    id: &str,
+    sent: i64,
+) -> Attempt {
     let (body, headers) = match &t.channel {
         Channel::Slack => (json!({ "text": message.text }), Vec::new()),
         Channel::Webhook { key } => {
             let timestamp = chrono_now();
             let body = json!({
                 "type": message.event,
-                "timestamp": crate::verify::judge::time(timestamp as f64),
+                "timestamp": crate::verify::judge::time(sent as f64),
                 "data": message.data,
             });
-            let id = message_id();
             let bytes = serde_json::to_vec(&body).unwrap_or_default();
-            let sig = sign(key, &id, timestamp, &bytes);
+            let sig = sign(key, id, timestamp, &bytes);
             let headers = vec![
-                ("webhook-id", id),
+                ("webhook-id", id.to_string()),
                 ("webhook-timestamp", timestamp.to_string()),
                 ("webhook-signature", sig),
             ];
@@ -554,9 +563,10 @@ fn chrono_now() -> i64 {
 /// Deliver to one target, bounded.
 pub async fn deliver(client: &reqwest::Client, t: &Target, message: &Message) -> Outcome {
     let start = Instant::now();
+    let (id, sent) = (message_id(), chrono_now());
     let mut seen = Vec::new();
     for n in 1..=ATTEMPTS {
-        match attempt(client, t, message).await {
+        match attempt(client, t, message, &id, sent).await {
             Attempt::Delivered(status) => {
                 return Outcome::ok(format!(
                     "delivered {} (HTTP {status}, {n} attempt{})",

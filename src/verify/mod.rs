@@ -44,7 +44,10 @@ pub const PROBE_FAILURES: u32 = 2;
 pub const ROLLBACK_TIMEOUT: Duration = Duration::from_secs(600);
 /// Where the profile switches keep their state, relative to the root.
 pub const STATE_FILE: &str = ".release-sentinel/verify-state.json";
-const MAX_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The longest window (`verify.for`, `--for`).
+pub const MAX_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The longest interval (`verify.interval`, `--interval`).
+pub const MAX_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// `[verify]` as written.
 #[derive(Debug, Default, Deserialize)]
@@ -260,7 +263,7 @@ pub fn validate(
     let interval = duration(
         raw.interval.as_deref(),
         INTERVAL,
-        Duration::from_secs(3600),
+        MAX_INTERVAL,
         "verify.interval",
         problems,
     );

@@ -1,0 +1,1354 @@
+//! `verify` against real things: a real Prometheus (Debian's package)
+//! that each test starts on 127.0.0.1 with a throwaway data directory
+//! (see [`Prometheus`]), fed two ways:
+//!
+//! - backfilled history ([`history`], written with promtool before the
+//!   start) judged with `--at`: exact, repeatable verdicts;
+//! - a live scrape (every second) of a loopback [`Exporter`] whose values
+//!   the test changes while `verify` watches.
+//!
+//! Probes hit the harness's [`Server`]s, rollbacks and profile commands
+//! are real commands, and the previous tag comes from a real repository
+//! with tags. Live windows are short (`--for 6s --interval 1s`); a bound
+//! on time leaves at least 3x what is expected (a busy 2-core machine).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::harness::{
+    Exchange, Prometheus, Reaper, Repo, Sentinel, Server, context, http, json_check, json_of,
+    message_of, row, signature_check, slack_receiver, toml_str, webhook_receiver, whsec,
+};
+use crate::notify::{KEY, NOTIFY};
+
+/// The final rows.
+pub const HEALTHY: &str = "| verify                    | OK   | VERIFY=HEALTHY |";
+pub const ROLLBACK: &str = "| verify                    | CRIT | VERIFY=ROLLBACK |";
+
+/// The history starts here: 2023-11-14T22:20:00Z. A sample every 15 s,
+/// k = 0..=40, up to [`AT`].
+const T0: i64 = 1_700_000_400;
+/// The end of the history, T0 + 600 s: where `--at` judges.
+const AT: &str = "2023-11-14T22:30:00Z";
+
+/// `verify --env prod --version v1.2.3` in `repo`.
+pub fn verify(repo: &Repo) -> Sentinel {
+    Sentinel::in_repo(repo).arg("verify").gate("prod", "v1.2.3")
+}
+
+/// `[prometheus]` naming `url`.
+fn prometheus_section(url: &str) -> String {
+    format!("[prometheus]\nurl = {}\n\n", toml_str(url))
+}
+
+/// A `[[verify.rule]]` with `rest` (the bound, `for`, limits).
+fn rule(name: &str, query: &str, rest: &str) -> String {
+    format!(
+        "\n[[verify.rule]]\nname = \"{name}\"\nquery = {}\n{rest}\n",
+        toml_str(query)
+    )
+}
+
+/// A `[[verify.probe]]` of `url` with `rest`.
+fn probe(name: &str, url: &str, rest: &str) -> String {
+    format!(
+        "\n[[verify.probe]]\nname = \"{name}\"\nurl = {}\n{rest}\n",
+        toml_str(url)
+    )
+}
+
+/// The samples every backfill test reads, as OpenMetrics text: one sample
+/// every 15 s from T0 (k = 0) to T0 + 600 (k = 40), unless said otherwise.
+///
+/// - `http_requests_total{code}`: +570 (200), +24 (500), +6 (503) a step:
+///   600 requests per 15 s, 30 of them 5xx;
+/// - `idle_requests_total{code}`: constant (no traffic at all);
+/// - `http_request_duration_seconds`: a histogram, per step 50 requests
+///   up to 0.1 s, 30 more up to 0.25, 10 more up to 0.5, 10 more up to 1;
+/// - `rs_error_ratio{case}`: a gauge; `sustained` 0.05 throughout; `late`
+///   0.005 up to k = 32 (22:28:00), then 0.05 (8 samples); `recovers`
+///   0.005 up to k = 31, 0.05 for k = 32..=39 (8 samples), 0.005 at k = 40;
+/// - `rs_newest_nan`: 0.5, and NaN at k = 40;
+/// - `rs_stale`: 0.5 at T0 + 7 + 15k for k = 0..=16 only (the last at
+///   22:24:07).
+fn history() -> String {
+    let t = |k: i64| T0 + 15 * k;
+    let mut out = String::new();
+    out.push_str("# TYPE http_requests counter\n");
+    for (code, per_step) in [("200", 570), ("500", 24), ("503", 6)] {
+        for k in 0..=40 {
+            let v = 1000 + per_step * k;
+            writeln!(out, "http_requests_total{{code=\"{code}\"}} {v} {}", t(k)).unwrap();
+        }
+    }
+    out.push_str("# TYPE idle_requests counter\n");
+    for (code, v) in [("200", 5000), ("500", 7)] {
+        for k in 0..=40 {
+            writeln!(out, "idle_requests_total{{code=\"{code}\"}} {v} {}", t(k)).unwrap();
+        }
+    }
+    out.push_str("# TYPE http_request_duration_seconds histogram\n");
+    for k in 0..=40 {
+        for (le, per_step) in [
+            ("0.1", 50),
+            ("0.25", 80),
+            ("0.5", 90),
+            ("1.0", 100),
+            ("+Inf", 100),
+        ] {
+            let v = per_step * k;
+            writeln!(
+                out,
+                "http_request_duration_seconds_bucket{{le=\"{le}\"}} {v} {}",
+                t(k)
+            )
+            .unwrap();
+        }
+        writeln!(
+            out,
+            "http_request_duration_seconds_count {} {}",
+            100 * k,
+            t(k)
+        )
+        .unwrap();
+        writeln!(out, "http_request_duration_seconds_sum {} {}", 30 * k, t(k)).unwrap();
+    }
+    out.push_str("# TYPE rs_error_ratio gauge\n");
+    for case in ["sustained", "late", "recovers"] {
+        for k in 0..=40 {
+            let v = match case {
+                "late" if k <= 32 => 0.005,
+                "recovers" if !(32..=39).contains(&k) => 0.005,
+                _ => 0.05,
+            };
+            writeln!(out, "rs_error_ratio{{case=\"{case}\"}} {v} {}", t(k)).unwrap();
+        }
+    }
+    out.push_str("# TYPE rs_newest_nan gauge\n");
+    for k in 0..=40 {
+        let v = if k == 40 { "NaN" } else { "0.5" };
+        writeln!(out, "rs_newest_nan {v} {}", t(k)).unwrap();
+    }
+    out.push_str("# TYPE rs_stale gauge\n");
+    for k in 0..=16 {
+        writeln!(out, "rs_stale 0.5 {}", t(k) + 7).unwrap();
+    }
+    out.push_str("# EOF\n");
+    out
+}
+
+/// A Prometheus holding [`history`], scraping nothing.
+fn history_prometheus() -> Prometheus {
+    Prometheus::with_history(Prometheus::no_scrapes(), &history())
+}
+
+/// A repository whose config points at `prom` and has `[verify]` with a
+/// 15 s interval (the history's step) and `rules`.
+fn history_repo(prom: &Prometheus, rules: &str) -> Repo {
+    Repo::with_config(&format!(
+        "{}[verify]\ninterval = \"15s\"\n{rules}",
+        prometheus_section(&prom.url(""))
+    ))
+}
+
+/// The error ratio of the playbook, over one minute.
+const ERROR_RATIO: &str =
+    r#"sum(rate(http_requests_total{code=~"5.."}[1m])) / sum(rate(http_requests_total[1m]))"#;
+/// The p95 latency from the histogram, over one minute.
+const P95: &str =
+    "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[1m])))";
+
+/// The `value` detail of `id`'s row in a JSON report.
+fn value_of(doc: &serde_json::Value, id: &str) -> f64 {
+    json_check(doc, id)["details"]["value"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{id} has no value: {doc:#}"))
+}
+
+// ------------------------------------------------------------ backfilled history
+
+/// `http` is the tests' own client; check it reads a real Prometheus.
+#[test]
+fn the_test_prometheus_answers_on_loopback_only() {
+    let prom = Prometheus::start(Prometheus::no_scrapes());
+    let (status, body) = http(
+        "GET",
+        &prom.url("/api/v1/status/flags"),
+        &[],
+        b"",
+        Duration::from_secs(5),
+    )
+    .expect("flags");
+    assert_eq!(status, 200);
+    let flags: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        flags["data"]["web.listen-address"],
+        format!("127.0.0.1:{}", prom.port())
+    );
+}
+
+#[test]
+fn an_error_ratio_breached_for_the_whole_sustain_rolls_back_with_its_value() {
+    let prom = history_prometheus();
+    let repo = history_repo(
+        &prom,
+        &rule("error_rate", ERROR_RATIO, "max = 0.01\nfor = \"2m\""),
+    );
+    let out = verify(&repo)
+        .args(["--at", AT, "--format", "json"])
+        .critical();
+    let doc = json_of(&out);
+    assert_eq!(doc["verdict"], "ROLLBACK", "{doc:#}");
+    // Over [22:29:00, 22:30:00], 4 steps of 15 s: the 5xx counters grew by
+    // 4 * (24 + 6) = 120, all of them by 4 * 600 = 2400, with samples on
+    // both edges (no extrapolation): (120 / 60) / (2400 / 60) = 0.05.
+    let expected = 0.05;
+    let value = value_of(&doc, "rule:error_rate");
+    assert!((value - expected).abs() < 1e-12, "{value}");
+    let rule = json_check(&doc, "rule:error_rate");
+    assert_eq!(rule["status"], "CRIT");
+    assert_eq!(rule["details"]["outcome"], "BREACH");
+    assert_eq!(rule["details"]["sample_time"], AT);
+    assert_eq!(
+        rule["message"],
+        "error_rate (max 0.01 for 2m): BREACH: 0.05 at 2023-11-14T22:30:00Z: \
+         above the bound for the whole 120s (9 samples)"
+    );
+    // The chart has the 9 samples of the sustain, all 0.05.
+    let points = rule["details"]["chart"]["points"].as_array().unwrap();
+    assert_eq!(points.len(), 9, "{rule:#}");
+    assert_eq!(points[0][0], "2023-11-14T22:28:00Z");
+    assert!(
+        points
+            .iter()
+            .all(|p| (p[1].as_f64().unwrap() - 0.05).abs() < 1e-12)
+    );
+    let rollback = json_check(&doc, "rollback");
+    assert!(
+        rollback["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("no rollback command is configured (verify.rollback); triggered by rule:error_rate breached: 0.05"),
+        "{rollback:#}"
+    );
+}
+
+#[test]
+fn a_p95_from_a_histogram_is_interpolated_inside_its_bucket() {
+    let prom = history_prometheus();
+    // Per step 100 requests: 90 at most 0.5 s, all 100 at most 1 s. The
+    // 95th is the 5th of the 10 in (0.5, 1]: 0.5 + (1 - 0.5) * 5/10 = 0.75.
+    let expected = 0.75;
+    let repo = history_repo(&prom, &rule("p95", P95, "max = 1\nfor = \"2m\""));
+    let out = verify(&repo)
+        .args(["--at", &(T0 + 600).to_string(), "--format", "json"])
+        .safe();
+    let doc = json_of(&out);
+    assert_eq!(doc["verdict"], "HEALTHY", "{doc:#}");
+    let value = value_of(&doc, "rule:p95");
+    assert!((value - expected).abs() < 1e-9, "{value}");
+    assert_eq!(json_check(&doc, "rule:p95")["details"]["outcome"], "OK");
+    // The same p95 against 0.7: above it for the whole sustain.
+    repo.config(&format!(
+        "{}[verify]\ninterval = \"15s\"\n{}",
+        prometheus_section(&prom.url("")),
+        rule("p95", P95, "max = 0.7\nfor = \"2m\"")
+    ));
+    let out = verify(&repo)
+        .args(["--at", AT])
+        .stdout_has(row("rule:p95", "CRIT"))
+        .stdout_has("p95 (max 0.7 for 2m): BREACH: 0.75 at 2023-11-14T22:30:00Z")
+        .stdout_has(ROLLBACK)
+        .critical();
+    assert!(
+        message_of(&out.stdout, "rule:p95").contains("(9 samples)"),
+        "{}",
+        context(&out)
+    );
+}
+
+#[test]
+fn a_breach_one_sample_short_of_the_sustain_is_no_breach() {
+    let prom = history_prometheus();
+    // `recovers`: 8 samples above 0.01, back below at the ninth (22:30:00);
+    // `late`: above only from 22:28:15, 8 samples of the 9 of 2 minutes.
+    let rules = rule(
+        "recovers",
+        r#"max(rs_error_ratio{case="recovers"})"#,
+        "max = 0.01\nfor = \"2m\"",
+    ) + &rule(
+        "late",
+        r#"max(rs_error_ratio{case="late"})"#,
+        "max = 0.01\nfor = \"2m\"",
+    );
+    let repo = history_repo(&prom, &rules);
+    let out = verify(&repo)
+        .args(["--at", AT])
+        .stdout_has(row("rule:recovers", "OK"))
+        .stdout_has(row("rule:late", "OK"))
+        .stdout_has(HEALTHY)
+        .stdout_lacks("rollback")
+        .safe();
+    assert_eq!(
+        message_of(&out.stdout, "rule:recovers"),
+        "recovers (max 0.01 for 2m): OK: 0.005 at 2023-11-14T22:30:00Z"
+    );
+    assert_eq!(
+        message_of(&out.stdout, "rule:late"),
+        "late (max 0.01 for 2m): OK: 0.05 at 2023-11-14T22:30:00Z; beyond the bound for 105s of 120s"
+    );
+    // With a sustain of 105 s (8 samples at 15 s), `late` is a breach.
+    repo.config(&format!(
+        "{}[verify]\ninterval = \"15s\"\n{}",
+        prometheus_section(&prom.url("")),
+        rule(
+            "late",
+            r#"max(rs_error_ratio{case="late"})"#,
+            "max = 0.01\nfor = \"105s\""
+        )
+    ));
+    verify(&repo)
+        .args(["--at", AT])
+        .stdout_has(
+            "late (max 0.01 for 1m 45s): BREACH: 0.05 at 2023-11-14T22:30:00Z: \
+             above the bound for the whole 105s (8 samples)",
+        )
+        .stdout_has(ROLLBACK)
+        .critical();
+}
+
+#[test]
+fn nan_is_no_data_and_rolls_back_whatever_the_limit() {
+    let prom = history_prometheus();
+    // No traffic: 0/0 is NaN at every step. And a gauge whose newest
+    // sample is NaN. `--at` judges once: NO_DATA triggers despite its limit.
+    let rules = rule(
+        "idle_ratio",
+        r#"sum(rate(idle_requests_total{code=~"5.."}[1m])) / sum(rate(idle_requests_total[1m]))"#,
+        "max = 0.01\nfor = \"2m\"\nno_data_limit = 5",
+    ) + &rule(
+        "newest_nan",
+        "max(rs_newest_nan)",
+        "max = 1\nfor = \"1m\"\nno_data_limit = 5",
+    );
+    let repo = history_repo(&prom, &rules);
+    let out = verify(&repo)
+        .args(["--at", AT, "--format", "json"])
+        .critical();
+    let doc = json_of(&out);
+    assert_eq!(doc["verdict"], "ROLLBACK", "{doc:#}");
+    let idle = json_check(&doc, "rule:idle_ratio");
+    assert_eq!(idle["status"], "CRIT");
+    assert_eq!(
+        idle["message"],
+        "idle_ratio (max 0.01 for 2m): NO_DATA: only NaN in the window (9 samples)"
+    );
+    assert_eq!(idle["details"]["value"], serde_json::Value::Null);
+    let nan = json_check(&doc, "rule:newest_nan");
+    assert_eq!(nan["status"], "CRIT");
+    assert_eq!(
+        nan["message"],
+        "newest_nan (max 1 for 1m): NO_DATA: the newest sample is NaN (at 2023-11-14T22:30:00Z)"
+    );
+    // The newest real sample is kept, with its time.
+    assert_eq!(nan["details"]["value"], 0.5, "{nan:#}");
+    assert_eq!(nan["details"]["sample_time"], "2023-11-14T22:29:45Z");
+    assert!(
+        json_check(&doc, "rollback")["message"]
+            .as_str()
+            .unwrap()
+            .contains("rule:idle_ratio has no data: only NaN"),
+        "{doc:#}"
+    );
+}
+
+#[test]
+fn an_empty_result_is_no_data_and_rolls_back() {
+    let prom = history_prometheus();
+    let repo = history_repo(
+        &prom,
+        &rule(
+            "missing",
+            "sum(rate(no_such_requests_total[1m]))",
+            "max = 1\nno_data_limit = 3",
+        ),
+    );
+    verify(&repo)
+        .args(["--at", AT])
+        .stdout_has(row("rule:missing", "CRIT"))
+        .stdout_has("missing (max 1): NO_DATA: no series: the query matched nothing")
+        .stdout_has(ROLLBACK)
+        .critical();
+}
+
+#[test]
+fn a_stale_sample_is_no_data_and_rolls_back() {
+    let prom = history_prometheus();
+    // The last sample is at 22:24:07; Prometheus carries it for its 5
+    // minute lookback, to 22:29:00 on the 15 s steps: at 22:30:00 the
+    // newest point is 60 s old, more than two steps.
+    let repo = history_repo(
+        &prom,
+        &rule("stale", "max(rs_stale)", "max = 1\nfor = \"2m\""),
+    );
+    verify(&repo)
+        .args(["--at", AT])
+        .stdout_has(row("rule:stale", "CRIT"))
+        .stdout_has(
+            "stale (max 1 for 2m): NO_DATA: the newest sample is stale: 0.5 at \
+             2023-11-14T22:29:00Z, 60s before the evaluation",
+        )
+        .stdout_has(ROLLBACK)
+        .critical();
+}
+
+#[test]
+fn queries_prometheus_rejects_are_errors_and_roll_back() {
+    let prom = history_prometheus();
+    // 422: three series on each side of a match on no labels; 400: a
+    // parse error; and three series where a rule judges one.
+    let rules = rule(
+        "many_to_many",
+        "sum(http_requests_total + on() http_requests_total)",
+        "max = 1\nerror_limit = 5",
+    ) + &rule(
+        "unparsable",
+        "sum(rate(http_requests_total[1m])",
+        "max = 1\nerror_limit = 5",
+    ) + &rule(
+        "three_series",
+        "http_requests_total",
+        "max = 1\nerror_limit = 5",
+    );
+    let repo = history_repo(&prom, &rules);
+    let out = verify(&repo)
+        .args(["--at", AT])
+        .stdout_has(row("rule:many_to_many", "CRIT"))
+        .stdout_has(row("rule:unparsable", "CRIT"))
+        .stdout_has(ROLLBACK)
+        .critical();
+    let m = message_of(&out.stdout, "rule:many_to_many");
+    assert!(
+        m.starts_with(
+            "many_to_many (max 1): ERROR: HTTP 422, execution: \
+             found duplicate series for the match group {} on the right hand-side"
+        ),
+        "{m}"
+    );
+    let m = message_of(&out.stdout, "rule:unparsable");
+    assert!(
+        m.starts_with("unparsable (max 1): ERROR: HTTP 400, bad_data: ")
+            && m.contains("parse error"),
+        "{m}"
+    );
+    // A query that is not aggregated to one series.
+    assert_eq!(
+        message_of(&out.stdout, "rule:three_series"),
+        "three_series (max 1): ERROR: the query returned 3 series; a rule judges one: \
+         aggregate it (sum, max, ...)"
+    );
+}
+
+#[test]
+fn the_markdown_report_charts_a_rule_against_its_bound() {
+    let prom = history_prometheus();
+    let repo = history_repo(
+        &prom,
+        &rule(
+            "recovers",
+            r#"max(rs_error_ratio{case="recovers"})"#,
+            "max = 0.01\nfor = \"2m\"",
+        ),
+    );
+    let out = verify(&repo)
+        .args(["--at", AT, "--format", "markdown"])
+        .safe();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let chart = "\
+#### rule:recovers
+
+```mermaid
+xychart-beta
+    title \"rule:recovers: samples (first line) and the bound (second)\"
+    x-axis [\"22:28:00\", \"22:28:15\", \"22:28:30\", \"22:28:45\", \"22:29:00\", \"22:29:15\", \"22:29:30\", \"22:29:45\", \"22:30:00\"]
+    y-axis \"value\"
+    line [0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.05, 0.005]
+    line [0.01, 0.01, 0.01, 0.01, 0.01, 0.01, 0.01, 0.01, 0.01]
+```
+";
+    assert!(text.contains(chart), "{text}");
+    assert!(text.contains("| rule:recovers | OK |"), "{text}");
+}
+
+// ------------------------------------------------------------ live scrapes
+
+/// A loopback exporter: the text exposition of the values the test sets
+/// (`name` or `name{label="v"}` to a number), scraped by Prometheus.
+struct Exporter {
+    values: Arc<Mutex<BTreeMap<String, f64>>>,
+    server: Server,
+}
+
+impl Exporter {
+    fn start(initial: &[(&str, f64)]) -> Self {
+        let values: BTreeMap<String, f64> =
+            initial.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+        let values = Arc::new(Mutex::new(values));
+        let shared = Arc::clone(&values);
+        let server = Server::with_limits(Duration::from_secs(300), 5000, move |x| {
+            let body: String = shared
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| format!("{k} {v}\n"))
+                .collect();
+            x.reply(
+                "200 OK",
+                &["Content-Type: text/plain; version=0.0.4"],
+                &body,
+            );
+        });
+        Self { values, server }
+    }
+
+    fn set(&self, name: &str, value: f64) {
+        self.values.lock().unwrap().insert(name.to_string(), value);
+    }
+
+    /// A Prometheus scraping this exporter every second, once it has
+    /// scraped `name` at `value`.
+    fn scraped(&self, name: &str, value: f64) -> Prometheus {
+        let target = format!("127.0.0.1:{}", self.server.port());
+        let prom = Prometheus::start(&Prometheus::scraping(&target));
+        prom.wait_for_value(name, value, Duration::from_secs(30));
+        prom
+    }
+}
+
+/// Run `verify` with `args` in `repo` as a child the reaper holds.
+fn spawn_verify(repo: &Repo, reaper: &mut Reaper, args: &[&str]) {
+    let mut cmd = verify(repo).args(args).into_command();
+    reaper.spawn(&mut cmd);
+}
+
+/// The outcomes of a JSON row's evaluations, in order.
+fn outcomes(doc: &serde_json::Value, id: &str) -> Vec<String> {
+    json_check(doc, id)["details"]["evaluations"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{id} has no evaluations: {doc:#}"))
+        .iter()
+        .map(|e| e["outcome"].as_str().unwrap_or("?").to_string())
+        .collect()
+}
+
+#[test]
+fn a_healthy_window_is_watched_to_its_end_and_every_evaluation_is_in_the_json() {
+    let exporter = Exporter::start(&[("rs_latency_seconds", 0.2)]);
+    let prom = exporter.scraped("rs_latency_seconds", 0.2);
+    let app = Server::start(Exchange::ok);
+    let repo = Repo::with_config(&format!(
+        "{}[verify]\n{}{}",
+        prometheus_section(&prom.url("")),
+        probe("health", &app.url("/health"), ""),
+        rule(
+            "latency",
+            "max(rs_latency_seconds)",
+            "max = 0.5\nfor = \"3s\""
+        ),
+    ));
+    let start = Instant::now();
+    let out = verify(&repo)
+        .args(["--for", "6s", "--interval", "1s", "--format", "json"])
+        .safe();
+    let took = start.elapsed();
+    let doc = json_of(&out);
+    assert_eq!(doc["verdict"], "HEALTHY", "{doc:#}");
+    // Evaluations at 0, 1, ..., 6 s: seven, all in the report.
+    assert_eq!(outcomes(&doc, "probe:health"), ["OK"; 7], "{doc:#}");
+    assert_eq!(outcomes(&doc, "rule:latency"), ["OK"; 7], "{doc:#}");
+    assert_eq!(app.requests().len(), 7);
+    for e in json_check(&doc, "rule:latency")["details"]["evaluations"]
+        .as_array()
+        .unwrap()
+    {
+        assert_eq!(e["value"], "0.2", "{e:#}");
+        assert!(e["at"].is_string() && e["sample_time"].is_string(), "{e:#}");
+    }
+    assert_eq!(
+        json_check(&doc, "probe:health")["message"],
+        format!(
+            "GET {} -> 200; 7 evaluations, 0 failures",
+            app.url("/health")
+        )
+    );
+    assert!(
+        took >= Duration::from_secs(6) && took < Duration::from_secs(30),
+        "{took:?}"
+    );
+}
+
+#[test]
+fn a_metric_crossing_its_bound_mid_window_rolls_back() {
+    let exporter = Exporter::start(&[("rs_latency_seconds", 0.2)]);
+    let prom = exporter.scraped("rs_latency_seconds", 0.2);
+    let app = Server::start(Exchange::ok);
+    let repo = Repo::with_config(&format!(
+        "{}[verify]\n{}{}",
+        prometheus_section(&prom.url("")),
+        probe("health", &app.url("/health"), ""),
+        rule(
+            "latency",
+            "max(rs_latency_seconds)",
+            "max = 0.5\nfor = \"3s\""
+        ),
+    ));
+    let mut reaper = Reaper::for_repo(&repo);
+    spawn_verify(
+        &repo,
+        &mut reaper,
+        &["--for", "60s", "--interval", "1s", "--format", "json"],
+    );
+    // The second evaluation has begun: the first found it healthy.
+    app.wait_for(2);
+    exporter.set("rs_latency_seconds", 2.5);
+    let changed = Instant::now();
+    // Seen in about a second, held for 3 s, then the next evaluation.
+    let out = reaper.wait(Duration::from_secs(30));
+    let took = changed.elapsed();
+    assert_eq!(out.status.code(), Some(2), "{}", context(&out));
+    let doc = json_of(&out);
+    let seen = outcomes(&doc, "rule:latency");
+    assert_eq!(seen.first().map(String::as_str), Some("OK"), "{seen:?}");
+    assert_eq!(seen.last().map(String::as_str), Some("BREACH"), "{seen:?}");
+    assert!(seen[..seen.len() - 1].iter().all(|o| o == "OK"), "{seen:?}");
+    let rule = json_check(&doc, "rule:latency");
+    assert!(
+        rule["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("latency (max 0.5 for 3s): BREACH: 2.5 at "),
+        "{rule:#}"
+    );
+    assert!(took < Duration::from_secs(30), "{took:?}");
+}
+
+#[test]
+fn a_probe_going_bad_mid_window_rolls_back_on_its_third_failure_in_a_row() {
+    let exporter = Exporter::start(&[("rs_latency_seconds", 0.2)]);
+    let prom = exporter.scraped("rs_latency_seconds", 0.2);
+    // Three good answers, then 503 for good.
+    let app = Server::start(|x| {
+        if x.n < 3 {
+            x.ok()
+        } else {
+            x.reply("503 Service Unavailable", &[], "down")
+        }
+    });
+    let repo = Repo::with_config(&format!(
+        "{}[verify]\n{}{}",
+        prometheus_section(&prom.url("")),
+        probe("health", &app.url("/health"), "failures = 2"),
+        rule(
+            "latency",
+            "max(rs_latency_seconds)",
+            "max = 0.5\nfor = \"3s\""
+        ),
+    ));
+    let start = Instant::now();
+    let out = verify(&repo)
+        .args(["--for", "60s", "--interval", "1s", "--format", "json"])
+        .critical();
+    let took = start.elapsed();
+    let doc = json_of(&out);
+    assert_eq!(
+        outcomes(&doc, "probe:health"),
+        ["OK", "OK", "OK", "FAIL", "FAIL", "FAIL"],
+        "{doc:#}"
+    );
+    assert_eq!(outcomes(&doc, "rule:latency"), ["OK"; 6], "{doc:#}");
+    assert_eq!(app.requests().len(), 6, "one GET per evaluation, no retry");
+    let probe_row = json_check(&doc, "probe:health");
+    assert_eq!(probe_row["status"], "CRIT");
+    assert_eq!(
+        probe_row["message"],
+        format!(
+            "GET {} -> 503; probe:health failed 3 times in a row (limit 2); 6 evaluations, 3 failures",
+            app.url("/health")
+        )
+    );
+    assert_eq!(json_check(&doc, "rule:latency")["status"], "OK");
+    // Six evaluations a second apart, long before the window's end.
+    assert!(took < Duration::from_secs(25), "{took:?}");
+}
+
+#[test]
+fn prometheus_stopped_mid_window_is_an_error_and_rolls_back() {
+    let exporter = Exporter::start(&[("rs_latency_seconds", 0.2)]);
+    let mut prom = exporter.scraped("rs_latency_seconds", 0.2);
+    let app = Server::start(Exchange::ok);
+    let repo = Repo::with_config(&format!(
+        "{}[verify]\n{}{}",
+        prometheus_section(&prom.url("")),
+        probe("health", &app.url("/health"), ""),
+        rule(
+            "latency",
+            "max(rs_latency_seconds)",
+            "max = 0.5\nfor = \"3s\"\nerror_limit = 2"
+        ),
+    ));
+    let mut reaper = Reaper::for_repo(&repo);
+    spawn_verify(
+        &repo,
+        &mut reaper,
+        &["--for", "60s", "--interval", "1s", "--format", "json"],
+    );
+    app.wait_for(2);
+    prom.stop();
+    let stopped = Instant::now();
+    // Three errors in a row (limit 2), a second apart.
+    let out = reaper.wait(Duration::from_secs(30));
+    let took = stopped.elapsed();
+    assert_eq!(out.status.code(), Some(2), "{}", context(&out));
+    let doc = json_of(&out);
+    let seen = outcomes(&doc, "rule:latency");
+    assert_eq!(seen[0], "OK", "{seen:?}");
+    assert_eq!(seen[seen.len() - 3..], ["ERROR"; 3], "{seen:?}");
+    let rule = json_check(&doc, "rule:latency");
+    assert_eq!(
+        rule["message"],
+        "latency (max 0.5 for 3s): ERROR: unreachable: connection refused"
+    );
+    assert!(
+        json_check(&doc, "rollback")["message"]
+            .as_str()
+            .unwrap()
+            .contains("rule:latency could not be evaluated: unreachable: connection refused"),
+        "{doc:#}"
+    );
+    assert!(took < Duration::from_secs(30), "{took:?}");
+}
+
+#[test]
+fn a_hung_probe_rolls_back_within_its_timeouts() {
+    let app = Server::start(Exchange::hold);
+    let repo = Repo::with_config(&format!(
+        "[verify]\n{}",
+        probe(
+            "health",
+            &app.url("/health"),
+            "failures = 1\ntimeout = \"1s\""
+        ),
+    ));
+    let start = Instant::now();
+    let out = verify(&repo)
+        .args(["--for", "60s", "--interval", "1s"])
+        .stdout_has(row("probe:health", "CRIT"))
+        .stdout_has(ROLLBACK)
+        .critical();
+    let took = start.elapsed();
+    let m = message_of(&out.stdout, "probe:health");
+    assert!(
+        m.contains("timed out") && m.contains("probe:health failed 2 times in a row (limit 1)"),
+        "{m}"
+    );
+    assert_eq!(app.requests().len(), 2);
+    // Two evaluations of at most a second each, a second apart.
+    assert!(took < Duration::from_secs(15), "{took:?}");
+}
+
+#[test]
+fn no_data_an_error_or_a_failing_probe_within_its_limit_at_the_end_is_not_healthy() {
+    let prom = Prometheus::start(Prometheus::no_scrapes());
+    let app = Server::start(|x| x.reply("503 Service Unavailable", &[], "down"));
+    let repo = Repo::with_config(&format!(
+        "{}[verify]\n{}{}{}",
+        prometheus_section(&prom.url("")),
+        probe("health", &app.url("/health"), "failures = 100"),
+        rule(
+            "missing",
+            "sum(rate(no_such_requests_total[1m]))",
+            "max = 1\nno_data_limit = 100"
+        ),
+        rule(
+            "unparsable",
+            "sum(rate(http_requests_total[1m])",
+            "max = 1\nerror_limit = 100"
+        ),
+    ));
+    let out = verify(&repo)
+        .args(["--for", "3s", "--interval", "1s", "--format", "json"])
+        .critical();
+    let doc = json_of(&out);
+    assert_eq!(doc["verdict"], "ROLLBACK", "{doc:#}");
+    assert_eq!(outcomes(&doc, "rule:missing"), ["NO_DATA"; 4]);
+    assert_eq!(outcomes(&doc, "rule:unparsable"), ["ERROR"; 4]);
+    assert_eq!(outcomes(&doc, "probe:health"), ["FAIL"; 4]);
+    for id in ["rule:missing", "rule:unparsable", "probe:health"] {
+        assert_eq!(json_check(&doc, id)["status"], "CRIT", "{id}: {doc:#}");
+    }
+    assert!(
+        json_check(&doc, "probe:health")["message"]
+            .as_str()
+            .unwrap()
+            .contains("the window ended with it failing (4 of 100 allowed in a row)"),
+        "{doc:#}"
+    );
+    assert_eq!(
+        json_check(&doc, "rollback")["details"]["reason"],
+        serde_json::Value::Null,
+        "no rollback command: the row has no details"
+    );
+    assert!(
+        json_check(&doc, "rollback")["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("triggered by probe:health ended the window failing"),
+        "{doc:#}"
+    );
+}
+
+#[test]
+fn once_with_no_data_is_a_trigger() {
+    let prom = Prometheus::start(Prometheus::no_scrapes());
+    let repo = Repo::with_config(&format!(
+        "{}[verify]\n{}",
+        prometheus_section(&prom.url("")),
+        rule(
+            "missing",
+            "sum(rate(no_such_requests_total[1m]))",
+            "max = 1\nno_data_limit = 5"
+        ),
+    ));
+    let out = verify(&repo)
+        .arg("--once")
+        .stdout_has(row("rule:missing", "CRIT"))
+        .stdout_has(ROLLBACK)
+        .critical();
+    assert!(
+        message_of(&out.stdout, "rollback").ends_with(
+            "triggered by rule:missing has no data: no series: the query matched nothing"
+        ),
+        "{}",
+        context(&out)
+    );
+}
+
+// ------------------------------------------------------------ the rollback
+
+/// A repository whose HEAD carries the release `v1.2.3`, with `v1.1.0`
+/// and `v1.0.0` below it on `main`, and `v1.2.0` on a branch HEAD does not
+/// contain: the previous tag is `v1.1.0`. `config` is committed on top.
+fn tagged_repo(config: &str) -> Repo {
+    let repo = Repo::new();
+    repo.tag("v1.0.0");
+    repo.commit_all("two");
+    repo.tag("v1.1.0");
+    repo.git(["checkout", "-q", "-b", "side"]);
+    repo.commit_all("side");
+    repo.tag("v1.2.0");
+    repo.git(["checkout", "-q", "main"]);
+    repo.config(config);
+    repo.tag("v1.2.3");
+    repo
+}
+
+/// `[verify]` with a smoke step that fails (exit 3), a probe it keeps
+/// from running, and a rollback that writes its arguments to
+/// `$OUT/rollback.args`, prints, and exits 7.
+const ROLLBACK_CONFIG: &str = r#"[verify]
+rollback = ["sh", "-c", "printf '%s\n' \"$@\" > \"$OUT/rollback.args\"; echo rolled back to $RS_PREVIOUS_TAG; exit 7", "rollback", "--env", "{env}", "--to", "{previous_tag}", "--from", "{version}"]
+
+[[verify.smoke]]
+name = "critical"
+run = ["sh", "-c", "echo smoke says no; exit 3"]
+timeout = "30s"
+
+[[verify.probe]]
+name = "health"
+url = "http://127.0.0.1:9/never-asked"
+"#;
+
+#[test]
+fn the_rollback_runs_with_the_previous_tag_the_version_and_the_env() {
+    let repo = tagged_repo(&format!("{NOTIFY}\n{ROLLBACK_CONFIG}"));
+    let slack = slack_receiver();
+    let hook = webhook_receiver(KEY);
+    let out = verify(&repo)
+        .env("OUT", repo.scratch())
+        .env("SLACK_WEBHOOK_URL", slack.url("/services/T0/B0/slack"))
+        .env("AUDIT_WEBHOOK_URL", hook.url("/hooks/audit"))
+        .env("AUDIT_WEBHOOK_SECRET", whsec(KEY))
+        .args(["--format", "json"])
+        .critical();
+    let doc = json_of(&out);
+    assert_eq!(doc["verdict"], "ROLLBACK", "{doc:#}");
+    let args = std::fs::read_to_string(repo.scratch().join("rollback.args")).expect("it ran");
+    assert_eq!(args, "--env\nprod\n--to\nv1.1.0\n--from\nv1.2.3\n");
+    let rb = json_check(&doc, "rollback");
+    assert_eq!(rb["status"], "FAIL", "{rb:#}");
+    assert_eq!(rb["details"]["exit_code"], 7, "{rb:#}");
+    assert_eq!(rb["details"]["stdout"], "rolled back to v1.1.0\n", "{rb:#}");
+    assert_eq!(
+        rb["details"]["stderr"], "",
+        "nothing printed is nothing: {rb:#}"
+    );
+    assert_eq!(
+        rb["details"]["reason"],
+        "smoke:critical failed: failed: exit 3"
+    );
+    assert!(
+        rb["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("rollback --env prod --to v1.1.0 --from v1.2.3: exit 7"),
+        "{rb:#}"
+    );
+    let smoke = json_check(&doc, "smoke:critical");
+    assert_eq!(smoke["status"], "CRIT");
+    assert_eq!(smoke["details"]["stdout"], "smoke says no\n");
+    // The smoke step triggered before the watch began.
+    let probe_row = json_check(&doc, "probe:health");
+    assert_eq!(probe_row["status"], "SKIP");
+    assert_eq!(
+        probe_row["message"],
+        "not evaluated: a smoke step triggered first"
+    );
+    assert_eq!(doc["interrupted"], false);
+    // People are told, with the tag rolled back to.
+    let text = "ARIS3 rollout of v1.2.3 on prod aborted due to smoke:critical failed: \
+                failed: exit 3. Rollback in progress to v1.1.0. Next status in 10 min.";
+    let s = &slack.wait_for(1)[0];
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&s.body).unwrap()["text"],
+        text
+    );
+    let h = &hook.wait_for(1)[0];
+    signature_check(KEY, h).unwrap();
+    let b: serde_json::Value = serde_json::from_slice(&h.body).unwrap();
+    assert_eq!(b["type"], "verify.rollback");
+    assert_eq!(b["data"]["text"], text);
+    assert_eq!(b["data"]["previous_tag"], "v1.1.0");
+    assert_eq!(b["data"]["verdict"], "ROLLBACK");
+    assert_eq!(json_check(&doc, "notify:audit")["status"], "OK", "{doc:#}");
+}
+
+#[test]
+fn no_rollback_says_what_would_run_and_runs_nothing() {
+    let repo = tagged_repo(ROLLBACK_CONFIG);
+    let out = verify(&repo)
+        .env("OUT", repo.scratch())
+        .arg("--no-rollback")
+        .stdout_has(row("rollback", "SKIP"))
+        .stdout_has(ROLLBACK)
+        .critical();
+    assert!(
+        message_of(&out.stdout, "rollback")
+            .ends_with("rollback --env prod --to v1.1.0 --from v1.2.3"),
+        "{}",
+        context(&out)
+    );
+    assert!(
+        message_of(&out.stdout, "rollback").starts_with("--no-rollback: would run: sh -c "),
+        "{}",
+        context(&out)
+    );
+    assert!(!repo.scratch().join("rollback.args").exists());
+}
+
+#[test]
+fn without_a_release_below_the_rollback_that_needs_one_does_not_run() {
+    // No tags at all: {previous_tag} has no value.
+    let repo = Repo::with_config(ROLLBACK_CONFIG);
+    let out = verify(&repo)
+        .env("OUT", repo.scratch())
+        .stdout_has(row("rollback", "FAIL"))
+        .stdout_has(ROLLBACK)
+        .critical();
+    assert_eq!(
+        message_of(&out.stdout, "rollback"),
+        "cannot run the rollback: {previous_tag} is unknown: no release tag below v1.2.3 \
+         is reachable from HEAD"
+    );
+    assert!(!repo.scratch().join("rollback.args").exists());
+}
+
+// ------------------------------------------------------------ profile switches
+
+/// How long Prometheus may take to show a changed value (two scrapes
+/// expected).
+const SCRAPED: Duration = Duration::from_secs(30);
+
+/// A switch `edge` from `moderate` to `conservative` after 3 evaluations
+/// of `max(edge_ema1h)` below 0, back when `max(edge_ema24h)` is at least
+/// 1.5; each profile's command appends its name to `$OUT/applied`.
+fn switch_config(prom: &Prometheus) -> String {
+    format!(
+        r#"{}[verify]
+interval = "1s"
+
+[[verify.switch]]
+name = "edge"
+query = "max(edge_ema1h)"
+min = 0
+after = 3
+recover_query = "max(edge_ema24h)"
+recover_min = 1.5
+profiles = ["moderate", "conservative"]
+apply = {{ moderate = ["sh", "-c", "echo moderate >> \"$OUT/applied\""], conservative = ["sh", "-c", "echo conservative >> \"$OUT/applied\""] }}
+"#,
+        prometheus_section(&prom.url(""))
+    )
+}
+
+#[test]
+fn a_switch_degrades_after_three_and_recovers_only_on_its_second_condition() {
+    let exporter = Exporter::start(&[("edge_ema1h", -0.5), ("edge_ema24h", 1.0)]);
+    let prom = exporter.scraped("edge_ema1h", -0.5);
+    prom.wait_for_value("edge_ema24h", 1.0, SCRAPED);
+    let repo = Repo::with_config(&switch_config(&prom));
+    let state_path = repo.path.join(".release-sentinel/verify-state.json");
+    let applied = repo.scratch().join("applied");
+    // One `verify --once` (a cron run): the switch's row, and the state
+    // file as it is afterwards.
+    let run = || {
+        let out = verify(&repo)
+            .env("OUT", repo.scratch())
+            .args(["--once", "--format", "json"])
+            .safe();
+        let doc = json_of(&out);
+        assert_eq!(doc["verdict"], "HEALTHY", "{doc:#}");
+        let row = json_check(&doc, "switch:edge").clone();
+        let state: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&state_path).expect("state file"))
+                .expect("state file is JSON");
+        (row, state)
+    };
+    let counts = |row: &serde_json::Value, state: &serde_json::Value| {
+        let d = &row["details"];
+        let s = &state["switches"]["edge"];
+        assert_eq!(d["profile"], s["profile"], "{row:#} {state:#}");
+        assert_eq!(d["breaching"], s["breaching"], "{row:#} {state:#}");
+        assert_eq!(d["switches"], s["switches"], "{row:#} {state:#}");
+        (
+            d["profile"].as_str().unwrap().to_string(),
+            d["breaching"].as_u64().unwrap(),
+            d["switches"].as_u64().unwrap(),
+        )
+    };
+    let expect = |(row, state): (serde_json::Value, serde_json::Value),
+                  want: (&str, u64, u64),
+                  status: &str,
+                  applied_now: Option<&str>| {
+        let (p, b, s) = counts(&row, &state);
+        assert_eq!((p.as_str(), b, s), want, "{row:#}");
+        assert_eq!(row["status"], status, "{row:#}");
+        let message = row["message"].as_str().unwrap();
+        match applied_now {
+            Some(profile) => assert!(
+                message.starts_with(&format!("PROFILE_APPLIED={profile}; profile {profile} (")),
+                "{message}"
+            ),
+            None => assert!(!message.contains("PROFILE_APPLIED"), "{message}"),
+        }
+    };
+    // Two below 0, then one good sample: the count starts over.
+    expect(run(), ("moderate", 1, 0), "OK", None);
+    expect(run(), ("moderate", 2, 0), "OK", None);
+    exporter.set("edge_ema1h", 0.5);
+    prom.wait_for_value("edge_ema1h", 0.5, SCRAPED);
+    expect(run(), ("moderate", 0, 0), "OK", None);
+    // Three in a row: degraded, and its command ran.
+    exporter.set("edge_ema1h", -0.5);
+    prom.wait_for_value("edge_ema1h", -0.5, SCRAPED);
+    expect(run(), ("moderate", 1, 0), "OK", None);
+    expect(run(), ("moderate", 2, 0), "OK", None);
+    assert!(!applied.exists());
+    expect(run(), ("conservative", 0, 1), "WARN", Some("conservative"));
+    assert_eq!(std::fs::read_to_string(&applied).unwrap(), "conservative\n");
+    // A good ema1h does not bring it back: the 24 h average is below 1.5.
+    exporter.set("edge_ema1h", 0.5);
+    prom.wait_for_value("edge_ema1h", 0.5, SCRAPED);
+    expect(run(), ("conservative", 0, 1), "WARN", None);
+    expect(run(), ("conservative", 0, 1), "WARN", None);
+    // The second condition holds: back to normal.
+    exporter.set("edge_ema24h", 2.0);
+    prom.wait_for_value("edge_ema24h", 2.0, SCRAPED);
+    expect(run(), ("moderate", 0, 2), "OK", Some("moderate"));
+    assert_eq!(
+        std::fs::read_to_string(&applied).unwrap(),
+        "conservative\nmoderate\n"
+    );
+}
+
+#[test]
+fn a_switch_without_data_degrades_to_the_safe_profile() {
+    let prom = Prometheus::start(Prometheus::no_scrapes());
+    let repo = Repo::with_config(&switch_config(&prom));
+    // The state where --state says, not in the repository.
+    let state = repo.scratch().join("edge-state.json");
+    for (n, profile) in [(1, "moderate"), (2, "moderate"), (3, "conservative")] {
+        let out = verify(&repo)
+            .env("OUT", repo.scratch())
+            .args(["--once", "--format", "json", "--state"])
+            .arg(&state)
+            .safe();
+        let doc = json_of(&out);
+        let row = json_check(&doc, "switch:edge");
+        assert_eq!(row["details"]["profile"], profile, "run {n}: {row:#}");
+        assert!(
+            row["message"]
+                .as_str()
+                .unwrap()
+                .contains("max(edge_ema1h): no data"),
+            "{row:#}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(repo.scratch().join("applied")).unwrap(),
+        "conservative\n"
+    );
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    assert_eq!(
+        saved["switches"]["edge"]["profile"], "conservative",
+        "{saved:#}"
+    );
+    assert!(!repo.path.join(".release-sentinel").exists());
+}
+
+// ------------------------------------------------------------ modes
+
+/// A rollback command that leaves `$OUT/rolled-back` behind.
+const MARK_ROLLBACK: &str = r#"rollback = ["sh", "-c", "touch \"$OUT/rolled-back\""]"#;
+
+#[test]
+fn shadow_and_warn_rules_are_reported_and_never_trigger() {
+    let prom = history_prometheus();
+    // Two breaches, one in shadow mode, one in warn mode; p95 is fine.
+    let repo = Repo::with_config(&format!(
+        "{}[modes]\n\"rule:error_rate\" = \"shadow\"\n\"rule:late\" = \"warn\"\n\n\
+         [verify]\ninterval = \"15s\"\n{MARK_ROLLBACK}\n{}{}{}",
+        prometheus_section(&prom.url("")),
+        rule("error_rate", ERROR_RATIO, "max = 0.01\nfor = \"2m\""),
+        rule(
+            "late",
+            r#"max(rs_error_ratio{case="late"})"#,
+            "max = 0.01\nfor = \"105s\""
+        ),
+        rule("p95", P95, "max = 1\nfor = \"2m\""),
+    ));
+    let out = verify(&repo)
+        .env("OUT", repo.scratch())
+        .args(["--at", AT, "--format", "json"])
+        .safe();
+    let doc = json_of(&out);
+    assert_eq!(doc["verdict"], "HEALTHY", "{doc:#}");
+    let shadow = json_check(&doc, "rule:error_rate");
+    assert_eq!(shadow["mode"], "shadow", "{shadow:#}");
+    assert_eq!(shadow["details"]["outcome"], "BREACH");
+    assert!((value_of(&doc, "rule:error_rate") - 0.05).abs() < 1e-12);
+    let warn = json_check(&doc, "rule:late");
+    assert_eq!(warn["status"], "WARN", "{warn:#}");
+    assert_eq!(warn["details"]["outcome"], "BREACH");
+    assert!(
+        warn["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("(mode warn: counts as WARN, not CRIT)"),
+        "{warn:#}"
+    );
+    assert!(
+        doc["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["id"] != "rollback"),
+        "{doc:#}"
+    );
+    assert!(
+        !repo.scratch().join("rolled-back").exists(),
+        "a rollback ran"
+    );
+}
+
+#[test]
+fn a_failing_probe_in_warn_mode_is_a_warn_and_rolls_nothing_back() {
+    let app = Server::start(|x| x.reply("503 Service Unavailable", &[], "down"));
+    // One over its limit at once, one still within it when --once ends.
+    let repo = Repo::with_config(&format!(
+        "[modes]\n\"probe:strict\" = \"warn\"\n\"probe:lenient\" = \"warn\"\n\n\
+         [verify]\n{MARK_ROLLBACK}\n{}{}",
+        probe("strict", &app.url("/a"), "failures = 0"),
+        probe("lenient", &app.url("/b"), "failures = 5"),
+    ));
+    verify(&repo)
+        .env("OUT", repo.scratch())
+        .arg("--once")
+        .stdout_has(row("probe:strict", "WARN"))
+        .stdout_has(row("probe:lenient", "WARN"))
+        .stdout_has(HEALTHY)
+        .stdout_lacks("rollback")
+        .safe();
+    assert!(
+        !repo.scratch().join("rolled-back").exists(),
+        "a rollback ran"
+    );
+}
+
+// ------------------------------------------------------------ secrets
+
+#[test]
+fn secrets_never_appear_in_any_output_or_written_file() {
+    // Every planted secret has `5ecret` in it; the token's end is checked
+    // on its own (the rollback's output is cut inside the token).
+    const PROM_TOKEN: &str = "prom-token-5ecret-8d7c6b5a4f3e";
+    const TOKEN_END: &str = "8d7c6b5a4f3e";
+    const SIGNING_KEY: &[u8] = b"signing-key-5ecret-000000000001";
+    let prom = history_prometheus();
+    // Prometheus behind a proxy that lets only the bearer token through.
+    let upstream = prom.url("");
+    let proxy = Server::start(move |x| {
+        if x.request.header("authorization") != Some(format!("Bearer {PROM_TOKEN}")) {
+            let no = r#"{"status":"error","errorType":"unauthorized","error":"no token"}"#;
+            return x.reply("401 Unauthorized", &["Content-Type: application/json"], no);
+        }
+        let line = x.request.head.lines().next().unwrap_or("").to_string();
+        let mut parts = line.split(' ');
+        let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let kind = x.request.header("content-type").unwrap_or_default();
+        let url = format!("{upstream}{path}");
+        let headers = [("Content-Type", kind.as_str())];
+        let body = x.request.body.clone();
+        match http(method, &url, &headers, &body, Duration::from_secs(10)) {
+            Ok((status, answer)) => x.reply(
+                &format!("{status} Upstream"),
+                &["Content-Type: application/json"],
+                &String::from_utf8_lossy(&answer),
+            ),
+            Err(e) => x.reply("502 Bad Gateway", &[], &e),
+        }
+    });
+    let slack = slack_receiver();
+    let hook = webhook_receiver(SIGNING_KEY);
+    // The rollback prints the token, then 8180 bytes (the kept 8 KiB
+    // start inside the token), and every other secret on stderr.
+    let rollback = [
+        "sh",
+        "-c",
+        "printf %s \"$PROM_TOKEN\"; head -c 8180 /dev/zero | tr '\\0' y; \
+         echo \"$AUDIT_WEBHOOK_SECRET $AUDIT_WEBHOOK_URL $SLACK_WEBHOOK_URL\" >&2",
+    ];
+    let repo = tagged_repo(&format!(
+        "{}headers = {{ Authorization = \"Bearer ${{PROM_TOKEN}}\" }}\n\n{NOTIFY}\n\
+         [verify]\ninterval = \"15s\"\nrollback = {}\n{}",
+        prometheus_section(&proxy.url("")),
+        serde_json::to_string(&rollback).unwrap(),
+        rule("error_rate", ERROR_RATIO, "max = 0.01\nfor = \"2m\""),
+    ));
+    let files = ["report.json", "junit.xml", "summary.md"].map(|f| repo.scratch().join(f));
+    let mut all = String::new();
+    for format in ["table", "json"] {
+        let out = verify(&repo)
+            .env("PROM_TOKEN", PROM_TOKEN)
+            .env(
+                "SLACK_WEBHOOK_URL",
+                slack.url("/services/T0/B0/slack-5ecret-1a2b3c"),
+            )
+            .env("AUDIT_WEBHOOK_URL", hook.url("/hooks/audit-5ecret-9f8e7d"))
+            .env("AUDIT_WEBHOOK_SECRET", whsec(SIGNING_KEY))
+            .env("GITHUB_STEP_SUMMARY", &files[2])
+            .args(["--at", AT, "-vv", "--format", format, "--report"])
+            .arg(&files[0])
+            .arg("--junit")
+            .arg(&files[1])
+            .critical();
+        let doc: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&files[0]).unwrap()).unwrap();
+        // The token reached Prometheus: the rule judged its data.
+        assert_eq!(
+            json_check(&doc, "rule:error_rate")["details"]["outcome"],
+            "BREACH"
+        );
+        assert_eq!(json_check(&doc, "rollback")["status"], "OK", "{doc:#}");
+        assert!(
+            json_check(&doc, "rollback")["details"]["stdout"]
+                .as_str()
+                .unwrap()
+                .ends_with("yyyy"),
+            "the output is kept: {doc:#}"
+        );
+        assert_eq!(json_check(&doc, "notify:audit")["status"], "OK", "{doc:#}");
+        assert_eq!(json_check(&doc, "notify:ops")["status"], "OK", "{doc:#}");
+        all.push_str(&String::from_utf8_lossy(&out.stdout));
+        all.push_str(&String::from_utf8_lossy(&out.stderr));
+        for f in &files {
+            all.push_str(&std::fs::read_to_string(f).expect("written"));
+        }
+    }
+    assert!(!proxy.requests().is_empty());
+    let signing = whsec(SIGNING_KEY);
+    for needle in ["5ecret", TOKEN_END, &signing[6..]] {
+        if let Some(at) = all.find(needle) {
+            let from = all[..at]
+                .char_indices()
+                .rev()
+                .nth(300)
+                .map_or(0, |(i, _)| i);
+            let around: String = all[from..].chars().take(400).collect();
+            panic!("{needle:?} was shown, in:\n{around}");
+        }
+    }
+}
+
+// ------------------------------------------------------------ refusals
+
+#[test]
+fn verify_without_a_verify_section_exits_1_and_says_why() {
+    let repo = Repo::with_config("[notify]\napp = \"ARIS3\"\n");
+    verify(&repo)
+        .stdout_lacks(HEALTHY)
+        .stderr_has("has no [verify] section: nothing to watch")
+        .blocked();
+}
+
+#[test]
+fn an_invalid_at_for_or_interval_exits_1() {
+    let app = Server::start(Exchange::ok);
+    let repo = Repo::with_config(&format!("[verify]\n{}", probe("health", &app.url("/"), "")));
+    verify(&repo)
+        .args(["--at", "yesterday"])
+        .stderr_has("--at \"yesterday\": not a time; write it in RFC 3339")
+        .blocked();
+    verify(&repo)
+        .args(["--for", "soon"])
+        .stderr_has("--for \"soon\": not a duration like 15m or 30s")
+        .blocked();
+    verify(&repo)
+        .args(["--for", "0s"])
+        .stderr_has("--for \"0s\": not a duration")
+        .blocked();
+    verify(&repo)
+        .args(["--for", "500000000000y"])
+        .stderr_has("--for \"500000000000y\": longer than the 7days limit")
+        .blocked();
+    verify(&repo)
+        .args(["--interval", "2h"])
+        .stderr_has("--interval \"2h\": longer than the 1h limit")
+        .blocked();
+    verify(&repo)
+        .args(["--at", "1e300"])
+        .stderr_has("--at \"1e300\": not a time")
+        .blocked();
+    verify(&repo)
+        .arg("--interval=-1s")
+        .stderr_has("--interval \"-1s\": not a duration")
+        .blocked();
+    assert_eq!(app.requests().len(), 0, "nothing was watched");
+    // --at without rules has nothing to judge.
+    verify(&repo)
+        .args(["--at", AT])
+        .stderr_has("--at judges the metric rules as of a time, and [verify] has none")
+        .blocked();
+}
