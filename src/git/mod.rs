@@ -10,8 +10,11 @@
 //! what to do next.
 
 pub mod files;
+pub mod index;
 pub mod status;
 pub mod tags;
+#[cfg(test)]
+mod testutil;
 
 use std::path::{Path, PathBuf};
 

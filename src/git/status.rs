@@ -418,56 +418,7 @@ pub fn default_threads() -> usize {
 mod tests {
     use super::*;
     use crate::git;
-    use std::process::Command;
-
-    fn git(dir: &Path, args: &[&str]) {
-        let out = Command::new("git")
-            .args(["-c", "user.name=T", "-c", "user.email=t@example.invalid"])
-            .args(["-c", "commit.gpgsign=false"])
-            .args(args)
-            .current_dir(dir)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("HOME", dir)
-            .output()
-            .expect("git");
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn write(dir: &Path, rel: &str, text: &str) {
-        let p = dir.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-
-    /// A committed tree with nested directories, an ignore file, a link
-    /// and an executable.
-    fn fixture() -> tempfile::TempDir {
-        let tmp = tempfile::tempdir().unwrap();
-        let d = tmp.path();
-        git(d, &["init", "-q", "-b", "main"]);
-        for i in 0..4 {
-            for j in 0..5 {
-                write(d, &format!("d{i}/f{j}.txt"), &format!("{i}{j}\n"));
-            }
-        }
-        write(d, "a/b/c/deep.txt", "deep\n");
-        write(d, "top.txt", "top\n");
-        write(d, ".gitignore", "*.log\nbuild/\n");
-        write(d, "run.sh", "#!/bin/sh\n");
-        std::fs::set_permissions(
-            d.join("run.sh"),
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
-        std::os::unix::fs::symlink("top.txt", d.join("link")).unwrap();
-        git(d, &["add", "-A"]);
-        git(d, &["commit", "-q", "-m", "init"]);
-        tmp
-    }
+    use crate::git::testutil::{fixture, git, write};
 
     type Mutation = fn(&Path);
 
