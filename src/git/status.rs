@@ -3,29 +3,36 @@
 //! Untracked directories are one entry (`dir/`), as `git status` shows them.
 //!
 //! Most of the cost of a status is one `lstat` per tracked file, which
-//! libgit2 does serially. So the work is split: the tracked files are
-//! `lstat`ed on several threads and compared with the stat data the index
-//! caches for them, git's own rule for "unchanged" (same mode, size, mtime,
-//! ctime, inode, owner; and not racy, i.e. older than the index file). The
-//! tracked directories are listed to find names that are not tracked.
-//! Everything this cannot prove clean (a stat mismatch, a racy or missing
-//! file, a submodule, a conflict, every untracked or ignored candidate)
-//! goes to libgit2's status, limited to exactly those paths; the staged
-//! changes come from libgit2's index-to-HEAD comparison, which needs no
-//! `lstat`. The shortcut only ever proves a file unchanged by the rule git
-//! itself applies, and being stricter than git only sends more paths to
-//! libgit2, so the result is libgit2's status either way.
+//! libgit2 does serially. So the work is split: the index file is read
+//! directly ([`super::index`]), the tracked files are `lstat`ed on several
+//! threads and compared with the stat data the index caches for them,
+//! git's own rule for "unchanged" (same mode, size, mtime, ctime, inode,
+//! owner; and not racy, i.e. older than the index file). The tracked
+//! directories are listed to find names that are not tracked. Everything
+//! this cannot prove clean (a stat mismatch, a racy or missing file, a
+//! submodule, a conflict, every untracked or ignored candidate) goes to
+//! libgit2's status, limited to exactly those paths. The shortcut only ever
+//! proves a file unchanged by the rule git itself applies, and being
+//! stricter than git only sends more paths to libgit2, so the result is
+//! libgit2's status either way.
+//!
+//! The staged changes come from libgit2's index-to-HEAD comparison, which
+//! needs no `lstat`. Meanwhile libgit2 loads its own copy of the index,
+//! which the candidates' status needs and which verifies the file's
+//! checksum; the file must be the same one at the end, or libgit2 alone
+//! decides. An index this reader does not fully understand takes libgit2's
+//! whole status, never a guess.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use git2::{IndexEntry, Repository, Status as G, StatusOptions, StatusShow};
+use git2::{Repository, Status as G, StatusOptions, StatusShow};
 use rustix::fs::{AtFlags, CWD, Dir, FileType, Mode, OFlags, Stat, openat, statat};
 use rustix::io::Errno;
 
 use super::Repo;
+use super::index::{self, Entry};
 
 /// At most this many threads for one status.
 const MAX_THREADS: usize = 8;
@@ -66,59 +73,36 @@ pub fn full_status(repo: &Repo) -> Result<Vec<Change>, git2::Error> {
     Ok(out)
 }
 
-/// The stat data the index caches for one tracked file.
-struct Tracked {
-    path: Vec<u8>,
-    mode: u32,
-    size: u32,
-    mtime: (i64, u32),
-    ctime: (i64, u32),
-    ino: u32,
-    uid: u32,
-    gid: u32,
+/// One tracked file: its path and the index entry caching its stat data.
+struct Tracked<'a> {
+    path: &'a [u8],
+    /// The file name, after the last `/`.
+    name: &'a [u8],
+    e: &'a Entry,
 }
 
-impl Tracked {
-    fn from_entry(e: IndexEntry) -> Self {
-        Tracked {
-            mode: e.mode,
-            size: e.file_size,
-            mtime: (i64::from(e.mtime.seconds()), e.mtime.nanoseconds()),
-            ctime: (i64::from(e.ctime.seconds()), e.ctime.nanoseconds()),
-            ino: e.ino,
-            uid: e.uid,
-            gid: e.gid,
-            path: e.path,
-        }
-    }
-
-    /// The file name, after the last `/`.
-    fn name(&self) -> &[u8] {
-        split(&self.path).1
-    }
-
+impl Tracked<'_> {
     /// Whether the file on disk is unchanged by git's stat rule. Fields are
     /// compared as the index stores them (32 bits).
     #[allow(clippy::unnecessary_cast)] // `stat` field widths differ by platform
-    fn unchanged(&self, st: &Stat, index_mtime: (i64, u32)) -> bool {
+    fn unchanged(&self, st: &Stat, index_mtime: (i32, u32)) -> bool {
+        let e = self.e;
         let mode = st.st_mode as u32;
-        let kind_ok = match self.mode & 0o170000 {
-            0o100000 => {
-                mode & 0o170000 == 0o100000 && (mode & 0o111 != 0) == (self.mode & 0o111 != 0)
-            }
+        let kind_ok = match e.mode & 0o170000 {
+            0o100000 => mode & 0o170000 == 0o100000 && (mode & 0o111 != 0) == (e.mode & 0o111 != 0),
             0o120000 => mode & 0o170000 == 0o120000,
             _ => false,
         };
         kind_ok
-            && st.st_size as u32 == self.size
-            && (st.st_mtime as i32 as i64, st.st_mtime_nsec as u32) == self.mtime
-            && (st.st_ctime as i32 as i64, st.st_ctime_nsec as u32) == self.ctime
-            && st.st_ino as u32 == self.ino
-            && st.st_uid as u32 == self.uid
-            && st.st_gid as u32 == self.gid
+            && st.st_size as u32 == e.size
+            && (st.st_mtime as i32, st.st_mtime_nsec as u32) == e.mtime
+            && (st.st_ctime as i32, st.st_ctime_nsec as u32) == e.ctime
+            && st.st_ino as u32 == e.ino
+            && st.st_uid as u32 == e.uid
+            && st.st_gid as u32 == e.gid
             // Racy: written in the same instant as the index, so the cached
             // data cannot tell a change from no change.
-            && self.mtime < index_mtime
+            && e.mtime < index_mtime
     }
 }
 
@@ -127,7 +111,7 @@ impl Tracked {
 #[derive(Default)]
 struct DirWork<'a> {
     dir: &'a [u8],
-    files: Vec<&'a Tracked>,
+    files: Vec<&'a Tracked<'a>>,
     known: Vec<&'a [u8]>,
 }
 
@@ -160,60 +144,27 @@ fn split(path: &[u8]) -> (&[u8], &[u8]) {
 
 /// Group the tracked files by directory. Every tracked directory is known
 /// to its parent by name, so that it is not taken for an untracked one.
-fn directories<'a>(tracked: &'a [Tracked], others: &'a [Vec<u8>]) -> Vec<DirWork<'a>> {
-    let paths = || {
-        tracked
-            .iter()
-            .map(|t| t.path.as_slice())
-            .chain(others.iter().map(Vec::as_slice))
-    };
-    let mut all: HashSet<&[u8]> = HashSet::new();
-    all.insert(b"");
-    for path in paths() {
-        let mut p = path;
-        while let Some(i) = p.iter().rposition(|b| *b == b'/') {
-            p = &p[..i];
-            if !all.insert(p) {
-                break;
-            }
-        }
-    }
-    let mut dirs: HashMap<&[u8], DirWork<'a>> = all
-        .iter()
-        .map(|d| {
-            let w = DirWork {
-                dir: d,
-                ..DirWork::default()
-            };
-            (*d, w)
-        })
-        .collect();
-    for d in all.iter().filter(|d| !d.is_empty()) {
-        let (parent, name) = split(d);
-        if let Some(w) = dirs.get_mut(parent) {
-            w.known.push(name);
-        }
-    }
+fn directories<'a>(tracked: &'a [Tracked<'a>], others: &'a [&'a [u8]]) -> Vec<DirWork<'a>> {
+    let mut dirs = Dirs::default();
     for t in tracked {
-        if let Some(w) = dirs.get_mut(split(&t.path).0) {
+        let i = dirs.slot(split(t.path).0);
+        if let Some(w) = dirs.out.get_mut(i) {
             w.files.push(t);
         }
     }
     for o in others {
         let (parent, name) = split(o);
-        if let Some(w) = dirs.get_mut(parent) {
+        let i = dirs.slot(parent);
+        if let Some(w) = dirs.out.get_mut(i) {
             w.known.push(name);
         }
     }
-    let mut out: Vec<DirWork<'a>> = dirs
-        .into_values()
-        .map(|mut w| {
-            w.files.sort_by(|a, b| a.name().cmp(b.name()));
-            w.known.sort();
-            w.known.dedup();
-            w
-        })
-        .collect();
+    let mut out = dirs.out;
+    for w in &mut out {
+        w.files.sort_by(|a, b| a.name.cmp(b.name));
+        w.known.sort();
+        w.known.dedup();
+    }
     // Biggest first, so that the threads finish together.
     out.sort_by(|a, b| {
         b.files
@@ -224,12 +175,54 @@ fn directories<'a>(tracked: &'a [Tracked], others: &'a [Vec<u8>]) -> Vec<DirWork
     out
 }
 
+/// The directories found so far, each with its place in `out`.
+#[derive(Default)]
+struct Dirs<'a> {
+    out: Vec<DirWork<'a>>,
+    places: HashMap<&'a [u8], usize>,
+    /// The last directory asked for: paths come in index order, which
+    /// keeps a directory's files together, so most lookups are this one.
+    last: Option<(&'a [u8], usize)>,
+}
+
+impl<'a> Dirs<'a> {
+    /// The place of directory `dir`, adding it (and its parents, each
+    /// knowing its child by name) when new.
+    fn slot(&mut self, dir: &'a [u8]) -> usize {
+        if let Some((last, i)) = self.last
+            && last == dir
+        {
+            return i;
+        }
+        let i = match self.places.get(dir) {
+            Some(i) => *i,
+            None => {
+                if !dir.is_empty() {
+                    let (parent, name) = split(dir);
+                    let p = self.slot(parent);
+                    if let Some(w) = self.out.get_mut(p) {
+                        w.known.push(name);
+                    }
+                }
+                self.out.push(DirWork {
+                    dir,
+                    ..DirWork::default()
+                });
+                self.places.insert(dir, self.out.len() - 1);
+                self.out.len() - 1
+            }
+        };
+        self.last = Some((dir, i));
+        i
+    }
+}
+
 /// List one tracked directory: compare its tracked files with their cached
 /// stat data, and collect the names nobody tracks.
 fn scan_dir(
     root: &OwnedFd,
     w: &DirWork<'_>,
-    index_mtime: (i64, u32),
+    index_mtime: (i32, u32),
     out: &mut Candidates,
 ) -> std::io::Result<()> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
@@ -242,7 +235,7 @@ fn scan_dir(
         Ok(fd) => fd,
         // Gone, or replaced by a file or a link: its tracked files changed.
         Err(e) if e == Errno::NOENT || e == Errno::NOTDIR || e == Errno::LOOP => {
-            out.paths.extend(w.files.iter().map(|t| t.path.clone()));
+            out.paths.extend(w.files.iter().map(|t| t.path.to_vec()));
             return Ok(());
         }
         Err(e) => return Err(e.into()),
@@ -255,7 +248,7 @@ fn scan_dir(
         if name == b"." || name == b".." || (w.dir.is_empty() && name == b".git") {
             continue;
         }
-        if let Ok(i) = w.files.binary_search_by(|t| t.name().cmp(name)) {
+        if let Ok(i) = w.files.binary_search_by(|t| t.name.cmp(name)) {
             seen[i] = true;
             let t = w.files[i];
             let st = statat(&fd, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW);
@@ -263,9 +256,9 @@ fn scan_dir(
             if now_dir {
                 // A tracked file replaced by a directory: listed without
                 // recursion, as `git status` shows it.
-                out.dirs.push(t.path.clone());
+                out.dirs.push(t.path.to_vec());
             } else if !st.is_ok_and(|st| t.unchanged(&st, index_mtime)) {
-                out.paths.push(t.path.clone());
+                out.paths.push(t.path.to_vec());
             }
             continue;
         }
@@ -287,7 +280,7 @@ fn scan_dir(
     }
     for (t, seen) in w.files.iter().zip(seen) {
         if !seen {
-            out.paths.push(t.path.clone());
+            out.paths.push(t.path.to_vec());
         }
     }
     Ok(())
@@ -306,25 +299,31 @@ fn bytes_path(bytes: &[u8]) -> &Path {
 /// Every changed path, sorted, using up to `threads` threads.
 pub fn changes(repo: &Repo, threads: usize) -> Result<Vec<Change>, git2::Error> {
     let index_file = repo.repo.path().join("index");
-    let index_mtime = match std::fs::metadata(&index_file) {
-        Ok(m) => (m.mtime() as i32 as i64, m.mtime_nsec() as u32),
-        // No index file (nothing staged yet): nothing to prove clean.
-        Err(_) => return full_status(repo),
+    let index = match index::read(&index_file) {
+        Ok(i) => i,
+        Err(e) => {
+            // No index (nothing staged yet: nothing to prove clean), or
+            // one this reader does not fully understand: libgit2 decides.
+            tracing::debug!(why = %e, "index not read directly: full status");
+            return full_status(repo);
+        }
     };
-    let index = repo.repo.index()?;
-    let mut others: Vec<Vec<u8>> = Vec::new();
-    let mut tracked: Vec<Tracked> = Vec::with_capacity(index.len());
-    for e in index.iter() {
-        let stage = (e.flags >> 12) & 0x3;
+    let mut others: Vec<&[u8]> = Vec::new();
+    let mut tracked: Vec<Tracked<'_>> = Vec::with_capacity(index.entries.len());
+    for e in &index.entries {
+        let path = index.path(e);
         // Conflicts, submodules, intent-to-add and skip-worktree entries:
         // libgit2 decides.
-        if stage != 0 || e.mode == 0o160000 || e.flags_extended & 0x6000 != 0 {
-            others.push(e.path);
+        if e.stage != 0 || e.mode == 0o160000 || e.intent_to_add || e.skip_worktree {
+            others.push(path);
         } else {
-            tracked.push(Tracked::from_entry(e));
+            tracked.push(Tracked {
+                path,
+                name: split(path).1,
+                e,
+            });
         }
     }
-    drop(index);
     let total = tracked.len() + others.len();
     let work = directories(&tracked, &others);
     let root = match openat(
@@ -337,6 +336,7 @@ pub fn changes(repo: &Repo, threads: usize) -> Result<Vec<Change>, git2::Error> 
         Err(_) => return full_status(repo),
     };
     let threads = threads.clamp(1, MAX_THREADS);
+    let index_mtime = index.stamp.mtime;
     let (staged, scanned) = std::thread::scope(|scope| {
         let scan = scope.spawn(|| {
             crate::par::fold(
@@ -352,8 +352,15 @@ pub fn changes(repo: &Repo, threads: usize) -> Result<Vec<Change>, git2::Error> 
                 },
             )
         });
-        // Meanwhile, on this thread: HEAD against the index (no lstat).
-        let staged = collect(&repo.repo, &mut options(StatusShow::Index));
+        // Meanwhile, on this thread: libgit2 loads its own copy of the
+        // index (the candidates' status needs it, and loading verifies the
+        // checksum that the direct read skips), and HEAD against the index
+        // (no lstat).
+        let staged = repo
+            .repo
+            .index()
+            .and_then(|mut i| i.read(false))
+            .and_then(|()| collect(&repo.repo, &mut options(StatusShow::Index)));
         (staged, scan.join().ok().flatten())
     });
     // A worker that did not finish proves nothing: libgit2 decides all.
@@ -374,7 +381,7 @@ pub fn changes(repo: &Repo, threads: usize) -> Result<Vec<Change>, git2::Error> 
     }
     let staged = staged?;
     let Candidates { mut paths, dirs } = all;
-    paths.extend(others);
+    paths.extend(others.iter().map(|p| p.to_vec()));
     tracing::debug!(
         tracked = total,
         candidates = paths.len(),
@@ -406,6 +413,17 @@ pub fn changes(repo: &Repo, threads: usize) -> Result<Vec<Change>, git2::Error> 
             *merged.entry(path).or_insert(G::empty()) |= st;
         }
     }
+    // The shortcut and libgit2 must have seen the same index: git replaces
+    // the file whole, so an unchanged identity means unchanged content (and
+    // libgit2's load verified its checksum). A rewrite in the meantime
+    // (another git command) leaves it to libgit2 alone.
+    match std::fs::metadata(&index_file) {
+        Ok(m) if index::Stamp::of(&m) == index.stamp => {}
+        _ => {
+            tracing::debug!("the index changed during the status: full status");
+            return full_status(repo);
+        }
+    }
     Ok(merged.into_iter().collect())
 }
 
@@ -418,7 +436,7 @@ pub fn default_threads() -> usize {
 mod tests {
     use super::*;
     use crate::git;
-    use crate::git::testutil::{fixture, git, write};
+    use crate::git::testutil::{drop_cache_tree, fixture, git, run_git, write};
 
     type Mutation = fn(&Path);
 
@@ -502,6 +520,51 @@ mod tests {
                 std::fs::remove_file(d.join("d2/f0.txt")).unwrap();
                 git(d, &["rm", "-q", "--cached", "d0/f1.txt"]);
             }),
+            // Indexes of other shapes and entries of other kinds.
+            ("index written by libgit2 without a cache tree", |d| {
+                write(d, "d0/f0.txt", "staged\n");
+                git(d, &["add", "d0/f0.txt"]);
+                drop_cache_tree(d);
+            }),
+            (
+                "index written by libgit2 without a cache tree, clean",
+                drop_cache_tree,
+            ),
+            ("index version 4, clean", |d| {
+                git(d, &["update-index", "--index-version", "4"])
+            }),
+            ("index version 4 with changes", |d| {
+                git(d, &["update-index", "--index-version", "4"]);
+                write(d, "a/b/c/deep.txt", "staged\n");
+                git(d, &["add", "a/b/c/deep.txt"]);
+                write(d, "d1/f1.txt", "changed!\n");
+                write(d, "d3/new.txt", "n\n");
+            }),
+            ("skip-worktree entry, file gone", |d| {
+                git(d, &["update-index", "--skip-worktree", "d3/f3.txt"]);
+                std::fs::remove_file(d.join("d3/f3.txt")).unwrap();
+            }),
+            ("sparse checkout", |d| {
+                git(
+                    d,
+                    &["sparse-checkout", "set", "--no-cone", "/d0/", "/top.txt"],
+                );
+                write(d, "d0/f0.txt", "changed inside\n");
+            }),
+            ("intent-to-add entry", |d| {
+                write(d, "d1/later.txt", "later\n");
+                git(d, &["add", "-N", "d1/later.txt"]);
+            }),
+            ("merge conflict", |d| {
+                git(d, &["checkout", "-q", "-b", "other"]);
+                write(d, "d0/f0.txt", "theirs\n");
+                git(d, &["commit", "-q", "-am", "theirs"]);
+                git(d, &["checkout", "-q", "main"]);
+                write(d, "d0/f0.txt", "ours\n");
+                git(d, &["commit", "-q", "-am", "ours"]);
+                let out = run_git(d, &["merge", "-q", "other"]);
+                assert!(!out.status.success(), "the merge must conflict");
+            }),
         ];
         for (name, mutate) in cases {
             same_as_libgit2(name, *mutate);
@@ -511,13 +574,20 @@ mod tests {
     #[test]
     fn a_file_older_than_the_index_is_proven_by_stat() {
         let tmp = fixture();
-        let repo = git::open(tmp.path()).unwrap();
-        let index = repo.repo.index().unwrap();
-        let entry = index.get_path(Path::new("top.txt"), 0).unwrap();
-        let t = Tracked::from_entry(entry);
+        let index = index::read(&tmp.path().join(".git/index")).unwrap();
+        let e = index
+            .entries
+            .iter()
+            .find(|e| index.path(e) == b"top.txt")
+            .unwrap();
+        let t = Tracked {
+            path: b"top.txt",
+            name: b"top.txt",
+            e,
+        };
         let st = statat(CWD, tmp.path().join("top.txt"), AtFlags::SYMLINK_NOFOLLOW).unwrap();
-        assert!(t.unchanged(&st, (i64::MAX, 0)));
+        assert!(t.unchanged(&st, (i32::MAX, 0)));
         // Written in the index's own instant: racy, not proven.
-        assert!(!t.unchanged(&st, t.mtime));
+        assert!(!t.unchanged(&st, e.mtime));
     }
 }
