@@ -16,23 +16,26 @@
 //! stricter than git only sends more paths to libgit2, so the result is
 //! libgit2's status either way.
 //!
-//! The staged changes come from libgit2's index-to-HEAD comparison, which
-//! needs no `lstat`. Meanwhile libgit2 loads its own copy of the index,
-//! which the candidates' status needs and which verifies the file's
-//! checksum; the file must be the same one at the end, or libgit2 alone
-//! decides. An index this reader does not fully understand takes libgit2's
-//! whole status, never a guess.
+//! The staged changes (HEAD against the index, no `lstat`) are libgit2's
+//! too, but only where the index's cache tree cannot prove the index equal
+//! to HEAD: see `staged_scope`. Meanwhile libgit2 loads its own copy of
+//! the index, which the candidates' status needs and which verifies the
+//! file's checksum; the file must be the same one at the end, or libgit2
+//! alone decides. Whatever is unusual (no index, a format this reader does
+//! not fully understand, a conflict, no cache tree) takes libgit2's whole
+//! comparison, never a guess.
 
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
-use git2::{Repository, Status as G, StatusOptions, StatusShow};
+use git2::{Oid, Repository, Status as G, StatusOptions, StatusShow};
 use rustix::fs::{AtFlags, CWD, Dir, FileType, Mode, OFlags, Stat, openat, statat};
 use rustix::io::Errno;
 
 use super::Repo;
-use super::index::{self, Entry};
+use super::index::{self, CacheTree, Entry, Index};
 
 /// At most this many threads for one status.
 const MAX_THREADS: usize = 8;
@@ -354,13 +357,12 @@ pub fn changes(repo: &Repo, threads: usize) -> Result<Vec<Change>, git2::Error> 
         });
         // Meanwhile, on this thread: libgit2 loads its own copy of the
         // index (the candidates' status needs it, and loading verifies the
-        // checksum that the direct read skips), and HEAD against the index
-        // (no lstat).
+        // checksum that the direct read skips), and the staged changes.
         let staged = repo
             .repo
             .index()
             .and_then(|mut i| i.read(false))
-            .and_then(|()| collect(&repo.repo, &mut options(StatusShow::Index)));
+            .and_then(|()| staged(&repo.repo, &index));
         (staged, scan.join().ok().flatten())
     });
     // A worker that did not finish proves nothing: libgit2 decides all.
@@ -425,6 +427,178 @@ pub fn changes(repo: &Repo, threads: usize) -> Result<Vec<Change>, git2::Error> 
         }
     }
     Ok(merged.into_iter().collect())
+}
+
+/// HEAD's tree against the index, as libgit2's status shows it, with
+/// libgit2 comparing only where the cache tree cannot prove the index
+/// equal to HEAD.
+fn staged(repo: &Repository, index: &Index) -> Result<Vec<Change>, git2::Error> {
+    let scope = match repo.head().and_then(|h| h.peel_to_tree()) {
+        Ok(head) => staged_scope(repo, index, head.id()),
+        Err(_) => None,
+    };
+    let mut opts = options(StatusShow::Index);
+    match scope {
+        None => {
+            tracing::debug!("the cache tree does not decide: full index comparison");
+        }
+        Some(paths) if paths.is_empty() => return Ok(Vec::new()),
+        Some(paths) => {
+            tracing::debug!(
+                paths = paths.len(),
+                "index comparison limited by the cache tree"
+            );
+            opts.disable_pathspec_match(true);
+            for p in paths {
+                opts.pathspec(p);
+            }
+        }
+    }
+    collect(repo, &mut opts)
+}
+
+/// The paths outside of which the index provably equals the tree `head`,
+/// or `None` when that takes the whole comparison.
+///
+/// The cache tree (git's `TREE` extension, kept by git and libgit2 alike)
+/// records, per directory, how many index entries it covers and the id of
+/// the tree they make, or that it was invalidated since. A valid directory
+/// whose id equals HEAD's tree for it holds exactly HEAD's entries (same
+/// paths, modes and ids), so no comparison can find a change there; git's
+/// own status skips such trees the same way. Invalidated directories are
+/// compared entry by entry against HEAD's tree, down to the subtrees that
+/// are valid again. Whatever differs, or is not described, goes to
+/// libgit2 by path, which decides it exactly.
+fn staged_scope(repo: &Repository, index: &Index, head: Oid) -> Option<Vec<Vec<u8>>> {
+    let tree = index.tree.as_ref()?;
+    // Conflicts and intent-to-add entries are outside what the cache tree
+    // describes (git leaves intent-to-add entries out of trees).
+    if index
+        .entries
+        .iter()
+        .any(|e| e.stage != 0 || e.intent_to_add)
+    {
+        return None;
+    }
+    // With core.ignorecase libgit2 pairs paths case-insensitively; the walk
+    // below compares bytes.
+    let ignore_case = repo
+        .config()
+        .and_then(|c| c.get_bool("core.ignorecase"))
+        .unwrap_or(false);
+    if ignore_case {
+        return None;
+    }
+    let mut out = Vec::new();
+    let walk = Walk { repo, index, tree };
+    walk.dir(0, head, b"", 0..index.entries.len(), &mut out)?;
+    Some(out)
+}
+
+/// One side of a name in a directory: a file-like entry (mode and id) or a
+/// subdirectory (the index entries under it, or HEAD's tree id).
+enum Side {
+    File(u32, [u8; index::OID_LEN]),
+    IndexDir(Range<usize>),
+    TreeDir(Oid),
+}
+
+struct Walk<'a> {
+    repo: &'a Repository,
+    index: &'a Index,
+    tree: &'a CacheTree,
+}
+
+impl Walk<'_> {
+    /// Compare cache tree node `node` (directory `dir`, covering the index
+    /// entries `range`) with HEAD's tree `head`, adding to `out` the paths
+    /// that may differ. `None`: the cache tree does not add up.
+    fn dir(
+        &self,
+        node: usize,
+        head: Oid,
+        dir: &[u8],
+        range: Range<usize>,
+        out: &mut Vec<Vec<u8>>,
+    ) -> Option<()> {
+        let n = self.tree.nodes.get(node)?;
+        if let Some((count, oid)) = n.valid {
+            // A node that does not cover exactly these entries describes
+            // some other index: doubt.
+            if count != range.len() {
+                return None;
+            }
+            if head.as_bytes() == oid.as_slice() {
+                return Some(());
+            }
+            if dir.is_empty() {
+                return None;
+            }
+            out.push(dir.to_vec());
+            return Some(());
+        }
+        let mut names: BTreeMap<Vec<u8>, (Option<Side>, Option<Side>)> = BTreeMap::new();
+        let entries = self.index.entries.get(range.clone())?;
+        let mut i = 0;
+        while let Some(e) = entries.get(i) {
+            let path = self.index.path(e);
+            let rel = if dir.is_empty() {
+                path
+            } else {
+                path.get(dir.len() + 1..)?
+            };
+            let (name, side, next) = match rel.iter().position(|b| *b == b'/') {
+                None => (rel, Side::File(e.mode, e.oid), i + 1),
+                Some(k) => {
+                    // The entries under `name/` are contiguous (sorted).
+                    let prefix = path.get(..path.len() - rel.len() + k + 1)?;
+                    let end = entries[i..]
+                        .iter()
+                        .position(|e| !self.index.path(e).starts_with(prefix))
+                        .map_or(entries.len(), |n| i + n);
+                    let start = range.start + i;
+                    (&rel[..k], Side::IndexDir(start..range.start + end), end)
+                }
+            };
+            let slot = names.entry(name.to_vec()).or_default();
+            if slot.0.is_some() {
+                // A file and a directory of one name: not a real index.
+                return None;
+            }
+            slot.0 = Some(side);
+            i = next;
+        }
+        let head_tree = self.repo.find_tree(head).ok()?;
+        for t in head_tree.iter() {
+            let mode = t.filemode_raw() as u32;
+            let side = if mode & 0o170000 == 0o040000 {
+                Side::TreeDir(t.id())
+            } else {
+                let mut oid = [0; index::OID_LEN];
+                oid.copy_from_slice(t.id().as_bytes().get(..index::OID_LEN)?);
+                Side::File(mode, oid)
+            };
+            let slot = names.entry(t.name_bytes().to_vec()).or_default();
+            if slot.1.is_some() {
+                return None;
+            }
+            slot.1 = Some(side);
+        }
+        for (name, sides) in names {
+            let path = join(dir, &name);
+            match sides {
+                (Some(Side::File(m, o)), Some(Side::File(hm, ho))) if m == hm && o == ho => {}
+                (Some(Side::IndexDir(sub)), Some(Side::TreeDir(sub_head))) => {
+                    match self.tree.child(node, &name) {
+                        Some(c) => self.dir(c, sub_head, &path, sub, out)?,
+                        None => out.push(path),
+                    }
+                }
+                _ => out.push(path),
+            }
+        }
+        Some(())
+    }
 }
 
 /// Threads to use: the machine's parallelism, capped.
@@ -520,7 +694,66 @@ mod tests {
                 std::fs::remove_file(d.join("d2/f0.txt")).unwrap();
                 git(d, &["rm", "-q", "--cached", "d0/f1.txt"]);
             }),
-            // Indexes of other shapes and entries of other kinds.
+            // What the cache tree decides: the staged side.
+            ("staged change, then committed", |d| {
+                write(d, "d0/f0.txt", "committed\n");
+                git(d, &["add", "d0/f0.txt"]);
+                git(d, &["commit", "-q", "-m", "second"]);
+            }),
+            (
+                "re-added unchanged: cache tree invalidated, index equal to HEAD",
+                |d| {
+                    write(d, "d1/f1.txt", "11\n");
+                    write(d, "a/b/c/deep.txt", "deep\n");
+                    git(d, &["add", "d1/f1.txt", "a/b/c/deep.txt"]);
+                },
+            ),
+            ("staged change deep down, sibling subtrees valid", |d| {
+                write(d, "a/b/c/deep.txt", "staged deeper\n");
+                git(d, &["add", "a/b/c/deep.txt"]);
+            }),
+            ("staged change, then more on disk", |d| {
+                write(d, "d0/f0.txt", "staged\n");
+                git(d, &["add", "d0/f0.txt"]);
+                write(d, "d0/f0.txt", "and more\n");
+            }),
+            ("staged deletion of a directory", |d| {
+                git(d, &["rm", "-r", "-q", "--cached", "d2"])
+            }),
+            ("staged new directory", |d| {
+                write(d, "fresh/n.txt", "n\n");
+                write(d, "fresh/deeper/m.txt", "m\n");
+                git(d, &["add", "fresh"]);
+            }),
+            ("staged mode change", |d| {
+                git(d, &["update-index", "--chmod=-x", "run.sh"])
+            }),
+            ("staged link retarget", |d| {
+                std::fs::remove_file(d.join("link")).unwrap();
+                std::os::unix::fs::symlink("run.sh", d.join("link")).unwrap();
+                git(d, &["add", "link"]);
+            }),
+            ("staged file replaced by a directory", |d| {
+                git(d, &["rm", "-q", "--cached", "top.txt"]);
+                std::fs::remove_file(d.join("top.txt")).unwrap();
+                write(d, "top.txt/inner", "x\n");
+                git(d, &["add", "top.txt/inner"]);
+            }),
+            ("staged directory replaced by a file", |d| {
+                git(d, &["rm", "-r", "-q", "--cached", "a/x"]);
+                std::fs::remove_dir_all(d.join("a/x")).unwrap();
+                write(d, "a/x", "now a file\n");
+                git(d, &["add", "a/x"]);
+            }),
+            (
+                "HEAD moved back, index kept (valid cache tree, other tree)",
+                |d| {
+                    write(d, "d0/f0.txt", "committed\n");
+                    git(d, &["add", "d0/f0.txt"]);
+                    git(d, &["commit", "-q", "-m", "second"]);
+                    git(d, &["reset", "-q", "--soft", "HEAD~1"]);
+                },
+            ),
             ("index written by libgit2 without a cache tree", |d| {
                 write(d, "d0/f0.txt", "staged\n");
                 git(d, &["add", "d0/f0.txt"]);
@@ -569,6 +802,68 @@ mod tests {
         for (name, mutate) in cases {
             same_as_libgit2(name, *mutate);
         }
+    }
+
+    /// What `staged_scope` leaves to libgit2 after `mutate`.
+    fn scope_after(mutate: Mutation) -> Option<Vec<String>> {
+        let tmp = fixture();
+        mutate(tmp.path());
+        let repo = git::open(tmp.path()).unwrap();
+        let index = index::read(&tmp.path().join(".git/index")).unwrap();
+        let head = repo.repo.head().unwrap().peel_to_tree().unwrap().id();
+        staged_scope(&repo.repo, &index, head).map(|paths| {
+            paths
+                .iter()
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .collect()
+        })
+    }
+
+    #[test]
+    fn the_cache_tree_leaves_libgit2_only_what_may_differ() {
+        // Proven equal to HEAD: nothing to compare.
+        assert_eq!(scope_after(|_| {}), Some(vec![]));
+        assert_eq!(
+            scope_after(|d| {
+                write(d, "d1/f1.txt", "11\n");
+                git(d, &["add", "d1/f1.txt"]);
+            }),
+            Some(vec![])
+        );
+        assert_eq!(
+            scope_after(|d| git(d, &["update-index", "--index-version", "4"])),
+            Some(vec![])
+        );
+        // A staged change: that path only, not its valid siblings.
+        assert_eq!(
+            scope_after(|d| {
+                write(d, "a/b/c/deep.txt", "staged\n");
+                git(d, &["add", "a/b/c/deep.txt"]);
+            }),
+            Some(vec!["a/b/c/deep.txt".to_string()])
+        );
+        assert_eq!(
+            scope_after(|d| git(d, &["rm", "-r", "-q", "--cached", "d2"])),
+            Some(vec!["d2".to_string()])
+        );
+        // Nothing to go by, or something the cache tree does not describe:
+        // the whole comparison.
+        assert_eq!(scope_after(drop_cache_tree), None);
+        assert_eq!(
+            scope_after(|d| {
+                write(d, "d1/later.txt", "later\n");
+                git(d, &["add", "-N", "d1/later.txt"]);
+            }),
+            None
+        );
+        assert_eq!(
+            scope_after(|d| {
+                write(d, "d0/f0.txt", "committed\n");
+                git(d, &["commit", "-q", "-am", "second"]);
+                git(d, &["reset", "-q", "--soft", "HEAD~1"]);
+            }),
+            None
+        );
     }
 
     #[test]
