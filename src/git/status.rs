@@ -25,7 +25,7 @@
 //! not fully understand, a conflict, no cache tree) takes libgit2's whole
 //! comparison, never a guess.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 use std::os::fd::OwnedFd;
 use std::path::Path;
@@ -601,6 +601,50 @@ impl Walk<'_> {
     }
 }
 
+/// Which of `paths` are submodules, as libgit2's list of submodules has
+/// them: the paths `.gitmodules` declares and the gitlinks of the index and
+/// of HEAD's tree.
+///
+/// Building that list walks the whole index and every tree of HEAD. So
+/// when there is no `.gitmodules` file, which leaves only the gitlinks,
+/// each path is looked up in the index and in HEAD's tree instead.
+pub fn submodules_among(repo: &Repo, paths: &[&[u8]]) -> HashSet<Vec<u8>> {
+    let gitmodules = std::fs::symlink_metadata(repo.root.join(".gitmodules"));
+    if !matches!(&gitmodules, Err(e) if e.kind() == std::io::ErrorKind::NotFound) {
+        return repo
+            .repo
+            .submodules()
+            .map(|subs| {
+                subs.iter()
+                    .map(|s| s.path().as_os_str().as_encoded_bytes().to_vec())
+                    .filter(|p| paths.contains(&p.as_slice()))
+                    .collect()
+            })
+            .unwrap_or_default();
+    }
+    let index = repo.repo.index().ok();
+    let head = repo.repo.head().and_then(|h| h.peel_to_tree()).ok();
+    const GITLINK: u32 = 0o160000;
+    paths
+        .iter()
+        // Untracked directories end in `/`; a gitlink's path never does.
+        .filter(|p| !p.is_empty() && !p.ends_with(b"/"))
+        .filter(|p| {
+            let path = bytes_path(p);
+            let in_index = index
+                .as_ref()
+                .and_then(|i| i.get_path(path, 0))
+                .is_some_and(|e| e.mode == GITLINK);
+            in_index
+                || head
+                    .as_ref()
+                    .and_then(|t| t.get_path(path).ok())
+                    .is_some_and(|e| e.filemode() as u32 == GITLINK)
+        })
+        .map(|p| p.to_vec())
+        .collect()
+}
+
 /// Threads to use: the machine's parallelism, capped.
 pub fn default_threads() -> usize {
     crate::par::threads(MAX_THREADS)
@@ -864,6 +908,39 @@ mod tests {
             }),
             None
         );
+    }
+
+    #[test]
+    fn submodules_are_found_without_listing_them_all() {
+        let tmp = fixture();
+        let d = tmp.path();
+        // A gitlink without a .gitmodules file: the per-path lookup.
+        let sub = d.join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        git(&sub, &["init", "-q", "-b", "main"]);
+        write(&sub, "README", "inner\n");
+        git(&sub, &["add", "README"]);
+        git(&sub, &["commit", "-q", "-m", "inner"]);
+        git(d, &["add", "sub"]);
+        git(d, &["commit", "-q", "-m", "gitlink"]);
+        let repo = git::open(d).unwrap();
+        let paths: [&[u8]; 4] = [b"sub", b"top.txt", b"d0/", b"missing"];
+        let listed = |repo: &git::Repo| -> HashSet<Vec<u8>> {
+            repo.repo
+                .submodules()
+                .unwrap()
+                .iter()
+                .map(|s| s.path().as_os_str().as_encoded_bytes().to_vec())
+                .filter(|p| paths.contains(&p.as_slice()))
+                .collect()
+        };
+        let expected = listed(&repo);
+        assert_eq!(expected, HashSet::from([b"sub".to_vec()]));
+        assert_eq!(submodules_among(&repo, &paths), expected);
+        // Removed from the index, still in HEAD: still listed.
+        git(d, &["rm", "-q", "--cached", "sub"]);
+        let repo = git::open(d).unwrap();
+        assert_eq!(submodules_among(&repo, &paths), listed(&repo));
     }
 
     #[test]

@@ -22,17 +22,11 @@ pub fn check(input: &Input<'_>, repo: &Repo) -> Outcome {
             ));
         }
     };
-    let submodules: Vec<Vec<u8>> = if found.is_empty() {
-        Vec::new()
+    let paths: Vec<&[u8]> = found.iter().map(|(p, _)| p.as_slice()).collect();
+    let submodules = if found.is_empty() {
+        Default::default()
     } else {
-        repo.repo
-            .submodules()
-            .map(|subs| {
-                subs.iter()
-                    .map(|s| s.path().as_os_str().as_encoded_bytes().to_vec())
-                    .collect()
-            })
-            .unwrap_or_default()
+        status::submodules_among(repo, &paths)
     };
     let mut changes = Vec::new();
     for (path, st) in &found {
