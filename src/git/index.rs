@@ -3,29 +3,34 @@
 //!
 //! The status engine ([`super::status`]) needs only these raw fields.
 //! libgit2's index load gives the same data at several times the cost: it
-//! hashes the whole file (SHA-1 with collision detection), then copies,
-//! validates and hashes every path into a map. git itself does not verify
-//! the checksum on ordinary reads. Here nothing is verified by hashing:
-//! whoever uses this data for a shortcut must also have libgit2 load the
-//! same file (which verifies it) and fall back when that fails.
+//! hashes the whole file with collision-detecting SHA-1, then copies,
+//! validates and hashes every path into a map. Here the file's checksum is
+//! verified with plain SHA-1 (hardware-accelerated where the CPU has it;
+//! git itself does not verify it on ordinary reads), while the entries are
+//! parsed.
 //!
 //! The format is git's `gitformat-index(5)`: versions 2, 3 and 4, SHA-1
 //! object ids. Anything else, or anything that does not add up (a short
-//! file, entries out of order, a path git would refuse, a mandatory
-//! extension such as a split index or a sparse index, a malformed cache
-//! tree), is [`ReadError::Malformed`], and the caller takes the slow exact
-//! path.
+//! file, a checksum that does not match or is absent, entries out of
+//! order, a path git would refuse, a mandatory extension such as a split
+//! index or a sparse index, a malformed cache tree), is
+//! [`ReadError::Malformed`], and the caller takes the slow exact path.
 
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
+use aws_lc_rs::digest;
+
 /// Length of an object id (SHA-1).
 pub const OID_LEN: usize = 20;
 const HEADER_LEN: usize = 12;
+/// From this size on, the checksum is computed on a thread of its own.
+const PARALLEL_HASH_FROM: usize = 1 << 20;
 /// The fixed part of an entry: ten 32-bit stat and mode fields, the
 /// object id and the 16-bit flags.
 const ENTRY_FIXED_LEN: usize = 40 + OID_LEN + 2;
+const FLAG_ASSUME_VALID: u16 = 0x8000;
 const FLAG_EXTENDED: u16 = 0x4000;
 const FLAG_STAGE_SHIFT: u16 = 12;
 const NAME_MASK: u16 = 0x0fff;
@@ -103,6 +108,8 @@ pub struct Entry {
     pub oid: [u8; OID_LEN],
     /// 0 normally; 1 to 3 for the sides of a conflict.
     pub stage: u8,
+    /// git's "assume unchanged" bit.
+    pub assume_valid: bool,
     pub skip_worktree: bool,
     pub intent_to_add: bool,
     name: (usize, usize),
@@ -155,7 +162,7 @@ impl Index {
     }
 }
 
-/// Read and parse the index file at `path`.
+/// Read and parse the index file at `path`, and verify its checksum.
 pub fn read(path: &Path) -> Result<Index, ReadError> {
     let mut file = std::fs::File::open(path)?;
     let meta = file.metadata()?;
@@ -166,7 +173,28 @@ pub fn read(path: &Path) -> Result<Index, ReadError> {
         // Rewritten in place while being read (git never does this).
         return Err(ReadError::Malformed("the file changed while being read"));
     }
-    parse(&bytes, stamp).map_err(ReadError::Malformed)
+    let Some(body) = bytes.len().checked_sub(OID_LEN) else {
+        return Err(ReadError::Malformed("too short"));
+    };
+    let (content, checksum) = bytes.split_at(body);
+    if checksum.iter().all(|b| *b == 0) {
+        // index.skipHash: nothing to verify the content against.
+        return Err(ReadError::Malformed("no checksum"));
+    }
+    let sha1 = || digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, content);
+    // A large index is hashed on a second thread while it is parsed.
+    let (parsed, hash) = if bytes.len() < PARALLEL_HASH_FROM {
+        (parse(&bytes, stamp), Some(sha1()))
+    } else {
+        std::thread::scope(|scope| {
+            let hash = scope.spawn(sha1);
+            (parse(&bytes, stamp), hash.join().ok())
+        })
+    };
+    if hash.is_none_or(|h| h.as_ref() != checksum) {
+        return Err(ReadError::Malformed("checksum mismatch"));
+    }
+    parsed.map_err(ReadError::Malformed)
 }
 
 /// Whether the file at `path` starts like an index git can read (or is
@@ -366,6 +394,7 @@ fn parse(bytes: &[u8], stamp: Stamp) -> Result<Index, &'static str> {
             size,
             oid,
             stage,
+            assume_valid: flags & FLAG_ASSUME_VALID != 0,
             skip_worktree: ext & EXT_SKIP_WORKTREE != 0,
             intent_to_add: ext & EXT_INTENT_TO_ADD != 0,
             name,
@@ -735,6 +764,31 @@ mod tests {
         let first = good.windows(10).position(|w| w == b".gitignore").unwrap();
         swapped[first] = b'~';
         assert!(!malformed(&swapped).is_empty());
+    }
+
+    #[test]
+    fn a_bad_or_absent_checksum_is_refused() {
+        let tmp = fixture();
+        let file = tmp.path().join(".git/index");
+        let good = std::fs::read(&file).unwrap();
+        assert!(read(&file).is_ok());
+        // One bit of a cached file size: still a well-formed index.
+        let mut flipped = good.clone();
+        flipped[12 + 36] ^= 1;
+        std::fs::write(&file, &flipped).unwrap();
+        assert!(matches!(
+            read(&file),
+            Err(ReadError::Malformed("checksum mismatch"))
+        ));
+        // What index.skipHash writes.
+        let mut zero = good.clone();
+        let n = zero.len();
+        zero[n - OID_LEN..].fill(0);
+        std::fs::write(&file, &zero).unwrap();
+        assert!(matches!(
+            read(&file),
+            Err(ReadError::Malformed("no checksum"))
+        ));
     }
 
     #[test]

@@ -18,12 +18,13 @@
 //!
 //! The staged changes (HEAD against the index, no `lstat`) are libgit2's
 //! too, but only where the index's cache tree cannot prove the index equal
-//! to HEAD: see `staged_scope`. Meanwhile libgit2 loads its own copy of
-//! the index, which the candidates' status needs and which verifies the
-//! file's checksum; the file must be the same one at the end, or libgit2
-//! alone decides. Whatever is unusual (no index, a format this reader does
-//! not fully understand, a conflict, no cache tree) takes libgit2's whole
-//! comparison, never a guess.
+//! to HEAD: see `staged_scope`. The candidates' status runs on an index
+//! holding only their entries when the index has nothing but plain entries
+//! (see `partial_repo`), so that libgit2 does not load the whole index. The
+//! index file must be the same one at the end, or libgit2 alone decides.
+//! Whatever is unusual (no index, a format this reader does not fully
+//! understand, a bad checksum, a conflict, no cache tree) takes libgit2's
+//! whole comparison, never a guess.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
@@ -43,6 +44,9 @@ const MAX_THREADS: usize = 8;
 /// checkout where every entry is racy), one plain status is cheaper than a
 /// long path list.
 const MAX_CANDIDATE_SHARE: usize = 8;
+
+/// The mode of a gitlink (a submodule's commit).
+const GITLINK: u32 = 0o160000;
 
 /// One changed path and how it changed.
 pub type Change = (Vec<u8>, G);
@@ -299,8 +303,25 @@ fn bytes_path(bytes: &[u8]) -> &Path {
     Path::new(std::ffi::OsStr::from_bytes(bytes))
 }
 
-/// Every changed path, sorted, using up to `threads` threads.
-pub fn changes(repo: &Repo, threads: usize) -> Result<Vec<Change>, git2::Error> {
+/// What [`changes`] found.
+pub struct Found {
+    /// Every changed path, sorted.
+    pub changes: Vec<Change>,
+    /// The index's gitlinks, when the index was read directly (`None`:
+    /// libgit2's index has them).
+    pub index_gitlinks: Option<Vec<Vec<u8>>>,
+}
+
+/// libgit2's whole status, as a [`Found`].
+fn fallback(repo: &Repo) -> Result<Found, git2::Error> {
+    Ok(Found {
+        changes: full_status(repo)?,
+        index_gitlinks: None,
+    })
+}
+
+/// Every changed path, using up to `threads` threads.
+pub fn changes(repo: &Repo, threads: usize) -> Result<Found, git2::Error> {
     let index_file = repo.repo.path().join("index");
     let index = match index::read(&index_file) {
         Ok(i) => i,
@@ -308,7 +329,7 @@ pub fn changes(repo: &Repo, threads: usize) -> Result<Vec<Change>, git2::Error> 
             // No index (nothing staged yet: nothing to prove clean), or
             // one this reader does not fully understand: libgit2 decides.
             tracing::debug!(why = %e, "index not read directly: full status");
-            return full_status(repo);
+            return fallback(repo);
         }
     };
     let mut others: Vec<&[u8]> = Vec::new();
@@ -317,7 +338,7 @@ pub fn changes(repo: &Repo, threads: usize) -> Result<Vec<Change>, git2::Error> 
         let path = index.path(e);
         // Conflicts, submodules, intent-to-add and skip-worktree entries:
         // libgit2 decides.
-        if e.stage != 0 || e.mode == 0o160000 || e.intent_to_add || e.skip_worktree {
+        if e.stage != 0 || e.mode == GITLINK || e.intent_to_add || e.skip_worktree {
             others.push(path);
         } else {
             tracked.push(Tracked {
@@ -336,7 +357,7 @@ pub fn changes(repo: &Repo, threads: usize) -> Result<Vec<Change>, git2::Error> 
         Mode::empty(),
     ) {
         Ok(fd) => fd,
-        Err(_) => return full_status(repo),
+        Err(_) => return fallback(repo),
     };
     let threads = threads.clamp(1, MAX_THREADS);
     let index_mtime = index.stamp.mtime;
@@ -355,19 +376,13 @@ pub fn changes(repo: &Repo, threads: usize) -> Result<Vec<Change>, git2::Error> 
                 },
             )
         });
-        // Meanwhile, on this thread: libgit2 loads its own copy of the
-        // index (the candidates' status needs it, and loading verifies the
-        // checksum that the direct read skips), and the staged changes.
-        let staged = repo
-            .repo
-            .index()
-            .and_then(|mut i| i.read(false))
-            .and_then(|()| staged(&repo.repo, &index));
+        // Meanwhile, on this thread: the staged changes.
+        let staged = staged(&repo.repo, &index);
         (staged, scan.join().ok().flatten())
     });
     // A worker that did not finish proves nothing: libgit2 decides all.
     let Some(parts) = scanned else {
-        return full_status(repo);
+        return fallback(repo);
     };
     let mut all = Candidates::default();
     for part in parts {
@@ -378,7 +393,7 @@ pub fn changes(repo: &Repo, threads: usize) -> Result<Vec<Change>, git2::Error> 
             }
             // A directory could not be read (permissions, a race): let
             // libgit2 do the whole status and report what it finds.
-            Err(_) => return full_status(repo),
+            Err(_) => return fallback(repo),
         }
     }
     let staged = staged?;
@@ -392,10 +407,44 @@ pub fn changes(repo: &Repo, threads: usize) -> Result<Vec<Change>, git2::Error> 
     );
     if paths.len() + dirs.len() > total / MAX_CANDIDATE_SHARE + 64 {
         tracing::debug!("too many candidates: one full status instead");
-        return full_status(repo);
+        return fallback(repo);
     }
 
     let mut merged: BTreeMap<Vec<u8>, G> = staged.into_iter().collect();
+    // With only plain entries, the candidates' status needs only their own
+    // entries (see `partial_repo`); otherwise libgit2 loads the whole index.
+    // Untracked directories are not among them: libgit2 judges those
+    // against the whole index.
+    let partial = if others.is_empty() && dirs.is_empty() && !ignore_case(&repo.repo) {
+        partial_repo(repo, &index, &paths)
+    } else {
+        None
+    };
+    let target = partial.as_ref().unwrap_or(&repo.repo);
+    // libgit2 takes a tracked directory none of whose index entries is in
+    // the path list for an untracked one, and does not look inside it
+    // without recursion: an untracked directory below it would go unseen.
+    // One tracked path under each such parent makes libgit2 descend; its
+    // own status is exact like any other.
+    let mut dirs = dirs;
+    let parents: Vec<Vec<u8>> = dirs
+        .iter()
+        .filter_map(|d| {
+            let (parent, _) = split(d);
+            if parent.is_empty() {
+                return None;
+            }
+            let mut under = parent.to_vec();
+            under.push(b'/');
+            let first = index
+                .entries
+                .partition_point(|e| index.path(e) < under.as_slice());
+            let e = index.entries.get(first)?;
+            let path = index.path(e);
+            path.starts_with(&under).then(|| path.to_vec())
+        })
+        .collect();
+    dirs.extend(parents);
     // Exact paths need recursion on: without it libgit2 drops an untracked
     // file named exactly. Directories go in a second call without it, so
     // that an untracked directory is one `dir/` entry and is not walked.
@@ -411,22 +460,31 @@ pub fn changes(repo: &Repo, threads: usize) -> Result<Vec<Change>, git2::Error> 
         for p in list {
             opts.pathspec(p);
         }
-        for (path, st) in collect(&repo.repo, &mut opts)? {
+        for (path, st) in collect(target, &mut opts)? {
             *merged.entry(path).or_insert(G::empty()) |= st;
         }
     }
     // The shortcut and libgit2 must have seen the same index: git replaces
-    // the file whole, so an unchanged identity means unchanged content (and
-    // libgit2's load verified its checksum). A rewrite in the meantime
-    // (another git command) leaves it to libgit2 alone.
+    // the file whole, so an unchanged identity means unchanged content. A
+    // rewrite in the meantime (another git command) leaves it to libgit2
+    // alone.
     match std::fs::metadata(&index_file) {
         Ok(m) if index::Stamp::of(&m) == index.stamp => {}
         _ => {
             tracing::debug!("the index changed during the status: full status");
-            return full_status(repo);
+            return fallback(repo);
         }
     }
-    Ok(merged.into_iter().collect())
+    let index_gitlinks = index
+        .entries
+        .iter()
+        .filter(|e| e.stage == 0 && e.mode == GITLINK)
+        .map(|e| index.path(e).to_vec())
+        .collect();
+    Ok(Found {
+        changes: merged.into_iter().collect(),
+        index_gitlinks: Some(index_gitlinks),
+    })
 }
 
 /// HEAD's tree against the index, as libgit2's status shows it, with
@@ -482,11 +540,7 @@ fn staged_scope(repo: &Repository, index: &Index, head: Oid) -> Option<Vec<Vec<u
     }
     // With core.ignorecase libgit2 pairs paths case-insensitively; the walk
     // below compares bytes.
-    let ignore_case = repo
-        .config()
-        .and_then(|c| c.get_bool("core.ignorecase"))
-        .unwrap_or(false);
-    if ignore_case {
+    if ignore_case(repo) {
         return None;
     }
     let mut out = Vec::new();
@@ -601,14 +655,99 @@ impl Walk<'_> {
     }
 }
 
+/// Whether core.ignorecase is set (unreadable: taken as set, the careful
+/// side).
+fn ignore_case(repo: &Repository) -> bool {
+    match repo.config().and_then(|c| c.get_bool("core.ignorecase")) {
+        Ok(set) => set,
+        Err(e) => e.code() != git2::ErrorCode::NotFound,
+    }
+}
+
+/// A second handle on the repository whose index holds only what the
+/// candidates' status reads: the entries at or under the candidate paths,
+/// and every `.gitattributes` (libgit2 reads attributes from the index
+/// too). libgit2 then never loads the whole index, most of the cost of a
+/// run on a large tree. `None` when the handle cannot be made: the caller
+/// uses the repository's own index.
+///
+/// The status of a path restricted by an exact path list depends only on
+/// the index entries of that path list, with one exception this handles:
+/// the racy rule. libgit2 rehashes a file whose stat data matches its entry
+/// when the file is not older than the index file, and an index held in
+/// memory has no file. Such entries get a modification time no file can
+/// have (a nanosecond count of 10^9), so that libgit2 rehashes them just
+/// the same; every other field is the index's own. The caller keeps this to
+/// indexes with nothing but plain entries (no conflict, submodule,
+/// intent-to-add or skip-worktree entry) and case-sensitive paths.
+fn partial_repo(repo: &Repo, index: &Index, paths: &[Vec<u8>]) -> Option<Repository> {
+    let entries = &index.entries;
+    let mut wanted: Vec<usize> = Vec::new();
+    for p in paths {
+        if let Ok(i) = entries.binary_search_by(|e| index.path(e).cmp(p)) {
+            wanted.push(i);
+        }
+        let mut under = p.clone();
+        under.push(b'/');
+        let start = entries.partition_point(|e| index.path(e) < under.as_slice());
+        wanted.extend((start..entries.len()).take_while(|i| {
+            entries
+                .get(*i)
+                .is_some_and(|e| index.path(e).starts_with(&under))
+        }));
+    }
+    wanted.extend(
+        entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| split(index.path(e)).1 == b".gitattributes")
+            .map(|(i, _)| i),
+    );
+    wanted.sort_unstable();
+    wanted.dedup();
+    let handle = Repository::open(&repo.root).ok()?;
+    let mut partial = git2::Index::new().ok()?;
+    for e in wanted.iter().filter_map(|i| entries.get(*i)) {
+        let racy = e.mtime >= index.stamp.mtime;
+        let mtime = if racy {
+            (e.mtime.0, 1_000_000_000)
+        } else {
+            e.mtime
+        };
+        partial
+            .add(&git2::IndexEntry {
+                ctime: git2::IndexTime::new(e.ctime.0, e.ctime.1),
+                mtime: git2::IndexTime::new(mtime.0, mtime.1),
+                dev: 0,
+                ino: e.ino,
+                mode: e.mode,
+                uid: e.uid,
+                gid: e.gid,
+                file_size: e.size,
+                id: Oid::from_bytes(&e.oid).ok()?,
+                flags: if e.assume_valid { 0x8000 } else { 0 },
+                flags_extended: 0,
+                path: index.path(e).to_vec(),
+            })
+            .ok()?;
+    }
+    handle.set_index(&mut partial).ok()?;
+    Some(handle)
+}
+
 /// Which of `paths` are submodules, as libgit2's list of submodules has
 /// them: the paths `.gitmodules` declares and the gitlinks of the index and
-/// of HEAD's tree.
+/// of HEAD's tree. `index_gitlinks` are the index's, when [`changes`] read
+/// them.
 ///
 /// Building that list walks the whole index and every tree of HEAD. So
 /// when there is no `.gitmodules` file, which leaves only the gitlinks,
 /// each path is looked up in the index and in HEAD's tree instead.
-pub fn submodules_among(repo: &Repo, paths: &[&[u8]]) -> HashSet<Vec<u8>> {
+pub fn submodules_among(
+    repo: &Repo,
+    paths: &[&[u8]],
+    index_gitlinks: Option<&[Vec<u8>]>,
+) -> HashSet<Vec<u8>> {
     let gitmodules = std::fs::symlink_metadata(repo.root.join(".gitmodules"));
     if !matches!(&gitmodules, Err(e) if e.kind() == std::io::ErrorKind::NotFound) {
         return repo
@@ -622,19 +761,25 @@ pub fn submodules_among(repo: &Repo, paths: &[&[u8]]) -> HashSet<Vec<u8>> {
             })
             .unwrap_or_default();
     }
-    let index = repo.repo.index().ok();
+    // Loading libgit2's index only when the direct read did not happen.
+    let index = match index_gitlinks {
+        Some(_) => None,
+        None => repo.repo.index().ok(),
+    };
     let head = repo.repo.head().and_then(|h| h.peel_to_tree()).ok();
-    const GITLINK: u32 = 0o160000;
     paths
         .iter()
         // Untracked directories end in `/`; a gitlink's path never does.
         .filter(|p| !p.is_empty() && !p.ends_with(b"/"))
         .filter(|p| {
             let path = bytes_path(p);
-            let in_index = index
-                .as_ref()
-                .and_then(|i| i.get_path(path, 0))
-                .is_some_and(|e| e.mode == GITLINK);
+            let in_index = match index_gitlinks {
+                Some(links) => links.iter().any(|l| l.as_slice() == **p),
+                None => index
+                    .as_ref()
+                    .and_then(|i| i.get_path(path, 0))
+                    .is_some_and(|e| e.mode == GITLINK),
+            };
             in_index
                 || head
                     .as_ref()
@@ -664,7 +809,7 @@ mod tests {
         let repo = git::open(tmp.path()).unwrap_or_else(|e| panic!("{name}: {}", e.message));
         let expected = full_status(&repo).unwrap();
         for threads in [1, 2, 3] {
-            let got = changes(&repo, threads).unwrap();
+            let got = changes(&repo, threads).unwrap().changes;
             let show = |c: &[Change]| {
                 c.iter()
                     .map(|(p, s)| format!("{} {s:?}", String::from_utf8_lossy(p)))
@@ -832,6 +977,49 @@ mod tests {
                 write(d, "d1/later.txt", "later\n");
                 git(d, &["add", "-N", "d1/later.txt"]);
             }),
+            // What the candidates' status reads from a partial index.
+            ("untracked directory inside a tracked one", |d| {
+                write(d, "d1/sub/x/new.txt", "n\n");
+                write(d, "a/b/c/more/new.txt", "n\n");
+            }),
+            ("untracked file deep in tracked directories", |d| {
+                write(d, "a/b/c/new.txt", "n\n")
+            }),
+            ("attributes only in the index decide a change", |d| {
+                // With the text attribute, CRLF on disk is the same content.
+                write(d, ".gitattributes", "*.dat text\n");
+                write(d, "x.dat", "one\ntwo\n");
+                git(d, &["add", ".gitattributes", "x.dat"]);
+                git(d, &["commit", "-q", "-m", "attributes"]);
+                write(d, "x.dat", "one\r\ntwo\r\n");
+                std::fs::remove_file(d.join(".gitattributes")).unwrap();
+            }),
+            ("assume-unchanged entry modified", |d| {
+                git(d, &["update-index", "--assume-unchanged", "d1/f2.txt"]);
+                write(d, "d1/f2.txt", "changed, assumed not\n");
+            }),
+            ("same size, rewritten in the index's instant (racy)", |d| {
+                write(d, "d2/f2.txt", "ZZ\n");
+                git(d, &["add", "d2/f2.txt"]);
+                write(d, "d2/f2.txt", "YY\n");
+            }),
+            (
+                "same stat data, different content: only the racy rule tells",
+                |d| {
+                    // Without ctime, only the racy rule (not older than the
+                    // index) makes libgit2 rehash the file.
+                    git(d, &["config", "core.trustctime", "false"]);
+                    let index = index::read(&d.join(".git/index")).unwrap();
+                    let e = index.entries.iter().find(|e| index.path(e) == b"d3/f1.txt");
+                    let (secs, nanos) = e.unwrap().mtime;
+                    write(d, "d3/f1.txt", "QQ\n");
+                    let at = std::time::UNIX_EPOCH + std::time::Duration::new(secs as u64, nanos);
+                    let file = std::fs::File::options()
+                        .write(true)
+                        .open(d.join("d3/f1.txt"));
+                    file.unwrap().set_modified(at).unwrap();
+                },
+            ),
             ("merge conflict", |d| {
                 git(d, &["checkout", "-q", "-b", "other"]);
                 write(d, "d0/f0.txt", "theirs\n");
@@ -936,11 +1124,20 @@ mod tests {
         };
         let expected = listed(&repo);
         assert_eq!(expected, HashSet::from([b"sub".to_vec()]));
-        assert_eq!(submodules_among(&repo, &paths), expected);
+        let read = changes(&repo, 1).unwrap().index_gitlinks;
+        assert_eq!(read, Some(vec![b"sub".to_vec()]));
+        assert_eq!(submodules_among(&repo, &paths, read.as_deref()), expected);
+        assert_eq!(submodules_among(&repo, &paths, None), expected);
         // Removed from the index, still in HEAD: still listed.
         git(d, &["rm", "-q", "--cached", "sub"]);
         let repo = git::open(d).unwrap();
-        assert_eq!(submodules_among(&repo, &paths), listed(&repo));
+        let read = changes(&repo, 1).unwrap().index_gitlinks;
+        assert_eq!(read, Some(vec![]));
+        assert_eq!(
+            submodules_among(&repo, &paths, read.as_deref()),
+            listed(&repo)
+        );
+        assert_eq!(submodules_among(&repo, &paths, None), listed(&repo));
     }
 
     #[test]

@@ -22,11 +22,15 @@ pub fn check(input: &Input<'_>, repo: &Repo) -> Outcome {
             ));
         }
     };
+    let status::Found {
+        changes: found,
+        index_gitlinks,
+    } = found;
     let paths: Vec<&[u8]> = found.iter().map(|(p, _)| p.as_slice()).collect();
     let submodules = if found.is_empty() {
         Default::default()
     } else {
-        status::submodules_among(repo, &paths)
+        status::submodules_among(repo, &paths, index_gitlinks.as_deref())
     };
     let mut changes = Vec::new();
     for (path, st) in &found {
