@@ -121,5 +121,10 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
             false,
         ));
     }
+    // The process ends once the report is delivered. Freeing the workspace
+    // would free libgit2's copy of the index entry by entry: about 15 ms at
+    // 100,000 tracked files, for memory the exit returns anyway. Nothing in
+    // it needs closing (nothing was written).
+    std::mem::forget(ws);
     Ok(Done::Report(report))
 }

@@ -1,17 +1,21 @@
 //! Git access, in one place: opening the repository ([`open`]), the work
-//! tree status ([`status`]), tags ([`tags`]) and the file listing of the
-//! secrets scan ([`files`]). The policy gates look at git only through
-//! this module.
+//! tree status ([`status`]) and the index file it reads ([`index`]), tags
+//! ([`tags`]) and the file listing of the secrets scan ([`files`]). The
+//! policy gates look at git only through this module.
 //!
 //! Opening happens once per run. Discovery walks upward like git does, so a
 //! subdirectory and a linked worktree work. A repository git refuses to read
-//! (owned by another user: the `safe.directory` rule), one whose index
-//! cannot be read, a bare one and one with no commit are [`NotUsable`], with
-//! what to do next.
+//! (owned by another user: the `safe.directory` rule), one whose index file
+//! is not an index, a bare one and one with no commit are [`NotUsable`],
+//! with what to do next. Opening does not load the index: the status does,
+//! and reports an index that is damaged further in.
 
 pub mod files;
+pub mod index;
 pub mod status;
 pub mod tags;
+#[cfg(test)]
+mod testutil;
 
 use std::path::{Path, PathBuf};
 
@@ -125,13 +129,14 @@ pub fn open(path: &Path) -> Opened {
             None,
         ));
     };
-    if let Err(e) = repo.index() {
-        let index = repo.path().join("index");
+    // Only the header here: loading the whole index is the status's job,
+    // and most of its cost; a damaged body fails the status instead.
+    let index = repo.path().join("index");
+    if let Err(e) = index::check_header(&index) {
         return Err(unusable(
             format!(
-                "cannot read the git index ({}): it may be corrupt; see `git status`, \
+                "cannot read the git index ({e}): it may be corrupt; see `git status`, \
                  and rebuild it with: rm {} && git reset",
-                e.message(),
                 show(&index)
             ),
             Some(root),

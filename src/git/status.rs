@@ -3,29 +3,40 @@
 //! Untracked directories are one entry (`dir/`), as `git status` shows them.
 //!
 //! Most of the cost of a status is one `lstat` per tracked file, which
-//! libgit2 does serially. So the work is split: the tracked files are
-//! `lstat`ed on several threads and compared with the stat data the index
-//! caches for them, git's own rule for "unchanged" (same mode, size, mtime,
-//! ctime, inode, owner; and not racy, i.e. older than the index file). The
-//! tracked directories are listed to find names that are not tracked.
-//! Everything this cannot prove clean (a stat mismatch, a racy or missing
-//! file, a submodule, a conflict, every untracked or ignored candidate)
-//! goes to libgit2's status, limited to exactly those paths; the staged
-//! changes come from libgit2's index-to-HEAD comparison, which needs no
-//! `lstat`. The shortcut only ever proves a file unchanged by the rule git
-//! itself applies, and being stricter than git only sends more paths to
-//! libgit2, so the result is libgit2's status either way.
+//! libgit2 does serially. So the work is split: the index file is read
+//! directly ([`super::index`]), the tracked files are `lstat`ed on several
+//! threads and compared with the stat data the index caches for them,
+//! git's own rule for "unchanged" (same mode, size, mtime, ctime, inode,
+//! owner; and not racy, i.e. older than the index file). The tracked
+//! directories are listed to find names that are not tracked. Everything
+//! this cannot prove clean (a stat mismatch, a racy or missing file, a
+//! submodule, a conflict, every untracked or ignored candidate) goes to
+//! libgit2's status, limited to exactly those paths. The shortcut only ever
+//! proves a file unchanged by the rule git itself applies, and being
+//! stricter than git only sends more paths to libgit2, so the result is
+//! libgit2's status either way.
+//!
+//! The staged changes (HEAD against the index, no `lstat`) are libgit2's
+//! too, but only where the index's cache tree cannot prove the index equal
+//! to HEAD: see `staged_scope`. The candidates' status runs on an index
+//! holding only their entries when the index has nothing but plain entries
+//! (see `partial_repo`), so that libgit2 does not load the whole index. The
+//! index file must be the same one at the end, or libgit2 alone decides.
+//! Whatever is unusual (no index, a format this reader does not fully
+//! understand, a bad checksum, a conflict, no cache tree) takes libgit2's
+//! whole comparison, never a guess.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::Range;
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use git2::{IndexEntry, Repository, Status as G, StatusOptions, StatusShow};
+use git2::{Oid, Repository, Status as G, StatusOptions, StatusShow};
 use rustix::fs::{AtFlags, CWD, Dir, FileType, Mode, OFlags, Stat, openat, statat};
 use rustix::io::Errno;
 
 use super::Repo;
+use super::index::{self, CacheTree, Entry, Index};
 
 /// At most this many threads for one status.
 const MAX_THREADS: usize = 8;
@@ -33,6 +44,9 @@ const MAX_THREADS: usize = 8;
 /// checkout where every entry is racy), one plain status is cheaper than a
 /// long path list.
 const MAX_CANDIDATE_SHARE: usize = 8;
+
+/// The mode of a gitlink (a submodule's commit).
+const GITLINK: u32 = 0o160000;
 
 /// One changed path and how it changed.
 pub type Change = (Vec<u8>, G);
@@ -66,59 +80,36 @@ pub fn full_status(repo: &Repo) -> Result<Vec<Change>, git2::Error> {
     Ok(out)
 }
 
-/// The stat data the index caches for one tracked file.
-struct Tracked {
-    path: Vec<u8>,
-    mode: u32,
-    size: u32,
-    mtime: (i64, u32),
-    ctime: (i64, u32),
-    ino: u32,
-    uid: u32,
-    gid: u32,
+/// One tracked file: its path and the index entry caching its stat data.
+struct Tracked<'a> {
+    path: &'a [u8],
+    /// The file name, after the last `/`.
+    name: &'a [u8],
+    e: &'a Entry,
 }
 
-impl Tracked {
-    fn from_entry(e: IndexEntry) -> Self {
-        Tracked {
-            mode: e.mode,
-            size: e.file_size,
-            mtime: (i64::from(e.mtime.seconds()), e.mtime.nanoseconds()),
-            ctime: (i64::from(e.ctime.seconds()), e.ctime.nanoseconds()),
-            ino: e.ino,
-            uid: e.uid,
-            gid: e.gid,
-            path: e.path,
-        }
-    }
-
-    /// The file name, after the last `/`.
-    fn name(&self) -> &[u8] {
-        split(&self.path).1
-    }
-
+impl Tracked<'_> {
     /// Whether the file on disk is unchanged by git's stat rule. Fields are
     /// compared as the index stores them (32 bits).
     #[allow(clippy::unnecessary_cast)] // `stat` field widths differ by platform
-    fn unchanged(&self, st: &Stat, index_mtime: (i64, u32)) -> bool {
+    fn unchanged(&self, st: &Stat, index_mtime: (i32, u32)) -> bool {
+        let e = self.e;
         let mode = st.st_mode as u32;
-        let kind_ok = match self.mode & 0o170000 {
-            0o100000 => {
-                mode & 0o170000 == 0o100000 && (mode & 0o111 != 0) == (self.mode & 0o111 != 0)
-            }
+        let kind_ok = match e.mode & 0o170000 {
+            0o100000 => mode & 0o170000 == 0o100000 && (mode & 0o111 != 0) == (e.mode & 0o111 != 0),
             0o120000 => mode & 0o170000 == 0o120000,
             _ => false,
         };
         kind_ok
-            && st.st_size as u32 == self.size
-            && (st.st_mtime as i32 as i64, st.st_mtime_nsec as u32) == self.mtime
-            && (st.st_ctime as i32 as i64, st.st_ctime_nsec as u32) == self.ctime
-            && st.st_ino as u32 == self.ino
-            && st.st_uid as u32 == self.uid
-            && st.st_gid as u32 == self.gid
+            && st.st_size as u32 == e.size
+            && (st.st_mtime as i32, st.st_mtime_nsec as u32) == e.mtime
+            && (st.st_ctime as i32, st.st_ctime_nsec as u32) == e.ctime
+            && st.st_ino as u32 == e.ino
+            && st.st_uid as u32 == e.uid
+            && st.st_gid as u32 == e.gid
             // Racy: written in the same instant as the index, so the cached
             // data cannot tell a change from no change.
-            && self.mtime < index_mtime
+            && e.mtime < index_mtime
     }
 }
 
@@ -127,7 +118,7 @@ impl Tracked {
 #[derive(Default)]
 struct DirWork<'a> {
     dir: &'a [u8],
-    files: Vec<&'a Tracked>,
+    files: Vec<&'a Tracked<'a>>,
     known: Vec<&'a [u8]>,
 }
 
@@ -160,60 +151,27 @@ fn split(path: &[u8]) -> (&[u8], &[u8]) {
 
 /// Group the tracked files by directory. Every tracked directory is known
 /// to its parent by name, so that it is not taken for an untracked one.
-fn directories<'a>(tracked: &'a [Tracked], others: &'a [Vec<u8>]) -> Vec<DirWork<'a>> {
-    let paths = || {
-        tracked
-            .iter()
-            .map(|t| t.path.as_slice())
-            .chain(others.iter().map(Vec::as_slice))
-    };
-    let mut all: HashSet<&[u8]> = HashSet::new();
-    all.insert(b"");
-    for path in paths() {
-        let mut p = path;
-        while let Some(i) = p.iter().rposition(|b| *b == b'/') {
-            p = &p[..i];
-            if !all.insert(p) {
-                break;
-            }
-        }
-    }
-    let mut dirs: HashMap<&[u8], DirWork<'a>> = all
-        .iter()
-        .map(|d| {
-            let w = DirWork {
-                dir: d,
-                ..DirWork::default()
-            };
-            (*d, w)
-        })
-        .collect();
-    for d in all.iter().filter(|d| !d.is_empty()) {
-        let (parent, name) = split(d);
-        if let Some(w) = dirs.get_mut(parent) {
-            w.known.push(name);
-        }
-    }
+fn directories<'a>(tracked: &'a [Tracked<'a>], others: &'a [&'a [u8]]) -> Vec<DirWork<'a>> {
+    let mut dirs = Dirs::default();
     for t in tracked {
-        if let Some(w) = dirs.get_mut(split(&t.path).0) {
+        let i = dirs.slot(split(t.path).0);
+        if let Some(w) = dirs.out.get_mut(i) {
             w.files.push(t);
         }
     }
     for o in others {
         let (parent, name) = split(o);
-        if let Some(w) = dirs.get_mut(parent) {
+        let i = dirs.slot(parent);
+        if let Some(w) = dirs.out.get_mut(i) {
             w.known.push(name);
         }
     }
-    let mut out: Vec<DirWork<'a>> = dirs
-        .into_values()
-        .map(|mut w| {
-            w.files.sort_by(|a, b| a.name().cmp(b.name()));
-            w.known.sort();
-            w.known.dedup();
-            w
-        })
-        .collect();
+    let mut out = dirs.out;
+    for w in &mut out {
+        w.files.sort_by(|a, b| a.name.cmp(b.name));
+        w.known.sort();
+        w.known.dedup();
+    }
     // Biggest first, so that the threads finish together.
     out.sort_by(|a, b| {
         b.files
@@ -224,12 +182,54 @@ fn directories<'a>(tracked: &'a [Tracked], others: &'a [Vec<u8>]) -> Vec<DirWork
     out
 }
 
+/// The directories found so far, each with its place in `out`.
+#[derive(Default)]
+struct Dirs<'a> {
+    out: Vec<DirWork<'a>>,
+    places: HashMap<&'a [u8], usize>,
+    /// The last directory asked for: paths come in index order, which
+    /// keeps a directory's files together, so most lookups are this one.
+    last: Option<(&'a [u8], usize)>,
+}
+
+impl<'a> Dirs<'a> {
+    /// The place of directory `dir`, adding it (and its parents, each
+    /// knowing its child by name) when new.
+    fn slot(&mut self, dir: &'a [u8]) -> usize {
+        if let Some((last, i)) = self.last
+            && last == dir
+        {
+            return i;
+        }
+        let i = match self.places.get(dir) {
+            Some(i) => *i,
+            None => {
+                if !dir.is_empty() {
+                    let (parent, name) = split(dir);
+                    let p = self.slot(parent);
+                    if let Some(w) = self.out.get_mut(p) {
+                        w.known.push(name);
+                    }
+                }
+                self.out.push(DirWork {
+                    dir,
+                    ..DirWork::default()
+                });
+                self.places.insert(dir, self.out.len() - 1);
+                self.out.len() - 1
+            }
+        };
+        self.last = Some((dir, i));
+        i
+    }
+}
+
 /// List one tracked directory: compare its tracked files with their cached
 /// stat data, and collect the names nobody tracks.
 fn scan_dir(
     root: &OwnedFd,
     w: &DirWork<'_>,
-    index_mtime: (i64, u32),
+    index_mtime: (i32, u32),
     out: &mut Candidates,
 ) -> std::io::Result<()> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
@@ -242,7 +242,7 @@ fn scan_dir(
         Ok(fd) => fd,
         // Gone, or replaced by a file or a link: its tracked files changed.
         Err(e) if e == Errno::NOENT || e == Errno::NOTDIR || e == Errno::LOOP => {
-            out.paths.extend(w.files.iter().map(|t| t.path.clone()));
+            out.paths.extend(w.files.iter().map(|t| t.path.to_vec()));
             return Ok(());
         }
         Err(e) => return Err(e.into()),
@@ -255,7 +255,7 @@ fn scan_dir(
         if name == b"." || name == b".." || (w.dir.is_empty() && name == b".git") {
             continue;
         }
-        if let Ok(i) = w.files.binary_search_by(|t| t.name().cmp(name)) {
+        if let Ok(i) = w.files.binary_search_by(|t| t.name.cmp(name)) {
             seen[i] = true;
             let t = w.files[i];
             let st = statat(&fd, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW);
@@ -263,9 +263,9 @@ fn scan_dir(
             if now_dir {
                 // A tracked file replaced by a directory: listed without
                 // recursion, as `git status` shows it.
-                out.dirs.push(t.path.clone());
+                out.dirs.push(t.path.to_vec());
             } else if !st.is_ok_and(|st| t.unchanged(&st, index_mtime)) {
-                out.paths.push(t.path.clone());
+                out.paths.push(t.path.to_vec());
             }
             continue;
         }
@@ -287,7 +287,7 @@ fn scan_dir(
     }
     for (t, seen) in w.files.iter().zip(seen) {
         if !seen {
-            out.paths.push(t.path.clone());
+            out.paths.push(t.path.to_vec());
         }
     }
     Ok(())
@@ -303,28 +303,51 @@ fn bytes_path(bytes: &[u8]) -> &Path {
     Path::new(std::ffi::OsStr::from_bytes(bytes))
 }
 
-/// Every changed path, sorted, using up to `threads` threads.
-pub fn changes(repo: &Repo, threads: usize) -> Result<Vec<Change>, git2::Error> {
+/// What [`changes`] found.
+pub struct Found {
+    /// Every changed path, sorted.
+    pub changes: Vec<Change>,
+    /// The index's gitlinks, when the index was read directly (`None`:
+    /// libgit2's index has them).
+    pub index_gitlinks: Option<Vec<Vec<u8>>>,
+}
+
+/// libgit2's whole status, as a [`Found`].
+fn fallback(repo: &Repo) -> Result<Found, git2::Error> {
+    Ok(Found {
+        changes: full_status(repo)?,
+        index_gitlinks: None,
+    })
+}
+
+/// Every changed path, using up to `threads` threads.
+pub fn changes(repo: &Repo, threads: usize) -> Result<Found, git2::Error> {
     let index_file = repo.repo.path().join("index");
-    let index_mtime = match std::fs::metadata(&index_file) {
-        Ok(m) => (m.mtime() as i32 as i64, m.mtime_nsec() as u32),
-        // No index file (nothing staged yet): nothing to prove clean.
-        Err(_) => return full_status(repo),
+    let index = match index::read(&index_file) {
+        Ok(i) => i,
+        Err(e) => {
+            // No index (nothing staged yet: nothing to prove clean), or
+            // one this reader does not fully understand: libgit2 decides.
+            tracing::debug!(why = %e, "index not read directly: full status");
+            return fallback(repo);
+        }
     };
-    let index = repo.repo.index()?;
-    let mut others: Vec<Vec<u8>> = Vec::new();
-    let mut tracked: Vec<Tracked> = Vec::with_capacity(index.len());
-    for e in index.iter() {
-        let stage = (e.flags >> 12) & 0x3;
+    let mut others: Vec<&[u8]> = Vec::new();
+    let mut tracked: Vec<Tracked<'_>> = Vec::with_capacity(index.entries.len());
+    for e in &index.entries {
+        let path = index.path(e);
         // Conflicts, submodules, intent-to-add and skip-worktree entries:
         // libgit2 decides.
-        if stage != 0 || e.mode == 0o160000 || e.flags_extended & 0x6000 != 0 {
-            others.push(e.path);
+        if e.stage != 0 || e.mode == GITLINK || e.intent_to_add || e.skip_worktree {
+            others.push(path);
         } else {
-            tracked.push(Tracked::from_entry(e));
+            tracked.push(Tracked {
+                path,
+                name: split(path).1,
+                e,
+            });
         }
     }
-    drop(index);
     let total = tracked.len() + others.len();
     let work = directories(&tracked, &others);
     let root = match openat(
@@ -334,9 +357,10 @@ pub fn changes(repo: &Repo, threads: usize) -> Result<Vec<Change>, git2::Error> 
         Mode::empty(),
     ) {
         Ok(fd) => fd,
-        Err(_) => return full_status(repo),
+        Err(_) => return fallback(repo),
     };
     let threads = threads.clamp(1, MAX_THREADS);
+    let index_mtime = index.stamp.mtime;
     let (staged, scanned) = std::thread::scope(|scope| {
         let scan = scope.spawn(|| {
             crate::par::fold(
@@ -352,13 +376,13 @@ pub fn changes(repo: &Repo, threads: usize) -> Result<Vec<Change>, git2::Error> 
                 },
             )
         });
-        // Meanwhile, on this thread: HEAD against the index (no lstat).
-        let staged = collect(&repo.repo, &mut options(StatusShow::Index));
+        // Meanwhile, on this thread: the staged changes.
+        let staged = staged(&repo.repo, &index);
         (staged, scan.join().ok().flatten())
     });
     // A worker that did not finish proves nothing: libgit2 decides all.
     let Some(parts) = scanned else {
-        return full_status(repo);
+        return fallback(repo);
     };
     let mut all = Candidates::default();
     for part in parts {
@@ -369,12 +393,12 @@ pub fn changes(repo: &Repo, threads: usize) -> Result<Vec<Change>, git2::Error> 
             }
             // A directory could not be read (permissions, a race): let
             // libgit2 do the whole status and report what it finds.
-            Err(_) => return full_status(repo),
+            Err(_) => return fallback(repo),
         }
     }
     let staged = staged?;
     let Candidates { mut paths, dirs } = all;
-    paths.extend(others);
+    paths.extend(others.iter().map(|p| p.to_vec()));
     tracing::debug!(
         tracked = total,
         candidates = paths.len(),
@@ -383,10 +407,44 @@ pub fn changes(repo: &Repo, threads: usize) -> Result<Vec<Change>, git2::Error> 
     );
     if paths.len() + dirs.len() > total / MAX_CANDIDATE_SHARE + 64 {
         tracing::debug!("too many candidates: one full status instead");
-        return full_status(repo);
+        return fallback(repo);
     }
 
     let mut merged: BTreeMap<Vec<u8>, G> = staged.into_iter().collect();
+    // With only plain entries, the candidates' status needs only their own
+    // entries (see `partial_repo`); otherwise libgit2 loads the whole index.
+    // Untracked directories are not among them: libgit2 judges those
+    // against the whole index.
+    let partial = if others.is_empty() && dirs.is_empty() && !ignore_case(&repo.repo) {
+        partial_repo(repo, &index, &paths)
+    } else {
+        None
+    };
+    let target = partial.as_ref().unwrap_or(&repo.repo);
+    // libgit2 takes a tracked directory none of whose index entries is in
+    // the path list for an untracked one, and does not look inside it
+    // without recursion: an untracked directory below it would go unseen.
+    // One tracked path under each such parent makes libgit2 descend; its
+    // own status is exact like any other.
+    let mut dirs = dirs;
+    let parents: Vec<Vec<u8>> = dirs
+        .iter()
+        .filter_map(|d| {
+            let (parent, _) = split(d);
+            if parent.is_empty() {
+                return None;
+            }
+            let mut under = parent.to_vec();
+            under.push(b'/');
+            let first = index
+                .entries
+                .partition_point(|e| index.path(e) < under.as_slice());
+            let e = index.entries.get(first)?;
+            let path = index.path(e);
+            path.starts_with(&under).then(|| path.to_vec())
+        })
+        .collect();
+    dirs.extend(parents);
     // Exact paths need recursion on: without it libgit2 drops an untracked
     // file named exactly. Directories go in a second call without it, so
     // that an untracked directory is one `dir/` entry and is not walked.
@@ -402,11 +460,334 @@ pub fn changes(repo: &Repo, threads: usize) -> Result<Vec<Change>, git2::Error> 
         for p in list {
             opts.pathspec(p);
         }
-        for (path, st) in collect(&repo.repo, &mut opts)? {
+        for (path, st) in collect(target, &mut opts)? {
             *merged.entry(path).or_insert(G::empty()) |= st;
         }
     }
-    Ok(merged.into_iter().collect())
+    // The shortcut and libgit2 must have seen the same index: git replaces
+    // the file whole, so an unchanged identity means unchanged content. A
+    // rewrite in the meantime (another git command) leaves it to libgit2
+    // alone.
+    match std::fs::metadata(&index_file) {
+        Ok(m) if index::Stamp::of(&m) == index.stamp => {}
+        _ => {
+            tracing::debug!("the index changed during the status: full status");
+            return fallback(repo);
+        }
+    }
+    let index_gitlinks = index
+        .entries
+        .iter()
+        .filter(|e| e.stage == 0 && e.mode == GITLINK)
+        .map(|e| index.path(e).to_vec())
+        .collect();
+    Ok(Found {
+        changes: merged.into_iter().collect(),
+        index_gitlinks: Some(index_gitlinks),
+    })
+}
+
+/// HEAD's tree against the index, as libgit2's status shows it, with
+/// libgit2 comparing only where the cache tree cannot prove the index
+/// equal to HEAD.
+fn staged(repo: &Repository, index: &Index) -> Result<Vec<Change>, git2::Error> {
+    let scope = match repo.head().and_then(|h| h.peel_to_tree()) {
+        Ok(head) => staged_scope(repo, index, head.id()),
+        Err(_) => None,
+    };
+    let mut opts = options(StatusShow::Index);
+    match scope {
+        None => {
+            tracing::debug!("the cache tree does not decide: full index comparison");
+        }
+        Some(paths) if paths.is_empty() => return Ok(Vec::new()),
+        Some(paths) => {
+            tracing::debug!(
+                paths = paths.len(),
+                "index comparison limited by the cache tree"
+            );
+            opts.disable_pathspec_match(true);
+            for p in paths {
+                opts.pathspec(p);
+            }
+        }
+    }
+    collect(repo, &mut opts)
+}
+
+/// The paths outside of which the index provably equals the tree `head`,
+/// or `None` when that takes the whole comparison.
+///
+/// The cache tree (git's `TREE` extension, kept by git and libgit2 alike)
+/// records, per directory, how many index entries it covers and the id of
+/// the tree they make, or that it was invalidated since. A valid directory
+/// whose id equals HEAD's tree for it holds exactly HEAD's entries (same
+/// paths, modes and ids), so no comparison can find a change there; git's
+/// own status skips such trees the same way. Invalidated directories are
+/// compared entry by entry against HEAD's tree, down to the subtrees that
+/// are valid again. Whatever differs, or is not described, goes to
+/// libgit2 by path, which decides it exactly.
+fn staged_scope(repo: &Repository, index: &Index, head: Oid) -> Option<Vec<Vec<u8>>> {
+    let tree = index.tree.as_ref()?;
+    // Conflicts and intent-to-add entries are outside what the cache tree
+    // describes (git leaves intent-to-add entries out of trees).
+    if index
+        .entries
+        .iter()
+        .any(|e| e.stage != 0 || e.intent_to_add)
+    {
+        return None;
+    }
+    // With core.ignorecase libgit2 pairs paths case-insensitively; the walk
+    // below compares bytes.
+    if ignore_case(repo) {
+        return None;
+    }
+    let mut out = Vec::new();
+    let walk = Walk { repo, index, tree };
+    walk.dir(0, head, b"", 0..index.entries.len(), &mut out)?;
+    Some(out)
+}
+
+/// One side of a name in a directory: a file-like entry (mode and id) or a
+/// subdirectory (the index entries under it, or HEAD's tree id).
+enum Side {
+    File(u32, [u8; index::OID_LEN]),
+    IndexDir(Range<usize>),
+    TreeDir(Oid),
+}
+
+struct Walk<'a> {
+    repo: &'a Repository,
+    index: &'a Index,
+    tree: &'a CacheTree,
+}
+
+impl Walk<'_> {
+    /// Compare cache tree node `node` (directory `dir`, covering the index
+    /// entries `range`) with HEAD's tree `head`, adding to `out` the paths
+    /// that may differ. `None`: the cache tree does not add up.
+    fn dir(
+        &self,
+        node: usize,
+        head: Oid,
+        dir: &[u8],
+        range: Range<usize>,
+        out: &mut Vec<Vec<u8>>,
+    ) -> Option<()> {
+        let n = self.tree.nodes.get(node)?;
+        if let Some((count, oid)) = n.valid {
+            // A node that does not cover exactly these entries describes
+            // some other index: doubt.
+            if count != range.len() {
+                return None;
+            }
+            if head.as_bytes() == oid.as_slice() {
+                return Some(());
+            }
+            if dir.is_empty() {
+                return None;
+            }
+            out.push(dir.to_vec());
+            return Some(());
+        }
+        let mut names: BTreeMap<Vec<u8>, (Option<Side>, Option<Side>)> = BTreeMap::new();
+        let entries = self.index.entries.get(range.clone())?;
+        let mut i = 0;
+        while let Some(e) = entries.get(i) {
+            let path = self.index.path(e);
+            let rel = if dir.is_empty() {
+                path
+            } else {
+                path.get(dir.len() + 1..)?
+            };
+            let (name, side, next) = match rel.iter().position(|b| *b == b'/') {
+                None => (rel, Side::File(e.mode, e.oid), i + 1),
+                Some(k) => {
+                    // The entries under `name/` are contiguous (sorted).
+                    let prefix = path.get(..path.len() - rel.len() + k + 1)?;
+                    let end = entries[i..]
+                        .iter()
+                        .position(|e| !self.index.path(e).starts_with(prefix))
+                        .map_or(entries.len(), |n| i + n);
+                    let start = range.start + i;
+                    (&rel[..k], Side::IndexDir(start..range.start + end), end)
+                }
+            };
+            let slot = names.entry(name.to_vec()).or_default();
+            if slot.0.is_some() {
+                // A file and a directory of one name: not a real index.
+                return None;
+            }
+            slot.0 = Some(side);
+            i = next;
+        }
+        let head_tree = self.repo.find_tree(head).ok()?;
+        for t in head_tree.iter() {
+            let mode = t.filemode_raw() as u32;
+            let side = if mode & 0o170000 == 0o040000 {
+                Side::TreeDir(t.id())
+            } else {
+                let mut oid = [0; index::OID_LEN];
+                oid.copy_from_slice(t.id().as_bytes().get(..index::OID_LEN)?);
+                Side::File(mode, oid)
+            };
+            let slot = names.entry(t.name_bytes().to_vec()).or_default();
+            if slot.1.is_some() {
+                return None;
+            }
+            slot.1 = Some(side);
+        }
+        for (name, sides) in names {
+            let path = join(dir, &name);
+            match sides {
+                (Some(Side::File(m, o)), Some(Side::File(hm, ho))) if m == hm && o == ho => {}
+                (Some(Side::IndexDir(sub)), Some(Side::TreeDir(sub_head))) => {
+                    match self.tree.child(node, &name) {
+                        Some(c) => self.dir(c, sub_head, &path, sub, out)?,
+                        None => out.push(path),
+                    }
+                }
+                _ => out.push(path),
+            }
+        }
+        Some(())
+    }
+}
+
+/// Whether core.ignorecase is set (unreadable: taken as set, the careful
+/// side).
+fn ignore_case(repo: &Repository) -> bool {
+    match repo.config().and_then(|c| c.get_bool("core.ignorecase")) {
+        Ok(set) => set,
+        Err(e) => e.code() != git2::ErrorCode::NotFound,
+    }
+}
+
+/// A second handle on the repository whose index holds only what the
+/// candidates' status reads: the entries at or under the candidate paths,
+/// and every `.gitattributes` (libgit2 reads attributes from the index
+/// too). libgit2 then never loads the whole index, most of the cost of a
+/// run on a large tree. `None` when the handle cannot be made: the caller
+/// uses the repository's own index.
+///
+/// The status of a path restricted by an exact path list depends only on
+/// the index entries of that path list, with one exception this handles:
+/// the racy rule. libgit2 rehashes a file whose stat data matches its entry
+/// when the file is not older than the index file, and an index held in
+/// memory has no file. Such entries get a modification time no file can
+/// have (a nanosecond count of 10^9), so that libgit2 rehashes them just
+/// the same; every other field is the index's own. The caller keeps this to
+/// indexes with nothing but plain entries (no conflict, submodule,
+/// intent-to-add or skip-worktree entry) and case-sensitive paths.
+fn partial_repo(repo: &Repo, index: &Index, paths: &[Vec<u8>]) -> Option<Repository> {
+    let entries = &index.entries;
+    let mut wanted: Vec<usize> = Vec::new();
+    for p in paths {
+        if let Ok(i) = entries.binary_search_by(|e| index.path(e).cmp(p)) {
+            wanted.push(i);
+        }
+        let mut under = p.clone();
+        under.push(b'/');
+        let start = entries.partition_point(|e| index.path(e) < under.as_slice());
+        wanted.extend((start..entries.len()).take_while(|i| {
+            entries
+                .get(*i)
+                .is_some_and(|e| index.path(e).starts_with(&under))
+        }));
+    }
+    wanted.extend(
+        entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| split(index.path(e)).1 == b".gitattributes")
+            .map(|(i, _)| i),
+    );
+    wanted.sort_unstable();
+    wanted.dedup();
+    let handle = Repository::open(&repo.root).ok()?;
+    let mut partial = git2::Index::new().ok()?;
+    for e in wanted.iter().filter_map(|i| entries.get(*i)) {
+        let racy = e.mtime >= index.stamp.mtime;
+        let mtime = if racy {
+            (e.mtime.0, 1_000_000_000)
+        } else {
+            e.mtime
+        };
+        partial
+            .add(&git2::IndexEntry {
+                ctime: git2::IndexTime::new(e.ctime.0, e.ctime.1),
+                mtime: git2::IndexTime::new(mtime.0, mtime.1),
+                dev: 0,
+                ino: e.ino,
+                mode: e.mode,
+                uid: e.uid,
+                gid: e.gid,
+                file_size: e.size,
+                id: Oid::from_bytes(&e.oid).ok()?,
+                flags: if e.assume_valid { 0x8000 } else { 0 },
+                flags_extended: 0,
+                path: index.path(e).to_vec(),
+            })
+            .ok()?;
+    }
+    handle.set_index(&mut partial).ok()?;
+    Some(handle)
+}
+
+/// Which of `paths` are submodules, as libgit2's list of submodules has
+/// them: the paths `.gitmodules` declares and the gitlinks of the index and
+/// of HEAD's tree. `index_gitlinks` are the index's, when [`changes`] read
+/// them.
+///
+/// Building that list walks the whole index and every tree of HEAD. So
+/// when there is no `.gitmodules` file, which leaves only the gitlinks,
+/// each path is looked up in the index and in HEAD's tree instead.
+pub fn submodules_among(
+    repo: &Repo,
+    paths: &[&[u8]],
+    index_gitlinks: Option<&[Vec<u8>]>,
+) -> HashSet<Vec<u8>> {
+    let gitmodules = std::fs::symlink_metadata(repo.root.join(".gitmodules"));
+    if !matches!(&gitmodules, Err(e) if e.kind() == std::io::ErrorKind::NotFound) {
+        return repo
+            .repo
+            .submodules()
+            .map(|subs| {
+                subs.iter()
+                    .map(|s| s.path().as_os_str().as_encoded_bytes().to_vec())
+                    .filter(|p| paths.contains(&p.as_slice()))
+                    .collect()
+            })
+            .unwrap_or_default();
+    }
+    // Loading libgit2's index only when the direct read did not happen.
+    let index = match index_gitlinks {
+        Some(_) => None,
+        None => repo.repo.index().ok(),
+    };
+    let head = repo.repo.head().and_then(|h| h.peel_to_tree()).ok();
+    paths
+        .iter()
+        // Untracked directories end in `/`; a gitlink's path never does.
+        .filter(|p| !p.is_empty() && !p.ends_with(b"/"))
+        .filter(|p| {
+            let path = bytes_path(p);
+            let in_index = match index_gitlinks {
+                Some(links) => links.iter().any(|l| l.as_slice() == **p),
+                None => index
+                    .as_ref()
+                    .and_then(|i| i.get_path(path, 0))
+                    .is_some_and(|e| e.mode == GITLINK),
+            };
+            in_index
+                || head
+                    .as_ref()
+                    .and_then(|t| t.get_path(path).ok())
+                    .is_some_and(|e| e.filemode() as u32 == GITLINK)
+        })
+        .map(|p| p.to_vec())
+        .collect()
 }
 
 /// Threads to use: the machine's parallelism, capped.
@@ -418,56 +799,7 @@ pub fn default_threads() -> usize {
 mod tests {
     use super::*;
     use crate::git;
-    use std::process::Command;
-
-    fn git(dir: &Path, args: &[&str]) {
-        let out = Command::new("git")
-            .args(["-c", "user.name=T", "-c", "user.email=t@example.invalid"])
-            .args(["-c", "commit.gpgsign=false"])
-            .args(args)
-            .current_dir(dir)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("HOME", dir)
-            .output()
-            .expect("git");
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn write(dir: &Path, rel: &str, text: &str) {
-        let p = dir.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-
-    /// A committed tree with nested directories, an ignore file, a link
-    /// and an executable.
-    fn fixture() -> tempfile::TempDir {
-        let tmp = tempfile::tempdir().unwrap();
-        let d = tmp.path();
-        git(d, &["init", "-q", "-b", "main"]);
-        for i in 0..4 {
-            for j in 0..5 {
-                write(d, &format!("d{i}/f{j}.txt"), &format!("{i}{j}\n"));
-            }
-        }
-        write(d, "a/b/c/deep.txt", "deep\n");
-        write(d, "top.txt", "top\n");
-        write(d, ".gitignore", "*.log\nbuild/\n");
-        write(d, "run.sh", "#!/bin/sh\n");
-        std::fs::set_permissions(
-            d.join("run.sh"),
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
-        std::os::unix::fs::symlink("top.txt", d.join("link")).unwrap();
-        git(d, &["add", "-A"]);
-        git(d, &["commit", "-q", "-m", "init"]);
-        tmp
-    }
+    use crate::git::testutil::{drop_cache_tree, fixture, git, run_git, write};
 
     type Mutation = fn(&Path);
 
@@ -477,7 +809,7 @@ mod tests {
         let repo = git::open(tmp.path()).unwrap_or_else(|e| panic!("{name}: {}", e.message));
         let expected = full_status(&repo).unwrap();
         for threads in [1, 2, 3] {
-            let got = changes(&repo, threads).unwrap();
+            let got = changes(&repo, threads).unwrap().changes;
             let show = |c: &[Change]| {
                 c.iter()
                     .map(|(p, s)| format!("{} {s:?}", String::from_utf8_lossy(p)))
@@ -551,22 +883,280 @@ mod tests {
                 std::fs::remove_file(d.join("d2/f0.txt")).unwrap();
                 git(d, &["rm", "-q", "--cached", "d0/f1.txt"]);
             }),
+            // What the cache tree decides: the staged side.
+            ("staged change, then committed", |d| {
+                write(d, "d0/f0.txt", "committed\n");
+                git(d, &["add", "d0/f0.txt"]);
+                git(d, &["commit", "-q", "-m", "second"]);
+            }),
+            (
+                "re-added unchanged: cache tree invalidated, index equal to HEAD",
+                |d| {
+                    write(d, "d1/f1.txt", "11\n");
+                    write(d, "a/b/c/deep.txt", "deep\n");
+                    git(d, &["add", "d1/f1.txt", "a/b/c/deep.txt"]);
+                },
+            ),
+            ("staged change deep down, sibling subtrees valid", |d| {
+                write(d, "a/b/c/deep.txt", "staged deeper\n");
+                git(d, &["add", "a/b/c/deep.txt"]);
+            }),
+            ("staged change, then more on disk", |d| {
+                write(d, "d0/f0.txt", "staged\n");
+                git(d, &["add", "d0/f0.txt"]);
+                write(d, "d0/f0.txt", "and more\n");
+            }),
+            ("staged deletion of a directory", |d| {
+                git(d, &["rm", "-r", "-q", "--cached", "d2"])
+            }),
+            ("staged new directory", |d| {
+                write(d, "fresh/n.txt", "n\n");
+                write(d, "fresh/deeper/m.txt", "m\n");
+                git(d, &["add", "fresh"]);
+            }),
+            ("staged mode change", |d| {
+                git(d, &["update-index", "--chmod=-x", "run.sh"])
+            }),
+            ("staged link retarget", |d| {
+                std::fs::remove_file(d.join("link")).unwrap();
+                std::os::unix::fs::symlink("run.sh", d.join("link")).unwrap();
+                git(d, &["add", "link"]);
+            }),
+            ("staged file replaced by a directory", |d| {
+                git(d, &["rm", "-q", "--cached", "top.txt"]);
+                std::fs::remove_file(d.join("top.txt")).unwrap();
+                write(d, "top.txt/inner", "x\n");
+                git(d, &["add", "top.txt/inner"]);
+            }),
+            ("staged directory replaced by a file", |d| {
+                git(d, &["rm", "-r", "-q", "--cached", "a/x"]);
+                std::fs::remove_dir_all(d.join("a/x")).unwrap();
+                write(d, "a/x", "now a file\n");
+                git(d, &["add", "a/x"]);
+            }),
+            (
+                "HEAD moved back, index kept (valid cache tree, other tree)",
+                |d| {
+                    write(d, "d0/f0.txt", "committed\n");
+                    git(d, &["add", "d0/f0.txt"]);
+                    git(d, &["commit", "-q", "-m", "second"]);
+                    git(d, &["reset", "-q", "--soft", "HEAD~1"]);
+                },
+            ),
+            ("index written by libgit2 without a cache tree", |d| {
+                write(d, "d0/f0.txt", "staged\n");
+                git(d, &["add", "d0/f0.txt"]);
+                drop_cache_tree(d);
+            }),
+            (
+                "index written by libgit2 without a cache tree, clean",
+                drop_cache_tree,
+            ),
+            ("index version 4, clean", |d| {
+                git(d, &["update-index", "--index-version", "4"])
+            }),
+            ("index version 4 with changes", |d| {
+                git(d, &["update-index", "--index-version", "4"]);
+                write(d, "a/b/c/deep.txt", "staged\n");
+                git(d, &["add", "a/b/c/deep.txt"]);
+                write(d, "d1/f1.txt", "changed!\n");
+                write(d, "d3/new.txt", "n\n");
+            }),
+            ("skip-worktree entry, file gone", |d| {
+                git(d, &["update-index", "--skip-worktree", "d3/f3.txt"]);
+                std::fs::remove_file(d.join("d3/f3.txt")).unwrap();
+            }),
+            ("sparse checkout", |d| {
+                git(
+                    d,
+                    &["sparse-checkout", "set", "--no-cone", "/d0/", "/top.txt"],
+                );
+                write(d, "d0/f0.txt", "changed inside\n");
+            }),
+            ("intent-to-add entry", |d| {
+                write(d, "d1/later.txt", "later\n");
+                git(d, &["add", "-N", "d1/later.txt"]);
+            }),
+            // What the candidates' status reads from a partial index.
+            ("untracked directory inside a tracked one", |d| {
+                write(d, "d1/sub/x/new.txt", "n\n");
+                write(d, "a/b/c/more/new.txt", "n\n");
+            }),
+            ("untracked file deep in tracked directories", |d| {
+                write(d, "a/b/c/new.txt", "n\n")
+            }),
+            ("attributes only in the index decide a change", |d| {
+                // With the text attribute, CRLF on disk is the same content.
+                write(d, ".gitattributes", "*.dat text\n");
+                write(d, "x.dat", "one\ntwo\n");
+                git(d, &["add", ".gitattributes", "x.dat"]);
+                git(d, &["commit", "-q", "-m", "attributes"]);
+                write(d, "x.dat", "one\r\ntwo\r\n");
+                std::fs::remove_file(d.join(".gitattributes")).unwrap();
+            }),
+            ("assume-unchanged entry modified", |d| {
+                git(d, &["update-index", "--assume-unchanged", "d1/f2.txt"]);
+                write(d, "d1/f2.txt", "changed, assumed not\n");
+            }),
+            ("same size, rewritten in the index's instant (racy)", |d| {
+                write(d, "d2/f2.txt", "ZZ\n");
+                git(d, &["add", "d2/f2.txt"]);
+                write(d, "d2/f2.txt", "YY\n");
+            }),
+            (
+                "same stat data, different content: only the racy rule tells",
+                |d| {
+                    // Without ctime, only the racy rule (not older than the
+                    // index) makes libgit2 rehash the file.
+                    git(d, &["config", "core.trustctime", "false"]);
+                    let index = index::read(&d.join(".git/index")).unwrap();
+                    let e = index.entries.iter().find(|e| index.path(e) == b"d3/f1.txt");
+                    let (secs, nanos) = e.unwrap().mtime;
+                    write(d, "d3/f1.txt", "QQ\n");
+                    let at = std::time::UNIX_EPOCH + std::time::Duration::new(secs as u64, nanos);
+                    let file = std::fs::File::options()
+                        .write(true)
+                        .open(d.join("d3/f1.txt"));
+                    file.unwrap().set_modified(at).unwrap();
+                },
+            ),
+            ("merge conflict", |d| {
+                git(d, &["checkout", "-q", "-b", "other"]);
+                write(d, "d0/f0.txt", "theirs\n");
+                git(d, &["commit", "-q", "-am", "theirs"]);
+                git(d, &["checkout", "-q", "main"]);
+                write(d, "d0/f0.txt", "ours\n");
+                git(d, &["commit", "-q", "-am", "ours"]);
+                let out = run_git(d, &["merge", "-q", "other"]);
+                assert!(!out.status.success(), "the merge must conflict");
+            }),
         ];
         for (name, mutate) in cases {
             same_as_libgit2(name, *mutate);
         }
     }
 
+    /// What `staged_scope` leaves to libgit2 after `mutate`.
+    fn scope_after(mutate: Mutation) -> Option<Vec<String>> {
+        let tmp = fixture();
+        mutate(tmp.path());
+        let repo = git::open(tmp.path()).unwrap();
+        let index = index::read(&tmp.path().join(".git/index")).unwrap();
+        let head = repo.repo.head().unwrap().peel_to_tree().unwrap().id();
+        staged_scope(&repo.repo, &index, head).map(|paths| {
+            paths
+                .iter()
+                .map(|p| String::from_utf8_lossy(p).into_owned())
+                .collect()
+        })
+    }
+
+    #[test]
+    fn the_cache_tree_leaves_libgit2_only_what_may_differ() {
+        // Proven equal to HEAD: nothing to compare.
+        assert_eq!(scope_after(|_| {}), Some(vec![]));
+        assert_eq!(
+            scope_after(|d| {
+                write(d, "d1/f1.txt", "11\n");
+                git(d, &["add", "d1/f1.txt"]);
+            }),
+            Some(vec![])
+        );
+        assert_eq!(
+            scope_after(|d| git(d, &["update-index", "--index-version", "4"])),
+            Some(vec![])
+        );
+        // A staged change: that path only, not its valid siblings.
+        assert_eq!(
+            scope_after(|d| {
+                write(d, "a/b/c/deep.txt", "staged\n");
+                git(d, &["add", "a/b/c/deep.txt"]);
+            }),
+            Some(vec!["a/b/c/deep.txt".to_string()])
+        );
+        assert_eq!(
+            scope_after(|d| git(d, &["rm", "-r", "-q", "--cached", "d2"])),
+            Some(vec!["d2".to_string()])
+        );
+        // Nothing to go by, or something the cache tree does not describe:
+        // the whole comparison.
+        assert_eq!(scope_after(drop_cache_tree), None);
+        assert_eq!(
+            scope_after(|d| {
+                write(d, "d1/later.txt", "later\n");
+                git(d, &["add", "-N", "d1/later.txt"]);
+            }),
+            None
+        );
+        assert_eq!(
+            scope_after(|d| {
+                write(d, "d0/f0.txt", "committed\n");
+                git(d, &["commit", "-q", "-am", "second"]);
+                git(d, &["reset", "-q", "--soft", "HEAD~1"]);
+            }),
+            None
+        );
+    }
+
+    #[test]
+    fn submodules_are_found_without_listing_them_all() {
+        let tmp = fixture();
+        let d = tmp.path();
+        // A gitlink without a .gitmodules file: the per-path lookup.
+        let sub = d.join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        git(&sub, &["init", "-q", "-b", "main"]);
+        write(&sub, "README", "inner\n");
+        git(&sub, &["add", "README"]);
+        git(&sub, &["commit", "-q", "-m", "inner"]);
+        git(d, &["add", "sub"]);
+        git(d, &["commit", "-q", "-m", "gitlink"]);
+        let repo = git::open(d).unwrap();
+        let paths: [&[u8]; 4] = [b"sub", b"top.txt", b"d0/", b"missing"];
+        let listed = |repo: &git::Repo| -> HashSet<Vec<u8>> {
+            repo.repo
+                .submodules()
+                .unwrap()
+                .iter()
+                .map(|s| s.path().as_os_str().as_encoded_bytes().to_vec())
+                .filter(|p| paths.contains(&p.as_slice()))
+                .collect()
+        };
+        let expected = listed(&repo);
+        assert_eq!(expected, HashSet::from([b"sub".to_vec()]));
+        let read = changes(&repo, 1).unwrap().index_gitlinks;
+        assert_eq!(read, Some(vec![b"sub".to_vec()]));
+        assert_eq!(submodules_among(&repo, &paths, read.as_deref()), expected);
+        assert_eq!(submodules_among(&repo, &paths, None), expected);
+        // Removed from the index, still in HEAD: still listed.
+        git(d, &["rm", "-q", "--cached", "sub"]);
+        let repo = git::open(d).unwrap();
+        let read = changes(&repo, 1).unwrap().index_gitlinks;
+        assert_eq!(read, Some(vec![]));
+        assert_eq!(
+            submodules_among(&repo, &paths, read.as_deref()),
+            listed(&repo)
+        );
+        assert_eq!(submodules_among(&repo, &paths, None), listed(&repo));
+    }
+
     #[test]
     fn a_file_older_than_the_index_is_proven_by_stat() {
         let tmp = fixture();
-        let repo = git::open(tmp.path()).unwrap();
-        let index = repo.repo.index().unwrap();
-        let entry = index.get_path(Path::new("top.txt"), 0).unwrap();
-        let t = Tracked::from_entry(entry);
+        let index = index::read(&tmp.path().join(".git/index")).unwrap();
+        let e = index
+            .entries
+            .iter()
+            .find(|e| index.path(e) == b"top.txt")
+            .unwrap();
+        let t = Tracked {
+            path: b"top.txt",
+            name: b"top.txt",
+            e,
+        };
         let st = statat(CWD, tmp.path().join("top.txt"), AtFlags::SYMLINK_NOFOLLOW).unwrap();
-        assert!(t.unchanged(&st, (i64::MAX, 0)));
+        assert!(t.unchanged(&st, (i32::MAX, 0)));
         // Written in the index's own instant: racy, not proven.
-        assert!(!t.unchanged(&st, t.mtime));
+        assert!(!t.unchanged(&st, e.mtime));
     }
 }

@@ -33,17 +33,15 @@ pub fn check(input: &Input<'_>, repo: &Repo) -> Outcome {
             ));
         }
     };
-    let submodules: Vec<Vec<u8>> = if found.is_empty() {
-        Vec::new()
+    let status::Found {
+        changes: found,
+        index_gitlinks,
+    } = found;
+    let paths: Vec<&[u8]> = found.iter().map(|(p, _)| p.as_slice()).collect();
+    let submodules = if found.is_empty() {
+        Default::default()
     } else {
-        repo.repo
-            .submodules()
-            .map(|subs| {
-                subs.iter()
-                    .map(|s| s.path().as_os_str().as_encoded_bytes().to_vec())
-                    .collect()
-            })
-            .unwrap_or_default()
+        status::submodules_among(repo, &paths, index_gitlinks.as_deref())
     };
     let mut changes = Vec::new();
     for (path, st) in &found {
