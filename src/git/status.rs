@@ -314,10 +314,42 @@ pub struct Found {
 
 /// libgit2's whole status, as a [`Found`].
 fn fallback(repo: &Repo) -> Result<Found, git2::Error> {
+    let index = repo.repo.index()?;
+    let paths: Vec<Vec<u8>> = index
+        .iter()
+        .filter(|e| e.flags_extended & SKIP_WORKTREE != 0)
+        .map(|e| e.path)
+        .collect();
+    let skipped: HashSet<&[u8]> = paths.iter().map(Vec::as_slice).collect();
     Ok(Found {
-        changes: full_status(repo)?,
+        changes: without_skipped(full_status(repo)?, &skipped),
         index_gitlinks: None,
     })
+}
+
+/// The skip-worktree bit of an index entry's extended flags.
+const SKIP_WORKTREE: u16 = 0x4000;
+
+/// `changes` without the work-tree side of skip-worktree entries. git never
+/// compares those with the work tree (a sparse checkout leaves their files
+/// out on purpose); libgit2 does, and sees them deleted. A staged change to
+/// such an entry still counts.
+fn without_skipped(changes: Vec<Change>, skipped: &HashSet<&[u8]>) -> Vec<Change> {
+    if skipped.is_empty() {
+        return changes;
+    }
+    let worktree = G::WT_NEW | G::WT_MODIFIED | G::WT_DELETED | G::WT_TYPECHANGE | G::WT_RENAMED;
+    changes
+        .into_iter()
+        .filter_map(|(path, st)| {
+            let st = if skipped.contains(path.as_slice()) {
+                st - worktree
+            } else {
+                st
+            };
+            (!st.is_empty()).then_some((path, st))
+        })
+        .collect()
 }
 
 /// Every changed path, using up to `threads` threads.
@@ -481,8 +513,14 @@ pub fn changes(repo: &Repo, threads: usize) -> Result<Found, git2::Error> {
         .filter(|e| e.stage == 0 && e.mode == GITLINK)
         .map(|e| index.path(e).to_vec())
         .collect();
+    let skipped: HashSet<&[u8]> = index
+        .entries
+        .iter()
+        .filter(|e| e.skip_worktree)
+        .map(|e| index.path(e))
+        .collect();
     Ok(Found {
-        changes: merged.into_iter().collect(),
+        changes: without_skipped(merged.into_iter().collect(), &skipped),
         index_gitlinks: Some(index_gitlinks),
     })
 }
@@ -807,7 +845,7 @@ mod tests {
         let tmp = fixture();
         mutate(tmp.path());
         let repo = git::open(tmp.path()).unwrap_or_else(|e| panic!("{name}: {}", e.message));
-        let expected = full_status(&repo).unwrap();
+        let expected = fallback(&repo).unwrap().changes;
         for threads in [1, 2, 3] {
             let got = changes(&repo, threads).unwrap().changes;
             let show = |c: &[Change]| {
@@ -817,6 +855,44 @@ mod tests {
             };
             assert_eq!(show(&got), show(&expected), "{name} with {threads} threads");
         }
+    }
+
+    #[test]
+    fn files_a_sparse_checkout_leaves_out_are_not_changes() {
+        let tmp = fixture();
+        let d = tmp.path();
+        git(
+            d,
+            &["sparse-checkout", "set", "--no-cone", "/d0/", "/top.txt"],
+        );
+        assert!(!d.join("d1/f1.txt").exists(), "the checkout is not sparse");
+        let repo = git::open(d).unwrap();
+        for threads in [1, 2] {
+            assert_eq!(
+                changes(&repo, threads).unwrap().changes,
+                [],
+                "{threads} threads"
+            );
+        }
+        assert_eq!(fallback(&repo).unwrap().changes, []);
+        // A change inside the checkout still counts; so does a staged
+        // change to a left-out file.
+        write(d, "d0/f0.txt", "changed inside\n");
+        git(d, &["rm", "-q", "--cached", "--sparse", "d1/f1.txt"]);
+        let repo = git::open(d).unwrap();
+        let got: Vec<(String, G)> = changes(&repo, 2)
+            .unwrap()
+            .changes
+            .into_iter()
+            .map(|(p, s)| (String::from_utf8_lossy(&p).into_owned(), s))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("d0/f0.txt".to_string(), G::WT_MODIFIED),
+                ("d1/f1.txt".to_string(), G::INDEX_DELETED),
+            ]
+        );
     }
 
     #[test]
