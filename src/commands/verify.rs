@@ -292,8 +292,9 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
                 track.failures += 1;
                 if track.run > p.failures && config.mode_of(&id) != Mode::Shadow {
                     track.trigger = Some(format!(
-                        "{id} failed {} times in a row (limit {})",
-                        track.run, p.failures
+                        "{id} failed {} in a row (limit {})",
+                        crate::checks::count(track.run as usize, "time"),
+                        p.failures
                     ));
                 }
             }
@@ -323,16 +324,16 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
                 Class::Breach => {
                     track.trigger = Some(format!("{id} breached: {}", eval.note));
                 }
+                // Both count since the last good evaluation: a query that
+                // alternates between no data and errors is never good.
                 Class::NoData => {
                     track.no_data_run += 1;
-                    track.error_run = 0;
                     if track.no_data_run > r.no_data_limit || once {
                         track.trigger = Some(format!("{id} has no data: {}", eval.note));
                     }
                 }
                 Class::Error => {
                     track.error_run += 1;
-                    track.no_data_run = 0;
                     if track.error_run > r.error_limit || once {
                         track.trigger = Some(format!("{id} could not be evaluated: {}", eval.note));
                     }
@@ -356,6 +357,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
                             breaching: 0,
                             switches: 0,
                         });
+                let before = st.clone();
                 let switched = state::advance(st, sw, &degrade, &recover);
                 let entry = switch_rows
                     .entry(sw.name.clone())
@@ -388,11 +390,21 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
                     // The marker line, and the profile's command.
                     message = format!("PROFILE_APPLIED={profile}; {message}");
                     if let Some(argv) = sw.apply.get(&profile) {
-                        let ran =
-                            runner::run(argv, &env, Duration::from_secs(300), &ws.root, &stop);
-                        if ran.end != runner::End::Exited(0) {
+                        const APPLY_TIMEOUT: Duration = Duration::from_secs(300);
+                        let ran = runner::run(argv, &env, APPLY_TIMEOUT, &ws.root, &stop);
+                        if let Some(why) = ran.end.failure(APPLY_TIMEOUT) {
+                            // The service is in no known profile: that is a
+                            // trigger, and the state keeps the profile it
+                            // had, so that a later run applies it again.
                             status = Status::Crit;
-                            message.push_str(&format!("; applying it failed: {:?}", ran.end));
+                            message.push_str(&format!("; applying it failed: {why}"));
+                            *st = before;
+                            let id = format!("switch:{}", sw.name);
+                            if config.mode_of(&id) == Mode::Enforce {
+                                triggers.push(format!(
+                                    "{id}: applying profile {profile} failed: {why}"
+                                ));
+                            }
                         }
                     }
                 }
@@ -502,8 +514,9 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         ));
     }
     report.rows = rows;
-    // Tell people, when the config says to.
-    if !interrupted && report.error.is_none() {
+    // Tell people, when the config says to; a rollback always, even when
+    // the run also could not finish (the state file could not be written).
+    if !interrupted && (report.error.is_none() || rolling_back) {
         let event = if rolling_back {
             "verify.rollback"
         } else {

@@ -323,7 +323,8 @@ pub fn highest_reachable(
 }
 
 /// The highest release tag (by `format`) below `version` that HEAD
-/// contains: the release a rollback goes back to.
+/// contains: the release a rollback goes back to. Prereleases are passed
+/// over: a rollback returns to a release, never to a release candidate.
 pub fn highest_below(
     repo: &Repo,
     format: &TagFormat,
@@ -333,7 +334,7 @@ pub fn highest_below(
     let mut candidates: Vec<(Version, &str)> = all
         .iter()
         .filter_map(|n| format.version_of(n).map(|v| (v, n.as_str())))
-        .filter(|(v, _)| precedence(v, version) == Ordering::Less)
+        .filter(|(v, _)| v.pre.is_empty() && precedence(v, version) == Ordering::Less)
         .collect();
     candidates.sort_by(|a, b| precedence(&b.0, &a.0).then_with(|| b.1.cmp(a.1)));
     let message = |e: git2::Error| e.message().to_string();

@@ -533,12 +533,7 @@ async fn attempt(
     match request.send().await {
         Ok(response) => {
             let status = response.status().as_u16();
-            let retry_after = response
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
+            let retry_after = crate::http::retry_after(response.headers());
             if (200..300).contains(&status) {
                 Attempt::Delivered(status)
             } else if matches!(status, 429 | 500 | 502 | 503 | 504) {

@@ -144,7 +144,10 @@ pub fn judge(fetched: &Fetched, bound: Bound, at: f64, sustain: f64, step: f64) 
         let note = if window.is_empty() {
             "no sample in the window".to_string()
         } else {
-            format!("only NaN in the window ({} samples)", window.len())
+            format!(
+                "only NaN in the window ({})",
+                crate::checks::count(window.len(), "sample")
+            )
         };
         return eval(Class::NoData, None, note, window);
     };
@@ -185,11 +188,11 @@ pub fn judge(fetched: &Fetched, bound: Bound, at: f64, sustain: f64, step: f64) 
             Class::Breach,
             Some(real),
             format!(
-                "{} at {}: {side} the bound for the whole {}s ({} samples)",
+                "{} at {}: {side} the bound for the whole {}s ({})",
                 number(real.1),
                 time(real.0),
                 sustain.round(),
-                window.len()
+                crate::checks::count(window.len(), "sample")
             ),
             window,
         );

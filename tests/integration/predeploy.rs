@@ -734,3 +734,18 @@ fn a_previous_runs_files_do_not_pass_for_this_one() {
     );
     assert!(!out_dir(&repo).join("PRE-DEPLOYMENT-PACKAGE.zip").exists());
 }
+
+#[test]
+fn the_rollback_rehearsal_goes_back_to_a_release_never_a_prerelease() {
+    let repo = protocol_repo("");
+    repo.write("later", "x\n");
+    repo.commit_all("rc");
+    repo.tag("v1.1.0-rc.1");
+    predeploy(&repo).arg("--yes").safe();
+    assert_eq!(
+        std::fs::read_to_string(repo.scratch().join("rolled-back-to"))
+            .unwrap()
+            .trim(),
+        "v1.0.0"
+    );
+}

@@ -1118,6 +1118,63 @@ fn a_switch_without_data_degrades_to_the_safe_profile() {
     assert!(!repo.path.join(".release-sentinel").exists());
 }
 
+#[test]
+fn a_profile_that_cannot_be_applied_triggers_the_rollback_and_is_applied_again_later() {
+    let prom = Prometheus::start(Prometheus::no_scrapes());
+    let config = switch_config(&prom)
+        .replace("after = 3", "after = 1")
+        .replace(
+            "conservative = [\"sh\", \"-c\", \"echo conservative >> \\\"$OUT/applied\\\"\"]",
+            "conservative = [\"sh\", \"-c\", \"echo tried >> \\\"$OUT/applied\\\"; exit 4\"]",
+        )
+        .replace(
+            "interval = \"1s\"\n",
+            &format!("interval = \"1s\"\n{MARK_ROLLBACK}\n"),
+        );
+    assert!(
+        config.contains("exit 4") && config.contains("rolled-back"),
+        "{config}"
+    );
+    let repo = Repo::with_config(&config);
+    let state = repo.scratch().join("state.json");
+    for n in 1..=2 {
+        let out = verify(&repo)
+            .env("OUT", repo.scratch())
+            .args(["--once", "--format", "json", "--state"])
+            .arg(&state)
+            .critical();
+        let doc = json_of(&out);
+        let row = json_check(&doc, "switch:edge");
+        assert_eq!(row["status"], "CRIT", "run {n}: {row:#}");
+        assert!(
+            row["message"]
+                .as_str()
+                .unwrap()
+                .contains("applying it failed: exit 4"),
+            "run {n}: {row:#}"
+        );
+        assert_eq!(
+            json_check(&doc, "rollback")["status"],
+            "OK",
+            "run {n}: {doc:#}"
+        );
+        assert!(repo.scratch().join("rolled-back").exists(), "run {n}");
+        std::fs::remove_file(repo.scratch().join("rolled-back")).unwrap();
+        // The state keeps the profile that is in force, so the next run
+        // tries again.
+        let saved: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+        assert_eq!(
+            saved["switches"]["edge"]["profile"], "moderate",
+            "{saved:#}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(repo.scratch().join("applied")).unwrap(),
+        "tried\ntried\n"
+    );
+}
+
 // ------------------------------------------------------------ modes
 
 /// A rollback command that leaves `$OUT/rolled-back` behind.

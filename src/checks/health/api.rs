@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::error::Error as _;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde::Deserialize;
@@ -350,23 +350,6 @@ fn retryable(status: StatusCode) -> bool {
     matches!(status.as_u16(), 429 | 500 | 502 | 503 | 504)
 }
 
-/// `Retry-After`: delta-seconds or an HTTP date.
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let value = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when = httpdate::parse_http_date(value).ok()?;
-    Some(
-        when.duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
-}
-
 /// A one-line reason for a transport error, without the URL (the caller
 /// names it, masked).
 fn describe(e: &reqwest::Error, req: &Request) -> String {
@@ -420,7 +403,7 @@ async fn attempt(client: &reqwest::Client, req: &Request) -> Try {
     match request.send().await {
         Ok(mut response) => {
             let status = response.status();
-            let retry_after = retry_after(response.headers());
+            let retry_after = crate::http::retry_after(response.headers());
             // Read a bounded part of the body; what it says is not used,
             // and an endless body must not hold the check.
             let mut read = 0usize;
@@ -573,11 +556,11 @@ mod tests {
     fn retry_after_in_seconds_and_dates() {
         let mut h = reqwest::header::HeaderMap::new();
         h.insert(reqwest::header::RETRY_AFTER, "2".parse().unwrap());
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
+        assert_eq!(crate::http::retry_after(&h), Some(Duration::from_secs(2)));
         h.insert(
             reqwest::header::RETRY_AFTER,
             "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
         );
-        assert_eq!(retry_after(&h), Some(Duration::ZERO));
+        assert_eq!(crate::http::retry_after(&h), Some(Duration::ZERO));
     }
 }
