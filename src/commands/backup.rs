@@ -93,14 +93,32 @@ fn row(id: &str, outcome: Outcome) -> CheckResult {
 }
 
 pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
-    let Action::Verify { manifest, max_age, source, .. } = &args.action;
+    let Action::Verify {
+        manifest,
+        max_age,
+        source,
+        ..
+    } = &args.action;
     let ws = Workspace::open_for(source, None, cx);
-    let mut report = ws.report(&KIND, &crate::cli::TargetArgs { env: None, release_version: None });
-    let cfg = ws.config.as_ref().map(|c| c.backup.clone()).unwrap_or_default();
+    let mut report = ws.report(
+        &KIND,
+        &crate::cli::TargetArgs {
+            env: None,
+            release_version: None,
+        },
+    );
+    let cfg = ws
+        .config
+        .as_ref()
+        .map(|c| c.backup.clone())
+        .unwrap_or_default();
     let max_age = match max_age.as_deref().or(cfg.max_age.as_deref()) {
         None => MAX_AGE,
         Some(t) => humantime::parse_duration(t.trim()).map_err(|_| {
-            Error::Refused(format!("max age {}: not a duration like 24h", crate::sanitize::quoted(t)))
+            Error::Refused(format!(
+                "max age {}: not a duration like 24h",
+                crate::sanitize::quoted(t)
+            ))
         })?,
     };
     let now = crate::clock::now(cx.vars).map_err(Error::Refused)?;
@@ -109,7 +127,12 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
 }
 
 /// The rows for a manifest: files, age, drill.
-pub fn check(manifest: &Path, max_age: Duration, require_drill: bool, now: std::time::SystemTime) -> Vec<CheckResult> {
+pub fn check(
+    manifest: &Path,
+    max_age: Duration,
+    require_drill: bool,
+    now: std::time::SystemTime,
+) -> Vec<CheckResult> {
     let shown = crate::sanitize::ascii(&manifest.display().to_string());
     let m: Manifest = match crate::fsutil::read_regular(manifest, 16 * 1024 * 1024)
         .and_then(|d| serde_json::from_slice(&d).map_err(|e| format!("not a backup manifest: {e}")))
@@ -129,57 +152,78 @@ pub fn check(manifest: &Path, max_age: Duration, require_drill: bool, now: std::
         match r {
             Problem::None => {}
             Problem::Missing(why) => missing.push(format!("{} ({why})", f.path)),
-            Problem::Size(n) => wrong.push(format!("{} ({n} bytes, the manifest says {})", f.path, f.size)),
+            Problem::Size(n) => wrong.push(format!(
+                "{} ({n} bytes, the manifest says {})",
+                f.path, f.size
+            )),
             Problem::Digest => modified.push(f.path.clone()),
         }
     }
     let mut rows = Vec::new();
-    let problems: Vec<String> = [("missing", &missing), ("modified", &modified), ("wrong size", &wrong)]
-        .into_iter()
-        .filter(|(_, l)| !l.is_empty())
-        .map(|(w, l)| format!("{w}: {}", list_some(l, 3)))
-        .collect();
-    rows.push(row("files", if m.files.is_empty() {
-        Outcome::fail("the manifest lists no file: a backup of nothing")
-    } else if problems.is_empty() && results.len() == m.files.len() {
-        Outcome::ok(format!("{} files present and intact", m.files.len()))
-    } else {
-        Outcome::fail(problems.join("; "))
-    }
-    .detail("missing", missing)
-    .detail("modified", modified)
-    .detail("wrong_size", wrong)));
+    let problems: Vec<String> = [
+        ("missing", &missing),
+        ("modified", &modified),
+        ("wrong size", &wrong),
+    ]
+    .into_iter()
+    .filter(|(_, l)| !l.is_empty())
+    .map(|(w, l)| format!("{w}: {}", list_some(l, 3)))
+    .collect();
+    rows.push(row(
+        "files",
+        if m.files.is_empty() {
+            Outcome::fail("the manifest lists no file: a backup of nothing")
+        } else if problems.is_empty() && results.len() == m.files.len() {
+            Outcome::ok(format!("{} files present and intact", m.files.len()))
+        } else {
+            Outcome::fail(problems.join("; "))
+        }
+        .detail("missing", missing)
+        .detail("modified", modified)
+        .detail("wrong_size", wrong),
+    ));
     let created = humantime::parse_rfc3339_weak(m.created_at.trim());
-    rows.push(row("age", match created {
-        Err(_) => Outcome::fail(format!(
-            "created_at {} is not an RFC 3339 time",
-            crate::sanitize::quoted(&m.created_at)
-        )),
-        Ok(t) => match now.duration_since(t) {
-            Err(e) => Outcome::fail(format!(
-                "created {} in the future ({}): clock skew, or a forged manifest",
-                humantime::format_duration(Duration::from_secs(e.duration().as_secs())),
-                m.created_at
+    rows.push(row(
+        "age",
+        match created {
+            Err(_) => Outcome::fail(format!(
+                "created_at {} is not an RFC 3339 time",
+                crate::sanitize::quoted(&m.created_at)
             )),
-            Ok(age) if age > max_age => Outcome::fail(format!(
-                "STALE: created {} ago ({}); max age {}",
-                humantime::format_duration(Duration::from_secs(age.as_secs())),
-                m.created_at,
-                humantime::format_duration(max_age)
-            )),
-            Ok(age) => Outcome::ok(format!(
-                "created {} ago ({}); max age {}",
-                humantime::format_duration(Duration::from_secs(age.as_secs())),
-                m.created_at,
-                humantime::format_duration(max_age)
-            )),
+            Ok(t) => match now.duration_since(t) {
+                Err(e) => Outcome::fail(format!(
+                    "created {} in the future ({}): clock skew, or a forged manifest",
+                    humantime::format_duration(Duration::from_secs(e.duration().as_secs())),
+                    m.created_at
+                )),
+                Ok(age) if age > max_age => Outcome::fail(format!(
+                    "STALE: created {} ago ({}); max age {}",
+                    humantime::format_duration(Duration::from_secs(age.as_secs())),
+                    m.created_at,
+                    humantime::format_duration(max_age)
+                )),
+                Ok(age) => Outcome::ok(format!(
+                    "created {} ago ({}); max age {}",
+                    humantime::format_duration(Duration::from_secs(age.as_secs())),
+                    m.created_at,
+                    humantime::format_duration(max_age)
+                )),
+            },
         },
-    }));
-    rows.push(row("drill", match (m.restore_drill.as_deref().filter(|d| !d.trim().is_empty()), require_drill) {
-        (Some(d), _) => Outcome::ok(format!("restore drill {}", crate::sanitize::quoted(d))),
-        (None, true) => Outcome::fail("no restore drill is referenced, and backup.require_drill is set"),
-        (None, false) => Outcome::ok("no restore drill referenced (not required)"),
-    }));
+    ));
+    rows.push(row(
+        "drill",
+        match (
+            m.restore_drill.as_deref().filter(|d| !d.trim().is_empty()),
+            require_drill,
+        ) {
+            (Some(d), _) => Outcome::ok(format!("restore drill {}", crate::sanitize::quoted(d))),
+            (None, true) => {
+                Outcome::fail("no restore drill is referenced, and backup.require_drill is set")
+            }
+            (None, false) => Outcome::ok("no restore drill referenced (not required)"),
+        },
+    ));
     rows
 }
 

@@ -121,7 +121,10 @@ pub(super) fn validate(
     if let Some(age) = &backup.max_age
         && humantime::parse_duration(age.trim()).is_err()
     {
-        problems.push("backup.max_age", format!("{} is not a duration like \"24h\"", quoted(age)));
+        problems.push(
+            "backup.max_age",
+            format!("{} is not a duration like \"24h\"", quoted(age)),
+        );
     }
     let rotate = raw.rotate.unwrap_or_default();
     if let Some(size) = &rotate.max_size
