@@ -120,6 +120,9 @@ commands! {
 pub struct Context<'a> {
     pub vars: &'a EnvSnapshot,
     pub scrubber: &'a Scrubber,
+    /// The command line as given (invalid UTF-8 replaced), for the
+    /// evidence record.
+    pub argv: Vec<String>,
     /// Where to report progress (the front end may show it).
     pub progress: Progress,
     stop: OnceLock<Arc<AtomicBool>>,
@@ -130,8 +133,20 @@ impl<'a> Context<'a> {
         Self {
             vars,
             scrubber,
+            argv: Vec::new(),
             progress,
             stop: OnceLock::new(),
+        }
+    }
+
+    /// The context, with the command line it was started with.
+    pub fn with_argv(self, argv: &[std::ffi::OsString]) -> Self {
+        Self {
+            argv: argv
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
+            ..self
         }
     }
 
