@@ -9,6 +9,7 @@
 pub mod backup;
 pub mod bundle;
 pub mod completions;
+pub mod evidence;
 pub mod freshness;
 pub mod gate;
 pub mod init;
@@ -114,6 +115,9 @@ commands! {
     Ready(ready),
     /// `backup verify <MANIFEST>`: a backup present, intact and recent
     Backup(backup),
+    /// `evidence verify <DIR>`: an evidence record intact, its verdict
+    /// following from its rows; --replay re-runs its policy gates
+    Evidence(evidence),
 }
 
 /// What every command sees of the world.

@@ -195,6 +195,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         fail_fast: false,
         strict: args.strict,
         dry_run: false,
+        evidence: Default::default(),
     };
     let (rows, _) = gate::evaluate(&gate_args, config, &ws, cx, &stop);
     let ready = &config.ready;

@@ -1,0 +1,106 @@
+//! `evidence verify DIR`: check an evidence
+//! record (see [`crate::evidence`]): every file against `SHA256SUMS`, the
+//! recorded verdict against the recorded rows. Exit 0 when it all checks,
+//! 1 otherwise. And [`attach`]: how a command writes the record
+//! `--evidence DIR` asks for.
+
+use std::path::PathBuf;
+
+use super::{Context, Done, Error, Workspace};
+use crate::cli::{EvidenceArgs, OutputArgs};
+use crate::evidence::{self, Inputs};
+use crate::exit::Verdict;
+use crate::report::{Kind, Report, Rule};
+
+/// The evidence check's report.
+pub static KIND: Kind = Kind {
+    name: "evidence",
+    title: "EVIDENCE",
+    title_target: true,
+    heading: "Evidence",
+    final_id: "evidence",
+    marker: "EVIDENCE",
+    words: ["VERIFIED", "FAILED", "FAILED"],
+    rows_key: "checks",
+    compact_ok: false,
+    rule: Rule::AllOk {
+        fail: Verdict::Blocked,
+    },
+};
+
+const VERIFY_HELP: &str = "\
+Exit codes: 0 when every file matches SHA256SUMS and the verdict follows
+from the rows; 1 otherwise.
+
+Examples:
+  release-sentinel --env prod --version v1.2.3 --evidence evidence/v1.2.3
+  release-sentinel evidence verify evidence/v1.2.3
+  (cd evidence/v1.2.3 && sha256sum -c SHA256SUMS)";
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    pub action: Action,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Action {
+    /// Check an evidence record: every file against SHA256SUMS, and the
+    /// recorded verdict against the recorded rows
+    #[command(after_long_help = VERIFY_HELP)]
+    Verify {
+        /// The evidence directory (what --evidence DIR wrote)
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+}
+
+pub fn output(args: &Args) -> Option<&OutputArgs> {
+    let Action::Verify { output, .. } = &args.action;
+    Some(output)
+}
+
+pub fn run(args: &Args, _cx: &Context<'_>) -> Result<Done, Error> {
+    let Action::Verify { dir, .. } = &args.action;
+    let checked = evidence::verify(dir);
+    let target = checked
+        .record
+        .as_ref()
+        .map(|r| r.report.target.clone())
+        .unwrap_or_default();
+    let mut report = Report::new(&KIND, target);
+    report.rows = checked.rows;
+    Ok(Done::Report(report))
+}
+
+/// Write the record `--evidence DIR` asks for, once `report`'s rows are
+/// final. A record that cannot be written makes the report an error
+/// (BLOCKED, exit 1) that names the directory: a run that was asked for
+/// its evidence never passes without it. `fail_fast` is the gate's
+/// `--fail-fast` (a replay repeats it).
+pub fn attach(
+    args: &EvidenceArgs,
+    report: &mut Report,
+    ws: &Workspace,
+    cx: &Context<'_>,
+    fail_fast: bool,
+) {
+    let Some(dir) = &args.evidence else {
+        return;
+    };
+    let inputs = Inputs {
+        argv: &cx.argv,
+        vars: cx.vars,
+        config: ws.config.as_ref().ok(),
+        repo: ws.repo.as_ref().ok(),
+        fail_fast,
+    };
+    if let Err(why) = evidence::record(dir, report, &inputs, cx.scrubber) {
+        report.error = Some(match report.error.take() {
+            Some(first) => format!("{first}\n{why}"),
+            None => why,
+        });
+    }
+}
