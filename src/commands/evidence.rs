@@ -1,6 +1,7 @@
-//! `evidence verify DIR`: check an evidence
+//! `evidence verify DIR [--replay] [--repo PATH]`: check an evidence
 //! record (see [`crate::evidence`]): every file against `SHA256SUMS`, the
-//! recorded verdict against the recorded rows. Exit 0 when it all checks,
+//! recorded verdict against the recorded rows, and with `--replay` the
+//! policy gates re-run at the recorded commit. Exit 0 when it all checks,
 //! 1 otherwise. And [`attach`]: how a command writes the record
 //! `--evidence DIR` asks for.
 
@@ -10,7 +11,7 @@ use super::{Context, Done, Error, Workspace};
 use crate::cli::{EvidenceArgs, OutputArgs};
 use crate::evidence::{self, Inputs};
 use crate::exit::Verdict;
-use crate::report::{Kind, Report, Rule};
+use crate::report::{CheckResult, Kind, Outcome, Phase, Report, Rule};
 
 /// The evidence check's report.
 pub static KIND: Kind = Kind {
@@ -29,12 +30,13 @@ pub static KIND: Kind = Kind {
 };
 
 const VERIFY_HELP: &str = "\
-Exit codes: 0 when every file matches SHA256SUMS and the verdict follows
-from the rows; 1 otherwise.
+Exit codes: 0 when every file matches SHA256SUMS, the verdict follows from
+the rows and (with --replay) every policy row is the same now; 1 otherwise.
 
 Examples:
   release-sentinel --env prod --version v1.2.3 --evidence evidence/v1.2.3
   release-sentinel evidence verify evidence/v1.2.3
+  release-sentinel evidence verify evidence/v1.2.3 --replay --repo ./service
   (cd evidence/v1.2.3 && sha256sum -c SHA256SUMS)";
 
 #[derive(Debug, Clone, clap::Args)]
@@ -46,12 +48,21 @@ pub struct Args {
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum Action {
     /// Check an evidence record: every file against SHA256SUMS, and the
-    /// recorded verdict against the recorded rows
+    /// recorded verdict against the recorded rows; --replay re-runs the
+    /// policy gates at the recorded commit
     #[command(after_long_help = VERIFY_HELP)]
     Verify {
         /// The evidence directory (what --evidence DIR wrote)
         #[arg(value_name = "DIR")]
         dir: PathBuf,
+        /// Also re-run the policy gates at the recorded commit, in a
+        /// temporary checkout, with the recorded configuration, variables
+        /// and time, and name every row that now differs
+        #[arg(long)]
+        replay: bool,
+        /// The repository to replay in (discovered upward, like git)
+        #[arg(long, value_name = "PATH", default_value = ".", requires = "replay")]
+        repo: PathBuf,
         #[command(flatten)]
         output: OutputArgs,
     },
@@ -62,8 +73,10 @@ pub fn output(args: &Args) -> Option<&OutputArgs> {
     Some(output)
 }
 
-pub fn run(args: &Args, _cx: &Context<'_>) -> Result<Done, Error> {
-    let Action::Verify { dir, .. } = &args.action;
+pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
+    let Action::Verify {
+        dir, replay, repo, ..
+    } = &args.action;
     let checked = evidence::verify(dir);
     let target = checked
         .record
@@ -72,6 +85,20 @@ pub fn run(args: &Args, _cx: &Context<'_>) -> Result<Done, Error> {
         .unwrap_or_default();
     let mut report = Report::new(&KIND, target);
     report.rows = checked.rows;
+    if *replay {
+        report.rows.extend(match &checked.record {
+            Some(record) => evidence::replay::replay(record, dir, repo, cx.scrubber),
+            None => vec![CheckResult::new(
+                "replay",
+                Phase::Pack,
+                Outcome::fail(format!(
+                    "{} cannot be read as a record (see the verdict row): nothing to re-run",
+                    evidence::RECORD
+                )),
+                std::time::Duration::ZERO,
+            )],
+        });
+    }
     Ok(Done::Report(report))
 }
 

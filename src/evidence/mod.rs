@@ -1,6 +1,7 @@
 //! Evidence an auditor can re-check. `--evidence DIR` on the gate and
 //! `verify` writes what a run saw and what it decided into DIR, under a
-//! manifest of SHA-256 digests; [`verify`] checks such a directory.
+//! manifest of SHA-256 digests; [`verify`] checks such a directory, and
+//! [`replay`] re-runs its policy gates at the recorded commit.
 //!
 //! A record is three files:
 //!
@@ -33,6 +34,8 @@
 //! of a dirty work tree (the `clean_tree` row names what was dirty), and a
 //! replay of the health checks (what they judged, a disk or an API, has
 //! moved on since).
+
+pub mod replay;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -1,6 +1,6 @@
 //! Evidence an auditor can re-check: `--evidence DIR` on the gate and
-//! `verify`, and `evidence verify DIR`, against real repositories, the
-//! real `sha256sum`, and a health endpoint on 127.0.0.1.
+//! `verify`, `evidence verify DIR`, and `--replay`, against real
+//! repositories, the real `sha256sum`, and a health endpoint on 127.0.0.1.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -109,6 +109,19 @@ fn copy(src: &Path, dst: &Path) -> PathBuf {
     dst.to_path_buf()
 }
 
+/// Everything git says about the refs, HEAD, work tree and worktrees.
+fn git_state(repo: &Repo) -> String {
+    [
+        repo.git(["for-each-ref"]),
+        repo.git(["rev-parse", "HEAD"]),
+        repo.git(["symbolic-ref", "-q", "HEAD"]),
+        repo.git(["status", "--porcelain", "--untracked-files=all"]),
+        repo.git(["worktree", "list", "--porcelain"]),
+        repo.git(["config", "--local", "--list"]),
+    ]
+    .join("\n")
+}
+
 #[test]
 fn a_gate_record_is_accepted_by_sha256sum_and_by_evidence_verify() {
     let repo = repo();
@@ -200,7 +213,12 @@ fn no_secret_reaches_a_file_of_the_record_or_any_output() {
     );
     let doc = record_of(&dir);
     assert_eq!(doc["config"]["redacted"], true);
-    check(&dir).args(["--format", "json"]).safe();
+    check(&dir)
+        .arg("--replay")
+        .arg("--repo")
+        .arg(&repo.path)
+        .args(["--format", "json"])
+        .safe();
 }
 
 #[test]
@@ -372,6 +390,117 @@ fn a_directory_holding_other_files_is_refused_and_dry_run_takes_no_evidence() {
 }
 
 #[test]
+fn replay_at_the_recorded_commit_matches_after_the_repository_moved_on() {
+    let repo = repo();
+    let dir = repo.scratch().join("evidence");
+    gate(&repo).arg("--evidence").arg(&dir).safe();
+    // New commits, a dirty work tree: HEAD and the tree are not what was
+    // recorded any more.
+    repo.write("src/later.rs", "fn later() {}\n");
+    repo.commit_all("later");
+    repo.write("README", "changed\n");
+    repo.write("untracked.txt", "x\n");
+    let before = git_state(&repo);
+    check(&dir)
+        .arg("--replay")
+        .arg("--repo")
+        .arg(&repo.path)
+        .stdout_has(row("replay", "OK"))
+        .stdout_has(format!(
+            "the 8 policy rows re-run at {} in {} match the record (DEPLOY_TOKEN, UPSTREAM_VALUE, URL_TOKEN withheld, replayed as \"***\")",
+            &record_of(&dir)["commit"].as_str().unwrap_or_default()[..7],
+            repo.path.display()
+        ))
+        .stderr_empty()
+        .safe();
+    // The repository is as it was: refs, HEAD, work tree, worktrees and
+    // config.
+    assert_eq!(git_state(&repo), before);
+}
+
+#[test]
+fn replay_names_the_rows_that_now_differ() {
+    let repo = repo();
+    let dir = repo.scratch().join("evidence");
+    // Recorded from a dirty tree: clean_tree failed.
+    repo.write("stray.txt", "x\n");
+    gate(&repo)
+        .arg("--evidence")
+        .arg(&dir)
+        .stdout_has(row("clean_tree", "FAIL"))
+        .blocked();
+    check(&dir).safe();
+    // Since: the tree cleaned, and the version tagged.
+    std::fs::remove_file(repo.path.join("stray.txt")).expect("rm");
+    repo.tag("v1.0.0");
+    check(&dir)
+        .arg("--replay")
+        .arg("--repo")
+        .arg(&repo.path)
+        .stdout_has(row("digests", "OK"))
+        .stdout_has(row("verdict", "OK"))
+        .stdout_has(
+            "| replay:clean_tree         | FAIL | recorded FAIL (1 uncommitted change: stray.txt (untracked); \
+             commit or stash them), now OK (no uncommitted changes (ignored files do not count)) |",
+        )
+        .stdout_has("| replay:tag_absent         | FAIL | recorded OK (no tag v1.0.0 yet (0 tags in this clone)), now FAIL (tag v1.0.0 already exists")
+        .stdout_has(row("replay:version_newer", "FAIL"))
+        .stdout_lacks(row("replay:branch_allowed", "FAIL"))
+        .stdout_lacks(row("replay", "OK"))
+        .blocked();
+}
+
+#[test]
+fn replay_of_a_detached_ci_checkout_uses_the_recorded_ci_variables() {
+    let repo = repo();
+    let head = repo.head();
+    repo.git(["checkout", "-q", "--detach", &head]);
+    let dir = repo.scratch().join("evidence");
+    gate(&repo)
+        .env("GITHUB_REF", "refs/heads/main")
+        .arg("--evidence")
+        .arg(&dir)
+        .stdout_has("branch from GITHUB_REF")
+        .safe();
+    assert_eq!(record_of(&dir)["repository"]["branch"], Value::Null);
+    repo.git(["checkout", "-q", "main"]);
+    repo.write("more.txt", "x\n");
+    repo.commit_all("more");
+    check(&dir)
+        .arg("--replay")
+        .arg("--repo")
+        .arg(&repo.path)
+        .stdout_has(row("replay", "OK"))
+        .safe();
+}
+
+#[test]
+fn replay_of_a_commit_the_repository_lacks_fails_clearly() {
+    let repo = repo();
+    let dir = repo.scratch().join("evidence");
+    gate(&repo).arg("--evidence").arg(&dir).safe();
+    let commit = repo.head();
+    let other = Repo::new();
+    check(&dir)
+        .arg("--replay")
+        .arg("--repo")
+        .arg(&other.path)
+        .stdout_has(format!(
+            "| replay                    | FAIL | commit {commit} is not in the repository at {}: fetch it",
+            other.path.display()
+        ))
+        .blocked();
+    // Not a repository at all.
+    check(&dir)
+        .arg("--replay")
+        .arg("--repo")
+        .arg(other.scratch())
+        .stdout_has(row("replay", "FAIL"))
+        .stdout_has("is not inside a git work tree")
+        .blocked();
+}
+
+#[test]
 fn verify_writes_evidence_too() {
     let text = format!(
         "[verify]\nfor = \"1s\"\ninterval = \"1s\"\n\n[[verify.probe]]\nname = \"health\"\nurl = {}\n",
@@ -393,4 +522,14 @@ fn verify_writes_evidence_too() {
     check(&dir)
         .stdout_has("VERIFY=HEALTHY (exit 0) follows from the 1 recorded rows by the verify rule")
         .safe();
+    // A verify record has no policy rows: a replay has nothing to re-run,
+    // and that is not a pass.
+    check(&dir)
+        .arg("--replay")
+        .arg("--repo")
+        .arg(&repo.path)
+        .stdout_has(
+            "| replay                    | SKIP | the record is a verify report, with no policy rows to re-run |",
+        )
+        .blocked();
 }
