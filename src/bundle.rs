@@ -110,6 +110,11 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The SHA-256 of `data`, in hex.
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex(&Sha256::digest(data))
+}
+
 /// The SHA-256 of a file, in hex.
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     let mut f = File::open(path)?;

@@ -65,6 +65,52 @@ pub const TAG_VARIABLES: &[&str] = &[
     "CIRRUS_TAG",
 ];
 
+/// Where a CI system says which run, job and commit a build is: what an
+/// auditor needs to find the build a verdict came from. Recorded in an
+/// evidence record when set; they decide nothing.
+pub const RUN_VARIABLES: &[&str] = &[
+    "CI",
+    // GitHub Actions.
+    "GITHUB_REPOSITORY",
+    "GITHUB_WORKFLOW",
+    "GITHUB_RUN_ID",
+    "GITHUB_RUN_NUMBER",
+    "GITHUB_RUN_ATTEMPT",
+    "GITHUB_SHA",
+    "GITHUB_ACTOR",
+    // GitLab CI.
+    "CI_PROJECT_PATH",
+    "CI_PIPELINE_ID",
+    "CI_JOB_ID",
+    "CI_COMMIT_SHA",
+    // Azure Pipelines.
+    "BUILD_BUILDID",
+    "BUILD_BUILDNUMBER",
+    "BUILD_SOURCEVERSION",
+    // Bitbucket Pipelines, CircleCI, Buildkite, Travis CI.
+    "BITBUCKET_BUILD_NUMBER",
+    "BITBUCKET_COMMIT",
+    "CIRCLE_BUILD_NUM",
+    "CIRCLE_SHA1",
+    "BUILDKITE_BUILD_NUMBER",
+    "BUILDKITE_COMMIT",
+    "TRAVIS_BUILD_ID",
+    "TRAVIS_COMMIT",
+    // Jenkins.
+    "BUILD_NUMBER",
+    "BUILD_TAG",
+    "GIT_COMMIT",
+    // Drone, Semaphore, AppVeyor, Cirrus CI.
+    "DRONE_BUILD_NUMBER",
+    "DRONE_COMMIT_SHA",
+    "SEMAPHORE_WORKFLOW_ID",
+    "SEMAPHORE_GIT_SHA",
+    "APPVEYOR_BUILD_ID",
+    "APPVEYOR_REPO_COMMIT",
+    "CIRRUS_BUILD_ID",
+    "CIRRUS_CHANGE_IN_REPO",
+];
+
 /// A ref name a CI variable gave, with the variable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Named {

@@ -27,7 +27,8 @@ Examples:
   release-sentinel --env prod --version v1.2.3 --dry-run
   release-sentinel --env stage --version v1.3.0-rc.1 --format json
   RS_ENV=prod RS_VERSION=v1.2.3 release-sentinel --repo ./service --fail-fast
-  release-sentinel --env dev --version v0.4.0 --config ci/release-sentinel.toml -v";
+  release-sentinel --env dev --version v0.4.0 --config ci/release-sentinel.toml -v
+  release-sentinel --env prod --version v1.2.3 --evidence evidence/v1.2.3";
 
 /// A release safety gate: may this version go to this environment now?
 ///
@@ -222,6 +223,17 @@ pub struct OutputArgs {
     /// Only errors on stderr
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// Where a command that judges a release writes its evidence record.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct EvidenceArgs {
+    /// Write an evidence record into DIR (created if missing): the inputs,
+    /// every row and the verdict, under a SHA-256 manifest; check it with
+    /// `release-sentinel evidence verify DIR`. A record that cannot be
+    /// written makes the run fail (exit 1)
+    #[arg(long, value_name = "DIR")]
+    pub evidence: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -16,6 +16,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod envsnap;
+pub mod evidence;
 pub mod exit;
 pub mod fsutil;
 pub mod git;

@@ -59,7 +59,8 @@ fn run(vars: &EnvSnapshot, scrubber: &Scrubber) -> u8 {
         quiet: inv.quiet,
         interactive: io::stdin().is_terminal() && io::stderr().is_terminal(),
     });
-    let done = command.run(&Context::new(vars, scrubber, Progress::to(front.clone())));
+    let cx = Context::new(vars, scrubber, Progress::to(front.clone())).with_argv(&args);
+    let done = command.run(&cx);
     front.finish();
     let (mut out, mut err) = (io::stdout().lock(), io::stderr().lock());
     let error = match done {

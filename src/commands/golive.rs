@@ -315,6 +315,7 @@ fn check(
                 strict: false,
                 freeze: Default::default(),
                 dry_run: false,
+                evidence: Default::default(),
             };
             let (rows, strict) = gate::evaluate(&g, config, ws, cx, clock, stop);
             let bad = failed(&rows, strict);

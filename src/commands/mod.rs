@@ -9,6 +9,7 @@
 pub mod backup;
 pub mod bundle;
 pub mod completions;
+pub mod evidence;
 pub mod freshness;
 pub mod gate;
 pub mod golive;
@@ -128,12 +129,18 @@ commands! {
     /// The go-live checklist: gate, pack, backup, parity evidence, open
     /// blockers, your items (--dry-run shows DRY-RUN <command> for each)
     Golive(golive),
+    /// `evidence verify <DIR>`: an evidence record intact, its verdict
+    /// following from its rows; --replay re-runs its policy gates
+    Evidence(evidence),
 }
 
 /// What every command sees of the world.
 pub struct Context<'a> {
     pub vars: &'a EnvSnapshot,
     pub scrubber: &'a Scrubber,
+    /// The command line as given (invalid UTF-8 replaced), for the
+    /// evidence record.
+    pub argv: Vec<String>,
     /// Where to report progress (the front end may show it).
     pub progress: Progress,
     stop: OnceLock<Arc<AtomicBool>>,
@@ -144,8 +151,20 @@ impl<'a> Context<'a> {
         Self {
             vars,
             scrubber,
+            argv: Vec::new(),
             progress,
             stop: OnceLock::new(),
+        }
+    }
+
+    /// The context, with the command line it was started with.
+    pub fn with_argv(self, argv: &[std::ffi::OsString]) -> Self {
+        Self {
+            argv: argv
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
+            ..self
         }
     }
 

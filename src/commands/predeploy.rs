@@ -179,6 +179,8 @@ pub struct Args {
     /// the repository root]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub evidence: crate::cli::EvidenceArgs,
 }
 
 pub fn output(args: &Args) -> Option<&OutputArgs> {
@@ -396,6 +398,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
             r.out.join(MANIFEST).display()
         ));
     }
+    super::evidence::attach(&args.evidence, &mut report, &ws, cx, false);
     Ok(Done::Report(report))
 }
 

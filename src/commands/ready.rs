@@ -198,6 +198,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         strict: args.strict,
         freeze: Default::default(),
         dry_run: false,
+        evidence: Default::default(),
     };
     let (rows, _) = gate::evaluate(&gate_args, config, &ws, cx, clock, &stop);
     let ready = &config.ready;

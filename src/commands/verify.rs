@@ -19,9 +19,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use super::{Context, Done, Error, Workspace};
+use super::{Context, Done, Error, Workspace, evidence};
 use crate::checks::health::api;
-use crate::cli::{Common, OutputArgs};
+use crate::cli::{Common, EvidenceArgs, OutputArgs};
 use crate::config::Config;
 use crate::config::pack::Run;
 use crate::git::tags;
@@ -79,6 +79,9 @@ pub struct Args {
     /// The profile switches' state file [default: verify.state_file]
     #[arg(long, value_name = "PATH")]
     pub state: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub evidence: EvidenceArgs,
 }
 
 pub fn output(args: &Args) -> Option<&OutputArgs> {
@@ -162,19 +165,27 @@ struct RuleTrack {
 }
 
 pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
-    let stop = cx.interrupt_flag();
     let ws = Workspace::open(&args.common, cx);
+    let mut report = watch(args, &ws, cx)?;
+    evidence::attach(&args.evidence, &mut report, &ws, cx, false);
+    Ok(Done::Report(report))
+}
+
+/// The verify report: the smoke steps, the watch, the rollback when a
+/// trigger fired, and the notifications.
+fn watch(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Result<Report, Error> {
+    let stop = cx.interrupt_flag();
     let mut report = ws.report(&KIND, &args.common.target);
     report.interrupted = Some(false);
     let Ok(config) = &ws.config else {
-        return Ok(Done::Report(report));
+        return Ok(report);
     };
     let Some(verify) = &config.verify else {
         report.error = Some(format!(
             "{} has no [verify] section: nothing to watch; add probes, rules or smoke steps (see the README's verify section)",
             config.source
         ));
-        return Ok(Done::Report(report));
+        return Ok(report);
     };
     let window = arg_duration(
         args.window.as_deref(),
@@ -501,7 +512,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     report.interrupted = Some(interrupted);
     let rolling_back = !triggers.is_empty() && !interrupted;
     let reason = triggers.first().cloned().unwrap_or_default();
-    let previous_tag = previous_tag(&ws, config, args.common.target.version());
+    let previous_tag = previous_tag(ws, config, args.common.target.version());
     if rolling_back {
         rows.push(rollback(
             verify,
@@ -544,7 +555,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
             false,
         ));
     }
-    Ok(Done::Report(report))
+    Ok(report)
 }
 
 /// The HTTP clients and what an evaluation needs.

@@ -178,6 +178,9 @@ pub struct Variables {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub source: Source,
+    /// The text it was parsed from, as read (for the evidence record,
+    /// which keeps its digest and a copy with secret values removed).
+    pub text: String,
     pub environments: Vec<String>,
     base: Policy,
     overrides: BTreeMap<String, Override>,
@@ -338,6 +341,54 @@ pub fn parse_for(
     target: Option<&str>,
 ) -> Result<Config, ConfigError> {
     let raw: raw::RawConfig = toml::from_str(text).map_err(|e| syntax_error(text, &source, &e))?;
+    // The whole document, for checks that look at every value at once.
+    let table: toml::Table = toml::from_str(text).map_err(|e| syntax_error(text, &source, &e))?;
+    from_parts(raw, &table, text, source, env, scrubber, target)
+}
+
+/// The sections the policy gates read (`environments`, `[policy]`,
+/// `[variables]`, and the `[modes]` of policy gates) of configuration
+/// text, parsed and validated as [`parse_for`] does; every other section
+/// is left out. For re-running the policy gates from an evidence record,
+/// whose other sections may not load any more (their secret values were
+/// removed from it).
+pub fn parse_policy(
+    text: &str,
+    source: Source,
+    env: &EnvSnapshot,
+    scrubber: &Scrubber,
+    target: Option<&str>,
+) -> Result<Config, ConfigError> {
+    let mut table: toml::Table =
+        toml::from_str(text).map_err(|e| syntax_error(text, &source, &e))?;
+    table.retain(|key, _| matches!(key, "environments" | "policy" | "variables" | "modes"));
+    if let Some(toml::Value::Table(modes)) = table.get_mut("modes") {
+        modes.retain(|id, _| crate::checks::policy::GATES.iter().any(|g| g.id == id));
+    }
+    let raw: raw::RawConfig =
+        table
+            .clone()
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Syntax {
+                path: source.to_string(),
+                line: 1,
+                column: 1,
+                message: without_quoted_values(e.message()),
+            })?;
+    from_parts(raw, &table, text, source, env, scrubber, target)
+}
+
+/// Validate a parsed document (`raw`, and `table`, the same as a table)
+/// read from `text`, registering its secret values with `scrubber`.
+fn from_parts(
+    raw: raw::RawConfig,
+    table: &toml::Table,
+    text: &str,
+    source: Source,
+    env: &EnvSnapshot,
+    scrubber: &Scrubber,
+    target: Option<&str>,
+) -> Result<Config, ConfigError> {
     if let Some(vars) = &raw.variables {
         let none = Vec::new();
         let names = secret_names(
@@ -351,9 +402,8 @@ pub fn parse_for(
             }
         }
     }
-    // The whole document, for checks that look at every value at once.
-    let table: toml::Table = toml::from_str(text).map_err(|e| syntax_error(text, &source, &e))?;
-    let config = validate::validate(raw, &table, source, env, scrubber, target)?;
+    let mut config = validate::validate(raw, table, source, env, scrubber, target)?;
+    config.text = text.to_string();
     for check in &config.health {
         for value in check.check.secrets() {
             scrubber.add(&value);
@@ -640,6 +690,38 @@ mod tests {
     fn line_col_counts_from_one() {
         assert_eq!(line_col("a\nbc", 0), (1, 1));
         assert_eq!(line_col("a\nbc", 3), (2, 2));
+    }
+
+    #[test]
+    fn the_policy_sections_parse_alone() {
+        let text = r#"
+environments = ["dev", "prod"]
+[policy]
+branches = ["main", "${BRANCH}"]
+[variables]
+required = ["DEPLOY_TOKEN"]
+[modes]
+clean_tree = "warn"
+"api:pay" = "shadow"
+[[health.api]]
+name = "pay"
+url = "not a url at all ${NOT_SET}"
+"#;
+        // The whole file does not load (an unset reference, a bad URL) ...
+        assert!(file(text).is_err());
+        // ... its policy sections do, with the text kept whole.
+        let c = parse_policy(
+            text,
+            Source::File(PathBuf::from("x.toml")),
+            &env(&[("BRANCH", "release/*")]),
+            &Scrubber::new(),
+            Some("prod"),
+        )
+        .unwrap();
+        assert!(c.policy_for("prod").branch_allowed("release/1"));
+        assert_eq!(c.mode_of("clean_tree"), crate::report::Mode::Warn);
+        assert!(c.health.is_empty());
+        assert_eq!(c.text, text);
     }
 
     #[test]

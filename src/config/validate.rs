@@ -191,6 +191,7 @@ pub(super) fn validate(
     if problems.is_empty() {
         Ok(Config {
             source,
+            text: String::new(),
             environments,
             base,
             overrides,

@@ -185,6 +185,29 @@ pub fn expand_with(
     }
 }
 
+/// The names `text` references as `${NAME}` (not `$${...}`, a literal),
+/// each once, in the order they first appear.
+pub fn references(text: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    let mut rest = text;
+    while let Some(pos) = rest.find('$') {
+        let after = &rest[pos..];
+        if let Some(tail) = after.strip_prefix("$${") {
+            rest = tail;
+        } else if let Some(tail) = after.strip_prefix("${") {
+            let Some(end) = tail.find('}') else { break };
+            let name = &tail[..end];
+            if is_variable_name(name) && !names.iter().any(|n| n == name) {
+                names.push(name.to_string());
+            }
+            rest = &tail[end + 1..];
+        } else {
+            rest = &after[1..];
+        }
+    }
+    names
+}
+
 /// A value as shown in a row id when it could not be expanded: every
 /// `${NAME}` becomes `<NAME>`, which reads as "whatever NAME names".
 pub fn unexpanded_label(value: &str) -> String {
@@ -452,6 +475,15 @@ pub fn globs(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn references_are_listed_once_literals_left_out() {
+        assert_eq!(
+            references("a ${A}/${B_2} $${NOT} ${A} ${bad name} ${C"),
+            ["A", "B_2"]
+        );
+        assert!(references("no references, $5").is_empty());
+    }
 
     #[test]
     fn sizes() {

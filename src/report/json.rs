@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::Value;
 
-use super::Report;
+use super::{CheckResult, Kind, Report, Target};
 use crate::secrets::Scrubber;
 
 /// Version of the JSON document's shape.
@@ -49,6 +49,71 @@ pub fn to_value(report: &Report) -> Value {
     serde_json::to_value(report).unwrap_or(Value::Null)
 }
 
+/// A report read back from the document [`to_value`] made: its kind found
+/// by name among `kinds`, its target, config source, error, strictness,
+/// interruption and rows. The verdict and exit code are not read: they
+/// follow from the rest ([`Report::verdict`]), which is what a reader of a
+/// stored report checks them against.
+pub fn from_value(value: &Value, kinds: &[&'static Kind]) -> Result<Report, String> {
+    let Some(doc) = value.as_object() else {
+        return Err("not a JSON object".to_string());
+    };
+    match doc.get("schema_version").and_then(Value::as_u64) {
+        Some(v) if v == u64::from(SCHEMA_VERSION) => {}
+        Some(v) => {
+            return Err(format!(
+                "schema_version {v} is not one this version reads ({SCHEMA_VERSION})"
+            ));
+        }
+        None => return Err("no schema_version".to_string()),
+    }
+    let name = doc.get("kind").and_then(Value::as_str).ok_or("no kind")?;
+    let kind = kinds
+        .iter()
+        .copied()
+        .find(|k| k.name == name)
+        .ok_or_else(|| {
+            let known: Vec<&str> = kinds.iter().map(|k| k.name).collect();
+            format!(
+                "kind {} is not one of {}",
+                crate::sanitize::quoted(name),
+                known.join(", ")
+            )
+        })?;
+    let text = |key: &str| -> Result<Option<String>, String> {
+        match doc.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(format!("{key} is not a string")),
+        }
+    };
+    let flag = |key: &str| -> Result<Option<bool>, String> {
+        match doc.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(_) => Err(format!("{key} is not true or false")),
+        }
+    };
+    let rows = doc
+        .get(kind.rows_key)
+        .ok_or_else(|| format!("no {}", kind.rows_key))?;
+    let rows: Vec<CheckResult> =
+        serde_json::from_value(rows.clone()).map_err(|e| format!("{}: {e}", kind.rows_key))?;
+    Ok(Report {
+        target: Target {
+            env: text("env")?,
+            version: text("version")?,
+            commit: text("commit")?,
+        },
+        config: text("config")?,
+        rows,
+        error: text("error")?,
+        strict: flag("strict")?,
+        interrupted: flag("interrupted")?,
+        ..Report::new(kind, Target::default())
+    })
+}
+
 /// Replace every string in `value` (keys included) with its scrubbed form.
 pub fn scrub_value(value: &mut Value, scrubber: &Scrubber) {
     match value {
@@ -86,6 +151,85 @@ pub fn render(report: &Report, scrubber: &Scrubber, out: &mut dyn Write) -> io::
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_report_reads_back_as_it_was_written() {
+        use crate::report::{Mode, Outcome, Phase};
+        use std::time::Duration;
+        let gate = &crate::commands::gate::KIND;
+        let mut report = Report::new(
+            gate,
+            Target {
+                env: Some("prod".into()),
+                version: Some("v1.2.3".into()),
+                commit: Some("abc".into()),
+            },
+        );
+        report.strict = Some(false);
+        report.rows = vec![
+            CheckResult::new(
+                "clean_tree",
+                Phase::Policy,
+                Outcome::fail("dirty").detail("paths", vec!["a"]),
+                Duration::from_millis(3),
+            )
+            .with_mode(Mode::Warn),
+            CheckResult::new(
+                "memory",
+                Phase::Health,
+                Outcome::crit("full"),
+                Duration::ZERO,
+            )
+            .with_mode(Mode::Shadow),
+        ];
+        let back = from_value(&to_value(&report), &[gate]).unwrap();
+        assert_eq!(back.kind.name, "gate");
+        assert_eq!(back.target, report.target);
+        assert_eq!(back.strict, Some(false));
+        assert_eq!(back.verdict(), report.verdict());
+        for (a, b) in back.rows.iter().zip(&report.rows) {
+            assert_eq!(
+                (&a.id, a.phase, &a.outcome, a.mode),
+                (&b.id, b.phase, &b.outcome, b.mode)
+            );
+        }
+    }
+
+    #[test]
+    fn a_document_that_is_not_a_report_is_refused() {
+        let gate = &crate::commands::gate::KIND;
+        let base = json!({"schema_version": 1, "kind": "gate", "checks": []});
+        assert!(from_value(&base, &[gate]).is_ok());
+        for (bad, why) in [
+            (json!([]), "not a JSON object"),
+            (json!({"kind": "gate", "checks": []}), "no schema_version"),
+            (
+                json!({"schema_version": 9, "kind": "gate", "checks": []}),
+                "schema_version 9",
+            ),
+            (
+                json!({"schema_version": 1, "kind": "pack", "steps": []}),
+                "kind \"pack\" is not one of gate",
+            ),
+            (json!({"schema_version": 1, "kind": "gate"}), "no checks"),
+            (
+                json!({"schema_version": 1, "kind": "gate", "checks": [{"id": "x"}]}),
+                "checks:",
+            ),
+            (
+                json!({"schema_version": 1, "kind": "gate", "checks": [
+                    {"id": "x", "phase": "policy", "status": "MAYBE", "message": ""}]}),
+                "checks:",
+            ),
+            (
+                json!({"schema_version": 1, "kind": "gate", "checks": [], "strict": "no"}),
+                "strict",
+            ),
+        ] {
+            let e = from_value(&bad, &[gate]).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn scrubs_nested_strings_and_keys() {

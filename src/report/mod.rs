@@ -18,14 +18,14 @@ pub mod table;
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::exit::Verdict;
 use crate::secrets::Scrubber;
 
 /// The result of one check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Status {
     Ok,
@@ -63,7 +63,7 @@ impl Status {
 }
 
 /// Which phase a check belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     Policy,
@@ -135,7 +135,7 @@ impl Outcome {
 
 /// How much a check's result counts, set per check (`[modes]`): for
 /// adopting a new check without blocking releases.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
     /// A failure counts (the default).
@@ -239,6 +239,37 @@ impl Serialize for CheckResult {
             mode: self.mode,
         }
         .serialize(s)
+    }
+}
+
+/// A row read back from its JSON form (an evidence record): the status and
+/// message as reported (its mode already applied), the details, the mode.
+/// The duration is not read back: it decides nothing.
+impl<'de> Deserialize<'de> for CheckResult {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Row {
+            id: String,
+            phase: Phase,
+            status: Status,
+            message: String,
+            #[serde(default)]
+            details: Map<String, Value>,
+            #[serde(default)]
+            mode: Mode,
+        }
+        let row = Row::deserialize(d)?;
+        Ok(CheckResult {
+            id: row.id,
+            phase: row.phase,
+            outcome: Outcome {
+                status: row.status,
+                message: row.message,
+                details: row.details,
+            },
+            duration: Duration::ZERO,
+            mode: row.mode,
+        })
     }
 }
 

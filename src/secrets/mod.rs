@@ -124,6 +124,19 @@ impl Scrubber {
         values.iter().any(|v| text.contains(v.as_str()))
     }
 
+    /// Whether `text` is part of a registered secret value (a variable
+    /// whose value is pasted into a header, for one): not safe to show on
+    /// its own even though [`Scrubber::scrub`] would leave it. Text shorter
+    /// than [`MIN_SECRET_LEN`] is not looked for, as for scrubbing.
+    pub fn within_secret(&self, text: &str) -> bool {
+        let text = text.trim();
+        if text.chars().count() < MIN_SECRET_LEN {
+            return false;
+        }
+        let values = self.values.read().unwrap_or_else(|e| e.into_inner());
+        values.iter().any(|v| v.contains(text))
+    }
+
     /// Remove every registered secret from `text` and mask credentials in
     /// any URL it contains.
     pub fn scrub(&self, text: &str) -> String {
@@ -378,6 +391,16 @@ mod tests {
         // Nothing printed is nothing, not a mask.
         assert_eq!(s.scrub_cut("", true), "");
         assert_eq!(s.scrub_cut("", false), "");
+    }
+
+    #[test]
+    fn a_part_of_a_secret_is_known_as_one() {
+        let s = Scrubber::new();
+        s.add("Bearer abc123xyz");
+        assert!(s.within_secret("abc123xyz"));
+        assert!(s.within_secret("Bearer abc123xyz"));
+        assert!(!s.within_secret("other"));
+        assert!(!s.within_secret("ab"));
     }
 
     #[test]

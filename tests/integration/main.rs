@@ -6,6 +6,7 @@ mod harness;
 mod ci;
 mod cli;
 mod config;
+mod evidence;
 mod freeze;
 mod gates;
 mod hardening;

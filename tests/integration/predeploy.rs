@@ -749,3 +749,23 @@ fn the_rollback_rehearsal_goes_back_to_a_release_never_a_prerelease() {
         "v1.0.0"
     );
 }
+
+#[test]
+fn evidence_of_a_predeploy_run_can_be_rechecked() {
+    let repo = protocol_repo("");
+    let dir = repo.scratch().join("record");
+    predeploy(&repo)
+        .arg("--yes")
+        .arg("--evidence")
+        .arg(&dir)
+        .safe();
+    Sentinel::new()
+        .dir(&repo.path)
+        .args(["evidence", "verify"])
+        .arg(&dir)
+        .stdout_has("PREDEPLOY=READY (exit 0) follows from the 8 recorded rows")
+        .stdout_has("EVIDENCE=VERIFIED")
+        .safe();
+    let record = read_json(&dir.join("record.json"));
+    assert_eq!(record["kind"], "predeploy", "{record:#}");
+}

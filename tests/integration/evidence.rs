@@ -1,0 +1,535 @@
+//! Evidence an auditor can re-check: `--evidence DIR` on the gate and
+//! `verify`, `evidence verify DIR`, and `--replay`, against real
+//! repositories, the real `sha256sum`, and a health endpoint on 127.0.0.1.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::harness::{
+    POLICY_GATES, Repo, SAFE, Sentinel, context, health_url, is_root, row, toml_str,
+};
+
+/// The deploy token the config requires (a secret by declaration).
+const TOKEN: &str = "tok-evidence-secret-4242";
+/// A value only ever pasted into a header, under a secret-looking key;
+/// its variable's name says nothing.
+const HEADER_VALUE: &str = "plain-named-but-secret-9911";
+/// A value that only appears as a secret-looking URL parameter.
+const URL_TOKEN: &str = "url-token-secret-5150";
+
+/// A config with required and secret variables, a secret-looking header
+/// and a token in a URL, all by `${NAME}` reference; its one health check
+/// is the harness's endpoint.
+fn config() -> String {
+    format!(
+        r#"[variables]
+required = ["DEPLOY_TOKEN"]
+
+[[health.api]]
+name = "svc"
+url = {}
+headers = {{ Authorization = "Bearer ${{DEPLOY_TOKEN}}", "X-Upstream-Key" = "${{UPSTREAM_VALUE}}" }}
+"#,
+        toml_str(&format!("{}?access_token=${{URL_TOKEN}}", health_url()))
+    )
+}
+
+fn repo() -> Repo {
+    Repo::with_config(&config())
+}
+
+/// The gate in `repo` with every variable the config needs.
+fn gate(repo: &Repo) -> Sentinel {
+    Sentinel::new()
+        .dir(&repo.path)
+        .env("DEPLOY_TOKEN", TOKEN)
+        .env("UPSTREAM_VALUE", HEADER_VALUE)
+        .env("URL_TOKEN", URL_TOKEN)
+        .env("GITHUB_RUN_ID", "4711")
+        .env("CI_FAKE_UTC", "2026-03-01T12:00:00Z")
+        .gate("prod", "v1.0.0")
+        .nowhere(TOKEN)
+        .nowhere(HEADER_VALUE)
+        .nowhere(URL_TOKEN)
+}
+
+fn check(dir: &Path) -> Sentinel {
+    Sentinel::new()
+        .arg("evidence")
+        .arg("verify")
+        .arg(dir)
+        .nowhere(TOKEN)
+        .nowhere(HEADER_VALUE)
+        .nowhere(URL_TOKEN)
+}
+
+fn record_of(dir: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(dir.join("record.json")).expect("record.json"))
+        .expect("record.json is JSON")
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("list the evidence directory")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// `sha256sum -c SHA256SUMS` in `dir`: whether it accepts the record.
+fn sha256sum_accepts(dir: &Path) -> bool {
+    let out = Command::new("sha256sum")
+        .args(["-c", "--strict", "SHA256SUMS"])
+        .current_dir(dir)
+        .output()
+        .expect("run sha256sum (coreutils)");
+    out.status.success()
+}
+
+/// Rewrite SHA256SUMS over the files it lists, as a forger would.
+fn reseal(dir: &Path) {
+    let out = Command::new("sha256sum")
+        .args(["config.toml", "record.json"])
+        .current_dir(dir)
+        .output()
+        .expect("run sha256sum");
+    assert!(out.status.success(), "{}", context(&out));
+    std::fs::write(dir.join("SHA256SUMS"), out.stdout).expect("write SHA256SUMS");
+}
+
+/// A copy of the evidence directory `src` at `dst`.
+fn copy(src: &Path, dst: &Path) -> PathBuf {
+    std::fs::create_dir_all(dst).expect("mkdir");
+    for name in files_in(src) {
+        std::fs::copy(src.join(&name), dst.join(&name)).expect("copy");
+    }
+    dst.to_path_buf()
+}
+
+/// Everything git says about the refs, HEAD, work tree and worktrees.
+fn git_state(repo: &Repo) -> String {
+    [
+        repo.git(["for-each-ref"]),
+        repo.git(["rev-parse", "HEAD"]),
+        repo.git(["symbolic-ref", "-q", "HEAD"]),
+        repo.git(["status", "--porcelain", "--untracked-files=all"]),
+        repo.git(["worktree", "list", "--porcelain"]),
+        repo.git(["config", "--local", "--list"]),
+    ]
+    .join("\n")
+}
+
+#[test]
+fn a_gate_record_is_accepted_by_sha256sum_and_by_evidence_verify() {
+    let repo = repo();
+    let dir = repo.scratch().join("evidence");
+    gate(&repo)
+        .arg("--evidence")
+        .arg(&dir)
+        .stdout_has(SAFE)
+        .stderr_has("the time is CI_FAKE_UTC=2026-03-01T12:00:00Z, not the clock")
+        .safe();
+    assert_eq!(files_in(&dir), ["SHA256SUMS", "config.toml", "record.json"]);
+    assert!(sha256sum_accepts(&dir), "sha256sum -c refused the record");
+    check(&dir)
+        .stdout_has(row("digests", "OK"))
+        .stdout_has(row("verdict", "OK"))
+        .stdout_has("EVIDENCE: env=prod version=v1.0.0")
+        .stdout_has("RELEASE_SENTINEL=SAFE (exit 0) follows from the 11 recorded rows")
+        .stdout_has("| evidence                  | OK   | EVIDENCE=VERIFIED |")
+        .stderr_empty()
+        .safe();
+
+    let doc = record_of(&dir);
+    assert_eq!(doc["kind"], "gate");
+    assert_eq!(doc["commit"], repo.head().as_str());
+    assert_eq!(doc["recorded_at"], "2026-03-01T12:00:00Z");
+    assert_eq!(doc["repository"]["branch"], "main");
+    assert_eq!(doc["variables"]["GITHUB_RUN_ID"], "4711");
+    assert_eq!(doc["variables"]["CI_FAKE_UTC"], "2026-03-01T12:00:00Z");
+    let withheld: Vec<&str> = doc["withheld"]
+        .as_array()
+        .expect("withheld")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(withheld, ["DEPLOY_TOKEN", "UPSTREAM_VALUE", "URL_TOKEN"]);
+    assert_eq!(doc["report"]["verdict"], "SAFE");
+    assert_eq!(doc["report"]["exit_code"], 0);
+    let ids: Vec<&str> = doc["report"]["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    assert_eq!(ids[..POLICY_GATES.len()], *POLICY_GATES);
+    assert_eq!(ids.last(), Some(&"api:svc"));
+    assert!(doc["report"]["checks"][1]["details"]["head"].is_string());
+    // The digest is that of the real config, which an auditor can match.
+    let real = repo.path.join("release-sentinel.toml");
+    let out = Command::new("sha256sum")
+        .arg(&real)
+        .output()
+        .expect("sha256sum");
+    let digest = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(doc["config"]["sha256"], digest.as_str());
+
+    // The same inputs give the same bytes (the time is fixed here).
+    let first = std::fs::read(dir.join("record.json")).expect("record");
+    gate(&repo).arg("--evidence").arg(&dir).safe();
+    assert_eq!(
+        std::fs::read(dir.join("record.json")).expect("record"),
+        first
+    );
+}
+
+#[test]
+fn no_secret_reaches_a_file_of_the_record_or_any_output() {
+    let repo = repo();
+    let dir = repo.scratch().join("evidence");
+    gate(&repo).arg("--evidence").arg(&dir).safe();
+    for name in files_in(&dir) {
+        let text = std::fs::read_to_string(dir.join(&name)).expect("read");
+        for secret in [TOKEN, HEADER_VALUE, URL_TOKEN] {
+            assert!(!text.contains(secret), "{name} holds a secret:\n{text}");
+        }
+    }
+    let redacted = std::fs::read_to_string(dir.join("config.toml")).expect("config.toml");
+    assert!(
+        redacted.contains(r#"headers = { Authorization = "***", "X-Upstream-Key" = "***" }"#),
+        "{redacted}"
+    );
+    assert!(redacted.contains("?access_token=***"), "{redacted}");
+    assert!(
+        redacted.contains(r#"required = ["DEPLOY_TOKEN"]"#),
+        "{redacted}"
+    );
+    let doc = record_of(&dir);
+    assert_eq!(doc["config"]["redacted"], true);
+    check(&dir)
+        .arg("--replay")
+        .arg("--repo")
+        .arg(&repo.path)
+        .args(["--format", "json"])
+        .safe();
+}
+
+#[test]
+fn tampering_is_named_and_fails() {
+    let repo = repo();
+    let sealed = repo.scratch().join("sealed");
+    gate(&repo).arg("--evidence").arg(&sealed).safe();
+    let scratch = repo.scratch();
+
+    // A row's status changed.
+    let dir = copy(&sealed, &scratch.join("status"));
+    let text = std::fs::read_to_string(dir.join("record.json")).expect("read");
+    let edited = text.replacen(
+        "\"status\": \"OK\",\n        \"message\": \"no uncommitted",
+        "\"status\": \"FAIL\",\n        \"message\": \"no uncommitted",
+        1,
+    );
+    assert_ne!(edited, text, "the clean_tree row was not found");
+    std::fs::write(dir.join("record.json"), &edited).expect("write");
+    assert!(!sha256sum_accepts(&dir));
+    check(&dir)
+        .stdout_has("| digests                   | FAIL | modified: record.json |")
+        .stdout_has(row("verdict", "FAIL"))
+        .stdout_has("EVIDENCE=FAILED")
+        .blocked();
+
+    // Its bytes changed, nothing else.
+    let dir = copy(&sealed, &scratch.join("bytes"));
+    let mut bytes = std::fs::read(dir.join("record.json")).expect("read");
+    bytes.push(b' ');
+    std::fs::write(dir.join("record.json"), bytes).expect("write");
+    check(&dir)
+        .stdout_has("| digests                   | FAIL | modified: record.json |")
+        .stdout_has(row("verdict", "OK"))
+        .blocked();
+
+    // A file deleted, a file added.
+    let dir = copy(&sealed, &scratch.join("deleted"));
+    std::fs::remove_file(dir.join("config.toml")).expect("rm");
+    check(&dir)
+        .stdout_has("| digests                   | FAIL | missing: config.toml |")
+        .blocked();
+    // ... and dropped from the manifest too: the record still names it.
+    let out = Command::new("sha256sum")
+        .arg("record.json")
+        .current_dir(&dir)
+        .output()
+        .expect("sha256sum");
+    std::fs::write(dir.join("SHA256SUMS"), out.stdout).expect("write");
+    check(&dir)
+        .stdout_has("| digests                   | FAIL | SHA256SUMS does not cover config.toml |")
+        .blocked();
+    let dir = copy(&sealed, &scratch.join("added"));
+    std::fs::write(dir.join("notes.txt"), "approved\n").expect("write");
+    check(&dir)
+        .stdout_has("| digests                   | FAIL | not in the manifest: notes.txt |")
+        .blocked();
+
+    // The manifest gone: a record whose writing did not finish.
+    let dir = copy(&sealed, &scratch.join("unsealed"));
+    std::fs::remove_file(dir.join("SHA256SUMS")).expect("rm");
+    check(&dir)
+        .stdout_has("SHA256SUMS: no such file: the record is incomplete")
+        .blocked();
+
+    // A verdict that does not follow from the rows, the digests made to
+    // match: the digests pass, the verdict does not.
+    let dir = copy(&sealed, &scratch.join("forged"));
+    std::fs::write(dir.join("record.json"), &edited).expect("write");
+    reseal(&dir);
+    assert!(sha256sum_accepts(&dir));
+    check(&dir)
+        .stdout_has(row("digests", "OK"))
+        .stdout_has(
+            "| verdict                   | FAIL | the record says RELEASE_SENTINEL=SAFE (exit 0), \
+             but its 11 rows give RELEASE_SENTINEL=BLOCKED (exit 1) (clean_tree FAIL) |",
+        )
+        .blocked();
+    // The other way round: a blocked run's verdict rewritten to SAFE.
+    let dir = copy(&sealed, &scratch.join("upgraded"));
+    let text = std::fs::read_to_string(dir.join("record.json")).expect("read");
+    std::fs::write(
+        dir.join("record.json"),
+        text.replace("\"exit_code\": 0", "\"exit_code\": 2"),
+    )
+    .expect("write");
+    reseal(&dir);
+    check(&dir).stdout_has(row("verdict", "FAIL")).blocked();
+}
+
+#[test]
+fn a_read_only_evidence_directory_fails_the_run_and_leaves_nothing() {
+    let repo = repo();
+    let dir = repo.scratch().join("read-only");
+    std::fs::create_dir(&dir).expect("mkdir");
+    let chmod = |mode: &str| {
+        let ok = Command::new("chmod")
+            .arg(mode)
+            .arg(&dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "chmod {mode}");
+    };
+    chmod("0500");
+    // Root ignores file modes. As root, the run drops the capabilities
+    // that let it (with setpriv); without setpriv there is no way to show
+    // a read-only directory to root, and the check is skipped.
+    let run = if is_root() {
+        if Command::new("setpriv").arg("--version").output().is_err() {
+            eprintln!("skipped: running as root and setpriv is not installed");
+            chmod("0700");
+            return;
+        }
+        Sentinel::of(Path::new("setpriv"))
+            .args(["--bounding-set=-dac_override,-dac_read_search", "--"])
+            .arg(crate::harness::BIN)
+    } else {
+        Sentinel::new()
+    };
+    let out = run
+        .dir(&repo.path)
+        .env("DEPLOY_TOKEN", TOKEN)
+        .env("UPSTREAM_VALUE", HEADER_VALUE)
+        .env("URL_TOKEN", URL_TOKEN)
+        .gate("prod", "v1.0.0")
+        .arg("--evidence")
+        .arg(&dir)
+        .nowhere(TOKEN)
+        .nowhere(HEADER_VALUE)
+        .nowhere(URL_TOKEN)
+        .stdout_has(row("clean_tree", "OK"))
+        .stdout_has("RELEASE_SENTINEL=BLOCKED")
+        .blocked();
+    chmod("0700");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr,
+        format!(
+            "release-sentinel: error: cannot write evidence to {}: Permission denied (os error 13)\n",
+            dir.display()
+        ),
+        "{}",
+        context(&out)
+    );
+    assert!(files_in(&dir).is_empty(), "{:?}", files_in(&dir));
+}
+
+#[test]
+fn a_directory_holding_other_files_is_refused_and_dry_run_takes_no_evidence() {
+    let repo = repo();
+    let dir = repo.scratch().join("busy");
+    std::fs::create_dir(&dir).expect("mkdir");
+    std::fs::write(dir.join("other.txt"), "x").expect("write");
+    gate(&repo)
+        .arg("--evidence")
+        .arg(&dir)
+        .stderr_has(format!(
+            "cannot write evidence to {}: it holds files that are not part of an evidence record (other.txt)",
+            dir.display()
+        ))
+        .stdout_has("RELEASE_SENTINEL=BLOCKED")
+        .blocked();
+    assert_eq!(files_in(&dir), ["other.txt"]);
+    gate(&repo)
+        .args(["--dry-run", "--evidence"])
+        .arg(repo.scratch().join("pack"))
+        .stderr_has("the argument '--dry-run' cannot be used with '--evidence <DIR>'")
+        .blocked();
+}
+
+#[test]
+fn replay_at_the_recorded_commit_matches_after_the_repository_moved_on() {
+    let repo = repo();
+    let dir = repo.scratch().join("evidence");
+    gate(&repo).arg("--evidence").arg(&dir).safe();
+    // New commits, a dirty work tree: HEAD and the tree are not what was
+    // recorded any more.
+    repo.write("src/later.rs", "fn later() {}\n");
+    repo.commit_all("later");
+    repo.write("README", "changed\n");
+    repo.write("untracked.txt", "x\n");
+    let before = git_state(&repo);
+    check(&dir)
+        .arg("--replay")
+        .arg("--repo")
+        .arg(&repo.path)
+        .stdout_has(row("replay", "OK"))
+        .stdout_has(format!(
+            "the 10 policy rows re-run at {} in {} match the record (DEPLOY_TOKEN, UPSTREAM_VALUE, URL_TOKEN withheld, replayed as \"***\")",
+            &record_of(&dir)["commit"].as_str().unwrap_or_default()[..7],
+            repo.path.display()
+        ))
+        .stderr_empty()
+        .safe();
+    // The repository is as it was: refs, HEAD, work tree, worktrees and
+    // config.
+    assert_eq!(git_state(&repo), before);
+}
+
+#[test]
+fn replay_names_the_rows_that_now_differ() {
+    let repo = repo();
+    let dir = repo.scratch().join("evidence");
+    // Recorded from a dirty tree: clean_tree failed.
+    repo.write("stray.txt", "x\n");
+    gate(&repo)
+        .arg("--evidence")
+        .arg(&dir)
+        .stdout_has(row("clean_tree", "FAIL"))
+        .blocked();
+    check(&dir).safe();
+    // Since: the tree cleaned, and the version tagged.
+    std::fs::remove_file(repo.path.join("stray.txt")).expect("rm");
+    repo.tag("v1.0.0");
+    check(&dir)
+        .arg("--replay")
+        .arg("--repo")
+        .arg(&repo.path)
+        .stdout_has(row("digests", "OK"))
+        .stdout_has(row("verdict", "OK"))
+        .stdout_has(
+            "| replay:clean_tree         | FAIL | recorded FAIL (1 uncommitted change: stray.txt (untracked); \
+             commit or stash them), now OK (no uncommitted changes (ignored files do not count)) |",
+        )
+        .stdout_has("| replay:tag_absent         | FAIL | recorded OK (no tag v1.0.0 yet (0 tags in this clone)), now FAIL (tag v1.0.0 already exists")
+        .stdout_has(row("replay:version_newer", "FAIL"))
+        .stdout_lacks(row("replay:branch_allowed", "FAIL"))
+        .stdout_lacks(row("replay", "OK"))
+        .blocked();
+}
+
+#[test]
+fn replay_of_a_detached_ci_checkout_uses_the_recorded_ci_variables() {
+    let repo = repo();
+    let head = repo.head();
+    repo.git(["checkout", "-q", "--detach", &head]);
+    let dir = repo.scratch().join("evidence");
+    gate(&repo)
+        .env("GITHUB_REF", "refs/heads/main")
+        .arg("--evidence")
+        .arg(&dir)
+        .stdout_has("branch from GITHUB_REF")
+        .safe();
+    assert_eq!(record_of(&dir)["repository"]["branch"], Value::Null);
+    repo.git(["checkout", "-q", "main"]);
+    repo.write("more.txt", "x\n");
+    repo.commit_all("more");
+    check(&dir)
+        .arg("--replay")
+        .arg("--repo")
+        .arg(&repo.path)
+        .stdout_has(row("replay", "OK"))
+        .safe();
+}
+
+#[test]
+fn replay_of_a_commit_the_repository_lacks_fails_clearly() {
+    let repo = repo();
+    let dir = repo.scratch().join("evidence");
+    gate(&repo).arg("--evidence").arg(&dir).safe();
+    let commit = repo.head();
+    let other = Repo::new();
+    check(&dir)
+        .arg("--replay")
+        .arg("--repo")
+        .arg(&other.path)
+        .stdout_has(format!(
+            "| replay                    | FAIL | commit {commit} is not in the repository at {}: fetch it",
+            other.path.display()
+        ))
+        .blocked();
+    // Not a repository at all.
+    check(&dir)
+        .arg("--replay")
+        .arg("--repo")
+        .arg(other.scratch())
+        .stdout_has(row("replay", "FAIL"))
+        .stdout_has("is not inside a git work tree")
+        .blocked();
+}
+
+#[test]
+fn verify_writes_evidence_too() {
+    let text = format!(
+        "[verify]\nfor = \"1s\"\ninterval = \"1s\"\n\n[[verify.probe]]\nname = \"health\"\nurl = {}\n",
+        toml_str(health_url())
+    );
+    let repo = Repo::with_config(&text);
+    let dir = repo.scratch().join("evidence");
+    Sentinel::new()
+        .dir(&repo.path)
+        .args(["verify", "--env", "prod", "--version", "v1.0.0", "--once"])
+        .arg("--evidence")
+        .arg(&dir)
+        .stdout_has("| verify                    | OK   | VERIFY=HEALTHY |")
+        .safe();
+    assert!(sha256sum_accepts(&dir));
+    let doc = record_of(&dir);
+    assert_eq!(doc["kind"], "verify");
+    assert_eq!(doc["report"]["verdict"], "HEALTHY");
+    check(&dir)
+        .stdout_has("VERIFY=HEALTHY (exit 0) follows from the 1 recorded rows by the verify rule")
+        .safe();
+    // A verify record has no policy rows: a replay has nothing to re-run,
+    // and that is not a pass.
+    check(&dir)
+        .arg("--replay")
+        .arg("--repo")
+        .arg(&repo.path)
+        .stdout_has(
+            "| replay                    | SKIP | the record is a verify report, with no policy rows to re-run |",
+        )
+        .blocked();
+}
