@@ -11,6 +11,7 @@ mod hardening;
 mod health;
 mod output;
 mod pack;
+mod parity;
 mod readme;
 mod report;
 mod secrets;
