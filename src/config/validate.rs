@@ -363,7 +363,11 @@ fn literal_secrets(
         if key == "variables" {
             continue;
         }
-        literal_secret_value(k, &key, v, scrubber, problems);
+        // `parity.secret` lists key names (globs), not values: its own
+        // name does not make its items secret-looking values, while the
+        // other rules still apply to them.
+        let name = if key == "parity.secret" { "" } else { k };
+        literal_secret_value(name, &key, v, scrubber, problems);
     }
 }
 

@@ -600,3 +600,81 @@ fn a_parity_config_problem_names_its_key() {
         .stderr_has("critcal")
         .blocked();
 }
+
+#[test]
+fn a_secret_declared_by_a_glob_is_compared_but_its_values_never_shown() {
+    // `LICENSE_CODE` does not look like a secret: only the declaration
+    // makes it one. `parity.secret` lists key names, not values, so the
+    // config's literal-secret rule does not apply to it.
+    let staging = "lic-staging-Vb8n3Kq6";
+    let production = "lic-production-Wc9m4Lr7";
+    let repo = Repo::with_config(
+        "[parity]\nsecret = [\"LICENSE_*\", \"*.signing_key\"]\ncritical = [\"LICENSE_*\"]\n\n\
+         [parity.env.staging]\nsources = [{ file = \"staging.yaml\" }]\n\n\
+         [parity.env.production]\nsources = [{ file = \"production.yaml\" }]\n",
+    );
+    repo.write(
+        "staging.yaml",
+        &format!("LICENSE_CODE: {staging}\nLICENSE_SEATS: \"{production}\"\n"),
+    );
+    repo.write(
+        "production.yaml",
+        &format!("LICENSE_CODE: {production}\nLICENSE_SEATS: \"{production}\"\n"),
+    );
+    let report = repo.scratch().join("parity-report.json");
+    for format in ["table", "json"] {
+        let out = parity(&repo, "staging", "production")
+            .env("RUST_LOG", "trace")
+            .args(["-vvv", "--format", format, "--report"])
+            .arg(&report)
+            .stderr_lacks("parity.secret")
+            .nowhere(staging)
+            .nowhere(production)
+            .blocked();
+        let written = std::fs::read_to_string(&report).expect("the --report file");
+        assert!(!written.contains(staging) && !written.contains(production));
+        for text in [
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            written.clone(),
+        ] {
+            assert!(hex_digests(&text).is_empty(), "a digest is shown:\n{text}");
+        }
+        let doc: Value = serde_json::from_str(&written).expect("the report is JSON");
+        let secret = json_check(&doc, "LICENSE_CODE");
+        assert_eq!(secret["status"], "FAIL", "{doc:#}");
+        assert_eq!(
+            secret["message"],
+            "differs (a secret: compared by keyed hash, values not shown) (critical)"
+        );
+        let keys: Vec<&String> = secret["details"]
+            .as_object()
+            .expect("details")
+            .keys()
+            .collect();
+        assert_eq!(keys, ["critical", "drift"], "{doc:#}");
+        // Equal secret values: no row.
+        assert!(
+            doc["checks"]
+                .as_array()
+                .is_some_and(|c| c.iter().all(|c| c["id"] != "LICENSE_SEATS")),
+            "{doc:#}"
+        );
+    }
+}
+
+#[test]
+fn a_credential_written_in_parity_secret_is_still_refused() {
+    let token = format!("ghp_{}", "0123456789abcdefghijABCDEFGHIJ012345");
+    let repo = Repo::with_config(&format!(
+        "[parity]\nsecret = [\"LICENSE_*\", \"{token}\"]\n\n\
+         [parity.env.staging]\nsources = [{{ file = \"a.env\" }}]\n"
+    ));
+    repo.write("a.env", "A=1\n");
+    parity(&repo, "staging", "staging")
+        .stdout("")
+        .stderr_has("parity.secret[1]: looks like a literal secret")
+        .stderr_lacks("parity.secret[0]")
+        .nowhere(token)
+        .blocked();
+}
