@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod backup;
 mod ci;
 mod cli;
 mod config;
