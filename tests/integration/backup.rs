@@ -6,11 +6,10 @@
 //! `CI_FAKE_UTC` fixes "now".
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::harness::{Repo, Sentinel, context, json_check, json_of, message_of, row};
+use crate::harness::{Repo, Sentinel, context, json_check, json_of, message_of, row, sha256sum};
 
 /// "Now", for every run.
 const NOW: &str = "2026-03-10T12:00:00Z";
@@ -81,19 +80,6 @@ impl Backup {
             .args(["backup", "verify"])
             .arg(manifest)
     }
-}
-
-/// The digest `sha256sum` prints for `path`.
-fn sha256sum(path: &Path) -> String {
-    let out = Command::new("sha256sum")
-        .arg(path)
-        .output()
-        .expect("run sha256sum");
-    assert!(out.status.success(), "sha256sum {}", path.display());
-    let text = String::from_utf8_lossy(&out.stdout);
-    let digest = text.split_whitespace().next().unwrap_or("").to_string();
-    assert_eq!(digest.len(), 64, "sha256sum printed {text:?}");
-    digest
 }
 
 /// A backup with three good files.

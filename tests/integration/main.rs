@@ -8,6 +8,7 @@ mod ci;
 mod cli;
 mod config;
 mod gates;
+mod golive;
 mod hardening;
 mod health;
 mod output;
