@@ -183,15 +183,15 @@ pub fn check(
         .detail("modified", modified)
         .detail("wrong_size", wrong),
     ));
-    let created = humantime::parse_rfc3339_weak(m.created_at.trim());
+    let created = crate::clock::parse_rfc3339(&m.created_at);
     rows.push(row(
         "age",
         match created {
-            Err(_) => Outcome::fail(format!(
+            None => Outcome::fail(format!(
                 "created_at {} is not an RFC 3339 time",
                 crate::sanitize::quoted(&m.created_at)
             )),
-            Ok(t) => match now.duration_since(t) {
+            Some(t) => match now.duration_since(t) {
                 Err(e) => Outcome::fail(format!(
                     "created {} in the future ({}): clock skew, or a forged manifest",
                     humantime::format_duration(Duration::from_secs(e.duration().as_secs())),

@@ -6,6 +6,7 @@
 //! `CI_FAKE_UTC` fixes "now".
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use serde_json::{Value, json};
 
@@ -364,4 +365,58 @@ fn a_manifest_that_is_not_one_fails_clearly() {
         .stdout_has(row("files", "FAIL"))
         .stdout_has("the manifest lists no file: a backup of nothing")
         .blocked();
+}
+
+#[test]
+fn a_created_at_with_a_utc_offset_is_an_rfc_3339_time() {
+    // `date -Iseconds` on a host whose zone is an hour east of UTC.
+    let out = Command::new("date")
+        .env_clear()
+        .env("TZ", "CET-1")
+        .args(["-Iseconds", "-d", RECENT])
+        .output()
+        .expect("run date");
+    let local = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert_eq!(local, "2026-03-10T10:30:00+01:00", "date printed {local:?}");
+    let b = Backup::new("");
+    b.write("db.dump", b"data\n");
+    for created_at in [
+        local.as_str(),
+        "2026-03-10T04:30:00-05:00",
+        "2026-03-10T15:00:00.250+05:30",
+        "2026-03-10T09:30:00+00:00",
+    ] {
+        let m = b.standard(&["db.dump"], created_at);
+        b.verify(&m)
+            .stdout_has(row("age", "OK"))
+            .stdout_has(format!("ago ({created_at}); max age 1day"))
+            .stdout_has(OK)
+            .safe();
+    }
+    let m = b.standard(&["db.dump"], "2026-03-10T09:30:00+01:00");
+    b.verify(&m).stdout_has("created 3h 30m ago").safe();
+    // An offset an hour east of NOW's UTC is still in the future.
+    let m = b.standard(&["db.dump"], "2026-03-10T14:00:00+01:00");
+    b.verify(&m)
+        .stdout_has(row("age", "FAIL"))
+        .stdout_has("created 1h in the future")
+        .blocked();
+    // 26 h old: fractional seconds do not make the offset count for
+    // nothing (read as UTC, it would look 21 h old and pass).
+    let m = b.standard(&["db.dump"], "2026-03-09T15:00:00.000+05:00");
+    b.verify(&m)
+        .stdout_has(row("age", "FAIL"))
+        .stdout_has("STALE: created 1day 2h ago")
+        .blocked();
+    for bad in [
+        "2026-03-10T10:30:00+1:00",
+        "2026-03-10T10:30:00+24:00",
+        "2026-03-10T10:30:00Z+01:00",
+        "2026-03-10T10:30:00+01:60",
+    ] {
+        let m = b.standard(&["db.dump"], bad);
+        b.verify(&m)
+            .stdout_has(format!("created_at \"{bad}\" is not an RFC 3339 time"))
+            .blocked();
+    }
 }

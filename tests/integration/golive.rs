@@ -439,6 +439,28 @@ fn parity_evidence_must_be_there_passed_and_dated() {
         assert!(message.contains(EVIDENCE), "{message}");
         assert!(message.contains(why), "{why}: {message}");
     }
+    // A time at an offset is the time it says: 11:00 UTC, an hour ago,
+    // also after fractional seconds; 14:00 at +01:00 is an hour ahead.
+    for (time, age) in [
+        ("2026-03-10T12:00:00+01:00", "1h"),
+        ("2026-03-10T06:00:00.000-05:00", "1h"),
+        ("2026-03-10T14:00:00.000+05:00", "3h"),
+    ] {
+        write_evidence(&repo, json!({ "time": time, "result": "pass" }));
+        golive(&repo)
+            .stdout_has(row("parity-evidence", "OK"))
+            .stdout_has(format!("parity passed {age} ago ({time})"))
+            .stdout_has(PASS)
+            .safe();
+    }
+    write_evidence(
+        &repo,
+        json!({ "time": "2026-03-10T14:00:00+01:00", "result": "pass" }),
+    );
+    golive(&repo)
+        .stdout_has(row("parity-evidence", "FAIL"))
+        .stdout_has("dated in the future")
+        .blocked();
     // Not JSON.
     repo.write(EVIDENCE, "PASS\n");
     let out = golive(&repo).stdout_has(FAIL).blocked();
