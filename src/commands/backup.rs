@@ -175,7 +175,10 @@ pub fn check(
         if m.files.is_empty() {
             Outcome::fail("the manifest lists no file: a backup of nothing")
         } else if problems.is_empty() && results.len() == m.files.len() {
-            Outcome::ok(format!("{} files present and intact", m.files.len()))
+            Outcome::ok(format!(
+                "{} present and intact",
+                crate::checks::count(m.files.len(), "file")
+            ))
         } else {
             Outcome::fail(problems.join("; "))
         }

@@ -131,6 +131,7 @@ fn a_recent_backup_with_every_file_intact_and_a_drill_passes() {
     let entries = vec![b.entry("db.dump")];
     let manifest = b.manifest(json!({ "created_at": RECENT, "files": entries }));
     b.verify(&manifest)
+        .stdout_has("| 1 file present and intact |")
         .stdout_has(row("drill", "OK"))
         .stdout_has("no restore drill referenced (not required)")
         .stdout_has(OK)
