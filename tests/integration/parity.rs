@@ -678,3 +678,29 @@ fn a_credential_written_in_parity_secret_is_still_refused() {
         .nowhere(token)
         .blocked();
 }
+
+#[test]
+fn an_environment_whose_sources_give_no_key_is_not_a_pass() {
+    // A command that prints nothing (a wrong context, an empty answer) and
+    // a file of comments: nothing was compared, so parity did not pass.
+    let config = [
+        env("production", &[file("production.env")]),
+        env("silent", &[command(&["true"])]),
+        env("comments", &[file("comments.env")]),
+    ]
+    .concat();
+    let repo = Repo::with_config(&config);
+    repo.write("production.env", "A=1\n");
+    repo.write("comments.env", "# nothing here yet\n\n");
+    for (source, target, empty) in [
+        ("silent", "comments", "silent"),
+        ("silent", "production", "silent"),
+        ("production", "comments", "comments"),
+    ] {
+        let why = cannot_compare(&repo, source, target);
+        assert_eq!(
+            why,
+            format!("{empty}: its sources gave no key: nothing to compare")
+        );
+    }
+}
