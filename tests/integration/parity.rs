@@ -497,6 +497,8 @@ fn a_source_file_that_cannot_be_read_fails_naming_it() {
         env("badyaml", &[file("broken.yaml")]),
         env("badtoml", &[file("broken.toml")]),
         env("folder", &[file("conf")]),
+        env("scalarjson", &[file("scalar.json")]),
+        env("listyaml", &[file("list.yaml")]),
         env("locked", &[file("locked.env")]),
     ]
     .concat();
@@ -506,6 +508,9 @@ fn a_source_file_that_cannot_be_read_fails_naming_it() {
     repo.write("broken.yaml", "A: [1,\n  b: : :\n");
     repo.write("broken.toml", "A = \n");
     repo.write("conf/.keep", "");
+    // Valid JSON and YAML, but no keys: a scalar would be a key named "".
+    repo.write("scalar.json", "42\n");
+    repo.write("list.yaml", "A: 1\n---\n- 1\n- 2\n");
     repo.write("locked.env", "A=1\n");
 
     for (env, file, reason) in [
@@ -514,6 +519,16 @@ fn a_source_file_that_cannot_be_read_fails_naming_it() {
         ("badyaml", "broken.yaml", "not valid YAML"),
         ("badtoml", "broken.toml", "not valid TOML"),
         ("folder", "conf", "a directory"),
+        (
+            "scalarjson",
+            "scalar.json",
+            "the top level is not an object of keys",
+        ),
+        (
+            "listyaml",
+            "list.yaml",
+            "a document is not a mapping of keys",
+        ),
     ] {
         for (source, target) in [(env, "production"), ("production", env)] {
             let why = cannot_compare(&repo, source, target);
