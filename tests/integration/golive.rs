@@ -67,8 +67,10 @@ fn marker_item(name: &str, code: i32) -> String {
     item(name, &format!("touch \"$OUT/{name}.ran\"; exit {code}"))
 }
 
-/// The blockers command: prints `$OUT/blockers.txt`, if there is one.
-const BLOCKERS: &str = "touch \"$OUT/blockers.ran\"; cat \"$OUT/blockers.txt\" 2>/dev/null || true";
+/// The blockers command: prints `$OUT/blockers.txt`, if there is one;
+/// fails when there is a `$OUT/blockers.fail`.
+const BLOCKERS: &str = "touch \"$OUT/blockers.ran\"; test ! -e \"$OUT/blockers.fail\" || exit 2; \
+                        cat \"$OUT/blockers.txt\" 2>/dev/null || true";
 
 /// A repository ready for go-live: `.artifacts/` ignored, an API health
 /// check on a live endpoint, the backup's manifest and the blockers
@@ -465,4 +467,26 @@ fn parity_evidence_must_be_there_passed_and_dated() {
     repo.write(EVIDENCE, "PASS\n");
     let out = golive(&repo).stdout_has(FAIL).blocked();
     assert!(message_of(&out.stdout, "parity-evidence").contains("not JSON"));
+}
+
+#[test]
+fn blockers_that_cannot_be_listed_and_an_item_that_cannot_start_fail() {
+    let items = [
+        "[[golive.items]]\nname = \"ghost\"\nrun = [\"no-such-golive-item-cmd\"]\n\n".to_string(),
+        marker_item("announce", 0),
+    ]
+    .concat();
+    let (repo, manifest) = ready(FULL, &items);
+    everything_in_place(&repo, &manifest);
+    // The blockers command fails: no answer is not "no blocker".
+    std::fs::write(repo.scratch().join("blockers.fail"), "").expect("write");
+    let out = golive(&repo)
+        .stdout_has(row("blockers", "FAIL"))
+        .stdout_has("cannot list the open blockers: sh -c touch ")
+        .stdout_has(row("ghost", "FAIL"))
+        .stdout_has(row("announce", "OK"))
+        .stdout_has(FAIL)
+        .blocked();
+    assert!(message_of(&out.stdout, "ghost").contains("could not start"));
+    assert!(ran(&repo, "announce"));
 }
