@@ -111,7 +111,7 @@ pub fn read(path: &Path) -> Result<File, String> {
 }
 
 fn time(text: &str) -> Option<SystemTime> {
-    humantime::parse_rfc3339_weak(text.trim()).ok()
+    crate::clock::parse_rfc3339(text)
 }
 
 /// Check `file` at `now`: every entry, then the required items.

@@ -86,6 +86,13 @@ pub fn now(vars: &EnvSnapshot) -> Result<SystemTime, String> {
     Now::read(vars).map(|n| n.utc.into())
 }
 
+/// An RFC 3339 time, in UTC (`Z`) or at any numeric offset (`+01:00`, as
+/// `date -Iseconds` prints it outside UTC), with or without fractional
+/// seconds; surrounding blanks are ignored. `None` when it is not one.
+pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
+    Now::parse(text).map(|n| n.utc.into())
+}
+
 /// A [`SystemTime`] as RFC 3339 in UTC, to the second.
 pub fn rfc3339(t: SystemTime) -> String {
     DateTime::<Utc>::from(t).to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -94,6 +101,45 @@ pub fn rfc3339(t: SystemTime) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn rfc3339_times_at_any_offset() {
+        let utc = parse_rfc3339("2026-03-10T09:30:00Z").unwrap();
+        for same in [
+            "2026-03-10T09:30:00+00:00",
+            "2026-03-10T10:30:00+01:00",
+            "2026-03-10T04:30:00-05:00",
+            "2026-03-10T15:00:00+05:30",
+            " 2026-03-10T09:30:00-00:00 ",
+        ] {
+            assert_eq!(parse_rfc3339(same), Some(utc), "{same}");
+        }
+        // After fractional seconds too (humantime alone would read these
+        // as UTC, or refuse the negative one).
+        assert_eq!(
+            parse_rfc3339("2026-03-10T10:30:00.5+01:00"),
+            Some(utc + Duration::from_millis(500))
+        );
+        assert_eq!(
+            parse_rfc3339("2026-03-10T04:30:00.5-05:00"),
+            Some(utc + Duration::from_millis(500))
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "+01:00",
+            "2026-03-10T10:30:00+1:00",
+            "2026-03-10T10:30:00+24:00",
+            "2026-03-10T10:30:00+01:60",
+            "2026-03-10T10:30:00Z+01:00",
+            "2026-03-10T10:30:00*01:00",
+            "2026-03-10T10:30:00+01-00",
+            "2026-03-10T10:30:00+\u{e9}:00",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+    }
 
     fn read(value: &str) -> Result<Now, String> {
         Now::read(&EnvSnapshot::from_pairs([(FAKE_VAR, value)]))

@@ -190,6 +190,9 @@ pub fn read_file(path: &Path) -> Result<BTreeMap<String, String>, String> {
         "json" => {
             let v: serde_json::Value =
                 serde_json::from_str(&text).map_err(|e| format!("not valid JSON: {e}"))?;
+            if !v.is_object() {
+                return Err("the top level is not an object of keys".to_string());
+            }
             flatten_json("", &v, &mut out);
         }
         "toml" => {
@@ -202,7 +205,12 @@ pub fn read_file(path: &Path) -> Result<BTreeMap<String, String>, String> {
             let docs = yaml_rust2::YamlLoader::load_from_str(&text)
                 .map_err(|e| format!("not valid YAML: {e}"))?;
             for d in &docs {
-                flatten_json("", &yaml_to_json(d), &mut out);
+                match d {
+                    yaml_rust2::Yaml::Hash(_) => flatten_json("", &yaml_to_json(d), &mut out),
+                    // An empty document (`---` alone).
+                    yaml_rust2::Yaml::Null => {}
+                    _ => return Err("a document is not a mapping of keys".to_string()),
+                }
             }
         }
         _ => out = parse_dotenv(&text)?,

@@ -175,7 +175,10 @@ pub fn check(
         if m.files.is_empty() {
             Outcome::fail("the manifest lists no file: a backup of nothing")
         } else if problems.is_empty() && results.len() == m.files.len() {
-            Outcome::ok(format!("{} files present and intact", m.files.len()))
+            Outcome::ok(format!(
+                "{} present and intact",
+                crate::checks::count(m.files.len(), "file")
+            ))
         } else {
             Outcome::fail(problems.join("; "))
         }
@@ -183,15 +186,15 @@ pub fn check(
         .detail("modified", modified)
         .detail("wrong_size", wrong),
     ));
-    let created = humantime::parse_rfc3339_weak(m.created_at.trim());
+    let created = crate::clock::parse_rfc3339(&m.created_at);
     rows.push(row(
         "age",
         match created {
-            Err(_) => Outcome::fail(format!(
+            None => Outcome::fail(format!(
                 "created_at {} is not an RFC 3339 time",
                 crate::sanitize::quoted(&m.created_at)
             )),
-            Ok(t) => match now.duration_since(t) {
+            Some(t) => match now.duration_since(t) {
                 Err(e) => Outcome::fail(format!(
                     "created {} in the future ({}): clock skew, or a forged manifest",
                     humantime::format_duration(Duration::from_secs(e.duration().as_secs())),

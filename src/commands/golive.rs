@@ -430,7 +430,7 @@ fn parity_evidence(path: &Path, max_age: Duration, now: std::time::SystemTime) -
         }
     };
     let time = doc["time"].as_str().unwrap_or("");
-    let Ok(at) = humantime::parse_rfc3339_weak(time) else {
+    let Some(at) = crate::clock::parse_rfc3339(time) else {
         return Outcome::fail(format!("{shown}: no valid time field ({})", quoted(time)));
     };
     let age = match now.duration_since(at) {

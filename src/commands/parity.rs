@@ -105,6 +105,18 @@ pub fn compare(
             }
         }
     }
+    // Nothing to compare is no pass (a command that printed nothing, a
+    // file of comments).
+    for (name, keys) in [source, target].into_iter().zip(&sides) {
+        if keys.is_empty() {
+            return vec![row(
+                "parity",
+                Outcome::fail(format!(
+                    "{name}: its sources gave no key: nothing to compare"
+                )),
+            )];
+        }
+    }
     // Secret values never show; mask them wherever else they appear.
     for keys in &sides {
         for (k, v) in keys {

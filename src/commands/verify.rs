@@ -100,8 +100,7 @@ pub fn parse_time(text: &str) -> Result<f64, String> {
     {
         return Ok(secs);
     }
-    humantime::parse_rfc3339_weak(text.trim())
-        .ok()
+    crate::clock::parse_rfc3339(text)
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map(|d| d.as_secs_f64())
         .ok_or_else(|| {

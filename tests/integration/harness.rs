@@ -914,6 +914,19 @@ pub fn is_root() -> bool {
         .unwrap_or(false)
 }
 
+/// The digest `sha256sum` prints for `path`.
+pub fn sha256sum(path: &Path) -> String {
+    let out = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("run sha256sum");
+    assert!(out.status.success(), "sha256sum {}", path.display());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let digest = text.split_whitespace().next().unwrap_or("").to_string();
+    assert_eq!(digest.len(), 64, "sha256sum printed {text:?}");
+    digest
+}
+
 /// stdout of a `--format json` run, parsed.
 pub fn json_of(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {

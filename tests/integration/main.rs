@@ -3,17 +3,20 @@
 
 mod harness;
 
+mod backup;
 mod ci;
 mod cli;
 mod config;
 mod evidence;
 mod freeze;
 mod gates;
+mod golive;
 mod hardening;
 mod health;
 mod notify;
 mod output;
 mod pack;
+mod parity;
 mod predeploy;
 mod readme;
 mod report;
