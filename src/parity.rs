@@ -117,6 +117,12 @@ pub fn parse_dotenv(text: &str) -> Result<BTreeMap<String, String>, String> {
             ));
         }
         let v = v.trim();
+        // An unquoted value ends where a ` #` comment starts.
+        let v = if v.starts_with(['"', '\'']) {
+            v
+        } else {
+            v.find(" #").map_or(v, |i| v[..i].trim_end())
+        };
         let v = v
             .strip_prefix('"')
             .and_then(|x| x.strip_suffix('"'))
@@ -170,7 +176,15 @@ fn yaml_to_json(y: &yaml_rust2::Yaml) -> serde_json::Value {
         Yaml::Array(a) => serde_json::Value::Array(a.iter().map(yaml_to_json).collect()),
         Yaml::String(s) => serde_json::Value::String(s.clone()),
         Yaml::Integer(i) => serde_json::Value::from(*i),
-        Yaml::Real(r) => serde_json::Value::String(r.clone()),
+        // As JSON and TOML read them: `1.50` is 1.5.
+        Yaml::Real(r) => r
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map_or_else(
+                || serde_json::Value::String(r.clone()),
+                serde_json::Value::Number,
+            ),
         Yaml::Boolean(b) => serde_json::Value::Bool(*b),
         _ => serde_json::Value::Null,
     }
@@ -347,8 +361,12 @@ mod tests {
 
     #[test]
     fn dotenv_lines() {
-        let m = parse_dotenv("# c\nexport A=1\nB = \"two words\"\nC='x'\n\n").unwrap();
-        assert_eq!(m, map(&[("A", "1"), ("B", "two words"), ("C", "x")]));
+        let m =
+            parse_dotenv("# c\nexport A=1 # one\nB = \"two # words\"\nC='x'\nD=a#b\n\n").unwrap();
+        assert_eq!(
+            m,
+            map(&[("A", "1"), ("B", "two # words"), ("C", "x"), ("D", "a#b")])
+        );
         assert!(parse_dotenv("oops").unwrap_err().contains("line 1"));
     }
 
@@ -394,17 +412,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
             dir.path().join("a.json"),
-            r#"{"db":{"host":"h","port":5432},"list":[1,2]}"#,
+            r#"{"db":{"host":"h","port":5432},"list":[1,2],"ratio":1.5}"#,
         )
         .unwrap();
         std::fs::write(
             dir.path().join("b.yaml"),
-            "db:\n  host: h\n  port: 5432\nlist: [1, 2]\n",
+            "db:\n  host: h\n  port: 5432\nlist: [1, 2]\nratio: 1.50\n",
         )
         .unwrap();
         std::fs::write(
             dir.path().join("c.toml"),
-            "list = [1, 2]\n[db]\nhost = \"h\"\nport = 5432\n",
+            "list = [1, 2]\nratio = 1.5\n[db]\nhost = \"h\"\nport = 5432\n",
         )
         .unwrap();
         let want = map(&[
@@ -412,6 +430,7 @@ mod tests {
             ("db.port", "5432"),
             ("list.0", "1"),
             ("list.1", "2"),
+            ("ratio", "1.5"),
         ]);
         for f in ["a.json", "b.yaml", "c.toml"] {
             assert_eq!(read_file(&dir.path().join(f)).unwrap(), want, "{f}");

@@ -54,6 +54,24 @@ pub fn quoted(s: &str) -> String {
     format!("\"{}\"", capped(s, ECHO_MAX))
 }
 
+/// A command's arguments as a shell would read them back: an argument
+/// with a space, a quote or another special character is single-quoted.
+pub fn shell_line(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            let plain = !a.is_empty()
+                && a.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%^{}".contains(&b));
+            if plain {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// Whether `s` shows nothing: empty, white space, or only characters that
 /// are invisible (zero-width spaces and joiners, the byte order mark, soft
 /// hyphens). Such a value is not "set".
@@ -96,6 +114,25 @@ fn push_escaped(out: &mut String, c: char) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shell_lines_quote_what_a_shell_would_split() {
+        let argv: Vec<String> = [
+            "pytest",
+            "-q",
+            "tests/smoke x.py",
+            "it's",
+            "",
+            "--env={env}",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            shell_line(&argv),
+            "pytest -q 'tests/smoke x.py' 'it'\\''s' '' --env={env}"
+        );
+    }
 
     #[test]
     fn plain_ascii_is_unchanged() {

@@ -279,7 +279,10 @@ fn verify(zip: &std::path::Path) -> Report {
             }
         }
         if problems.is_empty() {
-            Outcome::ok(format!("{} files present and intact", v.checked))
+            Outcome::ok(format!(
+                "{} present and intact",
+                crate::checks::count(v.checked, "file")
+            ))
         } else {
             Outcome::fail(problems.join("; "))
         }

@@ -236,7 +236,7 @@ fn plan(args: &Args, config: &Config, root: &Path) -> Vec<Planned> {
     out.push(match &g.blockers {
         Some(cmd) => Planned {
             id: "blockers".into(),
-            shown: cmd.join(" "),
+            shown: crate::sanitize::shell_line(cmd),
             check: Check::Blockers(cmd.clone()),
         },
         None => Planned {
@@ -251,7 +251,7 @@ fn plan(args: &Args, config: &Config, root: &Path) -> Vec<Planned> {
     for it in &g.items {
         out.push(Planned {
             id: it.name.clone(),
-            shown: it.run.join(" "),
+            shown: crate::sanitize::shell_line(&it.run),
             check: Check::Command(it.run.clone(), it.timeout),
         });
     }

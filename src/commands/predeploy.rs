@@ -725,7 +725,7 @@ impl Run<'_> {
                     .map_or("success".to_string(), |f| format!("failed ({f})"))
             ));
             let record = Ran {
-                command: argv.join(" "),
+                command: crate::sanitize::shell_line(&argv),
                 started,
                 elapsed,
                 exit_code: ran.end.code(),

@@ -171,9 +171,9 @@ fn a_dry_run_shows_every_item_in_order_and_runs_nothing() {
          {pack} DRY-RUN release-sentinel pack --env prod --version v1.0.0 |\n\
          {backup} DRY-RUN release-sentinel backup verify {manifest} |\n\
          {parity} DRY-RUN check {EVIDENCE}: no critical drift, at most 1day old |\n\
-         {blockers} DRY-RUN sh -c {BLOCKERS} |\n\
-         {smoke} DRY-RUN sh -c touch \"$OUT/smoke.ran\"; exit 0 |\n\
-         {announce} DRY-RUN sh -c touch \"$OUT/announce.ran\" |\n\
+         {blockers} DRY-RUN sh -c '{BLOCKERS}' |\n\
+         {smoke} DRY-RUN sh -c 'touch \"$OUT/smoke.ran\"; exit 0' |\n\
+         {announce} DRY-RUN sh -c 'touch \"$OUT/announce.ran\"' |\n\
          \n{dash}\n| go_live                   | OK   | GO_LIVE=DRY-RUN |\n{dash}\n{DRY_RUN}",
         eq = rule("="),
         dash = rule("-"),
