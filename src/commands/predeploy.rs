@@ -509,6 +509,22 @@ impl Run<'_> {
         }
     }
 
+    /// A step whose setting is missing: its evidence file says so, and it
+    /// fails.
+    fn unconfigured(
+        &self,
+        file: &str,
+        mut m: serde_json::Map<String, Value>,
+        key: &str,
+        what: &str,
+    ) -> Result<Outcome, Error> {
+        let outcome = self.not_configured(key, what);
+        m.insert("result".into(), json!("fail"));
+        m.insert("problems".into(), json!([outcome.message]));
+        self.write_json(file, Value::Object(m))?;
+        Ok(outcome)
+    }
+
     fn not_configured(&self, key: &str, what: &str) -> Outcome {
         Outcome::fail(format!(
             "not configured: set predeploy.{key} in {} ({what}); a step that cannot run does not pass",
@@ -519,13 +535,7 @@ impl Run<'_> {
     fn approvals(&mut self, file: &str) -> Result<Outcome, Error> {
         let mut m = self.head("intake-validation");
         let Some(path) = &self.p.approvals else {
-            m.insert("result".into(), json!("fail"));
-            m.insert(
-                "problems".into(),
-                json!(["no approvals file is configured (predeploy.approvals)"]),
-            );
-            self.write_json(file, Value::Object(m))?;
-            return Ok(self.not_configured("approvals", "the approvals file"));
+            return self.unconfigured(file, m, "approvals", "the approvals file");
         };
         m.insert("approvals_file".into(), json!(path));
         m.insert("required".into(), json!(self.p.require));
@@ -792,9 +802,7 @@ impl Run<'_> {
     fn smoke(&mut self, file: &str) -> Result<Outcome, Error> {
         let mut m = self.head("staging-test-results");
         if self.p.smoke.is_empty() {
-            m.insert("result".into(), json!("fail"));
-            self.write_json(file, Value::Object(m))?;
-            return Ok(self.not_configured("smoke", "the smoke test command"));
+            return self.unconfigured(file, m, "smoke", "the smoke test command");
         }
         let junit = match &self.p.smoke_junit {
             Some(j) => match self.expand(std::slice::from_ref(j), None) {
@@ -865,9 +873,7 @@ impl Run<'_> {
     fn rollback(&mut self, file: &str) -> Result<Outcome, Error> {
         let mut m = self.head("rollback-verification");
         if self.p.rollback.is_empty() {
-            m.insert("result".into(), json!("fail"));
-            self.write_json(file, Value::Object(m))?;
-            return Ok(self.not_configured("rollback", "the rollback rehearsal command"));
+            return self.unconfigured(file, m, "rollback", "the rollback rehearsal command");
         }
         let previous = match &self.ws.repo {
             Ok(repo) => {

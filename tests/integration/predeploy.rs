@@ -769,3 +769,22 @@ fn evidence_of_a_predeploy_run_can_be_rechecked() {
     let record = read_json(&dir.join("record.json"));
     assert_eq!(record["kind"], "predeploy", "{record:#}");
 }
+
+#[test]
+fn a_step_that_is_not_configured_fails_and_says_which_key_to_set() {
+    let repo = protocol_repo("");
+    let text = config("").replace(
+        "deploy = [\"./scripts/deploy.sh\", \"{env}\", \"{version}\"]\n",
+        "",
+    );
+    assert!(!text.contains("deploy.sh"));
+    repo.write("release-sentinel.toml", &text);
+    repo.commit_all("no deploy");
+    predeploy(&repo)
+        .arg("--yes")
+        .stdout_has("| deploy_rehearsal          | FAIL | not configured: set predeploy.deploy in ")
+        .stdout_has("| smoke_tests               | SKIP | not run: halted at deploy_rehearsal |")
+        .blocked();
+    let log = std::fs::read_to_string(out_dir(&repo).join("staging-deployment-run.log")).unwrap();
+    assert!(log.contains("predeploy.deploy"), "{log}");
+}
