@@ -3,6 +3,7 @@
 //! The library never draws anything itself.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 /// Receives progress events; implemented by the front end.
 pub trait Observer: Send + Sync {
@@ -16,8 +17,9 @@ pub trait Observer: Send + Sync {
     /// already scrubbed; shown as it comes, on stderr.
     fn say(&self, _line: &str) {}
 
-    /// A yes/no question; `None` when nobody can answer (no terminal).
-    fn ask(&self, _question: &str) -> Option<bool> {
+    /// A yes/no question; `None` when nobody can answer (no terminal) or
+    /// `stop` was set (SIGINT) before an answer came.
+    fn ask(&self, _question: &str, _stop: &AtomicBool) -> Option<bool> {
         None
     }
 }
@@ -61,9 +63,10 @@ impl Progress {
         }
     }
 
-    /// The answer to `question`; `None` when nobody can answer.
-    pub fn ask(&self, question: &str) -> Option<bool> {
-        self.0.as_ref().and_then(|o| o.ask(question))
+    /// The answer to `question`; `None` when nobody can answer, or when
+    /// `stop` is set first.
+    pub fn ask(&self, question: &str, stop: &AtomicBool) -> Option<bool> {
+        self.0.as_ref().and_then(|o| o.ask(question, stop))
     }
 }
 

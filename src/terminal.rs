@@ -159,7 +159,7 @@ impl release_sentinel::progress::Observer for Front {
         }
     }
 
-    fn ask(&self, question: &str) -> Option<bool> {
+    fn ask(&self, question: &str, stop: &AtomicBool) -> Option<bool> {
         if !self.interactive {
             return None;
         }
@@ -167,11 +167,30 @@ impl release_sentinel::progress::Observer for Front {
         let _ = write!(err, "{} ", release_sentinel::sanitize::ascii(question));
         let _ = err.flush();
         drop(err);
-        let mut answer = String::new();
-        std::io::stdin().read_line(&mut answer).ok()?;
-        Some(matches!(
-            answer.trim().to_ascii_lowercase().as_str(),
-            "y" | "yes"
-        ))
+        // The read on a thread of its own: SIGINT does not interrupt a
+        // read, and a person pressing Ctrl-C at the question means stop.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut answer = String::new();
+            let read = std::io::stdin().read_line(&mut answer).map(|_| answer);
+            let _ = tx.send(read);
+        });
+        loop {
+            match rx.recv_timeout(Duration::from_millis(50)) {
+                Ok(Ok(answer)) => {
+                    return Some(matches!(
+                        answer.trim().to_ascii_lowercase().as_str(),
+                        "y" | "yes"
+                    ));
+                }
+                Ok(Err(_)) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return None,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    if stop.load(Ordering::SeqCst) {
+                        let _ = writeln!(std::io::stderr());
+                        return None;
+                    }
+                }
+            }
+        }
     }
 }

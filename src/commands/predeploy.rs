@@ -661,8 +661,12 @@ impl Run<'_> {
             self.say(&format!("{question} yes (--yes)"));
             return true;
         }
-        match self.cx.progress.ask(question) {
+        match self.cx.progress.ask(question, &self.stop) {
             Some(answer) => answer,
+            None if self.stop.load(Ordering::SeqCst) => {
+                self.say(&format!("{question} no (interrupted)"));
+                false
+            }
             None => {
                 self.say(&format!(
                     "{question} no (no terminal to answer on; pass --yes to answer yes)"

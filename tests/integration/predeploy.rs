@@ -788,3 +788,69 @@ fn a_step_that_is_not_configured_fails_and_says_which_key_to_set() {
     let log = std::fs::read_to_string(out_dir(&repo).join("staging-deployment-run.log")).unwrap();
     assert!(log.contains("predeploy.deploy"), "{log}");
 }
+
+/// The pid of the release-sentinel process whose arguments hold `marker`.
+fn pid_with(marker: &str) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let args: Vec<&[u8]> = cmd.split(|b| *b == 0).collect();
+        let is_ours = args
+            .first()
+            .is_some_and(|a| a.ends_with(b"release-sentinel"));
+        (is_ours && args.contains(&marker.as_bytes())).then_some(pid)
+    })
+}
+
+#[test]
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "needs util-linux `script` (Linux only)"
+)]
+fn sigint_at_a_question_stops_the_run_without_an_answer() {
+    let repo = protocol_repo("");
+    let out = repo.scratch().join("evidence-at-the-question");
+    let marker = out.display().to_string();
+    let line = format!("'{BIN}' predeploy --env staging --version v1.1.0 --out '{marker}'");
+    // stdin stays open and says nothing: the question waits.
+    let mut child = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .current_dir(&repo.path)
+        .env_clear()
+        .envs(base_env())
+        .env("OUT", repo.scratch())
+        .env("CI_FAKE_UTC", NOW)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("util-linux `script` must be installed (apt-get install -y bsdutils)");
+    let _stdin = child.stdin.take();
+    // The package is written just before the question is asked.
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    let pid = loop {
+        if out.join("PRE-DEPLOYMENT-PACKAGE.zip").exists()
+            && let Some(pid) = pid_with(&marker)
+        {
+            break pid;
+        }
+        assert!(std::time::Instant::now() < until, "the question never came");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(signal(pid, "INT"), "kill -INT {pid}");
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while child.try_wait().expect("try_wait").is_none() {
+        if std::time::Instant::now() > until {
+            let _ = child.kill();
+            signal(pid, "KILL");
+            panic!("predeploy still waited for an answer 10 s after SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let shown = child.wait_with_output().expect("script's output");
+    let text = String::from_utf8_lossy(&shown.stdout).replace("\r\n", "\n");
+    assert!(text.contains("no (interrupted)"), "{text}");
+    let m = read_json(&out.join("pre-deployment-manifest.json"));
+    assert_eq!(m["status"], "interrupted", "{m:#}");
+}
