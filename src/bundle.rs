@@ -193,7 +193,7 @@ pub fn build(
     std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     let file_name = format!("{name}-v{}.zip", version.trim_start_matches('v'));
     let zip_path = out.join(&file_name);
-    let (sha256, size, manifest) = write_zip(entries, version, unix, &zip_path, threads)?;
+    let (sha256, size, manifest) = write_zip(entries, version, unix, &zip_path, threads, true)?;
     let checksum_file = out.join(format!("{file_name}.sha256"));
     crate::fsutil::write_atomic(
         &checksum_file,
@@ -226,14 +226,15 @@ pub fn build(
 }
 
 /// The reproducible zip alone: `entries` with `MANIFEST.json` first, at
-/// `zip_path` (written under a temporary name, then renamed). Returns its
-/// SHA-256, its size and the manifest.
+/// `zip_path` (written under a temporary name, flushed to disk when `flush`
+/// says so, then renamed). Returns its SHA-256, its size and the manifest.
 pub fn write_zip(
     entries: &[Entry],
     version: &str,
     unix: u64,
     zip_path: &Path,
     threads: usize,
+    flush: bool,
 ) -> Result<(String, u64, Manifest), String> {
     let out = zip_path.parent().unwrap_or(Path::new("."));
     let file_name = zip_path
@@ -291,7 +292,9 @@ pub fn write_zip(
         }
         let mut w = zip.finish().map_err(|e| e.to_string())?;
         w.flush().map_err(|e| e.to_string())?;
-        w.get_ref().sync_all().map_err(|e| e.to_string())?;
+        if flush {
+            w.get_ref().sync_all().map_err(|e| e.to_string())?;
+        }
     }
     let sha256 = sha256_file(tmp.path()).map_err(|e| e.to_string())?;
     let size = std::fs::metadata(tmp.path())

@@ -117,7 +117,9 @@ impl Captured {
     }
 }
 
-fn reader(mut pipe: impl Read + Send + 'static) -> Arc<Mutex<Captured>> {
+/// A thread keeping the end of `pipe`; it drops `done` when the pipe is
+/// closed and everything read is kept.
+fn reader(mut pipe: impl Read + Send + 'static, done: mpsc::Sender<()>) -> Arc<Mutex<Captured>> {
     let out = Arc::new(Mutex::new(Captured::default()));
     let shared = Arc::clone(&out);
     std::thread::spawn(move || {
@@ -131,6 +133,7 @@ fn reader(mut pipe: impl Read + Send + 'static) -> Arc<Mutex<Captured>> {
                     .push(&buf[..n]),
             }
         }
+        drop(done);
     });
     out
 }
@@ -178,8 +181,19 @@ pub fn run(
         }
     };
     let pgid = Pid::from_child(&child);
-    let out = child.stdout.take().map(reader).unwrap_or_default();
-    let err = child.stderr.take().map(reader).unwrap_or_default();
+    // Nothing is ever sent: the channel disconnects when both readers are done.
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    let out = child
+        .stdout
+        .take()
+        .map(|p| reader(p, done_tx.clone()))
+        .unwrap_or_default();
+    let err = child
+        .stderr
+        .take()
+        .map(|p| reader(p, done_tx.clone()))
+        .unwrap_or_default();
+    drop(done_tx);
     let (tx, rx) = mpsc::channel::<std::io::Result<ExitStatus>>();
     std::thread::spawn(move || {
         let _ = tx.send(child.wait());
@@ -213,12 +227,8 @@ pub fn run(
     };
     // Whatever the step left behind in its group goes with it.
     signal_group(pgid, Signal::KILL);
-    let drain_until = Instant::now() + DRAIN;
-    while Instant::now() < drain_until
-        && (Arc::strong_count(&out) > 1 || Arc::strong_count(&err) > 1)
-    {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    // Woken the moment the readers are done, not on a polling tick.
+    let _ = done_rx.recv_timeout(DRAIN);
     let take = |c: &Arc<Mutex<Captured>>| c.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let end = match (forced, status) {
         (Some(f), _) => f,

@@ -19,9 +19,12 @@
 //! manifest is rewritten after every step, so after a halt, an interrupt
 //! or a kill it lists what was written (size, SHA-256) and what is
 //! missing. Every file is written whole (temporary name, then rename) and
-//! every text scrubbed of secrets. The two prompts ask only when a person
-//! can answer (stdin and stderr are terminals); `--yes` answers for CI;
-//! otherwise the answer is no, and the run halts.
+//! every text scrubbed of secrets; the files are flushed to disk together
+//! when the run ends, halted or not (one flush for the lot rather than one
+//! per write: the manifest alone is written up to ten times). The two
+//! prompts ask only when a person can answer (stdin and stderr are
+//! terminals); `--yes` answers for CI; otherwise the answer is no, and the
+//! run halts.
 //!
 //! Deliberately not done: the protocol's `[GUIDELINE]` steps (test data,
 //! observability baseline, runbooks, checklist updates) are people's work.
@@ -387,6 +390,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     let interrupted = r.stop.load(Ordering::SeqCst);
     report.interrupted = Some(interrupted);
     r.write_manifest(&report.rows, halted)?;
+    r.flush()?;
     if halted.is_none() && !interrupted {
         r.say("[PROTOCOL COMPLETE] - Pre-deployment readiness approved. Ready for Protocol 11 (Production Deployment).");
     } else {
@@ -429,11 +433,26 @@ impl Run<'_> {
         self.write_manifest(&[], None)
     }
 
-    /// Write an evidence file whole, scrubbed.
+    /// Write an evidence file whole, scrubbed; [`Run::flush`] puts it on
+    /// disk.
     fn write(&self, name: &str, text: &str) -> Result<(), Error> {
         let clean = self.cx.scrubber.scrub(text);
-        crate::fsutil::write_atomic(&self.path(name), clean.as_bytes()).map_err(|e| Error::Write {
+        crate::fsutil::write_whole(&self.path(name), clean.as_bytes()).map_err(|e| Error::Write {
             what: self.path(name).display().to_string(),
+            source: e,
+        })
+    }
+
+    /// Flush the evidence files and the manifest to disk, all at once.
+    fn flush(&self) -> Result<(), Error> {
+        let paths: Vec<PathBuf> = STEPS
+            .iter()
+            .map(|s| s.file)
+            .chain([MANIFEST])
+            .map(|name| self.path(name))
+            .collect();
+        crate::fsutil::sync(&paths).map_err(|e| Error::Write {
+            what: format!("the evidence to {}", self.out.display()),
             source: e,
         })
     }
@@ -981,6 +1000,7 @@ impl Run<'_> {
             unix,
             &self.path(PACKAGE),
             crate::par::threads(4),
+            false, // flushed with the rest of the evidence at the end
         ) {
             Ok((sha, size, manifest)) => {
                 self.say(&format!(
