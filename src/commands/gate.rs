@@ -113,22 +113,37 @@ fn judge(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Report {
     report.strict = Some(strict);
     report.rows = rows;
     report.interrupted = Some(stop.load(Ordering::SeqCst));
-    // Tell people about a release the gate stopped, when configured.
-    let event = match report.verdict() {
+    // Tell people about a release the gate stopped, and about a freeze
+    // overridden (the exception is recorded where people see it), when
+    // configured.
+    let mut events: Vec<(&str, String)> = Vec::new();
+    let stopped = match report.verdict() {
         Verdict::Blocked if report.interrupted != Some(true) => Some("gate.blocked"),
         Verdict::Critical => Some("gate.critical"),
         _ => None,
     };
-    if let Some(event) = event {
+    if let Some(event) = stopped {
         let failed: Vec<String> = report
             .rows
             .iter()
             .filter(|r| r.counts() && !r.status().passed_in(strict))
             .map(|r| format!("{} ({})", r.id, r.outcome.message))
             .collect();
-        let reason = crate::checks::list_some(&failed, 2);
+        events.push((event, crate::checks::list_some(&failed, 2)));
+    }
+    if let Some(row) = report.rows.iter().find(|r| {
+        r.id == "deploy_window"
+            && r.outcome
+                .details
+                .get("override")
+                .and_then(|o| o.get("accepted"))
+                == Some(&serde_json::Value::Bool(true))
+    }) {
+        events.push(("gate.freeze_override", row.outcome.message.clone()));
+    }
+    let proxies = crate::http::Proxies::from_env(cx.vars);
+    for (event, reason) in events {
         let message = super::verify::message(config, &report, event, &reason, None);
-        let proxies = crate::http::Proxies::from_env(cx.vars);
         report.rows.extend(crate::notify::deliver_all(
             &config.notify,
             &message,

@@ -64,6 +64,10 @@ pub const EVENTS: &[(&str, &str)] = &[
         "{app} release {version} to {env}: the release gate found a critical health check: {reason}.",
     ),
     (
+        "gate.freeze_override",
+        "{app} release {version} to {env} goes ahead during a deploy freeze: {reason}.",
+    ),
+    (
         "verify.healthy",
         "{app} release {version} on {env} verified HEALTHY ({reason}).",
     ),

@@ -5,7 +5,9 @@
 
 use serde_json::Value;
 
-use crate::harness::{Repo, Sentinel, json_check, json_of, message_of, row};
+use crate::harness::{
+    Repo, Sentinel, json_check, json_of, message_of, row, webhook_receiver, whsec,
+};
 
 const FAKE: &str = "CI_FAKE_UTC";
 
@@ -246,6 +248,39 @@ fn an_override_with_a_reason_warns_and_the_reason_goes_everywhere() {
             .stdout_has("INC-4711")
             .safe();
     }
+}
+
+#[test]
+fn an_overridden_freeze_is_announced_with_its_reason() {
+    let hook = webhook_receiver(crate::notify::KEY);
+    let repo = Repo::with_config(&format!(
+        "{WEEKEND}\n[notify]\napp = \"ARIS3\"\n\n[[notify.webhook]]\nname = \"audit\"\n\
+         url = \"${{AUDIT_WEBHOOK_URL}}\"\nsecret = \"${{AUDIT_WEBHOOK_SECRET}}\"\n"
+    ));
+    let reason = "INC-4711: payments down";
+    at(&repo, "2026-12-05T12:00:00Z")
+        .env("RS_FREEZE_OVERRIDE", reason)
+        .env("AUDIT_WEBHOOK_URL", hook.url("/hooks/audit"))
+        .env("AUDIT_WEBHOOK_SECRET", whsec(crate::notify::KEY))
+        .stdout_has(row("deploy_window", "WARN"))
+        .stdout_has(row("notify:audit", "OK"))
+        .safe();
+    let seen = hook.wait_for(1);
+    let body: Value = serde_json::from_slice(&seen[0].body).expect("a JSON body");
+    assert_eq!(body["type"], "gate.freeze_override", "{body:#}");
+    let text = body["data"]["text"].as_str().unwrap_or_default();
+    assert!(
+        text.starts_with("ARIS3 release v1.2.3 to prod goes ahead during a deploy freeze: ")
+            && text.contains(reason),
+        "{text}"
+    );
+    // Outside a freeze, nothing to announce.
+    at(&repo, "2026-12-08T09:30:00Z")
+        .env("AUDIT_WEBHOOK_URL", hook.url("/hooks/audit"))
+        .env("AUDIT_WEBHOOK_SECRET", whsec(crate::notify::KEY))
+        .stdout_lacks("notify:audit")
+        .safe();
+    assert_eq!(hook.requests().len(), 1);
 }
 
 #[test]
