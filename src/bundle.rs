@@ -393,6 +393,20 @@ pub fn verify(zip_path: &Path) -> Verified {
             return v;
         }
     };
+    // The archive reader keeps one entry per name: a name held twice
+    // (the copy a check reads need not be the one an unzip leaves) is
+    // found in the central directory itself.
+    if archive.has_duplicate_names() {
+        let twice = names_held_twice(zip_path, archive.central_directory_start());
+        if twice.is_empty() {
+            v.unsafe_entries
+                .push(("?".into(), "a name the archive holds twice".into()));
+        }
+        for n in twice {
+            v.unsafe_entries
+                .push((n, "a name the archive holds twice".into()));
+        }
+    }
     // Every entry's name and kind first, and what each declares.
     let mut declared: BTreeMap<String, usize> = BTreeMap::new();
     let mut total: u64 = 0;
@@ -497,6 +511,35 @@ pub fn verify(zip_path: &Path) -> Verified {
         }
     }
     v
+}
+
+/// The names that the central directory of the zip at `path`, which
+/// starts at `start`, holds more than once. Reads header after header
+/// until one does not start with the central header's signature (or the
+/// file ends), so it is bounded by the file's size.
+fn names_held_twice(path: &Path, start: u64) -> Vec<String> {
+    let Ok(file) = File::open(path) else {
+        return Vec::new();
+    };
+    let mut r = BufReader::new(file);
+    if r.seek(std::io::SeekFrom::Start(start)).is_err() {
+        return Vec::new();
+    }
+    let mut seen: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
+    let mut head = [0u8; 46];
+    while r.read_exact(&mut head).is_ok() && head[..4] == *b"PK\x01\x02" {
+        let field = |at: usize| u16::from_le_bytes([head[at], head[at + 1]]);
+        let (name_len, skip) = (field(28), i64::from(field(30)) + i64::from(field(32)));
+        let mut name = vec![0u8; usize::from(name_len)];
+        if r.read_exact(&mut name).is_err() || r.seek_relative(skip).is_err() {
+            break;
+        }
+        *seen.entry(name).or_default() += 1;
+    }
+    seen.into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(name, _)| String::from_utf8_lossy(&name).into_owned())
+        .collect()
 }
 
 /// Read entry `i`, at most `cap` bytes: its bytes (kept up to 64 MiB), its

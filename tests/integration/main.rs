@@ -15,4 +15,5 @@ mod readme;
 mod report;
 mod secrets;
 mod tags;
+mod toolkit;
 mod workflows;
