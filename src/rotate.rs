@@ -11,8 +11,10 @@
 //! [`LOCK_FILE`] in the folder) keeps two runs from racing; a file that
 //! vanishes during the run is not an error.
 
+use std::ffi::CString;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, openat, statat};
 use rustix::io::Errno;
@@ -47,32 +49,49 @@ fn dir_flags() -> OFlags {
     OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW
 }
 
+/// A folder still to list: its path, and its parent's handle and its name
+/// (none for the root).
+type Pending = (String, Option<(Rc<OwnedFd>, CString)>);
+
 /// Walk `root` (an open directory on device `dev`).
+///
+/// A folder is opened (relative to its parent's handle, shared by its
+/// siblings) only when its turn comes, so the handles open at once are
+/// those of the folders on the way down, not one per folder waiting: a
+/// wide tree does not run out of file descriptors.
 #[allow(clippy::unnecessary_cast)] // `stat` field widths differ by platform
 pub fn scan(root: &OwnedFd, dev: u64) -> Scan {
     let mut out = Scan::default();
-    let mut stack: Vec<(String, Option<OwnedFd>)> = vec![(String::new(), None)];
-    while let Some((rel, fd)) = stack.pop() {
-        let owned;
-        let dirfd = match &fd {
-            Some(f) => f,
-            None => {
-                owned = match rustix::io::dup(root) {
-                    Ok(f) => f,
-                    Err(e) => {
-                        out.unreadable.push(format!(".: {e}"));
-                        continue;
-                    }
-                };
-                &owned
-            }
-        };
-        let Ok(mut listing) = Dir::read_from(dirfd) else {
-            out.unreadable.push(if rel.is_empty() {
-                ".".into()
+    let mut stack: Vec<Pending> = vec![(String::new(), None)];
+    while let Some((rel, from)) = stack.pop() {
+        let shown = || {
+            if rel.is_empty() {
+                ".".to_string()
             } else {
                 rel.clone()
-            });
+            }
+        };
+        let opened = match &from {
+            None => rustix::io::dup(root),
+            Some((parent, name)) => openat(&**parent, name.as_c_str(), dir_flags(), Mode::empty()),
+        };
+        drop(from);
+        let dirfd = match opened {
+            Ok(fd) => Rc::new(fd),
+            Err(Errno::NOENT) => continue, // vanished meanwhile
+            Err(e) => {
+                out.unreadable.push(format!("{}: {e}", shown()));
+                continue;
+            }
+        };
+        // A folder mounted over since it was listed is not entered either.
+        if !rel.is_empty() && rustix::fs::fstat(&*dirfd).map_or(true, |st| st.st_dev as u64 != dev)
+        {
+            out.mounts += 1;
+            continue;
+        }
+        let Ok(mut listing) = Dir::read_from(&*dirfd) else {
+            out.unreadable.push(shown());
             continue;
         };
         while let Some(Ok(entry)) = listing.read() {
@@ -82,11 +101,11 @@ pub fn scan(root: &OwnedFd, dev: u64) -> Scan {
             }
             let name_str = String::from_utf8_lossy(name).into_owned();
             let path = if rel.is_empty() {
-                name_str.clone()
+                name_str
             } else {
                 format!("{rel}/{name_str}")
             };
-            let Ok(st) = statat(dirfd, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW) else {
+            let Ok(st) = statat(&*dirfd, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW) else {
                 continue; // vanished meanwhile
             };
             match FileType::from_raw_mode(st.st_mode as _) {
@@ -96,10 +115,8 @@ pub fn scan(root: &OwnedFd, dev: u64) -> Scan {
                         out.mounts += 1;
                         continue;
                     }
-                    match openat(dirfd, entry.file_name(), dir_flags(), Mode::empty()) {
-                        Ok(sub) => stack.push((path, Some(sub))),
-                        Err(_) => out.unreadable.push(path),
-                    }
+                    let name = entry.file_name().to_owned();
+                    stack.push((path, Some((Rc::clone(&dirfd), name))));
                 }
                 FileType::RegularFile => out.files.push(Found {
                     path,
