@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::harness::{
-    BIN, Reaper, Repo, Sentinel, base_env, context, json_check, json_of, message_of, row,
+    BIN, Reaper, Repo, Sentinel, base_env, context, health_url, json_check, json_of, message_of,
+    row, toml_str,
 };
 
 /// The Debian packages the toolkit's tests use.
@@ -1195,4 +1196,422 @@ fn rotate_walks_a_wide_tree_under_a_low_limit_of_open_files() {
         .safe();
     assert!(message_of(&out.stdout, "scan").contains("1200 files"));
     assert!(snapshot(&dir).is_empty());
+}
+
+// --------------------------------------------------------------- freshness
+
+const FRESH_OK: &str = "| freshness                 | OK   | FRESHNESS=OK |";
+const FRESH_FAIL: &str = "| freshness                 | FAIL | FRESHNESS=FAIL |";
+
+fn fresh_repo(tasks: &str) -> Repo {
+    let repo = Repo::new();
+    repo.write(".gitignore", "artifacts/\n");
+    repo.config(tasks);
+    repo
+}
+
+fn task(name: &str, artifact: &str, max_age: &str) -> String {
+    format!(
+        "[[freshness.tasks]]\nname = {}\nartifact = {}\nmax_age = {}\n",
+        toml_str(name),
+        toml_str(artifact),
+        toml_str(max_age)
+    )
+}
+
+#[test]
+fn freshness_reports_fresh_stale_missing_and_a_file_from_the_future() {
+    let repo = fresh_repo(
+        &[
+            task("backup", "artifacts/backup.tar", "7d"),
+            task("metrics", "artifacts/metrics.json", "36h"),
+            task("skewed", "artifacts/skewed.json", "1h"),
+            task("gone", "artifacts/gone.json", "1h"),
+        ]
+        .concat(),
+    );
+    repo.write("artifacts/backup.tar", "b");
+    repo.write("artifacts/metrics.json", "m");
+    repo.write("artifacts/skewed.json", "s");
+    touch(&repo.path, "2 hours ago", &["artifacts/backup.tar"]);
+    touch(&repo.path, "3 days ago", &["artifacts/metrics.json"]);
+    touch(&repo.path, "2 hours", &["artifacts/skewed.json"]);
+    let out = Sentinel::new()
+        .dir(&repo.path)
+        .arg("freshness")
+        .stdout_has(row("task:backup", "OK"))
+        .stdout_has(row("task:metrics", "FAIL"))
+        .stdout_has(row("task:skewed", "FAIL"))
+        .stdout_has(row("task:gone", "FAIL"))
+        .stdout_has(FRESH_FAIL)
+        .blocked();
+    let m = message_of(&out.stdout, "task:backup");
+    assert!(
+        m.starts_with("FRESH: artifacts/backup.tar is 2h00m old"),
+        "{m}"
+    );
+    let m = message_of(&out.stdout, "task:metrics");
+    assert!(
+        m.starts_with("STALE: artifacts/metrics.json is 3d00h old; max age 1d12h"),
+        "{m}"
+    );
+    let m = message_of(&out.stdout, "task:skewed");
+    assert!(
+        m.starts_with("STALE: artifacts/skewed.json is dated 1h59m in the future"),
+        "{m}"
+    );
+    let m = message_of(&out.stdout, "task:gone");
+    assert_eq!(m, "MISSING: nothing at artifacts/gone.json");
+    // All fresh: exit 0.
+    touch(
+        &repo.path,
+        "10 minutes ago",
+        &["artifacts/metrics.json", "artifacts/skewed.json"],
+    );
+    repo.write("artifacts/gone.json", "g");
+    Sentinel::new()
+        .dir(&repo.path)
+        .arg("freshness")
+        .stdout_has(FRESH_OK)
+        .stdout_lacks("FAIL")
+        .safe();
+}
+
+#[test]
+fn freshness_counts_the_newest_match_of_a_glob() {
+    let repo = fresh_repo(&task(
+        "nightly_tests",
+        "artifacts/reports/nightly_*.json",
+        "36h",
+    ));
+    for (name, age) in [
+        ("nightly_1.json", "5 days ago"),
+        ("nightly_2.json", "2 hours ago"),
+        ("nightly_3.json", "3 days ago"),
+    ] {
+        let rel = format!("artifacts/reports/{name}");
+        repo.write(&rel, "{}");
+        touch(&repo.path, age, &[&rel]);
+    }
+    // Newer, but not a match: another name, and one folder deeper.
+    repo.write("artifacts/reports/weekly_1.json", "{}");
+    repo.write("artifacts/reports/old/nightly_9.json", "{}");
+    touch(
+        &repo.path,
+        "4 days ago",
+        &["artifacts/reports/nightly_2.json"],
+    );
+    let out = Sentinel::new()
+        .dir(&repo.path)
+        .arg("freshness")
+        .stdout_has(FRESH_FAIL)
+        .blocked();
+    let m = message_of(&out.stdout, "task:nightly_tests");
+    assert!(
+        m.starts_with("STALE: artifacts/reports/nightly_3.json is 3d00h old"),
+        "{m}"
+    );
+    touch(
+        &repo.path,
+        "2 hours ago",
+        &["artifacts/reports/nightly_1.json"],
+    );
+    let out = Sentinel::new()
+        .dir(&repo.path)
+        .arg("freshness")
+        .stdout_has(FRESH_OK)
+        .safe();
+    let m = message_of(&out.stdout, "task:nightly_tests");
+    assert!(
+        m.starts_with("FRESH: artifacts/reports/nightly_1.json is 2h00m old"),
+        "{m}"
+    );
+}
+
+/// The seed's task file, as it was written.
+const SEED_TASKS: &str = r#"{
+  "tasks": [
+    {
+      "name": "nightly_tests",
+      "artifact": "artifacts/reports/nightly_results.json",
+      "max_age": "36h"
+    },
+    {
+      "name": "soak_metrics",
+      "artifact": "artifacts/reports/soak_metrics.json",
+      "max_age": "7d"
+    },
+    {
+      "name": "readiness_score",
+      "artifact": "artifacts/reports/readiness.json",
+      "max_age": "24h"
+    }
+  ]
+}
+"#;
+
+#[test]
+fn freshness_takes_the_seeds_json_task_file_as_is() {
+    let repo = fresh_repo("");
+    repo.outside("sentinel.json", SEED_TASKS);
+    let tasks = repo.scratch().join("sentinel.json");
+    repo.write("artifacts/reports/nightly_results.json", "{}");
+    repo.write("artifacts/reports/soak_metrics.json", "{}");
+    touch(
+        &repo.path,
+        "20 hours ago",
+        &["artifacts/reports/nightly_results.json"],
+    );
+    touch(
+        &repo.path,
+        "8 days ago",
+        &["artifacts/reports/soak_metrics.json"],
+    );
+    let out = Sentinel::new()
+        .dir(&repo.path)
+        .arg("freshness")
+        .arg("--tasks")
+        .arg(&tasks)
+        .stdout_has(row("task:nightly_tests", "OK"))
+        .stdout_has(row("task:soak_metrics", "FAIL"))
+        .stdout_has(row("task:readiness_score", "FAIL"))
+        .stdout_has(FRESH_FAIL)
+        .blocked();
+    assert!(message_of(&out.stdout, "task:soak_metrics").contains("8d00h old; max age 7d00h"));
+    assert!(message_of(&out.stdout, "task:readiness_score").starts_with("MISSING"));
+    // Without --tasks and without [[freshness.tasks]]: an error that
+    // says what to add.
+    Sentinel::new()
+        .dir(&repo.path)
+        .arg("freshness")
+        .stderr_has("no tasks")
+        .blocked();
+}
+
+#[test]
+fn freshness_invalid_ages_are_errors_with_their_key_path() {
+    let repo = fresh_repo(
+        &[
+            task("good", "artifacts/a.json", "36h"),
+            task("bad", "artifacts/b.json", "36 parsecs"),
+            task("zero", "artifacts/c.json", "0s"),
+        ]
+        .concat(),
+    );
+    let out = Sentinel::new()
+        .dir(&repo.path)
+        .arg("freshness")
+        .stderr_has("freshness.tasks[1].max_age: \"36 parsecs\" is not an age")
+        .stderr_has("freshness.tasks[2].max_age")
+        .blocked();
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("tasks[0]"),
+        "{}",
+        context(&out)
+    );
+    let file = repo.outside(
+        "bad.json",
+        r#"{"tasks": [{"name": "a", "artifact": "x", "max_age": "7d"},
+                      {"name": "b", "artifact": "y", "max_age": "soon"}]}"#,
+    );
+    Sentinel::new()
+        .dir(&repo.path)
+        .arg("freshness")
+        .arg("--tasks")
+        .arg(&file)
+        .stderr_has("tasks[1].max_age: \"soon\" is not an age")
+        .blocked();
+}
+
+// ------------------------------------------------------------------- ready
+
+const READY_OK: &str = "| make_ready                | OK   | MAKE_READY=OK |";
+const READY_FAIL: &str = "| make_ready                | FAIL | MAKE_READY=FAIL |";
+
+const FAKE_UTC: &str = "2024-05-01T12:00:00Z";
+
+/// A repository whose gate has 8 policy gates and 2 health checks: on
+/// `dev` with an untracked file, clean_tree is a WARN (allow_dirty), the
+/// API check is OK and the process check CRIT; `[ready]` is `ready`, the
+/// pack one step running `step`.
+fn ready_repo(ready: &str, step: &str) -> Repo {
+    let repo = Repo::new();
+    repo.config(&format!(
+        "[policy.env.dev]\nallow_dirty = true\n\
+         [[health.api]]\nname = \"svc\"\nurl = {}\n\
+         [[health.process]]\nname = \"no-such-process-rs-test\"\n\
+         [[pack.steps]]\nname = \"step_dry\"\nrun = [{}]\n\
+         [ready]\n{ready}\n",
+        toml_str(health_url()),
+        toml_str(step)
+    ));
+    repo.write("untracked.txt", "dirty\n");
+    repo
+}
+
+fn ready(repo: &Repo) -> Sentinel {
+    Sentinel::new()
+        .dir(&repo.path)
+        .env("CI_FAKE_UTC", FAKE_UTC)
+        .args(["ready", "--env", "dev", "--version", "v1.0.0"])
+}
+
+fn readiness(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).expect("the readiness file")).expect("JSON")
+}
+
+#[test]
+fn ready_scores_by_weight_with_a_warn_worth_half() {
+    // Weights: 7 policy gates at 1, clean_tree 3 (WARN: 1.5), api:svc 2
+    // (OK), process 1 (CRIT: 0): 10.5 of 13 = 80.77, shown 80.8.
+    let repo = ready_repo(
+        "weights = { clean_tree = 3, \"api:svc\" = 2 }\nreport = \"out/state/ready.json\"",
+        "true",
+    );
+    let out = ready(&repo)
+        .stdout_has(row("step_dry", "OK"))
+        .stdout_has(row("readiness", "OK"))
+        .stdout_has(READY_OK)
+        .safe();
+    assert_eq!(
+        message_of(&out.stdout, "readiness"),
+        "score 80.8 (pass 80, warn 60): 8 of 10 checks OK; written to out/state/ready.json"
+    );
+    let doc = readiness(&repo.path.join("out/state/ready.json"));
+    assert_eq!(doc["score"], 80.8);
+    assert_eq!(doc["status"], "OK");
+    assert_eq!(doc["timestamp"], FAKE_UTC);
+    assert_eq!(doc["env"], "dev");
+    assert_eq!(doc["version"], "v1.0.0");
+    assert_eq!(doc["pack"], "DRYRUN");
+    let parts: BTreeMap<String, (String, f64, f64)> = doc["parts"]
+        .as_array()
+        .expect("parts")
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().expect("id").to_string(),
+                (
+                    p["status"].as_str().expect("status").to_string(),
+                    p["weight"].as_f64().expect("weight"),
+                    p["points"].as_f64().expect("points"),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(parts.len(), 10, "{doc:#}");
+    assert_eq!(parts["clean_tree"], ("WARN".to_string(), 3.0, 1.5));
+    assert_eq!(parts["api:svc"], ("OK".to_string(), 2.0, 2.0));
+    assert_eq!(
+        parts["process:no-such-process-rs-test"],
+        ("CRIT".to_string(), 1.0, 0.0)
+    );
+    assert_eq!(parts["version_newer"], ("OK".to_string(), 1.0, 1.0));
+    let got: f64 = parts.values().map(|p| p.2).sum();
+    let total: f64 = parts.values().map(|p| p.1).sum();
+    assert_eq!((got, total), (10.5, 13.0));
+
+    // The same score against a higher bar: WARN, still ready (it reached
+    // warn); against a bar above it: FAIL.
+    let repo = ready_repo(
+        "weights = { clean_tree = 3, \"api:svc\" = 2 }\npass = 90\nwarn = 75",
+        "true",
+    );
+    ready(&repo)
+        .stdout_has(row("readiness", "WARN"))
+        .stdout_has("score 80.8 (pass 90, warn 75)")
+        .stdout_has(READY_OK)
+        .safe();
+    let repo = ready_repo(
+        "weights = { clean_tree = 3, \"api:svc\" = 2 }\npass = 95\nwarn = 90",
+        "true",
+    );
+    ready(&repo)
+        .stdout_has(row("readiness", "FAIL"))
+        .stdout_has(READY_FAIL)
+        .blocked();
+    let doc = readiness(&repo.path.join("artifacts/reports/readiness.json"));
+    assert_eq!(
+        (doc["score"].as_f64(), doc["status"].as_str()),
+        (Some(80.8), Some("FAIL"))
+    );
+
+    // Default weights: 7 + 0.5 + 1 + 0 of 10 = 85.0.
+    let repo = ready_repo("", "true");
+    ready(&repo)
+        .stdout_has("score 85 (pass 80, warn 60)")
+        .safe();
+}
+
+#[test]
+fn ready_a_failing_key_check_makes_the_score_zero() {
+    let repo = ready_repo(
+        "key = [\"process:no-such-process-rs-test\"]\nreport = \"ready.json\"",
+        "true",
+    );
+    let out = ready(&repo)
+        .stdout_has(row("readiness", "FAIL"))
+        .stdout_has(READY_FAIL)
+        .blocked();
+    let m = message_of(&out.stdout, "readiness");
+    assert!(
+        m.starts_with("score 0 (pass 80, warn 60)")
+            && m.contains("key check(s) failed: process:no-such-process-rs-test"),
+        "{m}"
+    );
+    let doc = readiness(&repo.path.join("ready.json"));
+    assert_eq!(doc["score"], 0.0);
+    assert_eq!(
+        doc["key_failed"],
+        serde_json::json!(["process:no-such-process-rs-test"])
+    );
+    assert_eq!(doc["timestamp"], FAKE_UTC);
+    // A key check that passes (a WARN passes) changes nothing.
+    let repo = ready_repo("key = [\"clean_tree\", \"api:svc\"]", "true");
+    ready(&repo)
+        .stdout_has("score 85 ")
+        .stdout_has(READY_OK)
+        .safe();
+}
+
+#[test]
+fn ready_fails_when_a_pack_step_fails_whatever_the_score() {
+    let repo = ready_repo("", "false");
+    let out = ready(&repo)
+        .stdout_has(row("step_dry", "FAIL"))
+        .stdout_has(row("readiness", "OK"))
+        .stdout_has(READY_FAIL)
+        .blocked();
+    assert!(message_of(&out.stdout, "readiness").starts_with("score 85 "));
+    let doc = readiness(&repo.path.join("artifacts/reports/readiness.json"));
+    assert_eq!(doc["pack"], "FAIL");
+}
+
+#[test]
+fn ready_writes_its_file_where_freshness_watches_it() {
+    let repo = ready_repo("", "true");
+    // Without CI_FAKE_UTC the file records the real time.
+    Sentinel::new()
+        .dir(&repo.path)
+        .args(["ready", "--env", "dev", "--version", "v1.0.0"])
+        .stdout_has(READY_OK)
+        .safe();
+    let doc = readiness(&repo.path.join("artifacts/reports/readiness.json"));
+    assert_ne!(doc["timestamp"], FAKE_UTC);
+    assert!(doc["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')));
+    let tasks = repo.outside("sentinel.json", SEED_TASKS);
+    Sentinel::new()
+        .dir(&repo.path)
+        .arg("freshness")
+        .arg("--tasks")
+        .arg(&tasks)
+        .stdout_has(row("task:readiness_score", "OK"))
+        .blocked();
+    // An invalid CI_FAKE_UTC is an error that names it.
+    Sentinel::new()
+        .dir(&repo.path)
+        .env("CI_FAKE_UTC", "yesterday")
+        .args(["ready", "--env", "dev", "--version", "v1.0.0"])
+        .stderr_has("CI_FAKE_UTC")
+        .blocked();
 }
