@@ -128,15 +128,16 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
             return Ok(Done::Report(report));
         }
     };
-    let scan = rotate::scan(&fd, dev);
+    let mut scan = rotate::scan(&fd, dev, crate::par::threads(4));
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
-    let plan = rotate::plan(&scan.files, now, days, max_size, keep);
+    let found = scan.files.len();
+    let plan = rotate::plan(std::mem::take(&mut scan.files), now, days, max_size, keep);
     let mut scan_row = Outcome::ok(format!(
         "{}: {} files, {}; {} link{} and {} other filesystem{} not followed",
         shown,
-        scan.files.len(),
+        found,
         human(plan.total),
         scan.links,
         if scan.links == 1 { "" } else { "s" },
