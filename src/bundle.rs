@@ -752,9 +752,12 @@ pub fn walk(root: &Path, skip: &Path) -> Vec<String> {
 }
 
 /// The files `bundle` lists, resolved under `root`: every one must exist
-/// as a regular file, and every glob match something. Sorted, unique.
-pub fn collect(bundle: &Bundle, root: &Path) -> Result<Vec<Entry>, Vec<String>> {
-    let out_dir = root.join(&bundle.out);
+/// as a regular file, and every glob match something. Sorted, unique. A
+/// glob never matches what is in `out`, the folder the bundle is written
+/// to (earlier bundles).
+pub fn collect(bundle: &Bundle, root: &Path, out: &Path) -> Result<Vec<Entry>, Vec<String>> {
+    let real = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    let (walk_root, out_dir) = (real(root), real(out));
     let mut all: Option<Vec<String>> = None;
     let mut found: BTreeMap<String, Entry> = BTreeMap::new();
     let mut problems = Vec::new();
@@ -779,7 +782,7 @@ pub fn collect(bundle: &Bundle, root: &Path) -> Result<Vec<Entry>, Vec<String>> 
                 }
             }
             Some(glob) => {
-                let files = all.get_or_insert_with(|| walk(root, &out_dir));
+                let files = all.get_or_insert_with(|| walk(&walk_root, &out_dir));
                 let matched: Vec<&String> =
                     files.iter().filter(|f| glob.is_match(f.as_str())).collect();
                 // Reports are optional; a listed glob must match.

@@ -521,6 +521,36 @@ fn a_missing_listed_file_fails_by_name_and_leaves_nothing_behind() {
     assert_eq!(listing(&out_dir), Vec::<String>::new());
 }
 
+#[test]
+fn a_glob_over_the_whole_tree_leaves_out_earlier_bundles() {
+    // `**` matches everything, the folder given with --out included: a
+    // second build must not take in the first one's zip, and is the same.
+    let repo = Repo::new();
+    repo.write("data/a.txt", "a\n");
+    repo.config(
+        "[bundle]\nname = \"all\"\n[[bundle.files]]\npath = \"**\"\ndescription = \"all\"\n",
+    );
+    for _ in 0..2 {
+        let out = Sentinel::new()
+            .dir(&repo.path)
+            .args(["bundle", "--version", "v1.0.0", "--out", "dist"])
+            .stdout_has(BUNDLE_OK)
+            .safe();
+        let m = message_of(&out.stdout, "files");
+        assert!(m.starts_with("3 files,"), "{m}");
+    }
+    let z = inspect(&repo.path.join("dist/all-v1.0.0.zip"));
+    assert_eq!(
+        z["names"],
+        serde_json::json!([
+            "MANIFEST.json",
+            "README",
+            "data/a.txt",
+            "release-sentinel.toml"
+        ])
+    );
+}
+
 // ----------------------------------------------------------- bundle verify
 
 /// Rewrite the zip `src` as `dst` with Python's `zipfile`, each entry
