@@ -34,6 +34,9 @@ pub const MAX_TOTAL: u64 = 16 * 1024 * 1024 * 1024;
 const RATIO_FLOOR: u64 = 8 * 1024 * 1024;
 /// How many times its compressed size a large entry may expand.
 pub const MAX_RATIO: u64 = 100;
+/// The mode the bundle, its checksum and its statement are created with,
+/// less the umask.
+const PUBLISHED: u32 = 0o666;
 
 /// One file of the bundle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -220,8 +223,11 @@ pub fn build(
     };
     let file_name = format!("{name}-v{}.zip", version.trim_start_matches('v'));
     let zip_path = out.join(&file_name);
+    // The bundle and its files are published: created as any new file is
+    // (0666 less the umask), not the owner's only.
     let tmp = tempfile::Builder::new()
         .prefix(&format!(".{file_name}."))
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(PUBLISHED))
         .tempfile_in(out)
         .map_err(|e| e.to_string())?;
     {
@@ -247,9 +253,10 @@ pub fn build(
         .len();
     tmp.persist(&zip_path).map_err(|e| e.error.to_string())?;
     let checksum_file = out.join(format!("{file_name}.sha256"));
-    crate::fsutil::write_atomic(
+    crate::fsutil::write_atomic_mode(
         &checksum_file,
         format!("{sha256}  {file_name}\n").as_bytes(),
+        PUBLISHED,
     )
     .map_err(|e| e.to_string())?;
     let statement = out.join(format!("{file_name}.intoto.json"));
@@ -266,7 +273,7 @@ pub fn build(
     });
     let mut text = serde_json::to_vec_pretty(&doc).map_err(|e| e.to_string())?;
     text.push(b'\n');
-    crate::fsutil::write_atomic(&statement, &text).map_err(|e| e.to_string())?;
+    crate::fsutil::write_atomic_mode(&statement, &text, PUBLISHED).map_err(|e| e.to_string())?;
     drop(archives);
     Ok(Built {
         zip: zip_path,

@@ -15,8 +15,15 @@ use std::path::Path;
 
 /// Write `data` to `path` atomically: into a new temporary file in the
 /// same directory, flushed to disk, then renamed over `path`. A reader
-/// never sees a half-written file, even if the tool is killed midway.
+/// never sees a half-written file, even if the tool is killed midway. The
+/// file is the owner's only (0600).
 pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    write_atomic_mode(path, data, 0o600)
+}
+
+/// [`write_atomic`] with the file created with `mode`, less the umask:
+/// 0o666 gives a file to publish the mode any new file gets.
+pub fn write_atomic_mode(path: &Path, data: &[u8], mode: u32) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -28,6 +35,7 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     let mut tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".tmp")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(mode))
         .tempfile_in(dir)?;
     tmp.write_all(data)?;
     tmp.as_file().sync_all()?;

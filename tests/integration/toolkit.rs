@@ -239,10 +239,23 @@ fn commit_time(repo: &Repo) -> i64 {
         .expect("commit time")
 }
 
+/// The permission bits of `path`.
+fn mode_of(path: &Path) -> u32 {
+    std::fs::metadata(path).expect("stat").permissions().mode() & 0o777
+}
+
 #[test]
 fn a_bundle_is_accepted_by_sha256sum_unzip_zipinfo_and_python() {
     let repo = bundle_repo();
-    let out = build(&repo.path);
+    let out = Sentinel::of(Path::new("sh"))
+        .dir(&repo.path)
+        .args([
+            "-c",
+            "umask 022 && exec \"$0\" bundle --version v1.2.3",
+            BIN,
+        ])
+        .stdout_has(BUNDLE_OK)
+        .safe();
     let m = message_of(&out.stdout, "files");
     assert!(m.starts_with("7 files,"), "{m}");
     let dir = repo.path.join("artifacts/release");
@@ -256,6 +269,10 @@ fn a_bundle_is_accepted_by_sha256sum_unzip_zipinfo_and_python() {
         "the bundle, its checksum and its statement, and no temporary file"
     );
     let zip = dir.join(ZIP);
+    // Published files: readable by all under umask 022, as any new file.
+    for name in listing(&dir) {
+        assert_eq!(mode_of(&dir.join(&name)), 0o644, "{name}");
+    }
 
     // sha256sum -c accepts the checksum file as written.
     let check = tool_ok(&dir, "sha256sum", &["-c", "mm-bot-v1.2.3.zip.sha256"]);
@@ -390,6 +407,10 @@ fn a_second_build_on_a_copy_of_the_tree_is_byte_identical() {
         .stdout_has(BUNDLE_OK)
         .safe();
     let second = copy.join("artifacts/release");
+    // The umask is honoured: the owner's only under 077.
+    for name in listing(&second) {
+        assert_eq!(mode_of(&second.join(&name)), 0o600, "{name}");
+    }
     for name in [
         ZIP,
         "mm-bot-v1.2.3.zip.sha256",
