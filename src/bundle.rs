@@ -772,6 +772,24 @@ pub fn collect(bundle: &Bundle, root: &Path, out: &Path) -> Result<Vec<Entry>, V
         match &p.glob {
             None => {
                 let full = root.join(&p.text);
+                // A folder on the way that is a link could lead out of the
+                // repository: refused like a link to the file itself.
+                let linked = Path::new(&p.text)
+                    .ancestors()
+                    .skip(1)
+                    .filter(|a| !a.as_os_str().is_empty())
+                    .find(|a| {
+                        std::fs::symlink_metadata(root.join(a))
+                            .is_ok_and(|m| m.file_type().is_symlink())
+                    });
+                if let Some(link) = linked {
+                    problems.push(format!(
+                        "{} is under {}, a symbolic link; a bundle holds the repository's own files",
+                        p.text,
+                        link.display()
+                    ));
+                    continue;
+                }
                 match std::fs::symlink_metadata(&full) {
                     Ok(m) if m.is_file() => {
                         found.entry(p.text.clone()).or_insert(Entry {

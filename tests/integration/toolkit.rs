@@ -540,6 +540,22 @@ fn a_missing_listed_file_fails_by_name_and_leaves_nothing_behind() {
         .stdout_has(BUNDLE_FAIL)
         .blocked();
     assert_eq!(listing(&out_dir), Vec::<String>::new());
+
+    // So is a listed file under a folder that is a link (here out of the
+    // repository, to /etc).
+    std::fs::remove_file(repo.path.join("VERSION")).expect("rm");
+    std::fs::write(repo.path.join("VERSION"), "1.2.3\n").expect("write");
+    std::os::unix::fs::symlink("/etc", repo.path.join("system")).expect("symlink");
+    repo.config(&format!(
+        "{BUNDLE_CONFIG}\n[[bundle.files]]\npath = \"system/hostname\"\ndescription = \"Host\"\n"
+    ));
+    Sentinel::new()
+        .dir(&repo.path)
+        .args(["bundle", "--version", "v1.2.3", "--out", "dist"])
+        .stdout_has("system/hostname is under system, a symbolic link")
+        .stdout_has(BUNDLE_FAIL)
+        .blocked();
+    assert_eq!(listing(&out_dir), Vec::<String>::new());
 }
 
 #[test]
