@@ -420,6 +420,20 @@ pub fn verify(zip_path: &Path) -> Verified {
             return v;
         }
     };
+    // The archive reader keeps one entry per name: a name held twice
+    // (the copy a check reads need not be the one an unzip leaves) is
+    // found in the central directory itself.
+    if archive.has_duplicate_names() {
+        let twice = names_held_twice(zip_path, archive.central_directory_start());
+        if twice.is_empty() {
+            v.unsafe_entries
+                .push(("?".into(), "a name the archive holds twice".into()));
+        }
+        for n in twice {
+            v.unsafe_entries
+                .push((n, "a name the archive holds twice".into()));
+        }
+    }
     // Every entry's name and kind first, and what each declares.
     let mut declared: BTreeMap<String, usize> = BTreeMap::new();
     let mut total: u64 = 0;
@@ -524,6 +538,35 @@ pub fn verify(zip_path: &Path) -> Verified {
         }
     }
     v
+}
+
+/// The names that the central directory of the zip at `path`, which
+/// starts at `start`, holds more than once. Reads header after header
+/// until one does not start with the central header's signature (or the
+/// file ends), so it is bounded by the file's size.
+fn names_held_twice(path: &Path, start: u64) -> Vec<String> {
+    let Ok(file) = File::open(path) else {
+        return Vec::new();
+    };
+    let mut r = BufReader::new(file);
+    if r.seek(std::io::SeekFrom::Start(start)).is_err() {
+        return Vec::new();
+    }
+    let mut seen: BTreeMap<Vec<u8>, usize> = BTreeMap::new();
+    let mut head = [0u8; 46];
+    while r.read_exact(&mut head).is_ok() && head[..4] == *b"PK\x01\x02" {
+        let field = |at: usize| u16::from_le_bytes([head[at], head[at + 1]]);
+        let (name_len, skip) = (field(28), i64::from(field(30)) + i64::from(field(32)));
+        let mut name = vec![0u8; usize::from(name_len)];
+        if r.read_exact(&mut name).is_err() || r.seek_relative(skip).is_err() {
+            break;
+        }
+        *seen.entry(name).or_default() += 1;
+    }
+    seen.into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(name, _)| String::from_utf8_lossy(&name).into_owned())
+        .collect()
 }
 
 /// Read entry `i`, at most `cap` bytes: its bytes (kept up to 64 MiB), its
@@ -736,9 +779,12 @@ pub fn walk(root: &Path, skip: &Path) -> Vec<String> {
 }
 
 /// The files `bundle` lists, resolved under `root`: every one must exist
-/// as a regular file, and every glob match something. Sorted, unique.
-pub fn collect(bundle: &Bundle, root: &Path) -> Result<Vec<Entry>, Vec<String>> {
-    let out_dir = root.join(&bundle.out);
+/// as a regular file, and every glob match something. Sorted, unique. A
+/// glob never matches what is in `out`, the folder the bundle is written
+/// to (earlier bundles).
+pub fn collect(bundle: &Bundle, root: &Path, out: &Path) -> Result<Vec<Entry>, Vec<String>> {
+    let real = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    let (walk_root, out_dir) = (real(root), real(out));
     let mut all: Option<Vec<String>> = None;
     let mut found: BTreeMap<String, Entry> = BTreeMap::new();
     let mut problems = Vec::new();
@@ -746,6 +792,24 @@ pub fn collect(bundle: &Bundle, root: &Path) -> Result<Vec<Entry>, Vec<String>> 
         match &p.glob {
             None => {
                 let full = root.join(&p.text);
+                // A folder on the way that is a link could lead out of the
+                // repository: refused like a link to the file itself.
+                let linked = Path::new(&p.text)
+                    .ancestors()
+                    .skip(1)
+                    .filter(|a| !a.as_os_str().is_empty())
+                    .find(|a| {
+                        std::fs::symlink_metadata(root.join(a))
+                            .is_ok_and(|m| m.file_type().is_symlink())
+                    });
+                if let Some(link) = linked {
+                    problems.push(format!(
+                        "{} is under {}, a symbolic link; a bundle holds the repository's own files",
+                        p.text,
+                        link.display()
+                    ));
+                    continue;
+                }
                 match std::fs::symlink_metadata(&full) {
                     Ok(m) if m.is_file() => {
                         found.entry(p.text.clone()).or_insert(Entry {
@@ -763,7 +827,7 @@ pub fn collect(bundle: &Bundle, root: &Path) -> Result<Vec<Entry>, Vec<String>> 
                 }
             }
             Some(glob) => {
-                let files = all.get_or_insert_with(|| walk(root, &out_dir));
+                let files = all.get_or_insert_with(|| walk(&walk_root, &out_dir));
                 let matched: Vec<&String> =
                     files.iter().filter(|f| glob.is_match(f.as_str())).collect();
                 // Reports are optional; a listed glob must match.

@@ -11,8 +11,10 @@
 //! [`LOCK_FILE`] in the folder) keeps two runs from racing; a file that
 //! vanishes during the run is not an error.
 
+use std::ffi::CString;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, openat, statat};
 use rustix::io::Errno;
@@ -47,72 +49,131 @@ fn dir_flags() -> OFlags {
     OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW
 }
 
-/// Walk `root` (an open directory on device `dev`).
-#[allow(clippy::unnecessary_cast)] // `stat` field widths differ by platform
-pub fn scan(root: &OwnedFd, dev: u64) -> Scan {
+/// A folder still to list: its path, and its parent's handle and its name.
+type Pending = (String, Option<(Rc<OwnedFd>, CString)>);
+
+/// Walk `root` (an open directory on device `dev`) on up to `threads`
+/// threads: the root is listed on this thread, then its folders are
+/// shared out, each walked whole by one thread. The result does not
+/// depend on the threads: files are sorted (newest first, then by path),
+/// and so are the folders that could not be read.
+pub fn scan(root: &OwnedFd, dev: u64, threads: usize) -> Scan {
     let mut out = Scan::default();
-    let mut stack: Vec<(String, Option<OwnedFd>)> = vec![(String::new(), None)];
-    while let Some((rel, fd)) = stack.pop() {
-        let owned;
-        let dirfd = match &fd {
-            Some(f) => f,
-            None => {
-                owned = match rustix::io::dup(root) {
-                    Ok(f) => f,
-                    Err(e) => {
-                        out.unreadable.push(format!(".: {e}"));
-                        continue;
-                    }
-                };
-                &owned
-            }
-        };
-        let Ok(mut listing) = Dir::read_from(dirfd) else {
-            out.unreadable.push(if rel.is_empty() {
-                ".".into()
-            } else {
-                rel.clone()
-            });
-            continue;
-        };
-        while let Some(Ok(entry)) = listing.read() {
-            let name = entry.file_name().to_bytes();
-            if name == b"." || name == b".." || (rel.is_empty() && name == LOCK_FILE.as_bytes()) {
-                continue;
-            }
-            let name_str = String::from_utf8_lossy(name).into_owned();
-            let path = if rel.is_empty() {
-                name_str.clone()
-            } else {
-                format!("{rel}/{name_str}")
-            };
-            let Ok(st) = statat(dirfd, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW) else {
-                continue; // vanished meanwhile
-            };
-            match FileType::from_raw_mode(st.st_mode as _) {
-                FileType::Symlink => out.links += 1,
-                FileType::Directory => {
-                    if st.st_dev as u64 != dev {
-                        out.mounts += 1;
-                        continue;
-                    }
-                    match openat(dirfd, entry.file_name(), dir_flags(), Mode::empty()) {
-                        Ok(sub) => stack.push((path, Some(sub))),
-                        Err(_) => out.unreadable.push(path),
-                    }
-                }
-                FileType::RegularFile => out.files.push(Found {
-                    path,
-                    size: st.st_size as u64,
-                    mtime: st.st_mtime as i64,
-                }),
-                _ => {}
+    let mut top = Vec::new();
+    match rustix::io::dup(root) {
+        Ok(fd) => list(&fd, "", dev, &mut out, &mut top),
+        Err(e) => out.unreadable.push(format!(".: {e}")),
+    }
+    let parts =
+        crate::par::fold(
+            &top,
+            threads,
+            Scan::default,
+            |acc, (path, name)| match rustix::io::dup(root) {
+                Ok(fd) => walk(
+                    dev,
+                    vec![(path.clone(), Some((Rc::new(fd), name.clone())))],
+                    acc,
+                ),
+                Err(e) => acc.unreadable.push(format!("{path}: {e}")),
+            },
+        );
+    match parts {
+        Some(parts) => {
+            for p in parts {
+                out.files.extend(p.files);
+                out.links += p.links;
+                out.mounts += p.mounts;
+                out.unreadable.extend(p.unreadable);
             }
         }
+        None => out
+            .unreadable
+            .push("the walk failed unexpectedly: nothing may be deleted".to_string()),
     }
     out.files
-        .sort_by(|a, b| b.mtime.cmp(&a.mtime).then_with(|| a.path.cmp(&b.path)));
+        .sort_unstable_by(|a, b| b.mtime.cmp(&a.mtime).then_with(|| a.path.cmp(&b.path)));
+    out.unreadable.sort();
     out
+}
+
+/// Walk the folders of `stack` and everything below them into `out`.
+///
+/// A folder is opened (relative to its parent's handle, shared by its
+/// siblings) only when its turn comes, so the handles open at once are
+/// those of the folders on the way down, not one per folder waiting: a
+/// wide tree does not run out of file descriptors.
+#[allow(clippy::unnecessary_cast)] // `stat` field widths differ by platform
+fn walk(dev: u64, mut stack: Vec<Pending>, out: &mut Scan) {
+    let mut subdirs = Vec::new();
+    while let Some((rel, from)) = stack.pop() {
+        let opened = match &from {
+            None => continue,
+            Some((parent, name)) => openat(&**parent, name.as_c_str(), dir_flags(), Mode::empty()),
+        };
+        drop(from);
+        let dirfd = match opened {
+            Ok(fd) => Rc::new(fd),
+            Err(Errno::NOENT) => continue, // vanished meanwhile
+            Err(e) => {
+                out.unreadable.push(format!("{rel}: {e}"));
+                continue;
+            }
+        };
+        // A folder mounted over since it was listed is not entered either.
+        if rustix::fs::fstat(&*dirfd).map_or(true, |st| st.st_dev as u64 != dev) {
+            out.mounts += 1;
+            continue;
+        }
+        list(&dirfd, &rel, dev, out, &mut subdirs);
+        for (path, name) in subdirs.drain(..) {
+            stack.push((path, Some((Rc::clone(&dirfd), name))));
+        }
+    }
+}
+
+/// List the folder `dir` (at `rel`): its files, links and other
+/// filesystems into `out`, its folders (path, name) into `subdirs`.
+#[allow(clippy::unnecessary_cast)] // `stat` field widths differ by platform
+fn list(dir: &OwnedFd, rel: &str, dev: u64, out: &mut Scan, subdirs: &mut Vec<(String, CString)>) {
+    let Ok(mut listing) = Dir::read_from(dir) else {
+        out.unreadable
+            .push(if rel.is_empty() { "." } else { rel }.to_string());
+        return;
+    };
+    while let Some(Ok(entry)) = listing.read() {
+        let name = entry.file_name().to_bytes();
+        if name == b"." || name == b".." || (rel.is_empty() && name == LOCK_FILE.as_bytes()) {
+            continue;
+        }
+        let Ok(st) = statat(dir, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW) else {
+            continue; // vanished meanwhile
+        };
+        let path = || {
+            let name = String::from_utf8_lossy(name);
+            if rel.is_empty() {
+                name.into_owned()
+            } else {
+                format!("{rel}/{name}")
+            }
+        };
+        match FileType::from_raw_mode(st.st_mode as _) {
+            FileType::Symlink => out.links += 1,
+            FileType::Directory => {
+                if st.st_dev as u64 != dev {
+                    out.mounts += 1;
+                } else {
+                    subdirs.push((path(), entry.file_name().to_owned()));
+                }
+            }
+            FileType::RegularFile => out.files.push(Found {
+                path: path(),
+                size: st.st_size as u64,
+                mtime: st.st_mtime as i64,
+            }),
+            _ => {}
+        }
+    }
 }
 
 /// Why a file goes.
@@ -148,15 +209,16 @@ impl Plan {
 
 /// Plan the rotation of `files` (newest first) at `now`.
 pub fn plan(
-    files: &[Found],
+    files: Vec<Found>,
     now: i64,
     days: Option<u64>,
     max_size: Option<u64>,
     keep: usize,
 ) -> Plan {
     let cutoff = days.map(|d| now - (d as i64) * 86_400);
+    let total: u64 = files.iter().map(|f| f.size).sum();
     let mut out: Vec<(Found, Action)> = files
-        .iter()
+        .into_iter()
         .enumerate()
         .map(|(i, f)| {
             let action = if i < keep {
@@ -166,10 +228,9 @@ pub fn plan(
             } else {
                 Action::Stay
             };
-            (f.clone(), action)
+            (f, action)
         })
         .collect();
-    let total: u64 = files.iter().map(|f| f.size).sum();
     let mut left: u64 = out
         .iter()
         .filter(|(_, a)| *a != Action::Ttl)
@@ -326,6 +387,33 @@ mod tests {
     }
 
     #[test]
+    fn the_walk_finds_the_same_files_on_any_number_of_threads() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for d in 0..7 {
+            for e in 0..3 {
+                let sub = dir.path().join(format!("d{d}/e{e}"));
+                std::fs::create_dir_all(&sub).expect("mkdir");
+                for f in 0..4 {
+                    std::fs::write(sub.join(format!("f{f}")), vec![b'x'; d * 10 + f])
+                        .expect("write");
+                }
+            }
+        }
+        std::fs::write(dir.path().join("top"), "t").expect("write");
+        std::os::unix::fs::symlink("/", dir.path().join("d0/link")).expect("symlink");
+        let (fd, dev, _lock) = open(dir.path(), None, None).expect("open");
+        let one = scan(&fd, dev, 1);
+        assert_eq!(one.files.len(), 7 * 3 * 4 + 1);
+        assert_eq!((one.links, one.mounts), (1, 0));
+        assert!(one.unreadable.is_empty(), "{:?}", one.unreadable);
+        for threads in [2, 3, 8] {
+            let many = scan(&fd, dev, threads);
+            assert_eq!(many.files, one.files, "{threads} threads");
+            assert_eq!((many.links, many.mounts), (1, 0));
+        }
+    }
+
+    #[test]
     fn ttl_then_size_oldest_first_keeping_the_newest() {
         // Newest first, as the scan returns them.
         let files = vec![
@@ -335,7 +423,7 @@ mod tests {
             f("d", 50, 8),
             f("e", 50, 9),
         ];
-        let p = plan(&files, 1_000_000_000, Some(7), Some(80), 1);
+        let p = plan(files.clone(), 1_000_000_000, Some(7), Some(80), 1);
         let actions: Vec<Action> = p.files.iter().map(|(_, a)| *a).collect();
         assert_eq!(
             actions,
@@ -350,7 +438,7 @@ mod tests {
         assert_eq!(p.after, 50);
         assert_eq!(p.deleted(Action::Ttl), (2, 100));
         // The kept ones are never deleted, even over the limit.
-        let p = plan(&files, 1_000_000_000, None, Some(0), 2);
+        let p = plan(files, 1_000_000_000, None, Some(0), 2);
         let actions: Vec<Action> = p.files.iter().map(|(_, a)| *a).collect();
         assert_eq!(
             actions,

@@ -121,7 +121,8 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
             .file_name()
             .map_or("release".to_string(), |n| n.to_string_lossy().into_owned())
     });
-    let entries = match bundle::collect(b, &ws.root) {
+    let out = args.out.clone().unwrap_or_else(|| ws.root.join(&b.out));
+    let entries = match bundle::collect(b, &ws.root, &out) {
         Ok(e) => e,
         Err(problems) => {
             report.rows.push(row(
@@ -137,7 +138,6 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
             return Ok(Done::Report(report));
         }
     };
-    let out = args.out.clone().unwrap_or_else(|| ws.root.join(&b.out));
     let total: u64 = entries
         .iter()
         .map(|e| std::fs::metadata(&e.full).map_or(0, |m| m.len()))

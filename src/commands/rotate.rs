@@ -5,7 +5,6 @@
 //! otherwise.
 
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Deserialize;
 
@@ -92,7 +91,9 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
             release_version: None,
         },
     );
-    let Ok(config) = &ws.config else {
+    // Without a valid time nothing is deleted: ages are judged by the
+    // run's clock (CI_FAKE_UTC when set).
+    let (Ok(config), &Ok(clock)) = (&ws.config, &ws.now) else {
         return Ok(Done::Report(report));
     };
     let cfg = &config.rotate;
@@ -129,15 +130,14 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
             return Ok(Done::Report(report));
         }
     };
-    let scan = rotate::scan(&fd, dev);
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let plan = rotate::plan(&scan.files, now, days, max_size, keep);
+    let mut scan = rotate::scan(&fd, dev, crate::par::threads(4));
+    let now = clock.utc.timestamp();
+    let found = scan.files.len();
+    let plan = rotate::plan(std::mem::take(&mut scan.files), now, days, max_size, keep);
     let mut scan_row = Outcome::ok(format!(
         "{}: {} files, {}; {} link{} and {} other filesystem{} not followed",
         shown,
-        scan.files.len(),
+        found,
         human(plan.total),
         scan.links,
         if scan.links == 1 { "" } else { "s" },

@@ -407,8 +407,8 @@ fn literal_secrets(
         } else {
             format!("{prefix}.{k}")
         };
-        // `variables` lists names, not values.
-        if key == "variables" {
+        // `variables` lists names, and `ready.key` check ids, not values.
+        if key == "variables" || key == "ready.key" {
             continue;
         }
         literal_secret_value(k, &key, v, scrubber, problems);

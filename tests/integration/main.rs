@@ -22,5 +22,6 @@ mod readme;
 mod report;
 mod secrets;
 mod tags;
+mod toolkit;
 mod verify;
 mod workflows;
