@@ -17,7 +17,8 @@ use std::sync::atomic::Ordering;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{Context, Done, Error, Workspace, gate, pack};
+use super::{Context, Done, Error, Workspace, pack};
+use crate::checks::{health, policy};
 use crate::cli::{Common, OutputArgs};
 use crate::config::values::Problems;
 use crate::exit::Verdict;
@@ -191,16 +192,21 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     };
     report.rows = pack::steps(&pack_args, &ws, cx, clock, &stop);
     let pack_passed = report.rows.iter().all(|r| r.status() == Status::Ok);
-    // The gate's checks, all of them, for the score.
-    let gate_args = gate::Args {
-        common: args.common.clone(),
-        fail_fast: false,
-        strict: args.strict,
-        freeze: Default::default(),
-        dry_run: false,
-        evidence: Default::default(),
-    };
-    let (rows, _) = gate::evaluate(&gate_args, config, &ws, cx, clock, &stop);
+    // The gate's checks, all of them, for the score: the health checks run
+    // even when a policy gate failed (the gate itself would skip them), so
+    // that each earns what it is worth.
+    let target = &args.common.target;
+    let input = policy::Input::new(
+        target.env(),
+        target.version(),
+        config,
+        &ws.repo,
+        cx.vars,
+        clock,
+    );
+    let strict = args.strict || input.policy.strict;
+    let mut rows = policy::run(&input, false, strict, &stop);
+    rows.extend(health::run(&config.health, cx.vars, &cx.progress, &stop));
     let ready = &config.ready;
     let (parts, score, failed_keys) = score(&rows, ready);
     let ok = parts.iter().filter(|p| p.1 == Status::Ok).count();

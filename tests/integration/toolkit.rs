@@ -1712,3 +1712,31 @@ fn ready_writes_its_file_where_freshness_watches_it() {
         .stderr_has("CI_FAKE_UTC")
         .blocked();
 }
+
+#[test]
+fn ready_scores_the_health_checks_even_when_a_policy_gate_fails() {
+    // `prod` is not allowed on a dirty tree: clean_tree FAILs, and the gate
+    // would skip the health checks; the score still weighs them.
+    let repo = ready_repo("weights = { \"api:svc\" = 2 }", "true");
+    Sentinel::new()
+        .dir(&repo.path)
+        .env("CI_FAKE_UTC", FAKE_UTC)
+        .args(["ready", "--env", "prod", "--version", "v1.0.0"])
+        .code_in(&[0, 1]);
+    let doc = readiness(&repo.path.join("artifacts/reports/readiness.json"));
+    let part = |id: &str| {
+        doc["parts"]
+            .as_array()
+            .and_then(|p| p.iter().find(|p| p["id"] == id))
+            .unwrap_or_else(|| panic!("no part {id}: {doc:#}"))
+            .clone()
+    };
+    assert_eq!(part("clean_tree")["status"], "FAIL", "{doc:#}");
+    assert_eq!(part("api:svc")["status"], "OK", "{doc:#}");
+    assert_eq!(part("api:svc")["points"], 2.0, "{doc:#}");
+    assert_eq!(
+        part("process:no-such-process-rs-test")["status"],
+        "CRIT",
+        "{doc:#}"
+    );
+}
