@@ -305,7 +305,8 @@ pub fn apply(root: &OwnedFd, plan: &Plan) -> Applied {
 }
 
 /// Open `dir` for rotation: refuse `/`, the home directory, the
-/// repository root and their ancestors, and a link; take the lock.
+/// repository root and their ancestors, and a link; take the lock when
+/// `lock` (a dry run deletes nothing and writes nothing, so it takes none).
 /// Returns the directory's handle, its device, and the lock's handle
 /// (held until dropped).
 #[allow(clippy::unnecessary_cast)] // `st_dev`'s width differs by platform
@@ -313,7 +314,8 @@ pub fn open(
     dir: &Path,
     home: Option<&Path>,
     repo_root: Option<&Path>,
-) -> Result<(OwnedFd, u64, OwnedFd), String> {
+    lock: bool,
+) -> Result<(OwnedFd, u64, Option<OwnedFd>), String> {
     let shown = dir.display().to_string();
     let meta = std::fs::symlink_metadata(dir).map_err(|e| format!("{shown}: {e}"))?;
     if meta.file_type().is_symlink() {
@@ -357,6 +359,9 @@ pub fn open(
     let dev = rustix::fs::fstat(&fd)
         .map_err(|e| format!("{shown}: {e}"))?
         .st_dev as u64;
+    if !lock {
+        return Ok((fd, dev, None));
+    }
     let lock = openat(
         &fd,
         LOCK_FILE,
@@ -371,7 +376,7 @@ pub fn open(
             format!("cannot lock {shown}/{LOCK_FILE}: {e}")
         }
     })?;
-    Ok((fd, dev, lock))
+    Ok((fd, dev, Some(lock)))
 }
 
 #[cfg(test)]
@@ -401,7 +406,7 @@ mod tests {
         }
         std::fs::write(dir.path().join("top"), "t").expect("write");
         std::os::unix::fs::symlink("/", dir.path().join("d0/link")).expect("symlink");
-        let (fd, dev, _lock) = open(dir.path(), None, None).expect("open");
+        let (fd, dev, _lock) = open(dir.path(), None, None, true).expect("open");
         let one = scan(&fd, dev, 1);
         assert_eq!(one.files.len(), 7 * 3 * 4 + 1);
         assert_eq!((one.links, one.mounts), (1, 0));

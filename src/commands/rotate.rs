@@ -123,7 +123,8 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         .unwrap_or(&dir)
         .display()
         .to_string();
-    let (fd, dev, _lock) = match rotate::open(&dir, home.as_deref(), root.as_deref()) {
+    let (fd, dev, _lock) = match rotate::open(&dir, home.as_deref(), root.as_deref(), !args.dry_run)
+    {
         Ok(x) => x,
         Err(why) => {
             report.rows.push(row("folder", Outcome::fail(why)));

@@ -989,6 +989,9 @@ fn rotate_dry_run_deletes_nothing_and_prints_the_plan_and_the_bytes() {
         "dry run: would delete 5 files and free 24.4 KiB"
     );
     assert_eq!(snapshot(&dir), before, "a dry run changed the tree");
+    // Not even a lock file: a dry run writes nothing (a read-only folder
+    // can be planned).
+    assert!(!dir.join(LOCK).exists(), "a dry run wrote its lock file");
     // The JSON report has every file and what becomes of it.
     let doc = json_of(
         &rotate_in(&repo)
