@@ -1,5 +1,10 @@
 //! Test fixtures shared by the git modules' tests: real repositories
-//! built with the git command in temporary folders.
+//! built with the git command in temporary folders. Test code only (the
+//! module is declared `#[cfg(test)]`, and says so itself below): a fixture
+//! that cannot be built fails the test that asked for it, so its
+//! `unwrap`s and `expect`s are the tests' way of failing, never the tool's.
+
+#![cfg(test)]
 
 use std::path::Path;
 use std::process::{Command, Output};
