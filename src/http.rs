@@ -172,6 +172,50 @@ pub fn via(proxies: &Proxies, url: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The runtime every HTTP round of a command runs on: one thread (the
+/// requests of a round wait on the network together, not on the CPU).
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+}
+
+/// Whether an answer with `status` is worth another attempt: too many
+/// requests, or a server error that may pass.
+pub fn retryable_status(status: u16) -> bool {
+    matches!(status, 429 | 500 | 502 | 503 | 504)
+}
+
+/// A one-line reason for a request that got no answer, without the URL
+/// (the caller names it, masked): the innermost I/O error when there is
+/// one (`connection refused`), else the innermost cause.
+pub fn transport_reason(e: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    if e.is_timeout() {
+        return "timed out".to_string();
+    }
+    let mut source = e.source();
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            return match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
+                std::io::ErrorKind::ConnectionReset => "connection reset".to_string(),
+                std::io::ErrorKind::TimedOut => "timed out".to_string(),
+                _ => io.to_string(),
+            };
+        }
+        if s.source().is_none() {
+            return s.to_string();
+        }
+        source = s.source();
+    }
+    if e.is_connect() {
+        "cannot connect".to_string()
+    } else {
+        "request failed".to_string()
+    }
+}
+
 /// `Retry-After`: delta-seconds or an HTTP date (a date in the past is no
 /// wait).
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<std::time::Duration> {

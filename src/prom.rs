@@ -158,12 +158,22 @@ pub async fn range(
     }
     let response = match request.send().await {
         Ok(r) => r,
-        Err(e) => return Fetched::Error(format!("unreachable: {}", transport(&e))),
+        Err(e) => {
+            return Fetched::Error(format!(
+                "unreachable: {}",
+                crate::http::transport_reason(&e)
+            ));
+        }
     };
     let status = response.status();
     let body = match read_capped(response).await {
         Ok(b) => b,
-        Err(e) => return Fetched::Error(format!("the answer broke off: {}", transport(&e))),
+        Err(e) => {
+            return Fetched::Error(format!(
+                "the answer broke off: {}",
+                crate::http::transport_reason(&e)
+            ));
+        }
     };
     parse(status.as_u16(), &body)
 }
@@ -171,28 +181,6 @@ pub async fn range(
 /// Seconds with millisecond precision, as Prometheus takes them.
 fn format_time(t: f64) -> String {
     format!("{:.3}", t)
-}
-
-fn transport(e: &reqwest::Error) -> String {
-    use std::error::Error as _;
-    if e.is_timeout() {
-        return "timed out".to_string();
-    }
-    let mut source = e.source();
-    while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            return match io.kind() {
-                std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
-                std::io::ErrorKind::ConnectionReset => "connection reset".to_string(),
-                _ => io.to_string(),
-            };
-        }
-        if s.source().is_none() {
-            return s.to_string();
-        }
-        source = s.source();
-    }
-    "request failed".to_string()
 }
 
 async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {

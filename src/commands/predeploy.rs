@@ -39,7 +39,7 @@ use serde_json::{Value, json};
 use super::{Context, Done, Error, Workspace};
 use crate::approvals;
 use crate::checks::count;
-use crate::cli::{OutputArgs, SourceArgs, TargetArgs};
+use crate::cli::{Common, OutputArgs};
 use crate::config::Config;
 use crate::config::values::Problems;
 use crate::exit::Verdict;
@@ -169,11 +169,7 @@ pub fn validate(raw: Raw, problems: &mut Problems) -> Predeploy {
     answered no, the run was interrupted, or it could not run).")]
 pub struct Args {
     #[command(flatten)]
-    pub target: TargetArgs,
-    #[command(flatten)]
-    pub source: SourceArgs,
-    #[command(flatten)]
-    pub output: OutputArgs,
+    pub common: Common,
     /// Answer yes to the protocol's prompts (for CI). Without it, and
     /// without a terminal to ask on, the answer is no
     #[arg(long)]
@@ -187,7 +183,7 @@ pub struct Args {
 }
 
 pub fn output(args: &Args) -> Option<&OutputArgs> {
-    Some(&args.output)
+    Some(&args.common.output)
 }
 
 /// A step of the protocol: its row id, its gate, its evidence file.
@@ -312,8 +308,8 @@ struct Run<'a> {
 
 pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     let stop = cx.interrupt_flag();
-    let ws = Workspace::open_for(&args.source, args.target.env.as_deref(), cx);
-    let mut report = ws.report(&KIND, &args.target);
+    let ws = Workspace::open(&args.common, cx);
+    let mut report = ws.report(&KIND, &args.common.target);
     let (Ok(config), &Ok(clock)) = (&ws.config, &ws.now) else {
         return Ok(Done::Report(report));
     };
@@ -469,8 +465,8 @@ impl Run<'_> {
         let mut m = serde_json::Map::new();
         m.insert("schema_version".into(), json!(1));
         m.insert("evidence".into(), json!(what));
-        m.insert("env".into(), json!(self.args.target.env()));
-        m.insert("version".into(), json!(self.args.target.version()));
+        m.insert("env".into(), json!(self.args.common.target.env()));
+        m.insert("version".into(), json!(self.args.common.target.version()));
         m.insert(
             "commit".into(),
             json!(self.ws.repo.as_ref().ok().map(|r| r.head.to_string())),
@@ -528,19 +524,31 @@ impl Run<'_> {
         }
     }
 
+    /// Write a step's evidence file with its `result` (pass when there is
+    /// no problem) and its `problems`.
+    fn write_result(
+        &self,
+        file: &str,
+        mut m: serde_json::Map<String, Value>,
+        problems: &[String],
+    ) -> Result<(), Error> {
+        let result = if problems.is_empty() { "pass" } else { "fail" };
+        m.insert("result".into(), json!(result));
+        m.insert("problems".into(), json!(problems));
+        self.write_json(file, Value::Object(m))
+    }
+
     /// A step whose setting is missing: its evidence file says so, and it
     /// fails.
     fn unconfigured(
         &self,
         file: &str,
-        mut m: serde_json::Map<String, Value>,
+        m: serde_json::Map<String, Value>,
         key: &str,
         what: &str,
     ) -> Result<Outcome, Error> {
         let outcome = self.not_configured(key, what);
-        m.insert("result".into(), json!("fail"));
-        m.insert("problems".into(), json!([outcome.message]));
-        self.write_json(file, Value::Object(m))?;
+        self.write_result(file, m, std::slice::from_ref(&outcome.message))?;
         Ok(outcome)
     }
 
@@ -604,7 +612,7 @@ impl Run<'_> {
     }
 
     fn parity(&mut self, file: &str) -> Result<Outcome, Error> {
-        let source = self.args.target.env();
+        let source = self.args.common.target.env();
         let target = self.p.parity_target.clone();
         let mut attempt = 0;
         loop {
@@ -702,12 +710,12 @@ impl Run<'_> {
                 return Err(format!(
                     "{} needs {{previous_tag}}, and no release tag below {} is reachable from HEAD",
                     quoted(a),
-                    self.args.target.version()
+                    self.args.common.target.version()
                 ));
             }
             out.push(
-                a.replace("{version}", self.args.target.version())
-                    .replace("{env}", self.args.target.env())
+                a.replace("{version}", self.args.common.target.version())
+                    .replace("{env}", self.args.common.target.env())
                     .replace("{previous_tag}", previous.unwrap_or(""))
                     .replace("{out}", &self.out.display().to_string()),
             );
@@ -718,10 +726,13 @@ impl Run<'_> {
     /// Run commands in order until one fails; one record each.
     fn commands(&self, list: &[Vec<String>], previous: Option<&str>) -> (Vec<Ran>, Option<String>) {
         let env = [
-            ("RS_ENV".to_string(), self.args.target.env().to_string()),
+            (
+                "RS_ENV".to_string(),
+                self.args.common.target.env().to_string(),
+            ),
             (
                 "RS_VERSION".to_string(),
-                self.args.target.version().to_string(),
+                self.args.common.target.version().to_string(),
             ),
             (
                 "RS_PREVIOUS_TAG".to_string(),
@@ -789,8 +800,8 @@ impl Run<'_> {
         let (ran, failed) = self.commands(&self.p.deploy, None);
         let mut log = format!(
             "# release-sentinel predeploy: deployment rehearsal\n# env {} version {} commit {}\n# started {}\n",
-            self.args.target.env(),
-            self.args.target.version(),
+            self.args.common.target.env(),
+            self.args.common.target.version(),
             self.ws
                 .repo
                 .as_ref()
@@ -868,12 +879,7 @@ impl Run<'_> {
         };
         m.insert("junit".into(), json!(self.p.smoke_junit));
         m.insert("counts".into(), counts_json.clone());
-        m.insert(
-            "result".into(),
-            json!(if problems.is_empty() { "pass" } else { "fail" }),
-        );
-        m.insert("problems".into(), json!(problems));
-        self.write_json(file, Value::Object(m))?;
+        self.write_result(file, m, &problems)?;
         Ok(if problems.is_empty() {
             match counts {
                 Some(Ok(c)) => Outcome::ok(format!(
@@ -900,8 +906,8 @@ impl Run<'_> {
         }
         let previous = match &self.ws.repo {
             Ok(repo) => {
-                let policy = self.config.policy_for(self.args.target.env());
-                match policy.tag_format.release(self.args.target.version()) {
+                let policy = self.config.policy_for(self.args.common.target.env());
+                match policy.tag_format.release(self.args.common.target.version()) {
                     Ok(release) => {
                         crate::git::tags::highest_below(repo, &policy.tag_format, &release.version)
                             .ok()
@@ -962,12 +968,7 @@ impl Run<'_> {
         if let Some(f) = failed {
             problems.push(f);
         }
-        m.insert(
-            "result".into(),
-            json!(if problems.is_empty() { "pass" } else { "fail" }),
-        );
-        m.insert("problems".into(), json!(problems));
-        self.write_json(file, Value::Object(m))?;
+        self.write_result(file, m, &problems)?;
         Ok(if problems.is_empty() {
             Outcome::ok(match ran.len() {
                 0 => {
@@ -996,7 +997,7 @@ impl Run<'_> {
         };
         match crate::bundle::write_zip(
             &entries,
-            self.args.target.version(),
+            self.args.common.target.version(),
             unix,
             &self.path(PACKAGE),
             crate::par::threads(4),

@@ -272,10 +272,8 @@ fn watch(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Result<Report, Error>
     state.version = 1;
     let mut switch_rows: BTreeMap<String, (Outcome, Vec<Value>)> = BTreeMap::new();
 
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Refused(format!("cannot start: {e}")))?;
+    let runtime =
+        crate::http::runtime().map_err(|e| Error::Refused(format!("cannot start: {e}")))?;
     let start = Instant::now();
     let deadline = start + window;
     let once = args.once || at.is_some();

@@ -298,14 +298,23 @@ pub fn highest_reachable(
         .iter()
         .filter_map(|n| format.version_of(n).map(|v| (v, *n)))
         .collect();
-    let mut found = Reachable {
-        highest: None,
-        matching: candidates.len(),
-        total: others.len(),
-    };
+    let (matching, total) = (candidates.len(), others.len());
+    Ok(Reachable {
+        highest: first_reachable(repo, &mut candidates)?,
+        matching,
+        total,
+    })
+}
+
+/// The highest of `candidates` (sorted here, highest version first) whose
+/// tag HEAD contains.
+fn first_reachable(
+    repo: &Repo,
+    candidates: &mut [(Version, &str)],
+) -> Result<Option<(Version, String)>, String> {
     candidates.sort_by(|a, b| precedence(&b.0, &a.0).then_with(|| b.1.cmp(a.1)));
     let message = |e: git2::Error| e.message().to_string();
-    for (version, name) in candidates {
+    for (version, name) in candidates.iter() {
         let Some(Some(commit)) = find(repo, name).map_err(message)? else {
             continue;
         };
@@ -315,11 +324,10 @@ pub fn highest_reachable(
                 .graph_descendant_of(repo.head, commit)
                 .map_err(message)?
         {
-            found.highest = Some((version, name.to_string()));
-            break;
+            return Ok(Some((version.clone(), name.to_string())));
         }
     }
-    Ok(found)
+    Ok(None)
 }
 
 /// The highest release tag (by `format`) below `version` that HEAD
@@ -336,22 +344,7 @@ pub fn highest_below(
         .filter_map(|n| format.version_of(n).map(|v| (v, n.as_str())))
         .filter(|(v, _)| v.pre.is_empty() && precedence(v, version) == Ordering::Less)
         .collect();
-    candidates.sort_by(|a, b| precedence(&b.0, &a.0).then_with(|| b.1.cmp(a.1)));
-    let message = |e: git2::Error| e.message().to_string();
-    for (_, name) in candidates {
-        let Some(Some(commit)) = find(repo, name).map_err(message)? else {
-            continue;
-        };
-        if commit == repo.head
-            || repo
-                .repo
-                .graph_descendant_of(repo.head, commit)
-                .map_err(message)?
-        {
-            return Ok(Some(name.to_string()));
-        }
-    }
-    Ok(None)
+    Ok(first_reachable(repo, &mut candidates)?.map(|(_, name)| name))
 }
 
 /// The most common shape among tags that carry a SemVer version

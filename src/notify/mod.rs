@@ -412,10 +412,7 @@ pub fn deliver_all(
     if targets.is_empty() {
         return Vec::new();
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::http::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             return targets
@@ -540,15 +537,13 @@ async fn attempt(
             let retry_after = crate::http::retry_after(response.headers());
             if (200..300).contains(&status) {
                 Attempt::Delivered(status)
-            } else if matches!(status, 429 | 500 | 502 | 503 | 504) {
+            } else if crate::http::retryable_status(status) {
                 Attempt::Retry(format!("HTTP {status}"), retry_after)
             } else {
                 Attempt::Failed(format!("HTTP {status}"))
             }
         }
-        Err(e) if e.is_timeout() => Attempt::Retry("timed out".to_string(), None),
-        Err(e) if e.is_connect() => Attempt::Retry("cannot connect".to_string(), None),
-        Err(_) => Attempt::Retry("the request failed".to_string(), None),
+        Err(e) => Attempt::Retry(crate::http::transport_reason(&e), None),
     }
 }
 

@@ -13,7 +13,6 @@
 //! header value.
 
 use std::collections::{BTreeMap, HashMap};
-use std::error::Error as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -346,10 +345,6 @@ pub fn budget(api: &Api) -> Duration {
     total
 }
 
-fn retryable(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 429 | 500 | 502 | 503 | 504)
-}
-
 /// A one-line reason for a transport error, without the URL (the caller
 /// names it, masked).
 fn describe(e: &reqwest::Error, req: &Request) -> String {
@@ -362,26 +357,7 @@ fn describe(e: &reqwest::Error, req: &Request) -> String {
     if e.is_redirect() {
         return format!("too many redirects: more than {}", req.max_redirects);
     }
-    let mut source = e.source();
-    while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            return match io.kind() {
-                std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
-                std::io::ErrorKind::ConnectionReset => "connection reset".to_string(),
-                std::io::ErrorKind::TimedOut => "timed out".to_string(),
-                _ => io.to_string(),
-            };
-        }
-        if s.source().is_none() {
-            return s.to_string();
-        }
-        source = s.source();
-    }
-    if e.is_connect() {
-        "cannot connect".to_string()
-    } else {
-        "request failed".to_string()
-    }
+    crate::http::transport_reason(e)
 }
 
 enum Try {
@@ -464,7 +440,7 @@ pub async fn check(client: &reqwest::Client, api: &Api) -> Outcome {
                     .detail("attempts", n)
                     .detail("statuses", statuses);
                 }
-                if !retryable(status) {
+                if !crate::http::retryable_status(status.as_u16()) {
                     return Outcome::new(
                         Status::Crit,
                         format!(

@@ -222,10 +222,7 @@ pub fn run(
     if checks.is_empty() {
         return Vec::new();
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::http::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             return same_rows(
