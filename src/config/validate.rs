@@ -27,7 +27,7 @@ pub(super) fn validate(
     let mut problems = Problems::default();
 
     if source != Source::Embedded {
-        literal_secrets(table, "", scrubber, &mut problems);
+        literal_secrets(table, "", false, scrubber, &mut problems);
     }
 
     let environments = environments(raw.environments, env, &mut problems);
@@ -398,6 +398,7 @@ fn variables(raw: super::raw::RawVariables, problems: &mut Problems) -> Variable
 fn literal_secrets(
     table: &toml::Table,
     prefix: &str,
+    names_only: bool,
     scrubber: &Scrubber,
     problems: &mut Problems,
 ) {
@@ -407,18 +408,23 @@ fn literal_secrets(
         } else {
             format!("{prefix}.{k}")
         };
-        // `variables` lists names, and `ready.key` check ids, not values.
-        if key == "variables" || key == "ready.key" {
-            continue;
-        }
-        literal_secret_value(k, &key, v, scrubber, problems);
+        let names_only = names_only || NAME_LISTS.contains(&key.as_str());
+        literal_secret_value(k, &key, v, names_only, scrubber, problems);
     }
 }
+
+/// Sections and keys whose values are names (of variables, of checks),
+/// not values: a secret-looking key there (`variables.secret`,
+/// `ready.key`) says nothing about what it holds. The other rules (a
+/// secret's value, a credential's shape, a password in a URL) still
+/// apply to them.
+const NAME_LISTS: &[&str] = &["variables", "ready.key"];
 
 fn literal_secret_value(
     name: &str,
     key: &str,
     value: &toml::Value,
+    names_only: bool,
     scrubber: &Scrubber,
     problems: &mut Problems,
 ) {
@@ -432,7 +438,8 @@ fn literal_secret_value(
                 );
             } else if let Some(rule) = secrets::rules::first_match(s) {
                 problems.push(key, format!("looks like a literal secret ({rule}); {FIX}"));
-            } else if secrets::is_secret_like_name(name)
+            } else if !names_only
+                && secrets::is_secret_like_name(name)
                 && !s.trim().is_empty()
                 && !s.contains("${")
             {
@@ -446,10 +453,17 @@ fn literal_secret_value(
         }
         toml::Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
-                literal_secret_value(name, &format!("{key}[{i}]"), item, scrubber, problems);
+                literal_secret_value(
+                    name,
+                    &format!("{key}[{i}]"),
+                    item,
+                    names_only,
+                    scrubber,
+                    problems,
+                );
             }
         }
-        toml::Value::Table(t) => literal_secrets(t, key, scrubber, problems),
+        toml::Value::Table(t) => literal_secrets(t, key, names_only, scrubber, problems),
         _ => {}
     }
 }

@@ -168,6 +168,26 @@ fn every_semantic_problem_is_reported_in_one_run() {
 }
 
 #[test]
+fn names_under_secret_looking_keys_pass_and_a_credential_among_them_does_not() {
+    let token = format!("ghp_{}", "0123456789abcdefghijABCDEFGHIJ012345");
+    // `variables.secret` and `ready.key` hold names: fine as literals.
+    let repo = Repo::with_config(
+        "[variables]\nsecret = [\"MY_SECRET\"]\n[ready]\nkey = [\"clean_tree\"]\n",
+    );
+    Sentinel::in_repo(&repo)
+        .args(["ready", "--env", "prod", "--version", "v1.2.3"])
+        .stderr_lacks("literal")
+        .code_in(&[0, 1]);
+    // A credential pasted there is still refused, and not echoed.
+    let repo = Repo::with_config(&format!("[variables]\nsecret = [\"{token}\"]\n"));
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .stderr_has("variables.secret[0]: looks like a literal secret")
+        .stderr_lacks(&token)
+        .blocked();
+}
+
+#[test]
 fn invalid_config_with_json_format_prints_a_blocked_document() {
     let repo = Repo::new();
     let path = many_problems(&repo);
