@@ -45,13 +45,29 @@ fn replace(path: &Path, data: &[u8], flush: bool) -> std::io::Result<()> {
         .prefix(&format!(".{name}."))
         .suffix(".tmp")
         .permissions(std::fs::Permissions::from_mode(0o666))
-        .tempfile_in(dir)?;
+        .tempfile_in(dir)
+        .map_err(|e| plain(&e))?;
     tmp.write_all(data)?;
     if flush {
         tmp.as_file().sync_all()?;
     }
-    tmp.persist(path).map_err(|e| e.error)?;
+    tmp.persist(path).map_err(|e| plain(&e.error))?;
     Ok(())
+}
+
+/// An I/O error as the system gave it. tempfile wraps its errors with the
+/// temporary file's name (`... at path ".x.tmp"`), a name nobody asked
+/// for, and keeps the system's code to itself; the code, or the text
+/// before that name, is what a message needs.
+pub fn plain(e: &std::io::Error) -> std::io::Error {
+    if let Some(code) = e.raw_os_error() {
+        return std::io::Error::from_raw_os_error(code);
+    }
+    let text = e.to_string();
+    let reason = text
+        .split_once(" at path \"")
+        .map_or(text.as_str(), |(r, _)| r);
+    std::io::Error::new(e.kind(), reason.to_string())
 }
 
 /// Flush the files of `paths` that exist, and the directories holding
@@ -166,6 +182,13 @@ pub fn append_regular(path: &Path, data: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_write_says_what_the_system_said_not_the_temporary_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = write_atomic(&dir.path().join("none/report.json"), b"x").unwrap_err();
+        assert_eq!(e.to_string(), "No such file or directory (os error 2)");
+    }
 
     #[test]
     fn replaces_whole_and_leaves_no_temporary_file() {

@@ -426,7 +426,12 @@ impl Run<'_> {
                 _ => {}
             }
         }
-        self.write_manifest(&[], None)
+        // The first write names the folder: it is the folder that cannot
+        // be written.
+        match self.write_manifest(&[], None) {
+            Err(Error::Write { source, .. }) => Err(write_err(source)),
+            other => other,
+        }
     }
 
     /// Write an evidence file whole, scrubbed; [`Run::flush`] puts it on

@@ -387,23 +387,7 @@ fn write_files(dir: &Path, files: &[(&str, Vec<u8>)]) -> std::io::Result<()> {
 /// What the operating system said, without the temporary file's name that
 /// some layers add to it: `Permission denied (os error 13)`.
 fn os_reason(e: &std::io::Error) -> String {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cause {
-        if let Some(code) = err
-            .downcast_ref::<std::io::Error>()
-            .and_then(std::io::Error::raw_os_error)
-        {
-            return std::io::Error::from_raw_os_error(code).to_string();
-        }
-        cause = err.source();
-    }
-    // tempfile names its temporary file after the reason, and keeps the
-    // code to itself.
-    let text = e.to_string();
-    match text.split_once(" at path \"") {
-        Some((reason, _)) => reason.to_string(),
-        None => text,
-    }
+    crate::fsutil::plain(e).to_string()
 }
 
 /// A record read back: the whole document and its report.

@@ -8,7 +8,7 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::harness::{
-    POLICY_GATES, Repo, SAFE, Sentinel, context, health_url, is_root, row, toml_str,
+    POLICY_GATES, Repo, SAFE, Sentinel, context, health_url, held_to_file_modes, row, toml_str,
 };
 
 /// The deploy token the config requires (a secret by declaration).
@@ -323,22 +323,8 @@ fn a_read_only_evidence_directory_fails_the_run_and_leaves_nothing() {
         assert!(ok, "chmod {mode}");
     };
     chmod("0500");
-    // Root ignores file modes. As root, the run drops the capabilities
-    // that let it (with setpriv); without setpriv there is no way to show
-    // a read-only directory to root, and the check is skipped.
-    let run = if is_root() {
-        if Command::new("setpriv").arg("--version").output().is_err() {
-            eprintln!("skipped: running as root and setpriv is not installed");
-            chmod("0700");
-            return;
-        }
-        Sentinel::of(Path::new("setpriv"))
-            .args(["--bounding-set=-dac_override,-dac_read_search", "--"])
-            .arg(crate::harness::BIN)
-    } else {
-        Sentinel::new()
-    };
-    let out = run
+    // Root ignores file modes: the run is held to them.
+    let out = held_to_file_modes()
         .dir(&repo.path)
         .env("DEPLOY_TOKEN", TOKEN)
         .env("UPSTREAM_VALUE", HEADER_VALUE)

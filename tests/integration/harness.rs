@@ -927,6 +927,29 @@ pub fn sha256sum(path: &Path) -> String {
     digest
 }
 
+/// The binary, held to file modes even when the tests run as root: as
+/// root, started through util-linux `setpriv` with the capabilities that
+/// override modes (`dac_override`, `dac_read_search`) dropped. Without
+/// `setpriv` the test fails and says what to install: a read-only folder
+/// or an unreadable file is then shown to root too, never skipped.
+pub fn held_to_file_modes() -> Sentinel {
+    if !is_root() {
+        return Sentinel::new();
+    }
+    let found = Command::new("setpriv")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "setpriv is not installed, and as root only it makes file modes hold: \
+         apt-get install -y util-linux"
+    );
+    Sentinel::of(Path::new("setpriv"))
+        .args(["--bounding-set=-dac_override,-dac_read_search", "--"])
+        .arg(BIN)
+}
+
 /// stdout of a `--format json` run, parsed.
 pub fn json_of(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
