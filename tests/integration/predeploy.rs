@@ -9,8 +9,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::harness::{
-    BIN, Reaper, Repo, Sentinel, assert_no_survivors, base_env, context, gone_soon, is_root,
-    json_of, read_pid, signal,
+    BIN, Reaper, Repo, Sentinel, assert_no_survivors, base_env, context, gone_soon,
+    held_to_file_modes, json_of, read_pid, signal,
 };
 
 /// The run's clock: approvals are judged at this time.
@@ -594,16 +594,24 @@ fn an_evidence_folder_that_cannot_be_written_stops_the_run_before_anything_runs(
     assert_eq!(error_lines(&out), 1, "{}", context(&out));
     assert!(!ran(&repo, "deploy"));
 
-    if is_root() {
-        // Root writes into a read-only folder: the mode cannot be tested.
-        return;
-    }
+    // A read-only folder; root writes into one whatever its mode, so the
+    // run is held to it.
     use std::os::unix::fs::PermissionsExt;
     let ro = repo.scratch().join("read-only");
     std::fs::create_dir(&ro).unwrap();
     std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o500)).unwrap();
-    let out = predeploy(&repo)
-        .arg("--yes")
+    let out = held_to_file_modes()
+        .dir(&repo.path)
+        .env("OUT", repo.scratch())
+        .env("CI_FAKE_UTC", NOW)
+        .args([
+            "predeploy",
+            "--env",
+            "staging",
+            "--version",
+            "v1.1.0",
+            "--yes",
+        ])
         .arg("--out")
         .arg(&ro)
         .stderr_has(format!("cannot write the evidence to {}", ro.display()))
@@ -853,4 +861,48 @@ fn sigint_at_a_question_stops_the_run_without_an_answer() {
     assert!(text.contains("no (interrupted)"), "{text}");
     let m = read_json(&out.join("pre-deployment-manifest.json"));
     assert_eq!(m["status"], "interrupted", "{m:#}");
+}
+
+#[test]
+fn a_secret_in_the_tree_or_a_failed_audit_halts_gate_three() {
+    let repo = protocol_repo("");
+    let token = format!("ghp_{}", "0123456789abcdefghijABCDEFGHIJ012345");
+    repo.write("deploy/leak.env", &format!("GITHUB_TOKEN={token}\n"));
+    repo.commit_all("leak");
+    predeploy(&repo)
+        .arg("--yes")
+        .stderr_has("[ERROR] Security/compliance scan reported blocking findings.")
+        .stderr_has(
+            "Recovery: escalate to security owner, implement fixes, rerun scan before approval.",
+        )
+        .stdout_has("| security                  | FAIL | secrets scan: ")
+        .nowhere(&token)
+        .blocked();
+    let report = read_json(&out_dir(&repo).join("security-compliance-report.json"));
+    assert_eq!(report["result"], "fail", "{report:#}");
+    assert_in_no_file(&out_dir(&repo), &token);
+    assert!(!out_dir(&repo).join("PRE-DEPLOYMENT-PACKAGE.zip").exists());
+
+    std::fs::remove_file(repo.path.join("deploy/leak.env")).unwrap();
+    let text = config("").replace(
+        "audit = [[\"sh\", \"-c\", \"touch \\\"$OUT/audit.ran\\\"\"]]",
+        "audit = [[\"sh\", \"-c\", \"echo 'CVE-2026-9999 high'; exit 3\"]]",
+    );
+    assert!(text.contains("exit 3"), "{text}");
+    repo.write("release-sentinel.toml", &text);
+    repo.commit_all("audit fails");
+    predeploy(&repo)
+        .arg("--yes")
+        .stderr_has("[AUTOMATION] sh executed: failed (exit 3)")
+        .stderr_has("[ERROR] Security/compliance scan reported blocking findings.")
+        .stdout_has("exit 3")
+        .blocked();
+    let report = read_json(&out_dir(&repo).join("security-compliance-report.json"));
+    assert_eq!(report["audits"][0]["exit_code"], 3, "{report:#}");
+    assert!(
+        report["audits"][0]["stdout"]
+            .as_str()
+            .is_some_and(|s| s.contains("CVE-2026-9999")),
+        "{report:#}"
+    );
 }
