@@ -514,6 +514,7 @@ fn watch(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Result<Report, Error>
         rows.push(rollback(
             verify,
             args,
+            at.is_some(),
             &previous_tag,
             &reason,
             &ws.root,
@@ -545,14 +546,51 @@ fn watch(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Result<Report, Error>
             &reason,
             previous_tag.as_ref().ok().cloned(),
         );
-        report.rows.extend(notify::deliver_all(
-            &config.notify,
-            &message,
-            &proxies,
-            false,
-        ));
+        if at.is_some() {
+            report.rows.extend(would_send(&config.notify, &message));
+        } else {
+            report.rows.extend(notify::deliver_all(
+                &config.notify,
+                &message,
+                &proxies,
+                false,
+            ));
+        }
     }
     Ok(report)
+}
+
+/// Why `--at` acts on nothing, at the start of each row that says what
+/// would have been done.
+const REPLAY: &str = "--at replays stored metrics";
+
+/// `--at`'s notification rows: what each target that wants `message`
+/// would have been sent, and nothing sent. Shadow rows, as delivered ones
+/// are: a notification never changes the verdict.
+fn would_send(notify: &notify::Notify, message: &Message) -> Vec<CheckResult> {
+    notify
+        .targets
+        .iter()
+        .filter(|t| t.wants(&message.event))
+        .map(|t| {
+            let channel = match t.channel {
+                notify::Channel::Slack => "slack",
+                notify::Channel::Webhook { .. } => "webhook",
+            };
+            let o = Outcome::skip(format!(
+                "{REPLAY}: would send {}: {}",
+                message.event, message.text
+            ))
+            .detail("channel", channel);
+            CheckResult::new(
+                format!("notify:{}", t.name),
+                Phase::Notify,
+                o,
+                Duration::ZERO,
+            )
+            .with_mode(Mode::Shadow)
+        })
+        .collect()
 }
 
 /// The HTTP clients and what an evaluation needs.
@@ -816,10 +854,11 @@ pub fn previous_tag(ws: &Workspace, config: &Config, version: &str) -> Result<St
     })
 }
 
-/// Run (or, with `--no-rollback`, show) the rollback command.
+/// Run (or, with `--no-rollback` or `--at`, show) the rollback command.
 fn rollback(
     verify: &Verify,
     args: &Args,
+    replay: bool,
     previous: &Result<String, String>,
     reason: &str,
     root: &std::path::Path,
@@ -855,8 +894,16 @@ fn rollback(
         })
         .collect();
     let shown = argv.join(" ");
-    if args.no_rollback {
-        let o = Outcome::skip(format!("--no-rollback: would run: {shown}"))
+    // A replay (`--at`) judges the past: it never acts on the world.
+    let dry = if replay {
+        Some(REPLAY)
+    } else if args.no_rollback {
+        Some("--no-rollback")
+    } else {
+        None
+    };
+    if let Some(why) = dry {
+        let o = Outcome::skip(format!("{why}: would run: {shown}"))
             .detail("argv", argv)
             .detail("reason", reason);
         return CheckResult::new(id, Phase::Verify, o, Duration::ZERO);

@@ -1306,7 +1306,14 @@ fn secrets_never_appear_in_any_output_or_written_file() {
     ));
     let files = ["report.json", "junit.xml", "summary.md"].map(|f| repo.scratch().join(f));
     let mut all = String::new();
-    for format in ["table", "json"] {
+    // `--at` judges the history (and acts on nothing); `--once` judges now,
+    // where the history has no data, and runs the rollback and notifies.
+    for (format, when) in [
+        ("table", ["--at", AT]),
+        ("json", ["--at", AT]),
+        ("table", ["--once", "-v"]),
+        ("json", ["--once", "-v"]),
+    ] {
         let out = verify(&repo)
             .env("PROM_TOKEN", PROM_TOKEN)
             .env(
@@ -1316,28 +1323,38 @@ fn secrets_never_appear_in_any_output_or_written_file() {
             .env("AUDIT_WEBHOOK_URL", hook.url("/hooks/audit-5ecret-9f8e7d"))
             .env("AUDIT_WEBHOOK_SECRET", whsec(SIGNING_KEY))
             .env("GITHUB_STEP_SUMMARY", &files[2])
-            .args(["--at", AT, "-vv", "--format", format, "--report"])
+            .args(when)
+            .args(["-vv", "--format", format, "--report"])
             .arg(&files[0])
             .arg("--junit")
             .arg(&files[1])
             .critical();
         let doc: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&files[0]).unwrap()).unwrap();
-        // The token reached Prometheus: the rule judged its data.
+        // The token reached Prometheus: the rule judged its answer (no
+        // token would be an ERROR).
+        let replay = when[0] == "--at";
         assert_eq!(
             json_check(&doc, "rule:error_rate")["details"]["outcome"],
-            "BREACH"
+            if replay { "BREACH" } else { "NO_DATA" },
+            "{doc:#}"
         );
-        assert_eq!(json_check(&doc, "rollback")["status"], "OK", "{doc:#}");
-        assert!(
-            json_check(&doc, "rollback")["details"]["stdout"]
-                .as_str()
-                .unwrap()
-                .ends_with("yyyy"),
-            "the output is kept: {doc:#}"
-        );
-        assert_eq!(json_check(&doc, "notify:audit")["status"], "OK", "{doc:#}");
-        assert_eq!(json_check(&doc, "notify:ops")["status"], "OK", "{doc:#}");
+        if replay {
+            for id in ["rollback", "notify:audit", "notify:ops"] {
+                assert_eq!(json_check(&doc, id)["status"], "SKIP", "{doc:#}");
+            }
+        } else {
+            assert_eq!(json_check(&doc, "rollback")["status"], "OK", "{doc:#}");
+            assert!(
+                json_check(&doc, "rollback")["details"]["stdout"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("yyyy"),
+                "the output is kept: {doc:#}"
+            );
+            assert_eq!(json_check(&doc, "notify:audit")["status"], "OK", "{doc:#}");
+            assert_eq!(json_check(&doc, "notify:ops")["status"], "OK", "{doc:#}");
+        }
         all.push_str(&String::from_utf8_lossy(&out.stdout));
         all.push_str(&String::from_utf8_lossy(&out.stderr));
         for f in &files {
@@ -1408,4 +1425,78 @@ fn an_invalid_at_for_or_interval_exits_1() {
         .args(["--at", AT])
         .stderr_has("--at judges the metric rules as of a time, and [verify] has none")
         .blocked();
+}
+
+// ------------------------------------------------------------ --at is a replay
+
+/// `--at` replays a verdict over stored metrics and never acts on the
+/// world: a breach there runs no rollback, applies no profile, writes no
+/// state file and sends no notification; the rows say what would have run
+/// and been sent.
+#[test]
+fn at_is_a_replay_that_runs_applies_writes_and_sends_nothing() {
+    let prom = history_prometheus();
+    let slack = slack_receiver();
+    let hook = webhook_receiver(KEY);
+    let repo = tagged_repo(&format!(
+        "{}{NOTIFY}\n[verify]\ninterval = \"15s\"\n{MARK_ROLLBACK}\n{}\n\
+         [[verify.switch]]\nname = \"edge\"\nquery = 'max(rs_error_ratio{{case=\"sustained\"}})'\n\
+         max = 0.01\nafter = 1\nrecover_query = 'max(rs_error_ratio{{case=\"sustained\"}})'\n\
+         recover_max = 0.01\nprofiles = [\"moderate\", \"conservative\"]\n\
+         apply = {{ moderate = [\"sh\", \"-c\", \"echo moderate >> \\\"$OUT/applied\\\"\"], \
+         conservative = [\"sh\", \"-c\", \"echo conservative >> \\\"$OUT/applied\\\"\"] }}\n",
+        prometheus_section(&prom.url("")),
+        rule("error_rate", ERROR_RATIO, "max = 0.01\nfor = \"2m\""),
+    ));
+    let out = verify(&repo)
+        .env("OUT", repo.scratch())
+        .env("SLACK_WEBHOOK_URL", slack.url("/services/T0/B0/slack"))
+        .env("AUDIT_WEBHOOK_URL", hook.url("/hooks/audit"))
+        .env("AUDIT_WEBHOOK_SECRET", whsec(KEY))
+        .args(["--at", AT, "--format", "json"])
+        .critical();
+    let doc = json_of(&out);
+    assert_eq!(doc["verdict"], "ROLLBACK", "{doc:#}");
+    assert_eq!(
+        json_check(&doc, "rule:error_rate")["details"]["outcome"],
+        "BREACH"
+    );
+    // 1. No rollback command: the row says what would have run.
+    let rb = json_check(&doc, "rollback");
+    assert_eq!(rb["status"], "SKIP", "{rb:#}");
+    assert_eq!(
+        rb["message"], "--at replays stored metrics: would run: sh -c touch \"$OUT/rolled-back\"",
+        "{rb:#}"
+    );
+    assert!(
+        !repo.scratch().join("rolled-back").exists(),
+        "a rollback ran"
+    );
+    // 2. No profile applied.
+    let sw = json_check(&doc, "switch:edge");
+    assert_eq!(sw["status"], "SKIP", "{sw:#}");
+    assert!(
+        !repo.scratch().join("applied").exists(),
+        "a profile was applied"
+    );
+    // 3. No state file.
+    assert!(
+        !repo.path.join(".release-sentinel").exists(),
+        "a state file was written"
+    );
+    // 4. No notification: each target's row says what would have been sent.
+    for (id, channel) in [("notify:ops", "slack"), ("notify:audit", "webhook")] {
+        let n = json_check(&doc, id);
+        assert_eq!(n["status"], "SKIP", "{n:#}");
+        assert_eq!(n["details"]["channel"], channel, "{n:#}");
+        assert!(
+            n["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("--at replays stored metrics: would send verify.rollback: ARIS3 rollout of v1.2.3 on prod aborted due to rule:error_rate breached"),
+            "{n:#}"
+        );
+    }
+    assert!(slack.requests().is_empty(), "Slack was notified");
+    assert!(hook.requests().is_empty(), "the webhook was notified");
 }
