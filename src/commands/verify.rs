@@ -459,7 +459,7 @@ fn watch(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Result<Report, Error>
     let mut ended_badly: Vec<String> = Vec::new();
     for (p, track) in verify.probes.iter().zip(&probes) {
         let id = format!("probe:{}", p.name);
-        let outcome = probe_outcome(p, track, at.is_some(), not_run);
+        let outcome = probe_outcome(p, track, at.is_some(), interrupted, not_run);
         if track.trigger.is_none() && outcome.status == Status::Crit {
             ended_badly.push(id.clone());
         }
@@ -506,7 +506,6 @@ fn watch(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Result<Report, Error>
             triggers.push(format!("{id} ended the window failing"));
         }
     }
-    report.interrupted = Some(interrupted);
     let rolling_back = !triggers.is_empty() && !interrupted;
     let reason = triggers.first().cloned().unwrap_or_default();
     let previous_tag = previous_tag(ws, config, args.common.target.version());
@@ -520,6 +519,39 @@ fn watch(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Result<Report, Error>
             &ws.root,
             &stop,
             cx.scrubber,
+        ));
+    }
+    // A signal during the rollback stops it (the runner kills its tree):
+    // that run is interrupted too.
+    let stopped_in_rollback = rolling_back && stop.load(Ordering::SeqCst);
+    let interrupted = interrupted || stopped_in_rollback;
+    report.interrupted = Some(interrupted);
+    if interrupted {
+        // The third ending, VERIFY=ERROR: say why, and what was not done.
+        let when = if stopped_in_rollback {
+            format!("while the rollback ran (triggered by {reason})")
+        } else if evaluations == 0 && !verify.smoke.is_empty() {
+            "during the smoke steps".to_string()
+        } else if evaluations == 0 {
+            "before the first evaluation".to_string()
+        } else {
+            format!(
+                "during the window, after {}",
+                crate::checks::count(evaluations as usize, "evaluation")
+            )
+        };
+        let what = if stopped_in_rollback {
+            "the rollback command was stopped and no notification was sent"
+        } else {
+            "no verdict; no rollback ran and no notification was sent"
+        };
+        let o = Outcome::fail(format!("stopped by SIGINT or SIGTERM {when}: {what}"))
+            .detail("evaluations", evaluations);
+        rows.push(CheckResult::new(
+            "interrupted",
+            Phase::Verify,
+            o,
+            start.elapsed(),
         ));
     }
     report.rows = rows;
@@ -686,7 +718,13 @@ impl Watch<'_> {
 
 /// A probe's row: CRIT when it triggered or the window ended with it
 /// failing; WARN when it failed within its limit and recovered.
-fn probe_outcome(p: &crate::verify::Probe, t: &ProbeTrack, at: bool, not_run: &str) -> Outcome {
+fn probe_outcome(
+    p: &crate::verify::Probe,
+    t: &ProbeTrack,
+    at: bool,
+    interrupted: bool,
+    not_run: &str,
+) -> Outcome {
     let url = mask_url(&p.req.url);
     if at {
         return Outcome::skip("not evaluated: --at judges stored metrics only");
@@ -709,8 +747,13 @@ fn probe_outcome(p: &crate::verify::Probe, t: &ProbeTrack, at: bool, not_run: &s
         return Outcome::crit(format!("GET {url}{last_text}; {why}; {counts}"));
     }
     if t.run > 0 {
+        let ended = if interrupted {
+            "interrupted"
+        } else {
+            "the window ended"
+        };
         return Outcome::crit(format!(
-            "GET {url}{last_text}; the window ended with it failing ({} of {} allowed in a row); {counts}",
+            "GET {url}{last_text}; {ended} with it failing ({} of {} allowed in a row); {counts}",
             t.run, p.failures
         ));
     }

@@ -1500,3 +1500,64 @@ fn at_is_a_replay_that_runs_applies_writes_and_sends_nothing() {
     assert!(slack.requests().is_empty(), "Slack was notified");
     assert!(hook.requests().is_empty(), "the webhook was notified");
 }
+
+// ------------------------------------------------------------ interrupts
+
+/// SIGTERM or SIGINT mid-window: exit 1, `VERIFY=ERROR`, and the rows say
+/// it was interrupted (not that the window ended); nothing is rolled back.
+#[test]
+fn an_interrupted_watch_ends_in_error_and_says_it_was_interrupted() {
+    for sig in ["TERM", "INT"] {
+        let app = Server::start(Exchange::ok);
+        let down = Server::start(|x| x.reply("503 Service Unavailable", &[], "down"));
+        let repo = tagged_repo(&format!(
+            "[verify]\n{MARK_ROLLBACK}\n{}{}",
+            probe("health", &app.url("/health"), ""),
+            probe("flaky", &down.url("/health"), "failures = 100"),
+        ));
+        let mut reaper = Reaper::for_repo(&repo);
+        let mut cmd = verify(&repo)
+            .args(["--for", "5m", "--interval", "1s"])
+            .into_command();
+        let pid = reaper.spawn(&mut cmd);
+        let until = Instant::now() + Duration::from_secs(30);
+        while app.requests().len() < 2 {
+            assert!(Instant::now() < until, "verify never probed");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(crate::harness::signal(pid, sig), "kill -{sig} {pid} failed");
+        let out = reaper.wait(Duration::from_secs(20));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(1), "SIG{sig}: {text}");
+        assert!(
+            text.contains("| verify                    | FAIL | VERIFY=ERROR |"),
+            "SIG{sig}: {text}"
+        );
+        assert!(
+            text.contains(&row("interrupted", "FAIL")),
+            "SIG{sig}: {text}"
+        );
+        let why = message_of(&out.stdout, "interrupted");
+        assert!(
+            why.starts_with("stopped by SIGINT or SIGTERM during the window, after ")
+                && why.ends_with(
+                    "evaluations: no verdict; no rollback ran and no notification was sent"
+                ),
+            "SIG{sig}: {why}"
+        );
+        assert!(
+            text.contains(&row("probe:health", "OK")),
+            "SIG{sig}: {text}"
+        );
+        let flaky = message_of(&out.stdout, "probe:flaky");
+        assert!(
+            flaky.contains("; interrupted with it failing (") && !flaky.contains("window ended"),
+            "SIG{sig}: {flaky}"
+        );
+        assert!(!text.contains("| rollback"), "SIG{sig}: {text}");
+        assert!(
+            !repo.scratch().join("rolled-back").exists(),
+            "a rollback ran"
+        );
+    }
+}
