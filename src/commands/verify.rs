@@ -186,6 +186,13 @@ fn watch(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Result<Report, Error>
         ));
         return Ok(report);
     };
+    // The version reaches commands and messages: parse it first, as the
+    // gate's version_valid does.
+    release_version(
+        config,
+        args.common.target.env(),
+        args.common.target.version(),
+    )?;
     let window = arg_duration(
         args.window.as_deref(),
         "--for",
@@ -517,8 +524,7 @@ fn watch(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Result<Report, Error>
             &previous_tag,
             &reason,
             &ws.root,
-            &stop,
-            cx.scrubber,
+            cx,
         ));
     }
     // A signal during the rollback stops it (the runner kills its tree):
@@ -884,6 +890,19 @@ fn smoke(
         .detail("stderr", ran.stderr.scrubbed(cx.scrubber))
 }
 
+/// `--version` parsed by the environment's tag format, as the gate's
+/// `version_valid` parses it (`v` and a SemVer version by default, or the
+/// release's tag name). Every command that puts the version into a command
+/// line or a message calls it before doing anything: a value that is not a
+/// version (`v1.2.3-a$(touch x)`) is refused, named, with exit 1.
+pub fn release_version(config: &Config, env: &str, version: &str) -> Result<tags::Release, Error> {
+    config
+        .policy_for(env)
+        .tag_format
+        .release(version)
+        .map_err(|why| Error::Refused(format!("--version: {why}")))
+}
+
 /// The highest release tag below `--version` that HEAD contains.
 pub fn previous_tag(ws: &Workspace, config: &Config, version: &str) -> Result<String, String> {
     let repo = ws.repo.as_ref().map_err(|e| e.message.clone())?;
@@ -905,8 +924,7 @@ fn rollback(
     previous: &Result<String, String>,
     reason: &str,
     root: &std::path::Path,
-    stop: &AtomicBool,
-    scrubber: &crate::secrets::Scrubber,
+    cx: &Context<'_>,
 ) -> CheckResult {
     let start = Instant::now();
     let id = "rollback";
@@ -927,15 +945,16 @@ fn rollback(
             return CheckResult::new(id, Phase::Verify, o, Duration::ZERO);
         }
     };
-    let argv: Vec<String> = rb
-        .argv
-        .iter()
-        .map(|a| {
-            a.replace("{previous_tag}", &previous_tag)
-                .replace("{version}", args.common.target.version())
-                .replace("{env}", args.common.target.env())
-        })
-        .collect();
+    // Quoted where they land in a shell script (rollback_shell = true,
+    // or a `sh -c` argv): a tag or an --env holding `$(...)` stays data.
+    let argv = runner::substitute(
+        &rb.argv,
+        &[
+            ("previous_tag", previous_tag.as_str()),
+            ("version", args.common.target.version()),
+            ("env", args.common.target.env()),
+        ],
+    );
     let shown = argv.join(" ");
     // A replay (`--at`) judges the past: it never acts on the world.
     let dry = if replay {
@@ -959,7 +978,7 @@ fn rollback(
         ),
         ("RS_PREVIOUS_TAG".to_string(), previous_tag.clone()),
     ];
-    let ran = runner::run(&argv, &env, rb.timeout, root, stop);
+    let ran = runner::run(&argv, &env, rb.timeout, root, &cx.interrupt_flag());
     let took = start.elapsed();
     let (status, what) = match &ran.end {
         runner::End::Exited(0) => (Status::Ok, "exit 0".to_string()),
@@ -983,8 +1002,8 @@ fn rollback(
             },
         )
         .detail("duration_ms", took.as_millis() as u64)
-        .detail("stdout", ran.stdout.scrubbed(scrubber))
-        .detail("stderr", ran.stderr.scrubbed(scrubber));
+        .detail("stdout", ran.stdout.scrubbed(cx.scrubber))
+        .detail("stderr", ran.stderr.scrubbed(cx.scrubber));
     CheckResult::new(id, Phase::Verify, o, took)
 }
 

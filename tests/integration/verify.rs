@@ -1561,3 +1561,80 @@ fn an_interrupted_watch_ends_in_error_and_says_it_was_interrupted() {
         );
     }
 }
+
+// ------------------------------------------------------------ injection
+
+/// The version of the report: a command substitution in its pre-release.
+const INJECTED: &str = "v1.2.3-a$(touch${IFS}pwned)";
+
+/// `--version` is parsed as the gate's version_valid parses it before it
+/// reaches any command: the injection attempt is refused, named, exit 1,
+/// and nothing runs (no smoke step, no rollback, no file).
+#[test]
+fn a_version_that_is_not_semver_is_refused_before_any_command_runs() {
+    let repo = tagged_repo(
+        "[verify]\nrollback_shell = true\nrollback = \"echo rolling back {version} > rolled.txt\"\n\n\
+         [[verify.smoke]]\nname = \"critical\"\nrun = [\"sh\", \"-c\", \"touch smoked; exit 3\"]\n",
+    );
+    Sentinel::in_repo(&repo)
+        .args(["verify", "--env", "prod", "--version", INJECTED])
+        .stderr_has(format!(
+            "--version: \"{INJECTED}\" is not SemVer 2.0: unexpected character '$'"
+        ))
+        .stdout_lacks("VERIFY=ROLLBACK")
+        .blocked();
+    for f in ["pwned", "rolled.txt", "smoked"] {
+        assert!(!repo.path.join(f).exists(), "{f} was written");
+    }
+    // The same for every other command that puts the version into a
+    // command or a message.
+    for command in [&["predeploy", "--yes"][..], &["notify", "rollback"][..]] {
+        Sentinel::in_repo(&repo)
+            .args(command)
+            .args(["--env", "prod", "--version", INJECTED])
+            .stderr_has(format!("--version: \"{INJECTED}\" is not SemVer 2.0"))
+            .blocked();
+        assert!(!repo.path.join("pwned").exists(), "{command:?} ran it");
+    }
+}
+
+/// A tag named with `$(...)` (the tag format allows it) substituted into
+/// a shell rollback is quoted: the rollback gets the name as it is, and
+/// nothing in it runs. `--env` is quoted the same way.
+#[test]
+fn a_tag_holding_a_command_substitution_is_quoted_in_a_shell_rollback() {
+    let repo = Repo::new();
+    let format = "$(touch${IFS}tagged)-v{version}";
+    repo.git(["tag", "$(touch${IFS}tagged)-v1.1.0"]);
+    repo.config(&format!(
+        "[policy]\ntag_format = {}\n\n[verify]\nrollback_shell = true\n\
+         rollback = \"printf '%s|' {{previous_tag}} {{env}} \\\"{{version}}\\\" > \\\"$OUT/rolled.txt\\\"\"\n\n\
+         [[verify.smoke]]\nname = \"critical\"\nrun = [\"sh\", \"-c\", \"exit 3\"]\n",
+        toml_str(format)
+    ));
+    let out = verify(&repo)
+        .env("OUT", repo.scratch())
+        .args(["--format", "json"])
+        .critical();
+    let doc = json_of(&out);
+    let rb = json_check(&doc, "rollback");
+    assert_eq!(rb["status"], "OK", "{rb:#}");
+    assert_eq!(
+        std::fs::read_to_string(repo.scratch().join("rolled.txt")).expect("the rollback ran"),
+        "$(touch${IFS}tagged)-v1.1.0|prod|v1.2.3|"
+    );
+    assert!(!repo.path.join("tagged").exists(), "the tag's command ran");
+    // A hostile --env is data too (the rollback still runs, quoted).
+    let env = "prod$(touch${IFS}envd)";
+    let out = Sentinel::in_repo(&repo)
+        .args(["verify", "--env", env, "--version", "v1.2.3"])
+        .env("OUT", repo.scratch())
+        .critical();
+    assert_eq!(
+        std::fs::read_to_string(repo.scratch().join("rolled.txt")).expect("the rollback ran"),
+        format!("$(touch${{IFS}}tagged)-v1.1.0|{env}|v1.2.3|"),
+        "{}",
+        context(&out)
+    );
+    assert!(!repo.path.join("envd").exists(), "--env's command ran");
+}
