@@ -117,28 +117,39 @@ fn now() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// A duration flag; at most `max`, the limit of the config key it
-/// overrides (and far from the clock's overflow).
+/// A duration flag; within `min..=max`, the limits of the config key it
+/// overrides (and far from the clock's overflow). A value too large to
+/// hold is refused as such, never wrapped.
 fn arg_duration(
     text: Option<&str>,
     flag: &str,
     default: Duration,
-    max: Duration,
+    (min, max): (Duration, Duration),
 ) -> Result<Duration, Error> {
-    match text {
-        None => Ok(default),
-        Some(t) => match humantime::parse_duration(t.trim()) {
-            Ok(d) if d > max => Err(Error::Refused(format!(
-                "{flag} {}: longer than the {} limit",
-                crate::sanitize::quoted(t),
-                humantime::format_duration(max)
-            ))),
-            Ok(d) if !d.is_zero() => Ok(d),
-            _ => Err(Error::Refused(format!(
-                "{flag} {}: not a duration like 15m or 30s",
-                crate::sanitize::quoted(t)
-            ))),
-        },
+    let Some(t) = text else {
+        return Ok(default);
+    };
+    let shown = crate::sanitize::quoted(t);
+    match humantime::parse_duration(t.trim()) {
+        Ok(d) if d > max => Err(Error::Refused(format!(
+            "{flag} {shown}: longer than the {} limit",
+            humantime::format_duration(max)
+        ))),
+        Ok(d) if d.is_zero() => Err(Error::Refused(format!(
+            "{flag} {shown}: not a duration like 15m or 30s"
+        ))),
+        Ok(d) if d < min => Err(Error::Refused(format!(
+            "{flag} {shown}: shorter than the {} minimum",
+            humantime::format_duration(min)
+        ))),
+        Ok(d) => Ok(d),
+        Err(humantime::DurationError::NumberOverflow) => Err(Error::Refused(format!(
+            "{flag} {shown}: too large; the limit is {}",
+            humantime::format_duration(max)
+        ))),
+        Err(_) => Err(Error::Refused(format!(
+            "{flag} {shown}: not a duration like 15m or 30s"
+        ))),
     }
 }
 
@@ -197,14 +208,23 @@ fn watch(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Result<Report, Error>
         args.window.as_deref(),
         "--for",
         verify.window,
-        crate::verify::MAX_WINDOW,
+        (Duration::from_nanos(1), crate::verify::MAX_WINDOW),
     )?;
     let interval = arg_duration(
         args.interval.as_deref(),
         "--interval",
         verify.interval,
-        crate::verify::MAX_INTERVAL,
+        (crate::verify::MIN_INTERVAL, crate::verify::MAX_INTERVAL),
     )?;
+    if !(args.once || args.at.is_some())
+        && let Some(why) = crate::verify::schedule_problem(window, interval)
+    {
+        return Err(Error::Refused(format!(
+            "--for {} at --interval {} {why}",
+            humantime::format_duration(window),
+            humantime::format_duration(interval)
+        )));
+    }
     let at = args
         .at
         .as_deref()
@@ -282,14 +302,27 @@ fn watch(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Result<Report, Error>
     let runtime =
         crate::http::runtime().map_err(|e| Error::Refused(format!("cannot start: {e}")))?;
     let start = Instant::now();
-    let deadline = start + window;
+    // The window is at most a week: this holds, but never by wrapping.
+    let deadline = start
+        .checked_add(window)
+        .ok_or_else(|| Error::Refused("--for: too long for this clock".to_string()))?;
     let once = args.once || at.is_some();
     let mut evaluations = 0u32;
+    // The tick of the current evaluation, and the ticks skipped so far.
+    let (mut tick, mut missed) = (0u128, 0u128);
     while triggers.is_empty() && !stop.load(Ordering::SeqCst) {
         let t = at.unwrap_or_else(now);
+        // One evaluation, bounded by its budget; a signal drops it (what
+        // it would have said is not known).
+        let Some((probe_results, rule_results, switch_results)) = runtime.block_on(async {
+            tokio::select! {
+                r = watch.evaluate(t, at.is_none()) => Some(r),
+                () = stopped(&stop) => None,
+            }
+        }) else {
+            break;
+        };
         evaluations += 1;
-        let (probe_results, rule_results, switch_results) =
-            runtime.block_on(watch.evaluate(t, at.is_none()));
         for ((p, track), result) in verify.probes.iter().zip(&mut probes).zip(probe_results) {
             let id = format!("probe:{}", p.name);
             track.evaluations += 1;
@@ -443,16 +476,26 @@ fn watch(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Result<Report, Error>
         if once || !triggers.is_empty() {
             break;
         }
-        // The next evaluation, if it still falls inside the window.
-        let next = start + interval * evaluations;
-        if next > deadline {
+        // The next tick of the clock (start + k * interval) still ahead:
+        // an evaluation longer than the interval skips the ticks it
+        // overran, so the schedule never drifts and the window never
+        // stretches. The last tick is the window's end.
+        let Some((next, k)) = next_tick(start, interval, deadline) else {
             break;
-        }
+        };
+        missed += k.saturating_sub(tick + 1);
+        tick = k;
         while Instant::now() < next && !stop.load(Ordering::SeqCst) {
             std::thread::sleep((next - Instant::now()).min(Duration::from_millis(50)));
         }
     }
     runtime.shutdown_background();
+    if missed > 0 {
+        tracing::warn!(
+            "{missed} evaluation tick(s) skipped: an evaluation took longer than the interval ({})",
+            humantime::format_duration(interval)
+        );
+    }
     let interrupted = stop.load(Ordering::SeqCst);
     // Why a probe, rule or switch has no evaluation: the run was stopped,
     // or a smoke step triggered before the watch began.
@@ -631,6 +674,40 @@ fn would_send(notify: &notify::Notify, message: &Message) -> Vec<CheckResult> {
         .collect()
 }
 
+/// The first tick of the schedule after now, `start + k * interval`, with
+/// its `k`; `None` when it falls after `deadline` (the window is over).
+fn next_tick(start: Instant, interval: Duration, deadline: Instant) -> Option<(Instant, u128)> {
+    let k = start
+        .elapsed()
+        .as_nanos()
+        .checked_div(interval.as_nanos())?
+        .checked_add(1)?;
+    let at = interval
+        .checked_mul(u32::try_from(k).ok()?)
+        .and_then(|d| start.checked_add(d))?;
+    (at <= deadline).then_some((at, k))
+}
+
+/// Resolves once SIGINT or SIGTERM has set `stop`.
+async fn stopped(stop: &AtomicBool) {
+    while !stop.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The most one evaluation may take: the longest of the probes' and
+/// Prometheus' own timeouts (each request is bounded by its own; this
+/// bounds anything else). A run ends at most this long after its window.
+fn budget(verify: &Verify, config: &Config) -> Duration {
+    verify
+        .probes
+        .iter()
+        .map(|p| p.req.timeout)
+        .chain(config.prometheus.as_ref().map(|s| s.timeout))
+        .max()
+        .unwrap_or(Duration::from_secs(1))
+}
+
 /// The HTTP clients and what an evaluation needs.
 struct Watch<'a> {
     verify: &'a Verify,
@@ -666,6 +743,13 @@ impl Watch<'_> {
             .collect();
         let prom = self.config.prometheus.clone();
         let prom_client = prom.as_ref().map(|s| self.client(&s.http));
+        let budget = budget(self.verify, self.config);
+        let over = move || {
+            format!(
+                "no answer within the evaluation's budget of {}",
+                humantime::format_duration(budget)
+            )
+        };
         let probes = self
             .verify
             .probes
@@ -676,7 +760,9 @@ impl Watch<'_> {
                     return Err("not evaluated".to_string());
                 }
                 match c {
-                    Ok(c) => api::once(&c, &p.req).await,
+                    Ok(c) => tokio::time::timeout(budget, api::once(&c, &p.req))
+                        .await
+                        .unwrap_or_else(|_| Err(over())),
                     Err(e) => Err(format!("no HTTP client ({e})")),
                 }
             });
@@ -685,9 +771,12 @@ impl Watch<'_> {
             let (prom, client) = (prom.clone(), prom_client.clone());
             async move {
                 match (prom, client) {
-                    (Some(server), Some(Ok(c))) => {
-                        prom::range(&c, &server, &q, t - sustain, t, step).await
-                    }
+                    (Some(server), Some(Ok(c))) => tokio::time::timeout(
+                        budget,
+                        prom::range(&c, &server, &q, t - sustain, t, step),
+                    )
+                    .await
+                    .unwrap_or_else(|_| Fetched::Error(over())),
                     (Some(_), Some(Err(e))) => Fetched::Error(format!("no HTTP client ({e})")),
                     _ => Fetched::Error("no [prometheus] server".to_string()),
                 }

@@ -1638,3 +1638,136 @@ fn a_tag_holding_a_command_substitution_is_quoted_in_a_shell_rollback() {
     );
     assert!(!repo.path.join("envd").exists(), "--env's command ran");
 }
+
+// ------------------------------------------------------------ the schedule
+
+/// Evaluations are scheduled by the clock (start + k * interval): one that
+/// takes longer than the interval makes the next start at the next tick
+/// still ahead (missed ticks are skipped), never stretching the window;
+/// the last one starts within the window, so the run ends within the window
+/// plus one evaluation.
+#[test]
+fn slow_evaluations_skip_missed_ticks_and_never_stretch_the_window() {
+    // Every answer takes 2 s (the probe's timeout is the default 3 s).
+    let app = Server::start(|x| {
+        x.pause(Duration::from_secs(2));
+        x.ok();
+    });
+    let repo = Repo::with_config(&format!(
+        "[verify]\n{}",
+        probe("slow", &app.url("/health"), "")
+    ));
+    let start = Instant::now();
+    let out = verify(&repo)
+        .args(["--for", "4s", "--interval", "1s", "--format", "json"])
+        .safe();
+    let took = start.elapsed();
+    let doc = json_of(&out);
+    let asked: Vec<Instant> = app.requests().iter().map(|r| r.at).collect();
+    assert!(asked.len() >= 2, "{asked:?}");
+    // Ticks at 0, 1, 2, 3, 4 s: each 2 s evaluation misses one; on a quiet
+    // machine the evaluations start at 0, 2 and 4 s. None starts after the
+    // window (4 s; a moment for the requests to arrive).
+    let span = asked[asked.len() - 1] - asked[0];
+    assert!(span <= Duration::from_millis(4500), "{span:?}, {asked:?}");
+    assert!(asked.len() <= 3, "{} evaluations", asked.len());
+    assert_eq!(outcomes(&doc, "probe:slow").len(), asked.len(), "{doc:#}");
+    // The window and one evaluation's budget (3 s), and a start-up margin;
+    // watched to its end: at least the window.
+    assert!(
+        took >= Duration::from_secs(4) && took < Duration::from_secs(11),
+        "{took:?}"
+    );
+}
+
+/// The interval has a floor of one second: below it is a usage error that
+/// names the value (on the command line and in the config); a window that
+/// would need too many evaluations, and durations too large to hold, are
+/// usage errors too.
+#[test]
+fn an_interval_below_a_second_or_an_oversized_window_is_a_usage_error() {
+    let app = Server::start(Exchange::ok);
+    let repo = Repo::with_config(&format!("[verify]\n{}", probe("health", &app.url("/"), "")));
+    for tiny in ["1ns", "999ms", "100ms"] {
+        verify(&repo)
+            .args(["--interval", tiny, "--for", "2s"])
+            .stderr_has(format!(
+                "--interval \"{tiny}\": shorter than the 1s minimum"
+            ))
+            .blocked();
+    }
+    verify(&repo)
+        .args(["--for", "7d", "--interval", "1s"])
+        .stderr_has(
+            "--for 7days at --interval 1s is 604801 evaluations, more than the 20161 allowed",
+        )
+        .blocked();
+    for huge in [
+        "18446744073709551616s",
+        "99999999999999999999999999h",
+        "584942417356y",
+    ] {
+        verify(&repo)
+            .args(["--for", huge])
+            .stderr_has(format!("--for \"{huge}\": "))
+            .blocked();
+        verify(&repo)
+            .args(["--interval", huge])
+            .stderr_has(format!("--interval \"{huge}\": "))
+            .blocked();
+    }
+    assert_eq!(app.requests().len(), 0, "nothing was watched");
+    let repo = Repo::with_config(&format!(
+        "[verify]\ninterval = \"10ms\"\n{}",
+        probe("health", &app.url("/"), "")
+    ));
+    verify(&repo)
+        .stderr_has("verify.interval")
+        .stderr_has("\"10ms\" is shorter than the 1s minimum")
+        .blocked();
+    let repo = Repo::with_config(&format!(
+        "[verify]\nfor = \"7d\"\ninterval = \"1s\"\n{}",
+        probe("health", &app.url("/"), "")
+    ));
+    verify(&repo)
+        .stderr_has("verify.for")
+        .stderr_has("604801 evaluations, more than the 20161 allowed")
+        .blocked();
+    assert_eq!(app.requests().len(), 0, "nothing was watched");
+}
+
+/// A signal during an evaluation that waits on a hung probe (its timeout
+/// 60 s) ends the run at once, with the interrupted row, not after the
+/// timeout.
+#[test]
+fn a_signal_during_a_hung_evaluation_ends_the_run_at_once() {
+    let app = Server::start(Exchange::hold);
+    let repo = Repo::with_config(&format!(
+        "[verify]\n{}",
+        probe("hung", &app.url("/health"), "timeout = \"60s\"")
+    ));
+    let mut reaper = Reaper::for_repo(&repo);
+    let mut cmd = verify(&repo)
+        .args(["--for", "5m", "--interval", "1s"])
+        .into_command();
+    let pid = reaper.spawn(&mut cmd);
+    app.wait_for(1);
+    let signalled = Instant::now();
+    assert!(crate::harness::signal(pid, "TERM"));
+    let out = reaper.wait(Duration::from_secs(30));
+    assert!(
+        signalled.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        signalled.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", context(&out));
+    assert_eq!(
+        message_of(&out.stdout, "interrupted"),
+        "stopped by SIGINT or SIGTERM before the first evaluation: no verdict; no rollback ran \
+         and no notification was sent"
+    );
+    assert_eq!(
+        message_of(&out.stdout, "probe:hung"),
+        "not evaluated: interrupted"
+    );
+}
