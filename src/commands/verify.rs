@@ -3,14 +3,19 @@
 //! trigger fires. Exit 1 when it could not run (an invalid config or
 //! argument, no `[verify]` section, SIGINT or SIGTERM).
 //!
-//! Each evaluation runs every probe and rule at once. The run ends as soon
-//! as its verdict is known: a trigger ends it at once; otherwise it lasts
-//! the whole window, and HEALTHY needs the last evaluation of every probe
-//! and rule to be OK: a window cannot end HEALTHY on a failure within its
-//! limit, nor on NO_DATA or ERROR. `--once` evaluates once; `--at` judges
-//! the rules as of a fixed time (probes, smoke steps and switches are live
-//! and are not evaluated then), so a verdict over stored metrics can be
-//! reproduced.
+//! Each evaluation runs every probe and rule at once, bounded by a budget
+//! (the longest of their timeouts), at the ticks of the clock (start + k x
+//! interval; ticks an evaluation overran are skipped, so the window never
+//! stretches). The run ends as soon as its verdict is known: a trigger
+//! ends it at once; otherwise it lasts the whole window, and HEALTHY needs
+//! the last evaluation of every probe and rule to be OK: a window cannot
+//! end HEALTHY on a failure within its limit, nor on NO_DATA or ERROR.
+//! `--once` evaluates once; `--at` judges the rules as of a fixed time
+//! (probes, smoke steps and switches are live and are not evaluated then),
+//! so a verdict over stored metrics can be reproduced: a replay acts on
+//! nothing (no rollback, profile, state file or notification; the rows say
+//! what would have been done). SIGINT or SIGTERM ends the run at once with
+//! VERIFY=ERROR and a row that says so.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
