@@ -207,13 +207,15 @@ pub fn run(
         let _ = tx.send(child.wait());
     });
 
-    let deadline = Instant::now() + timeout;
+    // A timeout too long for the clock never comes (never a wrap, never a
+    // panic).
+    let deadline = Instant::now().checked_add(timeout);
     let mut forced: Option<End> = None;
     let status = loop {
         let now = Instant::now();
         if forced.is_none() && stop.load(Ordering::SeqCst) {
             forced = Some(End::Interrupted);
-        } else if forced.is_none() && now >= deadline {
+        } else if forced.is_none() && deadline.is_some_and(|d| now >= d) {
             forced = Some(End::TimedOut);
         }
         if forced.is_some() {
@@ -226,7 +228,7 @@ pub fn run(
                 }
             }
         }
-        let wait = TICK.min(deadline.saturating_duration_since(now));
+        let wait = deadline.map_or(TICK, |d| TICK.min(d.saturating_duration_since(now)));
         match rx.recv_timeout(wait) {
             Ok(s) => break s.ok(),
             Err(mpsc::RecvTimeoutError::Timeout) => continue,
@@ -471,6 +473,19 @@ mod tests {
             substitute(&v(&["echo", "{other}"]), &values),
             v(&["echo", "{other}"])
         );
+    }
+
+    #[test]
+    fn a_timeout_too_long_for_the_clock_is_no_timeout() {
+        let argv: Vec<String> = vec!["true".into()];
+        let r = run(
+            &argv,
+            &[],
+            Duration::MAX,
+            &std::env::temp_dir(),
+            &AtomicBool::new(false),
+        );
+        assert_eq!(r.end, End::Exited(0));
     }
 
     #[test]
