@@ -13,6 +13,14 @@
 //!
 //! Deliberately not handled: a process that left the step's group
 //! (`setsid`) is not killed.
+//!
+//! [`substitute`] fills a command's placeholders (`{version}`,
+//! `{previous_tag}`, `{env}`, ...) in one pass. A value that lands in a
+//! shell script (the argument after `-c` of `sh`, `bash`, `dash`, ...) is
+//! quoted for the spot it lands in, so that a tag or an argument holding
+//! `$(...)`, backquotes or quotes stays data. Not handled: a placeholder
+//! inside a `$(...)`, a backquoted command or a here-document of the
+//! script (the README says to write it bare there).
 
 use std::io::Read;
 use std::path::Path;
@@ -199,13 +207,15 @@ pub fn run(
         let _ = tx.send(child.wait());
     });
 
-    let deadline = Instant::now() + timeout;
+    // A timeout too long for the clock never comes (never a wrap, never a
+    // panic).
+    let deadline = Instant::now().checked_add(timeout);
     let mut forced: Option<End> = None;
     let status = loop {
         let now = Instant::now();
         if forced.is_none() && stop.load(Ordering::SeqCst) {
             forced = Some(End::Interrupted);
-        } else if forced.is_none() && now >= deadline {
+        } else if forced.is_none() && deadline.is_some_and(|d| now >= d) {
             forced = Some(End::TimedOut);
         }
         if forced.is_some() {
@@ -218,7 +228,7 @@ pub fn run(
                 }
             }
         }
-        let wait = TICK.min(deadline.saturating_duration_since(now));
+        let wait = deadline.map_or(TICK, |d| TICK.min(d.saturating_duration_since(now)));
         match rx.recv_timeout(wait) {
             Ok(s) => break s.ok(),
             Err(mpsc::RecvTimeoutError::Timeout) => continue,
@@ -244,6 +254,115 @@ pub fn run(
         stdout: take(&out),
         stderr: take(&err),
     }
+}
+
+/// Shells whose `-c` argument is a script.
+const SHELLS: [&str; 7] = ["sh", "bash", "dash", "zsh", "ksh", "ash", "mksh"];
+
+/// The index of the script in `argv` when it runs a shell with `-c`
+/// (`sh -c`, `bash -euc`, `bash -o pipefail -c`): the argument after the
+/// first short-option cluster that holds a `c`.
+fn script_index(argv: &[String]) -> Option<usize> {
+    let program = Path::new(argv.first()?).file_name()?.to_str()?;
+    if !SHELLS.contains(&program) {
+        return None;
+    }
+    argv.iter()
+        .position(|a| {
+            a.len() > 1
+                && a.starts_with('-')
+                && !a.starts_with("--")
+                && a[1..].bytes().all(|b| b.is_ascii_alphabetic())
+                && a.contains('c')
+        })
+        .map(|i| i + 1)
+        .filter(|&i| i < argv.len())
+}
+
+/// Where a spot in a shell script stands.
+#[derive(Clone, Copy, PartialEq)]
+enum Quoting {
+    Bare,
+    Single,
+    Double,
+}
+
+/// `value` written so that the shell reads it back as it is, at a spot
+/// quoted as `q`.
+fn shell_quote(value: &str, q: Quoting) -> String {
+    match q {
+        // One single-quoted word; a quote inside ends it, is escaped, and
+        // a new one begins.
+        Quoting::Bare => format!("'{}'", value.replace('\'', "'\\''")),
+        // Inside '...': only a quote is special.
+        Quoting::Single => value.replace('\'', "'\\''"),
+        // Inside "...": $, `, \ and " are.
+        Quoting::Double => {
+            let mut out = String::with_capacity(value.len());
+            for c in value.chars() {
+                if matches!(c, '$' | '`' | '\\' | '"') {
+                    out.push('\\');
+                }
+                out.push(c);
+            }
+            out
+        }
+    }
+}
+
+/// `text` with every `{name}` of `values` replaced, in one pass (a value
+/// that holds a placeholder is not substituted again); a value written
+/// into a shell script (`shell`) is quoted for where it stands.
+fn fill(text: &str, values: &[(&str, &str)], shell: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut q = Quoting::Bare;
+    let mut escaped = false;
+    let mut rest = text;
+    'outer: while let Some(c) = rest.chars().next() {
+        if c == '{' && !escaped {
+            for (name, value) in values {
+                let token = format!("{{{name}}}");
+                if let Some(after) = rest.strip_prefix(token.as_str()) {
+                    if shell {
+                        out.push_str(&shell_quote(value, q));
+                    } else {
+                        out.push_str(value);
+                    }
+                    rest = after;
+                    continue 'outer;
+                }
+            }
+        }
+        if shell {
+            // Follow the script's quoting, as a POSIX shell reads it.
+            match (q, c) {
+                _ if escaped => escaped = false,
+                (Quoting::Bare | Quoting::Double, '\\') => escaped = true,
+                (Quoting::Bare, '\'') => q = Quoting::Single,
+                (Quoting::Single, '\'') => q = Quoting::Bare,
+                (Quoting::Bare, '"') => q = Quoting::Double,
+                (Quoting::Double, '"') => q = Quoting::Bare,
+                _ => {}
+            }
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+/// `argv` with its placeholders (`values`: name without braces, value)
+/// filled in one pass. In the script of a shell run with `-c` each value
+/// is quoted for the spot it lands in (bare, inside '...' or inside
+/// "..."), so that it stays one piece of data whatever it holds; other
+/// arguments (a shell's positional ones included) are data already and get
+/// the value as it is.
+pub fn substitute(argv: &[String], values: &[(&str, &str)]) -> Vec<String> {
+    let script = script_index(argv);
+    argv.iter()
+        .enumerate()
+        .map(|(i, a)| fill(a, values, Some(i) == script))
+        .collect()
 }
 
 #[cfg(test)]
@@ -277,6 +396,96 @@ mod tests {
         assert_eq!(r.end, End::Exited(3));
         assert_eq!(r.stdout.text(), "out-1-x1\n");
         assert_eq!(r.stderr.text(), "err\n");
+    }
+
+    /// Hostile values, each substituted into a real `sh -c` script bare,
+    /// inside '...' and inside "...", come back as they are and run
+    /// nothing.
+    #[test]
+    fn values_in_a_shell_script_stay_data_wherever_they_stand() {
+        let dir = tempfile::tempdir().unwrap();
+        let hostile = [
+            "v1.2.3-a$(touch${IFS}pwned)",
+            "`touch pwned`",
+            "it's \"quoted\" \\ $HOME; touch pwned",
+            "$(touch pwned)-v1.1.0",
+            "{version}",
+        ];
+        for value in hostile {
+            for (script, prefix, suffix) in [
+                ("printf '%s|' {tag}", "", ""),
+                ("printf '%s|' 'at {tag} end'", "at ", " end"),
+                ("printf '%s|' \"at {tag} end\"", "at ", " end"),
+            ] {
+                let argv: Vec<String> =
+                    ["sh", "-c", script].iter().map(|s| s.to_string()).collect();
+                let argv = substitute(&argv, &[("tag", value), ("version", "v9")]);
+                let r = run(
+                    &argv,
+                    &[],
+                    Duration::from_secs(10),
+                    dir.path(),
+                    &AtomicBool::new(false),
+                );
+                assert_eq!(r.end, End::Exited(0), "{argv:?}");
+                assert_eq!(
+                    r.stdout.text(),
+                    format!("{prefix}{value}{suffix}|"),
+                    "{argv:?}"
+                );
+                assert!(!dir.path().join("pwned").exists(), "{argv:?} ran a command");
+            }
+        }
+    }
+
+    #[test]
+    fn only_a_shell_script_is_quoted_and_substitution_is_one_pass() {
+        let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let values = [("previous_tag", "{version}$(x)"), ("version", "v1.2.3")];
+        // Positional arguments of a shell, and any other program, are data.
+        assert_eq!(
+            substitute(
+                &v(&["sh", "-c", "echo \"$@\"", "-", "{previous_tag}"]),
+                &values
+            ),
+            v(&["sh", "-c", "echo \"$@\"", "-", "{version}$(x)"])
+        );
+        assert_eq!(
+            substitute(
+                &v(&["./deploy", "--to", "{previous_tag}", "{version}"]),
+                &values
+            ),
+            v(&["./deploy", "--to", "{version}$(x)", "v1.2.3"])
+        );
+        assert_eq!(
+            substitute(&v(&["/bin/bash", "-euc", "deploy {version}"]), &values),
+            v(&["/bin/bash", "-euc", "deploy 'v1.2.3'"])
+        );
+        assert_eq!(
+            substitute(
+                &v(&["bash", "-o", "pipefail", "-c", "x {previous_tag}"]),
+                &values
+            ),
+            v(&["bash", "-o", "pipefail", "-c", "x '{version}$(x)'"])
+        );
+        // An unknown placeholder is left as written.
+        assert_eq!(
+            substitute(&v(&["echo", "{other}"]), &values),
+            v(&["echo", "{other}"])
+        );
+    }
+
+    #[test]
+    fn a_timeout_too_long_for_the_clock_is_no_timeout() {
+        let argv: Vec<String> = vec!["true".into()];
+        let r = run(
+            &argv,
+            &[],
+            Duration::MAX,
+            &std::env::temp_dir(),
+            &AtomicBool::new(false),
+        );
+        assert_eq!(r.end, End::Exited(0));
     }
 
     #[test]

@@ -88,6 +88,12 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     let Ok(config) = &ws.config else {
         return Ok(Done::Report(report));
     };
+    // The version goes into the message: parse it before anything is sent.
+    super::verify::release_version(
+        config,
+        args.common.target.env(),
+        args.common.target.version(),
+    )?;
     let event = args.event.name();
     if !config.notify.targets.iter().any(|t| t.wants(event)) {
         report.error = Some(format!(

@@ -313,6 +313,13 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     let (Ok(config), &Ok(clock)) = (&ws.config, &ws.now) else {
         return Ok(Done::Report(report));
     };
+    // The version reaches the rehearsal commands: parse it before anything
+    // runs or is written.
+    super::verify::release_version(
+        config,
+        args.common.target.env(),
+        args.common.target.version(),
+    )?;
     let now: SystemTime = clock.utc.into();
     let out = args.out.clone().unwrap_or_else(|| ws.root.join(OUT_DIR));
     let mut r = Run {
@@ -709,7 +716,7 @@ impl Run<'_> {
     }
 
     fn expand(&self, argv: &[String], previous: Option<&str>) -> Result<Vec<String>, String> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(argv.len());
         for a in argv {
             if a.contains("{previous_tag}") && previous.is_none() {
                 return Err(format!(
@@ -718,13 +725,18 @@ impl Run<'_> {
                     self.args.common.target.version()
                 ));
             }
-            out.push(
-                a.replace("{version}", self.args.common.target.version())
-                    .replace("{env}", self.args.common.target.env())
-                    .replace("{previous_tag}", previous.unwrap_or(""))
-                    .replace("{out}", &self.out.display().to_string()),
-            );
         }
+        // One pass, and quoted where a value lands in a `sh -c` script.
+        let out_dir = self.out.display().to_string();
+        out.extend(runner::substitute(
+            argv,
+            &[
+                ("version", self.args.common.target.version()),
+                ("env", self.args.common.target.env()),
+                ("previous_tag", previous.unwrap_or("")),
+                ("out", out_dir.as_str()),
+            ],
+        ));
         Ok(out)
     }
 

@@ -3,14 +3,19 @@
 //! trigger fires. Exit 1 when it could not run (an invalid config or
 //! argument, no `[verify]` section, SIGINT or SIGTERM).
 //!
-//! Each evaluation runs every probe and rule at once. The run ends as soon
-//! as its verdict is known: a trigger ends it at once; otherwise it lasts
-//! the whole window, and HEALTHY needs the last evaluation of every probe
-//! and rule to be OK: a window cannot end HEALTHY on a failure within its
-//! limit, nor on NO_DATA or ERROR. `--once` evaluates once; `--at` judges
-//! the rules as of a fixed time (probes, smoke steps and switches are live
-//! and are not evaluated then), so a verdict over stored metrics can be
-//! reproduced.
+//! Each evaluation runs every probe and rule at once, bounded by a budget
+//! (the longest of their timeouts), at the ticks of the clock (start + k x
+//! interval; ticks an evaluation overran are skipped, so the window never
+//! stretches). The run ends as soon as its verdict is known: a trigger
+//! ends it at once; otherwise it lasts the whole window, and HEALTHY needs
+//! the last evaluation of every probe and rule to be OK: a window cannot
+//! end HEALTHY on a failure within its limit, nor on NO_DATA or ERROR.
+//! `--once` evaluates once; `--at` judges the rules as of a fixed time
+//! (probes, smoke steps and switches are live and are not evaluated then),
+//! so a verdict over stored metrics can be reproduced: a replay acts on
+//! nothing (no rollback, profile, state file or notification; the rows say
+//! what would have been done). SIGINT or SIGTERM ends the run at once with
+//! VERIFY=ERROR and a row that says so.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -117,28 +122,39 @@ fn now() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// A duration flag; at most `max`, the limit of the config key it
-/// overrides (and far from the clock's overflow).
+/// A duration flag; within `min..=max`, the limits of the config key it
+/// overrides (and far from the clock's overflow). A value too large to
+/// hold is refused as such, never wrapped.
 fn arg_duration(
     text: Option<&str>,
     flag: &str,
     default: Duration,
-    max: Duration,
+    (min, max): (Duration, Duration),
 ) -> Result<Duration, Error> {
-    match text {
-        None => Ok(default),
-        Some(t) => match humantime::parse_duration(t.trim()) {
-            Ok(d) if d > max => Err(Error::Refused(format!(
-                "{flag} {}: longer than the {} limit",
-                crate::sanitize::quoted(t),
-                humantime::format_duration(max)
-            ))),
-            Ok(d) if !d.is_zero() => Ok(d),
-            _ => Err(Error::Refused(format!(
-                "{flag} {}: not a duration like 15m or 30s",
-                crate::sanitize::quoted(t)
-            ))),
-        },
+    let Some(t) = text else {
+        return Ok(default);
+    };
+    let shown = crate::sanitize::quoted(t);
+    match humantime::parse_duration(t.trim()) {
+        Ok(d) if d > max => Err(Error::Refused(format!(
+            "{flag} {shown}: longer than the {} limit",
+            humantime::format_duration(max)
+        ))),
+        Ok(d) if d.is_zero() => Err(Error::Refused(format!(
+            "{flag} {shown}: not a duration like 15m or 30s"
+        ))),
+        Ok(d) if d < min => Err(Error::Refused(format!(
+            "{flag} {shown}: shorter than the {} minimum",
+            humantime::format_duration(min)
+        ))),
+        Ok(d) => Ok(d),
+        Err(humantime::DurationError::NumberOverflow) => Err(Error::Refused(format!(
+            "{flag} {shown}: too large; the limit is {}",
+            humantime::format_duration(max)
+        ))),
+        Err(_) => Err(Error::Refused(format!(
+            "{flag} {shown}: not a duration like 15m or 30s"
+        ))),
     }
 }
 
@@ -186,18 +202,34 @@ fn watch(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Result<Report, Error>
         ));
         return Ok(report);
     };
+    // The version reaches commands and messages: parse it first, as the
+    // gate's version_valid does.
+    release_version(
+        config,
+        args.common.target.env(),
+        args.common.target.version(),
+    )?;
     let window = arg_duration(
         args.window.as_deref(),
         "--for",
         verify.window,
-        crate::verify::MAX_WINDOW,
+        (Duration::from_nanos(1), crate::verify::MAX_WINDOW),
     )?;
     let interval = arg_duration(
         args.interval.as_deref(),
         "--interval",
         verify.interval,
-        crate::verify::MAX_INTERVAL,
+        (crate::verify::MIN_INTERVAL, crate::verify::MAX_INTERVAL),
     )?;
+    if !(args.once || args.at.is_some())
+        && let Some(why) = crate::verify::schedule_problem(window, interval)
+    {
+        return Err(Error::Refused(format!(
+            "--for {} at --interval {} {why}",
+            humantime::format_duration(window),
+            humantime::format_duration(interval)
+        )));
+    }
     let at = args
         .at
         .as_deref()
@@ -275,14 +307,27 @@ fn watch(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Result<Report, Error>
     let runtime =
         crate::http::runtime().map_err(|e| Error::Refused(format!("cannot start: {e}")))?;
     let start = Instant::now();
-    let deadline = start + window;
+    // The window is at most a week: this holds, but never by wrapping.
+    let deadline = start
+        .checked_add(window)
+        .ok_or_else(|| Error::Refused("--for: too long for this clock".to_string()))?;
     let once = args.once || at.is_some();
     let mut evaluations = 0u32;
+    // The tick of the current evaluation, and the ticks skipped so far.
+    let (mut tick, mut missed) = (0u128, 0u128);
     while triggers.is_empty() && !stop.load(Ordering::SeqCst) {
         let t = at.unwrap_or_else(now);
+        // One evaluation, bounded by its budget; a signal drops it (what
+        // it would have said is not known).
+        let Some((probe_results, rule_results, switch_results)) = runtime.block_on(async {
+            tokio::select! {
+                r = watch.evaluate(t, at.is_none()) => Some(r),
+                () = stopped(&stop) => None,
+            }
+        }) else {
+            break;
+        };
         evaluations += 1;
-        let (probe_results, rule_results, switch_results) =
-            runtime.block_on(watch.evaluate(t, at.is_none()));
         for ((p, track), result) in verify.probes.iter().zip(&mut probes).zip(probe_results) {
             let id = format!("probe:{}", p.name);
             track.evaluations += 1;
@@ -436,16 +481,26 @@ fn watch(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Result<Report, Error>
         if once || !triggers.is_empty() {
             break;
         }
-        // The next evaluation, if it still falls inside the window.
-        let next = start + interval * evaluations;
-        if next > deadline {
+        // The next tick of the clock (start + k * interval) still ahead:
+        // an evaluation longer than the interval skips the ticks it
+        // overran, so the schedule never drifts and the window never
+        // stretches. The last tick is the window's end.
+        let Some((next, k)) = next_tick(start, interval, deadline) else {
             break;
-        }
+        };
+        missed += k.saturating_sub(tick + 1);
+        tick = k;
         while Instant::now() < next && !stop.load(Ordering::SeqCst) {
             std::thread::sleep((next - Instant::now()).min(Duration::from_millis(50)));
         }
     }
     runtime.shutdown_background();
+    if missed > 0 {
+        tracing::warn!(
+            "{missed} evaluation tick(s) skipped: an evaluation took longer than the interval ({})",
+            humantime::format_duration(interval)
+        );
+    }
     let interrupted = stop.load(Ordering::SeqCst);
     // Why a probe, rule or switch has no evaluation: the run was stopped,
     // or a smoke step triggered before the watch began.
@@ -459,7 +514,7 @@ fn watch(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Result<Report, Error>
     let mut ended_badly: Vec<String> = Vec::new();
     for (p, track) in verify.probes.iter().zip(&probes) {
         let id = format!("probe:{}", p.name);
-        let outcome = probe_outcome(p, track, at.is_some(), not_run);
+        let outcome = probe_outcome(p, track, at.is_some(), interrupted, not_run);
         if track.trigger.is_none() && outcome.status == Status::Crit {
             ended_badly.push(id.clone());
         }
@@ -506,7 +561,6 @@ fn watch(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Result<Report, Error>
             triggers.push(format!("{id} ended the window failing"));
         }
     }
-    report.interrupted = Some(interrupted);
     let rolling_back = !triggers.is_empty() && !interrupted;
     let reason = triggers.first().cloned().unwrap_or_default();
     let previous_tag = previous_tag(ws, config, args.common.target.version());
@@ -514,11 +568,44 @@ fn watch(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Result<Report, Error>
         rows.push(rollback(
             verify,
             args,
+            at.is_some(),
             &previous_tag,
             &reason,
             &ws.root,
-            &stop,
-            cx.scrubber,
+            cx,
+        ));
+    }
+    // A signal during the rollback stops it (the runner kills its tree):
+    // that run is interrupted too.
+    let stopped_in_rollback = rolling_back && stop.load(Ordering::SeqCst);
+    let interrupted = interrupted || stopped_in_rollback;
+    report.interrupted = Some(interrupted);
+    if interrupted {
+        // The third ending, VERIFY=ERROR: say why, and what was not done.
+        let when = if stopped_in_rollback {
+            format!("while the rollback ran (triggered by {reason})")
+        } else if evaluations == 0 && !verify.smoke.is_empty() {
+            "during the smoke steps".to_string()
+        } else if evaluations == 0 {
+            "before the first evaluation".to_string()
+        } else {
+            format!(
+                "during the window, after {}",
+                crate::checks::count(evaluations as usize, "evaluation")
+            )
+        };
+        let what = if stopped_in_rollback {
+            "the rollback command was stopped and no notification was sent"
+        } else {
+            "no verdict; no rollback ran and no notification was sent"
+        };
+        let o = Outcome::fail(format!("stopped by SIGINT or SIGTERM {when}: {what}"))
+            .detail("evaluations", evaluations);
+        rows.push(CheckResult::new(
+            "interrupted",
+            Phase::Verify,
+            o,
+            start.elapsed(),
         ));
     }
     report.rows = rows;
@@ -545,14 +632,85 @@ fn watch(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Result<Report, Error>
             &reason,
             previous_tag.as_ref().ok().cloned(),
         );
-        report.rows.extend(notify::deliver_all(
-            &config.notify,
-            &message,
-            &proxies,
-            false,
-        ));
+        if at.is_some() {
+            report.rows.extend(would_send(&config.notify, &message));
+        } else {
+            report.rows.extend(notify::deliver_all(
+                &config.notify,
+                &message,
+                &proxies,
+                false,
+            ));
+        }
     }
     Ok(report)
+}
+
+/// Why `--at` acts on nothing, at the start of each row that says what
+/// would have been done.
+const REPLAY: &str = "--at replays stored metrics";
+
+/// `--at`'s notification rows: what each target that wants `message`
+/// would have been sent, and nothing sent. Shadow rows, as delivered ones
+/// are: a notification never changes the verdict.
+fn would_send(notify: &notify::Notify, message: &Message) -> Vec<CheckResult> {
+    notify
+        .targets
+        .iter()
+        .filter(|t| t.wants(&message.event))
+        .map(|t| {
+            let channel = match t.channel {
+                notify::Channel::Slack => "slack",
+                notify::Channel::Webhook { .. } => "webhook",
+            };
+            let o = Outcome::skip(format!(
+                "{REPLAY}: would send {}: {}",
+                message.event, message.text
+            ))
+            .detail("channel", channel);
+            CheckResult::new(
+                format!("notify:{}", t.name),
+                Phase::Notify,
+                o,
+                Duration::ZERO,
+            )
+            .with_mode(Mode::Shadow)
+        })
+        .collect()
+}
+
+/// The first tick of the schedule after now, `start + k * interval`, with
+/// its `k`; `None` when it falls after `deadline` (the window is over).
+fn next_tick(start: Instant, interval: Duration, deadline: Instant) -> Option<(Instant, u128)> {
+    let k = start
+        .elapsed()
+        .as_nanos()
+        .checked_div(interval.as_nanos())?
+        .checked_add(1)?;
+    let at = interval
+        .checked_mul(u32::try_from(k).ok()?)
+        .and_then(|d| start.checked_add(d))?;
+    (at <= deadline).then_some((at, k))
+}
+
+/// Resolves once SIGINT or SIGTERM has set `stop`.
+async fn stopped(stop: &AtomicBool) {
+    while !stop.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The most one evaluation may take: the longest of the probes' and
+/// Prometheus' own timeouts (each request is bounded by its own; this
+/// bounds anything else). A run ends at most this long after its window.
+fn budget(verify: &Verify, config: &Config) -> Duration {
+    verify
+        .probes
+        .iter()
+        .map(|p| p.req.timeout)
+        .chain(config.prometheus.as_ref().map(|s| s.timeout))
+        .max()
+        .unwrap_or(Duration::from_secs(1))
 }
 
 /// The HTTP clients and what an evaluation needs.
@@ -590,6 +748,13 @@ impl Watch<'_> {
             .collect();
         let prom = self.config.prometheus.clone();
         let prom_client = prom.as_ref().map(|s| self.client(&s.http));
+        let budget = budget(self.verify, self.config);
+        let over = move || {
+            format!(
+                "no answer within the evaluation's budget of {}",
+                humantime::format_duration(budget)
+            )
+        };
         let probes = self
             .verify
             .probes
@@ -600,7 +765,9 @@ impl Watch<'_> {
                     return Err("not evaluated".to_string());
                 }
                 match c {
-                    Ok(c) => api::once(&c, &p.req).await,
+                    Ok(c) => tokio::time::timeout(budget, api::once(&c, &p.req))
+                        .await
+                        .unwrap_or_else(|_| Err(over())),
                     Err(e) => Err(format!("no HTTP client ({e})")),
                 }
             });
@@ -609,9 +776,12 @@ impl Watch<'_> {
             let (prom, client) = (prom.clone(), prom_client.clone());
             async move {
                 match (prom, client) {
-                    (Some(server), Some(Ok(c))) => {
-                        prom::range(&c, &server, &q, t - sustain, t, step).await
-                    }
+                    (Some(server), Some(Ok(c))) => tokio::time::timeout(
+                        budget,
+                        prom::range(&c, &server, &q, t - sustain, t, step),
+                    )
+                    .await
+                    .unwrap_or_else(|_| Fetched::Error(over())),
                     (Some(_), Some(Err(e))) => Fetched::Error(format!("no HTTP client ({e})")),
                     _ => Fetched::Error("no [prometheus] server".to_string()),
                 }
@@ -648,7 +818,13 @@ impl Watch<'_> {
 
 /// A probe's row: CRIT when it triggered or the window ended with it
 /// failing; WARN when it failed within its limit and recovered.
-fn probe_outcome(p: &crate::verify::Probe, t: &ProbeTrack, at: bool, not_run: &str) -> Outcome {
+fn probe_outcome(
+    p: &crate::verify::Probe,
+    t: &ProbeTrack,
+    at: bool,
+    interrupted: bool,
+    not_run: &str,
+) -> Outcome {
     let url = mask_url(&p.req.url);
     if at {
         return Outcome::skip("not evaluated: --at judges stored metrics only");
@@ -671,8 +847,13 @@ fn probe_outcome(p: &crate::verify::Probe, t: &ProbeTrack, at: bool, not_run: &s
         return Outcome::crit(format!("GET {url}{last_text}; {why}; {counts}"));
     }
     if t.run > 0 {
+        let ended = if interrupted {
+            "interrupted"
+        } else {
+            "the window ended"
+        };
         return Outcome::crit(format!(
-            "GET {url}{last_text}; the window ended with it failing ({} of {} allowed in a row); {counts}",
+            "GET {url}{last_text}; {ended} with it failing ({} of {} allowed in a row); {counts}",
             t.run, p.failures
         ));
     }
@@ -803,6 +984,19 @@ fn smoke(
         .detail("stderr", ran.stderr.scrubbed(cx.scrubber))
 }
 
+/// `--version` parsed by the environment's tag format, as the gate's
+/// `version_valid` parses it (`v` and a SemVer version by default, or the
+/// release's tag name). Every command that puts the version into a command
+/// line or a message calls it before doing anything: a value that is not a
+/// version (`v1.2.3-a$(touch x)`) is refused, named, with exit 1.
+pub fn release_version(config: &Config, env: &str, version: &str) -> Result<tags::Release, Error> {
+    config
+        .policy_for(env)
+        .tag_format
+        .release(version)
+        .map_err(|why| Error::Refused(format!("--version: {why}")))
+}
+
 /// The highest release tag below `--version` that HEAD contains.
 pub fn previous_tag(ws: &Workspace, config: &Config, version: &str) -> Result<String, String> {
     let repo = ws.repo.as_ref().map_err(|e| e.message.clone())?;
@@ -816,15 +1010,15 @@ pub fn previous_tag(ws: &Workspace, config: &Config, version: &str) -> Result<St
     })
 }
 
-/// Run (or, with `--no-rollback`, show) the rollback command.
+/// Run (or, with `--no-rollback` or `--at`, show) the rollback command.
 fn rollback(
     verify: &Verify,
     args: &Args,
+    replay: bool,
     previous: &Result<String, String>,
     reason: &str,
     root: &std::path::Path,
-    stop: &AtomicBool,
-    scrubber: &crate::secrets::Scrubber,
+    cx: &Context<'_>,
 ) -> CheckResult {
     let start = Instant::now();
     let id = "rollback";
@@ -845,18 +1039,27 @@ fn rollback(
             return CheckResult::new(id, Phase::Verify, o, Duration::ZERO);
         }
     };
-    let argv: Vec<String> = rb
-        .argv
-        .iter()
-        .map(|a| {
-            a.replace("{previous_tag}", &previous_tag)
-                .replace("{version}", args.common.target.version())
-                .replace("{env}", args.common.target.env())
-        })
-        .collect();
+    // Quoted where they land in a shell script (rollback_shell = true,
+    // or a `sh -c` argv): a tag or an --env holding `$(...)` stays data.
+    let argv = runner::substitute(
+        &rb.argv,
+        &[
+            ("previous_tag", previous_tag.as_str()),
+            ("version", args.common.target.version()),
+            ("env", args.common.target.env()),
+        ],
+    );
     let shown = argv.join(" ");
-    if args.no_rollback {
-        let o = Outcome::skip(format!("--no-rollback: would run: {shown}"))
+    // A replay (`--at`) judges the past: it never acts on the world.
+    let dry = if replay {
+        Some(REPLAY)
+    } else if args.no_rollback {
+        Some("--no-rollback")
+    } else {
+        None
+    };
+    if let Some(why) = dry {
+        let o = Outcome::skip(format!("{why}: would run: {shown}"))
             .detail("argv", argv)
             .detail("reason", reason);
         return CheckResult::new(id, Phase::Verify, o, Duration::ZERO);
@@ -869,7 +1072,7 @@ fn rollback(
         ),
         ("RS_PREVIOUS_TAG".to_string(), previous_tag.clone()),
     ];
-    let ran = runner::run(&argv, &env, rb.timeout, root, stop);
+    let ran = runner::run(&argv, &env, rb.timeout, root, &cx.interrupt_flag());
     let took = start.elapsed();
     let (status, what) = match &ran.end {
         runner::End::Exited(0) => (Status::Ok, "exit 0".to_string()),
@@ -893,8 +1096,8 @@ fn rollback(
             },
         )
         .detail("duration_ms", took.as_millis() as u64)
-        .detail("stdout", ran.stdout.scrubbed(scrubber))
-        .detail("stderr", ran.stderr.scrubbed(scrubber));
+        .detail("stdout", ran.stdout.scrubbed(cx.scrubber))
+        .detail("stderr", ran.stderr.scrubbed(cx.scrubber));
     CheckResult::new(id, Phase::Verify, o, took)
 }
 

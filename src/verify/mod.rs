@@ -48,6 +48,31 @@ pub const STATE_FILE: &str = ".release-sentinel/verify-state.json";
 pub const MAX_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 /// The longest interval (`verify.interval`, `--interval`).
 pub const MAX_INTERVAL: Duration = Duration::from_secs(3600);
+/// The shortest interval: Prometheus answers at one-second resolution
+/// (a rule's step is at least a second), and a probe more often than that
+/// is load, not watching.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(1);
+/// The most evaluations a window may hold (a week at the default 30 s,
+/// both ends included): the report keeps every evaluation of every probe
+/// and rule, so this bounds its memory.
+pub const MAX_EVALUATIONS: u128 = 7 * 24 * 3600 / 30 + 1;
+
+/// The evaluations a window holds at an interval: one at its start, then
+/// one a tick up to and including its end.
+pub fn evaluations(window: Duration, interval: Duration) -> u128 {
+    window
+        .as_nanos()
+        .checked_div(interval.as_nanos())
+        .map_or(u128::MAX, |n| n.saturating_add(1))
+}
+
+/// Why a window and an interval cannot be watched together, if they cannot.
+pub fn schedule_problem(window: Duration, interval: Duration) -> Option<String> {
+    let n = evaluations(window, interval);
+    (n > MAX_EVALUATIONS).then(|| {
+        format!("is {n} evaluations, more than the {MAX_EVALUATIONS} allowed (a week at 30s)")
+    })
+}
 
 /// `[verify]` as written.
 #[derive(Debug, Default, Deserialize)]
@@ -267,8 +292,26 @@ pub fn validate(
         "verify.interval",
         problems,
     );
-    if interval > window {
+    if interval < MIN_INTERVAL {
+        problems.push(
+            "verify.interval",
+            format!(
+                "{} is shorter than the {} minimum",
+                quoted(raw.interval.as_deref().unwrap_or_default()),
+                humantime::format_duration(MIN_INTERVAL)
+            ),
+        );
+    } else if interval > window {
         problems.push("verify.interval", "is longer than the window (verify.for)");
+    } else if let Some(why) = schedule_problem(window, interval) {
+        problems.push(
+            "verify.for",
+            format!(
+                "{} at verify.interval {} {why}",
+                humantime::format_duration(window),
+                humantime::format_duration(interval)
+            ),
+        );
     }
     let state_file = match raw.state_file {
         Some(s) => expand(&s, "verify.state_file", env, problems).unwrap_or_default(),

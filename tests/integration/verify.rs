@@ -1306,7 +1306,14 @@ fn secrets_never_appear_in_any_output_or_written_file() {
     ));
     let files = ["report.json", "junit.xml", "summary.md"].map(|f| repo.scratch().join(f));
     let mut all = String::new();
-    for format in ["table", "json"] {
+    // `--at` judges the history (and acts on nothing); `--once` judges now,
+    // where the history has no data, and runs the rollback and notifies.
+    for (format, when) in [
+        ("table", ["--at", AT]),
+        ("json", ["--at", AT]),
+        ("table", ["--once", "-v"]),
+        ("json", ["--once", "-v"]),
+    ] {
         let out = verify(&repo)
             .env("PROM_TOKEN", PROM_TOKEN)
             .env(
@@ -1316,28 +1323,38 @@ fn secrets_never_appear_in_any_output_or_written_file() {
             .env("AUDIT_WEBHOOK_URL", hook.url("/hooks/audit-5ecret-9f8e7d"))
             .env("AUDIT_WEBHOOK_SECRET", whsec(SIGNING_KEY))
             .env("GITHUB_STEP_SUMMARY", &files[2])
-            .args(["--at", AT, "-vv", "--format", format, "--report"])
+            .args(when)
+            .args(["-vv", "--format", format, "--report"])
             .arg(&files[0])
             .arg("--junit")
             .arg(&files[1])
             .critical();
         let doc: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&files[0]).unwrap()).unwrap();
-        // The token reached Prometheus: the rule judged its data.
+        // The token reached Prometheus: the rule judged its answer (no
+        // token would be an ERROR).
+        let replay = when[0] == "--at";
         assert_eq!(
             json_check(&doc, "rule:error_rate")["details"]["outcome"],
-            "BREACH"
+            if replay { "BREACH" } else { "NO_DATA" },
+            "{doc:#}"
         );
-        assert_eq!(json_check(&doc, "rollback")["status"], "OK", "{doc:#}");
-        assert!(
-            json_check(&doc, "rollback")["details"]["stdout"]
-                .as_str()
-                .unwrap()
-                .ends_with("yyyy"),
-            "the output is kept: {doc:#}"
-        );
-        assert_eq!(json_check(&doc, "notify:audit")["status"], "OK", "{doc:#}");
-        assert_eq!(json_check(&doc, "notify:ops")["status"], "OK", "{doc:#}");
+        if replay {
+            for id in ["rollback", "notify:audit", "notify:ops"] {
+                assert_eq!(json_check(&doc, id)["status"], "SKIP", "{doc:#}");
+            }
+        } else {
+            assert_eq!(json_check(&doc, "rollback")["status"], "OK", "{doc:#}");
+            assert!(
+                json_check(&doc, "rollback")["details"]["stdout"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("yyyy"),
+                "the output is kept: {doc:#}"
+            );
+            assert_eq!(json_check(&doc, "notify:audit")["status"], "OK", "{doc:#}");
+            assert_eq!(json_check(&doc, "notify:ops")["status"], "OK", "{doc:#}");
+        }
         all.push_str(&String::from_utf8_lossy(&out.stdout));
         all.push_str(&String::from_utf8_lossy(&out.stderr));
         for f in &files {
@@ -1408,4 +1425,350 @@ fn an_invalid_at_for_or_interval_exits_1() {
         .args(["--at", AT])
         .stderr_has("--at judges the metric rules as of a time, and [verify] has none")
         .blocked();
+}
+
+// ------------------------------------------------------------ --at is a replay
+
+/// `--at` replays a verdict over stored metrics and never acts on the
+/// world: a breach there runs no rollback, applies no profile, writes no
+/// state file and sends no notification; the rows say what would have run
+/// and been sent.
+#[test]
+fn at_is_a_replay_that_runs_applies_writes_and_sends_nothing() {
+    let prom = history_prometheus();
+    let slack = slack_receiver();
+    let hook = webhook_receiver(KEY);
+    let repo = tagged_repo(&format!(
+        "{}{NOTIFY}\n[verify]\ninterval = \"15s\"\n{MARK_ROLLBACK}\n{}\n\
+         [[verify.switch]]\nname = \"edge\"\nquery = 'max(rs_error_ratio{{case=\"sustained\"}})'\n\
+         max = 0.01\nafter = 1\nrecover_query = 'max(rs_error_ratio{{case=\"sustained\"}})'\n\
+         recover_max = 0.01\nprofiles = [\"moderate\", \"conservative\"]\n\
+         apply = {{ moderate = [\"sh\", \"-c\", \"echo moderate >> \\\"$OUT/applied\\\"\"], \
+         conservative = [\"sh\", \"-c\", \"echo conservative >> \\\"$OUT/applied\\\"\"] }}\n",
+        prometheus_section(&prom.url("")),
+        rule("error_rate", ERROR_RATIO, "max = 0.01\nfor = \"2m\""),
+    ));
+    let out = verify(&repo)
+        .env("OUT", repo.scratch())
+        .env("SLACK_WEBHOOK_URL", slack.url("/services/T0/B0/slack"))
+        .env("AUDIT_WEBHOOK_URL", hook.url("/hooks/audit"))
+        .env("AUDIT_WEBHOOK_SECRET", whsec(KEY))
+        .args(["--at", AT, "--format", "json"])
+        .critical();
+    let doc = json_of(&out);
+    assert_eq!(doc["verdict"], "ROLLBACK", "{doc:#}");
+    assert_eq!(
+        json_check(&doc, "rule:error_rate")["details"]["outcome"],
+        "BREACH"
+    );
+    // 1. No rollback command: the row says what would have run.
+    let rb = json_check(&doc, "rollback");
+    assert_eq!(rb["status"], "SKIP", "{rb:#}");
+    assert_eq!(
+        rb["message"], "--at replays stored metrics: would run: sh -c touch \"$OUT/rolled-back\"",
+        "{rb:#}"
+    );
+    assert!(
+        !repo.scratch().join("rolled-back").exists(),
+        "a rollback ran"
+    );
+    // 2. No profile applied.
+    let sw = json_check(&doc, "switch:edge");
+    assert_eq!(sw["status"], "SKIP", "{sw:#}");
+    assert!(
+        !repo.scratch().join("applied").exists(),
+        "a profile was applied"
+    );
+    // 3. No state file.
+    assert!(
+        !repo.path.join(".release-sentinel").exists(),
+        "a state file was written"
+    );
+    // 4. No notification: each target's row says what would have been sent.
+    for (id, channel) in [("notify:ops", "slack"), ("notify:audit", "webhook")] {
+        let n = json_check(&doc, id);
+        assert_eq!(n["status"], "SKIP", "{n:#}");
+        assert_eq!(n["details"]["channel"], channel, "{n:#}");
+        assert!(
+            n["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("--at replays stored metrics: would send verify.rollback: ARIS3 rollout of v1.2.3 on prod aborted due to rule:error_rate breached"),
+            "{n:#}"
+        );
+    }
+    assert!(slack.requests().is_empty(), "Slack was notified");
+    assert!(hook.requests().is_empty(), "the webhook was notified");
+}
+
+// ------------------------------------------------------------ interrupts
+
+/// SIGTERM or SIGINT mid-window: exit 1, `VERIFY=ERROR`, and the rows say
+/// it was interrupted (not that the window ended); nothing is rolled back.
+#[test]
+fn an_interrupted_watch_ends_in_error_and_says_it_was_interrupted() {
+    for sig in ["TERM", "INT"] {
+        let app = Server::start(Exchange::ok);
+        let down = Server::start(|x| x.reply("503 Service Unavailable", &[], "down"));
+        let repo = tagged_repo(&format!(
+            "[verify]\n{MARK_ROLLBACK}\n{}{}",
+            probe("health", &app.url("/health"), ""),
+            probe("flaky", &down.url("/health"), "failures = 100"),
+        ));
+        let mut reaper = Reaper::for_repo(&repo);
+        let mut cmd = verify(&repo)
+            .args(["--for", "5m", "--interval", "1s"])
+            .into_command();
+        let pid = reaper.spawn(&mut cmd);
+        let until = Instant::now() + Duration::from_secs(30);
+        while app.requests().len() < 2 {
+            assert!(Instant::now() < until, "verify never probed");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(crate::harness::signal(pid, sig), "kill -{sig} {pid} failed");
+        let out = reaper.wait(Duration::from_secs(20));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(1), "SIG{sig}: {text}");
+        assert!(
+            text.contains("| verify                    | FAIL | VERIFY=ERROR |"),
+            "SIG{sig}: {text}"
+        );
+        assert!(
+            text.contains(&row("interrupted", "FAIL")),
+            "SIG{sig}: {text}"
+        );
+        let why = message_of(&out.stdout, "interrupted");
+        assert!(
+            why.starts_with("stopped by SIGINT or SIGTERM during the window, after ")
+                && why.ends_with(
+                    "evaluations: no verdict; no rollback ran and no notification was sent"
+                ),
+            "SIG{sig}: {why}"
+        );
+        assert!(
+            text.contains(&row("probe:health", "OK")),
+            "SIG{sig}: {text}"
+        );
+        let flaky = message_of(&out.stdout, "probe:flaky");
+        assert!(
+            flaky.contains("; interrupted with it failing (") && !flaky.contains("window ended"),
+            "SIG{sig}: {flaky}"
+        );
+        assert!(!text.contains("| rollback"), "SIG{sig}: {text}");
+        assert!(
+            !repo.scratch().join("rolled-back").exists(),
+            "a rollback ran"
+        );
+    }
+}
+
+// ------------------------------------------------------------ injection
+
+/// The version of the report: a command substitution in its pre-release.
+const INJECTED: &str = "v1.2.3-a$(touch${IFS}pwned)";
+
+/// `--version` is parsed as the gate's version_valid parses it before it
+/// reaches any command: the injection attempt is refused, named, exit 1,
+/// and nothing runs (no smoke step, no rollback, no file).
+#[test]
+fn a_version_that_is_not_semver_is_refused_before_any_command_runs() {
+    let repo = tagged_repo(
+        "[verify]\nrollback_shell = true\nrollback = \"echo rolling back {version} > rolled.txt\"\n\n\
+         [[verify.smoke]]\nname = \"critical\"\nrun = [\"sh\", \"-c\", \"touch smoked; exit 3\"]\n",
+    );
+    Sentinel::in_repo(&repo)
+        .args(["verify", "--env", "prod", "--version", INJECTED])
+        .stderr_has(format!(
+            "--version: \"{INJECTED}\" is not SemVer 2.0: unexpected character '$'"
+        ))
+        .stdout_lacks("VERIFY=ROLLBACK")
+        .blocked();
+    for f in ["pwned", "rolled.txt", "smoked"] {
+        assert!(!repo.path.join(f).exists(), "{f} was written");
+    }
+    // The same for every other command that puts the version into a
+    // command or a message.
+    for command in [&["predeploy", "--yes"][..], &["notify", "rollback"][..]] {
+        Sentinel::in_repo(&repo)
+            .args(command)
+            .args(["--env", "prod", "--version", INJECTED])
+            .stderr_has(format!("--version: \"{INJECTED}\" is not SemVer 2.0"))
+            .blocked();
+        assert!(!repo.path.join("pwned").exists(), "{command:?} ran it");
+    }
+}
+
+/// A tag named with `$(...)` (the tag format allows it) substituted into
+/// a shell rollback is quoted: the rollback gets the name as it is, and
+/// nothing in it runs. `--env` is quoted the same way.
+#[test]
+fn a_tag_holding_a_command_substitution_is_quoted_in_a_shell_rollback() {
+    let repo = Repo::new();
+    let format = "$(touch${IFS}tagged)-v{version}";
+    repo.git(["tag", "$(touch${IFS}tagged)-v1.1.0"]);
+    repo.config(&format!(
+        "[policy]\ntag_format = {}\n\n[verify]\nrollback_shell = true\n\
+         rollback = \"printf '%s|' {{previous_tag}} {{env}} \\\"{{version}}\\\" > \\\"$OUT/rolled.txt\\\"\"\n\n\
+         [[verify.smoke]]\nname = \"critical\"\nrun = [\"sh\", \"-c\", \"exit 3\"]\n",
+        toml_str(format)
+    ));
+    let out = verify(&repo)
+        .env("OUT", repo.scratch())
+        .args(["--format", "json"])
+        .critical();
+    let doc = json_of(&out);
+    let rb = json_check(&doc, "rollback");
+    assert_eq!(rb["status"], "OK", "{rb:#}");
+    assert_eq!(
+        std::fs::read_to_string(repo.scratch().join("rolled.txt")).expect("the rollback ran"),
+        "$(touch${IFS}tagged)-v1.1.0|prod|v1.2.3|"
+    );
+    assert!(!repo.path.join("tagged").exists(), "the tag's command ran");
+    // A hostile --env is data too (the rollback still runs, quoted).
+    let env = "prod$(touch${IFS}envd)";
+    let out = Sentinel::in_repo(&repo)
+        .args(["verify", "--env", env, "--version", "v1.2.3"])
+        .env("OUT", repo.scratch())
+        .critical();
+    assert_eq!(
+        std::fs::read_to_string(repo.scratch().join("rolled.txt")).expect("the rollback ran"),
+        format!("$(touch${{IFS}}tagged)-v1.1.0|{env}|v1.2.3|"),
+        "{}",
+        context(&out)
+    );
+    assert!(!repo.path.join("envd").exists(), "--env's command ran");
+}
+
+// ------------------------------------------------------------ the schedule
+
+/// Evaluations are scheduled by the clock (start + k * interval): one that
+/// takes longer than the interval makes the next start at the next tick
+/// still ahead (missed ticks are skipped), never stretching the window;
+/// the last one starts within the window, so the run ends within the window
+/// plus one evaluation.
+#[test]
+fn slow_evaluations_skip_missed_ticks_and_never_stretch_the_window() {
+    // Every answer takes 2 s (the probe's timeout is the default 3 s).
+    let app = Server::start(|x| {
+        x.pause(Duration::from_secs(2));
+        x.ok();
+    });
+    let repo = Repo::with_config(&format!(
+        "[verify]\n{}",
+        probe("slow", &app.url("/health"), "")
+    ));
+    let start = Instant::now();
+    let out = verify(&repo)
+        .args(["--for", "4s", "--interval", "1s", "--format", "json"])
+        .safe();
+    let took = start.elapsed();
+    let doc = json_of(&out);
+    let asked: Vec<Instant> = app.requests().iter().map(|r| r.at).collect();
+    assert!(asked.len() >= 2, "{asked:?}");
+    // Ticks at 0, 1, 2, 3, 4 s: an evaluation that ends just after 2 s
+    // has missed the ticks at 1 and 2 s; on a quiet machine the
+    // evaluations start at 0 and 3 s. None starts after the window (4 s; a
+    // moment for the requests to arrive).
+    let span = asked[asked.len() - 1] - asked[0];
+    assert!(span <= Duration::from_millis(4500), "{span:?}, {asked:?}");
+    assert!(asked.len() <= 3, "{} evaluations", asked.len());
+    assert_eq!(outcomes(&doc, "probe:slow").len(), asked.len(), "{doc:#}");
+    // The window and one evaluation's budget (3 s), and a start-up margin;
+    // watched to its end: at least the window.
+    assert!(
+        took >= Duration::from_secs(4) && took < Duration::from_secs(11),
+        "{took:?}"
+    );
+}
+
+/// The interval has a floor of one second: below it is a usage error that
+/// names the value (on the command line and in the config); a window that
+/// would need too many evaluations, and durations too large to hold, are
+/// usage errors too.
+#[test]
+fn an_interval_below_a_second_or_an_oversized_window_is_a_usage_error() {
+    let app = Server::start(Exchange::ok);
+    let repo = Repo::with_config(&format!("[verify]\n{}", probe("health", &app.url("/"), "")));
+    for tiny in ["1ns", "999ms", "100ms"] {
+        verify(&repo)
+            .args(["--interval", tiny, "--for", "2s"])
+            .stderr_has(format!(
+                "--interval \"{tiny}\": shorter than the 1s minimum"
+            ))
+            .blocked();
+    }
+    verify(&repo)
+        .args(["--for", "7d", "--interval", "1s"])
+        .stderr_has(
+            "--for 7days at --interval 1s is 604801 evaluations, more than the 20161 allowed",
+        )
+        .blocked();
+    for huge in [
+        "18446744073709551616s",
+        "99999999999999999999999999h",
+        "584942417356y",
+    ] {
+        verify(&repo)
+            .args(["--for", huge])
+            .stderr_has(format!("--for \"{huge}\": "))
+            .blocked();
+        verify(&repo)
+            .args(["--interval", huge])
+            .stderr_has(format!("--interval \"{huge}\": "))
+            .blocked();
+    }
+    assert_eq!(app.requests().len(), 0, "nothing was watched");
+    let repo = Repo::with_config(&format!(
+        "[verify]\ninterval = \"10ms\"\n{}",
+        probe("health", &app.url("/"), "")
+    ));
+    verify(&repo)
+        .stderr_has("verify.interval")
+        .stderr_has("\"10ms\" is shorter than the 1s minimum")
+        .blocked();
+    let repo = Repo::with_config(&format!(
+        "[verify]\nfor = \"7d\"\ninterval = \"1s\"\n{}",
+        probe("health", &app.url("/"), "")
+    ));
+    verify(&repo)
+        .stderr_has("verify.for")
+        .stderr_has("604801 evaluations, more than the 20161 allowed")
+        .blocked();
+    assert_eq!(app.requests().len(), 0, "nothing was watched");
+}
+
+/// A signal during an evaluation that waits on a hung probe (its timeout
+/// 60 s) ends the run at once, with the interrupted row, not after the
+/// timeout.
+#[test]
+fn a_signal_during_a_hung_evaluation_ends_the_run_at_once() {
+    let app = Server::start(Exchange::hold);
+    let repo = Repo::with_config(&format!(
+        "[verify]\n{}",
+        probe("hung", &app.url("/health"), "timeout = \"60s\"")
+    ));
+    let mut reaper = Reaper::for_repo(&repo);
+    let mut cmd = verify(&repo)
+        .args(["--for", "5m", "--interval", "1s"])
+        .into_command();
+    let pid = reaper.spawn(&mut cmd);
+    app.wait_for(1);
+    let signalled = Instant::now();
+    assert!(crate::harness::signal(pid, "TERM"));
+    let out = reaper.wait(Duration::from_secs(30));
+    assert!(
+        signalled.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        signalled.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", context(&out));
+    assert_eq!(
+        message_of(&out.stdout, "interrupted"),
+        "stopped by SIGINT or SIGTERM before the first evaluation: no verdict; no rollback ran \
+         and no notification was sent"
+    );
+    assert_eq!(
+        message_of(&out.stdout, "probe:hung"),
+        "not evaluated: interrupted"
+    );
 }
