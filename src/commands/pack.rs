@@ -159,7 +159,7 @@ pub fn steps(
             Run::Builtin => builtin(step, &builtins, stop),
         };
         cx.progress.end(&step.name);
-        tracing::debug!(step = %step.name, status = outcome.status.as_str(), "{}", outcome.message);
+        tracing::debug!(step = %step.name, status = outcome.status.as_str(), elapsed_ms = %crate::report::millis(start.elapsed()), "{}", outcome.message);
         let failed = outcome.status != Status::Ok;
         rows.push(CheckResult::new(
             &step.name,

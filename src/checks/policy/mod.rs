@@ -226,6 +226,7 @@ pub fn run(
         tracing::debug!(
             gate = gate.id,
             status = status.as_str(),
+            elapsed_ms = %crate::report::millis(row.duration),
             "{}",
             row.outcome.message
         );
