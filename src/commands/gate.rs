@@ -144,12 +144,15 @@ fn judge(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Report {
     let proxies = crate::http::Proxies::from_env(cx.vars);
     for (event, reason) in events {
         let message = super::verify::message(config, &report, event, &reason, None);
-        report.rows.extend(crate::notify::deliver_all(
-            &config.notify,
-            &message,
-            &proxies,
-            false,
-        ));
+        let rows = crate::notify::deliver_all(&config.notify, &message, &proxies, false);
+        // Row ids are unique: a target that takes a second event gets a
+        // row named by the event too.
+        for mut row in rows {
+            if report.rows.iter().any(|r| r.id == row.id) {
+                row.id = format!("{}:{event}", row.id);
+            }
+            report.rows.push(row);
+        }
     }
     report
 }

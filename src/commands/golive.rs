@@ -328,6 +328,7 @@ fn check(
         Check::Pack => {
             let p = pack::Args {
                 common: args.common.clone(),
+                fail_fast: false,
                 strict: false,
                 freeze: Default::default(),
             };

@@ -32,7 +32,7 @@ use crate::envsnap::EnvSnapshot;
 use crate::exit::Verdict;
 use crate::git;
 use crate::progress::Progress;
-use crate::report::{CheckResult, Kind, Outcome, Phase, Rule};
+use crate::report::{CheckResult, Kind, Outcome, Phase, Rule, Status};
 use crate::secrets::Scrubber;
 use crate::{runner, scan};
 
@@ -62,6 +62,10 @@ pub struct Args {
     #[command(flatten)]
     pub common: Common,
 
+    /// Stop at the first step that does not pass (the rest show SKIP)
+    #[arg(long)]
+    pub fail_fast: bool,
+
     /// WARN rows of the policy and health steps fail them
     #[arg(long)]
     pub strict: bool,
@@ -74,6 +78,7 @@ impl From<&gate::Args> for Args {
     fn from(g: &gate::Args) -> Self {
         Self {
             common: g.common.clone(),
+            fail_fast: g.fail_fast,
             strict: g.strict,
             freeze: g.freeze.clone(),
         }
@@ -140,7 +145,7 @@ pub fn steps(
     ];
     for (i, step) in steps.iter().enumerate() {
         if stop.load(Ordering::SeqCst) {
-            not_run(&mut rows, &steps[i..]);
+            not_run(&mut rows, &steps[i..], INTERRUPTED);
             break;
         }
         let start = Instant::now();
@@ -154,7 +159,8 @@ pub fn steps(
             Run::Builtin => builtin(step, &builtins, stop),
         };
         cx.progress.end(&step.name);
-        tracing::debug!(step = %step.name, status = outcome.status.as_str(), "{}", outcome.message);
+        tracing::debug!(step = %step.name, status = outcome.status.as_str(), elapsed_ms = %crate::report::millis(start.elapsed()), "{}", outcome.message);
+        let failed = outcome.status != Status::Ok;
         rows.push(CheckResult::new(
             &step.name,
             Phase::Pack,
@@ -162,19 +168,26 @@ pub fn steps(
             start.elapsed(),
         ));
         if interrupted {
-            not_run(&mut rows, &steps[i + 1..]);
+            not_run(&mut rows, &steps[i + 1..], INTERRUPTED);
+            break;
+        }
+        if failed && args.fail_fast {
+            let why = format!("not run: {} did not pass (--fail-fast)", step.name);
+            not_run(&mut rows, &steps[i + 1..], &why);
             break;
         }
     }
     rows
 }
 
-fn not_run(rows: &mut Vec<CheckResult>, steps: &[Step]) {
+const INTERRUPTED: &str = "not run: the pack was interrupted";
+
+fn not_run(rows: &mut Vec<CheckResult>, steps: &[Step], why: &str) {
     for s in steps {
         rows.push(CheckResult::new(
             &s.name,
             Phase::Pack,
-            Outcome::skip("not run: the pack was interrupted"),
+            Outcome::skip(why),
             Duration::ZERO,
         ));
     }

@@ -187,11 +187,21 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     let now: std::time::SystemTime = clock.utc.into();
     let pack_args = pack::Args {
         common: args.common.clone(),
+        fail_fast: false,
         strict: args.strict,
         freeze: Default::default(),
     };
     report.rows = pack::steps(&pack_args, &ws, cx, clock, &stop);
-    let pack_passed = report.rows.iter().all(|r| r.status() == Status::Ok);
+    // The steps that keep the pack from passing, named in the readiness
+    // row: a perfect score with a failed pack is still not ready, and the
+    // row says so (its status stays the score's, which `freshness` reads).
+    let held: Vec<String> = report
+        .rows
+        .iter()
+        .filter(|r| r.status() != Status::Ok)
+        .map(|r| format!("{} {}", r.id, r.status().as_str()))
+        .collect();
+    let pack_passed = held.is_empty();
     // The gate's checks, all of them, for the score: the health checks run
     // even when a policy gate failed (the gate itself would skip them), so
     // that each earns what it is worth.
@@ -227,6 +237,12 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         message.push_str(&format!(
             "; key check(s) failed: {}",
             failed_keys.join(", ")
+        ));
+    }
+    if !pack_passed {
+        message.push_str(&format!(
+            "; not ready: the pre-live pack did not pass ({})",
+            held.join(", ")
         ));
     }
     let doc = json!({

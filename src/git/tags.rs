@@ -215,14 +215,16 @@ pub fn find(repo: &Repo, name: &str) -> Result<Option<Option<Oid>>, git2::Error>
     }
 }
 
+/// How to turn a shallow clone into one whose history and tags are whole,
+/// by hand and in the CI checkouts that make shallow clones by default.
+pub const SHALLOW_FIX: &str = "`git fetch --unshallow --tags` (GitHub: checkout with fetch-depth: 0; GitLab: GIT_DEPTH: \"0\")";
+
 /// Why the clone's tags cannot be trusted to be complete, if they cannot.
 pub fn incomplete(repo: &Repo) -> Option<String> {
     if repo.repo.is_shallow() {
-        return Some(
-            "this is a shallow clone, so tags may be missing: fetch history and tags with \
-             `git fetch --unshallow --tags` (GitHub Actions: actions/checkout with fetch-depth: 0)"
-                .to_string(),
-        );
+        return Some(format!(
+            "a shallow clone may lack tags; fetch them: {SHALLOW_FIX}"
+        ));
     }
     if count(repo) > 0 {
         return None;

@@ -428,12 +428,15 @@ pub fn deliver_all(
                 .collect();
         }
     };
+    // A redirect is the receiver's answer, a failure: never followed (the
+    // signed body must not go where the target did not name) and never
+    // retried.
     let client = crate::http::client(
         &crate::http::Settings {
             max_redirects: 0,
             insecure: false,
             ca_file: None,
-            answers: Vec::new(),
+            answers: (300..400).collect(),
         },
         proxies,
     );

@@ -212,6 +212,12 @@ impl CheckResult {
     }
 }
 
+/// A duration in milliseconds, to the microsecond: the JSON report's
+/// `duration_ms` and the debug logs' `elapsed_ms`.
+pub fn millis(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1_000_000.0).round() / 1000.0
+}
+
 impl Serialize for CheckResult {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         #[derive(Serialize)]
@@ -234,7 +240,7 @@ impl Serialize for CheckResult {
             phase: self.phase,
             status: self.status(),
             message: &self.outcome.message,
-            duration_ms: (self.duration.as_secs_f64() * 1_000_000.0).round() / 1000.0,
+            duration_ms: millis(self.duration),
             details: &self.outcome.details,
             mode: self.mode,
         }

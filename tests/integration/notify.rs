@@ -219,3 +219,59 @@ fn a_webhook_answering_429_then_500_gets_three_attempts_and_the_verdict_stands()
     );
     assert_eq!(hook2.requests().len(), 3);
 }
+
+#[test]
+fn a_webhook_answering_a_redirect_is_not_retried_nor_followed() {
+    let elsewhere = webhook_receiver(KEY);
+    let target = elsewhere.url("/hooks/audit");
+    let hook = Server::start(move |x| x.reply("302 Found", &[&format!("Location: {target}")], ""));
+    let slack = slack_receiver();
+    let out = notify(&notify_repo(), "golive.completed", &slack, &hook)
+        .stdout_has(row("notify:audit", "FAIL"))
+        .blocked();
+    assert_eq!(
+        message_of(&out.stdout, "notify:audit"),
+        "not delivered golive.completed: HTTP 302 (not retried)"
+    );
+    assert_eq!(hook.requests().len(), 1, "a redirect is not retried");
+    assert!(
+        elsewhere.requests().is_empty(),
+        "a redirect is not followed"
+    );
+}
+
+#[test]
+fn two_events_to_one_target_get_rows_of_their_own() {
+    // Blocked (an untracked file) during an overridden freeze: the gate
+    // sends gate.blocked and gate.freeze_override to the same target.
+    let hook = webhook_receiver(KEY);
+    let repo = Repo::with_config(
+        "[[policy.freeze]]\nname = \"weekend\"\nfreeze_start = \"0 23 * * 5\"\n\
+         freeze_end = \"0 7 * * 1\"\ntimezone = \"Europe/Berlin\"\n\
+         [notify]\napp = \"ARIS3\"\n\n[[notify.webhook]]\nname = \"audit\"\n\
+         url = \"${AUDIT_WEBHOOK_URL}\"\nsecret = \"${AUDIT_WEBHOOK_SECRET}\"\n",
+    );
+    repo.write("untracked.txt", "dirty\n");
+    let out = Sentinel::in_repo(&repo)
+        .env("CI_FAKE_UTC", "2026-12-05T12:00:00Z")
+        .env("RS_FREEZE_OVERRIDE", "INC-4711")
+        .env("AUDIT_WEBHOOK_URL", hook.url("/hooks/audit"))
+        .env("AUDIT_WEBHOOK_SECRET", whsec(KEY))
+        .gate("prod", "v1.2.3")
+        .args(["--format", "json"])
+        .blocked();
+    let doc = json_of(&out);
+    let ids: Vec<&str> = doc["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .filter(|id| id.starts_with("notify:"))
+        .collect();
+    assert_eq!(ids, ["notify:audit", "notify:audit:gate.freeze_override"]);
+    assert_eq!(
+        json_check(&doc, "notify:audit")["details"]["event"],
+        "gate.blocked"
+    );
+    assert_eq!(hook.wait_for(2).len(), 2);
+}

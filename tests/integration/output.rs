@@ -410,3 +410,38 @@ fn json_commit_is_null_without_commits() {
     assert_eq!(json_check(&doc, "git_repo")["status"], "FAIL");
     assert_eq!(doc["verdict"], "BLOCKED");
 }
+
+#[test]
+fn debug_logs_give_every_gate_its_status_and_timing() {
+    let repo = Repo::new();
+    let out = Sentinel::in_repo(&repo)
+        .gate("prod", "v1.0.0")
+        .arg("-vv")
+        .safe();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for gate in [
+        "env_allowed",
+        "clean_tree",
+        "version_newer",
+        "changelog_entry",
+    ] {
+        let line = stderr
+            .lines()
+            .find(|l| {
+                l.contains(&format!("gate=\"{gate}\"")) || l.contains(&format!("gate={gate}"))
+            })
+            .unwrap_or_else(|| panic!("no log line for {gate}:\n{stderr}"));
+        assert!(
+            line.contains("status=") && line.contains("elapsed_ms="),
+            "{gate}'s line lacks its status or timing: {line}"
+        );
+    }
+    for check in health_ids() {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.contains(&check) && l.contains("status=") && l.contains("elapsed_ms=")),
+            "no status and timing for {check}:\n{stderr}"
+        );
+    }
+}

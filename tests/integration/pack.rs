@@ -205,6 +205,35 @@ fn a_failing_step_fails_the_pack_and_the_next_step_still_runs() {
 }
 
 #[test]
+fn fail_fast_stops_the_pack_at_the_first_failed_step_in_both_forms() {
+    let repo = Repo::with_config(&format!(
+        "{}{}{}",
+        marker_step("before"),
+        shell_step("breaks", "exit 3"),
+        marker_step("after")
+    ));
+    let skipped =
+        "| after                     | SKIP | not run: breaks did not pass (--fail-fast) |\n";
+    for form in [&["--dry-run"][..], &["pack"][..]] {
+        let _ = std::fs::remove_file(repo.scratch().join("before.ran"));
+        Sentinel::new()
+            .dir(&repo.path)
+            .env("OUT", repo.scratch())
+            .args(form)
+            .args(["--env", "prod", "--version", "v1.0.0", "--fail-fast"])
+            .stdout_has("| breaks                    | FAIL | exit 3 |\n")
+            .stdout_has(skipped)
+            .stdout_has(PACK_FAIL)
+            .blocked();
+        assert!(ran(&repo, "before"), "{form:?}: the first step did not run");
+        assert!(
+            !ran(&repo, "after"),
+            "{form:?}: a step ran after the failure"
+        );
+    }
+}
+
+#[test]
 fn a_step_that_cannot_start_fails_and_the_next_step_still_runs() {
     let repo = Repo::with_config(&format!(
         "{}{}",

@@ -89,8 +89,9 @@ fn the_validation_example_is_what_the_binary_prints() {
         .gate("prod", "v1.0.0")
         .stdout("")
         .blocked();
-    let stderr =
-        String::from_utf8_lossy(&out.stderr).replace(&format!("{}/", repo.path.display()), "");
+    // The README's repository is at /src/service.
+    let stderr = String::from_utf8_lossy(&out.stderr)
+        .replace(&repo.path.display().to_string(), "/src/service");
     assert_eq!(stderr, expected);
 }
 
@@ -158,4 +159,32 @@ fn the_evidence_sections_config_blocks_parse() {
     let now = humantime::parse_rfc3339("2026-11-30T00:00:00Z").unwrap();
     let intake = release_sentinel::approvals::check(&file, &["quality-audit".into()], now);
     assert!(intake.passed(), "{:?}", intake.problems);
+}
+
+/// The golive dry run shown is what the binary prints with the section's
+/// golive config.
+#[test]
+fn the_golive_dry_run_shown_is_what_the_binary_prints() {
+    let text = readme();
+    let start = text
+        .find("**The go-live checklist.**")
+        .expect("README lacks the go-live checklist");
+    let section = &text[start..];
+    // The first bare block after the two commands' block.
+    let commands = section.find("```\n").expect("the commands' block") + 4;
+    let after = section[commands..].find("```\n").expect("its end") + commands + 4;
+    let shown = block_after(&section[after..], "", "");
+    let config = block_after(section, "Without `--dry-run` every item runs", "toml");
+    let repo = Repo::with_config(&config);
+    Sentinel::in_repo(&repo)
+        .args([
+            "golive",
+            "--env",
+            "prod",
+            "--version",
+            "v1.2.3",
+            "--dry-run",
+        ])
+        .stdout(shown)
+        .safe();
 }

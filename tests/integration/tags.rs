@@ -201,6 +201,33 @@ fn a_github_tag_pipeline_for_the_release_tag_is_safe() {
 }
 
 #[test]
+fn a_shallow_tag_build_names_the_shallow_clone_and_its_fix_in_the_rows_it_affects() {
+    // GitHub's default checkout of a tag: depth 1, HEAD detached at it.
+    let (upstream, _full) = pipeline_clone("v1.1.0");
+    let clone = Repo::clone_of(&upstream, &["--depth", "1", "--branch", "v1.1.0"]);
+    let out = github_tag(Sentinel::in_repo(&clone), "v1.1.0")
+        .gate("prod", "v1.1.0")
+        .stdout_has(row("tag_absent", "OK"))
+        .stdout_has(row("version_newer", "SKIP"))
+        .stdout_has(row("branch_allowed", "FAIL"))
+        .blocked();
+    for id in ["version_newer", "branch_allowed"] {
+        let m = message_of(&out.stdout, id);
+        assert!(
+            m.contains("shallow clone")
+                && m.contains("fetch-depth: 0")
+                && m.contains("GIT_DEPTH")
+                && !m.ends_with("..."),
+            "{id}: {m}"
+        );
+    }
+    // The branches fetched alone do not help, and the row does not
+    // pretend they would.
+    let m = message_of(&out.stdout, "branch_allowed");
+    assert!(!m.contains("no branches in this clone"), "{m}");
+}
+
+#[test]
 fn a_gitlab_tag_pipeline_for_the_release_tag_is_safe() {
     let (_up, clone) = pipeline_clone("v1.1.0");
     let out = Sentinel::in_repo(&clone)

@@ -1682,9 +1682,30 @@ fn ready_fails_when_a_pack_step_fails_whatever_the_score() {
         .stdout_has(row("readiness", "OK"))
         .stdout_has(READY_FAIL)
         .blocked();
-    assert!(message_of(&out.stdout, "readiness").starts_with("score 87.5 "));
+    let m = message_of(&out.stdout, "readiness");
+    assert!(m.starts_with("score 87.5 "), "{m}");
+    assert!(
+        m.contains("; not ready: the pre-live pack did not pass (step_dry FAIL)"),
+        "{m}"
+    );
     let doc = readiness(&repo.path.join("artifacts/reports/readiness.json"));
     assert_eq!(doc["pack"], "FAIL");
+}
+
+#[test]
+fn ready_without_health_checks_says_why_a_perfect_score_is_not_ready() {
+    let repo = Repo::new();
+    repo.config("[policy.env.dev]\nallow_dirty = true\n");
+    let out = ready(&repo)
+        .stdout_has(row("health_checks_dry", "SKIP"))
+        .stdout_has(READY_FAIL)
+        .blocked();
+    let m = message_of(&out.stdout, "readiness");
+    assert!(
+        m.starts_with("score 100 ")
+            && m.contains("not ready: the pre-live pack did not pass (health_checks_dry SKIP)"),
+        "{m}"
+    );
 }
 
 #[test]

@@ -306,9 +306,10 @@ async fn one(check: HealthCheck, shared: Arc<Shared>, progress: Progress) -> Che
             ),
         }
     };
-    tracing::debug!(check = %check.id, status = outcome.status.as_str(), "{}", outcome.message);
+    let elapsed = start.elapsed();
+    tracing::debug!(check = %check.id, status = outcome.status.as_str(), elapsed_ms = %crate::report::millis(elapsed), "{}", outcome.message);
     progress.end(&check.id);
-    CheckResult::new(check.id, Phase::Health, outcome, start.elapsed()).with_mode(check.mode)
+    CheckResult::new(check.id, Phase::Health, outcome, elapsed).with_mode(check.mode)
 }
 
 #[cfg(test)]

@@ -136,6 +136,14 @@ fn on_allowed_branch(input: &Input<'_>, repo: &Repo, own: &OwnTag) -> Outcome {
             short_id(repo.head),
             input.env
         ))
+    } else if repo.repo.is_shallow() {
+        // Fetching branches into a shallow clone does not help: the
+        // history that joins HEAD to a branch is what is missing.
+        Outcome::fail(format!(
+            "{pipeline}: shallow clone, no history to join HEAD to a branch: {}",
+            crate::git::tags::SHALLOW_FIX
+        ))
+        .detail("shallow", true)
     } else if looked == 0 {
         Outcome::fail(format!(
             "{pipeline}: no branches in this clone to show HEAD is on an allowed one; \

@@ -9,7 +9,8 @@ pub fn check(input: &Input<'_>) -> Outcome {
     let (env, config) = (input.env, input.config);
     let allowed = config.environments.join(", ");
     if config.env_allowed(env) {
-        return Outcome::ok(format!("{env} is an allowed environment"));
+        return Outcome::ok(format!("{env} is an allowed environment"))
+            .detail("allowed", config.environments.clone());
     }
     let mut message = format!(
         "{} is not an allowed environment (allowed: {allowed})",

@@ -189,8 +189,12 @@ fn evaluate(gate: &Gate, input: &Input<'_>, incomplete: &OnceCell<Option<String>
     let repo = input.repo.as_ref().ok();
     let tags_ok =
         |r: &Repo| !gate.complete_tags || incomplete.get_or_init(|| tags::incomplete(r)).is_none();
-    let incomplete_tags =
-        || Outcome::skip("not evaluated: the clone's tags are incomplete (see tag_absent)");
+    // The SKIP says why itself: in a tag pipeline tag_absent passes (the
+    // tag is the build's own) and would not say it.
+    let incomplete_tags = || {
+        let why = incomplete.get().cloned().flatten().unwrap_or_default();
+        Outcome::skip(format!("not evaluated: {why}"))
+    };
     match (&gate.run, repo, &input.release) {
         (Run::Input(f), _, _) => f(input),
         (Run::Repo(_) | Run::Release(_), None, _) => needs("git_repo"),
@@ -226,6 +230,7 @@ pub fn run(
         tracing::debug!(
             gate = gate.id,
             status = status.as_str(),
+            elapsed_ms = %crate::report::millis(row.duration),
             "{}",
             row.outcome.message
         );
