@@ -143,7 +143,8 @@ fn judge(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Report {
     }
     let proxies = crate::http::Proxies::from_env(cx.vars);
     for (event, reason) in events {
-        let message = super::verify::message(config, &report, event, &reason, None);
+        let verdict = ("verdict", report.kind.word(report.verdict()).to_string());
+        let message = super::verify::message(config, &report, event, &reason, None, &[verdict]);
         let rows = crate::notify::deliver_all(&config.notify, &message, &proxies, false);
         // Row ids are unique: a target that takes a second event gets a
         // row named by the event too.

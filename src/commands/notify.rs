@@ -110,7 +110,8 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         None => super::verify::previous_tag(&ws, &config, args.common.target.version()).ok(),
     };
     let reason = args.reason.clone().unwrap_or_default();
-    let message = super::verify::message(&config, &report, event, &reason, previous);
+    // A person's announcement has no verdict: `{verdict}` stays unfilled.
+    let message = super::verify::message(&config, &report, event, &reason, previous, &[]);
     report.rows = notify::deliver_all(&config.notify, &message, &Proxies::from_env(cx.vars), true);
     Ok(Done::Report(report))
 }

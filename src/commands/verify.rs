@@ -564,8 +564,11 @@ fn watch(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Result<Report, Error>
     let rolling_back = !triggers.is_empty() && !interrupted;
     let reason = triggers.first().cloned().unwrap_or_default();
     let previous_tag = previous_tag(ws, config, args.common.target.version());
+    // What the verify.rollback message says was done: only a rollback
+    // command that ran and succeeded is "in progress".
+    let mut rollback_note = String::new();
     if rolling_back {
-        rows.push(rollback(
+        let row = rollback(
             verify,
             args,
             at.is_some(),
@@ -573,7 +576,9 @@ fn watch(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Result<Report, Error>
             &reason,
             &ws.root,
             cx,
-        ));
+        );
+        rollback_note = rollback_note_of(&row, previous_tag.as_ref().ok());
+        rows.push(row);
     }
     // A signal during the rollback stops it (the runner kills its tree):
     // that run is interrupted too.
@@ -625,12 +630,17 @@ fn watch(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Result<Report, Error>
                 humantime::format_duration(window)
             )
         };
+        let mut extra = vec![("verdict", report.kind.word(report.verdict()).to_string())];
+        if rolling_back {
+            extra.push(("rollback", rollback_note));
+        }
         let message = message(
             config,
             &report,
             event,
             &reason,
             previous_tag.as_ref().ok().cloned(),
+            &extra,
         );
         if at.is_some() {
             report.rows.extend(would_send(&config.notify, &message));
@@ -1102,12 +1112,35 @@ fn rollback(
 }
 
 /// The notification for `event`.
+/// The `{rollback}` of a verify.rollback message, from the rollback row:
+/// "Rollback in progress to v1.1.0" only when the command ran and passed;
+/// otherwise what was (not) done, so nobody waits for a rollback that is
+/// not happening.
+fn rollback_note_of(row: &CheckResult, previous: Option<&String>) -> String {
+    let to = previous.map(|t| format!(" to {t}")).unwrap_or_default();
+    let message = &row.outcome.message;
+    match row.status() {
+        Status::Ok => format!("Rollback in progress{to}"),
+        Status::Skip if message.starts_with(REPLAY) => {
+            format!("No rollback was run ({REPLAY}); it would have rolled back{to}")
+        }
+        Status::Skip if message.starts_with("--no-rollback") => {
+            format!("No rollback was run (--no-rollback); roll back{to} by hand")
+        }
+        Status::Skip => format!("No rollback command is configured; roll back{to} by hand"),
+        _ => format!("The rollback{to} failed; roll back by hand"),
+    }
+}
+
+/// `extra` adds the fields only some senders have: `verdict` (the gate's
+/// and verify's own), `rollback` (what verify did about a trigger).
 pub fn message(
     config: &Config,
     report: &Report,
     event: &str,
     reason: &str,
     previous_tag: Option<String>,
+    extra: &[(&'static str, String)],
 ) -> Message {
     let mut fields: BTreeMap<&str, String> = BTreeMap::new();
     let t = &report.target;
@@ -1131,7 +1164,9 @@ pub fn message(
             .clone()
             .unwrap_or_else(|| "10 min".to_string()),
     );
-    fields.insert("verdict", report.kind.word(report.verdict()).to_string());
+    for (name, value) in extra {
+        fields.insert(name, value.clone());
+    }
     let text = config.notify.text(event, &fields);
     let data: serde_json::Map<String, Value> = fields
         .iter()

@@ -73,7 +73,7 @@ pub const EVENTS: &[(&str, &str)] = &[
     ),
     (
         "verify.rollback",
-        "{app} rollout of {version} on {env} aborted due to {reason}. Rollback in progress to {previous_tag}. Next status in {next_update}.",
+        "{app} rollout of {version} on {env} aborted due to {reason}. {rollback}. Next status in {next_update}.",
     ),
 ];
 
@@ -88,6 +88,7 @@ pub const PLACEHOLDERS: &[&str] = &[
     "next_update",
     "commit",
     "verdict",
+    "rollback",
 ];
 
 /// `[notify]` as written.

@@ -275,3 +275,18 @@ fn two_events_to_one_target_get_rows_of_their_own() {
     );
     assert_eq!(hook.wait_for(2).len(), 2);
 }
+
+#[test]
+fn a_manual_notify_has_no_verdict_to_give() {
+    let slack = slack_receiver();
+    let hook = webhook_receiver(KEY);
+    let repo = notify_repo();
+    repo.config(&format!(
+        "{NOTIFY}\n[notify.templates]\n\"deployment.started\" = \"{{app}} {{version}} started ({{verdict}})\"\n"
+    ));
+    notify(&repo, "deployment.started", &slack, &hook)
+        .stdout_has(row("notify:ops", "OK"))
+        .safe();
+    let sent = body(&slack.wait_for(1)[0]);
+    assert_eq!(sent["text"], "ARIS3 v1.2.3 started (<verdict>)");
+}

@@ -918,7 +918,7 @@ fn the_rollback_runs_with_the_previous_tag_the_version_and_the_env() {
     assert_eq!(doc["interrupted"], false);
     // People are told, with the tag rolled back to.
     let text = "ARIS3 rollout of v1.2.3 on prod aborted due to smoke:critical failed: \
-                failed: exit 3. Rollback in progress to v1.1.0. Next status in 10 min.";
+                failed: exit 3. The rollback to v1.1.0 failed; roll back by hand. Next status in 10 min.";
     let s = &slack.wait_for(1)[0];
     assert_eq!(
         serde_json::from_slice::<serde_json::Value>(&s.body).unwrap()["text"],
@@ -1770,5 +1770,58 @@ fn a_signal_during_a_hung_evaluation_ends_the_run_at_once() {
     assert_eq!(
         message_of(&out.stdout, "probe:hung"),
         "not evaluated: interrupted"
+    );
+}
+
+#[test]
+fn the_rollback_message_says_no_rollback_runs_when_none_does() {
+    let slack = slack_receiver();
+    let hook = webhook_receiver(KEY);
+    // --no-rollback: the configured command is not run, and the message
+    // does not say a rollback is in progress.
+    let repo = tagged_repo(&format!("{NOTIFY}\n{ROLLBACK_CONFIG}"));
+    verify(&repo)
+        .env("OUT", repo.scratch())
+        .env("SLACK_WEBHOOK_URL", slack.url("/services/T0/B0/slack"))
+        .env("AUDIT_WEBHOOK_URL", hook.url("/hooks/audit"))
+        .env("AUDIT_WEBHOOK_SECRET", whsec(KEY))
+        .arg("--no-rollback")
+        .critical();
+    // No rollback command at all.
+    let without = ROLLBACK_CONFIG
+        .lines()
+        .filter(|l| !l.starts_with("rollback = "))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let repo2 = tagged_repo(&format!("{NOTIFY}\n{without}\n"));
+    verify(&repo2)
+        .env("OUT", repo2.scratch())
+        .env("SLACK_WEBHOOK_URL", slack.url("/services/T0/B0/slack"))
+        .env("AUDIT_WEBHOOK_URL", hook.url("/hooks/audit"))
+        .env("AUDIT_WEBHOOK_SECRET", whsec(KEY))
+        .stdout_has(row("rollback", "SKIP"))
+        .critical();
+    let texts: Vec<String> = slack
+        .wait_for(2)
+        .iter()
+        .map(|r| {
+            serde_json::from_slice::<serde_json::Value>(&r.body).unwrap()["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect();
+    for text in &texts {
+        assert!(!text.contains("Rollback in progress"), "{text}");
+    }
+    assert!(
+        texts[0].contains("No rollback was run (--no-rollback); roll back to v1.1.0 by hand."),
+        "{}",
+        texts[0]
+    );
+    assert!(
+        texts[1].contains("No rollback command is configured; roll back to v1.1.0 by hand."),
+        "{}",
+        texts[1]
     );
 }
