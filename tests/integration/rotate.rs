@@ -333,34 +333,52 @@ fn names_that_are_not_utf8_are_deleted_by_their_bytes() {
     // Old ones whose names are not UTF-8, beside fresh ones whose names are
     // what a lossy decoding makes of them.
     write_aged(&dir, b"report\xff.log", b"old\n", 10 * DAY);
-    write_aged(&dir, "report\u{fffd}.log".as_bytes(), b"fresh\n", Duration::ZERO);
+    write_aged(
+        &dir,
+        "report\u{fffd}.log".as_bytes(),
+        b"fresh\n",
+        Duration::ZERO,
+    );
     write_aged(&dir, b"logs\xfe/a.log", b"old\n", 10 * DAY);
-    write_aged(&dir, "logs\u{fffd}/a.log".as_bytes(), b"fresh\n", Duration::ZERO);
+    write_aged(
+        &dir,
+        "logs\u{fffd}/a.log".as_bytes(),
+        b"fresh\n",
+        Duration::ZERO,
+    );
     let doc = json_of(
         &rotate_in(&repo)
             .args(["--days", "7", "--dry-run", "--format", "json"])
             .safe(),
     );
-    let mut plan: Vec<(String, String, Option<String>)> = json_check(&doc, "rotate")["details"]
-        ["files"]
-        .as_array()
-        .expect("files")
-        .iter()
-        .map(|f| {
-            (
-                f["path"].as_str().expect("path").to_string(),
-                f["action"].as_str().expect("action").to_string(),
-                f["path_hex"].as_str().map(str::to_string),
-            )
-        })
-        .collect();
+    let mut plan: Vec<(String, String, Option<String>)> =
+        json_check(&doc, "rotate")["details"]["files"]
+            .as_array()
+            .expect("files")
+            .iter()
+            .map(|f| {
+                (
+                    f["path"].as_str().expect("path").to_string(),
+                    f["action"].as_str().expect("action").to_string(),
+                    f["path_hex"].as_str().map(str::to_string),
+                )
+            })
+            .collect();
     plan.sort();
     assert_eq!(
         plan,
         [
-            ("logs\\xfe/a.log".into(), "ttl".into(), Some(hex(b"logs\xfe/a.log"))),
+            (
+                "logs\\xfe/a.log".into(),
+                "ttl".into(),
+                Some(hex(b"logs\xfe/a.log"))
+            ),
             ("logs\u{fffd}/a.log".into(), "stay".into(), None),
-            ("report\\xff.log".into(), "ttl".into(), Some(hex(b"report\xff.log"))),
+            (
+                "report\\xff.log".into(),
+                "ttl".into(),
+                Some(hex(b"report\xff.log"))
+            ),
             ("report\u{fffd}.log".into(), "stay".into(), None),
         ]
     );
@@ -373,20 +391,16 @@ fn names_that_are_not_utf8_are_deleted_by_their_bytes() {
         .args(["--days", "7"])
         .stdout_has("deleted 2 files")
         .safe();
-    let want: Vec<OsString> = [
-        "logs\u{fffd}",
-        "logs\u{fffd}/a.log",
-        "report\u{fffd}.log",
-    ]
-    .iter()
-    .map(OsString::from)
-    .chain([
-        OsStr::from_bytes(b"logs\xfe").to_owned(),
-        OsString::from(".release-sentinel-rotate.lock"),
-    ])
-    .collect::<std::collections::BTreeSet<_>>()
-    .into_iter()
-    .collect();
+    let want: Vec<OsString> = ["logs\u{fffd}", "logs\u{fffd}/a.log", "report\u{fffd}.log"]
+        .iter()
+        .map(OsString::from)
+        .chain([
+            OsStr::from_bytes(b"logs\xfe").to_owned(),
+            OsString::from(".release-sentinel-rotate.lock"),
+        ])
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     assert_eq!(names(&dir), want, "the fresh files must stay");
 }
 
@@ -424,8 +438,14 @@ fn a_planned_file_replaced_or_rewritten_before_its_deletion_is_left_alone() {
             .is_some_and(|m| m.contains("3 changed since the scan, left alone")),
         "{result:#}"
     );
-    assert_eq!(std::fs::read(dir.join("old/e.tar")).expect("e"), b"fresh e\n");
-    assert_eq!(std::fs::read(dir.join("old/f.tar")).expect("f"), b"fresh f\n");
+    assert_eq!(
+        std::fs::read(dir.join("old/e.tar")).expect("e"),
+        b"fresh e\n"
+    );
+    assert_eq!(
+        std::fs::read(dir.join("old/f.tar")).expect("f"),
+        b"fresh f\n"
+    );
     assert_eq!(
         std::fs::read(dir.join("old/deep/g.tar")).expect("g"),
         vec![b'g'; g.len()]
@@ -533,7 +553,15 @@ fn a_dry_run_lists_the_files_it_would_delete_with_their_age_and_size() {
     let repo = ignored_repo();
     let dir = artifacts(&repo);
     let out = rotate_in(&repo)
-        .args(["--days", "7", "--max-size", "5000", "--keep", "1", "--dry-run"])
+        .args([
+            "--days",
+            "7",
+            "--max-size",
+            "5000",
+            "--keep",
+            "1",
+            "--dry-run",
+        ])
         .stdout_has(ROTATE_OK)
         .safe();
     // Oldest first, as the rotation reasons: the TTL, then the size.
@@ -595,9 +623,7 @@ fn the_ttl_row_counts_the_old_files_that_keep_holds_back() {
         message_of(&out.stdout, "ttl"),
         "3 files older than 7 days, 2 of them kept by --keep 6: 1 to delete, 6.8 KiB"
     );
-    let out = rotate_in(&repo)
-        .args(["--days", "25", "--dry-run"])
-        .safe();
+    let out = rotate_in(&repo).args(["--days", "25", "--dry-run"]).safe();
     assert_eq!(
         message_of(&out.stdout, "ttl"),
         "1 file older than 25 days: 6.8 KiB"
@@ -620,7 +646,10 @@ fn sizes_are_binary_as_written_and_as_shown() {
             .args(["--max-size", written, "--dry-run"])
             .safe();
         let m = message_of(&out.stdout, "size");
-        assert!(m.contains(&format!("to get under {shown}:")), "{written}: {m}");
+        assert!(
+            m.contains(&format!("to get under {shown}:")),
+            "{written}: {m}"
+        );
     }
 }
 

@@ -1273,7 +1273,7 @@ fn rotate_does_not_enter_another_filesystem() {
         .dir(&dir)
         .args(["-rm", "sh", "-c", script, BIN])
         .stdout_has("6 files")
-        .stdout_has("1 other filesystem not followed")
+        .stdout_has("1 other mount not entered")
         .stdout_has("deleted 6 files")
         .stdout_has("SURVIVED")
         .stdout_has(ROTATE_OK)
