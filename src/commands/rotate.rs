@@ -1,8 +1,15 @@
 //! `rotate [DIR]`: delete artifacts older than `--days`, then the oldest
 //! until the total is under `--max-size`, always keeping the `--keep`
 //! newest (see [`crate::rotate`] for the safety rules). `--dry-run` prints
-//! the exact plan and deletes nothing. Exit 0 when all went well, 1
-//! otherwise.
+//! the plan, the files it would delete (up to [`LISTED`] in the table, all
+//! in JSON), and deletes nothing.
+//!
+//! Exit 0 when the rotation was done (or would be) and the folder ends
+//! under its limits; 1 otherwise: a usage error, a refused or unreadable
+//! folder, a file that could not be deleted, or a run held back by
+//! `--keep` (over `--max-size` with the kept files alone). A dry run exits
+//! as the run would, so that a pipeline can ask it whether the rotation
+//! will do its job.
 
 use std::path::PathBuf;
 
