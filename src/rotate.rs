@@ -150,6 +150,9 @@ pub struct Scan {
     pub mounts: usize,
     /// Folders that could not be read.
     pub unreadable: Vec<String>,
+    /// The walk itself failed (a thread panicked, or more folders than
+    /// it counts): the scan is not to be trusted, nothing may be deleted.
+    pub failed: bool,
 }
 
 impl Scan {
@@ -165,6 +168,7 @@ impl Scan {
             links: 0,
             mounts: 0,
             unreadable: Vec::new(),
+            failed: false,
         }
     }
 
@@ -227,11 +231,17 @@ impl Scan {
     fn merge(&mut self, part: Scan) {
         // The part's folder i (i > 0) becomes base + i - 1; its root is ours.
         let base = self.folders.len();
+        if u32::try_from(base + part.folders.len()).is_err() {
+            self.unreadable
+                .push("more than 4 billion folders: not walked".to_string());
+            self.failed = true;
+            return;
+        }
         let map = |i: u32| -> u32 {
             if i == 0 {
                 0
             } else {
-                u32::try_from(base + i as usize - 1).unwrap_or(0)
+                u32::try_from(base + i as usize - 1).unwrap_or(u32::MAX)
             }
         };
         for f in part.folders.into_iter().skip(1) {
@@ -247,6 +257,7 @@ impl Scan {
         self.links += part.links;
         self.mounts += part.mounts;
         self.unreadable.extend(part.unreadable);
+        self.failed |= part.failed;
     }
 }
 
@@ -307,9 +318,11 @@ pub fn scan(root: &Root, threads: usize) -> Scan {
     );
     match parts {
         Some(parts) => parts.into_iter().for_each(|p| out.merge(p)),
-        None => out
-            .unreadable
-            .push("the walk failed unexpectedly: nothing may be deleted".to_string()),
+        None => {
+            out.unreadable
+                .push("the walk failed unexpectedly: nothing may be deleted".to_string());
+            out.failed = true;
+        }
     }
     out.sort();
     out
@@ -346,6 +359,7 @@ fn walk(place: Place, mut stack: Vec<Pending>, out: &mut Scan) {
         let Ok(index) = u32::try_from(out.folders.len()) else {
             out.unreadable
                 .push("more than 4 billion folders: not walked".to_string());
+            out.failed = true;
             return;
         };
         out.folders.push(Folder {

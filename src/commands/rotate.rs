@@ -276,6 +276,8 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
             count(total_n, "file"),
             human(ttl_b.saturating_add(size_b))
         ))
+    } else if scan.failed {
+        Outcome::fail("the walk failed: nothing was deleted")
     } else {
         #[cfg(debug_assertions)]
         pause_point(cx);

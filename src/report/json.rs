@@ -324,7 +324,10 @@ mod tests {
                 "a",
                 Phase::Policy,
                 Outcome::fail(format!("saw {secret}"))
-                    .detail("files", json!([{"path": secret, "size": 1, "x": [1.5, null]}]))
+                    .detail(
+                        "files",
+                        json!([{"path": secret, "size": 1, "x": [1.5, null]}]),
+                    )
                     .detail(secret, true),
                 Duration::from_micros(1234),
             )
