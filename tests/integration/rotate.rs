@@ -675,3 +675,30 @@ fn a_run_held_back_by_keep_fails_and_so_does_its_dry_run() {
     // The dry run deleted nothing; the run deleted all but the 3 newest.
     assert_eq!(snapshot(&dir).len(), 3);
 }
+
+#[test]
+fn the_readme_dry_run_sample_is_what_the_binary_prints() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let marker = "$ release-sentinel rotate --days 7 --max-size 5000 --keep 1 --dry-run\n";
+    let start = readme.find(marker).expect("the README's dry run sample") + marker.len();
+    let end = readme[start..].find("```").expect("the end of the sample") + start;
+    let rows: Vec<&str> = readme[start..end]
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with('|'))
+        .collect();
+    assert_eq!(rows.len(), 9, "{rows:#?}");
+    let repo = ignored_repo();
+    artifacts(&repo);
+    let out = rotate_in(&repo)
+        .args(["--days", "7", "--max-size", "5000", "--keep", "1", "--dry-run"])
+        .safe();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for r in rows {
+        assert!(
+            text.lines().any(|l| l == r),
+            "the README shows a row the binary does not print: {r}\n{text}"
+        );
+    }
+}
