@@ -692,7 +692,15 @@ fn the_readme_dry_run_sample_is_what_the_binary_prints() {
     let repo = ignored_repo();
     artifacts(&repo);
     let out = rotate_in(&repo)
-        .args(["--days", "7", "--max-size", "5000", "--keep", "1", "--dry-run"])
+        .args([
+            "--days",
+            "7",
+            "--max-size",
+            "5000",
+            "--keep",
+            "1",
+            "--dry-run",
+        ])
         .safe();
     let text = String::from_utf8_lossy(&out.stdout);
     for r in rows {
