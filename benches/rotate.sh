@@ -15,6 +15,12 @@
 #
 # Target: median(rotate --dry-run) / median(find) <= 1.5.
 #
+# Then the peak memory (maximum resident set size, by GNU time's
+# `/usr/bin/time -v`) of `rotate --dry-run --days 7` with the table and
+# with `--format json` (which lists every file): at most 20 MiB plus
+# 0.5 KiB per file for the table, plus 1.5 KiB per file for the JSON
+# (70 and 166 MiB at 100,000 files).
+#
 # Usage: benches/rotate.sh        FILES=10000 benches/rotate.sh for a quick try
 #        (exit 0 = PASS, 1 = FAIL)
 set -euo pipefail
@@ -22,6 +28,7 @@ set -euo pipefail
 FILES=${FILES:-100000}
 RUNS=${RUNS:-15} WARMUP=3 TARGET_RATIO=1.5
 [[ $FILES =~ ^[1-9][0-9]*$ ]] || { echo "FILES must be a positive integer" >&2; exit 1; }
+[[ -x /usr/bin/time ]] || { echo "GNU time is needed: apt-get install -y time" >&2; exit 1; }
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 (cd "$root" && cargo build --release --locked --quiet)
@@ -81,17 +88,38 @@ for i in range(warmup + runs):
 print(" ".join(f"{statistics.median(t):.1f}" for t in times))' "$WARMUP" "$RUNS" "$bin" "$tmp/tree")
 read -r find_ms rotate_ms <<<"$ms"
 
-python3 - "$find_ms" "$rotate_ms" "$TARGET_RATIO" "$FILES" "$folders" "$want" "$RUNS" <<'PY'
+# Peak memory, once each (the walk and the plan do not vary from run to run).
+peak_kib() {
+  run /usr/bin/time -v "$@" 2>&1 >/dev/null |
+    awk -F: '/Maximum resident set size/ { gsub(/ /, "", $2); print $2 }'
+}
+table_kib=$(peak_kib "$bin" rotate "$tmp/tree" --days 7 --dry-run)
+json_kib=$(peak_kib "$bin" rotate "$tmp/tree" --days 7 --dry-run --format json)
+[[ $table_kib =~ ^[0-9]+$ && $json_kib =~ ^[0-9]+$ ]] ||
+  { echo "could not read the peak memory from /usr/bin/time -v" >&2; exit 1; }
+
+python3 - "$find_ms" "$rotate_ms" "$TARGET_RATIO" "$FILES" "$folders" "$want" "$RUNS" \
+  "$table_kib" "$json_kib" <<'PY'
 import sys
 find_ms, rotate_ms, target = map(float, sys.argv[1:4])
 files, folders, selected, runs = sys.argv[4:8]
+table_kib, json_kib = int(sys.argv[8]), int(sys.argv[9])
+n = int(files)
 ratio = rotate_ms / find_ms
 ok = ratio <= target
-print(f"rotate --dry-run on {int(files):,} files in {int(folders):,} folders ({int(selected):,} older than 7 days),"
+table_max = 20 * 1024 + 0.5 * n
+json_max = 20 * 1024 + 1.5 * n
+mem_ok = table_kib <= table_max and json_kib <= json_max
+print(f"rotate --dry-run on {n:,} files in {int(folders):,} folders ({int(selected):,} older than 7 days),"
       f" median of {runs} runs:")
 print(f"  release-sentinel rotate --days 7 --dry-run: {rotate_ms:.1f} ms")
 print(f"  find -type f -mtime +7:                     {find_ms:.1f} ms")
 print(f"  ratio {ratio:.2f}x  target <= {target:g}x  {'PASS' if ok else 'FAIL'}")
+print(f"peak memory (maximum resident set size):")
+print(f"  table:         {table_kib / 1024:.1f} MiB  target <= {table_max / 1024:.0f} MiB")
+print(f"  --format json: {json_kib / 1024:.1f} MiB  target <= {json_max / 1024:.0f} MiB"
+      f"  {'PASS' if mem_ok else 'FAIL'}")
+ok = ok and mem_ok
 print(f"RESULT: {'PASS' if ok else 'FAIL'}")
 sys.exit(0 if ok else 1)
 PY

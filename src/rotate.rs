@@ -1,99 +1,330 @@
 //! Artifact rotation: delete files older than a TTL, then the oldest until
 //! the total is under a size, always keeping the newest few.
 //!
-//! Safety first: the walk opens every directory relative to its parent
-//! with `O_NOFOLLOW`, never follows a symbolic link (links are counted,
-//! not walked, not deleted), never crosses into another filesystem, and
-//! deletes relative to the handle of the directory it found the file in,
-//! so no path trick (`..`, a link swapped in meanwhile) can lead it out of
-//! the folder. `/`, the home directory, the repository root, and any folder
-//! that contains one of them, are refused. A lock (`flock` on
-//! [`LOCK_FILE`] in the folder) keeps two runs from racing; a file that
-//! vanishes during the run is not an error.
+//! Safety first, and every decision on handles, never on paths:
+//! - `DIR` is opened in one step with `O_NOFOLLOW | O_DIRECTORY` on its
+//!   last component, however it is written (`link/` and `link/.` name the
+//!   link too), and the guarded folders (`/`, the home directory, the
+//!   repository root) are compared with the opened handle by device and
+//!   inode, walking up from each of them: no spelling decides, and a `DIR`
+//!   swapped for a link after that one step changes nothing.
+//! - The walk opens every folder relative to its parent's handle with
+//!   `O_NOFOLLOW`, never follows a link (links are counted, not walked,
+//!   not deleted), and enters no other mount: neither another filesystem
+//!   (device) nor a bind mount of the same one (the mount id `statx` gives
+//!   since Linux 5.8; on older kernels the device alone).
+//! - Names are bytes from the walk to the `unlinkat`, never decoded; they
+//!   are escaped only to be shown ([`shown`]).
+//! - Deleting re-opens each folder from the root's handle, one component
+//!   at a time without following links, checks it is the folder the walk
+//!   listed (the same mount, device and inode: a mount put over it since,
+//!   or another folder moved in, is left alone), and re-checks each file
+//!   relative to that handle just before the `unlinkat` (a regular file,
+//!   the same inode, size and modification time): what changed since the
+//!   walk is left alone. What remains is the instant between that check
+//!   and the `unlinkat`, which no system call closes.
+//!
+//! `/`, the home directory, the repository root, and any folder that
+//! contains one of them, are refused. A lock (`flock` on [`LOCK_FILE`] in
+//! the folder) keeps two runs from racing; a file that vanishes during the
+//! run is not an error. Anything that is not a regular file, a folder or a
+//! link (sockets, FIFOs, devices) is ignored: neither counted nor deleted.
 
-use std::ffi::CString;
-use std::os::fd::OwnedFd;
-use std::path::{Path, PathBuf};
+use std::ffi::CStr;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Component, Path};
 use std::rc::Rc;
 
-use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, openat, statat};
+use rustix::fs::{
+    AtFlags, Dir, FileType, Mode, OFlags, Statx, StatxFlags, openat, statx, unlinkat,
+};
 use rustix::io::Errno;
 use serde::{Deserialize, Serialize};
 
 /// The lock file in the rotated folder (never rotated itself).
 pub const LOCK_FILE: &str = ".release-sentinel-rotate.lock";
 
-/// One file found.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Found {
-    /// Relative to the folder, `/`-separated.
-    pub path: String,
-    pub size: u64,
-    /// Modification time, unix seconds.
-    pub mtime: i64,
-}
-
-/// What the walk found.
-#[derive(Debug, Default)]
-pub struct Scan {
-    pub files: Vec<Found>,
-    /// Symbolic links seen (not followed, not deleted).
-    pub links: usize,
-    /// Directories on another filesystem (not entered).
-    pub mounts: usize,
-    /// Directories that could not be read.
-    pub unreadable: Vec<String>,
-}
+/// What the walk and the deletion ask `statx` for.
+const WANT: StatxFlags = StatxFlags::TYPE
+    .union(StatxFlags::MODE)
+    .union(StatxFlags::INO)
+    .union(StatxFlags::SIZE)
+    .union(StatxFlags::MTIME)
+    .union(StatxFlags::MNT_ID);
 
 fn dir_flags() -> OFlags {
     OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW
 }
 
-/// A folder still to list: its path, and its parent's handle and its name.
-type Pending = (String, Option<(Rc<OwnedFd>, CString)>);
+/// A handle that only names a folder (`O_PATH`): no read permission needed.
+fn path_flags() -> OFlags {
+    OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC
+}
 
-/// Walk `root` (an open directory on device `dev`) on up to `threads`
-/// threads: the root is listed on this thread, then its folders are
-/// shared out, each walked whole by one thread. The result does not
-/// depend on the threads: files are sorted (newest first, then by path),
-/// and so are the folders that could not be read.
-pub fn scan(root: &OwnedFd, dev: u64, threads: usize) -> Scan {
-    let mut out = Scan::default();
-    let mut top = Vec::new();
-    match rustix::io::dup(root) {
-        Ok(fd) => list(&fd, "", dev, &mut out, &mut top),
-        Err(e) => out.unreadable.push(format!(".: {e}")),
-    }
-    let parts =
-        crate::par::fold(
-            &top,
-            threads,
-            Scan::default,
-            |acc, (path, name)| match rustix::io::dup(root) {
-                Ok(fd) => walk(
-                    dev,
-                    vec![(path.clone(), Some((Rc::new(fd), name.clone())))],
-                    acc,
-                ),
-                Err(e) => acc.unreadable.push(format!("{path}: {e}")),
-            },
-        );
-    match parts {
-        Some(parts) => {
-            for p in parts {
-                out.files.extend(p.files);
-                out.links += p.links;
-                out.mounts += p.mounts;
-                out.unreadable.extend(p.unreadable);
-            }
+/// `statx` of `name` in `dir`, not following a link.
+fn look(dir: BorrowedFd<'_>, name: &CStr) -> Result<Statx, Errno> {
+    statx(dir, name, AtFlags::SYMLINK_NOFOLLOW, WANT)
+}
+
+/// `statx` of an open handle.
+fn look_fd(fd: BorrowedFd<'_>) -> Result<Statx, Errno> {
+    statx(fd, c"", AtFlags::EMPTY_PATH, WANT)
+}
+
+fn file_type(st: &Statx) -> FileType {
+    FileType::from_raw_mode(st.stx_mode.into())
+}
+
+/// The device and inode: what a folder is, whatever its path.
+fn identity(st: &Statx) -> (u32, u32, u64) {
+    (st.stx_dev_major, st.stx_dev_minor, st.stx_ino)
+}
+
+/// Where the rotated folder lives: its device and, when the kernel tells,
+/// its mount. Nothing elsewhere is entered or deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place {
+    dev: (u32, u32),
+    mount: Option<u64>,
+}
+
+impl Place {
+    fn of(st: &Statx) -> Self {
+        Self {
+            dev: (st.stx_dev_major, st.stx_dev_minor),
+            mount: StatxFlags::from_bits_retain(st.stx_mask)
+                .contains(StatxFlags::MNT_ID)
+                .then_some(st.stx_mnt_id),
         }
-        None => out
-            .unreadable
-            .push("the walk failed unexpectedly: nothing may be deleted".to_string()),
     }
-    out.files
-        .sort_unstable_by(|a, b| b.mtime.cmp(&a.mtime).then_with(|| a.path.cmp(&b.path)));
-    out.unreadable.sort();
+
+    /// Whether `st` is on the same mount (a bind mount of the same
+    /// filesystem has the same device but another mount id).
+    fn holds(&self, st: &Statx) -> bool {
+        *self == Self::of(st)
+    }
+}
+
+/// The opened folder: its handle, where it lives, and the lock (when taken,
+/// held until dropped).
+#[derive(Debug)]
+pub struct Root {
+    pub fd: OwnedFd,
+    pub place: Place,
+    ino: u64,
+    _lock: Option<OwnedFd>,
+}
+
+/// A folder the walk entered; index 0 of [`Scan::folders`] is the root.
+#[derive(Debug)]
+pub struct Folder {
+    /// The index of its parent (the root's is 0, itself).
+    parent: u32,
+    ino: u64,
+    name: Box<CStr>,
+}
+
+/// One file found: where, its name as bytes, and what the deletion
+/// re-checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct File {
+    /// The index of its folder in [`Scan::folders`].
+    folder: u32,
+    name: Box<CStr>,
+    pub size: u64,
+    /// Modification time, unix seconds, and the nanoseconds.
+    pub mtime: i64,
+    pub mtime_ns: u32,
+    ino: u64,
+}
+
+/// What the walk found.
+#[derive(Debug)]
+pub struct Scan {
+    pub folders: Vec<Folder>,
+    /// Newest first, then by folder and name.
+    pub files: Vec<File>,
+    /// Symbolic links seen (not followed, not deleted).
+    pub links: usize,
+    /// Folders (and files) on another mount: not entered, not deleted.
+    pub mounts: usize,
+    /// Folders that could not be read.
+    pub unreadable: Vec<String>,
+    /// The walk itself failed (a thread panicked, or more folders than
+    /// it counts): the scan is not to be trusted, nothing may be deleted.
+    pub failed: bool,
+}
+
+impl Scan {
+    /// An empty scan of the root whose inode is `ino`.
+    fn new(ino: u64) -> Self {
+        Self {
+            folders: vec![Folder {
+                parent: 0,
+                ino,
+                name: Box::from(c""),
+            }],
+            files: Vec::new(),
+            links: 0,
+            mounts: 0,
+            unreadable: Vec::new(),
+            failed: false,
+        }
+    }
+
+    /// The folder's path from the root, `/`-separated bytes (empty for
+    /// the root).
+    fn folder_path(&self, mut folder: u32) -> Vec<u8> {
+        let mut names = Vec::new();
+        // Parents have smaller indices than their children: this ends.
+        while folder != 0 {
+            let Some(f) = self.folders.get(folder as usize) else {
+                break;
+            };
+            names.push(f.name.to_bytes());
+            folder = f.parent;
+        }
+        names.reverse();
+        names.join(&b'/')
+    }
+
+    /// A name's path from the root, as bytes.
+    fn path_of(&self, folder: u32, name: &CStr) -> Vec<u8> {
+        let mut path = self.folder_path(folder);
+        if !path.is_empty() {
+            path.push(b'/');
+        }
+        path.extend_from_slice(name.to_bytes());
+        path
+    }
+
+    /// A file's path from the root, as bytes.
+    pub fn path(&self, file: &File) -> Vec<u8> {
+        self.path_of(file.folder, &file.name)
+    }
+
+    /// Sort the files newest first; files of the same time by folder (in
+    /// the order of their paths), then by name: the order does not depend
+    /// on the threads of the walk.
+    fn sort(&mut self) {
+        let paths: Vec<Vec<u8>> = (0..self.folders.len())
+            .map(|i| self.folder_path(u32::try_from(i).unwrap_or(0)))
+            .collect();
+        let mut order: Vec<usize> = (0..paths.len()).collect();
+        order.sort_unstable_by(|a, b| paths[*a].cmp(&paths[*b]));
+        let mut rank = vec![0usize; order.len()];
+        for (r, i) in order.into_iter().enumerate() {
+            rank[i] = r;
+        }
+        let rank_of = |f: &File| rank.get(f.folder as usize).copied().unwrap_or(0);
+        self.files.sort_unstable_by(|a, b| {
+            (b.mtime, b.mtime_ns)
+                .cmp(&(a.mtime, a.mtime_ns))
+                .then_with(|| rank_of(a).cmp(&rank_of(b)))
+                .then_with(|| a.name.cmp(&b.name))
+        });
+        self.unreadable.sort();
+    }
+
+    /// Add the folders and files of `part` (a scan of its own, made from
+    /// the same root) to this one.
+    fn merge(&mut self, part: Scan) {
+        // The part's folder i (i > 0) becomes base + i - 1; its root is ours.
+        let base = self.folders.len();
+        if u32::try_from(base + part.folders.len()).is_err() {
+            self.unreadable
+                .push("more than 4 billion folders: not walked".to_string());
+            self.failed = true;
+            return;
+        }
+        let map = |i: u32| -> u32 {
+            if i == 0 {
+                0
+            } else {
+                u32::try_from(base + i as usize - 1).unwrap_or(u32::MAX)
+            }
+        };
+        for f in part.folders.into_iter().skip(1) {
+            self.folders.push(Folder {
+                parent: map(f.parent),
+                ..f
+            });
+        }
+        self.files.extend(part.files.into_iter().map(|f| File {
+            folder: map(f.folder),
+            ..f
+        }));
+        self.links += part.links;
+        self.mounts += part.mounts;
+        self.unreadable.extend(part.unreadable);
+        self.failed |= part.failed;
+    }
+}
+
+/// A path as shown in the report: itself when it is UTF-8; otherwise each
+/// byte that is not part of valid UTF-8 as `\xNN` (with the exact bytes in
+/// hex beside it in JSON, see [`hex`]).
+pub fn shown(path: &[u8]) -> String {
+    let mut out = String::with_capacity(path.len());
+    for chunk in path.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+/// The bytes in lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A folder still to enter: its parent's index and handle, its name, and
+/// the inode the listing saw.
+struct Pending {
+    parent: u32,
+    fd: Rc<OwnedFd>,
+    name: Box<CStr>,
+    ino: u64,
+}
+
+/// Walk the root on up to `threads` threads: the root is listed on this
+/// thread, then its folders are shared out, each walked whole by one
+/// thread. The result does not depend on the threads (see [`Scan::sort`]).
+pub fn scan(root: &Root, threads: usize) -> Scan {
+    let mut out = Scan::new(root.ino);
+    let mut top = Vec::new();
+    list(root.fd.as_fd(), 0, root.place, &mut out, &mut top);
+    let parts = crate::par::fold(
+        &top,
+        threads,
+        || Scan::new(root.ino),
+        |acc, (name, ino)| match rustix::io::dup(&root.fd) {
+            Ok(fd) => walk(
+                root.place,
+                vec![Pending {
+                    parent: 0,
+                    fd: Rc::new(fd),
+                    name: name.clone(),
+                    ino: *ino,
+                }],
+                acc,
+            ),
+            Err(e) => acc
+                .unreadable
+                .push(format!("{}: {e}", shown(name.to_bytes()))),
+        },
+    );
+    match parts {
+        Some(parts) => parts.into_iter().for_each(|p| out.merge(p)),
+        None => {
+            out.unreadable
+                .push("the walk failed unexpectedly: nothing may be deleted".to_string());
+            out.failed = true;
+        }
+    }
+    out.sort();
     out
 }
 
@@ -103,74 +334,100 @@ pub fn scan(root: &OwnedFd, dev: u64, threads: usize) -> Scan {
 /// siblings) only when its turn comes, so the handles open at once are
 /// those of the folders on the way down, not one per folder waiting: a
 /// wide tree does not run out of file descriptors.
-#[allow(clippy::unnecessary_cast)] // `stat` field widths differ by platform
-fn walk(dev: u64, mut stack: Vec<Pending>, out: &mut Scan) {
+fn walk(place: Place, mut stack: Vec<Pending>, out: &mut Scan) {
     let mut subdirs = Vec::new();
-    while let Some((rel, from)) = stack.pop() {
-        let opened = match &from {
-            None => continue,
-            Some((parent, name)) => openat(&**parent, name.as_c_str(), dir_flags(), Mode::empty()),
-        };
-        drop(from);
-        let dirfd = match opened {
-            Ok(fd) => Rc::new(fd),
+    while let Some(p) = stack.pop() {
+        let fd = match openat(&*p.fd, &*p.name, dir_flags(), Mode::empty()) {
+            Ok(fd) => fd,
             Err(Errno::NOENT) => continue, // vanished meanwhile
             Err(e) => {
-                out.unreadable.push(format!("{rel}: {e}"));
+                let path = out.path_of(p.parent, &p.name);
+                out.unreadable.push(format!("{}: {e}", shown(&path)));
                 continue;
             }
         };
-        // A folder mounted over since it was listed is not entered either.
-        if rustix::fs::fstat(&*dirfd).map_or(true, |st| st.st_dev as u64 != dev) {
-            out.mounts += 1;
-            continue;
+        // The folder opened is the one listed: not a mount put over it
+        // since, nor another folder moved in (that one is left alone).
+        match look_fd(fd.as_fd()) {
+            Ok(st) if !place.holds(&st) => {
+                out.mounts += 1;
+                continue;
+            }
+            Ok(st) if st.stx_ino == p.ino => {}
+            _ => continue,
         }
-        list(&dirfd, &rel, dev, out, &mut subdirs);
-        for (path, name) in subdirs.drain(..) {
-            stack.push((path, Some((Rc::clone(&dirfd), name))));
+        let Ok(index) = u32::try_from(out.folders.len()) else {
+            out.unreadable
+                .push("more than 4 billion folders: not walked".to_string());
+            out.failed = true;
+            return;
+        };
+        out.folders.push(Folder {
+            parent: p.parent,
+            ino: p.ino,
+            name: p.name,
+        });
+        let fd = Rc::new(fd);
+        list(fd.as_fd(), index, place, out, &mut subdirs);
+        for (name, ino) in subdirs.drain(..) {
+            stack.push(Pending {
+                parent: index,
+                fd: Rc::clone(&fd),
+                name,
+                ino,
+            });
         }
     }
 }
 
-/// List the folder `dir` (at `rel`): its files, links and other
-/// filesystems into `out`, its folders (path, name) into `subdirs`.
-#[allow(clippy::unnecessary_cast)] // `stat` field widths differ by platform
-fn list(dir: &OwnedFd, rel: &str, dev: u64, out: &mut Scan, subdirs: &mut Vec<(String, CString)>) {
-    let Ok(mut listing) = Dir::read_from(dir) else {
-        out.unreadable
-            .push(if rel.is_empty() { "." } else { rel }.to_string());
-        return;
+/// List the folder `dir` (at index `folder`): its files, links and other
+/// mounts into `out`, its folders (name, inode) into `subdirs`.
+fn list(
+    dir: BorrowedFd<'_>,
+    folder: u32,
+    place: Place,
+    out: &mut Scan,
+    subdirs: &mut Vec<(Box<CStr>, u64)>,
+) {
+    let unreadable = |out: &mut Scan, e: Errno| {
+        let path = out.folder_path(folder);
+        let path = if path.is_empty() {
+            ".".to_string()
+        } else {
+            shown(&path)
+        };
+        out.unreadable.push(format!("{path}: {e}"));
     };
-    while let Some(Ok(entry)) = listing.read() {
-        let name = entry.file_name().to_bytes();
-        if name == b"." || name == b".." || (rel.is_empty() && name == LOCK_FILE.as_bytes()) {
+    let mut listing = match Dir::read_from(dir) {
+        Ok(l) => l,
+        Err(e) => return unreadable(out, e),
+    };
+    while let Some(entry) = listing.read() {
+        let entry = match entry {
+            Ok(e) => e,
+            Err(e) => return unreadable(out, e),
+        };
+        let name = entry.file_name();
+        let bytes = name.to_bytes();
+        if bytes == b"." || bytes == b".." || (folder == 0 && bytes == LOCK_FILE.as_bytes()) {
             continue;
         }
-        let Ok(st) = statat(dir, entry.file_name(), AtFlags::SYMLINK_NOFOLLOW) else {
+        let Ok(st) = look(dir, name) else {
             continue; // vanished meanwhile
         };
-        let path = || {
-            let name = String::from_utf8_lossy(name);
-            if rel.is_empty() {
-                name.into_owned()
-            } else {
-                format!("{rel}/{name}")
-            }
-        };
-        match FileType::from_raw_mode(st.st_mode as _) {
+        match file_type(&st) {
             FileType::Symlink => out.links += 1,
-            FileType::Directory => {
-                if st.st_dev as u64 != dev {
-                    out.mounts += 1;
-                } else {
-                    subdirs.push((path(), entry.file_name().to_owned()));
-                }
-            }
-            FileType::RegularFile => out.files.push(Found {
-                path: path(),
-                size: st.st_size as u64,
-                mtime: st.st_mtime as i64,
+            FileType::Directory if place.holds(&st) => subdirs.push((name.into(), st.stx_ino)),
+            FileType::RegularFile if place.holds(&st) => out.files.push(File {
+                folder,
+                name: name.into(),
+                size: st.stx_size,
+                mtime: st.stx_mtime.tv_sec,
+                mtime_ns: st.stx_mtime.tv_nsec,
+                ino: st.stx_ino,
             }),
+            // A mount point, or a file bind-mounted from elsewhere.
+            FileType::Directory | FileType::RegularFile => out.mounts += 1,
             _ => {}
         }
     }
@@ -190,66 +447,78 @@ pub enum Action {
     Size,
 }
 
-/// The plan: every file (newest first) and what becomes of it.
-#[derive(Debug, Clone, Default, Serialize)]
+impl Action {
+    /// Its name in the JSON report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Keep => "keep",
+            Action::Stay => "stay",
+            Action::Ttl => "ttl",
+            Action::Size => "size",
+        }
+    }
+
+    pub fn deletes(self) -> bool {
+        matches!(self, Action::Ttl | Action::Size)
+    }
+}
+
+/// The plan: what becomes of each file of the scan (in its order).
+#[derive(Debug, Clone, Default)]
 pub struct Plan {
-    pub files: Vec<(Found, Action)>,
+    pub actions: Vec<Action>,
     pub total: u64,
     pub after: u64,
 }
 
 impl Plan {
-    pub fn deleted(&self, why: Action) -> (usize, u64) {
-        self.files
+    /// How many files go for `why`, and their bytes.
+    pub fn deleted(&self, files: &[File], why: Action) -> (usize, u64) {
+        files
             .iter()
-            .filter(|(_, a)| *a == why)
-            .fold((0, 0), |(n, b), (f, _)| (n + 1, b + f.size))
+            .zip(&self.actions)
+            .filter(|(_, a)| **a == why)
+            .fold((0, 0), |(n, b), (f, _)| (n + 1, b.saturating_add(f.size)))
     }
 }
 
-/// Plan the rotation of `files` (newest first) at `now`.
-pub fn plan(
-    files: Vec<Found>,
-    now: i64,
-    days: Option<u64>,
-    max_size: Option<u64>,
-    keep: usize,
-) -> Plan {
-    let cutoff = days.map(|d| now - (d as i64) * 86_400);
-    let total: u64 = files.iter().map(|f| f.size).sum();
-    let mut out: Vec<(Found, Action)> = files
-        .into_iter()
+/// Plan the rotation of `files` (newest first): older than `cutoff` (unix
+/// seconds) goes, then the oldest while the rest is over `max_size`; the
+/// `keep` newest always stay.
+pub fn plan(files: &[File], cutoff: Option<i64>, max_size: Option<u64>, keep: usize) -> Plan {
+    let mut actions: Vec<Action> = files
+        .iter()
         .enumerate()
         .map(|(i, f)| {
-            let action = if i < keep {
+            if i < keep {
                 Action::Keep
             } else if cutoff.is_some_and(|c| f.mtime < c) {
                 Action::Ttl
             } else {
                 Action::Stay
-            };
-            (f, action)
+            }
         })
         .collect();
-    let mut left: u64 = out
+    let total = files.iter().fold(0u64, |t, f| t.saturating_add(f.size));
+    let mut left = files
         .iter()
-        .filter(|(_, a)| *a != Action::Ttl)
-        .map(|(f, _)| f.size)
-        .sum();
+        .zip(&actions)
+        .filter(|(_, a)| **a != Action::Ttl)
+        .fold(0u64, |t, (f, _)| t.saturating_add(f.size));
     if let Some(max) = max_size {
         // Oldest first, never the kept ones.
-        for (f, a) in out.iter_mut().rev() {
+        for (f, a) in files.iter().zip(actions.iter_mut()).rev() {
             if left <= max {
                 break;
             }
             if *a == Action::Stay {
                 *a = Action::Size;
-                left -= f.size;
+                left = left.saturating_sub(f.size);
             }
         }
     }
     Plan {
-        files: out,
+        actions,
         total,
         after: left,
     }
@@ -262,132 +531,270 @@ pub struct Applied {
     pub freed: u64,
     /// Gone before it could be deleted (another process): not an error.
     pub vanished: usize,
+    /// Changed since the walk (replaced, rewritten, or its folder replaced
+    /// or mounted over): left alone.
+    pub changed: usize,
     /// Could not be deleted, with why.
     pub failed: Vec<String>,
 }
 
-/// Delete what `plan` says, relative to directory handles opened one
-/// component at a time without following links.
-pub fn apply(root: &OwnedFd, plan: &Plan) -> Applied {
-    let mut out = Applied::default();
-    for (f, a) in &plan.files {
-        if !matches!(a, Action::Ttl | Action::Size) {
-            continue;
+/// Why a folder could not be re-opened for deleting.
+enum Reopen {
+    Vanished,
+    Changed,
+    Failed(Errno),
+}
+
+/// Open `folder` again from the root, one component at a time without
+/// following links, keeping in `chain` the handles from the root down to
+/// it (those shared with the previous folder are kept). Each must be the
+/// folder the walk listed: the same mount, device and inode.
+fn reopen(
+    root: &Root,
+    scan: &Scan,
+    folder: u32,
+    chain: &mut Vec<(u32, OwnedFd)>,
+) -> Result<(), Reopen> {
+    let mut path = Vec::new();
+    let mut at = folder;
+    while at != 0 {
+        path.push(at);
+        at = scan.folders.get(at as usize).map_or(0, |f| f.parent);
+    }
+    path.reverse();
+    let common = chain
+        .iter()
+        .zip(&path)
+        .take_while(|((open, _), want)| open == *want)
+        .count();
+    chain.truncate(common);
+    for &index in &path[common..] {
+        let Some(f) = scan.folders.get(index as usize) else {
+            return Err(Reopen::Vanished);
+        };
+        let base = chain.last().map_or(root.fd.as_fd(), |(_, fd)| fd.as_fd());
+        let fd = match openat(base, &*f.name, dir_flags(), Mode::empty()) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) => return Err(Reopen::Vanished),
+            // A link or a file in its place now.
+            Err(Errno::NOTDIR | Errno::LOOP) => return Err(Reopen::Changed),
+            Err(e) => return Err(Reopen::Failed(e)),
+        };
+        match look_fd(fd.as_fd()) {
+            Ok(st) if root.place.holds(&st) && st.stx_ino == f.ino => {}
+            Ok(_) => return Err(Reopen::Changed),
+            Err(e) => return Err(Reopen::Failed(e)),
         }
-        let (parent, name) = match f.path.rsplit_once('/') {
-            Some((p, n)) => (Some(p), n),
-            None => (None, f.path.as_str()),
-        };
-        let dir = match parent {
-            None => rustix::io::dup(root),
-            Some(p) => p
-                .split('/')
-                .try_fold(None::<OwnedFd>, |fd, comp| {
-                    let base = match &fd {
-                        Some(d) => d,
-                        None => root,
-                    };
-                    openat(base, comp, dir_flags(), Mode::empty()).map(Some)
-                })
-                .and_then(|d| d.ok_or(Errno::NOENT)),
-        };
-        let result = dir.and_then(|d| rustix::fs::unlinkat(&d, name, AtFlags::empty()));
-        match result {
+        chain.push((index, fd));
+    }
+    Ok(())
+}
+
+/// Delete what `plan` says, folder by folder, relative to the folders'
+/// handles, each file re-checked just before (see the module's notes).
+pub fn apply(root: &Root, scan: &Scan, plan: &Plan) -> Applied {
+    let mut out = Applied::default();
+    let mut order: Vec<usize> = (0..scan.files.len())
+        .filter(|i| plan.actions.get(*i).is_some_and(|a| a.deletes()))
+        .collect();
+    // Folder by folder (parents before children); the plan's order within.
+    order.sort_by_key(|i| scan.files[*i].folder);
+    let mut chain = Vec::new();
+    for batch in order.chunk_by(|a, b| scan.files[*a].folder == scan.files[*b].folder) {
+        let folder = scan.files[batch[0]].folder;
+        match reopen(root, scan, folder, &mut chain) {
             Ok(()) => {
-                out.deleted += 1;
-                out.freed += f.size;
+                let dir = chain.last().map_or(root.fd.as_fd(), |(_, fd)| fd.as_fd());
+                for &i in batch {
+                    delete(dir, root.place, scan, &scan.files[i], &mut out);
+                }
             }
-            Err(e) if e == Errno::NOENT => out.vanished += 1,
-            Err(e) => out.failed.push(format!("{}: {e}", f.path)),
+            Err(Reopen::Vanished) => out.vanished += batch.len(),
+            Err(Reopen::Changed) => out.changed += batch.len(),
+            Err(Reopen::Failed(e)) => out.failed.extend(
+                batch
+                    .iter()
+                    .map(|i| format!("{}: {e}", shown(&scan.path(&scan.files[*i])))),
+            ),
         }
     }
     out
 }
 
-/// Open `dir` for rotation: refuse `/`, the home directory, the
-/// repository root and their ancestors, and a link; take the lock when
-/// `lock` (a dry run deletes nothing and writes nothing, so it takes none).
-/// Returns the directory's handle, its device, and the lock's handle
-/// (held until dropped).
-#[allow(clippy::unnecessary_cast)] // `st_dev`'s width differs by platform
+/// Delete `f` from `dir` if it is still the file the walk saw.
+fn delete(dir: BorrowedFd<'_>, place: Place, scan: &Scan, f: &File, out: &mut Applied) {
+    let same = match look(dir, &f.name) {
+        Ok(st) => {
+            file_type(&st) == FileType::RegularFile
+                && place.holds(&st)
+                && st.stx_ino == f.ino
+                && st.stx_size == f.size
+                && (st.stx_mtime.tv_sec, st.stx_mtime.tv_nsec) == (f.mtime, f.mtime_ns)
+        }
+        Err(Errno::NOENT) => {
+            out.vanished += 1;
+            return;
+        }
+        Err(e) => {
+            out.failed.push(format!("{}: {e}", shown(&scan.path(f))));
+            return;
+        }
+    };
+    if !same {
+        out.changed += 1;
+        return;
+    }
+    match unlinkat(dir, &*f.name, AtFlags::empty()) {
+        Ok(()) => {
+            out.deleted += 1;
+            out.freed = out.freed.saturating_add(f.size);
+        }
+        Err(Errno::NOENT) => out.vanished += 1,
+        Err(e) => out.failed.push(format!("{}: {e}", shown(&scan.path(f)))),
+    }
+}
+
+/// Open `dir` as the folder to rotate, in one step: its last component
+/// with `O_NOFOLLOW | O_DIRECTORY` relative to its parent (components
+/// normalised first, so a trailing `/` or `/.` does not follow a link).
+/// `.`, `..` and `/` name no link.
+fn open_dir(dir: &Path) -> Result<OwnedFd, Errno> {
+    let mut parts = dir.components();
+    match parts.next_back() {
+        Some(Component::Normal(name)) => {
+            let parent = parts.as_path();
+            let parent = if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            };
+            let base = openat(rustix::fs::CWD, parent, path_flags(), Mode::empty())?;
+            openat(&base, name, dir_flags(), Mode::empty())
+        }
+        Some(_) => openat(rustix::fs::CWD, dir, dir_flags(), Mode::empty()),
+        None => Err(Errno::NOENT),
+    }
+}
+
+/// How many levels above `path` the folder `me` (device, inode) is: 0 when
+/// it is `path` itself; `None` when it is not `path` nor above it (or
+/// `path` cannot be opened). Walks `..` from `path` up to the root.
+fn levels_above(path: &Path, me: (u32, u32, u64)) -> Option<usize> {
+    let mut at = openat(rustix::fs::CWD, path, path_flags(), Mode::empty()).ok()?;
+    let mut here = identity(&look_fd(at.as_fd()).ok()?);
+    // Deeper than any real path gets (PATH_MAX allows 2048 levels).
+    for level in 0..4096 {
+        if here == me {
+            return Some(level);
+        }
+        let up = openat(&at, "..", path_flags(), Mode::empty()).ok()?;
+        let above = identity(&look_fd(up.as_fd()).ok()?);
+        if above == here {
+            return None; // the root: `..` is itself
+        }
+        (at, here) = (up, above);
+    }
+    None
+}
+
+/// Open `dir` for rotation: refuse a link (however written), what is not a
+/// folder, and `/`, the home directory, the repository root and the
+/// folders above them, all judged on the opened handle; take the lock
+/// when `lock` (a dry run deletes nothing and writes nothing, so it takes
+/// none).
 pub fn open(
     dir: &Path,
     home: Option<&Path>,
     repo_root: Option<&Path>,
     lock: bool,
-) -> Result<(OwnedFd, u64, Option<OwnedFd>), String> {
-    let shown = dir.display().to_string();
-    let meta = std::fs::symlink_metadata(dir).map_err(|e| format!("{shown}: {e}"))?;
-    if meta.file_type().is_symlink() {
-        return Err(format!(
-            "{shown} is a symbolic link; name the folder itself"
-        ));
-    }
-    if !meta.is_dir() {
-        return Err(format!("{shown} is not a folder"));
-    }
-    let real = dir.canonicalize().map_err(|e| format!("{shown}: {e}"))?;
-    let guarded: Vec<(PathBuf, &str)> = [
-        (Some(PathBuf::from("/")), "the root of the filesystem"),
-        (
-            home.and_then(|h| h.canonicalize().ok()),
-            "the home directory",
-        ),
-        (
-            repo_root.and_then(|r| r.canonicalize().ok()),
-            "the repository root",
-        ),
-    ]
-    .into_iter()
-    .filter_map(|(p, what)| p.map(|p| (p, what)))
-    .collect();
-    for (p, what) in &guarded {
-        if *p == real {
-            return Err(format!(
-                "{shown} is {what}; rotate a folder of artifacts instead"
-            ));
-        }
-        if p.starts_with(&real) {
-            return Err(format!(
-                "{shown} contains {what} ({}); rotate a folder of artifacts instead",
-                p.display()
-            ));
-        }
-    }
-    let fd = openat(rustix::fs::CWD, &real, dir_flags(), Mode::empty())
-        .map_err(|e| format!("{shown}: {e}"))?;
-    let dev = rustix::fs::fstat(&fd)
-        .map_err(|e| format!("{shown}: {e}"))?
-        .st_dev as u64;
-    if !lock {
-        return Ok((fd, dev, None));
-    }
-    let lock = openat(
-        &fd,
-        LOCK_FILE,
-        OFlags::RDWR | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-        Mode::from_raw_mode(0o600),
-    )
-    .map_err(|e| format!("cannot create the lock {shown}/{LOCK_FILE}: {e}"))?;
-    rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(|e| {
-        if e == Errno::WOULDBLOCK {
-            format!("another rotate is running on {shown} (it holds {LOCK_FILE}); try again when it ends")
-        } else {
-            format!("cannot lock {shown}/{LOCK_FILE}: {e}")
-        }
+) -> Result<Root, String> {
+    let shown_dir = dir.display().to_string();
+    let fd = open_dir(dir).map_err(|e| match e {
+        // What is there now, only to say why (the open decided).
+        Errno::NOTDIR | Errno::LOOP => match std::fs::symlink_metadata(normalised(dir)) {
+            Ok(m) if m.file_type().is_symlink() => {
+                format!("{shown_dir} is a symbolic link; name the folder it points to itself")
+            }
+            Ok(m) if !m.is_dir() => format!("{shown_dir} is not a folder"),
+            _ => format!("{shown_dir}: {e}"),
+        },
+        e => format!("{shown_dir}: {e}"),
     })?;
-    Ok((fd, dev, Some(lock)))
+    let st = look_fd(fd.as_fd()).map_err(|e| format!("{shown_dir}: {e}"))?;
+    let me = identity(&st);
+    let guarded = [
+        (Some(Path::new("/")), "the root of the filesystem"),
+        (home, "the home directory"),
+        (repo_root, "the repository root"),
+    ];
+    for (path, what) in guarded {
+        let Some(path) = path else { continue };
+        match levels_above(path, me) {
+            Some(0) => {
+                return Err(format!(
+                    "{shown_dir} is {what}; rotate a folder of artifacts instead"
+                ));
+            }
+            Some(_) => {
+                return Err(format!(
+                    "{shown_dir} contains {what} ({}); rotate a folder of artifacts instead",
+                    path.display()
+                ));
+            }
+            None => {}
+        }
+    }
+    let lock = if lock {
+        let lock = openat(
+            &fd,
+            LOCK_FILE,
+            OFlags::RDWR | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            Mode::from_raw_mode(0o600),
+        )
+        .map_err(|e| format!("cannot create the lock {shown_dir}/{LOCK_FILE}: {e}"))?;
+        rustix::fs::flock(&lock, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(
+            |e| {
+                if e == Errno::WOULDBLOCK {
+                    format!(
+                        "another rotate is running on {shown_dir} (it holds {LOCK_FILE}); try \
+                         again when it ends"
+                    )
+                } else {
+                    format!("cannot lock {shown_dir}/{LOCK_FILE}: {e}")
+                }
+            },
+        )?;
+        Some(lock)
+    } else {
+        None
+    };
+    Ok(Root {
+        fd,
+        place: Place::of(&st),
+        ino: st.stx_ino,
+        _lock: lock,
+    })
+}
+
+/// `dir` without a trailing `/` or `/.` (the path [`open_dir`] opened).
+fn normalised(dir: &Path) -> std::path::PathBuf {
+    dir.components().collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn f(path: &str, size: u64, age_days: i64) -> Found {
-        Found {
-            path: path.into(),
+    fn f(name: &str, size: u64, age_days: i64) -> File {
+        File {
+            folder: 0,
+            name: std::ffi::CString::new(name)
+                .expect("name")
+                .into_boxed_c_str(),
             size,
             mtime: 1_000_000_000 - age_days * 86_400,
+            mtime_ns: 0,
+            ino: 1,
         }
     }
 
@@ -406,14 +813,21 @@ mod tests {
         }
         std::fs::write(dir.path().join("top"), "t").expect("write");
         std::os::unix::fs::symlink("/", dir.path().join("d0/link")).expect("symlink");
-        let (fd, dev, _lock) = open(dir.path(), None, None, true).expect("open");
-        let one = scan(&fd, dev, 1);
+        let root = open(dir.path(), None, None, true).expect("open");
+        let paths = |s: &Scan| -> Vec<(Vec<u8>, u64, i64)> {
+            s.files
+                .iter()
+                .map(|f| (s.path(f), f.size, f.mtime))
+                .collect()
+        };
+        let one = scan(&root, 1);
         assert_eq!(one.files.len(), 7 * 3 * 4 + 1);
         assert_eq!((one.links, one.mounts), (1, 0));
         assert!(one.unreadable.is_empty(), "{:?}", one.unreadable);
+        assert!(paths(&one).iter().any(|(p, _, _)| p == b"d6/e2/f3"));
         for threads in [2, 3, 8] {
-            let many = scan(&fd, dev, threads);
-            assert_eq!(many.files, one.files, "{threads} threads");
+            let many = scan(&root, threads);
+            assert_eq!(paths(&many), paths(&one), "{threads} threads");
             assert_eq!((many.links, many.mounts), (1, 0));
         }
     }
@@ -428,10 +842,10 @@ mod tests {
             f("d", 50, 8),
             f("e", 50, 9),
         ];
-        let p = plan(files.clone(), 1_000_000_000, Some(7), Some(80), 1);
-        let actions: Vec<Action> = p.files.iter().map(|(_, a)| *a).collect();
+        let cutoff = Some(1_000_000_000 - 7 * 86_400);
+        let p = plan(&files, cutoff, Some(80), 1);
         assert_eq!(
-            actions,
+            p.actions,
             [
                 Action::Keep,
                 Action::Size,
@@ -441,12 +855,11 @@ mod tests {
             ]
         );
         assert_eq!(p.after, 50);
-        assert_eq!(p.deleted(Action::Ttl), (2, 100));
+        assert_eq!(p.deleted(&files, Action::Ttl), (2, 100));
         // The kept ones are never deleted, even over the limit.
-        let p = plan(files, 1_000_000_000, None, Some(0), 2);
-        let actions: Vec<Action> = p.files.iter().map(|(_, a)| *a).collect();
+        let p = plan(&files, None, Some(0), 2);
         assert_eq!(
-            actions,
+            p.actions,
             [
                 Action::Keep,
                 Action::Keep,
@@ -455,5 +868,36 @@ mod tests {
                 Action::Size
             ]
         );
+    }
+
+    #[test]
+    fn names_are_shown_escaped_and_kept_as_bytes() {
+        assert_eq!(shown(b"report\xff.log"), "report\\xff.log");
+        assert_eq!(shown("r\u{e9}sum\u{e9}".as_bytes()), "r\u{e9}sum\u{e9}");
+        assert_eq!(hex(b"a\xff"), "61ff");
+    }
+
+    #[test]
+    fn a_link_is_refused_however_it_is_written() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let target = dir.path().join("target");
+        std::fs::create_dir(&target).expect("mkdir");
+        std::os::unix::fs::symlink(&target, dir.path().join("link")).expect("symlink");
+        for spelling in ["link", "link/", "link/.", "link//.//"] {
+            let e = open(&dir.path().join(spelling), None, None, false).unwrap_err();
+            assert!(e.contains("is a symbolic link"), "{spelling}: {e}");
+        }
+        assert!(open(&target, None, None, false).is_ok());
+        // Guarded folders are found from the handle, however named.
+        let e = open(
+            &target.join("."),
+            None,
+            Some(&dir.path().join("link")),
+            false,
+        )
+        .unwrap_err();
+        assert!(e.contains("is the repository root"), "{e}");
+        let e = open(dir.path(), Some(&target), None, false).unwrap_err();
+        assert!(e.contains("contains the home directory"), "{e}");
     }
 }

@@ -1,8 +1,15 @@
 //! `rotate [DIR]`: delete artifacts older than `--days`, then the oldest
 //! until the total is under `--max-size`, always keeping the `--keep`
 //! newest (see [`crate::rotate`] for the safety rules). `--dry-run` prints
-//! the exact plan and deletes nothing. Exit 0 when all went well, 1
-//! otherwise.
+//! the plan, the files it would delete (up to [`LISTED`] in the table, all
+//! in JSON), and deletes nothing.
+//!
+//! Exit 0 when the rotation was done (or would be) and the folder ends
+//! under its limits; 1 otherwise: a usage error, a refused or unreadable
+//! folder, a file that could not be deleted, or a run held back by
+//! `--keep` (over `--max-size` with the kept files alone). A dry run exits
+//! as the run would, so that a pipeline can ask it whether the rotation
+//! will do its job.
 
 use std::path::PathBuf;
 
@@ -10,9 +17,9 @@ use serde::Deserialize;
 
 use super::{Context, Done, Error, Workspace};
 use crate::cli::{OutputArgs, SourceArgs};
-use crate::config::values::{human, parse_size};
+use crate::config::values::{days_before, human, parse_days, parse_size};
 use crate::exit::Verdict;
-use crate::report::{CheckResult, Kind, Outcome, Phase, Rule};
+use crate::report::{CheckResult, Format, Kind, Outcome, Phase, Rule};
 use crate::rotate::{self, Action};
 
 /// The rotation's report.
@@ -51,11 +58,12 @@ pub struct Args {
     #[arg(value_name = "DIR")]
     pub dir: Option<PathBuf>,
 
-    /// Delete files older than this many days
-    #[arg(long, value_name = "N")]
+    /// Delete files older than this many days (0 to 36500)
+    #[arg(long, value_name = "N", value_parser = parse_days)]
     pub days: Option<u64>,
 
-    /// Then delete the oldest until the total is under this (2G, 500 MiB)
+    /// Then delete the oldest until the total is under this (2G, 500 MiB;
+    /// binary units)
     #[arg(long, value_name = "SIZE")]
     pub max_size: Option<String>,
 
@@ -63,7 +71,8 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     pub keep: Option<u64>,
 
-    /// Print the plan and the bytes it would free; delete nothing
+    /// Print the plan (the files it would delete) and the bytes it would
+    /// free; delete nothing
     #[arg(long)]
     pub dry_run: bool,
 
@@ -78,8 +87,51 @@ pub fn output(args: &Args) -> Option<&OutputArgs> {
     Some(&args.output)
 }
 
+/// How many files a dry run's table lists; the JSON report has them all.
+pub const LISTED: usize = 20;
+
 fn row(id: &str, outcome: Outcome) -> CheckResult {
     CheckResult::new(id, Phase::Pack, outcome, std::time::Duration::ZERO)
+}
+
+/// `1 file`, `2 files`.
+fn count(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
+/// How old a file is, as a person says it.
+fn age(now: i64, mtime: i64) -> String {
+    let secs = now.saturating_sub(mtime);
+    let n = |d: i64| usize::try_from(secs / d).unwrap_or(usize::MAX);
+    if secs < 0 {
+        "dated in the future".to_string()
+    } else if secs >= 86_400 {
+        format!("{} old", count(n(86_400), "day"))
+    } else if secs >= 3_600 {
+        format!("{} old", count(n(3_600), "hour"))
+    } else {
+        format!("{} old", count(n(60), "minute"))
+    }
+}
+
+/// Debug builds only (the integration tests): with
+/// `RS_TEST_ROTATE_PAUSE=<folder>`, stop after the plan and before the
+/// first deletion (create `<folder>/paused`, wait up to a minute for
+/// `<folder>/resume`), so that a test can change the tree at that moment.
+/// Compiled out of release builds.
+#[cfg(debug_assertions)]
+fn pause_point(cx: &Context<'_>) {
+    let Some(gate) = cx.vars.non_empty("RS_TEST_ROTATE_PAUSE") else {
+        return;
+    };
+    let gate = std::path::Path::new(gate);
+    if std::fs::write(gate.join("paused"), "").is_err() {
+        return;
+    }
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !gate.join("resume").exists() && std::time::Instant::now() < until {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }
 
 pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
@@ -110,62 +162,75 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
             Some(parse_size(text).map_err(|e| Error::Refused(format!("--max-size: {e}")))?)
         }
     };
-    let keep = args.keep.or(cfg.keep).unwrap_or(0) as usize;
+    let keep_given = args.keep.or(cfg.keep).unwrap_or(0);
+    // More than there can be files keeps them all.
+    let keep = usize::try_from(keep_given).unwrap_or(usize::MAX);
     if days.is_none() && max_size.is_none() {
         return Err(Error::Refused(
             "nothing would be deleted: set --days, --max-size, or [rotate] days/max_size"
                 .to_string(),
         ));
     }
+    let now = clock.utc.timestamp();
+    let cutoff = match days {
+        None => None,
+        Some(d) => Some(days_before(now, d).map_err(|e| Error::Refused(format!("--days: {e}")))?),
+    };
     let home = cx.vars.non_empty("HOME").map(PathBuf::from);
-    let shown = dir
+    let shown_dir = dir
         .strip_prefix(&ws.root)
         .unwrap_or(&dir)
         .display()
         .to_string();
-    let (fd, dev, _lock) = match rotate::open(&dir, home.as_deref(), root.as_deref(), !args.dry_run)
-    {
+    let folder = match rotate::open(&dir, home.as_deref(), root.as_deref(), !args.dry_run) {
         Ok(x) => x,
         Err(why) => {
             report.rows.push(row("folder", Outcome::fail(why)));
             return Ok(Done::Report(report));
         }
     };
-    let mut scan = rotate::scan(&fd, dev, crate::par::threads(4));
-    let now = clock.utc.timestamp();
-    let found = scan.files.len();
-    let plan = rotate::plan(std::mem::take(&mut scan.files), now, days, max_size, keep);
+    let scan = rotate::scan(&folder, crate::par::threads(4));
+    let files = &scan.files;
+    let plan = rotate::plan(files, cutoff, max_size, keep);
     let mut scan_row = Outcome::ok(format!(
-        "{}: {} files, {}; {} link{} and {} other filesystem{} not followed",
-        shown,
-        found,
+        "{shown_dir}: {}, {}; {} not followed, {} not entered",
+        count(files.len(), "file"),
         human(plan.total),
-        scan.links,
-        if scan.links == 1 { "" } else { "s" },
-        scan.mounts,
-        if scan.mounts == 1 { "" } else { "s" },
+        count(scan.links, "link"),
+        count(scan.mounts, "other mount"),
     ));
     if !scan.unreadable.is_empty() {
         scan_row = Outcome::fail(format!(
-            "{shown}: {} folder(s) could not be read: {}",
-            scan.unreadable.len(),
+            "{shown_dir}: {} could not be read: {}",
+            count(scan.unreadable.len(), "folder"),
             crate::checks::list_some(&scan.unreadable, 3)
         ));
     }
     report.rows.push(row("scan", scan_row));
-    let (ttl_n, ttl_b) = plan.deleted(Action::Ttl);
+    let (ttl_n, ttl_b) = plan.deleted(files, Action::Ttl);
+    let days_text = days.map(|d| count(usize::try_from(d).unwrap_or(usize::MAX), "day"));
     report.rows.push(row(
         "ttl",
-        Outcome::ok(match days {
-            Some(d) => format!(
-                "{ttl_n} file{} older than {d} days: {}",
-                if ttl_n == 1 { "" } else { "s" },
-                human(ttl_b)
-            ),
-            None => "no TTL (--days) set".to_string(),
+        Outcome::ok(match (&days_text, cutoff) {
+            (Some(d), Some(c)) => {
+                // Old files among the kept ones are old too: say so.
+                let older = files.iter().filter(|f| f.mtime < c).count();
+                let held = older.saturating_sub(ttl_n);
+                if held == 0 {
+                    format!("{} older than {d}: {}", count(older, "file"), human(ttl_b))
+                } else {
+                    format!(
+                        "{} older than {d}, {held} of them kept by --keep {keep_given}: {ttl_n} \
+                         to delete, {}",
+                        count(older, "file"),
+                        human(ttl_b)
+                    )
+                }
+            }
+            _ => "no TTL (--days) set".to_string(),
         }),
     ));
-    let (size_n, size_b) = plan.deleted(Action::Size);
+    let (size_n, size_b) = plan.deleted(files, Action::Size);
     report.rows.push(row(
         "size",
         Outcome::ok(match max_size {
@@ -178,64 +243,138 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
             None => "no size limit (--max-size) set".to_string(),
         }),
     ));
-    let kept = plan
-        .files
-        .iter()
-        .filter(|(_, a)| *a == Action::Keep)
-        .count();
-    let over = max_size.is_some_and(|m| plan.after > m);
+    let kept = plan.actions.iter().filter(|a| **a == Action::Keep).count();
     report.rows.push(row(
         "keep",
-        if over {
-            Outcome::warn(format!(
-                "the {kept} newest kept, {} over the limit",
-                human(plan.after)
-            ))
-        } else {
-            Outcome::ok(format!("the {kept} newest kept (--keep {keep})"))
+        match max_size {
+            // The run cannot get under the limit: it fails (and so does
+            // its dry run, which answers what the run would do).
+            Some(m) if plan.after > m => Outcome::warn(format!(
+                "held back by --keep {keep_given}: the {kept} newest make {}, over the {} limit",
+                human(plan.after),
+                human(m)
+            )),
+            _ => Outcome::ok(format!("the {kept} newest kept (--keep {keep_given})")),
         },
     ));
-    let files: Vec<serde_json::Value> = plan
-        .files
-        .iter()
-        .map(|(f, a)| serde_json::json!({"path": f.path, "size": f.size, "mtime": f.mtime, "action": a}))
-        .collect();
+    let out = &args.output;
+    let detailed = out.format == Format::Json || out.report.is_some() || out.junit.is_some();
+    let details: Vec<serde_json::Value> = if detailed {
+        files
+            .iter()
+            .zip(&plan.actions)
+            .map(|(f, a)| file_detail(&scan, f, *a))
+            .collect()
+    } else {
+        Vec::new()
+    };
     let total_n = ttl_n + size_n;
     let result = if args.dry_run {
+        list_plan(&mut report, &scan, &plan, now, days_text.as_deref());
         Outcome::ok(format!(
-            "dry run: would delete {total_n} file{} and free {}",
-            if total_n == 1 { "" } else { "s" },
-            human(ttl_b + size_b)
+            "dry run: would delete {} and free {}",
+            count(total_n, "file"),
+            human(ttl_b.saturating_add(size_b))
         ))
+    } else if scan.failed {
+        Outcome::fail("the walk failed: nothing was deleted")
     } else {
-        let applied = rotate::apply(&fd, &plan);
-        let mut o = if applied.failed.is_empty() {
+        #[cfg(debug_assertions)]
+        pause_point(cx);
+        let applied = rotate::apply(&folder, &scan, &plan);
+        let mut notes = String::new();
+        if applied.vanished > 0 {
+            notes.push_str(&format!("; {} vanished meanwhile", applied.vanished));
+        }
+        if applied.changed > 0 {
+            notes.push_str(&format!(
+                "; {} changed since the scan, left alone",
+                applied.changed
+            ));
+        }
+        let o = if applied.failed.is_empty() {
             Outcome::ok(format!(
-                "deleted {} file{}, freed {}{}",
-                applied.deleted,
-                if applied.deleted == 1 { "" } else { "s" },
+                "deleted {}, freed {}{notes}",
+                count(applied.deleted, "file"),
                 human(applied.freed),
-                if applied.vanished > 0 {
-                    format!("; {} vanished meanwhile", applied.vanished)
-                } else {
-                    String::new()
-                }
             ))
         } else {
             Outcome::fail(format!(
-                "{} file(s) could not be deleted: {}",
-                applied.failed.len(),
+                "{} could not be deleted: {}{notes}",
+                count(applied.failed.len(), "file"),
                 crate::checks::list_some(&applied.failed, 3)
             ))
         };
-        o = o
-            .detail("deleted", applied.deleted)
+        o.detail("deleted", applied.deleted)
             .detail("vanished", applied.vanished)
-            .detail("freed", applied.freed);
-        o
+            .detail("changed", applied.changed)
+            .detail("freed", applied.freed)
     };
-    report
-        .rows
-        .push(row("rotate", result.detail("files", files)));
+    let result = if detailed {
+        result.detail("files", details)
+    } else {
+        result
+    };
+    report.rows.push(row("rotate", result));
     Ok(Done::Report(report))
+}
+
+/// One file in the JSON report: its path (shown; with the exact bytes in
+/// hex when they are not UTF-8), size, time and what becomes of it.
+fn file_detail(scan: &rotate::Scan, f: &rotate::File, action: Action) -> serde_json::Value {
+    let path = scan.path(f);
+    let mut m = serde_json::Map::new();
+    m.insert("path".into(), rotate::shown(&path).into());
+    if std::str::from_utf8(&path).is_err() {
+        m.insert("path_hex".into(), rotate::hex(&path).into());
+    }
+    m.insert("size".into(), f.size.into());
+    m.insert("mtime".into(), f.mtime.into());
+    m.insert("action".into(), action.name().into());
+    serde_json::Value::Object(m)
+}
+
+/// The dry run's plan in the table: the files it would delete, oldest
+/// first (as the rotation reasons: the TTL, then the size), each with its
+/// age and size, up to [`LISTED`], then how many more.
+fn list_plan(
+    report: &mut crate::report::Report,
+    scan: &rotate::Scan,
+    plan: &rotate::Plan,
+    now: i64,
+    days: Option<&str>,
+) {
+    let mut doomed: Vec<(&rotate::File, Action)> = scan
+        .files
+        .iter()
+        .zip(&plan.actions)
+        .filter(|(_, a)| a.deletes())
+        .map(|(f, a)| (f, *a))
+        .collect();
+    // Stable: files of the same time stay in path order.
+    doomed.sort_by_key(|(f, _)| (f.mtime, f.mtime_ns));
+    for (i, (f, a)) in doomed.iter().take(LISTED).enumerate() {
+        let why = match (a, days) {
+            (Action::Ttl, Some(d)) => format!("older than {d}"),
+            _ => "over the size limit".to_string(),
+        };
+        report.rows.push(row(
+            &format!("delete:{}", i + 1),
+            Outcome::ok(format!(
+                "{}: {}, {} ({why})",
+                rotate::shown(&scan.path(f)),
+                age(now, f.mtime),
+                human(f.size)
+            )),
+        ));
+    }
+    if doomed.len() > LISTED {
+        report.rows.push(row(
+            "delete:more",
+            Outcome::ok(format!(
+                "and {} more (the JSON report lists every file)",
+                doomed.len() - LISTED
+            )),
+        ));
+    }
 }

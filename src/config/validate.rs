@@ -151,6 +151,11 @@ pub(super) fn validate(
     {
         problems.push("rotate.max_size", why);
     }
+    if let Some(days) = rotate.days
+        && let Err(why) = super::values::check_days(days)
+    {
+        problems.push("rotate.days", why);
+    }
     let modes = raw.modes.unwrap_or_default();
     let mut health = health;
     for check in &mut health {

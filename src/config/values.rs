@@ -327,41 +327,115 @@ pub fn duration(
     }
 }
 
-/// Parse a size like `2 GiB`, `500MB`, `1024` (bytes).
+/// The most days a TTL may span (`--days`, `[rotate] days`): 100 years.
+/// Beyond it a cutoff says nothing more, and far beyond it the arithmetic
+/// on seconds would overflow.
+pub const MAX_DAYS: u64 = 36_500;
+
+/// A number of days from 0 to [`MAX_DAYS`], written as a whole number.
+pub fn parse_days(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let n = if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
+        t.parse::<u64>().ok()
+    } else {
+        None
+    };
+    n.ok_or(())
+        .and_then(|n| check_days(n).map_err(|_| ()))
+        .map_err(|()| {
+            format!(
+                "{} is not a whole number of days from 0 to {MAX_DAYS}",
+                quoted(text)
+            )
+        })
+}
+
+/// `n` when it is a number of days from 0 to [`MAX_DAYS`].
+pub fn check_days(n: u64) -> Result<u64, String> {
+    if n <= MAX_DAYS {
+        Ok(n)
+    } else {
+        Err(format!(
+            "{n} is not a whole number of days from 0 to {MAX_DAYS}"
+        ))
+    }
+}
+
+/// The unix time `days` days before `now`, with checked arithmetic: an
+/// overflow is an error, never a cutoff on the wrong side of `now`.
+pub fn days_before(now: i64, days: u64) -> Result<i64, String> {
+    check_days(days)?;
+    i64::try_from(days)
+        .ok()
+        .and_then(|d| d.checked_mul(86_400))
+        .and_then(|secs| now.checked_sub(secs))
+        .ok_or_else(|| format!("{days} days before {now} is out of range"))
+}
+
+/// The largest size: what 64 bits count (16 EiB).
+const MAX_SIZE: u128 = u64::MAX as u128;
+
+/// Parse a size like `2 GiB`, `500M`, `1.5k`, `1024` (bytes). Every unit is
+/// binary, however it is written: `K`, `KB` and `KiB` are 1024 bytes, `M`,
+/// `MB` and `MiB` 1024 KiB, and so on to `P` (as `du`, `find -size` and
+/// logrotate read them, and as [`human`] shows them), so a size reads back
+/// the way it was written. Computed exactly, in integers: a size beyond
+/// 16 EiB is refused, never cut or wrapped.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let split = t
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
-    let value: f64 = number.parse().map_err(|_| {
-        format!(
-            "{} is not a size like \"2 GiB\" or \"500 MB\"",
-            quoted(text)
-        )
-    })?;
-    let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "k" | "kb" => 1e3,
-        "m" | "mb" => 1e6,
-        "g" | "gb" => 1e9,
-        "t" | "tb" => 1e12,
-        "kib" => 1024.0,
-        "mib" => 1024.0 * 1024.0,
-        "gib" => 1024.0 * 1024.0 * 1024.0,
-        "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+    let not_a_size = || format!("{} is not a size like \"2 GiB\" or \"500M\"", quoted(text));
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    // At most 20 decimals: enough for any byte count, and the arithmetic
+    // below stays within 128 bits.
+    if (whole.is_empty() && fraction.is_empty()) || fraction.contains('.') || fraction.len() > 20 {
+        return Err(not_a_size());
+    }
+    let factor: u128 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        "p" | "pb" | "pib" => 1 << 50,
         other => {
             return Err(format!(
-                "{} has an unknown unit {}: use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB",
+                "{} has an unknown unit {}: use B, K, M, G, T or P (KiB, MiB, ... and KB, MB, \
+                 ... mean the same: sizes are binary)",
                 quoted(text),
                 quoted(other)
             ));
         }
     };
-    Ok((value * factor).round() as u64)
+    let too_large = || {
+        format!(
+            "{} is larger than 16 EiB ({MAX_SIZE} bytes), the largest size",
+            quoted(text)
+        )
+    };
+    let digits = |s: &str| -> Option<u128> {
+        s.bytes().try_fold(0u128, |n, b| {
+            n.checked_mul(10)?.checked_add(u128::from(b - b'0'))
+        })
+    };
+    let whole = digits(whole).ok_or_else(too_large)?;
+    let fraction_value = digits(fraction).ok_or_else(not_a_size)?;
+    let scale = 10u128.pow(fraction.len() as u32);
+    // Rounded to the nearest byte.
+    let part = (fraction_value * factor + scale / 2) / scale;
+    whole
+        .checked_mul(factor)
+        .and_then(|b| b.checked_add(part))
+        .filter(|b| *b <= MAX_SIZE)
+        .and_then(|b| u64::try_from(b).ok())
+        .ok_or_else(too_large)
 }
 
-/// Bytes as people read them: `12.3 GiB`.
+/// Bytes as people read them, in binary units: `512 B`, `12.3 GiB` (the
+/// units [`parse_size`] reads).
 pub fn human(bytes: u64) -> String {
     const UNITS: &[&str] = &["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
     let mut value = bytes as f64;
@@ -488,15 +562,63 @@ mod tests {
     #[test]
     fn sizes() {
         assert_eq!(parse_size("2 GiB"), Ok(2 * 1024 * 1024 * 1024));
-        assert_eq!(parse_size("500MB"), Ok(500_000_000));
+        assert_eq!(parse_size("2G"), parse_size("2 GB"));
+        assert_eq!(parse_size("500MB"), Ok(500 * 1024 * 1024));
         assert_eq!(parse_size("1.5 kib"), Ok(1536));
+        assert_eq!(parse_size("0.5"), Ok(1));
+        assert_eq!(parse_size(".5k"), Ok(512));
         assert_eq!(parse_size("1024"), Ok(1024));
-        assert!(parse_size("lots").is_err());
+        assert_eq!(parse_size("18446744073709551615"), Ok(u64::MAX));
+        assert_eq!(
+            parse_size("16383.999999 PiB").map(|b| b > 1 << 63),
+            Ok(true)
+        );
+        for too_large in [
+            "18446744073709551616",
+            "16384 P",
+            "999999999999999999999999999999999999999999",
+        ] {
+            let e = parse_size(too_large).unwrap_err();
+            assert!(e.contains("larger than 16 EiB"), "{too_large}: {e}");
+            assert!(e.contains(too_large), "{e}");
+        }
+        for bad in [
+            "lots",
+            "",
+            ".",
+            "1.2.3",
+            "1.000000000000000000001",
+            "-1",
+            "1e9",
+        ] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
         assert!(
             parse_size("2 parsecs")
                 .unwrap_err()
                 .contains("unknown unit")
         );
+    }
+
+    #[test]
+    fn days_are_range_checked_and_cutoffs_never_wrap() {
+        assert_eq!(parse_days("7"), Ok(7));
+        assert_eq!(parse_days("36500"), Ok(36_500));
+        for bad in [
+            "36501",
+            "144115188075855872",
+            "18446744073709551616",
+            "-1",
+            "7.5",
+            "",
+        ] {
+            let e = parse_days(bad).unwrap_err();
+            assert!(e.contains("from 0 to 36500"), "{bad}: {e}");
+        }
+        assert_eq!(days_before(1_000_000, 1), Ok(1_000_000 - 86_400));
+        assert!(days_before(0, 144_115_188_075_855_872).is_err());
+        assert!(days_before(i64::MIN + 1, 1).is_err());
+        assert!(days_before(0, u64::MAX).is_err());
     }
 
     #[test]

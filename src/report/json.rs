@@ -16,8 +16,17 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 impl Serialize for Report {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let verdict = self.verdict();
         let mut m = s.serialize_map(None)?;
+        self.head(&mut m)?;
+        m.serialize_entry(self.kind.rows_key, &self.rows)?;
+        m.end()
+    }
+}
+
+impl Report {
+    /// Every entry of the document but the rows, which come last.
+    fn head<M: SerializeMap>(&self, m: &mut M) -> Result<(), M::Error> {
+        let verdict = self.verdict();
         m.serialize_entry("schema_version", &SCHEMA_VERSION)?;
         m.serialize_entry("tool", "release-sentinel")?;
         m.serialize_entry("tool_version", env!("CARGO_PKG_VERSION"))?;
@@ -39,8 +48,7 @@ impl Serialize for Report {
         if let Some(error) = &self.error {
             m.serialize_entry("error", error)?;
         }
-        m.serialize_entry(self.kind.rows_key, &self.rows)?;
-        m.end()
+        Ok(())
     }
 }
 
@@ -142,9 +150,110 @@ pub fn write_value(mut value: Value, scrubber: &Scrubber, out: &mut dyn Write) -
     writeln!(out)
 }
 
-/// Render a report.
+/// Render a report: the same document as [`write_value`] of [`to_value`],
+/// written without a copy of the rows (their details can be large: every
+/// file of a rotation), each string scrubbed on its way out.
 pub fn render(report: &Report, scrubber: &Scrubber, out: &mut dyn Write) -> io::Result<()> {
-    write_value(to_value(report), scrubber, out)
+    let mut ser = serde_json::Serializer::pretty(&mut *out);
+    Scrubbed::Report(report, scrubber)
+        .serialize(&mut ser)
+        .map_err(io::Error::other)?;
+    writeln!(out)
+}
+
+/// Parts of a report serialized with every string (keys included)
+/// scrubbed, as [`scrub_value`] would leave them, without copying them.
+enum Scrubbed<'a> {
+    Report(&'a Report, &'a Scrubber),
+    Row(&'a CheckResult, &'a Scrubber),
+    Value(&'a Value, &'a Scrubber),
+    Map(&'a serde_json::Map<String, Value>, &'a Scrubber),
+}
+
+impl Serialize for Scrubbed<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+        match *self {
+            Scrubbed::Report(report, scrubber) => {
+                // The head is small: as a value, then scrubbed on the way.
+                struct Head<'a>(&'a Report);
+                impl Serialize for Head<'_> {
+                    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                        let mut m = s.serialize_map(None)?;
+                        self.0.head(&mut m)?;
+                        m.end()
+                    }
+                }
+                let head = serde_json::to_value(Head(report)).map_err(S::Error::custom)?;
+                let Value::Object(head) = head else {
+                    return Err(S::Error::custom("the report's head is not an object"));
+                };
+                let mut m = s.serialize_map(None)?;
+                for (k, v) in &head {
+                    m.serialize_entry(&scrubber.scrub(k), &Scrubbed::Value(v, scrubber))?;
+                }
+                struct Rows<'a>(&'a [CheckResult], &'a Scrubber);
+                impl Serialize for Rows<'_> {
+                    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+                        for row in self.0 {
+                            seq.serialize_element(&Scrubbed::Row(row, self.1))?;
+                        }
+                        seq.end()
+                    }
+                }
+                m.serialize_entry(
+                    &scrubber.scrub(report.kind.rows_key),
+                    &Rows(&report.rows, scrubber),
+                )?;
+                m.end()
+            }
+            Scrubbed::Row(row, scrubber) => {
+                // The row without its details as a value (small), then the
+                // details in their place.
+                let bare = CheckResult {
+                    id: row.id.clone(),
+                    phase: row.phase,
+                    outcome: super::Outcome::new(row.outcome.status, row.outcome.message.clone()),
+                    duration: row.duration,
+                    mode: row.mode,
+                };
+                let bare = serde_json::to_value(&bare).map_err(S::Error::custom)?;
+                let Value::Object(fields) = bare else {
+                    return Err(S::Error::custom("a row is not an object"));
+                };
+                let mut m = s.serialize_map(Some(fields.len()))?;
+                for (k, v) in &fields {
+                    let k2 = scrubber.scrub(k);
+                    if k == "details" {
+                        m.serialize_entry(&k2, &Scrubbed::Map(&row.outcome.details, scrubber))?;
+                    } else {
+                        m.serialize_entry(&k2, &Scrubbed::Value(v, scrubber))?;
+                    }
+                }
+                m.end()
+            }
+            Scrubbed::Map(map, scrubber) => {
+                let mut m = s.serialize_map(Some(map.len()))?;
+                for (k, v) in map {
+                    m.serialize_entry(&scrubber.scrub(k), &Scrubbed::Value(v, scrubber))?;
+                }
+                m.end()
+            }
+            Scrubbed::Value(value, scrubber) => match value {
+                Value::String(text) => s.serialize_str(&scrubber.scrub(text)),
+                Value::Array(items) => {
+                    let mut seq = s.serialize_seq(Some(items.len()))?;
+                    for item in items {
+                        seq.serialize_element(&Scrubbed::Value(item, scrubber))?;
+                    }
+                    seq.end()
+                }
+                Value::Object(map) => Scrubbed::Map(map, scrubber).serialize(s),
+                other => other.serialize(s),
+            },
+        }
+    }
 }
 
 #[cfg(test)]
@@ -193,6 +302,48 @@ mod tests {
                 (&b.id, b.phase, &b.outcome, b.mode)
             );
         }
+    }
+
+    #[test]
+    fn render_writes_what_the_scrubbed_value_would_without_copying() {
+        use crate::report::{Mode, Outcome, Phase};
+        use std::time::Duration;
+        let gate = &crate::commands::gate::KIND;
+        let secret = "hunter2-very-secret-value";
+        let mut report = Report::new(
+            gate,
+            Target {
+                env: Some("prod".into()),
+                version: Some(format!("v1 {secret}")),
+                commit: None,
+            },
+        );
+        report.error = Some(format!("failed at https://user:{secret}@example.com/x"));
+        report.rows = vec![
+            CheckResult::new(
+                "a",
+                Phase::Policy,
+                Outcome::fail(format!("saw {secret}"))
+                    .detail(
+                        "files",
+                        json!([{"path": secret, "size": 1, "x": [1.5, null]}]),
+                    )
+                    .detail(secret, true),
+                Duration::from_micros(1234),
+            )
+            .with_mode(Mode::Warn),
+            CheckResult::new("b", Phase::Health, Outcome::ok("fine"), Duration::ZERO),
+        ];
+        let scrubber = Scrubber::new();
+        scrubber.add(secret);
+        let mut streamed = Vec::new();
+        render(&report, &scrubber, &mut streamed).unwrap();
+        let mut copied = Vec::new();
+        write_value(to_value(&report), &scrubber, &mut copied).unwrap();
+        assert_eq!(
+            String::from_utf8(streamed).unwrap(),
+            String::from_utf8(copied).unwrap()
+        );
     }
 
     #[test]

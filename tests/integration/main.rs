@@ -20,6 +20,7 @@ mod parity;
 mod predeploy;
 mod readme;
 mod report;
+mod rotate;
 mod secrets;
 mod tags;
 mod toolkit;

@@ -35,7 +35,7 @@ const PROMPT: Duration = Duration::from_secs(3);
 // ---------------------------------------------------------------- helpers
 
 /// Fails the test unless `tool` is on the PATH, naming what to install.
-fn require(tool: &str) {
+pub(crate) fn require(tool: &str) {
     let found = std::env::var_os("PATH").is_some_and(|path| {
         std::env::split_paths(&path).any(|dir| {
             std::fs::metadata(dir.join(tool))
@@ -51,7 +51,7 @@ fn require(tool: &str) {
 
 /// Run `tool` with `args` in `dir` with the harness environment; the
 /// output, whatever the status.
-fn tool(dir: &Path, tool: &str, args: &[&str]) -> Output {
+pub(crate) fn tool(dir: &Path, tool: &str, args: &[&str]) -> Output {
     require(tool);
     Command::new(tool)
         .args(args)
@@ -64,7 +64,7 @@ fn tool(dir: &Path, tool: &str, args: &[&str]) -> Output {
 }
 
 /// Run `tool` and expect it to succeed; its stdout.
-fn tool_ok(dir: &Path, name: &str, args: &[&str]) -> String {
+pub(crate) fn tool_ok(dir: &Path, name: &str, args: &[&str]) -> String {
     let out = tool(dir, name, args);
     assert!(
         out.status.success(),
@@ -105,7 +105,7 @@ fn listing(dir: &Path) -> Vec<String> {
 }
 
 /// `n` bytes that do not compress (a fixed xorshift stream).
-fn noise(n: usize, seed: u64) -> Vec<u8> {
+pub(crate) fn noise(n: usize, seed: u64) -> Vec<u8> {
     let mut x = seed | 1;
     (0..n)
         .map(|_| {
@@ -117,7 +117,7 @@ fn noise(n: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
-fn write_bytes(root: &Path, rel: &str, data: &[u8]) {
+pub(crate) fn write_bytes(root: &Path, rel: &str, data: &[u8]) {
     let p = root.join(rel);
     std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
     std::fs::write(&p, data).expect("write");
@@ -825,22 +825,22 @@ fn verify_refuses_hostile_archives_by_name_without_inflating_them() {
 
 // ------------------------------------------------------------------ rotate
 
-const ROTATE_OK: &str = "| rotate                    | OK   | ROTATE=OK |";
-const ROTATE_FAIL: &str = "| rotate                    | FAIL | ROTATE=FAIL |";
+pub(crate) const ROTATE_OK: &str = "| rotate                    | OK   | ROTATE=OK |";
+pub(crate) const ROTATE_FAIL: &str = "| rotate                    | FAIL | ROTATE=FAIL |";
 
 /// `touch -d WHEN` on `paths` (relative to `dir`).
-fn touch(dir: &Path, when: &str, paths: &[&str]) {
+pub(crate) fn touch(dir: &Path, when: &str, paths: &[&str]) {
     let mut args = vec!["-d", when];
     args.extend_from_slice(paths);
     tool_ok(dir, "touch", &args);
 }
 
 /// The lock file `rotate` keeps in the folder it rotates.
-const LOCK: &str = ".release-sentinel-rotate.lock";
+pub(crate) const LOCK: &str = ".release-sentinel-rotate.lock";
 
 /// Every regular file under `dir` (relative) with its size and mtime,
 /// except `rotate`'s lock file.
-fn snapshot(dir: &Path) -> BTreeMap<String, (u64, i64)> {
+pub(crate) fn snapshot(dir: &Path) -> BTreeMap<String, (u64, i64)> {
     use std::os::unix::fs::MetadataExt;
     let mut out = BTreeMap::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -859,13 +859,13 @@ fn snapshot(dir: &Path) -> BTreeMap<String, (u64, i64)> {
     out
 }
 
-fn rotate_in(repo: &Repo) -> Sentinel {
+pub(crate) fn rotate_in(repo: &Repo) -> Sentinel {
     Sentinel::new().dir(&repo.path).arg("rotate")
 }
 
 /// A tree of artifacts with real sizes and ages (`touch -d`):
 /// (path, size, age in days).
-const TREE: &[(&str, usize, u32)] = &[
+pub(crate) const TREE: &[(&str, usize, u32)] = &[
     ("new/a.log", 1000, 0),
     ("new/b.log", 2000, 2),
     ("mid/c.bin", 3000, 3),
@@ -875,7 +875,7 @@ const TREE: &[(&str, usize, u32)] = &[
     ("old/deep/g.tar", 7000, 30),
 ];
 
-fn artifacts(repo: &Repo) -> PathBuf {
+pub(crate) fn artifacts(repo: &Repo) -> PathBuf {
     let dir = repo.path.join("artifacts");
     for (i, (path, size, age)) in TREE.iter().enumerate() {
         write_bytes(&dir, path, &noise(*size, i as u64 + 1));
@@ -884,7 +884,7 @@ fn artifacts(repo: &Repo) -> PathBuf {
     dir
 }
 
-fn ignored_repo() -> Repo {
+pub(crate) fn ignored_repo() -> Repo {
     let repo = Repo::new();
     repo.write(".gitignore", "artifacts/\n");
     repo.commit_all("ignore artifacts");
@@ -1135,7 +1135,7 @@ fn rotate_refuses_the_root_home_the_repository_and_what_contains_them() {
 }
 
 /// `n_dirs` folders of `per_dir` small files each, all 10 days old.
-fn big_tree(dir: &Path, n_dirs: usize, per_dir: usize) {
+pub(crate) fn big_tree(dir: &Path, n_dirs: usize, per_dir: usize) {
     for d in 0..n_dirs {
         let sub = dir.join(format!("d{d:04}"));
         std::fs::create_dir_all(&sub).expect("mkdir");
@@ -1273,7 +1273,7 @@ fn rotate_does_not_enter_another_filesystem() {
         .dir(&dir)
         .args(["-rm", "sh", "-c", script, BIN])
         .stdout_has("6 files")
-        .stdout_has("1 other filesystem not followed")
+        .stdout_has("1 other mount not entered")
         .stdout_has("deleted 6 files")
         .stdout_has("SURVIVED")
         .stdout_has(ROTATE_OK)
