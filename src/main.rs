@@ -16,7 +16,9 @@ use release_sentinel::report::deliver::{deliver, error_line};
 use release_sentinel::{envsnap::EnvSnapshot, progress::Progress, secrets::Scrubber};
 
 fn main() -> ExitCode {
-    let scrubber = Scrubber::new();
+    // The process's scrubber: what shortens a value scrubs it first with
+    // this one (see `Scrubber::process`).
+    let scrubber = Scrubber::process();
     let hook = scrubber.clone();
     // The last line of defence: a panic is a bug, but it exits 1
     // (BLOCKED), never 101, and its message leaks no secret.

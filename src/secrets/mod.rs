@@ -84,9 +84,21 @@ impl Matcher {
     }
 }
 
+/// The process's scrubber: the one `main` registers every secret with.
+static PROCESS: std::sync::LazyLock<Scrubber> = std::sync::LazyLock::new(Scrubber::default);
+
 impl Scrubber {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The process's scrubber (a handle sharing its set), which `main`
+    /// hands to every command. Code that shortens a value for a message
+    /// ([`crate::sanitize::capped`]) scrubs it with this one first: a cut
+    /// made before scrubbing would split a secret into halves that no
+    /// later scrub recognises.
+    pub fn process() -> Self {
+        PROCESS.clone()
     }
 
     /// Register a secret value. Short and empty values are ignored.
@@ -98,6 +110,8 @@ impl Scrubber {
         }
         let escaped = crate::sanitize::ascii(trimmed);
         for form in [
+            // As a quoted value shows it.
+            crate::sanitize::controls_escaped(trimmed),
             json_escaped(trimmed),
             json_ascii_escaped(trimmed),
             percent_encoded(trimmed, false),

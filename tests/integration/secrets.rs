@@ -381,3 +381,136 @@ fn the_safe_directory_advice_is_shown_whole_with_git_config_in_the_environment()
         "{message}"
     );
 }
+
+#[test]
+fn a_secret_across_the_length_cap_is_masked_whole_in_every_output() {
+    // The branch name is cut at 200 characters in its message: the secret
+    // straddles the cut, so each half would survive a scrub made after it.
+    // At 175 it also straddles the table's cut of the whole message.
+    let (first, second) = ("HALFONE", "HALFTWO");
+    let secret = format!("{first}k7q{second}z3w");
+    for (at, format) in [190, 175]
+        .into_iter()
+        .flat_map(|at| ["table", "json", "junit", "markdown"].map(|f| (at, f)))
+    {
+        let branch = format!(
+            "feature/{}{secret}{}",
+            "a".repeat(at - "feature/".len()),
+            "b".repeat(30)
+        );
+        let repo = Repo::new();
+        repo.git(["checkout", "-q", "-b", &branch]);
+        let scratch = repo.scratch();
+        let summary = scratch.join("summary.md");
+        let report = scratch.join(format!("report-{format}.json"));
+        let junit = scratch.join(format!("junit-{format}.xml"));
+        let out = Sentinel::in_repo(&repo)
+            .env("RS_DEPLOY_TOKEN", &secret)
+            .env("RUST_LOG", "trace")
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .args(["-vvv", "--format", format, "--report"])
+            .arg(&report)
+            .arg("--junit")
+            .arg(&junit)
+            .gate("prod", "v1.2.3")
+            .allow_non_ascii()
+            .nowhere(first)
+            .nowhere(second)
+            .stderr_has("***")
+            .blocked();
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("aaaa"),
+            "the branch is shown: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let report_text = std::fs::read_to_string(&report).expect("read the report");
+        assert!(report_text.contains("aaa***"), "{report_text}");
+        for file in [&report, &junit, &summary] {
+            let text = std::fs::read_to_string(file).expect("read a written file");
+            assert!(!text.contains(first), "{}: {text}", file.display());
+            assert!(!text.contains(second), "{}: {text}", file.display());
+        }
+    }
+}
+
+/// `(name, arguments)` of every command, each reaching the point where it
+/// reads the clock or quotes what it was given.
+fn every_command(dir: &std::path::Path) -> Vec<(&'static str, Vec<String>)> {
+    let forged = |name: &str| {
+        dir.join(format!("{name}\n::error::forged"))
+            .display()
+            .to_string()
+    };
+    let v = |args: &[&str]| args.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    vec![
+        ("gate", v(&["--env", "prod", "--version", "v1.2.3"])),
+        ("pack", v(&["pack", "--env", "dev", "--version", "v1.0.0"])),
+        (
+            "verify",
+            v(&["verify", "--env", "prod", "--version", "v1.2.3"]),
+        ),
+        (
+            "notify",
+            v(&[
+                "notify",
+                "--env",
+                "prod",
+                "--version",
+                "v1.2.3",
+                "deployment.started",
+            ]),
+        ),
+        ("bundle", v(&["bundle", "--version", "v1.2.3"])),
+        ("bundle verify", v(&["bundle", "verify", &forged("b.zip")])),
+        ("rotate", v(&["rotate", &forged("artifacts")])),
+        ("freshness", v(&["freshness"])),
+        (
+            "ready",
+            v(&["ready", "--env", "prod", "--version", "v1.2.3"]),
+        ),
+        ("backup verify", v(&["backup", "verify", &forged("m.json")])),
+        (
+            "parity",
+            v(&["parity", "--source", "dev", "--target", "prod"]),
+        ),
+        (
+            "predeploy",
+            v(&["predeploy", "--env", "prod", "--version", "v1.2.3"]),
+        ),
+        (
+            "golive",
+            v(&["golive", "--env", "prod", "--version", "v1.2.3"]),
+        ),
+        ("evidence verify", v(&["evidence", "verify", &forged("ev")])),
+        (
+            "init",
+            v(&["init", "--force", "--path", &forged("init.toml")]),
+        ),
+    ]
+}
+
+#[test]
+fn a_quoted_value_never_starts_a_line_of_its_own_in_any_command() {
+    let repo = Repo::new();
+    let fake = "2026-01-01T00:00:00Z\n::error::forged";
+    for (name, args) in every_command(&repo.scratch()) {
+        for github in ["false", "true"] {
+            // `init` writes its file (exit 0); every other command stops.
+            let out = Sentinel::in_repo(&repo)
+                .env("CI_FAKE_UTC", fake)
+                .env("GITHUB_ACTIONS", github)
+                .args(&args)
+                .code(if name == "init" { 0 } else { 1 });
+            for (stream, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+                let text = String::from_utf8_lossy(text);
+                assert!(
+                    !text
+                        .lines()
+                        .any(|l| l.trim_start().starts_with("::error::forged")),
+                    "{name}: a forged line on {stream}:\n{text}"
+                );
+            }
+        }
+    }
+}
