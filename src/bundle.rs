@@ -71,11 +71,16 @@ pub struct Built {
     pub manifest: Manifest,
 }
 
+/// The last time a zip holds: 2107-12-31T23:59:59Z, in unix seconds.
+pub const LAST_ZIP_TIME: u64 = 4_354_819_199;
+
 /// The bundle's fixed time: unix seconds as a zip time (which starts in
-/// 1980: anything earlier is 1980-01-01) and as RFC 3339.
+/// 1980: anything earlier is 1980-01-01) and as RFC 3339. Callers refuse a
+/// time after [`LAST_ZIP_TIME`]; it is held to that here, never added
+/// unchecked.
 pub fn fixed_time(unix: u64) -> (DateTime, String) {
     let rfc = humantime::format_rfc3339_seconds(
-        std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix),
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix.min(LAST_ZIP_TIME)),
     )
     .to_string();
     // "YYYY-MM-DDTHH:MM:SSZ"
