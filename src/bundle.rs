@@ -71,11 +71,16 @@ pub struct Built {
     pub manifest: Manifest,
 }
 
+/// The last time a zip holds: 2107-12-31T23:59:59Z, in unix seconds.
+pub const LAST_ZIP_TIME: u64 = 4_354_819_199;
+
 /// The bundle's fixed time: unix seconds as a zip time (which starts in
-/// 1980: anything earlier is 1980-01-01) and as RFC 3339.
+/// 1980: anything earlier is 1980-01-01) and as RFC 3339. Callers refuse a
+/// time after [`LAST_ZIP_TIME`]; it is held to that here, never added
+/// unchecked.
 pub fn fixed_time(unix: u64) -> (DateTime, String) {
     let rfc = humantime::format_rfc3339_seconds(
-        std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix),
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(unix.min(LAST_ZIP_TIME)),
     )
     .to_string();
     // "YYYY-MM-DDTHH:MM:SSZ"
@@ -141,6 +146,7 @@ fn partial(
         .prefix(".bundle-part.")
         .tempfile_in(dir)
         .map_err(|e| format!("cannot create a temporary file in {}: {e}", dir.display()))?;
+    crate::interrupt::remove_if_abandoned(tmp.path());
     let file = tmp.reopen().map_err(|e| e.to_string())?;
     let mut zip = ZipWriter::new(std::io::BufWriter::new(file));
     let mut records = Vec::with_capacity(entries.len());
@@ -157,6 +163,10 @@ fn partial(
         let mut f = File::open(&e.full).map_err(|err| format!("{}: {err}", e.path))?;
         let (mut h, mut size) = (Sha256::new(), 0u64);
         loop {
+            // SIGINT, SIGTERM: stop; dropping the partial file removes it.
+            if crate::interrupt::requested() {
+                return Err("interrupted".to_string());
+            }
             let n = f
                 .read(&mut buf)
                 .map_err(|err| format!("{}: {err}", e.path))?;
@@ -277,6 +287,7 @@ pub fn write_zip(
         .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
         .tempfile_in(out)
         .map_err(|e| e.to_string())?;
+    crate::interrupt::remove_if_abandoned(tmp.path());
     {
         let file = tmp.reopen().map_err(|e| e.to_string())?;
         let mut zip = ZipWriter::new(std::io::BufWriter::new(file));
@@ -286,6 +297,9 @@ pub fn write_zip(
             .map_err(|e| e.to_string())?;
         zip.write_all(&text).map_err(|e| e.to_string())?;
         for (path, (part, _)) in &records {
+            if crate::interrupt::requested() {
+                return Err("interrupted".to_string());
+            }
             let archive = &mut archives[*part].1;
             let entry = archive.by_name(path).map_err(|e| e.to_string())?;
             zip.raw_copy_file(entry).map_err(|e| e.to_string())?;

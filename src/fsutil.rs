@@ -47,6 +47,8 @@ fn replace(path: &Path, data: &[u8], flush: bool) -> std::io::Result<()> {
         .permissions(std::fs::Permissions::from_mode(0o666))
         .tempfile_in(dir)
         .map_err(|e| plain(&e))?;
+    // Removed even if the process is ended before the rename.
+    crate::interrupt::remove_if_abandoned(tmp.path());
     tmp.write_all(data)?;
     if flush {
         tmp.as_file().sync_all()?;

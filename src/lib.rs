@@ -21,6 +21,7 @@ pub mod exit;
 pub mod fsutil;
 pub mod git;
 pub mod http;
+pub mod interrupt;
 pub mod logging;
 pub mod notify;
 pub mod par;

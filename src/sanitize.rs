@@ -20,9 +20,9 @@ pub fn ascii(s: &str) -> String {
 }
 
 /// Escape `s` to printable ASCII and cut it to at most `max` characters,
-/// ending in `...` when cut.
+/// ending in `...` when cut. Secrets are scrubbed first (see [`capped`]).
 pub fn ascii_capped(s: &str, max: usize) -> String {
-    let escaped = ascii(s);
+    let escaped = ascii(&crate::secrets::Scrubber::process().scrub(s));
     if escaped.len() <= max {
         return escaped;
     }
@@ -35,9 +35,18 @@ pub fn ascii_capped(s: &str, max: usize) -> String {
 
 /// Cut a raw value to at most `max` characters for a message, ending in
 /// `...` when cut. (Escaping happens later, at output time.)
+///
+/// A value that is cut is scrubbed first, with the process's scrubber:
+/// scrubbing at output time could not recognise half a secret, and the
+/// half left would be shown. A value that fits is left whole (it is
+/// scrubbed at output time like any text).
 pub fn capped(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         return s.to_string();
+    }
+    let s = crate::secrets::Scrubber::process().scrub(s);
+    if s.chars().count() <= max {
+        return s;
     }
     let mut out: String = s.chars().take(max.saturating_sub(3)).collect();
     out.push_str("...");
@@ -48,10 +57,28 @@ pub fn capped(s: &str, max: usize) -> String {
 /// megabyte of input must not come back as a megabyte of error.
 pub const ECHO_MAX: usize = 200;
 
-/// Quote a user-supplied value in a message, cut to [`ECHO_MAX`]. The
-/// value stays raw otherwise; the renderer escapes it.
+/// Quote a user-supplied value in a message, cut to [`ECHO_MAX`], with
+/// every control character and line separator escaped (`\n`, `\u{2028}`):
+/// a quoted value never breaks the message's line, in any output, the
+/// plain `release-sentinel: error:` line on stderr included (whose own
+/// continuation lines are kept). Other characters stay raw; the renderer
+/// escapes them for the table.
 pub fn quoted(s: &str) -> String {
-    format!("\"{}\"", capped(s, ECHO_MAX))
+    format!("\"{}\"", controls_escaped(&capped(s, ECHO_MAX)))
+}
+
+/// `s` with every control character (C0, DEL, C1) and Unicode line or
+/// paragraph separator escaped as [`ascii`] escapes it; the rest as is.
+pub fn controls_escaped(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+            push_escaped(&mut out, c);
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A command's arguments as a shell would read them back: an argument
@@ -173,6 +200,22 @@ mod tests {
     }
 
     #[test]
+    fn a_secret_across_the_cut_is_scrubbed_before_it() {
+        let secret = "HALFONE-cut-here-HALFTWO";
+        crate::secrets::Scrubber::process().add(secret);
+        let value = format!("{}{secret}{}", "a".repeat(ECHO_MAX - 10), "b".repeat(50));
+        for shown in [
+            quoted(&value),
+            capped(&value, ECHO_MAX),
+            ascii_capped(&value, ECHO_MAX),
+        ] {
+            assert!(!shown.contains("HALFONE"), "{shown}");
+            assert!(!shown.contains("HALFTWO"), "{shown}");
+            assert!(shown.contains("***"), "{shown}");
+        }
+    }
+
+    #[test]
     fn capped_values_keep_whole_characters() {
         assert_eq!(capped("abcdef", 10), "abcdef");
         assert_eq!(capped("abcdefghijk", 6), "abc...");
@@ -182,6 +225,15 @@ mod tests {
     #[test]
     fn quoting_leaves_escaping_to_the_renderer() {
         assert_eq!(ascii(&quoted("v1.2.3\n")), "\"v1.2.3\\n\"");
+        assert_eq!(quoted("caf\u{e9}"), "\"caf\u{e9}\"");
+    }
+
+    #[test]
+    fn a_quoted_value_never_breaks_the_line() {
+        let forged = "x\n::error::forged\r\u{85}\u{2028}\u{1b}[2J";
+        let q = quoted(forged);
+        assert_eq!(q, "\"x\\n::error::forged\\r\\u{85}\\u{2028}\\u{1b}[2J\"");
+        assert_eq!(ascii_lines(&q).lines().count(), 1);
     }
 
     #[test]

@@ -56,7 +56,11 @@ impl ProgressLine {
                     if l.is_empty() {
                         None
                     } else {
-                        l = release_sentinel::sanitize::ascii(&l);
+                        // Scrubbed before it is cut: half a secret
+                        // would not be recognised.
+                        l = release_sentinel::sanitize::ascii(
+                            &release_sentinel::secrets::Scrubber::process().scrub(&l),
+                        );
                         l.truncate(WIDTH);
                         Some(l)
                     }
@@ -155,7 +159,7 @@ impl release_sentinel::progress::Observer for Front {
     fn say(&self, line: &str) {
         if !self.quiet {
             let mut err = std::io::stderr().lock();
-            let _ = writeln!(err, "{}", release_sentinel::sanitize::ascii(line));
+            let _ = writeln!(err, "{}", shown(line));
         }
     }
 
@@ -164,7 +168,7 @@ impl release_sentinel::progress::Observer for Front {
             return None;
         }
         let mut err = std::io::stderr().lock();
-        let _ = write!(err, "{} ", release_sentinel::sanitize::ascii(question));
+        let _ = write!(err, "{} ", shown(question));
         let _ = err.flush();
         drop(err);
         // The read on a thread of its own: SIGINT does not interrupt a
@@ -193,4 +197,10 @@ impl release_sentinel::progress::Observer for Front {
             }
         }
     }
+}
+
+/// A line as the terminal shows it: scrubbed (again: what reaches the
+/// front end should be already), then one line of ASCII.
+fn shown(line: &str) -> String {
+    release_sentinel::sanitize::ascii(&release_sentinel::secrets::Scrubber::process().scrub(line))
 }

@@ -24,8 +24,8 @@ pub mod rotate;
 pub mod verify;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, OnceLock};
 
 use crate::cli::{ColorArg, Common, OutputArgs, SourceArgs, TargetArgs};
 use crate::clock::Now;
@@ -143,7 +143,6 @@ pub struct Context<'a> {
     pub argv: Vec<String>,
     /// Where to report progress (the front end may show it).
     pub progress: Progress,
-    stop: OnceLock<Arc<AtomicBool>>,
 }
 
 impl<'a> Context<'a> {
@@ -153,7 +152,6 @@ impl<'a> Context<'a> {
             scrubber,
             argv: Vec::new(),
             progress,
-            stop: OnceLock::new(),
         }
     }
 
@@ -168,21 +166,14 @@ impl<'a> Context<'a> {
         }
     }
 
-    /// A flag set on SIGINT or SIGTERM. The first call installs the
-    /// handlers: a command that asks for it takes charge of stopping
-    /// cleanly (and reports what ran); others keep the default behaviour.
+    /// The process's flag, set on SIGINT or SIGTERM (see
+    /// [`crate::interrupt`]): the front end watches both signals for every
+    /// command before it starts, so a signal never ends a command by
+    /// itself. A command looks at the flag between units of work, stops,
+    /// and reports what ran; one that has not stopped within the front
+    /// end's grace is ended by it, with exit 1.
     pub fn interrupt_flag(&self) -> Arc<AtomicBool> {
-        self.stop
-            .get_or_init(|| {
-                let flag = Arc::new(AtomicBool::new(false));
-                for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-                    if let Err(e) = signal_hook::flag::register(sig, Arc::clone(&flag)) {
-                        tracing::warn!("cannot watch signal {sig}: {e}");
-                    }
-                }
-                flag
-            })
-            .clone()
+        crate::interrupt::flag()
     }
 }
 

@@ -236,7 +236,15 @@ fn builtin(step: &Step, builtins: &Arc<Builtins>, stop: &AtomicBool) -> (Outcome
     let deadline = Instant::now() + step.timeout;
     loop {
         if stop.load(Ordering::SeqCst) {
-            return (Outcome::fail("interrupted"), true);
+            // A step that has its result keeps it; only one still running
+            // is cut short.
+            return match rx.try_recv() {
+                Ok(outcome) => (
+                    outcome.detail("timeout_ms", step.timeout.as_millis() as u64),
+                    true,
+                ),
+                Err(_) => (Outcome::fail("interrupted"), true),
+            };
         }
         let now = Instant::now();
         if now >= deadline {

@@ -1,8 +1,11 @@
 //! The one scrubber that every output path goes through: the table, JSON,
 //! logs at every level, error messages and the panic hook.
 //!
-//! It removes the values of secret variables (and their JSON-escaped,
-//! `\u`-escaped, percent-encoded and form-encoded forms) and masks
+//! It removes the values of secret variables (and their JSON-escaped and
+//! `\u`-escaped forms, and every percent-encoded form: each character
+//! other than a letter or a digit may be written as itself or as `%XX` in
+//! either case, and a space also as `+`, because which characters an
+//! encoder leaves alone differs by library) and masks
 //! credentials in any URL it finds in the text: the user-info part and the
 //! values of query and fragment parameters whose names look secret
 //! (`token`, `key`, `password`, `signature`, ...). Text cut out of a longer
@@ -18,6 +21,8 @@ pub mod rules;
 
 use std::sync::{Arc, RwLock};
 
+use regex::Regex;
+
 /// What a secret is replaced with.
 pub const MASK: &str = "***";
 
@@ -30,12 +35,70 @@ pub const MIN_SECRET_LEN: usize = 3;
 /// after they were built.
 #[derive(Clone, Default, Debug)]
 pub struct Scrubber {
-    values: Arc<RwLock<Vec<String>>>,
+    inner: Arc<RwLock<Inner>>,
 }
+
+#[derive(Default, Debug)]
+struct Inner {
+    /// Every form of every secret, longest first: what a cut stream is
+    /// checked against ([`Scrubber::scrub_cut`]).
+    values: Vec<String>,
+    /// What [`Scrubber::scrub`] removes, longest first.
+    matchers: Vec<Matcher>,
+}
+
+/// One way a secret appears in text.
+#[derive(Debug)]
+enum Matcher {
+    /// As written (or JSON-escaped, or escaped for the table).
+    Literal(String),
+    /// Any mix of characters as written and percent-encoded; `len` is the
+    /// length of the shortest text it matches (the secret as written).
+    Encoded { len: usize, re: Regex },
+}
+
+impl Matcher {
+    fn len(&self) -> usize {
+        match self {
+            Matcher::Literal(v) => v.len(),
+            Matcher::Encoded { len, .. } => *len,
+        }
+    }
+
+    fn is_in(&self, text: &str) -> bool {
+        match self {
+            Matcher::Literal(v) => text.contains(v.as_str()),
+            Matcher::Encoded { re, .. } => re.is_match(text),
+        }
+    }
+
+    fn remove(&self, text: String) -> String {
+        match self {
+            Matcher::Literal(v) if text.contains(v.as_str()) => text.replace(v.as_str(), MASK),
+            Matcher::Literal(_) => text,
+            Matcher::Encoded { re, .. } => match re.replace_all(&text, regex::NoExpand(MASK)) {
+                std::borrow::Cow::Owned(out) => out,
+                std::borrow::Cow::Borrowed(_) => text,
+            },
+        }
+    }
+}
+
+/// The process's scrubber: the one `main` registers every secret with.
+static PROCESS: std::sync::LazyLock<Scrubber> = std::sync::LazyLock::new(Scrubber::default);
 
 impl Scrubber {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// The process's scrubber (a handle sharing its set), which `main`
+    /// hands to every command. Code that shortens a value for a message
+    /// ([`crate::sanitize::capped`]) scrubs it with this one first: a cut
+    /// made before scrubbing would split a secret into halves that no
+    /// later scrub recognises.
+    pub fn process() -> Self {
+        PROCESS.clone()
     }
 
     /// Register a secret value. Short and empty values are ignored.
@@ -47,6 +110,8 @@ impl Scrubber {
         }
         let escaped = crate::sanitize::ascii(trimmed);
         for form in [
+            // As a quoted value shows it.
+            crate::sanitize::controls_escaped(trimmed),
             json_escaped(trimmed),
             json_ascii_escaped(trimmed),
             percent_encoded(trimmed, false),
@@ -58,14 +123,27 @@ impl Scrubber {
                 forms.push(form);
             }
         }
-        let mut values = self.values.write().unwrap_or_else(|e| e.into_inner());
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        if trimmed.chars().count() >= MIN_SECRET_LEN
+            && let Some(re) = any_percent_encoding(trimmed)
+        {
+            inner.matchers.push(Matcher::Encoded {
+                len: trimmed.len(),
+                re,
+            });
+        }
         for form in forms {
-            if form.chars().count() >= MIN_SECRET_LEN && !values.contains(&form) {
-                values.push(form);
+            if form.chars().count() >= MIN_SECRET_LEN && !inner.values.contains(&form) {
+                inner.values.push(form.clone());
+                inner.matchers.push(Matcher::Literal(form));
             }
         }
-        // Longest first, so a secret that contains another is removed whole.
-        values.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        // Longest first, so a secret that contains another is removed whole
+        // (and before the shorter one could break up its encoded form).
+        inner
+            .values
+            .sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        inner.matchers.sort_by_key(|m| std::cmp::Reverse(m.len()));
     }
 
     /// [`Scrubber::scrub`] for text cut out of a longer stream: when
@@ -78,8 +156,8 @@ impl Scrubber {
         }
         let (mut start, mut end) = (0, text.len());
         {
-            let values = self.values.read().unwrap_or_else(|e| e.into_inner());
-            for v in values.iter() {
+            let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+            for v in inner.values.iter() {
                 if cut {
                     // The longest proper suffix of `v` that `text` starts with.
                     let found = v
@@ -112,16 +190,17 @@ impl Scrubber {
 
     /// Whether any secret value is registered.
     pub fn is_empty(&self) -> bool {
-        self.values
+        self.inner
             .read()
             .unwrap_or_else(|e| e.into_inner())
+            .values
             .is_empty()
     }
 
-    /// Whether `text` contains a registered secret value.
+    /// Whether `text` contains a registered secret value (in any form).
     pub fn contains_secret(&self, text: &str) -> bool {
-        let values = self.values.read().unwrap_or_else(|e| e.into_inner());
-        values.iter().any(|v| text.contains(v.as_str()))
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        inner.matchers.iter().any(|m| m.is_in(text))
     }
 
     /// Whether `text` is part of a registered secret value (a variable
@@ -133,20 +212,18 @@ impl Scrubber {
         if text.chars().count() < MIN_SECRET_LEN {
             return false;
         }
-        let values = self.values.read().unwrap_or_else(|e| e.into_inner());
-        values.iter().any(|v| v.contains(text))
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        inner.values.iter().any(|v| v.contains(text))
     }
 
     /// Remove every registered secret from `text` and mask credentials in
     /// any URL it contains.
     pub fn scrub(&self, text: &str) -> String {
         let mut out = {
-            let values = self.values.read().unwrap_or_else(|e| e.into_inner());
+            let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
             let mut out = text.to_string();
-            for v in values.iter() {
-                if out.contains(v.as_str()) {
-                    out = out.replace(v.as_str(), MASK);
-                }
+            for m in &inner.matchers {
+                out = m.remove(out);
             }
             out
         };
@@ -163,8 +240,11 @@ pub fn is_secret_like_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     // Well-known names that match the words below but hold no secret.
     const NOT_SECRET: &[&str] = &["pwd", "oldpwd", "ssh_auth_sock"];
-    if NOT_SECRET.contains(&lower.as_str()) {
+    if NOT_SECRET.contains(&lower.as_str()) || is_git_config_name(&lower) {
         return false;
+    }
+    if is_git_config_value(&lower) {
+        return true;
     }
     const SUBSTRINGS: &[&str] = &[
         "token",
@@ -199,6 +279,26 @@ pub fn is_secret_like_name(name: &str) -> bool {
         || lower
             .split(|c: char| !c.is_ascii_alphanumeric())
             .any(|w| WORDS.contains(&w))
+}
+
+/// git's way to pass configuration through the environment:
+/// `GIT_CONFIG_COUNT` and `GIT_CONFIG_KEY_<n>` hold a count and names
+/// (`safe.directory`), not secrets, although `_KEY` says otherwise.
+fn is_git_config_name(lower: &str) -> bool {
+    lower == "git_config_count" || numbered(lower, "git_config_key_")
+}
+
+/// `GIT_CONFIG_VALUE_<n>` may hold anything, a credential among them
+/// (`http.extraHeader` = `Authorization: Bearer ...`): always a secret.
+fn is_git_config_value(lower: &str) -> bool {
+    numbered(lower, "git_config_value_")
+}
+
+/// `<prefix><digits>`.
+fn numbered(lower: &str, prefix: &str) -> bool {
+    lower
+        .strip_prefix(prefix)
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Mask the credentials of one URL: user info and secret-like query values.
@@ -324,6 +424,48 @@ fn json_ascii_escaped(s: &str) -> String {
     out
 }
 
+/// A pattern for `secret` in every percent-encoding: each character that
+/// is not an ASCII letter or digit as written or as its UTF-8 bytes in
+/// `%XX` (either case, even mixed), and a space also as `+`. Letters and
+/// digits are never encoded by any common encoder. `None` when the secret
+/// has nothing an encoder changes (the literal form covers it) or the
+/// pattern cannot be built (the enumerated forms still apply).
+fn any_percent_encoding(secret: &str) -> Option<Regex> {
+    if secret.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return None;
+    }
+    let mut pattern = String::with_capacity(secret.len() * 16);
+    for c in secret.chars() {
+        if c.is_ascii_alphanumeric() {
+            pattern.push(c);
+            continue;
+        }
+        pattern.push_str("(?:");
+        pattern.push_str(&regex::escape(c.encode_utf8(&mut [0; 4])));
+        pattern.push('|');
+        for b in c.encode_utf8(&mut [0; 4]).bytes() {
+            pattern.push('%');
+            for digit in [b >> 4, b & 0xf] {
+                match digit {
+                    0..=9 => pattern.push(char::from(b'0' + digit)),
+                    _ => {
+                        let upper = char::from(b'A' + digit - 10);
+                        pattern.push('[');
+                        pattern.push(upper);
+                        pattern.push(upper.to_ascii_lowercase());
+                        pattern.push(']');
+                    }
+                }
+            }
+        }
+        if c == ' ' {
+            pattern.push_str("|\\+");
+        }
+        pattern.push(')');
+    }
+    Regex::new(&pattern).ok()
+}
+
 /// Percent-encoding (upper-case hex); with `form`, a space is `+`, as
 /// `application/x-www-form-urlencoded` writes it.
 fn percent_encoded(s: &str, form: bool) -> String {
@@ -370,6 +512,47 @@ mod tests {
         assert_eq!(s.scrub(r#"{"v":"k\u00e4se geheim"}"#), r#"{"v":"***"}"#);
         assert_eq!(s.scrub("v=k%C3%A4se+geheim&x=1"), "v=***&x=1");
         assert_eq!(s.scrub("v=k%c3%a4se%20geheim"), "v=***");
+    }
+
+    #[test]
+    fn every_percent_encoding_is_scrubbed() {
+        let s = Scrubber::new();
+        s.add("p@ss:word/with+plus");
+        for form in [
+            "p%40ss%3Aword/with%2Bplus",   // Python's quote
+            "p%40ss%3Aword%2Fwith%2Bplus", // quote(safe="")
+            "p%40ss%3aword%2fwith%2bplus", // lower-case hex
+            "p@ss:word/with%2Bplus",       // path encoders that keep : and @
+            "p%40ss:word/with+plus",       // only @ encoded
+            "p%40ss%3Aword/with+plus",     // + left alone
+            "p%40ss%3aword%2Fwith%2bplus", // mixed case
+        ] {
+            assert_eq!(
+                s.scrub(&format!("url=h/{form}?x=1")),
+                "url=h/***?x=1",
+                "{form}"
+            );
+            assert!(s.contains_secret(form), "{form}");
+        }
+        let s = Scrubber::new();
+        s.add("s3cr3t pass~w\u{f6}rd!");
+        for form in [
+            "s3cr3t+pass~w%C3%B6rd%21",
+            "s3cr3t%20pass%7Ew%c3%b6rd!",
+            "s3cr3t pass~w%C3%B6rd!",
+        ] {
+            assert_eq!(s.scrub(&format!("[{form}]")), "[***]", "{form}");
+        }
+        // Letters stay letters: other text is left alone.
+        assert_eq!(s.scrub("s3cr3t pass"), "s3cr3t pass");
+    }
+
+    #[test]
+    fn a_shorter_secret_inside_an_encoded_one_does_not_break_it_up() {
+        let s = Scrubber::new();
+        s.add("word");
+        s.add("p@ss:word/with+plus");
+        assert_eq!(s.scrub("p%40ss%3Aword/with%2Bplus"), "***");
     }
 
     #[test]
@@ -467,6 +650,8 @@ mod tests {
             "TAILSCALE_AUTHKEY",
             "REGISTRY_CREDS",
             "GOOGLE_APPLICATION_CREDENTIALS",
+            "GIT_CONFIG_VALUE_0",
+            "GIT_CONFIG_VALUE_12",
         ] {
             assert!(is_secret_like_name(n), "{n}");
         }
@@ -483,6 +668,9 @@ mod tests {
             "NODE_EXTRA_CA_CERTS",
             "PATH_INFO",
             "COMPASS",
+            "GIT_CONFIG_KEY_0",
+            "GIT_CONFIG_KEY_17",
+            "GIT_CONFIG_COUNT",
         ] {
             assert!(!is_secret_like_name(n), "{n}");
         }

@@ -99,11 +99,18 @@ pub fn number(v: f64) -> String {
     }
 }
 
-/// A unix time as RFC 3339 UTC, to the second.
+/// A unix time as RFC 3339 UTC, to the second; a time RFC 3339 cannot
+/// write (before 1970 or after 9999, from a hostile server, say) as the
+/// number it is, never a panic.
 pub fn time(t: f64) -> String {
-    let secs = t.floor() as i64;
+    // 9999-12-31T23:59:59Z, the last time RFC 3339 writes.
+    const LAST: f64 = 253_402_300_799.0;
+    let secs = t.floor();
+    if !(0.0..=LAST).contains(&secs) {
+        return format!("unix time {t}");
+    }
     humantime::format_rfc3339_seconds(
-        std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64),
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs as u64),
     )
     .to_string()
 }
@@ -217,6 +224,15 @@ pub fn judge(fetched: &Fetched, bound: Bound, at: f64, sustain: f64, step: f64) 
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_time_out_of_rfc_3339_range_is_shown_as_a_number() {
+        assert_eq!(time(1_700_000_000.5), "2023-11-14T22:13:20Z");
+        assert_eq!(time(1e12), "unix time 1000000000000");
+        assert_eq!(time(-5.0), "unix time -5");
+        assert_eq!(time(f64::INFINITY), "unix time inf");
+        assert_eq!(time(f64::NAN), "unix time NaN");
+    }
+
     use super::*;
 
     const AT: f64 = 1_700_000_600.0;

@@ -463,8 +463,12 @@ fn junit_is_valid_xml_whatever_the_text() {
     let env_case = case(&suites, "env_allowed");
     assert_eq!(env_case.kind, "failure", "{xml}");
     let message = env_case.message.as_deref().unwrap_or("");
-    // Control characters dropped, everything else kept.
-    assert!(message.contains("pr\u{f8}d<&>\"'"), "{message:?}\n{xml}");
+    // A quoted value's control characters are escaped (`\u{7}`), so none
+    // reaches the XML; everything else kept.
+    assert!(
+        message.contains("pr\\u{7}\u{f8}d<&>\"'\\u{1b}"),
+        "{message:?}\n{xml}"
+    );
     let version_case = case(&suites, "version_valid");
     assert_eq!(version_case.kind, "failure", "{xml}");
     assert!(

@@ -1,7 +1,7 @@
 //! Secrets never leave the process: a value is planted where the report
 //! or the logs would otherwise print it, and every output is searched.
 
-use crate::harness::{BLOCKED, Repo, Sentinel, json_of, message_of, row};
+use crate::harness::{BLOCKED, Repo, Sentinel, is_root, json_of, message_of, row};
 
 /// Run with the most verbose logging, in both formats, and check that
 /// `secret` appears in neither stdout nor stderr while `***` does.
@@ -242,4 +242,275 @@ fn url_credentials_and_secret_query_values_are_masked() {
         .nowhere("hunter2pw")
         .nowhere("abc123xyz")
         .blocked();
+}
+
+/// `secret` percent-encoded the way one encoder or another writes it:
+/// every choice of characters left alone among those libraries differ on,
+/// upper- or lower-case hex, a space as `%20` or `+`.
+fn percent_forms(secret: &str) -> Vec<String> {
+    const OPTIONAL: &[u8] = b"/:@~+!";
+    let mut forms = Vec::new();
+    for choice in 0..(4u32 << OPTIONAL.len()) {
+        let kept = choice & ((1 << OPTIONAL.len()) - 1);
+        let lower = choice & (1 << OPTIONAL.len()) != 0;
+        let plus_space = choice & (2 << OPTIONAL.len()) != 0;
+        let mut form = String::new();
+        for b in secret.bytes() {
+            let alone = OPTIONAL
+                .iter()
+                .position(|o| *o == b)
+                .is_some_and(|i| kept & (1 << i) != 0);
+            if b.is_ascii_alphanumeric() || b"-._".contains(&b) || alone {
+                form.push(char::from(b));
+            } else if b == b' ' && plus_space {
+                form.push('+');
+            } else if lower {
+                form.push_str(&format!("%{b:02x}"));
+            } else {
+                form.push_str(&format!("%{b:02X}"));
+            }
+        }
+        forms.push(form);
+    }
+    forms.sort();
+    forms.dedup();
+    forms
+}
+
+#[test]
+fn every_percent_encoded_form_of_a_secret_is_scrubbed_from_step_output() {
+    let secrets = ["p@ss:word/with+plus", "s3cr3t pass~w\u{f6}rd!"];
+    let mut lines = String::new();
+    for (i, secret) in secrets.iter().enumerate() {
+        for form in percent_forms(secret) {
+            lines.push_str(&format!("s{i} {form}\n"));
+        }
+    }
+    let repo = Repo::with_config(
+        "[variables]\nsecret = [\"DB_URL_PART\"]\n\n\
+         [[pack.steps]]\nname = \"prints\"\nshell = true\n\
+         run = \"cat \\\"$OUT/forms.txt\\\"; exit 3\"\n",
+    );
+    std::fs::write(repo.scratch().join("forms.txt"), &lines).expect("write forms");
+    assert!(lines.len() < 8 * 1024, "the output is kept whole");
+    assert!(lines.contains("p%40ss%3Aword/with%2Bplus"), "{lines}");
+    for (i, secret) in secrets.iter().enumerate() {
+        // One secret at a time: the other's forms must survive untouched,
+        // and every line of this one must be masked.
+        let report = repo.scratch().join(format!("report-{i}.json"));
+        let mut run = Sentinel::dry_run(&repo)
+            .env("DB_URL_PART", secret)
+            .env("RUST_LOG", "trace")
+            .args(["-vvv", "--format", "json", "--report"])
+            .arg(&report);
+        for form in percent_forms(secret) {
+            run = run.nowhere(form);
+        }
+        let out = run.blocked();
+        let doc = json_of(&out);
+        let printed = doc["steps"][0]["details"]["stdout"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no step output in {doc:#}"))
+            .to_string();
+        let file = std::fs::read_to_string(&report).expect("read the report file");
+        for form in percent_forms(secret) {
+            assert!(!file.contains(&form), "{form} is in the report file");
+        }
+        for line in printed.lines() {
+            if line.starts_with(&format!("s{i} ")) {
+                assert_eq!(line, format!("s{i} ***"), "{printed}");
+            } else {
+                assert!(!line.contains("***"), "{line} is not this secret");
+            }
+        }
+    }
+}
+
+#[test]
+fn git_config_key_and_count_are_names_not_secrets() {
+    // git's documented way to pass configuration through the environment.
+    let value = "/srv/planted-config-value-1234";
+    let repo = Repo::new();
+    let out = Sentinel::in_repo(&repo)
+        .env("GIT_CONFIG_COUNT", "1")
+        .env("GIT_CONFIG_KEY_0", "safe.directory")
+        .env("GIT_CONFIG_VALUE_0", value)
+        .env("RUST_LOG", "trace")
+        .gate("safe.directory", "v1.2.3")
+        .stdout_has(row("env_allowed", "FAIL"))
+        .blocked();
+    assert!(
+        message_of(&out.stdout, "env_allowed").contains("\"safe.directory\""),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // The value may be anything, a credential among them: still masked.
+    let out = Sentinel::in_repo(&repo)
+        .env("GIT_CONFIG_COUNT", "1")
+        .env("GIT_CONFIG_KEY_0", "safe.directory")
+        .env("GIT_CONFIG_VALUE_0", value)
+        .env("RUST_LOG", "trace")
+        .gate(value, "v1.2.3")
+        .nowhere(value)
+        .stdout_has(row("env_allowed", "FAIL"))
+        .blocked();
+    assert!(message_of(&out.stdout, "env_allowed").contains("***"));
+}
+
+#[test]
+#[ignore = "needs root to chown the repository to another user; run as root with --ignored (.ci/test does)"]
+fn the_safe_directory_advice_is_shown_whole_with_git_config_in_the_environment() {
+    assert!(is_root(), "this test needs root to chown the repository");
+    let repo = Repo::new();
+    let status = std::process::Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(&repo.path)
+        .status()
+        .expect("run chown");
+    assert!(status.success(), "chown failed");
+    let out = Sentinel::in_repo(&repo)
+        .env("GIT_CONFIG_COUNT", "1")
+        .env("GIT_CONFIG_KEY_0", "safe.directory")
+        .env("GIT_CONFIG_VALUE_0", "/nowhere/else")
+        .gate("prod", "v1.2.3")
+        .stdout_has(row("git_repo", "FAIL"))
+        .blocked();
+    let message = message_of(&out.stdout, "git_repo");
+    assert!(
+        message.contains("git config --global --add safe.directory "),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_secret_across_the_length_cap_is_masked_whole_in_every_output() {
+    // The branch name is cut at 200 characters in its message: the secret
+    // straddles the cut, so each half would survive a scrub made after it.
+    // At 175 it also straddles the table's cut of the whole message.
+    let (first, second) = ("HALFONE", "HALFTWO");
+    let secret = format!("{first}k7q{second}z3w");
+    for (at, format) in [190, 175]
+        .into_iter()
+        .flat_map(|at| ["table", "json", "junit", "markdown"].map(|f| (at, f)))
+    {
+        let branch = format!(
+            "feature/{}{secret}{}",
+            "a".repeat(at - "feature/".len()),
+            "b".repeat(30)
+        );
+        let repo = Repo::new();
+        repo.git(["checkout", "-q", "-b", &branch]);
+        let scratch = repo.scratch();
+        let summary = scratch.join("summary.md");
+        let report = scratch.join(format!("report-{format}.json"));
+        let junit = scratch.join(format!("junit-{format}.xml"));
+        let out = Sentinel::in_repo(&repo)
+            .env("RS_DEPLOY_TOKEN", &secret)
+            .env("RUST_LOG", "trace")
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_STEP_SUMMARY", &summary)
+            .args(["-vvv", "--format", format, "--report"])
+            .arg(&report)
+            .arg("--junit")
+            .arg(&junit)
+            .gate("prod", "v1.2.3")
+            .allow_non_ascii()
+            .nowhere(first)
+            .nowhere(second)
+            .stderr_has("***")
+            .blocked();
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("aaaa"),
+            "the branch is shown: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let report_text = std::fs::read_to_string(&report).expect("read the report");
+        assert!(report_text.contains("aaa***"), "{report_text}");
+        for file in [&report, &junit, &summary] {
+            let text = std::fs::read_to_string(file).expect("read a written file");
+            assert!(!text.contains(first), "{}: {text}", file.display());
+            assert!(!text.contains(second), "{}: {text}", file.display());
+        }
+    }
+}
+
+/// `(name, arguments)` of every command, each reaching the point where it
+/// reads the clock or quotes what it was given.
+fn every_command(dir: &std::path::Path) -> Vec<(&'static str, Vec<String>)> {
+    let forged = |name: &str| {
+        dir.join(format!("{name}\n::error::forged"))
+            .display()
+            .to_string()
+    };
+    let v = |args: &[&str]| args.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    vec![
+        ("gate", v(&["--env", "prod", "--version", "v1.2.3"])),
+        ("pack", v(&["pack", "--env", "dev", "--version", "v1.0.0"])),
+        (
+            "verify",
+            v(&["verify", "--env", "prod", "--version", "v1.2.3"]),
+        ),
+        (
+            "notify",
+            v(&[
+                "notify",
+                "--env",
+                "prod",
+                "--version",
+                "v1.2.3",
+                "deployment.started",
+            ]),
+        ),
+        ("bundle", v(&["bundle", "--version", "v1.2.3"])),
+        ("bundle verify", v(&["bundle", "verify", &forged("b.zip")])),
+        ("rotate", v(&["rotate", &forged("artifacts")])),
+        ("freshness", v(&["freshness"])),
+        (
+            "ready",
+            v(&["ready", "--env", "prod", "--version", "v1.2.3"]),
+        ),
+        ("backup verify", v(&["backup", "verify", &forged("m.json")])),
+        (
+            "parity",
+            v(&["parity", "--source", "dev", "--target", "prod"]),
+        ),
+        (
+            "predeploy",
+            v(&["predeploy", "--env", "prod", "--version", "v1.2.3"]),
+        ),
+        (
+            "golive",
+            v(&["golive", "--env", "prod", "--version", "v1.2.3"]),
+        ),
+        ("evidence verify", v(&["evidence", "verify", &forged("ev")])),
+        (
+            "init",
+            v(&["init", "--force", "--path", &forged("init.toml")]),
+        ),
+    ]
+}
+
+#[test]
+fn a_quoted_value_never_starts_a_line_of_its_own_in_any_command() {
+    let repo = Repo::new();
+    let fake = "2026-01-01T00:00:00Z\n::error::forged";
+    for (name, args) in every_command(&repo.scratch()) {
+        for github in ["false", "true"] {
+            // `init` writes its file (exit 0); every other command stops.
+            let out = Sentinel::in_repo(&repo)
+                .env("CI_FAKE_UTC", fake)
+                .env("GITHUB_ACTIONS", github)
+                .args(&args)
+                .code(if name == "init" { 0 } else { 1 });
+            for (stream, text) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+                let text = String::from_utf8_lossy(text);
+                assert!(
+                    !text
+                        .lines()
+                        .any(|l| l.trim_start().starts_with("::error::forged")),
+                    "{name}: a forged line on {stream}:\n{text}"
+                );
+            }
+        }
+    }
 }

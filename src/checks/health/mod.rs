@@ -212,7 +212,8 @@ fn same_rows(checks: &[HealthCheck], outcome: &Outcome) -> Vec<CheckResult> {
 
 /// Run every check concurrently; one row per check, in declared order.
 /// `vars` gives the proxy settings. `stop` (SIGINT, SIGTERM) ends the phase
-/// within a moment: the checks still running are SKIP.
+/// within a moment: the checks still running are SKIP, the ones that
+/// finished keep their result, whatever their place in the order.
 pub fn run(
     checks: &[HealthCheck],
     vars: &EnvSnapshot,
@@ -241,19 +242,27 @@ pub fn run(
         let mut rows = Vec::with_capacity(tasks.len());
         let mut interrupted = false;
         for (mut task, check) in tasks.into_iter().zip(checks) {
-            let row = if interrupted {
-                task.abort();
+            let mut row = if interrupted {
                 None
             } else {
                 tokio::select! {
                     r = &mut task => Some(r),
                     () = stopped(stop) => {
-                        task.abort();
                         interrupted = true;
                         None
                     }
                 }
             };
+            // Interrupted: a check that already has its answer keeps it
+            // (whatever its place in the order); only the ones still
+            // running are abandoned (SKIP).
+            if row.is_none() {
+                if task.is_finished() {
+                    row = Some((&mut task).await);
+                } else {
+                    task.abort();
+                }
+            }
             rows.push(match row {
                 Some(Ok(row)) => row,
                 Some(Err(_)) => CheckResult::new(
