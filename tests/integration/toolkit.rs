@@ -786,10 +786,7 @@ fn the_zip_its_checksum_and_its_statement_appear_together_or_not_at_all() {
             .stdout_has(BUNDLE_FAIL)
             .blocked();
         let m = message_of(&out.stdout, "bundle");
-        assert!(
-            m.contains(&format!("cannot write")) && m.contains(blocked),
-            "{m}"
-        );
+        assert!(m.contains("cannot write") && m.contains(blocked), "{m}");
         assert_eq!(
             listing(&dist),
             [blocked],
@@ -1082,7 +1079,7 @@ fn verify_refuses_a_fifo_a_folder_and_a_device_before_reading() {
     std::fs::create_dir(&dir).expect("mkdir");
     rustix::fs::mknodat(
         rustix::fs::CWD,
-        &dir.join("fifo.zip"),
+        dir.join("fifo.zip"),
         rustix::fs::FileType::Fifo,
         rustix::fs::Mode::from_raw_mode(0o600),
         0,
