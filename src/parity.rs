@@ -72,6 +72,16 @@ pub fn validate(raw: Raw, problems: &mut Problems) -> Parity {
         for (i, s) in env.sources.into_iter().enumerate() {
             let key = format!("parity.env.{name}.sources[{i}]");
             match (s.file, s.command) {
+                // A source file is the repository's own: read under its
+                // root, never from out of it.
+                (Some(f), None) if !f.trim().is_empty() && crate::bundle::unsafe_name(&f).is_some() => problems.push(
+                    format!("{key}.file"),
+                    format!(
+                        "{}: {}; source files are relative to the repository root (a command can print any other)",
+                        crate::sanitize::quoted(&f),
+                        crate::bundle::unsafe_name(&f).unwrap_or_default()
+                    ),
+                ),
                 (Some(f), None) if !f.trim().is_empty() => sources.push(Source::File(f)),
                 (None, Some(c)) if !c.is_empty() && !c[0].trim().is_empty() => {
                     sources.push(Source::Command(c))

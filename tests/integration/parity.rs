@@ -841,3 +841,25 @@ fn many_one_sided_keys_give_a_bounded_number_of_rows_and_every_key_in_the_summar
         Some(19_999)
     );
 }
+
+#[test]
+fn a_source_file_out_of_the_repository_is_refused_by_its_key() {
+    let repo = Repo::new();
+    let outside = repo.outside("prod.env", "A=1\n");
+    repo.write("cfg/staging.env", "A=1\n");
+    repo.config(&format!(
+        "{}{}{}",
+        env("staging", &[file("cfg/staging.env")]),
+        env("production", &[file(&outside.display().to_string())]),
+        env("qa", &[file("../prod.env")])
+    ));
+    parity(&repo, "staging", "production")
+        .stderr_has(format!(
+            "parity.env.production.sources[0].file: \"{}\": an absolute path",
+            outside.display()
+        ))
+        .stderr_has(
+            "parity.env.qa.sources[0].file: \"../prod.env\": a path that climbs out with ..",
+        )
+        .blocked();
+}
