@@ -16,6 +16,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -52,12 +53,22 @@ pub struct Manifest {
     pub files: Vec<Record>,
 }
 
-/// A file to bundle: its path in the bundle, where it is, what it is.
+/// A file to bundle: its path in the bundle (and under `base`, the folder
+/// it is read from), what it is, and, when it was looked at before, the
+/// device and inode it had then: the file opened must be that one.
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub path: String,
-    pub full: PathBuf,
+    pub base: PathBuf,
     pub description: String,
+    pub id: Option<(u64, u64)>,
+}
+
+impl Entry {
+    /// Where the file is.
+    pub fn full(&self) -> PathBuf {
+        self.base.join(&self.path)
+    }
 }
 
 /// What `build` made.
@@ -102,14 +113,21 @@ pub fn fixed_time(unix: u64) -> (DateTime, String) {
     (dos, rfc)
 }
 
-fn options(time: DateTime, executable: bool) -> SimpleFileOptions {
+/// An entry's options. `large` (ZIP64 headers) is set for a file of 4 GiB
+/// or more, and only then: it depends on the file's size alone, so the
+/// bytes stay the same from one build to the next.
+fn options(time: DateTime, executable: bool, large: bool) -> SimpleFileOptions {
     SimpleFileOptions::default()
         .compression_method(CompressionMethod::Deflated)
         .compression_level(Some(6))
         .last_modified_time(time)
         .unix_permissions(if executable { 0o755 } else { 0o644 })
-        .large_file(false)
+        .large_file(large)
 }
+
+/// The size from which an entry needs ZIP64 headers (the 32-bit fields'
+/// largest value is their "see ZIP64" marker).
+const ZIP64_FROM: u64 = 0xFFFF_FFFF;
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -120,9 +138,16 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex(&Sha256::digest(data))
 }
 
-/// The SHA-256 of a file, in hex.
+/// The SHA-256 of a regular file (a link to one is followed), in hex. What
+/// is not a regular file (a FIFO, a device, a folder) is refused before
+/// anything is read: it could block or never end.
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let mut f = File::open(path)?;
+    let f = crate::fsutil::open_regular(path).map_err(std::io::Error::other)?;
+    sha256_of(f)
+}
+
+/// The SHA-256 of what `f` holds from where it is, in hex.
+pub fn sha256_of(mut f: File) -> std::io::Result<String> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
     loop {
@@ -152,15 +177,31 @@ fn partial(
     let mut records = Vec::with_capacity(entries.len());
     let mut buf = vec![0u8; 256 * 1024];
     for e in entries {
-        let meta =
-            std::fs::symlink_metadata(&e.full).map_err(|err| format!("{}: {err}", e.path))?;
-        if !meta.is_file() {
-            return Err(format!("{} is not a regular file", e.path));
+        // Opened without following a link anywhere on the way, and checked
+        // on the handle: what is read is what was listed, even if the name
+        // was swapped for a link since.
+        let (mut f, meta) = crate::fsutil::open_beneath(&e.base, &e.path).map_err(|why| {
+            if why.starts_with("it is a symbolic link") {
+                format!(
+                    "{} is a symbolic link; a bundle holds regular files",
+                    e.path
+                )
+            } else {
+                format!("{}: {why}", e.path)
+            }
+        })?;
+        if e.id.is_some_and(|id| id != (meta.dev(), meta.ino())) {
+            return Err(format!(
+                "{} was replaced while the bundle was built (another file is there now)",
+                e.path
+            ));
         }
-        let executable = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o111 != 0;
-        zip.start_file(e.path.as_str(), options(time, executable))
-            .map_err(|err| format!("{}: {err}", e.path))?;
-        let mut f = File::open(&e.full).map_err(|err| format!("{}: {err}", e.path))?;
+        let executable = meta.mode() & 0o111 != 0;
+        zip.start_file(
+            e.path.as_str(),
+            options(time, executable, meta.len() >= ZIP64_FROM),
+        )
+        .map_err(|err| format!("{}: {err}", e.path))?;
         let (mut h, mut size) = (Sha256::new(), 0u64);
         loop {
             // SIGINT, SIGTERM: stop; dropping the partial file removes it.
@@ -202,14 +243,37 @@ pub fn build(
 ) -> Result<Built, String> {
     std::fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     let file_name = format!("{name}-v{}.zip", version.trim_start_matches('v'));
-    let zip_path = out.join(&file_name);
-    let (sha256, size, manifest) = write_zip(entries, version, unix, &zip_path, threads, true)?;
+    let zip = zip_temporary(entries, version, unix, out, &file_name, threads)?;
+    zip.tmp.as_file().sync_all().map_err(|e| e.to_string())?;
+    place(out, &file_name, zip)
+}
+
+/// The zip, written under a temporary name, with what was learnt writing it.
+struct Written {
+    tmp: tempfile::NamedTempFile,
+    sha256: String,
+    size: u64,
+    manifest: Manifest,
+}
+
+/// The bundle's write step: the `.sha256` and the statement of the zip
+/// `written`, each to a temporary name of its own, then the three put in
+/// place together. All three appear, or none: when one cannot be put in
+/// place, those already placed are removed again.
+fn place(out: &Path, file_name: &str, written: Written) -> Result<Built, String> {
+    let Written {
+        tmp,
+        sha256,
+        size,
+        manifest,
+    } = written;
+    let zip_path = out.join(file_name);
     let checksum_file = out.join(format!("{file_name}.sha256"));
-    crate::fsutil::write_atomic(
-        &checksum_file,
+    let checksum = crate::fsutil::temporary(
+        out,
+        &format!("{file_name}.sha256"),
         format!("{sha256}  {file_name}\n").as_bytes(),
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     let statement = out.join(format!("{file_name}.intoto.json"));
     let doc = json!({
         "_type": "https://in-toto.io/Statement/v1",
@@ -224,7 +288,12 @@ pub fn build(
     });
     let mut text = serde_json::to_vec_pretty(&doc).map_err(|e| e.to_string())?;
     text.push(b'\n');
-    crate::fsutil::write_atomic(&statement, &text).map_err(|e| e.to_string())?;
+    let statement_tmp = crate::fsutil::temporary(out, &format!("{file_name}.intoto.json"), &text)?;
+    crate::fsutil::place_all(vec![
+        (tmp, zip_path.clone()),
+        (checksum, checksum_file.clone()),
+        (statement_tmp, statement.clone()),
+    ])?;
     Ok(Built {
         zip: zip_path,
         sha256,
@@ -246,20 +315,52 @@ pub fn write_zip(
     threads: usize,
     flush: bool,
 ) -> Result<(String, u64, Manifest), String> {
-    let out = zip_path.parent().unwrap_or(Path::new("."));
+    let out = match zip_path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
     let file_name = zip_path
         .file_name()
         .map_or("bundle.zip".into(), |n| n.to_string_lossy().into_owned());
+    let w = zip_temporary(entries, version, unix, out, &file_name, threads)?;
+    if flush {
+        w.tmp.as_file().sync_all().map_err(|e| e.to_string())?;
+    }
+    w.tmp
+        .persist(zip_path)
+        .map_err(|e| crate::fsutil::plain(&e.error).to_string())?;
+    Ok((w.sha256, w.size, w.manifest))
+}
+
+/// The reproducible zip, under a temporary name in `out`, not yet flushed
+/// to disk.
+fn zip_temporary(
+    entries: &[Entry],
+    version: &str,
+    unix: u64,
+    out: &Path,
+    file_name: &str,
+    threads: usize,
+) -> Result<Written, String> {
     let (time, created_at) = fixed_time(unix);
-    // Big files first over the threads, each thread a partial archive.
+    // Big files first over the threads, each thread a partial archive
+    // (the sizes only share the work out: what is read is checked later).
+    let sizes: BTreeMap<&str, u64> = entries
+        .iter()
+        .map(|e| {
+            let len = std::fs::symlink_metadata(e.full()).map_or(0, |m| m.len());
+            (e.path.as_str(), len)
+        })
+        .collect();
+    let size_of = |e: &Entry| sizes.get(e.path.as_str()).copied().unwrap_or(0);
     let mut order: Vec<&Entry> = entries.iter().collect();
-    order.sort_by_key(|e| std::cmp::Reverse(std::fs::metadata(&e.full).map_or(0, |m| m.len())));
+    order.sort_by_key(|e| std::cmp::Reverse(size_of(e)));
     let threads = threads.clamp(1, entries.len().max(1));
     let mut shares: Vec<Vec<&Entry>> = vec![Vec::new(); threads];
     let mut loads = vec![0u64; threads];
     for e in order {
         let i = (0..threads).min_by_key(|&i| loads[i]).unwrap_or(0);
-        loads[i] += std::fs::metadata(&e.full).map_or(0, |m| m.len()) + 1;
+        loads[i] += size_of(e) + 1;
         shares[i].push(e);
     }
     let parts = crate::par::fold(&shares, threads, Vec::new, |acc, share| {
@@ -286,14 +387,14 @@ pub fn write_zip(
         .prefix(&format!(".{file_name}."))
         .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
         .tempfile_in(out)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| crate::fsutil::plain(&e).to_string())?;
     crate::interrupt::remove_if_abandoned(tmp.path());
     {
         let file = tmp.reopen().map_err(|e| e.to_string())?;
         let mut zip = ZipWriter::new(std::io::BufWriter::new(file));
         let mut text = serde_json::to_vec_pretty(&manifest).map_err(|e| e.to_string())?;
         text.push(b'\n');
-        zip.start_file(MANIFEST, options(time, false))
+        zip.start_file(MANIFEST, options(time, false, false))
             .map_err(|e| e.to_string())?;
         zip.write_all(&text).map_err(|e| e.to_string())?;
         for (path, (part, _)) in &records {
@@ -306,17 +407,18 @@ pub fn write_zip(
         }
         let mut w = zip.finish().map_err(|e| e.to_string())?;
         w.flush().map_err(|e| e.to_string())?;
-        if flush {
-            w.get_ref().sync_all().map_err(|e| e.to_string())?;
-        }
     }
-    let sha256 = sha256_file(tmp.path()).map_err(|e| e.to_string())?;
-    let size = std::fs::metadata(tmp.path())
-        .map_err(|e| e.to_string())?
-        .len();
-    tmp.persist(zip_path).map_err(|e| e.error.to_string())?;
     drop(archives);
-    Ok((sha256, size, manifest))
+    let mut file = tmp.reopen().map_err(|e| e.to_string())?;
+    file.rewind().map_err(|e| e.to_string())?;
+    let size = file.metadata().map_err(|e| e.to_string())?.len();
+    let sha256 = sha256_of(file).map_err(|e| e.to_string())?;
+    Ok(Written {
+        tmp,
+        sha256,
+        size,
+        manifest,
+    })
 }
 
 /// Why an entry name is unsafe to extract, if it is.
@@ -372,10 +474,17 @@ pub fn verify(zip_path: &Path) -> Verified {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let actual = sha256_file(zip_path);
+    // Opened once, refused before any read when it is not a regular file
+    // (a FIFO would block, a device never end); the digest and the archive
+    // are read from this one handle.
+    let opened = crate::fsutil::open_regular(zip_path);
+    let actual = match &opened {
+        Ok(f) => f.try_clone().and_then(sha256_of).map_err(|e| e.to_string()),
+        Err(why) => Err(why.clone()),
+    };
     let sum_path = PathBuf::from(format!("{}.sha256", zip_path.display()));
     v.checksum = match (&actual, crate::fsutil::read_regular(&sum_path, 4096)) {
-        (Err(e), _) => Err(format!("cannot read the bundle: {e}")),
+        (Err(e), _) => Err(format!("cannot read {name}: {e}")),
         (_, Err(why)) => Err(format!("{}.sha256: {why}", name)),
         (Ok(actual), Ok(text)) => {
             let text = String::from_utf8_lossy(&text);
@@ -420,10 +529,15 @@ pub fn verify(zip_path: &Path) -> Verified {
             },
         );
     }
-    let file = match File::open(zip_path) {
-        Ok(f) => f,
-        Err(e) => {
-            v.unreadable = Some(format!("cannot open {name}: {e}"));
+    let reader = opened.and_then(|f| {
+        let mut r = f.try_clone().map_err(|e| e.to_string())?;
+        r.rewind().map_err(|e| e.to_string())?;
+        Ok((f, r))
+    });
+    let (held, file) = match reader {
+        Ok(both) => both,
+        Err(why) => {
+            v.unreadable = Some(format!("cannot read {name}: {why}"));
             return v;
         }
     };
@@ -438,7 +552,10 @@ pub fn verify(zip_path: &Path) -> Verified {
     // (the copy a check reads need not be the one an unzip leaves) is
     // found in the central directory itself.
     if archive.has_duplicate_names() {
-        let twice = names_held_twice(zip_path, archive.central_directory_start());
+        let twice = held.try_clone().map_or_else(
+            |_| Vec::new(),
+            |f| names_held_twice(f, archive.central_directory_start()),
+        );
         if twice.is_empty() {
             v.unsafe_entries
                 .push(("?".into(), "a name the archive holds twice".into()));
@@ -554,14 +671,11 @@ pub fn verify(zip_path: &Path) -> Verified {
     v
 }
 
-/// The names that the central directory of the zip at `path`, which
+/// The names that the central directory of the zip `file`, which
 /// starts at `start`, holds more than once. Reads header after header
 /// until one does not start with the central header's signature (or the
 /// file ends), so it is bounded by the file's size.
-fn names_held_twice(path: &Path, start: u64) -> Vec<String> {
-    let Ok(file) = File::open(path) else {
-        return Vec::new();
-    };
+fn names_held_twice(file: File, start: u64) -> Vec<String> {
     let mut r = BufReader::new(file);
     if r.seek(std::io::SeekFrom::Start(start)).is_err() {
         return Vec::new();
@@ -755,6 +869,16 @@ pub fn validate(raw: Raw, problems: &mut crate::config::values::Problems) -> Bun
     let out = raw.out.unwrap_or_else(|| OUT.to_string());
     if out.trim().is_empty() {
         problems.push("bundle.out", "an empty folder");
+    } else if let Some(why) = unsafe_name(&out) {
+        // Where the bundle is written, from the config: inside the
+        // repository (`--out` may name any folder).
+        problems.push(
+            "bundle.out",
+            format!(
+                "{}: {why}; the folder is relative to the repository root (--out DIR names any other)",
+                crate::sanitize::quoted(&out)
+            ),
+        );
     }
     Bundle {
         name: raw.name,
@@ -766,42 +890,110 @@ pub fn validate(raw: Raw, problems: &mut crate::config::values::Problems) -> Bun
     }
 }
 
-/// Every regular file under `root` (relative, `/`-separated, sorted),
-/// leaving out `.git` and `skip`; links are not followed.
-pub fn walk(root: &Path, skip: &Path) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut stack = vec![PathBuf::new()];
+/// The folder a glob's matches are all under: its leading components
+/// without a glob character (`deploy/**/*.yml`: `deploy`; `**`: none).
+pub fn literal_prefix(glob: &str) -> String {
+    let parts: Vec<&str> = glob.split('/').collect();
+    let literal = parts
+        .iter()
+        .take(parts.len().saturating_sub(1))
+        .take_while(|c| !c.contains(['*', '?', '[', '{', '\\']) && !c.is_empty() && **c != ".")
+        .copied()
+        .collect::<Vec<_>>();
+    literal.join("/")
+}
+
+/// A file a walk found: its path relative to the root, its device and
+/// inode.
+pub type Found = (String, (u64, u64));
+
+/// Every regular file under `root/prefix` (relative to `root`,
+/// `/`-separated, sorted, with its device and inode), leaving out `.git`
+/// at the root and `skip`; links are not followed (a prefix that is or
+/// goes through a link holds nothing). A folder that cannot be read is an
+/// error, named: what it holds is unknown, and a bundle without it would
+/// look complete.
+pub fn walk(root: &Path, prefix: &str, skip: &Path) -> Result<Vec<Found>, Vec<String>> {
+    let (mut out, mut errors) = (Vec::new(), Vec::new());
+    let start = PathBuf::from(prefix);
+    // Each folder of the prefix must be one, not a link to one.
+    let mut at = PathBuf::new();
+    for c in start.components() {
+        at.push(c);
+        match std::fs::symlink_metadata(root.join(&at)) {
+            Ok(m) if m.is_dir() => {}
+            _ => return Ok(out),
+        }
+    }
+    let mut stack = vec![start];
     while let Some(rel) = stack.pop() {
-        let Ok(dir) = std::fs::read_dir(root.join(&rel)) else {
+        let shown = |rel: &Path| rel.to_string_lossy().replace('\\', "/");
+        if root.join(&rel) == skip {
             continue;
+        }
+        let dir = match std::fs::read_dir(root.join(&rel)) {
+            Ok(d) => d,
+            Err(e) => {
+                let name = if rel.as_os_str().is_empty() {
+                    ".".to_string()
+                } else {
+                    shown(&rel)
+                };
+                errors.push(format!(
+                    "the folder {name} cannot be read ({}): what it holds is unknown",
+                    crate::fsutil::plain(&e)
+                ));
+                continue;
+            }
         };
-        for entry in dir.flatten() {
+        for entry in dir {
+            let entry = match entry {
+                Ok(e) => e,
+                Err(e) => {
+                    errors.push(format!("the folder {} cannot be read ({e})", shown(&rel)));
+                    break;
+                }
+            };
             let name = entry.file_name();
             let path = rel.join(&name);
             if rel.as_os_str().is_empty() && name == ".git" || root.join(&path) == skip {
                 continue;
             }
-            match entry.file_type() {
-                Ok(t) if t.is_dir() => stack.push(path),
-                Ok(t) if t.is_file() => out.push(path.to_string_lossy().replace('\\', "/")),
-                _ => {}
+            match entry.metadata() {
+                Ok(m) if m.is_dir() => stack.push(path),
+                Ok(m) if m.is_file() => out.push((shown(&path), (m.dev(), m.ino()))),
+                Ok(_) => {}
+                // Gone since the folder was listed: not there to bundle.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => errors.push(format!("{}: {e}", shown(&path))),
             }
         }
     }
+    if !errors.is_empty() {
+        errors.sort();
+        return Err(errors);
+    }
     out.sort();
-    out
+    Ok(out)
 }
 
 /// The files `bundle` lists, resolved under `root`: every one must exist
 /// as a regular file, and every glob match something. Sorted, unique. A
 /// glob never matches what is in `out`, the folder the bundle is written
-/// to (earlier bundles).
+/// to (earlier bundles). Each entry keeps the device and inode it has
+/// now: the file read when the bundle is built must be the same one.
 pub fn collect(bundle: &Bundle, root: &Path, out: &Path) -> Result<Vec<Entry>, Vec<String>> {
     let real = |p: &Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
     let (walk_root, out_dir) = (real(root), real(out));
-    let mut all: Option<Vec<String>> = None;
+    let mut walked: BTreeMap<String, Vec<Found>> = BTreeMap::new();
     let mut found: BTreeMap<String, Entry> = BTreeMap::new();
     let mut problems = Vec::new();
+    let entry = |path: &str, description: &str, id: (u64, u64)| Entry {
+        path: path.to_string(),
+        base: root.to_path_buf(),
+        description: description.to_string(),
+        id: Some(id),
+    };
     for p in bundle.files.iter().chain(bundle.reports.iter()) {
         match &p.glob {
             None => {
@@ -826,11 +1018,9 @@ pub fn collect(bundle: &Bundle, root: &Path, out: &Path) -> Result<Vec<Entry>, V
                 }
                 match std::fs::symlink_metadata(&full) {
                     Ok(m) if m.is_file() => {
-                        found.entry(p.text.clone()).or_insert(Entry {
-                            path: p.text.clone(),
-                            full,
-                            description: p.description.clone(),
-                        });
+                        found
+                            .entry(p.text.clone())
+                            .or_insert_with(|| entry(&p.text, &p.description, (m.dev(), m.ino())));
                     }
                     Ok(m) if m.file_type().is_symlink() => problems.push(format!(
                         "{} is a symbolic link; a bundle holds regular files",
@@ -841,19 +1031,29 @@ pub fn collect(bundle: &Bundle, root: &Path, out: &Path) -> Result<Vec<Entry>, V
                 }
             }
             Some(glob) => {
-                let files = all.get_or_insert_with(|| walk(&walk_root, &out_dir));
-                let matched: Vec<&String> =
-                    files.iter().filter(|f| glob.is_match(f.as_str())).collect();
+                let prefix = literal_prefix(&p.text);
+                let files = match walked.get(&prefix) {
+                    Some(files) => files,
+                    None => match walk(&walk_root, &prefix, &out_dir) {
+                        Ok(files) => walked.entry(prefix).or_insert(files),
+                        Err(unread) => {
+                            problems.extend(unread.into_iter().map(|u| format!("{}: {u}", p.text)));
+                            continue;
+                        }
+                    },
+                };
+                let matched: Vec<&Found> = files
+                    .iter()
+                    .filter(|(f, _)| glob.is_match(f.as_str()))
+                    .collect();
                 // Reports are optional; a listed glob must match.
                 if matched.is_empty() && p.description != "report" {
                     problems.push(format!("{} matches no file", p.text));
                 }
-                for f in matched {
-                    found.entry(f.clone()).or_insert(Entry {
-                        path: f.clone(),
-                        full: root.join(f),
-                        description: p.description.clone(),
-                    });
+                for (f, id) in matched {
+                    found
+                        .entry(f.clone())
+                        .or_insert_with(|| entry(f, &p.description, *id));
                 }
             }
         }

@@ -128,10 +128,10 @@ fn kind_of(file: &File) -> std::io::Result<Option<&'static str>> {
     })
 }
 
-/// Read a regular file of at most `max` bytes. The error says, in words,
-/// why not: a missing file or a dangling link, a directory, a FIFO, a
-/// device, a file too large.
-pub fn read_regular(path: &Path, max: u64) -> Result<Vec<u8>, String> {
+/// Open a regular file for reading (a link to one is followed), without
+/// blocking on a FIFO. The error says, in words, why not: a missing file
+/// or a dangling link, a directory, a FIFO, a device.
+pub fn open_regular(path: &Path) -> Result<File, String> {
     let file = match OpenOptions::new()
         .read(true)
         .custom_flags(nonblocking())
@@ -150,10 +150,17 @@ pub fn read_regular(path: &Path, max: u64) -> Result<Vec<u8>, String> {
         Err(e) => return Err(e.to_string()),
     };
     match kind_of(&file) {
-        Ok(Some(kind)) => return Err(format!("it is {kind}")),
-        Ok(None) => {}
-        Err(e) => return Err(e.to_string()),
+        Ok(Some(kind)) => Err(format!("it is {kind}")),
+        Ok(None) => Ok(file),
+        Err(e) => Err(e.to_string()),
     }
+}
+
+/// Read a regular file of at most `max` bytes. The error says, in words,
+/// why not: a missing file or a dangling link, a directory, a FIFO, a
+/// device, a file too large.
+pub fn read_regular(path: &Path, max: u64) -> Result<Vec<u8>, String> {
+    let file = open_regular(path)?;
     let mut data = Vec::new();
     file.take(max + 1)
         .read_to_end(&mut data)
@@ -165,6 +172,127 @@ pub fn read_regular(path: &Path, max: u64) -> Result<Vec<u8>, String> {
         ));
     }
     Ok(data)
+}
+
+/// Open the regular file `rel` (a relative, `/`-separated path) under the
+/// folder `base` for reading, following no symbolic link on the way: each
+/// folder is opened relative to the one before it with `O_NOFOLLOW`, and
+/// the file too, so a name swapped for a link between a check and this
+/// open is refused here, not followed out of `base`. Returns the open
+/// file and its status, taken from the handle itself. The error says
+/// why, in words: a link (and where), a folder, a FIFO, a missing file.
+pub fn open_beneath(base: &Path, rel: &str) -> Result<(File, std::fs::Metadata), String> {
+    use rustix::fs::{AtFlags, Mode, OFlags, statat};
+    use rustix::io::Errno;
+    let parts: Vec<&str> = rel
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    let Some((last, folders)) = parts.split_last() else {
+        return Err("an empty path".to_string());
+    };
+    if parts.contains(&"..") {
+        return Err("a path that climbs out with ..".to_string());
+    }
+    let io = |e: Errno| std::io::Error::from(e).to_string();
+    let mut dir = rustix::fs::open(
+        base,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| format!("cannot open the folder {}: {}", base.display(), io(e)))?;
+    let is_link = |dir: &rustix::fd::OwnedFd, name: &str| {
+        statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+            .is_ok_and(|st| rustix::fs::FileType::from_raw_mode(st.st_mode).is_symlink())
+    };
+    for (i, name) in folders.iter().enumerate() {
+        let shown = || folders[..=i].join("/");
+        dir = match rustix::fs::openat(
+            &dir,
+            *name,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(d) => d,
+            Err(Errno::LOOP | Errno::NOTDIR) if is_link(&dir, name) => {
+                return Err(format!("it is under {}, a symbolic link", shown()));
+            }
+            Err(Errno::NOTDIR) => return Err(format!("{} is not a folder", shown())),
+            Err(Errno::NOENT) => return Err("no such file".to_string()),
+            Err(e) => return Err(format!("cannot open the folder {}: {}", shown(), io(e))),
+        };
+    }
+    let fd = match rustix::fs::openat(
+        &dir,
+        *last,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => fd,
+        Err(Errno::LOOP) => return Err("it is a symbolic link".to_string()),
+        Err(Errno::NOENT) => return Err("no such file".to_string()),
+        Err(e) => return Err(io(e)),
+    };
+    let file = File::from(fd);
+    if let Some(kind) = kind_of(&file).map_err(|e| e.to_string())? {
+        return Err(format!("it is {kind}"));
+    }
+    let meta = file.metadata().map_err(|e| e.to_string())?;
+    Ok((file, meta))
+}
+
+/// The first of the parts of `rel` (a relative path) under `base`, the
+/// last one included, that is a symbolic link: a path through it could
+/// lead out of `base`. Parts that do not exist end the search.
+pub fn linked_part(base: &Path, rel: &Path) -> Option<std::path::PathBuf> {
+    let mut at = std::path::PathBuf::new();
+    for c in rel.components() {
+        at.push(c);
+        match std::fs::symlink_metadata(base.join(&at)) {
+            Ok(m) if m.file_type().is_symlink() => return Some(at),
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+/// Put each temporary file in place under its name, in order: all of
+/// them, or, when one cannot be placed, none (those already placed are
+/// removed again, the rest are dropped unplaced). For files that are only
+/// whole together, such as an archive and its checksum.
+pub fn place_all(files: Vec<(tempfile::NamedTempFile, std::path::PathBuf)>) -> Result<(), String> {
+    let mut placed: Vec<std::path::PathBuf> = Vec::new();
+    for (tmp, path) in files {
+        if let Err(e) = tmp.persist(&path) {
+            for p in &placed {
+                let _ = std::fs::remove_file(p);
+            }
+            return Err(format!(
+                "cannot write {}: {}",
+                path.display(),
+                plain(&e.error)
+            ));
+        }
+        placed.push(path);
+    }
+    Ok(())
+}
+
+/// A new temporary file in `dir`, named after `name`, holding `data`, with
+/// the mode a plain `File::create` gives: to be put in place with
+/// [`place_all`].
+pub fn temporary(dir: &Path, name: &str, data: &[u8]) -> Result<tempfile::NamedTempFile, String> {
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .permissions(std::fs::Permissions::from_mode(0o666))
+        .tempfile_in(dir)
+        .map_err(|e| format!("cannot create a file in {}: {}", dir.display(), plain(&e)))?;
+    tmp.write_all(data)
+        .and_then(|()| tmp.as_file().sync_all())
+        .map_err(|e| format!("cannot write in {}: {e}", dir.display()))?;
+    Ok(tmp)
 }
 
 /// Append `data` to `path` (created if missing), only when it is a regular

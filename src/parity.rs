@@ -72,6 +72,16 @@ pub fn validate(raw: Raw, problems: &mut Problems) -> Parity {
         for (i, s) in env.sources.into_iter().enumerate() {
             let key = format!("parity.env.{name}.sources[{i}]");
             match (s.file, s.command) {
+                // A source file is the repository's own: read under its
+                // root, never from out of it.
+                (Some(f), None) if !f.trim().is_empty() && crate::bundle::unsafe_name(&f).is_some() => problems.push(
+                    format!("{key}.file"),
+                    format!(
+                        "{}: {}; source files are relative to the repository root (a command can print any other)",
+                        crate::sanitize::quoted(&f),
+                        crate::bundle::unsafe_name(&f).unwrap_or_default()
+                    ),
+                ),
                 (Some(f), None) if !f.trim().is_empty() => sources.push(Source::File(f)),
                 (None, Some(c)) if !c.is_empty() && !c[0].trim().is_empty() => {
                     sources.push(Source::Command(c))
@@ -133,7 +143,10 @@ pub fn parse_dotenv(text: &str) -> Result<BTreeMap<String, String>, String> {
     Ok(out)
 }
 
-fn flatten_json(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, String>) {
+/// Flatten `v` into dotted keys, consuming it: each value moves into the
+/// map as it is reached, so the document and its keys are not both held
+/// whole.
+fn flatten_json(prefix: &str, v: serde_json::Value, out: &mut BTreeMap<String, String>) {
     let key = |k: &str| {
         if prefix.is_empty() {
             k.to_string()
@@ -142,18 +155,186 @@ fn flatten_json(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, 
         }
     };
     match v {
-        serde_json::Value::Object(m) => m.iter().for_each(|(k, v)| flatten_json(&key(k), v, out)),
+        serde_json::Value::Object(m) => m
+            .into_iter()
+            .for_each(|(k, v)| flatten_json(&key(&k), v, out)),
         serde_json::Value::Array(a) => a
-            .iter()
+            .into_iter()
             .enumerate()
             .for_each(|(i, v)| flatten_json(&key(&i.to_string()), v, out)),
         serde_json::Value::String(s) => {
-            out.insert(prefix.to_string(), s.clone());
+            out.insert(prefix.to_string(), s);
         }
         other => {
             out.insert(prefix.to_string(), other.to_string());
         }
     }
+}
+
+/// How many nodes aliases may add to a YAML source beyond as many as the
+/// source has of its own.
+pub const ALIAS_ALLOWANCE: u64 = 10_000;
+/// How deep a YAML source may nest.
+pub const YAML_DEPTH: usize = 128;
+
+/// A YAML loader that counts what aliases add. `yaml-rust2`'s own loader
+/// copies the node an alias names at each use, so ten lines of anchors
+/// (the "billion laughs") expand to 9^9 nodes. Here every node carries
+/// its size in nodes; an alias adds its node's size to a running count,
+/// and once aliases have added more than the source's own nodes plus
+/// [`ALIAS_ALLOWANCE`], the source is refused. So what is built, and the
+/// keys flattened from it, stay within a bound proportional to the input.
+/// Nesting deeper than [`YAML_DEPTH`] is refused too (the flattening
+/// recurses). Scalars are typed as `yaml-rust2` types them.
+#[derive(Default)]
+struct Loader {
+    docs: Vec<yaml_rust2::Yaml>,
+    /// Open collections: the node, its anchor, its size so far.
+    stack: Vec<(yaml_rust2::Yaml, usize, u64)>,
+    /// For each open mapping, its key waiting for a value.
+    keys: Vec<Option<yaml_rust2::Yaml>>,
+    anchors: BTreeMap<usize, (yaml_rust2::Yaml, u64)>,
+    own: u64,
+    aliased: u64,
+    error: Option<String>,
+}
+
+impl Loader {
+    fn scalar(
+        v: String,
+        style: yaml_rust2::scanner::TScalarStyle,
+        tag: Option<yaml_rust2::parser::Tag>,
+    ) -> yaml_rust2::Yaml {
+        use yaml_rust2::Yaml;
+        if style != yaml_rust2::scanner::TScalarStyle::Plain {
+            return Yaml::String(v);
+        }
+        match tag {
+            Some(t) if t.handle == "tag:yaml.org,2002:" => match t.suffix.as_str() {
+                "bool" => match v.as_str() {
+                    "true" | "True" | "TRUE" => Yaml::Boolean(true),
+                    "false" | "False" | "FALSE" => Yaml::Boolean(false),
+                    _ => Yaml::BadValue,
+                },
+                "int" => v.parse::<i64>().map_or(Yaml::BadValue, Yaml::Integer),
+                "float" => match v.parse::<f64>() {
+                    Ok(_) => Yaml::Real(v),
+                    Err(_) => Yaml::BadValue,
+                },
+                "null" => match v.as_str() {
+                    "~" | "null" => Yaml::Null,
+                    _ => Yaml::BadValue,
+                },
+                _ => Yaml::String(v),
+            },
+            Some(_) => Yaml::String(v),
+            None => Yaml::from_str(&v),
+        }
+    }
+
+    fn insert(&mut self, node: yaml_rust2::Yaml, anchor: usize, size: u64) -> Result<(), String> {
+        use yaml_rust2::Yaml;
+        if anchor > 0 {
+            self.anchors.insert(anchor, (node.clone(), size));
+        }
+        let Some((parent, _, parent_size)) = self.stack.last_mut() else {
+            self.stack.push((node, anchor, size));
+            return Ok(());
+        };
+        *parent_size += size;
+        match parent {
+            Yaml::Array(a) => a.push(node),
+            Yaml::Hash(h) => match self.keys.last_mut() {
+                Some(slot @ None) => *slot = Some(node),
+                Some(slot) => {
+                    let key = slot.take().unwrap_or(Yaml::BadValue);
+                    if h.insert(key, node).is_some() {
+                        return Err("a mapping holds a key twice".to_string());
+                    }
+                }
+                None => return Err("a mapping without its keys".to_string()),
+            },
+            _ => return Err("a value inside a scalar".to_string()),
+        }
+        Ok(())
+    }
+
+    fn event(&mut self, ev: yaml_rust2::Event) -> Result<(), String> {
+        use yaml_rust2::{Event, Yaml};
+        match ev {
+            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentStart => {}
+            Event::DocumentEnd => match self.stack.pop() {
+                None => self.docs.push(Yaml::Null),
+                Some((node, _, _)) if self.stack.is_empty() => self.docs.push(node),
+                Some(_) => return Err("a document ends inside a collection".to_string()),
+            },
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                if self.stack.len() >= YAML_DEPTH {
+                    return Err(format!("nested deeper than {YAML_DEPTH} levels"));
+                }
+                self.own += 1;
+                if matches!(ev, Event::MappingStart(..)) {
+                    self.keys.push(None);
+                    self.stack.push((Yaml::Hash(Default::default()), anchor, 1));
+                } else {
+                    self.stack.push((Yaml::Array(Vec::new()), anchor, 1));
+                }
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                if matches!(ev, Event::MappingEnd) {
+                    self.keys.pop();
+                }
+                let (node, anchor, size) = self
+                    .stack
+                    .pop()
+                    .ok_or_else(|| "a collection ends that never started".to_string())?;
+                self.insert(node, anchor, size)?;
+            }
+            Event::Scalar(v, style, anchor, tag) => {
+                self.own += 1;
+                self.insert(Self::scalar(v, style, tag), anchor, 1)?;
+            }
+            Event::Alias(id) => {
+                let (node, size) = self
+                    .anchors
+                    .get(&id)
+                    .cloned()
+                    .unwrap_or((Yaml::BadValue, 1));
+                self.aliased = self.aliased.saturating_add(size);
+                if self.aliased > self.own.saturating_add(ALIAS_ALLOWANCE) {
+                    return Err(format!(
+                        "its aliases expand to more than {} nodes, more than the {} it has of its own allow: refused (a YAML bomb?)",
+                        self.own.saturating_add(ALIAS_ALLOWANCE),
+                        self.own
+                    ));
+                }
+                self.insert(node, 0, size)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl yaml_rust2::parser::EventReceiver for Loader {
+    fn on_event(&mut self, ev: yaml_rust2::Event) {
+        if self.error.is_none()
+            && let Err(why) = self.event(ev)
+        {
+            self.error = Some(why);
+        }
+    }
+}
+
+/// The documents of a YAML text, aliases bounded (see [`Loader`]).
+fn load_yaml(text: &str) -> Result<Vec<yaml_rust2::Yaml>, String> {
+    let mut loader = Loader::default();
+    let mut parser = yaml_rust2::parser::Parser::new_from_str(text);
+    let parsed = parser.load(&mut loader, true);
+    if let Some(why) = loader.error {
+        return Err(why);
+    }
+    parsed.map_err(|e| format!("not valid YAML: {e}"))?;
+    Ok(loader.docs)
 }
 
 fn yaml_to_json(y: &yaml_rust2::Yaml) -> serde_json::Value {
@@ -207,20 +388,19 @@ pub fn read_file(path: &Path) -> Result<BTreeMap<String, String>, String> {
             if !v.is_object() {
                 return Err("the top level is not an object of keys".to_string());
             }
-            flatten_json("", &v, &mut out);
+            flatten_json("", v, &mut out);
         }
         "toml" => {
             let v: toml::Table =
                 toml::from_str(&text).map_err(|e| format!("not valid TOML: {}", e.message()))?;
             let v = serde_json::to_value(v).map_err(|e| e.to_string())?;
-            flatten_json("", &v, &mut out);
+            flatten_json("", v, &mut out);
         }
         "yaml" | "yml" => {
-            let docs = yaml_rust2::YamlLoader::load_from_str(&text)
-                .map_err(|e| format!("not valid YAML: {e}"))?;
+            let docs = load_yaml(&text)?;
             for d in &docs {
                 match d {
-                    yaml_rust2::Yaml::Hash(_) => flatten_json("", &yaml_to_json(d), &mut out),
+                    yaml_rust2::Yaml::Hash(_) => flatten_json("", yaml_to_json(d), &mut out),
                     // An empty document (`---` alone).
                     yaml_rust2::Yaml::Null => {}
                     _ => return Err("a document is not a mapping of keys".to_string()),

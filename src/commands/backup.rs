@@ -238,23 +238,34 @@ enum Problem {
     Digest,
 }
 
+/// One file of the backup: read only under the manifest's folder, through
+/// no link (the manifest is data, and could name anything): each folder
+/// on the way and the file are opened without following links, and the
+/// size is the opened file's.
 fn one(dir: &Path, f: &File) -> Problem {
     if let Some(why) = crate::bundle::unsafe_name(&f.path) {
         return Problem::Missing(format!("refused: {why}"));
     }
-    let full = dir.join(&f.path);
-    match std::fs::symlink_metadata(&full) {
-        Ok(m) if m.is_file() => {
-            if m.len() != f.size {
-                return Problem::Size(m.len());
+    let base = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    match crate::fsutil::open_beneath(base, &f.path) {
+        Ok((file, meta)) => {
+            if meta.len() != f.size {
+                return Problem::Size(meta.len());
             }
-            match crate::bundle::sha256_file(&full) {
+            match crate::bundle::sha256_of(file) {
                 Ok(d) if d.eq_ignore_ascii_case(&f.sha256) => Problem::None,
                 Ok(_) => Problem::Digest,
                 Err(e) => Problem::Missing(e.to_string()),
             }
         }
-        Ok(_) => Problem::Missing("not a regular file".into()),
-        Err(_) => Problem::Missing("no such file".into()),
+        Err(why) if why.contains("symbolic link") => Problem::Missing(format!(
+            "refused: {}; a backup's files are read only under its manifest's folder",
+            why.trim_start_matches("it is ")
+        )),
+        Err(why) => Problem::Missing(why.trim_start_matches("it is ").to_string()),
     }
 }

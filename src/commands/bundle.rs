@@ -121,6 +121,21 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
             .file_name()
             .map_or("release".to_string(), |n| n.to_string_lossy().into_owned())
     });
+    // The folder from the config stays inside the repository: not through
+    // a link (`--out` names any folder, on purpose).
+    if args.out.is_none()
+        && let Some(link) = crate::fsutil::linked_part(&ws.root, std::path::Path::new(&b.out))
+    {
+        report.rows.push(row(
+            "bundle",
+            Outcome::fail(format!(
+                "bundle.out {}: {} is a symbolic link (it could lead out of the repository); pass --out DIR to write elsewhere",
+                crate::sanitize::quoted(&b.out),
+                link.display()
+            )),
+        ));
+        return Ok(Done::Report(report));
+    }
     let out = args.out.clone().unwrap_or_else(|| ws.root.join(&b.out));
     let entries = match bundle::collect(b, &ws.root, &out) {
         Ok(e) => e,
@@ -138,10 +153,6 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
             return Ok(Done::Report(report));
         }
     };
-    let total: u64 = entries
-        .iter()
-        .map(|e| std::fs::metadata(&e.full).map_or(0, |m| m.len()))
-        .sum();
     let built = match bundle::build(
         &entries,
         &name,
@@ -160,6 +171,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         }
     };
     let shown = |p: &std::path::Path| p.strip_prefix(&ws.root).unwrap_or(p).display().to_string();
+    let total: u64 = built.manifest.files.iter().map(|r| r.size).sum();
     let records: Vec<serde_json::Value> = built
         .manifest
         .files

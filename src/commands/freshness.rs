@@ -88,6 +88,18 @@ pub fn validate(raw: Raw, prefix: &str, problems: &mut Problems) -> Vec<Task> {
                 continue;
             }
         };
+        // Artifacts are the repository's own files: a path that leaves it
+        // is refused here, by its key.
+        if let Some(why) = crate::bundle::unsafe_name(&t.artifact) {
+            problems.push(
+                format!("{key}.artifact"),
+                format!(
+                    "{}: {why}; artifacts are paths relative to the repository root",
+                    crate::sanitize::quoted(&t.artifact)
+                ),
+            );
+            continue;
+        }
         let glob = if t.artifact.contains(['*', '?', '[', '{']) {
             match globset::GlobBuilder::new(&t.artifact)
                 .literal_separator(true)
@@ -133,38 +145,45 @@ pub fn output(args: &Args) -> Option<&OutputArgs> {
     Some(&args.output)
 }
 
-/// The newest file matching `task` under `root`: path and mtime.
-fn newest(task: &Task, root: &Path) -> Option<(String, SystemTime)> {
+/// The newest file matching `task` under `root`: path and mtime; or why
+/// the artifact cannot be judged (a link on the way, a folder that cannot
+/// be read). Only the repository's own files count: no link is followed.
+fn newest(task: &Task, root: &Path) -> Result<Option<(String, SystemTime)>, String> {
     match &task.glob {
         None => {
-            let p = root.join(&task.artifact);
-            let m = std::fs::metadata(&p).ok().filter(|m| m.is_file())?;
-            Some((task.artifact.clone(), m.modified().ok()?))
+            let mut at = PathBuf::new();
+            for c in Path::new(&task.artifact).components() {
+                at.push(c);
+                match std::fs::symlink_metadata(root.join(&at)) {
+                    Ok(m) if m.file_type().is_symlink() => {
+                        return Err(format!(
+                            "{} is a symbolic link; freshness judges only the repository's own files",
+                            at.display()
+                        ));
+                    }
+                    Ok(_) => {}
+                    Err(_) => return Ok(None),
+                }
+            }
+            let m = std::fs::symlink_metadata(root.join(&task.artifact))
+                .ok()
+                .filter(|m| m.is_file());
+            Ok(m.and_then(|m| Some((task.artifact.clone(), m.modified().ok()?))))
         }
         Some(glob) => {
             // Walk only below the glob's fixed leading folders.
-            let fixed: Vec<&str> = task
-                .artifact
-                .split('/')
-                .take_while(|c| !c.contains(['*', '?', '[', '{']))
-                .collect();
-            let base = fixed.join("/");
-            let files = crate::bundle::walk(&root.join(&base), Path::new(""));
-            files
+            let base = crate::bundle::literal_prefix(&task.artifact);
+            let files = crate::bundle::walk(root, &base, Path::new(""))
+                .map_err(|unread| unread.join("; "))?;
+            Ok(files
                 .into_iter()
-                .map(|f| {
-                    if base.is_empty() {
-                        f
-                    } else {
-                        format!("{base}/{f}")
-                    }
-                })
+                .map(|(f, _)| f)
                 .filter(|f| glob.is_match(f.as_str()))
                 .filter_map(|f| {
-                    let m = std::fs::metadata(root.join(&f)).ok()?;
+                    let m = std::fs::symlink_metadata(root.join(&f)).ok()?;
                     Some((f, m.modified().ok()?))
                 })
-                .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
+                .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0))))
         }
     }
 }
@@ -221,8 +240,9 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     for t in &tasks {
         let id = format!("task:{}", t.name);
         let outcome = match newest(t, &ws.root) {
-            None => Outcome::fail(format!("MISSING: nothing at {}", t.artifact)),
-            Some((path, mtime)) => {
+            Err(why) => Outcome::fail(format!("cannot judge {}: {why}", t.artifact)),
+            Ok(None) => Outcome::fail(format!("MISSING: nothing at {}", t.artifact)),
+            Ok(Some((path, mtime))) => {
                 let max = age(t.max_age);
                 match now.duration_since(mtime) {
                     Err(e) => Outcome::fail(format!(

@@ -1,6 +1,7 @@
 //! `parity --source A --target B`: does environment A's configuration
 //! match B's? One row per key that is only on one side or differs, one
-//! for keys allowed to differ, and a summary. Drift in a critical key is
+//! for keys allowed to differ (up to [`KEY_ROWS`] rows, then one that
+//! counts the rest), and a summary naming every key. Drift in a critical key is
 //! FAIL (exit 1); other drift is WARN. Secret values are never shown.
 
 use std::time::Instant;
@@ -129,47 +130,100 @@ pub fn compare(
     rows(&drift, source, target, start)
 }
 
+/// At most this many keys get a row of their own (critical ones first,
+/// then drift, then keys allowed to differ); the rest are counted in one
+/// more row, and every key is named in the summary's details. A row
+/// costs far more than a key: 200,000 rows for 200,000 one-sided keys
+/// took hundreds of MiB.
+pub const KEY_ROWS: usize = 200;
+
+/// How a key differs.
+enum How<'a> {
+    OnlySource,
+    OnlyTarget,
+    Differ(&'a Option<(String, String)>),
+    Allowed,
+}
+
 fn rows(d: &Drift, source: &str, target: &str, start: Instant) -> Vec<CheckResult> {
     let row =
         |id: &str, outcome: Outcome| CheckResult::new(id, Phase::Pack, outcome, start.elapsed());
+    let critical: std::collections::BTreeSet<&str> =
+        d.critical.iter().map(String::as_str).collect();
     let grade = |key: &str, message: String| {
-        if d.critical.iter().any(|c| c == key) {
+        if critical.contains(key) {
             Outcome::fail(format!("{message} (critical)")).detail("critical", true)
         } else {
             Outcome::warn(message).detail("critical", false)
         }
     };
-    let mut out = Vec::new();
-    for k in &d.only_source {
-        out.push(row(
-            k,
-            grade(k, format!("only in {source}")).detail("drift", "only_source"),
-        ));
-    }
-    for k in &d.only_target {
-        out.push(row(
-            k,
-            grade(k, format!("only in {target}")).detail("drift", "only_target"),
-        ));
-    }
-    for (k, values) in &d.differ {
-        let message = match values {
-            Some((a, b)) => format!(
-                "differs: {} in {source}, {} in {target}",
-                crate::sanitize::quoted(a),
-                crate::sanitize::quoted(b)
+    let mut keys: Vec<(&str, How)> = Vec::new();
+    keys.extend(d.only_source.iter().map(|k| (k.as_str(), How::OnlySource)));
+    keys.extend(d.only_target.iter().map(|k| (k.as_str(), How::OnlyTarget)));
+    keys.extend(d.differ.iter().map(|(k, v)| (k.as_str(), How::Differ(v))));
+    keys.extend(d.allowed.iter().map(|k| (k.as_str(), How::Allowed)));
+    // Which keys get a row: critical drift first, then drift, then keys
+    // allowed to differ; by name within each.
+    let rank = |(k, how): &(&str, How)| match how {
+        How::Allowed => 2,
+        _ if critical.contains(k) => 0,
+        _ => 1,
+    };
+    keys.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.0.cmp(b.0)));
+    let rest = keys.split_off(keys.len().min(KEY_ROWS));
+    let mut out = Vec::with_capacity(keys.len() + 2);
+    for (k, how) in keys {
+        out.push(match how {
+            How::OnlySource => row(
+                k,
+                grade(k, format!("only in {source}")).detail("drift", "only_source"),
             ),
-            None => "differs (a secret: compared by keyed hash, values not shown)".to_string(),
-        };
-        out.push(row(k, grade(k, message).detail("drift", "differ")));
-    }
-    for k in &d.allowed {
-        out.push(row(
-            k,
-            Outcome::ok("differs, allowed (parity.allow_differ)").detail("drift", "allowed"),
-        ));
+            How::OnlyTarget => row(
+                k,
+                grade(k, format!("only in {target}")).detail("drift", "only_target"),
+            ),
+            How::Differ(values) => {
+                let message = match values {
+                    Some((a, b)) => format!(
+                        "differs: {} in {source}, {} in {target}",
+                        crate::sanitize::quoted(a),
+                        crate::sanitize::quoted(b)
+                    ),
+                    None => {
+                        "differs (a secret: compared by keyed hash, values not shown)".to_string()
+                    }
+                };
+                row(k, grade(k, message).detail("drift", "differ"))
+            }
+            How::Allowed => row(
+                k,
+                Outcome::ok("differs, allowed (parity.allow_differ)").detail("drift", "allowed"),
+            ),
+        });
     }
     out.sort_by(|a, b| a.id.cmp(&b.id));
+    if !rest.is_empty() {
+        let drifting = rest
+            .iter()
+            .filter(|(_, how)| !matches!(how, How::Allowed))
+            .count();
+        let critical_left = rest.iter().filter(|(k, _)| critical.contains(k)).count();
+        let message = format!(
+            "{} more beyond the first {KEY_ROWS} shown: {drifting} drifted ({critical_left} critical), {} allowed to differ; the summary's details name every key",
+            count(rest.len(), "key"),
+            rest.len() - drifting
+        );
+        out.push(row(
+            "more_keys",
+            if critical_left > 0 {
+                Outcome::fail(message)
+            } else if drifting > 0 {
+                Outcome::warn(message)
+            } else {
+                Outcome::ok(message)
+            },
+        ));
+    }
     let drifted = d.only_source.len() + d.only_target.len() + d.differ.len();
     let summary = format!(
         "{source} vs {target}: {}, {} the same, {drifted} drifted ({} critical), {} allowed to differ; {} compared by keyed hash",

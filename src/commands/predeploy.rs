@@ -146,6 +146,31 @@ pub fn validate(raw: Raw, problems: &mut Problems) -> Predeploy {
         "predeploy.timeout",
         problems,
     );
+    // Paths the run reads, and the JUnit report it deletes before the smoke
+    // tests: all inside the repository (the report may be under `{out}/`,
+    // the evidence folder).
+    if let Some(a) = &raw.approvals
+        && let Some(why) = crate::bundle::unsafe_name(a)
+    {
+        problems.push(
+            "predeploy.approvals",
+            format!(
+                "{}: {why}; the approvals file is a path relative to the repository root",
+                quoted(a)
+            ),
+        );
+    }
+    if let Some(j) = &raw.smoke_junit
+        && let Some(why) = junit_escapes(j)
+    {
+        problems.push(
+            "predeploy.smoke_junit",
+            format!(
+                "{}: {why}; the JUnit report is a path relative to the repository root, or under {{out}}/",
+                quoted(j)
+            ),
+        );
+    }
     Predeploy {
         approvals: raw.approvals,
         require: raw.require.unwrap_or_default(),
@@ -159,6 +184,12 @@ pub fn validate(raw: Raw, problems: &mut Problems) -> Predeploy {
         audit,
         timeout,
     }
+}
+
+/// Why the JUnit report's path (as written, or expanded) leaves its
+/// folder: the repository root, or the evidence folder after `{out}/`.
+fn junit_escapes(path: &str) -> Option<&'static str> {
+    crate::bundle::unsafe_name(path.strip_prefix("{out}/").unwrap_or(path))
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -850,17 +881,54 @@ impl Run<'_> {
         .detail("commands", ran.iter().map(Ran::json).collect::<Vec<_>>()))
     }
 
+    /// Where the smoke tests write their JUnit report (a previous one is
+    /// deleted there): under the repository root, or under the evidence
+    /// folder when written `{out}/...`; never through a link, never out of
+    /// that folder, whatever `{version}` and `{env}` expand to.
+    fn junit(&self) -> Result<Option<PathBuf>, String> {
+        let Some(j) = &self.p.smoke_junit else {
+            return Ok(None);
+        };
+        let (base, rel) = match j.strip_prefix("{out}/") {
+            Some(rest) => (self.out.as_path(), rest),
+            None => (self.ws.root.as_path(), j.as_str()),
+        };
+        let rel = self
+            .expand(&[rel.to_string()], None)?
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        let refused = |why: String| {
+            format!(
+                "predeploy.smoke_junit {}: {why}; the report is not deleted nor read",
+                quoted(&rel)
+            )
+        };
+        if let Some(why) = crate::bundle::unsafe_name(&rel) {
+            return Err(refused(why.to_string()));
+        }
+        if let Some(link) = crate::fsutil::linked_part(base, Path::new(&rel)) {
+            return Err(refused(format!(
+                "{} is a symbolic link (it could lead out of its folder)",
+                link.display()
+            )));
+        }
+        Ok(Some(base.join(rel)))
+    }
+
     fn smoke(&mut self, file: &str) -> Result<Outcome, Error> {
         let mut m = self.head("staging-test-results");
         if self.p.smoke.is_empty() {
             return self.unconfigured(file, m, "smoke", "the smoke test command");
         }
-        let junit = match &self.p.smoke_junit {
-            Some(j) => match self.expand(std::slice::from_ref(j), None) {
-                Ok(v) => v.into_iter().next().map(|p| self.ws.root.join(p)),
-                Err(_) => None,
-            },
-            None => None,
+        let junit = match self.junit() {
+            Ok(j) => j,
+            Err(why) => {
+                let problems = vec![why];
+                m.insert("junit".into(), json!(self.p.smoke_junit));
+                self.write_result(file, m, &problems)?;
+                return Ok(Outcome::fail(problems.join("; ")));
+            }
         };
         // A previous run's results must not count for this one.
         if let Some(j) = &junit {
@@ -1004,8 +1072,9 @@ impl Run<'_> {
             .filter(|s| s.gate < 4)
             .map(|s| crate::bundle::Entry {
                 path: s.file.to_string(),
-                full: self.path(s.file),
+                base: self.out.clone(),
                 description: format!("gate {} evidence: {}", s.gate, s.id),
+                id: None,
             })
             .collect();
         let unix = match super::bundle::fixed_time(self.ws, self.cx) {

@@ -126,6 +126,16 @@ pub fn validate(raw: Raw, known: &[&str], problems: &mut Problems) -> Ready {
         );
     }
     if let Some(r) = raw.report {
+        // The file written: inside the repository.
+        if let Some(why) = crate::bundle::unsafe_name(&r) {
+            problems.push(
+                "ready.report",
+                format!(
+                    "{}: {why}; the report is a path relative to the repository root",
+                    crate::sanitize::quoted(&r)
+                ),
+            );
+        }
         out.report = r;
     }
     out

@@ -314,9 +314,22 @@ pub fn validate(
         );
     }
     let state_file = match raw.state_file {
-        Some(s) => expand(&s, "verify.state_file", env, problems).unwrap_or_default(),
-        None => STATE_FILE.to_string(),
+        Some(s) => expand(&s, "verify.state_file", env, problems),
+        None => Some(STATE_FILE.to_string()),
     };
+    // The file written: inside the repository (`--state PATH` names any).
+    if let Some(f) = &state_file
+        && let Some(why) = crate::bundle::unsafe_name(f)
+    {
+        problems.push(
+            "verify.state_file",
+            format!(
+                "{}: {why}; the state file is a path relative to the repository root (--state PATH names any other)",
+                crate::sanitize::quoted(f)
+            ),
+        );
+    }
+    let state_file = state_file.unwrap_or_default();
 
     let probes_raw = raw.probe.unwrap_or_default();
     named(

@@ -230,8 +230,40 @@ fn an_entry_that_leaves_the_backup_folder_is_refused() {
         "{why}"
     );
     assert!(why.contains("(refused: an absolute path)"), "{why}");
-    assert!(why.contains("link.txt (not a regular file)"), "{why}");
+    assert!(why.contains("link.txt (refused: a symbolic link"), "{why}");
     assert!(!why.contains("db.dump"), "{why}");
+}
+
+#[test]
+fn an_entry_under_a_linked_folder_is_refused_not_followed() {
+    // `etc -> /etc` inside the backup: `etc/hostname`, with the true size
+    // and digest of /etc/hostname, is not read through the link.
+    let b = Backup::new("");
+    b.write("db.dump", b"data\n");
+    let outside = b.repo.scratch().join("system");
+    std::fs::create_dir_all(&outside).expect("mkdir");
+    std::fs::write(outside.join("hostname"), "host\n").expect("write");
+    std::os::unix::fs::symlink(&outside, b.dir.join("etc")).expect("symlink");
+    let linked = json!({
+        "path": "etc/hostname",
+        "size": 5,
+        "sha256": sha256sum(&outside.join("hostname")),
+    });
+    let manifest = b.manifest(json!({
+        "created_at": RECENT,
+        "restore_drill": "DRILL-1",
+        "files": [b.entry("db.dump"), linked],
+    }));
+    let out = b
+        .verify(&manifest)
+        .stdout_has(row("files", "FAIL"))
+        .stdout_has(FAIL)
+        .blocked();
+    let why = message_of(&out.stdout, "files");
+    assert_eq!(
+        why,
+        "missing: etc/hostname (refused: under etc, a symbolic link; a backup's files are read only under its manifest's folder)"
+    );
 }
 
 // --------------------------------------------------------------------- age

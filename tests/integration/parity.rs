@@ -722,3 +722,144 @@ fn an_environment_whose_sources_give_no_key_is_not_a_pass() {
         );
     }
 }
+
+// ------------------------------------------------------- hostile sources
+
+/// A YAML file whose anchors expand nine times per line: `levels` lines
+/// of aliases over a first line of nine scalars (9^(levels+1) nodes).
+fn yaml_bomb(levels: usize) -> String {
+    let mut text = String::from(
+        "a0: &a0 [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+    );
+    for i in 1..=levels {
+        let refs = vec![format!("*a{}", i - 1); 9].join(",");
+        text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+    }
+    text
+}
+
+#[test]
+fn a_yaml_bomb_and_a_long_alias_chain_are_refused_by_name() {
+    // The billion laughs: 10 lines, 9^9 nodes once expanded. And a chain
+    // of anchors, each naming the one before twice (2^2000 nodes in a few
+    // KB).
+    let mut chain = String::from("c0: &c0 [x, y]\n");
+    for i in 1..2000 {
+        chain.push_str(&format!("c{i}: &c{i} [*c{}, *c{}]\n", i - 1, i - 1));
+    }
+    for (name, text) in [("bomb", yaml_bomb(8)), ("chain", chain)] {
+        let repo = Repo::new();
+        repo.write(&format!("cfg/{name}.yaml"), &text);
+        repo.write("cfg/prod.env", "A=1\n");
+        repo.config(&format!(
+            "{}{}",
+            env("staging", &[file(&format!("cfg/{name}.yaml"))]),
+            env("production", &[file("cfg/prod.env")])
+        ));
+        let started = std::time::Instant::now();
+        let out = parity(&repo, "staging", "production").blocked();
+        let m = the_one_failure(&out);
+        assert!(
+            m.starts_with(&format!(
+                "staging: cannot read a source: cfg/{name}.yaml: its aliases expand to more than"
+            )),
+            "{name}: {m}"
+        );
+        assert!(m.contains("refused (a YAML bomb?)"), "{name}: {m}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{name}: took {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+#[test]
+fn anchors_used_as_people_use_them_still_read() {
+    // Defaults shared by several services through aliases: well within
+    // the bound, read as before.
+    let repo = Repo::new();
+    repo.write(
+        "cfg/staging.yaml",
+        "defaults: &d {replicas: 2, image: app}\nweb: *d\nworker: *d\nlist: &l [1, 2]\nagain: *l\n",
+    );
+    repo.write(
+        "cfg/prod.env",
+        "defaults.replicas=2\ndefaults.image=app\nweb.replicas=2\nweb.image=app\n\
+         worker.replicas=2\nworker.image=app\nlist.0=1\nlist.1=2\nagain.0=1\nagain.1=2\n",
+    );
+    repo.config(&format!(
+        "{}{}",
+        env("staging", &[file("cfg/staging.yaml")]),
+        env("production", &[file("cfg/prod.env")])
+    ));
+    let out = parity(&repo, "staging", "production")
+        .stdout_has(PASS)
+        .safe();
+    assert!(
+        message_of(&out.stdout, "summary").contains("10 keys, 10 the same"),
+        "{}",
+        context(&out)
+    );
+}
+
+#[test]
+fn many_one_sided_keys_give_a_bounded_number_of_rows_and_every_key_in_the_summary() {
+    // 20,000 keys only in staging (one of them critical, far down the
+    // list): 200 rows of keys, critical first, one row for the rest; the
+    // summary's details name all 20,000.
+    let repo = Repo::new();
+    let keys: serde_json::Map<String, Value> = (0..20_000)
+        .map(|i| (format!("k{i:05}"), Value::from(i)))
+        .collect();
+    repo.write("cfg/staging.json", &Value::Object(keys).to_string());
+    repo.write("cfg/prod.env", "k00000=0\n");
+    repo.config(&format!(
+        "[parity]\ncritical = [\"k19999\"]\n{}{}",
+        env("staging", &[file("cfg/staging.json")]),
+        env("production", &[file("cfg/prod.env")])
+    ));
+    let out = parity(&repo, "staging", "production")
+        .stdout_has(row("k19999", "FAIL"))
+        .stdout_has(row("more_keys", "WARN"))
+        .stdout_has(DRIFT)
+        .blocked();
+    let ids = row_ids(&out);
+    assert_eq!(ids.len(), 200 + 2, "200 keys, more_keys, summary");
+    assert_eq!(
+        message_of(&out.stdout, "more_keys"),
+        "19799 keys more beyond the first 200 shown: 19799 drifted (0 critical), 0 allowed to differ; the summary's details name every key"
+    );
+    let doc = json_of(
+        &parity(&repo, "staging", "production")
+            .args(["--format", "json"])
+            .blocked(),
+    );
+    let summary = json_check(&doc, "summary");
+    assert_eq!(
+        summary["details"]["only_source"].as_array().map(Vec::len),
+        Some(19_999)
+    );
+}
+
+#[test]
+fn a_source_file_out_of_the_repository_is_refused_by_its_key() {
+    let repo = Repo::new();
+    let outside = repo.outside("prod.env", "A=1\n");
+    repo.write("cfg/staging.env", "A=1\n");
+    repo.config(&format!(
+        "{}{}{}",
+        env("staging", &[file("cfg/staging.env")]),
+        env("production", &[file(&outside.display().to_string())]),
+        env("qa", &[file("../prod.env")])
+    ));
+    parity(&repo, "staging", "production")
+        .stderr_has(format!(
+            "parity.env.production.sources[0].file: \"{}\": an absolute path",
+            outside.display()
+        ))
+        .stderr_has(
+            "parity.env.qa.sources[0].file: \"../prod.env\": a path that climbs out with ..",
+        )
+        .blocked();
+}

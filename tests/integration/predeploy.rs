@@ -569,6 +569,62 @@ fn failed_smoke_tests_and_a_missing_junit_report_halt_gate_two() {
 }
 
 #[test]
+fn the_junit_report_it_deletes_stays_inside_the_repository() {
+    // Out of the repository by `..`, by an absolute path, and out of the
+    // evidence folder by `{out}/..`: refused by the key path before
+    // anything runs, and the file there is not deleted.
+    for (i, junit) in ["../victim.xml", "{victim}", "{out}/../../../victim.xml"]
+        .into_iter()
+        .enumerate()
+    {
+        let repo = protocol_repo("");
+        let victim = repo.path.parent().expect("parent").join("victim.xml");
+        std::fs::write(&victim, "keep me\n").expect("write");
+        let junit = junit.replace("{victim}", &victim.display().to_string());
+        repo.write(
+            "release-sentinel.toml",
+            &config("").replace(
+                "smoke_junit = \"build/smoke.xml\"",
+                &format!("smoke_junit = {}", crate::harness::toml_str(&junit)),
+            ),
+        );
+        repo.commit_all("junit out of the repository");
+        predeploy(&repo)
+            .arg("--yes")
+            .stderr_has(format!(
+                "predeploy.smoke_junit: {}",
+                crate::harness::toml_str(&junit)
+            ))
+            .blocked();
+        assert!(victim.exists(), "case {i}: {junit} was deleted");
+        assert!(!ran(&repo, "smoke"), "case {i}");
+    }
+    // Through a folder of the repository that is a link out of it: the
+    // smoke step fails before the tests run, and deletes nothing.
+    let repo = protocol_repo("");
+    let elsewhere = repo.scratch().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).expect("mkdir");
+    std::fs::write(elsewhere.join("smoke.xml"), "keep me\n").expect("write");
+    std::os::unix::fs::symlink(&elsewhere, repo.path.join("build")).expect("symlink");
+    repo.write(".gitignore", ".artifacts/\nbuild\n");
+    repo.commit_all("build is a link");
+    let out = predeploy(&repo).arg("--yes").blocked();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(
+            "predeploy.smoke_junit \"build/smoke.xml\": build is a symbolic link (it could lead out of its folder)"
+        ),
+        "{}",
+        context(&out)
+    );
+    assert!(
+        elsewhere.join("smoke.xml").exists(),
+        "deleted through the link"
+    );
+    assert!(!ran(&repo, "smoke"));
+}
+
+#[test]
 fn a_rollback_with_no_release_to_go_back_to_fails() {
     let repo = protocol_repo("");
     repo.git(["tag", "-d", "v1.0.0"]);

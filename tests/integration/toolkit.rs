@@ -588,6 +588,255 @@ fn a_glob_over_the_whole_tree_leaves_out_earlier_bundles() {
     );
 }
 
+#[test]
+fn a_listed_file_swapped_for_a_link_while_the_bundle_is_built_is_never_followed() {
+    // Listed files, each swapped again and again for a moment (an atomic
+    // exchange of names, and back) with a link to a file outside the
+    // repository. The link must never be followed: a run either bundles
+    // the listed files or fails naming a link; the outside file is never
+    // read.
+    let repo = Repo::new();
+    let secret = repo.outside("outside.txt", "OUTSIDE THE REPOSITORY\n");
+    let secret_digest = sha256sum(&secret);
+    let mut config = String::from("[bundle]\nname = \"race\"\n");
+    std::fs::create_dir_all(repo.path.join("data")).expect("mkdir");
+    let links = repo.scratch().join("links");
+    std::fs::create_dir_all(&links).expect("mkdir");
+    let mut pairs = Vec::new();
+    for i in 0..4 {
+        let rel = format!("data/f{i}.txt");
+        std::fs::write(repo.path.join(&rel), format!("inside {i}\n")).expect("write");
+        let link = links.join(format!("l{i}"));
+        std::os::unix::fs::symlink(&secret, &link).expect("symlink");
+        pairs.push((repo.path.join(&rel), link));
+        config.push_str(&format!(
+            "[[bundle.files]]\npath = \"{rel}\"\ndescription = \"f\"\n"
+        ));
+    }
+    repo.config(&config);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let swapper = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut swaps = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                for (a, b) in &pairs {
+                    for _ in 0..2 {
+                        let exchanged = rustix::fs::renameat_with(
+                            rustix::fs::CWD,
+                            a,
+                            rustix::fs::CWD,
+                            b,
+                            rustix::fs::RenameFlags::EXCHANGE,
+                        );
+                        if exchanged.is_err() {
+                            return swaps;
+                        }
+                        swaps += 1;
+                    }
+                    // The listed file is in place most of the time.
+                    let t = Instant::now();
+                    while t.elapsed() < Duration::from_micros(20) {
+                        std::hint::spin_loop();
+                    }
+                }
+            }
+            swaps
+        })
+    };
+    let (mut built, mut refused) = (0, Vec::new());
+    let started = Instant::now();
+    let mut leaked = None;
+    for _ in 0..200 {
+        let out = Sentinel::new()
+            .dir(&repo.path)
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .args([
+                "bundle",
+                "--version",
+                "v1.0.0",
+                "--out",
+                "dist",
+                "--format",
+                "json",
+            ])
+            .code_in(&[0, 1]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if text.contains(&secret_digest) {
+            leaked = Some(text);
+            break;
+        }
+        if out.status.success() {
+            built += 1;
+        } else {
+            refused.push(text);
+        }
+        if started.elapsed() > Duration::from_secs(40) {
+            break;
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let swaps = swapper.join().expect("swapper");
+    eprintln!("{built} built, {} refused", refused.len());
+    assert!(
+        leaked.is_none(),
+        "the outside file was bundled (after {built} good and {} refused runs):\n{}",
+        refused.len(),
+        leaked.unwrap_or_default()
+    );
+    assert!(swaps > 1000, "only {swaps} swaps");
+    for text in &refused {
+        assert!(
+            text.contains("is a symbolic link") || text.contains("was replaced"),
+            "a failed run names the link: {text}"
+        );
+    }
+}
+
+#[test]
+fn a_glob_over_a_folder_that_cannot_be_read_fails_the_bundle_by_name() {
+    let repo = Repo::new();
+    repo.write("deploy/a.yml", "a: 1\n");
+    repo.write("deploy/locked/b.yml", "b: 2\n");
+    repo.write("other/locked/c.txt", "c\n");
+    repo.config(
+        "[bundle]\nname = \"g\"\n[[bundle.files]]\npath = \"deploy/**/*.yml\"\ndescription = \"d\"\n",
+    );
+    chmod(&repo.path, "deploy/locked", 0o000);
+    // A folder the glob cannot reach does not matter.
+    chmod(&repo.path, "other/locked", 0o000);
+    let out = crate::harness::held_to_file_modes()
+        .dir(&repo.path)
+        .args(["bundle", "--version", "v1.0.0", "--out", "dist"])
+        .stdout_has(row("files", "FAIL"))
+        .stdout_has(BUNDLE_FAIL)
+        .blocked();
+    let m = message_of(&out.stdout, "files");
+    assert!(
+        m.contains("deploy/**/*.yml: the folder deploy/locked cannot be read (Permission denied"),
+        "{m}"
+    );
+    assert!(!m.contains("other/locked"), "{m}");
+    assert!(!repo.path.join("dist/g-v1.0.0.zip").exists());
+    // Readable again, the same glob takes both files.
+    chmod(&repo.path, "deploy/locked", 0o755);
+    let out = crate::harness::held_to_file_modes()
+        .dir(&repo.path)
+        .args(["bundle", "--version", "v1.0.0", "--out", "dist"])
+        .stdout_has(BUNDLE_OK)
+        .safe();
+    let m = message_of(&out.stdout, "files");
+    assert!(m.starts_with("2 files,"), "{m}");
+    chmod(&repo.path, "other/locked", 0o755);
+}
+
+#[test]
+fn a_file_of_4_gib_or_more_is_bundled_with_zip64() {
+    // A sparse file of 4.1 GiB (zeros: quick to compress), with a small
+    // file after it, so that its local header is beyond 4 GiB too.
+    let repo = Repo::new();
+    repo.write("a.txt", "first\n");
+    repo.write("z.txt", "last\n");
+    let big = repo.path.join("big.bin");
+    let size: u64 = 4_400_000_000;
+    std::fs::File::create(&big)
+        .and_then(|f| f.set_len(size))
+        .expect("a sparse file");
+    repo.config(
+        "[bundle]\nname = \"big\"\n[[bundle.files]]\npath = \"*.bin\"\ndescription = \"big\"\n\
+         [[bundle.files]]\npath = \"*.txt\"\ndescription = \"small\"\n",
+    );
+    Sentinel::new()
+        .dir(&repo.path)
+        .env("SOURCE_DATE_EPOCH", "1700000000")
+        .args(["bundle", "--version", "v1.0.0", "--out", "dist"])
+        .stdout_has(BUNDLE_OK)
+        .safe();
+    let zip = repo.path.join("dist/big-v1.0.0.zip");
+    let check = python(
+        Path::new("/"),
+        "import sys, zipfile\nz = zipfile.ZipFile(sys.argv[1])\n\
+         print(z.namelist())\nprint(z.getinfo('big.bin').file_size)\n\
+         print(z.read('a.txt'), z.read('z.txt'))\nprint(z.testzip())",
+        &[&zip.display().to_string()],
+    );
+    assert_eq!(
+        check,
+        format!(
+            "['MANIFEST.json', 'a.txt', 'big.bin', 'z.txt']\n{size}\nb'first\\n' b'last\\n'\nNone\n"
+        )
+    );
+    let dist = repo.path.join("dist");
+    let sums = tool_ok(&dist, "sha256sum", &["-c", "big-v1.0.0.zip.sha256"]);
+    assert_eq!(sums, "big-v1.0.0.zip: OK\n");
+}
+
+#[test]
+fn the_zip_its_checksum_and_its_statement_appear_together_or_not_at_all() {
+    // A folder where the checksum (then the statement) must go: it cannot
+    // be written, and neither the zip nor the other file stays.
+    for blocked in ["mm-bot-v1.2.3.zip.sha256", "mm-bot-v1.2.3.zip.intoto.json"] {
+        let repo = bundle_repo();
+        let dist = repo.path.join("dist");
+        std::fs::create_dir_all(dist.join(blocked)).expect("mkdir");
+        let out = Sentinel::new()
+            .dir(&repo.path)
+            .args(["bundle", "--version", "v1.2.3", "--out", "dist"])
+            .stdout_has(row("bundle", "FAIL"))
+            .stdout_has(BUNDLE_FAIL)
+            .blocked();
+        let m = message_of(&out.stdout, "bundle");
+        assert!(m.contains("cannot write") && m.contains(blocked), "{m}");
+        assert_eq!(
+            listing(&dist),
+            [blocked],
+            "{blocked}: only the folder is there"
+        );
+    }
+}
+
+#[test]
+fn config_paths_the_tool_writes_stay_inside_the_repository() {
+    // The folder bundle writes to, the file ready writes and the state
+    // file verify writes: each refused by its key path when it leaves the
+    // repository, and nothing is written.
+    let repo = bundle_repo();
+    let victim_dir = repo.path.parent().expect("parent").join("escaped");
+    repo.config(&format!(
+        "{}\n[ready]\nreport = \"/tmp/rs-ready-escape.json\"\n[verify]\nstate_file = \"../state.json\"\n",
+        BUNDLE_CONFIG.replace("name = \"mm-bot\"", "name = \"mm-bot\"\nout = \"../escaped\"")
+    ));
+    Sentinel::new()
+        .dir(&repo.path)
+        .args(["bundle", "--version", "v1.2.3"])
+        .stderr_has("bundle.out: \"../escaped\": a path that climbs out with ..")
+        .stderr_has("ready.report: \"/tmp/rs-ready-escape.json\": an absolute path")
+        .stderr_has("verify.state_file: \"../state.json\": a path that climbs out with ..")
+        .blocked();
+    assert!(!victim_dir.exists());
+    // A folder of the repository that is a link out of it, named by
+    // bundle.out: refused too (`--out` may name any folder).
+    repo.config(&BUNDLE_CONFIG.replace(
+        "name = \"mm-bot\"",
+        "name = \"mm-bot\"\nout = \"dist/release\"",
+    ));
+    std::fs::create_dir_all(&victim_dir).expect("mkdir");
+    std::os::unix::fs::symlink(&victim_dir, repo.path.join("dist")).expect("symlink");
+    Sentinel::new()
+        .dir(&repo.path)
+        .args(["bundle", "--version", "v1.2.3"])
+        .stdout_has("bundle.out \"dist/release\": dist is a symbolic link")
+        .stdout_has(BUNDLE_FAIL)
+        .blocked();
+    assert_eq!(listing(&victim_dir), Vec::<String>::new());
+    Sentinel::new()
+        .dir(&repo.path)
+        .args(["bundle", "--version", "v1.2.3", "--out"])
+        .arg(&victim_dir)
+        .stdout_has(BUNDLE_OK)
+        .safe();
+}
+
 // ----------------------------------------------------------- bundle verify
 
 /// Rewrite the zip `src` as `dst` with Python's `zipfile`, each entry
@@ -821,6 +1070,44 @@ fn verify_refuses_hostile_archives_by_name_without_inflating_them() {
     // Nothing was extracted anywhere near.
     assert!(!dir.join("../escape.txt").exists());
     assert!(!Path::new("/tmp/escape.txt").exists());
+}
+
+#[test]
+fn verify_refuses_a_fifo_a_folder_and_a_device_before_reading() {
+    let repo = Repo::new();
+    let dir = repo.scratch().join("odd");
+    std::fs::create_dir(&dir).expect("mkdir");
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        dir.join("fifo.zip"),
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .expect("mkfifo");
+    std::fs::create_dir(dir.join("folder.zip")).expect("mkdir");
+    std::os::unix::fs::symlink("/dev/zero", dir.join("zero.zip")).expect("symlink");
+    for (name, kind) in [
+        ("fifo.zip", "a FIFO, not a regular file"),
+        ("folder.zip", "a directory, not a file"),
+        ("zero.zip", "a device, not a regular file"),
+    ] {
+        let mut reaper = Reaper::for_repo(&repo);
+        reaper.spawn(
+            &mut Sentinel::new()
+                .dir(&dir)
+                .args(["bundle", "verify", name])
+                .into_command(),
+        );
+        let out = reaper.wait(PROMPT);
+        assert_eq!(out.status.code(), Some(1), "{name}: {}", context(&out));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(BUNDLE_FAIL), "{name}: {text}");
+        let m = message_of(&out.stdout, "checksum");
+        assert_eq!(m, format!("cannot read {name}: it is {kind}"), "{name}");
+        let m = message_of(&out.stdout, "manifest");
+        assert_eq!(m, format!("cannot read {name}: it is {kind}"), "{name}");
+    }
 }
 
 // ------------------------------------------------------------------ rotate
@@ -1521,6 +1808,78 @@ fn freshness_invalid_ages_are_errors_with_their_key_path() {
         .arg(&file)
         .stderr_has("tasks[1].max_age: \"soon\" is not an age")
         .blocked();
+}
+
+#[test]
+fn freshness_reads_only_the_repositorys_own_files() {
+    // Absolute and `..` artifacts are refused by their key path, in the
+    // config and in the seed's task file; a link (to a file or a folder)
+    // inside the repository is not followed out of it.
+    let repo = fresh_repo(
+        &[
+            task("abs", "/etc/hostname", "36h"),
+            task("up", "../outside.json", "36h"),
+            task("glob", "../*/x.json", "36h"),
+        ]
+        .concat(),
+    );
+    Sentinel::new()
+        .dir(&repo.path)
+        .arg("freshness")
+        .stderr_has("freshness.tasks[0].artifact: \"/etc/hostname\": an absolute path")
+        .stderr_has(
+            "freshness.tasks[1].artifact: \"../outside.json\": a path that climbs out with ..",
+        )
+        .stderr_has("freshness.tasks[2].artifact")
+        .blocked();
+    let file = repo.outside(
+        "tasks.json",
+        r#"{"tasks": [{"name": "a", "artifact": "/etc/hostname", "max_age": "7d"}]}"#,
+    );
+    Sentinel::new()
+        .dir(&repo.path)
+        .arg("freshness")
+        .arg("--tasks")
+        .arg(&file)
+        .stderr_has("tasks[0].artifact: \"/etc/hostname\": an absolute path")
+        .blocked();
+    // Links out of the repository: to a fresh file, and to a folder of
+    // fresh files.
+    let outside = repo.scratch().join("elsewhere");
+    std::fs::create_dir_all(&outside).expect("mkdir");
+    std::fs::write(outside.join("r.json"), "{}").expect("write");
+    std::fs::create_dir_all(repo.path.join("artifacts")).expect("mkdir");
+    std::os::unix::fs::symlink(
+        outside.join("r.json"),
+        repo.path.join("artifacts/link.json"),
+    )
+    .expect("symlink");
+    std::os::unix::fs::symlink(&outside, repo.path.join("artifacts/linked")).expect("symlink");
+    repo.config(
+        &[
+            task("file", "artifacts/link.json", "36h"),
+            task("folder", "artifacts/linked/r.json", "36h"),
+            task("globbed", "artifacts/linked/*.json", "36h"),
+        ]
+        .concat(),
+    );
+    let out = Sentinel::new()
+        .dir(&repo.path)
+        .arg("freshness")
+        .stdout_has(row("task:file", "FAIL"))
+        .stdout_has(row("task:folder", "FAIL"))
+        .stdout_has(row("task:globbed", "FAIL"))
+        .stdout_has(FRESH_FAIL)
+        .blocked();
+    assert_eq!(
+        message_of(&out.stdout, "task:file"),
+        "cannot judge artifacts/link.json: artifacts/link.json is a symbolic link; freshness judges only the repository's own files"
+    );
+    assert_eq!(
+        message_of(&out.stdout, "task:folder"),
+        "cannot judge artifacts/linked/r.json: artifacts/linked is a symbolic link; freshness judges only the repository's own files"
+    );
+    assert!(message_of(&out.stdout, "task:globbed").starts_with("MISSING"));
 }
 
 // ------------------------------------------------------------------- ready
