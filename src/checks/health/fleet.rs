@@ -87,6 +87,65 @@ pub struct FleetCheck {
     pub max_age: Option<f64>,
 }
 
+/// Where a local check (disk, memory, process) runs: the machine it reads,
+/// and whether that machine is a CI runner or a pod, which is not where a
+/// release lands.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Place {
+    /// This machine's host name.
+    pub host: String,
+    /// `a CI runner (GITHUB_ACTIONS)`, `a pod (KUBERNETES_SERVICE_HOST)`.
+    pub away: Option<String>,
+}
+
+impl Place {
+    /// This machine, and what `env` says it is.
+    pub fn here(env: &crate::envsnap::EnvSnapshot) -> Self {
+        let host = rustix::system::uname()
+            .nodename()
+            .to_string_lossy()
+            .into_owned();
+        let set = |name: &str| {
+            env.non_empty(name)
+                .is_some_and(|v| !matches!(v.trim(), "false" | "0"))
+        };
+        let away = ["GITHUB_ACTIONS", "GITLAB_CI", "CI"]
+            .into_iter()
+            .find(|v| set(v))
+            .map(|v| format!("a CI runner ({v})"))
+            .or_else(|| {
+                set("KUBERNETES_SERVICE_HOST")
+                    .then(|| "a pod (KUBERNETES_SERVICE_HOST)".to_string())
+            });
+        Self {
+            host: if host.is_empty() {
+                "this machine".to_string()
+            } else {
+                host
+            },
+            away,
+        }
+    }
+
+    /// `outcome` saying where it ran: a row that is not OK on a CI runner or
+    /// in a pod says that it read that machine, not the release's hosts,
+    /// and points to the fleet form. The status stays: a check that was
+    /// asked for and failed is not turned into a pass.
+    pub fn say(&self, outcome: Outcome) -> Outcome {
+        let outcome = outcome.detail("host", self.host.clone());
+        match &self.away {
+            Some(what) if outcome.status != Status::Ok => {
+                let message = format!(
+                    "{}; this is {what}, not the release's hosts: set fleet = '{{...}}' to read them through Prometheus",
+                    outcome.message
+                );
+                Outcome { message, ..outcome }.detail("ran_on", what.clone())
+            }
+            _ => outcome,
+        }
+    }
+}
+
 /// The longest staleness bound (a typo must not turn a week-old sample
 /// into a fresh one).
 const MAX_AGE_LIMIT: Duration = Duration::from_secs(24 * 3600);
@@ -558,7 +617,12 @@ fn item(c: &FleetCheck, labels: Labels, metrics: &BTreeMap<String, f64>) -> Item
             } else {
                 0
             };
-            made(v, status, -v, crate::checks::count(n, "process"))
+            let count = if n == 1 {
+                "1 process".to_string()
+            } else {
+                format!("{n} processes")
+            };
+            made(v, status, -v, count)
         }
     };
     if it.value.is_nan() && it.unread.is_none() {
