@@ -117,7 +117,8 @@ impl Expect {
 }
 
 /// The label names that tell the series of one answer apart: those whose
-/// values differ between them (a label some series lack counts). With one
+/// values differ between two series that both have them (a label only
+/// some series carry does not tell them apart by itself). With one
 /// series, or series alike in every label, `instance` if it is there,
 /// else every label. `__name__` only when nothing else tells them apart.
 pub fn telling<'a>(sets: impl IntoIterator<Item = &'a BTreeMap<String, String>>) -> Vec<String> {
@@ -126,8 +127,9 @@ pub fn telling<'a>(sets: impl IntoIterator<Item = &'a BTreeMap<String, String>>)
     names.sort();
     names.dedup();
     let varies = |n: &String| {
-        let first = sets.first().and_then(|s| s.get(n));
-        sets.iter().any(|s| s.get(n) != first)
+        let mut values = sets.iter().filter_map(|s| s.get(n));
+        let first = values.next();
+        values.any(|v| Some(v) != first)
     };
     let mut out: Vec<String> = names
         .iter()
@@ -254,6 +256,10 @@ mod tests {
         assert_eq!(keys, vec!["instance"]);
         assert_eq!(name(&b, &keys), "instance=\"web-2\"");
         assert_eq!(telling([&a]), vec!["instance"]);
+        // A target that is down has fewer labels than the series of the
+        // hosts that answer: still named by what differs.
+        let down = labels(&[("instance", "web-3"), ("job", "node")]);
+        assert_eq!(telling([&a, &b, &down]), vec!["instance"]);
         let d = labels(&[("deployment", "payments"), ("namespace", "prod")]);
         assert_eq!(telling([&d]), vec!["deployment", "namespace"]);
         assert_eq!(

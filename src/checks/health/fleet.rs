@@ -193,9 +193,13 @@ pub struct Target {
     pub max_age: Option<f64>,
 }
 
+/// A problem was recorded (with its key path) in the config's problems.
+#[derive(Debug)]
+pub struct Recorded;
+
 /// Validate the fleet keys of a host kind at `key`: `Ok(None)` for the
-/// local form, `Err(())` when a problem was recorded.
-pub fn fields(f: Fields, key: &str, cx: &mut super::Ctx<'_>) -> Result<Option<Target>, ()> {
+/// local form, `Err(Recorded)` when a problem was recorded.
+pub fn fields(f: Fields, key: &str, cx: &mut super::Ctx<'_>) -> Result<Option<Target>, Recorded> {
     let Some(text) = f.fleet else {
         for (name, set) in [
             ("hosts", f.hosts.is_some()),
@@ -209,7 +213,7 @@ pub fn fields(f: Fields, key: &str, cx: &mut super::Ctx<'_>) -> Result<Option<Ta
             }
         }
         return if f.hosts.is_some() || f.max_age.is_some() {
-            Err(())
+            Err(Recorded)
         } else {
             Ok(None)
         };
@@ -253,7 +257,7 @@ pub fn fields(f: Fields, key: &str, cx: &mut super::Ctx<'_>) -> Result<Option<Ta
             hosts,
             max_age,
         })),
-        _ => Err(()),
+        _ => Err(Recorded),
     }
 }
 
@@ -686,6 +690,15 @@ fn judge_all(
     let mut targets = 0usize;
     if let Some(up) = &up {
         targets = up.len();
+        if up.is_empty() && c.hosts == Hosts::EveryTarget {
+            // No target, no fleet: whatever series came cannot be counted.
+            return Outcome::crit(format!(
+                "could not check: no target matches {} (for series that do not come one \
+                 target per host, say how many hosts with hosts = N)",
+                c.up_query().unwrap_or_default()
+            ))
+            .detail("targets", 0);
+        }
         for p in up {
             if p.value != 1.0 {
                 missing.push(Missing {
@@ -1076,6 +1089,14 @@ mod tests {
             ),
             "{}",
             o.message
+        );
+        let none = judge_all(&c, values.clone(), None, Some(vec![]), 1000.0);
+        assert_eq!(none.status, Status::Crit);
+        assert!(
+            none.message
+                .starts_with("could not check: no target matches up{job=\"node\"}"),
+            "{}",
+            none.message
         );
         let ok = judge_all(
             &c,
