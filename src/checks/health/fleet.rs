@@ -94,8 +94,10 @@ pub struct FleetCheck {
 pub struct Place {
     /// This machine's host name.
     pub host: String,
-    /// `a CI runner (GITHUB_ACTIONS)`, `a pod (KUBERNETES_SERVICE_HOST)`.
-    pub away: Option<String>,
+    /// `a CI runner` or `a pod`, and the variable that said so. The
+    /// message says only which of the two (the same bytes whichever CI
+    /// system runs it); the JSON names the variable.
+    pub away: Option<(&'static str, &'static str)>,
 }
 
 impl Place {
@@ -112,10 +114,9 @@ impl Place {
         let away = ["GITHUB_ACTIONS", "GITLAB_CI", "CI"]
             .into_iter()
             .find(|v| set(v))
-            .map(|v| format!("a CI runner ({v})"))
+            .map(|v| ("a CI runner", v))
             .or_else(|| {
-                set("KUBERNETES_SERVICE_HOST")
-                    .then(|| "a pod (KUBERNETES_SERVICE_HOST)".to_string())
+                set("KUBERNETES_SERVICE_HOST").then_some(("a pod", "KUBERNETES_SERVICE_HOST"))
             });
         Self {
             host: if host.is_empty() {
@@ -134,12 +135,12 @@ impl Place {
     pub fn say(&self, outcome: Outcome) -> Outcome {
         let outcome = outcome.detail("host", self.host.clone());
         match &self.away {
-            Some(what) if outcome.status != Status::Ok => {
+            Some((what, var)) if outcome.status != Status::Ok => {
                 let message = format!(
                     "{}; this is {what}, not the release's hosts: set fleet = '{{...}}' to read them through Prometheus",
                     outcome.message
                 );
-                Outcome { message, ..outcome }.detail("ran_on", what.clone())
+                Outcome { message, ..outcome }.detail("ran_on", format!("{what} ({var})"))
             }
             _ => outcome,
         }
