@@ -1,16 +1,27 @@
-//! A client for the Prometheus HTTP API (`/api/v1/query_range`), and the
-//! `[prometheus]` section that names the server.
+//! A client for the Prometheus HTTP API, and the `[prometheus]` section
+//! that names the server. `verify` and the fleet health checks share both.
 //!
-//! What comes back is one of three things, kept apart on purpose: a series
-//! of samples, no series at all, or an error (the server could not be
-//! reached, said `status: error`, answered 4xx/5xx, or answered something
-//! that is not Prometheus JSON). A query that returns several series is an
-//! error too: a rule judges one series, so it must aggregate.
+//! Two queries: a range (`/api/v1/query_range`, for `verify`'s rules over
+//! a window) and an instant one (`/api/v1/query`, for the health checks,
+//! which judge every series at one moment). [`judge`] judges what they
+//! return, for both.
 //!
-//! Deliberately not handled: instant queries (a range with one point is
-//! the same thing), native histograms, and more than the 11,000 points per
-//! series Prometheus allows (the step is chosen so a window stays below).
+//! What a range query returns is one of three things, kept apart on
+//! purpose: a series of samples (sorted by time here, whatever order the
+//! server sent them in), no series at all, or an error (the server could
+//! not be reached, said `status: error`, answered 4xx/5xx, or answered
+//! something that is not Prometheus JSON). A range query that returns
+//! several series is an error too: a rule judges one series, so it must
+//! aggregate. An instant query returns every series with its labels, or
+//! an error.
+//!
+//! Deliberately not handled: native histograms, and more than the 11,000
+//! points per series Prometheus allows (the step is chosen so a window
+//! stays below).
 
+pub mod judge;
+
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -21,8 +32,11 @@ use crate::secrets::mask_url;
 
 /// How long one query may take, by default.
 pub const TIMEOUT: Duration = Duration::from_secs(5);
-/// The most of a body that is read.
+/// The most of a range answer's body that is read.
 const BODY_CAP: usize = 8 * 1024 * 1024;
+/// The most of an instant answer's body that is read: a fleet of 10,000
+/// hosts with three series each is about 7 MiB.
+const INSTANT_BODY_CAP: usize = 64 * 1024 * 1024;
 
 /// `[prometheus]` as written.
 #[derive(Debug, Default, Deserialize)]
@@ -135,16 +149,56 @@ pub async fn range(
     end: f64,
     step: f64,
 ) -> Fetched {
-    let url = format!("{}/api/v1/query_range", server.url);
-    // The parameters form-encoded as a POST body: a long query does not
-    // meet a URL length limit.
     let params = [
         ("query", query.to_string()),
         ("start", format_time(start)),
         ("end", format_time(end)),
         ("step", format!("{step}")),
     ];
-    let body = reqwest::Url::parse_with_params("http://form.invalid/", &params)
+    match post(client, server, "query_range", &params, BODY_CAP).await {
+        Ok((status, body)) => parse(status, &body),
+        Err(why) => Fetched::Error(why),
+    }
+}
+
+/// One series of an instant answer: its labels, and its sample.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    pub labels: BTreeMap<String, String>,
+    /// Unix seconds. For an instant query this is the evaluation time, not
+    /// the scrape: `timestamp(...)` of a raw series gives the scrape.
+    pub time: f64,
+    /// May be NaN or infinite.
+    pub value: f64,
+}
+
+/// The instant query `query` at `at` (unix seconds): every series, or why
+/// there is no answer.
+pub async fn instant(
+    client: &reqwest::Client,
+    server: &Server,
+    query: &str,
+    at: f64,
+) -> Result<Vec<Point>, String> {
+    let params = [("query", query.to_string()), ("time", format_time(at))];
+    let (status, body) = post(client, server, "query", &params, INSTANT_BODY_CAP).await?;
+    parse_vector(status, &body)
+}
+
+/// POST `params`, form-encoded, to `/api/v1/<endpoint>` with the server's
+/// headers and timeout: the status and at most `cap` bytes of the body
+/// (more is an error: a cut JSON body would only mislead).
+async fn post(
+    client: &reqwest::Client,
+    server: &Server,
+    endpoint: &str,
+    params: &[(&str, String)],
+    cap: usize,
+) -> Result<(u16, Vec<u8>), String> {
+    let url = format!("{}/api/v1/{endpoint}", server.url);
+    // The parameters form-encoded as a POST body: a long query does not
+    // meet a URL length limit.
+    let body = reqwest::Url::parse_with_params("http://form.invalid/", params)
         .ok()
         .and_then(|u| u.query().map(str::to_string))
         .unwrap_or_default();
@@ -156,26 +210,24 @@ pub async fn range(
     for (name, value) in &server.headers {
         request = request.header(name, value);
     }
-    let response = match request.send().await {
-        Ok(r) => r,
-        Err(e) => {
-            return Fetched::Error(format!(
-                "unreachable: {}",
-                crate::http::transport_reason(&e)
-            ));
-        }
-    };
-    let status = response.status();
-    let body = match read_capped(response).await {
-        Ok(b) => b,
-        Err(e) => {
-            return Fetched::Error(format!(
-                "the answer broke off: {}",
-                crate::http::transport_reason(&e)
-            ));
-        }
-    };
-    parse(status.as_u16(), &body)
+    let response = request
+        .send()
+        .await
+        .map_err(|e| format!("unreachable: {}", crate::http::transport_reason(&e)))?;
+    let status = response.status().as_u16();
+    let body = read_capped(response, cap).await.map_err(|e| {
+        format!(
+            "the answer broke off: {}",
+            crate::http::transport_reason(&e)
+        )
+    })?;
+    if body.len() > cap {
+        return Err(format!(
+            "HTTP {status}, and the answer is larger than {} MiB: narrow the query",
+            cap / (1024 * 1024)
+        ));
+    }
+    Ok((status, body))
 }
 
 /// Seconds with millisecond precision, as Prometheus takes them.
@@ -183,11 +235,15 @@ fn format_time(t: f64) -> String {
     format!("{:.3}", t)
 }
 
-async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
+/// The body, stopping once it is longer than `cap`.
+async fn read_capped(
+    mut response: reqwest::Response,
+    cap: usize,
+) -> Result<Vec<u8>, reqwest::Error> {
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await? {
         body.extend_from_slice(&chunk);
-        if body.len() > BODY_CAP {
+        if body.len() > cap {
             break;
         }
     }
@@ -229,12 +285,106 @@ pub fn parse(status: u16, body: &[u8]) -> Fetched {
                 };
                 samples.push((t, x));
             }
+            // Judged newest last: a server that sends samples out of time
+            // order must not hide its newest one. Two samples at one time
+            // are not a series.
+            samples.sort_by(|a, b| a.0.total_cmp(&b.0));
+            if let Some(w) = samples.windows(2).find(|w| w[0].0 == w[1].0) {
+                return Fetched::Error(format!(
+                    "two samples at the same time ({}): not a series",
+                    judge::time(w[0].0)
+                ));
+            }
             Fetched::Series(samples)
         }
         many => Fetched::Error(format!(
             "the query returned {} series; a rule judges one: aggregate it (sum, max, ...)",
             many.len()
         )),
+    }
+}
+
+/// What an instant answer says, as typed fields: read without building a
+/// JSON tree, which for a big fleet would cost many times the body.
+#[derive(Deserialize)]
+struct VectorAnswer {
+    status: String,
+    data: VectorData,
+}
+
+#[derive(Deserialize)]
+struct VectorData {
+    #[serde(rename = "resultType")]
+    result_type: String,
+    result: Vec<VectorItem>,
+}
+
+#[derive(Deserialize)]
+struct VectorItem {
+    metric: BTreeMap<String, String>,
+    value: (f64, String),
+}
+
+/// Read an instant answer: every series (a scalar is one series without
+/// labels), or why it is not an answer.
+pub fn parse_vector(status: u16, body: &[u8]) -> Result<Vec<Point>, String> {
+    if let Ok(answer) = serde_json::from_slice::<VectorAnswer>(body)
+        && answer.status == "success"
+        && answer.data.result_type == "vector"
+    {
+        let mut points = Vec::with_capacity(answer.data.result.len());
+        for item in answer.data.result {
+            let (time, text) = item.value;
+            let Some(value) = parse_value(&text) else {
+                return Err(format!(
+                    "a sample value is not a number: {}",
+                    crate::sanitize::quoted(&text)
+                ));
+            };
+            points.push(Point {
+                labels: item.metric,
+                time,
+                value,
+            });
+        }
+        return Ok(points);
+    }
+    // Anything else: an error, a scalar, or not an answer at all.
+    let Ok(doc) = serde_json::from_slice::<Value>(body) else {
+        return Err(format!(
+            "HTTP {status}, and the body is not Prometheus JSON (something in front of it failed?)"
+        ));
+    };
+    if doc["status"] != "success" {
+        let kind = doc["errorType"].as_str().unwrap_or("error");
+        let why = doc["error"].as_str().unwrap_or("no reason given");
+        return Err(format!(
+            "HTTP {status}, {kind}: {}",
+            crate::sanitize::capped(why, 300)
+        ));
+    }
+    match doc["data"]["resultType"].as_str() {
+        Some("scalar") => {
+            let v = &doc["data"]["result"];
+            match (v[0].as_f64(), v[1].as_str().and_then(parse_value)) {
+                (Some(time), Some(value)) => Ok(vec![Point {
+                    labels: BTreeMap::new(),
+                    time,
+                    value,
+                }]),
+                _ => Err("the scalar is not [time, \"value\"]".to_string()),
+            }
+        }
+        Some("matrix") => Err(
+            "the query returns a range of samples; a check judges one value per series \
+             (drop the [range], or wrap it in a function such as max_over_time)"
+                .to_string(),
+        ),
+        Some(other) => Err(format!(
+            "the answer is a {}, not a vector of series",
+            crate::sanitize::quoted(other)
+        )),
+        None => Err("the answer has no data.result".to_string()),
     }
 }
 
@@ -276,6 +426,63 @@ mod tests {
         );
         assert!(
             matches!(parse(502, b"<html>bad gateway</html>"), Fetched::Error(e) if e.contains("not Prometheus JSON"))
+        );
+    }
+
+    #[test]
+    fn samples_out_of_time_order_are_sorted_and_twins_refused() {
+        let shuffled = br#"{"status":"success","data":{"resultType":"matrix","result":[
+            {"metric":{},"values":[[1700000120,"NaN"],[1700000000,"1"],[1700000060,"2"]]}]}}"#;
+        match parse(200, shuffled) {
+            Fetched::Series(s) => {
+                assert_eq!(s[0], (1_700_000_000.0, 1.0));
+                assert_eq!(s[1], (1_700_000_060.0, 2.0));
+                assert!(s[2].1.is_nan() && s[2].0 == 1_700_000_120.0);
+            }
+            other => panic!("{other:?}"),
+        }
+        let twins = br#"{"status":"success","data":{"resultType":"matrix","result":[
+            {"metric":{},"values":[[1700000000,"1"],[1700000000,"5"]]}]}}"#;
+        assert!(matches!(parse(200, twins), Fetched::Error(e) if e.contains("same time")));
+    }
+
+    #[test]
+    fn an_instant_answer_is_every_series_with_its_labels() {
+        let ok = br#"{"status":"success","data":{"resultType":"vector","result":[
+            {"metric":{"instance":"web-1"},"value":[1700000000.5,"0.25"]},
+            {"metric":{"instance":"web-2"},"value":[1700000000.5,"NaN"]}]}}"#;
+        let points = parse_vector(200, ok).unwrap();
+        assert_eq!(points.len(), 2);
+        assert_eq!(points[0].labels["instance"], "web-1");
+        assert_eq!((points[0].time, points[0].value), (1_700_000_000.5, 0.25));
+        assert!(points[1].value.is_nan());
+        let empty = br#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
+        assert_eq!(parse_vector(200, empty), Ok(vec![]));
+        let scalar =
+            br#"{"status":"success","data":{"resultType":"scalar","result":[1700000000,"3"]}}"#;
+        assert_eq!(parse_vector(200, scalar).unwrap()[0].value, 3.0);
+        let matrix = br#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#;
+        assert!(
+            parse_vector(200, matrix)
+                .unwrap_err()
+                .contains("range of samples")
+        );
+        let bad = br#"{"status":"error","errorType":"bad_data","error":"parse error"}"#;
+        assert_eq!(
+            parse_vector(400, bad).unwrap_err(),
+            "HTTP 400, bad_data: parse error"
+        );
+        assert!(
+            parse_vector(502, b"<html>")
+                .unwrap_err()
+                .contains("not Prometheus JSON")
+        );
+        let word = br#"{"status":"success","data":{"resultType":"vector","result":[
+            {"metric":{},"value":[1,"many"]}]}}"#;
+        assert!(
+            parse_vector(200, word)
+                .unwrap_err()
+                .contains("not a number")
         );
     }
 }

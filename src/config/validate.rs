@@ -106,17 +106,19 @@ pub(super) fn validate(
     }
 
     let variables = variables(raw.variables.unwrap_or_default(), &mut problems);
+    // Before the health checks: those over the fleet read it.
+    let prometheus = raw
+        .prometheus
+        .and_then(|p| crate::prom::validate(p, env, &mut problems));
     let health = crate::checks::health::validate(
         raw.health.unwrap_or_default(),
         env,
         &variables.required,
+        prometheus.as_ref(),
         &mut problems,
     );
     let (pack, step_secrets) =
         super::pack::validate(raw.pack.unwrap_or_default(), env, &mut problems);
-    let prometheus = raw
-        .prometheus
-        .and_then(|p| crate::prom::validate(p, env, &mut problems));
     let verify = raw.verify.map(|v| {
         let (verify, secrets) =
             crate::verify::validate(v, env, prometheus.is_some(), &mut problems);

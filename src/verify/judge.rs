@@ -12,37 +12,16 @@
 //! - **NO_DATA**: no series, only NaN, a newest sample that is NaN, or one
 //!   older than two steps: nothing says the service is fine;
 //! - **ERROR**: the query could not be answered.
+//!
+//! Bounds, NaN and staleness are read by [`crate::prom::judge`], the one
+//! module that judges a Prometheus result for `verify` and the health
+//! checks alike; this one adds the window.
 
 use serde::Serialize;
 
 use crate::prom::Fetched;
-
-/// Which side of the bound is bad.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Bound {
-    /// Above this is a breach.
-    Max(f64),
-    /// Below this is a breach.
-    Min(f64),
-}
-
-impl Bound {
-    /// Whether `v` is beyond the bound. NaN is never beyond: it is no data.
-    pub fn beyond(self, v: f64) -> bool {
-        match self {
-            Bound::Max(m) => v > m,
-            Bound::Min(m) => v < m,
-        }
-    }
-
-    /// `max 0.01`, `min 5`.
-    pub fn describe(self) -> String {
-        match self {
-            Bound::Max(m) => format!("max {}", number(m)),
-            Bound::Min(m) => format!("min {}", number(m)),
-        }
-    }
-}
+use crate::prom::judge::is_stale;
+pub use crate::prom::judge::{Bound, number, time};
 
 /// The four outcomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -79,40 +58,6 @@ pub struct Evaluation {
     /// The samples over the window, for a chart.
     #[serde(skip)]
     pub samples: Vec<(f64, f64)>,
-}
-
-/// A number as people read it: no trailing zeros, up to 6 significant
-/// decimals, NaN and infinities by name.
-pub fn number(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".to_string();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "+Inf" } else { "-Inf" }.to_string();
-    }
-    let s = format!("{v:.6}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" {
-        "0".to_string()
-    } else {
-        s.to_string()
-    }
-}
-
-/// A unix time as RFC 3339 UTC, to the second; a time RFC 3339 cannot
-/// write (before 1970 or after 9999, from a hostile server, say) as the
-/// number it is, never a panic.
-pub fn time(t: f64) -> String {
-    // 9999-12-31T23:59:59Z, the last time RFC 3339 writes.
-    const LAST: f64 = 253_402_300_799.0;
-    let secs = t.floor();
-    if !(0.0..=LAST).contains(&secs) {
-        return format!("unix time {t}");
-    }
-    humantime::format_rfc3339_seconds(
-        std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs as u64),
-    )
-    .to_string()
 }
 
 /// Judge what a query over `[at - sustain, at]` every `step` returned.
@@ -168,7 +113,7 @@ pub fn judge(fetched: &Fetched, bound: Bound, at: f64, sustain: f64, step: f64) 
             window,
         );
     }
-    if real.0 < at - 2.0 * step - eps {
+    if is_stale(real.0, at, 2.0 * step + eps) {
         return eval(
             Class::NoData,
             Some(real),
@@ -186,11 +131,7 @@ pub fn judge(fetched: &Fetched, bound: Bound, at: f64, sustain: f64, step: f64) 
     let covered = window.len() >= expected && window.iter().all(|(_, v)| !v.is_nan());
     let all_beyond = window.iter().all(|(_, v)| bound.beyond(*v));
     if covered && all_beyond {
-        let side = if matches!(bound, Bound::Max(_)) {
-            "above"
-        } else {
-            "below"
-        };
+        let side = bound.side();
         return eval(
             Class::Breach,
             Some(real),

@@ -363,6 +363,7 @@ pub fn validate(
             env,
             required: &[],
             problems,
+            prometheus: None,
         };
         if let Some(req) = crate::checks::health::api::request(fields, &key, &mut cx, &mut unset) {
             probes.push(Probe {

@@ -848,8 +848,11 @@ fn github_annotations_for_critical_and_warning_rows_escape_titles() {
          [[health.api]]\nname = \"plain,http\"\nurl = {}\ninsecure = true\n",
         toml_str(health_url())
     ));
+    // Both runs on a CI runner (the local process row says so, the same
+    // way): only GitHub's annotations differ.
     let plain = Sentinel::in_repo(&repo)
         .gate("prod", "v1.2.3")
+        .env("CI", "true")
         .stderr_lacks("::error")
         .stderr_lacks("::warning")
         .critical();

@@ -1444,6 +1444,141 @@ impl Drop for Prometheus {
     }
 }
 
+// ------------------------------------------------------------ exporters
+
+/// The command that installs Debian's node_exporter and process-exporter.
+pub const EXPORTERS_INSTALL: &str = "apt-get install -y --no-install-recommends \
+     prometheus-node-exporter prometheus-process-exporter";
+
+/// A real exporter (Debian's node_exporter or process-exporter) on
+/// 127.0.0.1, on a port of its own, in a process group of its own that is
+/// killed when this is dropped (or [`Exporter::stop`]ped), pass or fail.
+pub struct Exporter {
+    port: u16,
+    child: Option<Child>,
+    log: TempDir,
+}
+
+impl Exporter {
+    /// node_exporter with the filesystem and meminfo collectors only.
+    pub fn node() -> Self {
+        let bin = require_tool("prometheus-node-exporter", EXPORTERS_INSTALL);
+        Self::launch(|port| {
+            let mut cmd = Command::new(&bin);
+            cmd.arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                .args([
+                    "--collector.disable-defaults",
+                    "--collector.filesystem",
+                    "--collector.meminfo",
+                ]);
+            cmd
+        })
+    }
+
+    /// process-exporter watching the processes named `names`.
+    pub fn process(names: &[&str]) -> Self {
+        let bin = require_tool("prometheus-process-exporter", EXPORTERS_INSTALL);
+        let names = names.join(",");
+        Self::launch(|port| {
+            let mut cmd = Command::new(&bin);
+            cmd.args(["-web.listen-address", &format!("127.0.0.1:{port}")])
+                .args(["-procnames", &names]);
+            cmd
+        })
+    }
+
+    fn launch(command: impl Fn(u16) -> Command) -> Self {
+        let mut why = String::new();
+        // A free port, released just before the exporter takes it: another
+        // process may take it in between, so a failed start is retried.
+        for _ in 0..3 {
+            let log = tempfile::tempdir().expect("temp dir for an exporter");
+            let port = {
+                let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+                l.local_addr().expect("local addr").port()
+            };
+            let file = std::fs::File::create(log.path().join("log")).expect("log file");
+            let mut cmd = command(port);
+            cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(file);
+            std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+            let child = cmd.spawn().expect("start the exporter");
+            let mut exporter = Self {
+                port,
+                child: Some(child),
+                log,
+            };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let url = format!("http://127.0.0.1:{port}/metrics");
+            loop {
+                if let Ok((200, _)) = http("GET", &url, &[], b"", Duration::from_secs(2)) {
+                    return exporter;
+                }
+                let exited = exporter
+                    .child
+                    .as_mut()
+                    .and_then(|c| c.try_wait().ok().flatten());
+                if exited.is_some() || Instant::now() > deadline {
+                    why = std::fs::read_to_string(exporter.log.path().join("log"))
+                        .unwrap_or_default();
+                    break;
+                }
+                thread::sleep(Duration::from_millis(50));
+            }
+            exporter.stop();
+        }
+        panic!("the exporter did not start: {why}");
+    }
+
+    /// `127.0.0.1:<port>`, as a scrape target.
+    pub fn target(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Kill its process group now and reap it (idempotent).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
+                let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A server in front of `upstream` (a Prometheus) that passes on only the
+/// requests carrying `Authorization: Bearer <token>`, and answers 401 with
+/// Prometheus's error shape to the rest.
+pub fn bearer_proxy(upstream: String, token: &'static str) -> Server {
+    Server::start(move |x| {
+        if x.request.header("authorization") != Some(format!("Bearer {token}")) {
+            let no = r#"{"status":"error","errorType":"unauthorized","error":"no token"}"#;
+            return x.reply("401 Unauthorized", &["Content-Type: application/json"], no);
+        }
+        let line = x.request.head.lines().next().unwrap_or("").to_string();
+        let mut parts = line.split(' ');
+        let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let kind = x.request.header("content-type").unwrap_or_default();
+        let url = format!("{upstream}{path}");
+        let headers = [("Content-Type", kind.as_str())];
+        let body = x.request.body.clone();
+        match http(method, &url, &headers, &body, Duration::from_secs(10)) {
+            Ok((status, answer)) => x.reply(
+                &format!("{status} Upstream"),
+                &["Content-Type: application/json"],
+                &String::from_utf8_lossy(&answer),
+            ),
+            Err(e) => x.reply("502 Bad Gateway", &[], &e),
+        }
+    })
+}
+
 // ------------------------------------------------------------ webhook receivers
 
 /// A Standard Webhooks signing secret for `key`: `whsec_<base64>`.

@@ -8,6 +8,7 @@ mod ci;
 mod cli;
 mod config;
 mod evidence;
+mod fleet;
 mod freeze;
 mod gates;
 mod golive;

@@ -94,7 +94,9 @@ fn table_layout_is_exact() {
                 let pct = used_percent(message);
                 assert!((0.0..=100.0).contains(&pct), "{message}");
                 assert!(message.contains("% used, "), "{message}");
-                assert!(message.ends_with(" free (warn 75%, crit 85%)"), "{message}");
+                // The host it read, then the thresholds.
+                assert!(message.contains(" free on "), "{message}");
+                assert!(message.ends_with(" (warn 75%, crit 85%)"), "{message}");
             }
             1 => {
                 assert!(["OK", "WARN"].contains(&status), "{text}");

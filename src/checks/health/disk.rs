@@ -1,11 +1,17 @@
 //! `disk:<path>`: used share of the filesystem holding the path, as `df`
 //! counts it (used / (used + available to unprivileged users)), and an
 //! optional minimum of available bytes.
+//!
+//! Read on this machine (the row names it), or, with `fleet = '<selector>'`,
+//! on every host of the fleet through Prometheus: node_exporter's
+//! `node_filesystem_avail_bytes`, `_free_bytes` and `_size_bytes` for the
+//! mount point `path`, the same sum (see [`super::fleet`]).
 
 use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use super::fleet::{Fields, Measure, Place};
 use super::{Check, Ctx, HealthCheck, Running, blocking};
 use crate::config::raw::Number;
 use crate::config::values::{grade, human, parse_size, thresholds, unexpanded_label};
@@ -22,6 +28,10 @@ pub struct Raw {
     pub warn: Option<Number>,
     pub crit: Option<Number>,
     pub min_free: Option<String>,
+    /// A label selector: read the fleet through Prometheus.
+    pub fleet: Option<String>,
+    pub hosts: Option<i64>,
+    pub max_age: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -31,6 +41,7 @@ pub struct Disk {
     pub crit: f64,
     /// CRIT when fewer bytes than this are available.
     pub min_free: Option<u64>,
+    pub place: Place,
 }
 
 pub fn validate(d: Raw, key: &str, cx: &mut Ctx<'_>) -> Option<HealthCheck> {
@@ -48,6 +59,12 @@ pub fn validate(d: Raw, key: &str, cx: &mut Ctx<'_>) -> Option<HealthCheck> {
             None
         }
     });
+    let fields = Fields {
+        fleet: d.fleet,
+        hosts: d.hosts,
+        max_age: d.max_age,
+    };
+    let target = super::fleet::fields(fields, key, cx).ok()?;
     let mut unset = Vec::new();
     let path = match cx.expand(&d.path, &format!("{key}.path"), &mut unset) {
         Some(p) if p.trim().is_empty() => {
@@ -59,15 +76,25 @@ pub fn validate(d: Raw, key: &str, cx: &mut Ctx<'_>) -> Option<HealthCheck> {
         None if !unset.is_empty() => unexpanded_label(&d.path),
         None => return None,
     };
-    Some(HealthCheck {
-        id: format!("disk:{path}"),
-        key: key.to_string(),
-        check: std::sync::Arc::new(Disk {
-            path: PathBuf::from(path),
+    let check: std::sync::Arc<dyn Check> = match target {
+        Some(target) => std::sync::Arc::new(target.check(Measure::Disk {
+            mountpoint: path.clone(),
             warn,
             crit,
             min_free,
+        })),
+        None => std::sync::Arc::new(Disk {
+            path: PathBuf::from(&path),
+            warn,
+            crit,
+            min_free,
+            place: Place::here(cx.env),
         }),
+    };
+    Some(HealthCheck {
+        id: format!("disk:{path}"),
+        key: key.to_string(),
+        check,
         unset,
         mode: Default::default(),
     })
@@ -81,14 +108,19 @@ impl Check for Disk {
 }
 
 pub fn check(disk: &Disk) -> Outcome {
+    disk.place.say(read(disk))
+}
+
+fn read(disk: &Disk) -> Outcome {
     let path = disk.path.display().to_string();
+    let host = &disk.place.host;
     let st = match rustix::fs::statvfs(&disk.path) {
         Ok(st) => st,
         Err(e) if e == rustix::io::Errno::NOENT => {
-            return Outcome::crit(format!("{path} does not exist"));
+            return Outcome::crit(format!("{path} does not exist on {host}"));
         }
         Err(e) => {
-            return Outcome::crit(format!("cannot check {path}: {e}"));
+            return Outcome::crit(format!("cannot check {path} on {host}: {e}"));
         }
     };
     let block = st.f_frsize.max(1);
@@ -96,13 +128,13 @@ pub fn check(disk: &Disk) -> Outcome {
     let avail = st.f_bavail.saturating_mul(block);
     if used + avail == 0 {
         return Outcome::crit(format!(
-            "cannot check {path}: the filesystem reports no size"
+            "cannot check {path} on {host}: the filesystem reports no size"
         ));
     }
     let pct = used as f64 * 100.0 / (used + avail) as f64;
     let mut status = grade(pct, disk.warn, disk.crit);
     let mut message = format!(
-        "{pct:.1}% used, {} free (warn {}%, crit {}%)",
+        "{pct:.1}% used, {} free on {host} (warn {}%, crit {}%)",
         human(avail),
         disk.warn,
         disk.crit
@@ -112,7 +144,7 @@ pub fn check(disk: &Disk) -> Outcome {
     {
         status = Status::Crit;
         message = format!(
-            "{pct:.1}% used, only {} free, below the minimum of {}",
+            "{pct:.1}% used, only {} free on {host}, below the minimum of {}",
             human(avail),
             human(min)
         );
@@ -137,6 +169,7 @@ mod tests {
             warn: 75.0,
             crit: 85.0,
             min_free: None,
+            place: Place::default(),
         });
         assert_eq!(o.status, Status::Crit);
         assert!(o.message.contains("does not exist"), "{}", o.message);

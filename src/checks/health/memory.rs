@@ -1,10 +1,15 @@
 //! `memory`: (total - available) / total. Inside a container with a cgroup
 //! memory limit below the host's memory, the limit is what counts, and the
-//! message says which was used.
+//! message says which was used, and on which machine.
+//!
+//! With `fleet = '<selector>'`, every host of the fleet through Prometheus
+//! instead: node_exporter's `node_memory_MemAvailable_bytes` against
+//! `node_memory_MemTotal_bytes` (see [`super::fleet`]).
 
 use serde::Deserialize;
 use sysinfo::System;
 
+use super::fleet::{Fields, Measure, Place};
 use super::{Check, Ctx, HealthCheck, Running, blocking};
 use crate::config::raw::Number;
 use crate::config::values::{grade, human, thresholds};
@@ -19,12 +24,17 @@ pub const CRIT: f64 = 85.0;
 pub struct Raw {
     pub warn: Option<Number>,
     pub crit: Option<Number>,
+    /// A label selector: read the fleet through Prometheus.
+    pub fleet: Option<String>,
+    pub hosts: Option<i64>,
+    pub max_age: Option<String>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Memory {
     pub warn: f64,
     pub crit: f64,
+    pub place: Place,
 }
 
 pub fn validate(m: Raw, key: &str, cx: &mut Ctx<'_>) -> Option<HealthCheck> {
@@ -35,10 +45,23 @@ pub fn validate(m: Raw, key: &str, cx: &mut Ctx<'_>) -> Option<HealthCheck> {
         key,
         cx.problems,
     );
+    let fields = Fields {
+        fleet: m.fleet,
+        hosts: m.hosts,
+        max_age: m.max_age,
+    };
+    let check: std::sync::Arc<dyn Check> = match super::fleet::fields(fields, key, cx).ok()? {
+        Some(target) => std::sync::Arc::new(target.check(Measure::Memory { warn, crit })),
+        None => std::sync::Arc::new(Memory {
+            warn,
+            crit,
+            place: Place::here(cx.env),
+        }),
+    };
     Some(HealthCheck {
         id: "memory".to_string(),
         key: key.to_string(),
-        check: std::sync::Arc::new(Memory { warn, crit }),
+        check,
         unset: Vec::new(),
         mode: Default::default(),
     })
@@ -52,9 +75,14 @@ impl Check for Memory {
 }
 
 pub fn check(memory: &Memory) -> Outcome {
+    memory.place.say(read(memory))
+}
+
+fn read(memory: &Memory) -> Outcome {
+    let host = &memory.place.host;
     let mut sys = match System::new() {
         Ok(s) => s,
-        Err(e) => return Outcome::crit(format!("cannot read memory: {e}")),
+        Err(e) => return Outcome::crit(format!("cannot read memory on {host}: {e}")),
     };
     sys.refresh_memory();
     let host_total = sys.total_memory();
@@ -65,14 +93,14 @@ pub fn check(memory: &Memory) -> Outcome {
         _ => (host_total, sys.available_memory(), "host"),
     };
     if total == 0 {
-        return Outcome::crit("cannot read memory: the total is zero");
+        return Outcome::crit(format!("cannot read memory on {host}: the total is zero"));
     }
     let used = total.saturating_sub(available);
     let pct = used as f64 * 100.0 / total as f64;
     Outcome::new(
         grade(pct, memory.warn, memory.crit),
         format!(
-            "{pct:.1}% used of {} ({source}; warn {}%, crit {}%)",
+            "{pct:.1}% used of {} on {host} ({source}; warn {}%, crit {}%)",
             human(total),
             memory.warn,
             memory.crit

@@ -17,8 +17,10 @@
 
 pub mod api;
 pub mod disk;
+pub mod fleet;
 pub mod memory;
 pub mod process;
+pub mod query;
 
 use std::any::{Any, TypeId};
 use std::collections::{BTreeMap, HashMap};
@@ -79,6 +81,8 @@ pub struct Ctx<'a> {
     /// [`Expanded::Unset`]).
     pub required: &'a [String],
     pub problems: &'a mut Problems,
+    /// `[prometheus]`, which the checks over the fleet read.
+    pub prometheus: Option<&'a crate::prom::Server>,
 }
 
 impl Ctx<'_> {
@@ -129,6 +133,7 @@ kinds! {
     memory: one memory,
     process: many process,
     api: many api,
+    query: many query,
 }
 
 /// Validate `[health]`: every check in report order, problems recorded.
@@ -136,12 +141,14 @@ pub fn validate(
     raw: RawHealth,
     env: &EnvSnapshot,
     required: &[String],
+    prometheus: Option<&crate::prom::Server>,
     problems: &mut Problems,
 ) -> Vec<HealthCheck> {
     let mut cx = Ctx {
         env,
         required,
         problems,
+        prometheus,
     };
     let checks = validate_kinds(raw, &mut cx);
     let mut first: BTreeMap<&str, &str> = BTreeMap::new();

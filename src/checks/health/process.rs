@@ -6,6 +6,11 @@
 //! two; an interpreter (`python3 app.py`) is found by `python3`. The
 //! tool's own process never counts.
 //!
+//! With `fleet = '<selector>'` it reads every host of the fleet through
+//! Prometheus instead: process-exporter's
+//! `namedprocess_namegroup_num_procs{groupname="<name>"}`, present and at
+//! least 1 on every selected host (see [`super::fleet`]).
+//!
 //! One snapshot of the process table serves every process check. On Linux
 //! it reads `/proc` directly and lazily: the kernel names first (one small
 //! read per process), and a process's executable and argv[0] only when
@@ -17,6 +22,7 @@ use std::sync::{Arc, OnceLock};
 
 use serde::Deserialize;
 
+use super::fleet::{Fields, Measure, Place};
 use super::{Check, Ctx, HealthCheck, Running, Shared, blocking};
 use crate::config::values::unexpanded_label;
 use crate::report::Outcome;
@@ -27,15 +33,26 @@ use crate::sanitize::quoted;
 #[serde(deny_unknown_fields)]
 pub struct Raw {
     pub name: String,
+    /// A label selector: read the fleet through Prometheus.
+    pub fleet: Option<String>,
+    pub hosts: Option<i64>,
+    pub max_age: Option<String>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Process {
     pub name: String,
+    pub place: Place,
 }
 
 pub fn validate(p: Raw, key: &str, cx: &mut Ctx<'_>) -> Option<HealthCheck> {
     let key_name = format!("{key}.name");
+    let fields = Fields {
+        fleet: p.fleet,
+        hosts: p.hosts,
+        max_age: p.max_age,
+    };
+    let target = super::fleet::fields(fields, key, cx).ok()?;
     let mut unset = Vec::new();
     let name = match cx.expand(&p.name, &key_name, &mut unset) {
         Some(name) if name.trim().is_empty() || name.contains('/') => {
@@ -48,10 +65,17 @@ pub fn validate(p: Raw, key: &str, cx: &mut Ctx<'_>) -> Option<HealthCheck> {
         None if !unset.is_empty() => unexpanded_label(&p.name),
         None => return None,
     };
+    let check: Arc<dyn Check> = match target {
+        Some(target) => Arc::new(target.check(Measure::Process { name: name.clone() })),
+        None => Arc::new(Process {
+            name: name.clone(),
+            place: Place::here(cx.env),
+        }),
+    };
     Some(HealthCheck {
         id: format!("process:{name}"),
         key: key.to_string(),
-        check: Arc::new(Process { name }),
+        check,
         unset,
         mode: Default::default(),
     })
@@ -79,8 +103,9 @@ impl Check for Process {
                 .await
                 .clone();
             let name = self.name.clone();
+            let place = self.place.clone();
             // Reading executables and command lines blocks: off the runtime.
-            blocking(move || check(&table, &name)).await
+            blocking(move || place.say(check(&table, &name, &place.host))).await
         })
     }
 }
@@ -278,20 +303,25 @@ fn read_more(_pid: u32) -> Vec<String> {
     Vec::new()
 }
 
-pub fn check(snapshot: &Result<Snapshot, String>, name: &str) -> Outcome {
+/// Whether `name` runs in `snapshot`, read on `host`.
+pub fn check(snapshot: &Result<Snapshot, String>, name: &str, host: &str) -> Outcome {
     let snapshot = match snapshot {
         Ok(s) => s,
         Err(e) => {
-            return Outcome::crit(format!("cannot list processes: {e}"));
+            return Outcome::crit(format!("cannot list processes on {host}: {e}"));
         }
     };
     let pids = snapshot.matching(name);
     match pids.as_slice() {
-        [] => Outcome::crit(format!("no running process named {name}"))
+        [] => Outcome::crit(format!("no running process named {name} on {host}"))
             .detail("pids", Vec::<u32>::new()),
-        [one] => Outcome::ok(format!("{name} is running (1 process)")).detail("pids", vec![*one]),
-        many => Outcome::ok(format!("{name} is running ({} processes)", many.len()))
-            .detail("pids", many.to_vec()),
+        [one] => Outcome::ok(format!("{name} is running (1 process) on {host}"))
+            .detail("pids", vec![*one]),
+        many => Outcome::ok(format!(
+            "{name} is running ({} processes) on {host}",
+            many.len()
+        ))
+        .detail("pids", many.to_vec()),
     }
 }
 
@@ -339,7 +369,7 @@ mod tests {
     #[test]
     fn a_missing_process_is_critical() {
         let snap = Snapshot::take();
-        let o = check(&snap, "no-such-process-release-sentinel");
+        let o = check(&snap, "no-such-process-release-sentinel", "here");
         assert_eq!(o.status, crate::report::Status::Crit);
     }
 }
