@@ -211,7 +211,9 @@ pub fn number(v: f64) -> String {
     }
 }
 
-/// A unix time as RFC 3339 UTC, to the second.
+/// A unix time as RFC 3339 UTC, to the second; a time RFC 3339 cannot
+/// write (before 1970 or after 9999, from a hostile server, say) as the
+/// number it is, never a panic.
 pub fn time(t: f64) -> String {
     // 9999-12-31T23:59:59Z, the last time RFC 3339 writes.
     const LAST: f64 = 253_402_300_799.0;
