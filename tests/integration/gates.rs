@@ -658,6 +658,47 @@ fn build_metadata_is_refused_by_default() {
         .blocked();
 }
 
+#[test]
+fn a_version_the_policy_refuses_is_not_compared_with_tags() {
+    // A parseable version that version_valid fails for a policy reason is
+    // not a valid version: the gates that need one show SKIP, whatever the
+    // tags and the changelog say.
+    let repo = Repo::with_config("[policy]\nrequire_changelog = true\n");
+    repo.write("CHANGELOG.md", "# Changelog\n\n## v1.2.3-rc.1\n\n- first\n");
+    repo.commit_all("changelog");
+    repo.tag("v1.2.3-rc.1");
+    for (version, why) in [
+        ("v1.2.3-rc.1", "pre-release"),
+        ("v1.2.3+build.7", "build metadata"),
+    ] {
+        let out = Sentinel::in_repo(&repo)
+            .gate("prod", version)
+            .stdout_has(row("version_valid", "FAIL"))
+            .stdout_has(why)
+            .stdout_has(row("tag_absent", "SKIP"))
+            .stdout_has(row("version_newer", "SKIP"))
+            .stdout_has(row("changelog_entry", "SKIP"))
+            .stdout_has(BLOCKED)
+            .blocked();
+        for id in ["tag_absent", "version_newer", "changelog_entry"] {
+            let message = message_of(&out.stdout, id);
+            assert!(
+                message.contains("needs version_valid"),
+                "{version} {id}: {message}"
+            );
+        }
+    }
+    // Allowed for stage: the same version is compared as usual.
+    repo.config(
+        "[policy]\nrequire_changelog = true\n[policy.env.stage]\nallow_prerelease = true\n",
+    );
+    Sentinel::in_repo(&repo)
+        .gate("stage", "v1.2.3-rc.1")
+        .stdout_has(row("version_valid", "OK"))
+        .stdout_has(row("tag_absent", "FAIL"))
+        .blocked();
+}
+
 // --------------------------------------------------------------- env_allowed
 
 #[test]
