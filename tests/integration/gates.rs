@@ -160,6 +160,130 @@ fn allow_dirty_for_dev_warns_and_passes() {
         .blocked();
 }
 
+#[test]
+fn an_untracked_file_is_seen_when_the_index_is_empty() {
+    // A first commit with nothing in it: the index has no entries.
+    let repo = Repo::empty();
+    repo.git(["commit", "-q", "--allow-empty", "-m", "empty"]);
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .stdout_has(row("clean_tree", "OK"))
+        .safe();
+    repo.write("new.txt", "x\n");
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .stdout_has(row("clean_tree", "FAIL"))
+        .stdout_has("new.txt (untracked)")
+        .blocked();
+    // Every file removed from the index and the removal committed.
+    let repo = Repo::new();
+    repo.git(["rm", "-q", "--cached", "README"]);
+    repo.git(["commit", "-q", "-m", "untrack everything"]);
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .stdout_has(row("clean_tree", "FAIL"))
+        .stdout_has("README (untracked)")
+        .blocked();
+    // The file `init` has just written.
+    let repo = Repo::empty();
+    repo.git(["commit", "-q", "--allow-empty", "-m", "empty"]);
+    Sentinel::new().dir(&repo.path).arg("init").safe();
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .stdout_has(row("clean_tree", "FAIL"))
+        .stdout_has("release-sentinel.toml (untracked)")
+        .blocked();
+}
+
+#[test]
+fn untracked_folders_with_odd_names_are_seen() {
+    // Names libgit2's path patterns would read otherwise: a line break or
+    // another control character, a backslash, a leading `!` or `#`, a
+    // trailing space, wildcards.
+    for name in [
+        "evil\ndir",
+        "feed\x0cdir",
+        "vt\x0bdir",
+        "cr\r",
+        "back\\slash",
+        "\\",
+        "!bang",
+        "#hash",
+        "trailing ",
+        "star*",
+        "q?",
+        "[set]",
+    ] {
+        let repo = Repo::new();
+        repo.write(&format!("{name}/run.sh"), "p\n");
+        let out = Sentinel::in_repo(&repo)
+            .gate("prod", "v1.2.3")
+            .allow_non_ascii()
+            .stdout_has(row("clean_tree", "FAIL"))
+            .blocked();
+        let message = message_of(&out.stdout, "clean_tree");
+        assert!(message.contains("(untracked)"), "{name:?}: {message}");
+        // The same inside a tracked folder.
+        let repo = Repo::new();
+        repo.write("src/lib.txt", "tracked\n");
+        repo.commit_all("src");
+        repo.write(&format!("src/{name}/run.sh"), "p\n");
+        let out = Sentinel::in_repo(&repo)
+            .gate("prod", "v1.2.3")
+            .allow_non_ascii()
+            .stdout_has(row("clean_tree", "FAIL"))
+            .blocked();
+        let message = message_of(&out.stdout, "clean_tree");
+        assert!(message.contains("(untracked)"), "src/{name:?}: {message}");
+    }
+}
+
+#[test]
+fn a_split_index_is_read_whole() {
+    for how in ["update-index", "config"] {
+        let repo = Repo::new();
+        repo.write("src/a.txt", "a\n");
+        repo.write("src/b.txt", "b\n");
+        repo.commit_all("more");
+        if how == "config" {
+            repo.git(["config", "core.splitIndex", "true"]);
+            repo.write("src/c.txt", "c\n");
+            repo.commit_all("with a split index");
+        } else {
+            repo.git(["update-index", "--split-index"]);
+        }
+        assert!(
+            std::fs::read_dir(repo.path.join(".git")).unwrap().any(|e| e
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("sharedindex.")),
+            "{how}: git wrote no shared index"
+        );
+        Sentinel::in_repo(&repo)
+            .gate("prod", "v1.2.3")
+            .stdout_has(row("clean_tree", "OK"))
+            .safe();
+        // Changes on top of the shared index: modified, staged, untracked.
+        repo.write("src/a.txt", "changed\n");
+        repo.write("staged.txt", "s\n");
+        repo.git(["add", "staged.txt"]);
+        repo.write("src/new.txt", "n\n");
+        let out = Sentinel::in_repo(&repo)
+            .gate("prod", "v1.2.3")
+            .stdout_has(row("clean_tree", "FAIL"))
+            .blocked();
+        let message = message_of(&out.stdout, "clean_tree");
+        for part in [
+            "src/a.txt (modified)",
+            "staged.txt (staged)",
+            "src/new.txt (untracked)",
+        ] {
+            assert!(message.contains(part), "{how}: {message}");
+        }
+    }
+}
+
 // ------------------------------------------------------------ branch_allowed
 
 #[test]
