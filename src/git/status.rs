@@ -7,24 +7,29 @@
 //! directly ([`super::index`]), the tracked files are `lstat`ed on several
 //! threads and compared with the stat data the index caches for them,
 //! git's own rule for "unchanged" (same mode, size, mtime, ctime, inode,
-//! owner; and not racy, i.e. older than the index file). The tracked
-//! directories are listed to find names that are not tracked. Everything
-//! this cannot prove clean (a stat mismatch, a racy or missing file, a
-//! submodule, a conflict, every untracked or ignored candidate) goes to
-//! libgit2's status, limited to exactly those paths. The shortcut only ever
-//! proves a file unchanged by the rule git itself applies, and being
-//! stricter than git only sends more paths to libgit2, so the result is
-//! libgit2's status either way.
+//! owner; and not racy, i.e. modified in an earlier second than the index
+//! file was written; see `racy`). The tracked directories, and the root
+//! always (even when the index has no entry), are listed to find names
+//! that are not tracked. Everything this cannot prove clean (a stat
+//! mismatch, a racy or missing file, a submodule, a conflict, every
+//! untracked or ignored candidate) goes to libgit2's status, limited to
+//! exactly those paths. The shortcut only ever proves a file unchanged by
+//! the rule git itself applies, and being stricter than git only sends more
+//! paths to libgit2, so the result is libgit2's status either way.
 //!
-//! The staged changes (HEAD against the index, no `lstat`) are libgit2's
-//! too, but only where the index's cache tree cannot prove the index equal
-//! to HEAD: see `staged_scope`. The candidates' status runs on an index
-//! holding only their entries when the index has nothing but plain entries
-//! (see `partial_repo`), so that libgit2 does not load the whole index. The
-//! index file must be the same one at the end, or libgit2 alone decides.
-//! Whatever is unusual (no index, a format this reader does not fully
-//! understand, a bad checksum, a conflict, no cache tree) takes libgit2's
-//! whole comparison, never a guess.
+//! libgit2 works on the index as read here, held in memory (see
+//! `memory_repo`): that is how it sees a split index, which it cannot read
+//! itself, and how it follows git's racy rule. The staged changes (HEAD
+//! against the index, no `lstat`) are libgit2's too, but only where the
+//! index's cache tree cannot prove the index equal to HEAD: see
+//! `staged_scope`. The candidates' status runs on an index holding only
+//! their entries when the index has nothing but plain entries (see
+//! `partial_repo`). An untracked directory whose name libgit2 would read
+//! as a pattern (see `plain_pattern`) takes the full status. The index file
+//! must be the same one at the end, or the full status decides. Whatever
+//! is unusual (no index, a format this reader does not fully understand, a
+//! bad checksum, a conflict, no cache tree) takes libgit2's whole
+//! comparison, never a guess.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
