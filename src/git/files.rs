@@ -1,8 +1,8 @@
 //! The files the secrets scan reads: tracked regular files and
 //! executables, and untracked files that are not ignored.
 //!
-//! The index is libgit2's, or when libgit2 cannot read it (a split index)
-//! the one [`super::index`] reads.
+//! The index is libgit2's, or when libgit2 cannot read it (a split or a
+//! sparse index) the one [`super::index`] reads.
 
 use git2::{Repository, Status as G, StatusOptions};
 
@@ -14,7 +14,7 @@ pub fn files(repo: &Repository) -> Result<Vec<String>, git2::Error> {
     // Only when libgit2 cannot read the index itself.
     let read = match repo.index() {
         Ok(_) => None,
-        Err(_) => index::read(&repo.path().join("index")).ok(),
+        Err(_) => index::read_whole(repo).ok(),
     };
     let view = match (&read, repo.workdir()) {
         (Some(index), Some(root)) => status::memory_repo(root, index, None),

@@ -165,11 +165,22 @@ pub struct Index {
     pub checksum: [u8; OID_LEN],
     /// Read from a split index and its shared index.
     pub split: bool,
+    /// A sparse index: entries may be directories (mode 040000, a path
+    /// ending in `/`, the tree's id), until [`expand_sparse`].
+    pub sparse: bool,
+    /// Made whole from a sparse index by [`expand_sparse`].
+    pub expanded: bool,
     /// A split index's link, until [`read`] has merged the shared index.
     link: Option<Link>,
 }
 
 impl Index {
+    /// Whether libgit2 cannot read this index's file itself: a split or a
+    /// sparse index.
+    pub fn beyond_libgit2(&self) -> bool {
+        self.split || self.expanded || self.sparse
+    }
+
     /// The entry's path, `/`-separated, relative to the work tree root.
     pub fn path(&self, e: &Entry) -> &[u8] {
         self.names.get(e.name.0..e.name.1).unwrap_or_default()
@@ -214,6 +225,13 @@ pub fn read(path: &Path) -> Result<Index, ReadError> {
         return Err(ReadError::Malformed("a shared index that is itself split"));
     }
     merge_split(own, shared).map_err(ReadError::Malformed)
+}
+
+/// The index of the repository `repo`, read as [`read`] does, and made
+/// whole when it is a sparse index ([`expand_sparse`]).
+pub fn read_whole(repo: &git2::Repository) -> Result<Index, ReadError> {
+    let index = read(&repo.path().join("index"))?;
+    expand_sparse(index, repo).map_err(ReadError::Malformed)
 }
 
 /// One index file, parsed and its checksum verified.
@@ -425,8 +443,9 @@ fn parse(bytes: &[u8], stamp: Stamp) -> Result<Index, &'static str> {
         }
         let stage = ((flags >> FLAG_STAGE_SHIFT) & 0x3) as u8;
         match mode & 0o170000 {
-            0o100000 | 0o120000 | 0o160000 => {}
-            // Including a sparse index's directory entries (040000).
+            // A sparse index's directory entries: checked once its `sdir`
+            // extension is seen.
+            0o100000 | 0o120000 | 0o160000 | 0o040000 => {}
             _ => return Err("unexpected entry mode"),
         }
         entries.push(Entry {
@@ -448,6 +467,7 @@ fn parse(bytes: &[u8], stamp: Stamp) -> Result<Index, &'static str> {
     }
     let mut tree = None;
     let mut link = None;
+    let mut sparse = false;
     while cur.pos < content_len {
         let sig = cur.take(4)?;
         let len = usize::try_from(cur.u32()?).map_err(|_| "extension too long")?;
@@ -465,11 +485,13 @@ fn parse(bytes: &[u8], stamp: Stamp) -> Result<Index, &'static str> {
                 }
                 link = Some(parse_link(data)?);
             }
+            // A sparse index: some entries are directories (see
+            // [`expand_sparse`]).
+            b"sdir" => sparse = true,
             // Optional extensions (resolve undo, untracked cache, ...): an
             // upper-case first letter means a reader may skip it.
             [b'A'..=b'Z', ..] => {}
-            // A sparse index ("sdir") or anything newer changes what the
-            // entries mean.
+            // Anything newer changes what the entries mean.
             _ => return Err("a mandatory extension"),
         }
     }
@@ -484,6 +506,8 @@ fn parse(bytes: &[u8], stamp: Stamp) -> Result<Index, &'static str> {
         written: stamp.mtime,
         checksum,
         split: false,
+        sparse,
+        expanded: false,
         link,
     };
     // A split index's own entries are checked once merged with the shared
@@ -500,7 +524,17 @@ fn check_entries(index: &Index) -> Result<(), &'static str> {
     let mut prev: Option<(&[u8], u8)> = None;
     for e in &index.entries {
         let path = index.path(e);
-        if !valid_path(path) {
+        let file_path = if e.mode & 0o170000 == 0o040000 {
+            // A sparse directory: skip-worktree, stage 0, `dir/`.
+            if !index.sparse || !e.skip_worktree || e.stage != 0 {
+                return Err("a directory entry outside a sparse index");
+            }
+            path.strip_suffix(b"/")
+                .ok_or("a directory entry without its slash")?
+        } else {
+            path
+        };
+        if !valid_path(file_path) {
             return Err("a path git would refuse");
         }
         if let Some((p, stage)) = prev
@@ -658,6 +692,8 @@ fn merge_split(own: Index, shared: Index) -> Result<Index, &'static str> {
         written: own.written.min(shared.written),
         checksum: own.checksum,
         split: true,
+        sparse: own.sparse || shared.sparse,
+        expanded: false,
         link: None,
     };
     check_entries(&index)?;
@@ -699,6 +735,107 @@ fn be32(b: &[u8], at: usize) -> u32 {
         Some(&[b0, b1, b2, b3]) => u32::from_be_bytes([b0, b1, b2, b3]),
         _ => 0,
     }
+}
+
+/// A sparse index made whole, as git does before most commands: each
+/// directory entry is replaced by the files of its tree (from `repo`),
+/// each skip-worktree with no stat data. The cache tree, which counted the
+/// directories as one entry each, is dropped. An index that is not sparse
+/// is returned as it is.
+pub fn expand_sparse(index: Index, repo: &git2::Repository) -> Result<Index, &'static str> {
+    if !index.sparse {
+        return Ok(index);
+    }
+    let mut names = Vec::with_capacity(index.names.len());
+    let mut entries = Vec::with_capacity(index.entries.len());
+    for e in &index.entries {
+        let path = index.path(e);
+        if e.mode & 0o170000 != 0o040000 {
+            let start = names.len();
+            names.extend_from_slice(path);
+            let mut e = e.clone();
+            e.name = (start, names.len());
+            entries.push(e);
+            continue;
+        }
+        let mut prefix = path.to_vec();
+        add_tree(repo, &e.oid, &mut prefix, &mut names, &mut entries)?;
+    }
+    let whole = Index {
+        entries,
+        names,
+        tree: None,
+        sparse: false,
+        expanded: true,
+        ..index
+    };
+    check_entries(&whole)?;
+    Ok(whole)
+}
+
+/// Add the files of the tree `id`, under `prefix` (which ends in `/`), as
+/// skip-worktree entries with no stat data, in index order.
+fn add_tree(
+    repo: &git2::Repository,
+    id: &[u8; OID_LEN],
+    prefix: &mut Vec<u8>,
+    names: &mut Vec<u8>,
+    entries: &mut Vec<Entry>,
+) -> Result<(), &'static str> {
+    let id = git2::Oid::from_bytes(id).map_err(|_| "a bad tree id")?;
+    let tree = repo
+        .find_tree(id)
+        .map_err(|_| "a sparse directory's tree is missing")?;
+    // Index order is bytewise on whole paths: a subdirectory `a` sorts as
+    // `a/`, which tree order already does; sorted again to be sure.
+    let mut items: Vec<(Vec<u8>, u32, [u8; OID_LEN])> = Vec::with_capacity(tree.len());
+    for item in tree.iter() {
+        let mut oid = [0; OID_LEN];
+        oid.copy_from_slice(
+            item.id()
+                .as_bytes()
+                .get(..OID_LEN)
+                .ok_or("a bad object id")?,
+        );
+        let mode = item.filemode_raw() as u32;
+        let mut name = item.name_bytes().to_vec();
+        if mode & 0o170000 == 0o040000 {
+            name.push(b'/');
+        }
+        items.push((name, mode, oid));
+    }
+    items.sort();
+    // Trees cannot nest without end, but a crafted one can nest deeply.
+    if prefix.len() > 1 << 16 {
+        return Err("a sparse directory nested too deep");
+    }
+    for (name, mode, oid) in items {
+        let len = prefix.len();
+        prefix.extend_from_slice(&name);
+        if mode & 0o170000 == 0o040000 {
+            add_tree(repo, &oid, prefix, names, entries)?;
+        } else {
+            let start = names.len();
+            names.extend_from_slice(prefix);
+            entries.push(Entry {
+                ctime: (0, 0),
+                mtime: (0, 0),
+                ino: 0,
+                mode,
+                uid: 0,
+                gid: 0,
+                size: 0,
+                oid,
+                stage: 0,
+                assume_valid: false,
+                skip_worktree: true,
+                intent_to_add: false,
+                name: (start, names.len()),
+            });
+        }
+        prefix.truncate(len);
+    }
+    Ok(())
 }
 
 /// Parse the `TREE` extension: nodes in depth-first order, each a
@@ -968,7 +1105,7 @@ mod tests {
         // Optional extensions are skipped; mandatory ones are refused.
         assert!(parse(&with_extension(&good, b"ZZZZ", b"whatever"), stamp).is_ok());
         assert_eq!(
-            malformed(&with_extension(&good, b"sdir", &[])),
+            malformed(&with_extension(&good, b"zzzz", &[])),
             "a mandatory extension"
         );
         // A split index link: an id, then two bitmaps or none.
@@ -1156,15 +1293,56 @@ mod tests {
     }
 
     #[test]
-    fn a_sparse_index_is_refused() {
+    fn a_sparse_index_is_made_whole() {
         let tmp = fixture();
         let d = tmp.path();
+        let full = index_of(d);
         git(d, &["sparse-checkout", "init", "--cone", "--sparse-index"]);
-        git(d, &["sparse-checkout", "set", "d0"]);
-        assert!(matches!(
-            read(&d.join(".git/index")),
-            Err(ReadError::Malformed(_))
-        ));
+        git(d, &["sparse-checkout", "set", "d0", "a/b"]);
+        let sparse = index_of(d);
+        assert!(sparse.sparse);
+        let dirs: Vec<&[u8]> = sparse
+            .entries
+            .iter()
+            .filter(|e| e.mode == 0o040000)
+            .map(|e| sparse.path(e))
+            .collect();
+        assert!(
+            dirs.contains(&&b"d1/"[..]) && dirs.contains(&&b"a/x/"[..]),
+            "{dirs:?}"
+        );
+        let repo = git2::Repository::open(d).unwrap();
+        let whole = read_whole(&repo).unwrap();
+        assert!(!whole.sparse && whole.tree.is_none());
+        // The same paths, modes and ids as the full index; skip-worktree
+        // outside the cone.
+        let ids = |i: &Index| -> Vec<(Vec<u8>, u32, [u8; OID_LEN])> {
+            i.entries
+                .iter()
+                .map(|e| (i.path(e).to_vec(), e.mode, e.oid))
+                .collect()
+        };
+        assert_eq!(ids(&whole), ids(&full));
+        for e in &whole.entries {
+            let path = whole.path(e);
+            let inside =
+                path.starts_with(b"d0/") || path.starts_with(b"a/b/") || !path.contains(&b'/');
+            assert_eq!(
+                e.skip_worktree,
+                !inside,
+                "{}",
+                String::from_utf8_lossy(path)
+            );
+        }
+        // A directory entry without the sparse index's extension.
+        let bytes = std::fs::read(d.join(".git/index")).unwrap();
+        let at = bytes.windows(4).position(|w| w == b"sdir").unwrap();
+        let mut other = bytes.clone();
+        other[at..at + 4].copy_from_slice(b"SDIR");
+        assert_eq!(
+            malformed(&other),
+            "a directory entry outside a sparse index"
+        );
     }
 
     #[test]

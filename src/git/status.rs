@@ -392,7 +392,7 @@ fn without_skipped(changes: Vec<Change>, skipped: &HashSet<&[u8]>) -> Vec<Change
 /// Every changed path, using up to `threads` threads.
 pub fn changes(repo: &Repo, threads: usize) -> Result<Found, git2::Error> {
     let index_file = repo.repo.path().join("index");
-    let index = match index::read(&index_file) {
+    let index = match index::read_whole(&repo.repo) {
         Ok(i) => i,
         Err(e) => {
             // No index (nothing staged yet: nothing to prove clean), or
@@ -430,8 +430,9 @@ pub fn changes(repo: &Repo, threads: usize) -> Result<Found, git2::Error> {
     };
     let threads = threads.clamp(1, MAX_THREADS);
     let written = index.written.0;
-    // libgit2 cannot read a split index: it is given the index as read here.
-    let split_view = if index.split {
+    // libgit2 cannot read a split or sparse index: it is given the index as
+    // read here.
+    let split_view = if index.beyond_libgit2() {
         memory_repo(&repo.root, &index, None)
     } else {
         None
@@ -557,7 +558,7 @@ pub fn changes(repo: &Repo, threads: usize) -> Result<Found, git2::Error> {
         Ok(m) if index::Stamp::of(&m) == index.stamp => {}
         _ => {
             tracing::debug!("the index changed during the status: full status");
-            return fallback(repo, index::read(&index_file).ok().as_ref());
+            return fallback(repo, index::read_whole(&repo.repo).ok().as_ref());
         }
     }
     let index_gitlinks = index
@@ -973,12 +974,16 @@ mod tests {
         let tmp = fixture();
         mutate(tmp.path());
         if split {
+            // git refuses to split a sparse index.
+            if index::read(&tmp.path().join(".git/index")).is_ok_and(|i| i.sparse) {
+                return;
+            }
             git(tmp.path(), &["update-index", "--split-index"]);
             let read = index::read(&tmp.path().join(".git/index"));
             assert!(read.is_ok_and(|i| i.split), "{name}: not a split index");
         }
         let repo = git::open(tmp.path()).unwrap_or_else(|e| panic!("{name}: {}", e.message));
-        let read = index::read(&tmp.path().join(".git/index")).ok();
+        let read = index::read_whole(&repo.repo).ok();
         let expected = fallback(&repo, read.as_ref()).unwrap().changes;
         for threads in [1, 2, 3] {
             let got = changes(&repo, threads).unwrap().changes;
@@ -1200,6 +1205,21 @@ mod tests {
                 );
                 write(d, "d0/f0.txt", "changed inside\n");
             }),
+            ("sparse index, clean", |d| {
+                git(d, &["sparse-checkout", "init", "--cone", "--sparse-index"]);
+                git(d, &["sparse-checkout", "set", "d0", "a/b"]);
+            }),
+            (
+                "sparse index with changes inside and outside the cone",
+                |d| {
+                    git(d, &["sparse-checkout", "init", "--cone", "--sparse-index"]);
+                    git(d, &["sparse-checkout", "set", "d0", "a/b"]);
+                    write(d, "d0/f0.txt", "changed inside\n");
+                    write(d, "a/b/new.txt", "n\n");
+                    write(d, "d1/outside.txt", "n\n");
+                    git(d, &["rm", "-q", "--cached", "--sparse", "d2/f1.txt"]);
+                },
+            ),
             ("intent-to-add entry", |d| {
                 write(d, "d1/later.txt", "later\n");
                 git(d, &["add", "-N", "d1/later.txt"]);
@@ -1411,5 +1431,221 @@ mod tests {
         assert!(t.unchanged(&st, i32::MAX));
         // Written in the index's own second: racy, not proven.
         assert!(!t.unchanged(&st, e.mtime.0));
+    }
+
+    /// The changed paths the shortcut finds, as a set to compare with git's.
+    fn shortcut_paths(d: &Path, threads: usize) -> BTreeSet<String> {
+        let repo = git::open(d).unwrap();
+        let found = changes(&repo, threads).unwrap().changes;
+        path_set(&found.into_iter().map(|(p, _)| p).collect::<Vec<_>>())
+    }
+
+    /// Point the index entry of `path` at the blob `oid` instead, keeping
+    /// its stat data, and write the index back with a good checksum: an
+    /// entry whose cached stat data matches a file whose content is not
+    /// the entry's.
+    fn swap_entry_id(d: &Path, path: &[u8], oid: &[u8; index::OID_LEN]) {
+        let file = d.join(".git/index");
+        let index = index::read(&file).unwrap();
+        assert_eq!(index.version, 2);
+        let e = index
+            .entries
+            .iter()
+            .find(|e| index.path(e) == path)
+            .unwrap();
+        let mut bytes = std::fs::read(&file).unwrap();
+        let at = bytes
+            .windows(index::OID_LEN)
+            .position(|w| w == e.oid)
+            .unwrap();
+        bytes[at..at + index::OID_LEN].copy_from_slice(oid);
+        let body = bytes.len() - index::OID_LEN;
+        let sum =
+            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &bytes[..body]);
+        bytes[body..].copy_from_slice(sum.as_ref());
+        std::fs::write(&file, &bytes).unwrap();
+    }
+
+    fn set_mtime(path: &Path, secs: i32, nanos: u32) {
+        let at = std::time::UNIX_EPOCH + std::time::Duration::new(secs as u64, nanos);
+        let f = std::fs::File::options().write(true).open(path).unwrap();
+        f.set_modified(at).unwrap();
+    }
+
+    #[test]
+    fn a_file_changed_within_the_index_s_second_is_not_proven_by_stat() {
+        let tmp = fixture();
+        let d = tmp.path();
+        // The old content committed, then the file rewritten with other
+        // content of the same size, staged: the entry's stat data is the
+        // file's own.
+        write(d, "d2/f3.txt", "AA\n");
+        git(d, &["commit", "-q", "-am", "AA"]);
+        let old = {
+            let index = index::read(&d.join(".git/index")).unwrap();
+            let e = index.entries.iter().find(|e| index.path(e) == b"d2/f3.txt");
+            e.unwrap().oid
+        };
+        write(d, "d2/f3.txt", "BB\n");
+        // Modified well before the index is written, so that git stages it
+        // as it is (an entry racy when written would have its size zeroed).
+        let earlier = std::time::SystemTime::now() - std::time::Duration::from_secs(10);
+        let secs = earlier
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        set_mtime(&d.join("d2/f3.txt"), secs as i32, 500_000_000);
+        git(d, &["add", "d2/f3.txt"]);
+        // Now the entry says "AA" with the stat data of the file that says
+        // "BB": what a change in the same instant as the staging leaves.
+        swap_entry_id(d, b"d2/f3.txt", &old);
+        let entry_mtime = {
+            let index = index::read(&d.join(".git/index")).unwrap();
+            let e = index.entries.iter().find(|e| index.path(e) == b"d2/f3.txt");
+            e.unwrap().mtime
+        };
+        let index_file = d.join(".git/index");
+        // The index written in the same second, even a little later: the
+        // stat data proves nothing, the file is compared.
+        for nanos in [entry_mtime.1, 999_999_999] {
+            set_mtime(&index_file, entry_mtime.0, nanos);
+            let expected: BTreeSet<String> = ["d2/f3.txt".to_string()].into();
+            assert_eq!(path_set(&git_status_paths(d)), expected, "git, at {nanos}");
+            for threads in [1, 2] {
+                assert_eq!(shortcut_paths(d, threads), expected, "at {nanos}");
+            }
+        }
+        // Written a second later: the stat data is trusted, by git too.
+        set_mtime(&index_file, entry_mtime.0 + 1, 0);
+        assert_eq!(
+            path_set(&git_status_paths(d)),
+            BTreeSet::new(),
+            "git, a second later"
+        );
+        assert_eq!(shortcut_paths(d, 2), BTreeSet::new());
+    }
+
+    /// Random trees and random edits: the shortcut must list the paths git
+    /// lists. Seeded, so that a failure names the seed that reproduces it.
+    #[test]
+    fn random_trees_and_edits_agree_with_git() {
+        let names = [
+            "a",
+            "b",
+            "c.txt",
+            "d d",
+            "e\tf",
+            "[g]",
+            "h*",
+            "k\nl",
+            "m ",
+            "#n",
+            "caf\u{e9}",
+        ];
+        let base_seed = 0x5eed_0000_u64;
+        for round in 0..16 {
+            let seed = base_seed + round;
+            let mut rng = fastrand::Rng::with_seed(seed);
+            let tmp = tempfile::tempdir().unwrap();
+            let d = tmp.path();
+            git(d, &["init", "-q", "-b", "main"]);
+            write(d, ".gitignore", "*.log\nignored/\n");
+            let mut files: Vec<String> = Vec::new();
+            for _ in 0..rng.usize(1..25) {
+                let depth = rng.usize(0..3);
+                let mut path = String::new();
+                for _ in 0..depth {
+                    path.push_str(names[rng.usize(..names.len())]);
+                    path.push('/');
+                }
+                path.push_str(&format!("f{}", rng.usize(0..6)));
+                let text = format!("{}\n", rng.u32(..));
+                let p = d.join(&path);
+                // A name already taken as a file or a folder: skip it.
+                if std::fs::create_dir_all(p.parent().unwrap()).is_err() || p.is_dir() {
+                    continue;
+                }
+                std::fs::write(&p, text).unwrap();
+                files.push(path);
+            }
+            // Half the time the files are older than the index, so that
+            // the stat data proves them; else they are racy.
+            if rng.bool() {
+                for f in &files {
+                    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(10);
+                    let h = std::fs::File::options()
+                        .write(true)
+                        .open(d.join(f))
+                        .unwrap();
+                    h.set_modified(old).unwrap();
+                }
+            }
+            git(d, &["add", "-A"]);
+            git(d, &["commit", "-q", "--allow-empty", "-m", "base"]);
+            let mut log = Vec::new();
+            for _ in 0..rng.usize(0..5) {
+                let f = files.get(rng.usize(..files.len().max(1))).cloned();
+                let new_name =
+                    format!("{}/new{}", names[rng.usize(..names.len())], rng.usize(0..3));
+                let edit = rng.usize(0..10);
+                log.push(format!("{edit} {f:?} {new_name:?}"));
+                match (edit, f) {
+                    (0, Some(f)) => {
+                        // Same size, other content.
+                        let p = d.join(&f);
+                        if let Ok(mut text) = std::fs::read(&p) {
+                            if let Some(b) = text.first_mut() {
+                                *b = if *b == b'x' { b'y' } else { b'x' };
+                            }
+                            std::fs::write(&p, text).unwrap();
+                        }
+                    }
+                    (1, Some(f)) => {
+                        let _ = std::fs::write(d.join(&f), "other size entirely\n");
+                    }
+                    (2, Some(f)) => {
+                        let _ = std::fs::remove_file(d.join(&f));
+                    }
+                    (3, Some(f)) => {
+                        let _ = std::fs::write(d.join(&f), "staged\n");
+                        let _ = run_git(d, &["add", "--", &f]);
+                    }
+                    (4, Some(f)) => {
+                        let _ = run_git(d, &["rm", "-q", "--cached", "--", &f]);
+                    }
+                    (5, _) => write(d, &new_name, "untracked\n"),
+                    (6, _) => write(d, &format!("{new_name}.log"), "ignored\n"),
+                    (7, Some(f)) => {
+                        let p = d.join(&f);
+                        let _ = std::fs::set_permissions(
+                            &p,
+                            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+                        );
+                    }
+                    (8, _) if rng.bool() => {
+                        let _ = run_git(d, &["update-index", "--split-index"]);
+                    }
+                    (8, _) => {
+                        // Nothing tracked any more.
+                        let _ = run_git(d, &["rm", "-r", "-q", "--cached", "."]);
+                    }
+                    _ => {
+                        // Rewritten with its own content: stat data changes,
+                        // the content does not.
+                        if let Some(f) = files.first()
+                            && let Ok(text) = std::fs::read(d.join(f))
+                        {
+                            std::fs::write(d.join(f), text).unwrap();
+                        }
+                    }
+                }
+            }
+            let expected = path_set(&git_status_paths(d));
+            let got = shortcut_paths(d, 1 + rng.usize(0..3));
+            assert_eq!(
+                got, expected,
+                "seed {seed:#x}, files {files:?}, edits {log:?}"
+            );
+        }
     }
 }

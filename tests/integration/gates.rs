@@ -284,6 +284,34 @@ fn a_split_index_is_read_whole() {
     }
 }
 
+#[test]
+fn a_sparse_index_is_read_whole() {
+    let repo = Repo::new();
+    repo.write("in/a.txt", "a\n");
+    repo.write("out/b.txt", "b\n");
+    repo.commit_all("two folders");
+    repo.git(["sparse-checkout", "init", "--cone", "--sparse-index"]);
+    repo.git(["sparse-checkout", "set", "in"]);
+    assert!(
+        !repo.path.join("out/b.txt").exists(),
+        "not a sparse checkout"
+    );
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .stdout_has(row("clean_tree", "OK"))
+        .safe();
+    repo.write("in/a.txt", "changed\n");
+    repo.write("in/new.txt", "n\n");
+    let out = Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .stdout_has(row("clean_tree", "FAIL"))
+        .blocked();
+    let message = message_of(&out.stdout, "clean_tree");
+    for part in ["in/a.txt (modified)", "in/new.txt (untracked)"] {
+        assert!(message.contains(part), "{message}");
+    }
+}
+
 // ------------------------------------------------------------ branch_allowed
 
 #[test]
