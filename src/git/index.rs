@@ -10,11 +10,15 @@
 //! parsed.
 //!
 //! The format is git's `gitformat-index(5)`: versions 2, 3 and 4, SHA-1
-//! object ids. Anything else, or anything that does not add up (a short
-//! file, a checksum that does not match or is absent, entries out of
-//! order, a path git would refuse, a mandatory extension such as a split
-//! index or a sparse index, a malformed cache tree), is
-//! [`ReadError::Malformed`], and the caller takes the slow exact path.
+//! object ids. A split index (the `link` extension) is read with the shared
+//! index file it names and merged into the index they stand for, as git
+//! does: libgit2 cannot read one at all. Anything else, or anything that
+//! does not add up (a short file, a checksum that does not match or is
+//! absent, entries out of order, a path git would refuse, another mandatory
+//! extension such as a sparse index's, a malformed cache tree or split
+//! index link, a missing shared index), is [`ReadError::Malformed`], and the
+//! caller takes the slow exact path. Optional extensions (resolve undo,
+//! untracked cache, ...) are skipped.
 
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
@@ -151,19 +155,87 @@ pub struct Index {
     pub entries: Vec<Entry>,
     names: Vec<u8>,
     pub tree: Option<CacheTree>,
-    /// The file this was read from.
+    /// The file this was read from (a split index: its own file).
     pub stamp: Stamp,
+    /// When the index was written, for the racy rule: its file's
+    /// modification time (a split index: the older of its own file's and
+    /// the shared index's).
+    pub written: (i32, u32),
+    /// The file's trailing checksum.
+    pub checksum: [u8; OID_LEN],
+    /// Read from a split index and its shared index.
+    pub split: bool,
+    /// A sparse index: entries may be directories (mode 040000, a path
+    /// ending in `/`, the tree's id), until [`expand_sparse`].
+    pub sparse: bool,
+    /// Made whole from a sparse index by [`expand_sparse`].
+    pub expanded: bool,
+    /// A split index's link, until [`read`] has merged the shared index.
+    link: Option<Link>,
 }
 
 impl Index {
+    /// Whether libgit2 cannot read this index's file itself: a split or a
+    /// sparse index.
+    pub fn beyond_libgit2(&self) -> bool {
+        self.split || self.expanded || self.sparse
+    }
+
     /// The entry's path, `/`-separated, relative to the work tree root.
     pub fn path(&self, e: &Entry) -> &[u8] {
         self.names.get(e.name.0..e.name.1).unwrap_or_default()
     }
 }
 
-/// Read and parse the index file at `path`, and verify its checksum.
+/// Read and parse the index file at `path`, and verify its checksum. A
+/// split index is read with its shared index, into the index they make.
 pub fn read(path: &Path) -> Result<Index, ReadError> {
+    let own = read_file(path)?;
+    let Some(link) = own.link.as_ref() else {
+        return Ok(own);
+    };
+    // A split index (`git update-index --split-index`, core.splitIndex):
+    // most entries are in the shared index file beside it, named by its
+    // checksum.
+    if link.shared.iter().all(|b| *b == 0) {
+        if !link.delete.iter().chain(&link.replace).all(|b| !*b) {
+            return Err(ReadError::Malformed("bitmaps without a shared index"));
+        }
+        let mut own = own;
+        own.link = None;
+        check_entries(&own).map_err(ReadError::Malformed)?;
+        return Ok(own);
+    }
+    let hex: String = link.shared.iter().map(|b| format!("{b:02x}")).collect();
+    let shared_path = path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(format!("sharedindex.{hex}"));
+    let shared = match read_file(&shared_path) {
+        Ok(shared) => shared,
+        Err(ReadError::Missing) => {
+            return Err(ReadError::Malformed("the shared index file is missing"));
+        }
+        Err(e) => return Err(e),
+    };
+    if shared.checksum != link.shared {
+        return Err(ReadError::Malformed("the shared index is another one"));
+    }
+    if shared.link.is_some() {
+        return Err(ReadError::Malformed("a shared index that is itself split"));
+    }
+    merge_split(own, shared).map_err(ReadError::Malformed)
+}
+
+/// The index of the repository `repo`, read as [`read`] does, and made
+/// whole when it is a sparse index ([`expand_sparse`]).
+pub fn read_whole(repo: &git2::Repository) -> Result<Index, ReadError> {
+    let index = read(&repo.path().join("index"))?;
+    expand_sparse(index, repo).map_err(ReadError::Malformed)
+}
+
+/// One index file, parsed and its checksum verified.
+fn read_file(path: &Path) -> Result<Index, ReadError> {
     let mut file = std::fs::File::open(path)?;
     let meta = file.metadata()?;
     let stamp = Stamp::of(&meta);
@@ -369,19 +441,11 @@ fn parse(bytes: &[u8], stamp: Stamp) -> Result<Index, &'static str> {
         if stored_len != path.len().min(usize::from(NAME_MASK)) {
             return Err("name length mismatch");
         }
-        if !valid_path(path) {
-            return Err("a path git would refuse");
-        }
         let stage = ((flags >> FLAG_STAGE_SHIFT) & 0x3) as u8;
-        if let Some(last) = entries.last() {
-            let order = names[prev.0..prev.1].cmp(path).then(last.stage.cmp(&stage));
-            if order != std::cmp::Ordering::Less {
-                return Err("entries out of order");
-            }
-        }
         match mode & 0o170000 {
-            0o100000 | 0o120000 | 0o160000 => {}
-            // Including a sparse index's directory entries (040000).
+            // A sparse index's directory entries: checked once its `sdir`
+            // extension is seen.
+            0o100000 | 0o120000 | 0o160000 | 0o040000 => {}
             _ => return Err("unexpected entry mode"),
         }
         entries.push(Entry {
@@ -402,6 +466,8 @@ fn parse(bytes: &[u8], stamp: Stamp) -> Result<Index, &'static str> {
         prev = name;
     }
     let mut tree = None;
+    let mut link = None;
+    let mut sparse = false;
     while cur.pos < content_len {
         let sig = cur.take(4)?;
         let len = usize::try_from(cur.u32()?).map_err(|_| "extension too long")?;
@@ -413,21 +479,225 @@ fn parse(bytes: &[u8], stamp: Stamp) -> Result<Index, &'static str> {
                 }
                 tree = Some(parse_tree(data)?);
             }
+            b"link" => {
+                if link.is_some() {
+                    return Err("two split index links");
+                }
+                link = Some(parse_link(data)?);
+            }
+            // A sparse index: some entries are directories (see
+            // [`expand_sparse`]).
+            b"sdir" => sparse = true,
             // Optional extensions (resolve undo, untracked cache, ...): an
             // upper-case first letter means a reader may skip it.
             [b'A'..=b'Z', ..] => {}
-            // A split index ("link"), a sparse index ("sdir") or anything
-            // newer changes what the entries mean.
+            // Anything newer changes what the entries mean.
             _ => return Err("a mandatory extension"),
         }
     }
-    Ok(Index {
+    let mut checksum = [0; OID_LEN];
+    checksum.copy_from_slice(bytes.get(content_len..).ok_or("too short")?);
+    let index = Index {
         version,
         entries,
         names,
         tree,
         stamp,
+        written: stamp.mtime,
+        checksum,
+        split: false,
+        sparse,
+        expanded: false,
+        link,
+    };
+    // A split index's own entries are checked once merged with the shared
+    // index's (its replacements may have no name).
+    if index.link.is_none() {
+        check_entries(&index)?;
+    }
+    Ok(index)
+}
+
+/// Every path one git accepts, in git's order (by path, then stage), each
+/// (path, stage) once.
+fn check_entries(index: &Index) -> Result<(), &'static str> {
+    let mut prev: Option<(&[u8], u8)> = None;
+    for e in &index.entries {
+        let path = index.path(e);
+        let file_path = if e.mode & 0o170000 == 0o040000 {
+            // A sparse directory: skip-worktree, stage 0, `dir/`.
+            if !index.sparse || !e.skip_worktree || e.stage != 0 {
+                return Err("a directory entry outside a sparse index");
+            }
+            path.strip_suffix(b"/")
+                .ok_or("a directory entry without its slash")?
+        } else {
+            path
+        };
+        if !valid_path(file_path) {
+            return Err("a path git would refuse");
+        }
+        if let Some((p, stage)) = prev
+            && p.cmp(path).then(stage.cmp(&e.stage)) != std::cmp::Ordering::Less
+        {
+            return Err("entries out of order");
+        }
+        prev = Some((path, e.stage));
+    }
+    Ok(())
+}
+
+/// A split index's `link` extension: the shared index it builds on, and
+/// which of the shared index's entries it deletes and replaces.
+#[derive(Debug, Clone)]
+pub struct Link {
+    /// The shared index file's checksum (`sharedindex.<hex>`); all zeros
+    /// when there is none.
+    pub shared: [u8; OID_LEN],
+    pub delete: Vec<bool>,
+    pub replace: Vec<bool>,
+}
+
+/// Parse the `link` extension: the shared index's id, then the delete and
+/// the replace bitmaps (both absent when nothing is deleted or replaced).
+fn parse_link(data: &[u8]) -> Result<Link, &'static str> {
+    let mut cur = Cursor { buf: data, pos: 0 };
+    let shared = cur.oid()?;
+    let (delete, replace) = if cur.pos == data.len() {
+        (Vec::new(), Vec::new())
+    } else {
+        (ewah(&mut cur)?, ewah(&mut cur)?)
+    };
+    if cur.pos != data.len() {
+        return Err("trailing data in the split index link");
+    }
+    Ok(Link {
+        shared,
+        delete,
+        replace,
     })
+}
+
+/// One EWAH-compressed bitmap as git writes it: the bit count, the count
+/// of 64-bit words, the words, and the position of the last run marker.
+/// Each marker word holds the run's bit (bit 0), the run's length in words
+/// (the next 32 bits) and how many literal words follow it (the top 31).
+fn ewah(cur: &mut Cursor<'_>) -> Result<Vec<bool>, &'static str> {
+    let bits = usize::try_from(cur.u32()?).map_err(|_| "bitmap too large")?;
+    let words = usize::try_from(cur.u32()?).map_err(|_| "bitmap too large")?;
+    let mut buffer = Vec::with_capacity(words.min(cur.buf.len() / 8));
+    for _ in 0..words {
+        let b = cur.take(8)?;
+        let mut w = [0u8; 8];
+        w.copy_from_slice(b);
+        buffer.push(u64::from_be_bytes(w));
+    }
+    cur.u32()?;
+    // Each decoded word gives 64 bits: a bound on a bogus run length.
+    let limit = bits.div_ceil(64);
+    let mut out: Vec<u64> = Vec::with_capacity(limit);
+    let mut at = 0;
+    while let Some(marker) = buffer.get(at) {
+        let run_bit = marker & 1;
+        let run = usize::try_from((marker >> 1) & 0xffff_ffff).map_err(|_| "bad bitmap")?;
+        let literals = usize::try_from(marker >> 33).map_err(|_| "bad bitmap")?;
+        if out.len() + run > limit {
+            return Err("bitmap longer than its bit count");
+        }
+        let fill = if run_bit == 1 { u64::MAX } else { 0 };
+        out.extend(std::iter::repeat_n(fill, run));
+        let end = at + 1 + literals;
+        out.extend_from_slice(buffer.get(at + 1..end).ok_or("truncated bitmap")?);
+        at = end;
+    }
+    if out.len() > limit {
+        return Err("bitmap longer than its bit count");
+    }
+    Ok((0..bits)
+        .map(|i| out.get(i / 64).is_some_and(|w| w >> (i % 64) & 1 == 1))
+        .collect())
+}
+
+/// The index a split index stands for: the shared index's entries, minus
+/// the deleted ones, with the replaced ones swapped for this file's first
+/// entries (in order; an empty name keeps the shared entry's name), and
+/// this file's other entries added in order. As git merges them.
+fn merge_split(own: Index, shared: Index) -> Result<Index, &'static str> {
+    let Some(link) = own.link.as_ref() else {
+        return Ok(own);
+    };
+    let n = shared.entries.len();
+    let bit = |v: &[bool], i: usize| v.get(i).copied().unwrap_or(false);
+    if link.delete.len() > n || link.replace.len() > n {
+        return Err("the split index's bitmaps are longer than the shared index");
+    }
+    let replaced = link.replace.iter().filter(|b| **b).count();
+    if replaced > own.entries.len() {
+        return Err("more replacements than entries");
+    }
+    let (replacements, added) = own.entries.split_at(replaced);
+    let mut names = Vec::with_capacity(shared.names.len() + own.names.len());
+    let mut entries = Vec::with_capacity(n + added.len());
+    let mut push = |e: &Entry, path: &[u8], out: &mut Vec<Entry>| {
+        let start = names.len();
+        names.extend_from_slice(path);
+        let mut e = e.clone();
+        e.name = (start, names.len());
+        out.push(e);
+    };
+    // The shared entries that remain, replaced where marked.
+    let mut kept: Vec<(Entry, Vec<u8>)> = Vec::with_capacity(n);
+    let mut next = replacements.iter();
+    for (i, e) in shared.entries.iter().enumerate() {
+        let entry = if bit(&link.replace, i) {
+            let r = next.next().ok_or("more replacements than entries")?;
+            // git writes a replacement without its name, and refuses one
+            // with a name.
+            if !own.path(r).is_empty() {
+                return Err("a split index replacement with a name");
+            }
+            (r.clone(), shared.path(e).to_vec())
+        } else {
+            (e.clone(), shared.path(e).to_vec())
+        };
+        if !bit(&link.delete, i) {
+            kept.push(entry);
+        }
+    }
+    // Both lists are sorted: merge them.
+    let mut a = kept.iter().peekable();
+    let mut b = added.iter().peekable();
+    loop {
+        let take_kept = match (a.peek(), b.peek()) {
+            (None, None) => break,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (Some((ke, kn)), Some(be)) => (kn.as_slice(), ke.stage) < (own.path(be), be.stage),
+        };
+        if take_kept {
+            if let Some((e, name)) = a.next() {
+                push(e, name, &mut entries);
+            }
+        } else if let Some(e) = b.next() {
+            push(e, own.path(e), &mut entries);
+        }
+    }
+    let index = Index {
+        version: own.version,
+        entries,
+        names,
+        tree: own.tree,
+        stamp: own.stamp,
+        // The older of the two files: an entry is racy against either.
+        written: own.written.min(shared.written),
+        checksum: own.checksum,
+        split: true,
+        sparse: own.sparse || shared.sparse,
+        expanded: false,
+        link: None,
+    };
+    check_entries(&index)?;
+    Ok(index)
 }
 
 /// What git accepts in an index path: relative, no empty, `.`, `..` or
@@ -465,6 +735,107 @@ fn be32(b: &[u8], at: usize) -> u32 {
         Some(&[b0, b1, b2, b3]) => u32::from_be_bytes([b0, b1, b2, b3]),
         _ => 0,
     }
+}
+
+/// A sparse index made whole, as git does before most commands: each
+/// directory entry is replaced by the files of its tree (from `repo`),
+/// each skip-worktree with no stat data. The cache tree, which counted the
+/// directories as one entry each, is dropped. An index that is not sparse
+/// is returned as it is.
+pub fn expand_sparse(index: Index, repo: &git2::Repository) -> Result<Index, &'static str> {
+    if !index.sparse {
+        return Ok(index);
+    }
+    let mut names = Vec::with_capacity(index.names.len());
+    let mut entries = Vec::with_capacity(index.entries.len());
+    for e in &index.entries {
+        let path = index.path(e);
+        if e.mode & 0o170000 != 0o040000 {
+            let start = names.len();
+            names.extend_from_slice(path);
+            let mut e = e.clone();
+            e.name = (start, names.len());
+            entries.push(e);
+            continue;
+        }
+        let mut prefix = path.to_vec();
+        add_tree(repo, &e.oid, &mut prefix, &mut names, &mut entries)?;
+    }
+    let whole = Index {
+        entries,
+        names,
+        tree: None,
+        sparse: false,
+        expanded: true,
+        ..index
+    };
+    check_entries(&whole)?;
+    Ok(whole)
+}
+
+/// Add the files of the tree `id`, under `prefix` (which ends in `/`), as
+/// skip-worktree entries with no stat data, in index order.
+fn add_tree(
+    repo: &git2::Repository,
+    id: &[u8; OID_LEN],
+    prefix: &mut Vec<u8>,
+    names: &mut Vec<u8>,
+    entries: &mut Vec<Entry>,
+) -> Result<(), &'static str> {
+    let id = git2::Oid::from_bytes(id).map_err(|_| "a bad tree id")?;
+    let tree = repo
+        .find_tree(id)
+        .map_err(|_| "a sparse directory's tree is missing")?;
+    // Index order is bytewise on whole paths: a subdirectory `a` sorts as
+    // `a/`, which tree order already does; sorted again to be sure.
+    let mut items: Vec<(Vec<u8>, u32, [u8; OID_LEN])> = Vec::with_capacity(tree.len());
+    for item in tree.iter() {
+        let mut oid = [0; OID_LEN];
+        oid.copy_from_slice(
+            item.id()
+                .as_bytes()
+                .get(..OID_LEN)
+                .ok_or("a bad object id")?,
+        );
+        let mode = item.filemode_raw() as u32;
+        let mut name = item.name_bytes().to_vec();
+        if mode & 0o170000 == 0o040000 {
+            name.push(b'/');
+        }
+        items.push((name, mode, oid));
+    }
+    items.sort();
+    // Trees cannot nest without end, but a crafted one can nest deeply.
+    if prefix.len() > 1 << 16 {
+        return Err("a sparse directory nested too deep");
+    }
+    for (name, mode, oid) in items {
+        let len = prefix.len();
+        prefix.extend_from_slice(&name);
+        if mode & 0o170000 == 0o040000 {
+            add_tree(repo, &oid, prefix, names, entries)?;
+        } else {
+            let start = names.len();
+            names.extend_from_slice(prefix);
+            entries.push(Entry {
+                ctime: (0, 0),
+                mtime: (0, 0),
+                ino: 0,
+                mode,
+                uid: 0,
+                gid: 0,
+                size: 0,
+                oid,
+                stage: 0,
+                assume_valid: false,
+                skip_worktree: true,
+                intent_to_add: false,
+                name: (start, names.len()),
+            });
+        }
+        prefix.truncate(len);
+    }
+    Ok(())
 }
 
 /// Parse the `TREE` extension: nodes in depth-first order, each a
@@ -734,9 +1105,13 @@ mod tests {
         // Optional extensions are skipped; mandatory ones are refused.
         assert!(parse(&with_extension(&good, b"ZZZZ", b"whatever"), stamp).is_ok());
         assert_eq!(
-            malformed(&with_extension(&good, b"link", &[0; 20])),
+            malformed(&with_extension(&good, b"zzzz", &[])),
             "a mandatory extension"
         );
+        // A split index link: an id, then two bitmaps or none.
+        assert!(parse(&with_extension(&good, b"link", &[0; 20]), stamp).is_ok());
+        assert!(!malformed(&with_extension(&good, b"link", &[0; 19])).is_empty());
+        assert!(!malformed(&with_extension(&good, b"link", &[0; 22])).is_empty());
         assert_eq!(
             malformed(&with_extension(&good, b"TREE", b"\x00-1 1\n")),
             "two cache trees"
@@ -791,23 +1166,183 @@ mod tests {
         ));
     }
 
+    /// What matters of an entry, as comparable text. A size git smudged
+    /// to 0 (an entry racily clean when the index was written) is left out.
+    fn entries_of(index: &Index) -> Vec<String> {
+        index
+            .entries
+            .iter()
+            .map(|e| {
+                let size = if e.size == 0 {
+                    String::new()
+                } else {
+                    e.size.to_string()
+                };
+                format!(
+                    "{} {:o} {:?} {} {:?} {:?} {} {size} {} {} {}",
+                    String::from_utf8_lossy(index.path(e)),
+                    e.mode,
+                    e.oid,
+                    e.stage,
+                    e.mtime,
+                    e.ctime,
+                    e.ino,
+                    e.skip_worktree,
+                    e.intent_to_add,
+                    e.assume_valid
+                )
+            })
+            .collect()
+    }
+
     #[test]
-    fn split_and_sparse_indexes_are_refused() {
+    fn a_split_index_reads_as_the_index_it_stands_for() {
+        let tmp = fixture();
+        let d = tmp.path();
+        // Enough entries for the bitmaps to take several words.
+        for i in 0..150 {
+            write(d, &format!("many/f{i:03}.txt"), &format!("{i}\n"));
+        }
+        git(d, &["add", "many"]);
+        git(d, &["commit", "-q", "-m", "many"]);
+        let whole = index_of(d);
+        assert!(!whole.split);
+        git(d, &["update-index", "--split-index"]);
+        let own = read_file(&d.join(".git/index")).unwrap();
+        assert!(own.link.is_some());
+        let split = index_of(d);
+        assert!(split.split);
+        assert_eq!(entries_of(&split), entries_of(&whole));
+        assert!(split.tree.is_some());
+        // Deleted, replaced and added entries on top of the shared index.
+        write(d, "many/f005.txt", "replaced\n");
+        write(d, "many/f140.txt", "replaced too\n");
+        write(d, "aaa.txt", "first\n");
+        write(d, "many/new.txt", "added\n");
+        write(d, "zzz/later.txt", "later\n");
+        git(
+            d,
+            &[
+                "add",
+                "many/f005.txt",
+                "many/f140.txt",
+                "aaa.txt",
+                "many/new.txt",
+            ],
+        );
+        git(d, &["add", "-N", "zzz/later.txt"]);
+        git(
+            d,
+            &[
+                "rm",
+                "-q",
+                "--cached",
+                "many/f003.txt",
+                "many/f099.txt",
+                "top.txt",
+            ],
+        );
+        git(d, &["update-index", "--skip-worktree", "d0/f0.txt"]);
+        let own = read_file(&d.join(".git/index")).unwrap();
+        let link = own.link.as_ref().unwrap();
+        assert_eq!(link.delete.iter().filter(|b| **b).count(), 3);
+        assert!(link.replace.iter().filter(|b| **b).count() >= 3);
+        let split = index_of(d);
+        assert!(split.split);
+        // The same index, written whole by git.
+        git(d, &["update-index", "--no-split-index"]);
+        let whole = index_of(d);
+        assert!(!whole.split);
+        assert_eq!(entries_of(&split), entries_of(&whole));
+        let paths: Vec<&[u8]> = split.entries.iter().map(|e| split.path(e)).collect();
+        assert!(paths.contains(&&b"many/new.txt"[..]));
+        assert!(!paths.contains(&&b"many/f099.txt"[..]));
+    }
+
+    #[test]
+    fn a_split_index_whose_shared_index_is_missing_or_other_is_refused() {
         let tmp = fixture();
         let d = tmp.path();
         git(d, &["update-index", "--split-index"]);
+        let shared: Vec<_> = std::fs::read_dir(d.join(".git"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .starts_with("sharedindex.")
+            })
+            .collect();
+        assert_eq!(shared.len(), 1);
+        let bytes = std::fs::read(&shared[0]).unwrap();
+        std::fs::remove_file(&shared[0]).unwrap();
+        assert!(matches!(
+            read(&d.join(".git/index")),
+            Err(ReadError::Malformed("the shared index file is missing"))
+        ));
+        // Another index under the expected name.
+        let other = std::fs::read(d.join(".git/index")).unwrap();
+        std::fs::write(&shared[0], &other).unwrap();
         assert!(matches!(
             read(&d.join(".git/index")),
             Err(ReadError::Malformed(_))
         ));
+        std::fs::write(&shared[0], &bytes).unwrap();
+        assert!(read(&d.join(".git/index")).is_ok());
+    }
+
+    #[test]
+    fn a_sparse_index_is_made_whole() {
         let tmp = fixture();
         let d = tmp.path();
+        let full = index_of(d);
         git(d, &["sparse-checkout", "init", "--cone", "--sparse-index"]);
-        git(d, &["sparse-checkout", "set", "d0"]);
-        assert!(matches!(
-            read(&d.join(".git/index")),
-            Err(ReadError::Malformed(_))
-        ));
+        git(d, &["sparse-checkout", "set", "d0", "a/b"]);
+        let sparse = index_of(d);
+        assert!(sparse.sparse);
+        let dirs: Vec<&[u8]> = sparse
+            .entries
+            .iter()
+            .filter(|e| e.mode == 0o040000)
+            .map(|e| sparse.path(e))
+            .collect();
+        assert!(
+            dirs.contains(&&b"d1/"[..]) && dirs.contains(&&b"a/x/"[..]),
+            "{dirs:?}"
+        );
+        let repo = git2::Repository::open(d).unwrap();
+        let whole = read_whole(&repo).unwrap();
+        assert!(!whole.sparse && whole.tree.is_none());
+        // The same paths, modes and ids as the full index; skip-worktree
+        // outside the cone.
+        let ids = |i: &Index| -> Vec<(Vec<u8>, u32, [u8; OID_LEN])> {
+            i.entries
+                .iter()
+                .map(|e| (i.path(e).to_vec(), e.mode, e.oid))
+                .collect()
+        };
+        assert_eq!(ids(&whole), ids(&full));
+        for e in &whole.entries {
+            let path = whole.path(e);
+            let inside =
+                path.starts_with(b"d0/") || path.starts_with(b"a/b/") || !path.contains(&b'/');
+            assert_eq!(
+                e.skip_worktree,
+                !inside,
+                "{}",
+                String::from_utf8_lossy(path)
+            );
+        }
+        // A directory entry without the sparse index's extension.
+        let bytes = std::fs::read(d.join(".git/index")).unwrap();
+        let at = bytes.windows(4).position(|w| w == b"sdir").unwrap();
+        let mut other = bytes.clone();
+        other[at..at + 4].copy_from_slice(b"SDIR");
+        assert_eq!(
+            malformed(&other),
+            "a directory entry outside a sparse index"
+        );
     }
 
     #[test]

@@ -35,6 +35,37 @@ pub fn run_git(dir: &Path, args: &[&str]) -> Output {
         .expect("git")
 }
 
+/// The paths `git status` lists (untracked directories as `dir/`, as
+/// libgit2 lists them), sorted. Run without optional locks, so that git
+/// does not refresh and rewrite the index it is asked about.
+pub fn git_status_paths(dir: &Path) -> Vec<Vec<u8>> {
+    let out = run_git(
+        dir,
+        &[
+            "--no-optional-locks",
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--no-renames",
+            "--untracked-files=normal",
+            "--ignore-submodules=none",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "git status: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut paths: Vec<Vec<u8>> = out
+        .stdout
+        .split(|b| *b == 0)
+        .filter(|r| r.len() > 3)
+        .map(|r| r[3..].to_vec())
+        .collect();
+    paths.sort();
+    paths
+}
+
 /// Write `text` to `rel` under `dir`, creating its directories.
 pub fn write(dir: &Path, rel: &str, text: &str) {
     let p = dir.join(rel);

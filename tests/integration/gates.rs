@@ -160,6 +160,158 @@ fn allow_dirty_for_dev_warns_and_passes() {
         .blocked();
 }
 
+#[test]
+fn an_untracked_file_is_seen_when_the_index_is_empty() {
+    // A first commit with nothing in it: the index has no entries.
+    let repo = Repo::empty();
+    repo.git(["commit", "-q", "--allow-empty", "-m", "empty"]);
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .stdout_has(row("clean_tree", "OK"))
+        .safe();
+    repo.write("new.txt", "x\n");
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .stdout_has(row("clean_tree", "FAIL"))
+        .stdout_has("new.txt (untracked)")
+        .blocked();
+    // Every file removed from the index and the removal committed.
+    let repo = Repo::new();
+    repo.git(["rm", "-q", "--cached", "README"]);
+    repo.git(["commit", "-q", "-m", "untrack everything"]);
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .stdout_has(row("clean_tree", "FAIL"))
+        .stdout_has("README (untracked)")
+        .blocked();
+    // The file `init` has just written.
+    let repo = Repo::empty();
+    repo.git(["commit", "-q", "--allow-empty", "-m", "empty"]);
+    Sentinel::new().dir(&repo.path).arg("init").safe();
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .stdout_has(row("clean_tree", "FAIL"))
+        .stdout_has("release-sentinel.toml (untracked)")
+        .blocked();
+}
+
+#[test]
+fn untracked_folders_with_odd_names_are_seen() {
+    // Names libgit2's path patterns would read otherwise: a line break or
+    // another control character, a backslash, a leading `!` or `#`, a
+    // trailing space, wildcards.
+    for name in [
+        "evil\ndir",
+        "feed\x0cdir",
+        "vt\x0bdir",
+        "cr\r",
+        "back\\slash",
+        "\\",
+        "!bang",
+        "#hash",
+        "trailing ",
+        "star*",
+        "q?",
+        "[set]",
+    ] {
+        let repo = Repo::new();
+        repo.write(&format!("{name}/run.sh"), "p\n");
+        let out = Sentinel::in_repo(&repo)
+            .gate("prod", "v1.2.3")
+            .allow_non_ascii()
+            .stdout_has(row("clean_tree", "FAIL"))
+            .blocked();
+        let message = message_of(&out.stdout, "clean_tree");
+        assert!(message.contains("(untracked)"), "{name:?}: {message}");
+        // The same inside a tracked folder.
+        let repo = Repo::new();
+        repo.write("src/lib.txt", "tracked\n");
+        repo.commit_all("src");
+        repo.write(&format!("src/{name}/run.sh"), "p\n");
+        let out = Sentinel::in_repo(&repo)
+            .gate("prod", "v1.2.3")
+            .allow_non_ascii()
+            .stdout_has(row("clean_tree", "FAIL"))
+            .blocked();
+        let message = message_of(&out.stdout, "clean_tree");
+        assert!(message.contains("(untracked)"), "src/{name:?}: {message}");
+    }
+}
+
+#[test]
+fn a_split_index_is_read_whole() {
+    for how in ["update-index", "config"] {
+        let repo = Repo::new();
+        repo.write("src/a.txt", "a\n");
+        repo.write("src/b.txt", "b\n");
+        repo.commit_all("more");
+        if how == "config" {
+            repo.git(["config", "core.splitIndex", "true"]);
+            repo.write("src/c.txt", "c\n");
+            repo.commit_all("with a split index");
+        } else {
+            repo.git(["update-index", "--split-index"]);
+        }
+        assert!(
+            std::fs::read_dir(repo.path.join(".git")).unwrap().any(|e| e
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("sharedindex.")),
+            "{how}: git wrote no shared index"
+        );
+        Sentinel::in_repo(&repo)
+            .gate("prod", "v1.2.3")
+            .stdout_has(row("clean_tree", "OK"))
+            .safe();
+        // Changes on top of the shared index: modified, staged, untracked.
+        repo.write("src/a.txt", "changed\n");
+        repo.write("staged.txt", "s\n");
+        repo.git(["add", "staged.txt"]);
+        repo.write("src/new.txt", "n\n");
+        let out = Sentinel::in_repo(&repo)
+            .gate("prod", "v1.2.3")
+            .stdout_has(row("clean_tree", "FAIL"))
+            .blocked();
+        let message = message_of(&out.stdout, "clean_tree");
+        for part in [
+            "src/a.txt (modified)",
+            "staged.txt (staged)",
+            "src/new.txt (untracked)",
+        ] {
+            assert!(message.contains(part), "{how}: {message}");
+        }
+    }
+}
+
+#[test]
+fn a_sparse_index_is_read_whole() {
+    let repo = Repo::new();
+    repo.write("in/a.txt", "a\n");
+    repo.write("out/b.txt", "b\n");
+    repo.commit_all("two folders");
+    repo.git(["sparse-checkout", "init", "--cone", "--sparse-index"]);
+    repo.git(["sparse-checkout", "set", "in"]);
+    assert!(
+        !repo.path.join("out/b.txt").exists(),
+        "not a sparse checkout"
+    );
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .stdout_has(row("clean_tree", "OK"))
+        .safe();
+    repo.write("in/a.txt", "changed\n");
+    repo.write("in/new.txt", "n\n");
+    let out = Sentinel::in_repo(&repo)
+        .gate("prod", "v1.2.3")
+        .stdout_has(row("clean_tree", "FAIL"))
+        .blocked();
+    let message = message_of(&out.stdout, "clean_tree");
+    for part in ["in/a.txt (modified)", "in/new.txt (untracked)"] {
+        assert!(message.contains(part), "{message}");
+    }
+}
+
 // ------------------------------------------------------------ branch_allowed
 
 #[test]
@@ -655,6 +807,47 @@ fn build_metadata_is_refused_by_default() {
         .stdout_has(row("version_valid", "FAIL"))
         .stdout_has("build metadata")
         .stdout_has(BLOCKED)
+        .blocked();
+}
+
+#[test]
+fn a_version_the_policy_refuses_is_not_compared_with_tags() {
+    // A parseable version that version_valid fails for a policy reason is
+    // not a valid version: the gates that need one show SKIP, whatever the
+    // tags and the changelog say.
+    let repo = Repo::with_config("[policy]\nrequire_changelog = true\n");
+    repo.write("CHANGELOG.md", "# Changelog\n\n## v1.2.3-rc.1\n\n- first\n");
+    repo.commit_all("changelog");
+    repo.tag("v1.2.3-rc.1");
+    for (version, why) in [
+        ("v1.2.3-rc.1", "pre-release"),
+        ("v1.2.3+build.7", "build metadata"),
+    ] {
+        let out = Sentinel::in_repo(&repo)
+            .gate("prod", version)
+            .stdout_has(row("version_valid", "FAIL"))
+            .stdout_has(why)
+            .stdout_has(row("tag_absent", "SKIP"))
+            .stdout_has(row("version_newer", "SKIP"))
+            .stdout_has(row("changelog_entry", "SKIP"))
+            .stdout_has(BLOCKED)
+            .blocked();
+        for id in ["tag_absent", "version_newer", "changelog_entry"] {
+            let message = message_of(&out.stdout, id);
+            assert!(
+                message.contains("needs version_valid"),
+                "{version} {id}: {message}"
+            );
+        }
+    }
+    // Allowed for stage: the same version is compared as usual.
+    repo.config(
+        "[policy]\nrequire_changelog = true\n[policy.env.stage]\nallow_prerelease = true\n",
+    );
+    Sentinel::in_repo(&repo)
+        .gate("stage", "v1.2.3-rc.1")
+        .stdout_has(row("version_valid", "OK"))
+        .stdout_has(row("tag_absent", "FAIL"))
         .blocked();
 }
 

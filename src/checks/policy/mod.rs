@@ -36,7 +36,8 @@ pub enum Run {
     Input(fn(&Input<'_>) -> Outcome),
     /// Needs a usable repository (`git_repo` passed).
     Repo(fn(&Input<'_>, &Repo) -> Outcome),
-    /// Needs a usable repository and a version that parses.
+    /// Needs a usable repository and a valid version: one that parses and
+    /// that the environment's policy accepts (what `version_valid` checks).
     Release(fn(&Input<'_>, &Repo, &Release) -> Outcome),
 }
 
@@ -195,10 +196,18 @@ fn evaluate(gate: &Gate, input: &Input<'_>, incomplete: &OnceCell<Option<String>
         let why = incomplete.get().cloned().flatten().unwrap_or_default();
         Outcome::skip(format!("not evaluated: {why}"))
     };
-    match (&gate.run, repo, &input.release) {
+    // A version the policy refuses (a pre-release where none is allowed)
+    // parses, yet is no release to compare tags or a changelog with.
+    let release = input
+        .release
+        .as_ref()
+        .ok()
+        .filter(|rel| version_valid::refusals(input, rel).is_empty())
+        .ok_or(());
+    match (&gate.run, repo, release) {
         (Run::Input(f), _, _) => f(input),
         (Run::Repo(_) | Run::Release(_), None, _) => needs("git_repo"),
-        (Run::Release(_), Some(_), Err(_)) => needs("version_valid"),
+        (Run::Release(_), Some(_), Err(())) => needs("version_valid"),
         (_, Some(r), _) if !tags_ok(r) => incomplete_tags(),
         (Run::Repo(f), Some(r), _) => f(input, r),
         (Run::Release(f), Some(r), Ok(rel)) => f(input, r, rel),

@@ -7,13 +7,14 @@
 //! policy allows them.
 
 use super::Input;
+use crate::git::tags::Release;
 use crate::report::Outcome;
 
-pub fn check(input: &Input<'_>) -> Outcome {
-    let release = match &input.release {
-        Ok(r) => r,
-        Err(message) => return Outcome::fail(message.clone()),
-    };
+/// Why the environment's policy refuses a version that parses: a
+/// pre-release or build metadata it does not allow. Empty: accepted. The
+/// gate registry asks this too, so that a refused version is not one the
+/// gates that need a valid version compare with.
+pub fn refusals(input: &Input<'_>, release: &Release) -> Vec<String> {
     let (v, version, env) = (&release.version, &release.input, input.env);
     let policy = &input.policy;
     let mut refused = Vec::new();
@@ -27,6 +28,16 @@ pub fn check(input: &Input<'_>) -> Outcome {
             "{version} carries build metadata, which {env} does not allow (allow_build_metadata)"
         ));
     }
+    refused
+}
+
+pub fn check(input: &Input<'_>) -> Outcome {
+    let release = match &input.release {
+        Ok(r) => r,
+        Err(message) => return Outcome::fail(message.clone()),
+    };
+    let (v, version) = (&release.version, &release.input);
+    let refused = refusals(input, release);
     let outcome = if refused.is_empty() {
         let kind = if !v.pre.is_empty() {
             " (pre-release, allowed)"
