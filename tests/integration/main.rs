@@ -21,6 +21,7 @@ mod predeploy;
 mod readme;
 mod report;
 mod secrets;
+mod signing;
 mod tags;
 mod toolkit;
 mod verify;
