@@ -131,7 +131,8 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         ));
         return Ok(Done::Report(report));
     }
-    let signer = match sign::signer(args.sign_key.as_deref(), cx.vars, cx.scrubber) {
+    let from_config = Some((&config.signing, ws.root.as_path()));
+    let signer = match sign::signer(args.sign_key.as_deref(), cx.vars, cx.scrubber, from_config) {
         Ok(s) => s,
         Err(why) => {
             report.rows.push(row("signature", Outcome::fail(why)));

@@ -126,7 +126,15 @@ pub fn attach(
     let Some(dir) = &args.evidence else {
         return;
     };
-    let signer = evidence::sign::signer(args.sign_key.as_deref(), cx.vars, cx.scrubber);
+    let signer = evidence::sign::signer(
+        args.sign_key.as_deref(),
+        cx.vars,
+        cx.scrubber,
+        ws.config
+            .as_ref()
+            .ok()
+            .map(|c| (&c.signing, ws.root.as_path())),
+    );
     let inputs = Inputs {
         argv: &cx.argv,
         vars: cx.vars,

@@ -78,13 +78,50 @@ pub fn key_path(flag: Option<&Path>, vars: &EnvSnapshot) -> Result<Option<PathBu
     }
 }
 
-/// The signer `--sign-key` (`flag`) or [`KEY_VAR`] names, if any.
+/// `[signing]` as written.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Raw {
+    /// The private key that signs evidence records and bundles when
+    /// neither `--sign-key` nor [`KEY_VAR`] names one; relative to the
+    /// repository root. (A path, not a key: never the key itself.)
+    pub identity_file: Option<String>,
+}
+
+/// Check `[signing]`.
+pub fn validate(raw: Raw, problems: &mut crate::config::values::Problems) -> Raw {
+    if let Some(f) = &raw.identity_file
+        && (sanitize::is_blank(f) || f.chars().any(char::is_control))
+    {
+        problems.push(
+            "signing.identity_file",
+            "a path to an OpenSSH private key is needed (printable text)",
+        );
+    }
+    if let Some(f) = &raw.identity_file
+        && f.contains("PRIVATE KEY")
+    {
+        problems.push(
+            "signing.identity_file",
+            "holds a key, not the path of its file; secrets are never written in the file",
+        );
+    }
+    raw
+}
+
+/// The signer `--sign-key` (`flag`), [`KEY_VAR`] or `[signing]
+/// identity_file` (`config`, relative to `root`) names, if any, in that
+/// order.
 pub fn signer(
     flag: Option<&Path>,
     vars: &EnvSnapshot,
     scrubber: &Scrubber,
+    config: Option<(&Raw, &Path)>,
 ) -> Result<Option<Signer>, String> {
+    let from_config =
+        || config.and_then(|(raw, root)| raw.identity_file.as_ref().map(|f| root.join(f.trim())));
     key_path(flag, vars)?
+        .or_else(from_config)
         .map(|p| Signer::load(&p, vars, scrubber))
         .transpose()
 }

@@ -701,3 +701,70 @@ fn two_runs_writing_one_folder_take_turns() {
             .safe();
     }
 }
+
+#[test]
+fn the_key_can_come_from_the_config_and_the_flag_wins() {
+    let repo = Repo::new();
+    let keys = repo.scratch().join("keys");
+    std::fs::create_dir(&keys).expect("mkdir");
+    let team = keygen(&keys, "team", "ed25519", "");
+    let own = keygen(&keys, "own", "ed25519", "");
+    repo.config(&format!(
+        "{}\n[signing]\nidentity_file = \"../keys/team\"\n",
+        config()
+    ));
+    let dir = repo.scratch().join("evidence");
+    gate(&repo).arg("--evidence").arg(&dir).safe();
+    check(&dir)
+        .stdout_has(format!("signed by key {}", fingerprint(&team)))
+        .safe();
+    gate(&repo)
+        .env("RS_SIGN_KEY", &own)
+        .arg("--evidence")
+        .arg(&dir)
+        .safe();
+    check(&dir)
+        .stdout_has(format!("signed by key {}", fingerprint(&own)))
+        .safe();
+    // A key pasted into the file instead of its path is refused.
+    let pasted = std::fs::read_to_string(&team).expect("key");
+    repo.config(&format!(
+        "{}\n[signing]\nidentity_file = {}\n",
+        config(),
+        toml_str(&pasted)
+    ));
+    let lines = key_lines(&team);
+    let mut run = gate(&repo).arg("--evidence").arg(&dir);
+    for l in &lines {
+        run = run.nowhere(l.clone());
+    }
+    run.stderr_has("signing.identity_file").blocked();
+}
+
+#[test]
+fn the_readme_shows_the_command_these_tests_run_and_a_config_that_loads() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    // What ssh_verify runs, with the README's names.
+    for file in ["SHA256SUMS", "mm-bot-v1.2.3.zip.sha256"] {
+        let command = format!(
+            "ssh-keygen -Y verify -f allowed_signers -I {ALICE} -n {NS} -s {file}.sig < {file}"
+        );
+        assert!(readme.contains(&command), "README lacks {command}");
+    }
+    let start = readme
+        .find("```toml\n[signing]\n")
+        .expect("the [signing] block")
+        + 8;
+    let block = &readme[start..start + readme[start..].find("```").expect("fence")];
+    let repo = Repo::with_config(block);
+    Sentinel::new()
+        .dir(&repo.path)
+        .args(["--env", "prod", "--version", "v1.0.0", "--evidence"])
+        .arg(repo.scratch().join("evidence"))
+        .stderr_has(format!(
+            "cannot read the signing key {}: no such file",
+            repo.path.join("ci/keys/release_ed25519").display()
+        ))
+        .blocked();
+}
