@@ -857,6 +857,41 @@ b = ["y", 1]
     }
 
     #[test]
+    fn facts_leave_out_what_only_describes_the_context() {
+        let row = |id: &str, outcome: Outcome| {
+            CheckResult::new(id, Phase::Policy, outcome, std::time::Duration::ZERO)
+        };
+        let tags = |n: u64| {
+            row(
+                "tag_absent",
+                Outcome::ok(format!("no tag yet ({n} tags)")).detail("tags", n),
+            )
+        };
+        assert_eq!(facts(&tags(1)), facts(&tags(7)));
+        assert_eq!(facts(&tags(1)), json!({ "status": "OK", "details": {} }));
+        let newer = |highest: &str, total: u64| {
+            row(
+                "version_newer",
+                Outcome::ok("newer")
+                    .detail("highest", highest)
+                    .detail("tags", total),
+            )
+        };
+        assert_eq!(facts(&newer("v1.0.0", 3)), facts(&newer("v1.0.0", 4)));
+        assert_ne!(facts(&newer("v1.0.0", 3)), facts(&newer("v1.1.0", 3)));
+        // Another row keeps every detail, and its status counts.
+        let clean = |status: Outcome| row("clean_tree", status.detail("changes", vec!["a"]));
+        assert_ne!(
+            facts(&clean(Outcome::ok("x"))),
+            facts(&clean(Outcome::fail("x")))
+        );
+        assert_eq!(
+            facts(&clean(Outcome::ok("x")))["details"]["changes"],
+            json!(["a"])
+        );
+    }
+
+    #[test]
     fn manifest_names_are_plain() {
         for bad in ["", ".", "..", "a/b", "../x", "a\\b", "a\nb"] {
             assert!(!plain_name(bad), "{bad:?}");

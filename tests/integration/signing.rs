@@ -19,7 +19,7 @@ fn ssh_keygen() -> PathBuf {
 }
 
 /// A key pair made by `ssh-keygen -t TYPE` at `dir/name` (and `.pub`).
-fn keygen(dir: &Path, name: &str, kind: &str, passphrase: &str) -> PathBuf {
+pub fn keygen(dir: &Path, name: &str, kind: &str, passphrase: &str) -> PathBuf {
     let path = dir.join(name);
     let mut cmd = Command::new(ssh_keygen());
     cmd.args(["-q", "-t", kind, "-N", passphrase, "-C", name, "-f"])
@@ -32,7 +32,7 @@ fn keygen(dir: &Path, name: &str, kind: &str, passphrase: &str) -> PathBuf {
     path
 }
 
-fn public(key: &Path) -> String {
+pub fn public(key: &Path) -> String {
     let text = std::fs::read_to_string(format!("{}.pub", key.display())).expect("read .pub");
     text.trim().to_string()
 }
@@ -53,7 +53,7 @@ fn fingerprint(key: &Path) -> String {
 }
 
 /// An allowed_signers file at `dir/name` with `lines`.
-fn allowed(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
+pub fn allowed(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, lines.join("\n") + "\n").expect("write allowed_signers");
     path
@@ -61,7 +61,7 @@ fn allowed(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
 
 /// Exactly the README's command: `ssh-keygen -Y verify -f ALLOWED -I
 /// PRINCIPAL -n release-sentinel -s FILE.sig < FILE`.
-fn ssh_verify(allowed: &Path, principal: &str, file: &Path) -> Output {
+pub fn ssh_verify(allowed: &Path, principal: &str, file: &Path) -> Output {
     let sig = format!("{}.sig", file.display());
     Command::new(ssh_keygen())
         .args(["-Y", "verify", "-f"])
@@ -767,4 +767,37 @@ fn the_readme_shows_the_command_these_tests_run_and_a_config_that_loads() {
             repo.path.join("ci/keys/release_ed25519").display()
         ))
         .blocked();
+}
+
+#[test]
+fn verify_signs_its_record_too() {
+    let text = format!(
+        "[verify]\nfor = \"1s\"\ninterval = \"1s\"\n\n[[verify.probe]]\nname = \"health\"\nurl = {}\n",
+        toml_str(health_url())
+    );
+    let repo = Repo::with_config(&text);
+    let keys = repo.scratch().join("keys");
+    std::fs::create_dir(&keys).expect("mkdir");
+    let key = keygen(&keys, "alice", "ed25519", "");
+    let signers = allowed(
+        &keys,
+        "allowed_signers",
+        &[format!("{ALICE} {}", public(&key))],
+    );
+    let dir = repo.scratch().join("evidence");
+    Sentinel::new()
+        .dir(&repo.path)
+        .args(["verify", "--env", "prod", "--version", "v1.0.0", "--once"])
+        .arg("--evidence")
+        .arg(&dir)
+        .arg("--sign-key")
+        .arg(&key)
+        .safe();
+    let out = ssh_verify(&signers, ALICE, &dir.join("SHA256SUMS"));
+    assert!(out.status.success(), "{}", context(&out));
+    check(&dir)
+        .arg("--allowed-signers")
+        .arg(&signers)
+        .stdout_has(format!("SHA256SUMS is signed by {ALICE}"))
+        .safe();
 }
