@@ -522,14 +522,6 @@ fn wildcard(text: &[u8], pattern: &[u8]) -> bool {
     pattern[p.min(pattern.len())..].iter().all(|&c| c == b'*')
 }
 
-/// The result of checking a signature, for a report row.
-#[derive(Debug)]
-pub struct Checked {
-    /// `None` when the file is not signed and no signers were given:
-    /// nothing to say.
-    pub outcome: Option<Outcome>,
-}
-
 /// Check `<file>.sig` against `data` (the bytes of `file`, named `name`
 /// in messages) and, when given, `signers`, at `now`.
 ///

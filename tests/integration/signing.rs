@@ -431,9 +431,7 @@ fn forgeries_fail_each_with_its_reason() {
     std::fs::write(dir.join("SHA256SUMS"), out.stdout).expect("write");
     verify(&dir, &signers)
         .stdout_has(row("digests", "OK"))
-        .stdout_has(format!(
-            "| signature                 | FAIL | SHA256SUMS.sig does not match SHA256SUMS"
-        ))
+        .stdout_has("| signature                 | FAIL | SHA256SUMS.sig does not match SHA256SUMS")
         .blocked();
     // ... and re-signed with the forger's own key: not an allowed signer.
     ssh_sign(&mallory, NS, &dir.join("SHA256SUMS"));
