@@ -234,6 +234,23 @@ pub struct EvidenceArgs {
     /// written makes the run fail (exit 1)
     #[arg(long, value_name = "DIR")]
     pub evidence: Option<PathBuf>,
+
+    /// Sign the record with this OpenSSH private key (Ed25519 or ECDSA
+    /// P-256; or RS_SIGN_KEY): SHA256SUMS.sig beside SHA256SUMS, an SSH
+    /// signature that `ssh-keygen -Y verify -n release-sentinel` checks. A
+    /// passphrase comes from RS_SIGN_PASSPHRASE
+    #[arg(long, value_name = "PATH", requires = "evidence")]
+    pub sign_key: Option<PathBuf>,
+}
+
+/// Who may have signed what a command checks.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SignersArgs {
+    /// Require a signature by a key in this allowed_signers file
+    /// (ssh-keygen's and git's format: principals, options, key) and name
+    /// its signer; a missing, bad or unknown-key signature fails
+    #[arg(long, value_name = "FILE")]
+    pub allowed_signers: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

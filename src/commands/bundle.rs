@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use super::{Context, Done, Error, Workspace};
 use crate::bundle;
 use crate::checks::list_some;
-use crate::cli::{OutputArgs, SourceArgs};
+use crate::cli::{OutputArgs, SignersArgs, SourceArgs};
 use crate::config::values::human;
+use crate::evidence::sign;
 use crate::exit::Verdict;
 use crate::report::{CheckResult, Kind, Outcome, Phase, Report, Rule, Target};
 
@@ -49,6 +50,12 @@ pub struct Args {
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
 
+    /// Sign the bundle's .sha256 with this OpenSSH private key (or
+    /// RS_SIGN_KEY; passphrase from RS_SIGN_PASSPHRASE): <zip>.sha256.sig,
+    /// which `ssh-keygen -Y verify -n release-sentinel` checks
+    #[arg(long, value_name = "PATH")]
+    pub sign_key: Option<PathBuf>,
+
     #[command(flatten)]
     pub source: SourceArgs,
 
@@ -64,6 +71,8 @@ pub enum Action {
         /// The bundle
         #[arg(value_name = "ZIP")]
         zip: PathBuf,
+        #[command(flatten)]
+        signers: SignersArgs,
         #[command(flatten)]
         output: OutputArgs,
     },
@@ -81,8 +90,15 @@ fn row(id: &str, outcome: Outcome) -> CheckResult {
 }
 
 pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
-    if let Some(Action::Verify { zip, .. }) = &args.action {
-        return Ok(Done::Report(verify(zip)));
+    if let Some(Action::Verify { zip, signers, .. }) = &args.action {
+        let (signers, now) =
+            sign::verifying(signers.allowed_signers.as_deref(), cx.vars).map_err(Error::Refused)?;
+        let mut report = verify(zip);
+        let sums = PathBuf::from(format!("{}.sha256", zip.display()));
+        if let Some(outcome) = sign::check_file(&sums, signers.as_ref(), now) {
+            report.rows.push(row("signature", outcome));
+        }
+        return Ok(Done::Report(report));
     }
     let version = args.release_version.clone().unwrap_or_default();
     let ws = Workspace::open_for(&args.source, None, cx);
@@ -115,6 +131,14 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         ));
         return Ok(Done::Report(report));
     }
+    let from_config = Some((&config.signing, ws.root.as_path()));
+    let signer = match sign::signer(args.sign_key.as_deref(), cx.vars, cx.scrubber, from_config) {
+        Ok(s) => s,
+        Err(why) => {
+            report.rows.push(row("signature", Outcome::fail(why)));
+            return Ok(Done::Report(report));
+        }
+    };
     let unix = fixed_time(&ws, cx)?;
     let name = b.name.clone().unwrap_or_else(|| {
         ws.root
@@ -214,6 +238,10 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
             shown(&built.statement)
         )),
     ));
+    let sums = shown(&built.checksum_file);
+    if let Some(outcome) = sign::after_bundle(signer.as_ref(), &built.checksum_file, &sums) {
+        report.rows.push(row("signature", outcome));
+    }
     Ok(Done::Report(report))
 }
 

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use super::{Context, Done, Error, Workspace};
-use crate::cli::{EvidenceArgs, OutputArgs};
+use crate::cli::{EvidenceArgs, OutputArgs, SignersArgs};
 use crate::evidence::{self, Inputs};
 use crate::exit::Verdict;
 use crate::report::{CheckResult, Kind, Outcome, Phase, Report, Rule};
@@ -65,6 +65,8 @@ pub enum Action {
         #[arg(long, value_name = "PATH", default_value = ".", requires = "replay")]
         repo: PathBuf,
         #[command(flatten)]
+        signers: SignersArgs,
+        #[command(flatten)]
         output: OutputArgs,
     },
 }
@@ -76,9 +78,15 @@ pub fn output(args: &Args) -> Option<&OutputArgs> {
 
 pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     let Action::Verify {
-        dir, replay, repo, ..
+        dir,
+        replay,
+        repo,
+        signers,
+        ..
     } = &args.action;
-    let checked = evidence::verify(dir);
+    let (signers, now) = evidence::sign::verifying(signers.allowed_signers.as_deref(), cx.vars)
+        .map_err(Error::Refused)?;
+    let checked = evidence::verify(dir, signers.as_ref(), now);
     let target = checked
         .record
         .as_ref()
@@ -118,14 +126,33 @@ pub fn attach(
     let Some(dir) = &args.evidence else {
         return;
     };
+    let signer = evidence::sign::signer(
+        args.sign_key.as_deref(),
+        cx.vars,
+        cx.scrubber,
+        ws.config
+            .as_ref()
+            .ok()
+            .map(|c| (&c.signing, ws.root.as_path())),
+    );
     let inputs = Inputs {
         argv: &cx.argv,
         vars: cx.vars,
         config: ws.config.as_ref().ok(),
         repo: ws.repo.as_ref().ok(),
         fail_fast,
+        signer: signer.as_ref().ok().and_then(Option::as_ref),
     };
-    if let Err(why) = evidence::record(dir, report, &inputs, cx.scrubber) {
+    let written = signer
+        .as_ref()
+        .map_err(|why| {
+            format!(
+                "cannot write evidence to {}: {why}",
+                crate::sanitize::ascii(&cx.scrubber.scrub(&dir.display().to_string()))
+            )
+        })
+        .and_then(|_| evidence::record(dir, report, &inputs, cx.scrubber));
+    if let Err(why) = written {
         report.error = Some(match report.error.take() {
             Some(first) => format!("{first}\n{why}"),
             None => why,

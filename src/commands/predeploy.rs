@@ -224,6 +224,11 @@ struct StepDef {
     file: &'static str,
 }
 
+/// The row ids of the protocol's steps: a run records each one.
+pub fn step_ids() -> Vec<&'static str> {
+    STEPS.iter().map(|s| s.id).collect()
+}
+
 const STEPS: &[StepDef] = &[
     StepDef {
         id: "approvals",

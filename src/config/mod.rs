@@ -217,6 +217,8 @@ pub struct Config {
     pub predeploy: crate::commands::predeploy::Predeploy,
     /// The go-live checklist's own items.
     pub golive: crate::commands::golive::GoLive,
+    /// `[signing]`: the key that signs evidence and bundles.
+    pub signing: crate::evidence::sign::Raw,
 }
 
 impl Config {

@@ -27,6 +27,7 @@ pub struct RawConfig {
     pub parity: Option<crate::parity::Raw>,
     pub predeploy: Option<crate::commands::predeploy::Raw>,
     pub golive: Option<crate::commands::golive::Raw>,
+    pub signing: Option<crate::evidence::sign::Raw>,
 }
 
 /// `[policy]`, and each `[policy.env.<name>]` override: the same keys.

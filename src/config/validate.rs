@@ -147,6 +147,7 @@ pub(super) fn validate(
     let predeploy =
         crate::commands::predeploy::validate(raw.predeploy.unwrap_or_default(), &mut problems);
     let golive = crate::commands::golive::validate(raw.golive.unwrap_or_default(), &mut problems);
+    let signing = crate::evidence::sign::validate(raw.signing.unwrap_or_default(), &mut problems);
     let rotate = raw.rotate.unwrap_or_default();
     if let Some(size) = &rotate.max_size
         && let Err(why) = super::values::parse_size(size)
@@ -218,6 +219,7 @@ pub(super) fn validate(
             parity,
             predeploy,
             golive,
+            signing,
         })
     } else {
         Err(ConfigError::Invalid {

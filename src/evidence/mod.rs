@@ -36,6 +36,7 @@
 //! moved on since).
 
 pub mod replay;
+pub mod sign;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -89,6 +90,8 @@ pub struct Inputs<'a> {
     pub repo: Option<&'a Repo>,
     /// The gate's `--fail-fast`, which a replay repeats.
     pub fail_fast: bool,
+    /// The key that signs `SHA256SUMS`, when one was given.
+    pub signer: Option<&'a sign::Signer>,
 }
 
 /// Write the evidence record of `report` into `dir` (created when
@@ -149,8 +152,13 @@ pub fn record(
         .get_mut(report.kind.rows_key)
         .and_then(Value::as_array_mut)
     {
-        for row in rows.iter_mut().filter_map(Value::as_object_mut) {
+        for (row, result) in rows
+            .iter_mut()
+            .filter_map(Value::as_object_mut)
+            .zip(&report.rows)
+        {
             row.remove("duration_ms");
+            row.insert("facts".to_string(), facts(result));
         }
     }
     let doc = json!({
@@ -173,7 +181,37 @@ pub fn record(
     let mut text = Vec::new();
     report_json::write_value(doc, scrubber, &mut text).map_err(|e| fail(e.to_string()))?;
     files.push((RECORD, text));
-    write_files(dir, &files).map_err(|e| fail(os_reason(&e)))
+    write_files(dir, &files, inputs.signer).map_err(fail)
+}
+
+/// Detail keys that describe what a row saw around what it judged (how
+/// many tags the clone holds, where the work tree is), by row id. They
+/// change with things the row does not judge: a new, unrelated tag
+/// changes `tag_absent`'s count and message, not its finding.
+const CONTEXT: &[(&str, &[&str])] = &[
+    ("git_repo", &["root", "worktree"]),
+    ("tag_absent", &["tags"]),
+    ("version_newer", &["tags", "matching"]),
+    ("changelog_entry", &["line", "content_lines"]),
+];
+
+/// The facts a row judged: its status and its details but those of
+/// [`CONTEXT`], never its prose. The record carries them with each row
+/// (`facts`), and a replay compares these, so that rewording a message,
+/// or a count that decides nothing, is not a difference.
+pub fn facts(row: &CheckResult) -> Value {
+    let context = CONTEXT
+        .iter()
+        .find(|(id, _)| *id == row.id)
+        .map_or(&[][..], |(_, keys)| *keys);
+    let details: serde_json::Map<String, Value> = row
+        .outcome
+        .details
+        .iter()
+        .filter(|(k, _)| !context.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    json!({ "status": row.status().as_str(), "details": details })
 }
 
 /// The branch HEAD is on, or `None` on a detached HEAD.
@@ -334,47 +372,109 @@ fn walk(
     }
 }
 
-/// Write `files` into `dir`, each whole, then [`SUMS`] over them, last. A
-/// manifest of an earlier record goes first, and a write that fails takes
-/// the files it wrote with it: a directory is a complete record or has no
-/// manifest. A directory holding anything but a record is refused.
-fn write_files(dir: &Path, files: &[(&str, Vec<u8>)]) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+/// How long a run waits for another that is writing the same directory.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The name of the manifest's signature.
+fn sums_sig() -> String {
+    format!("{SUMS}{}", sign::SUFFIX)
+}
+
+/// Hold `dir` for this run: an exclusive `flock` on the directory itself
+/// (a writer), or a shared one (a reader), released when the returned
+/// handle is dropped. Two runs writing one directory take turns, each
+/// leaving a whole record, and a reader never sees one half-written. A
+/// run waits for another up to [`LOCK_WAIT`], then gives up, naming it.
+fn hold(dir: &Path, exclusive: bool) -> Result<rustix::fd::OwnedFd, String> {
+    use rustix::fs::{FlockOperation, Mode, OFlags};
+    let fd = rustix::fs::open(
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| os_reason(&e.into()))?;
+    let op = if exclusive {
+        FlockOperation::NonBlockingLockExclusive
+    } else {
+        FlockOperation::NonBlockingLockShared
+    };
+    let start = std::time::Instant::now();
+    loop {
+        match rustix::fs::flock(&fd, op) {
+            Ok(()) => return Ok(fd),
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK && start.elapsed() < LOCK_WAIT => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
+                return Err(format!(
+                    "another run is writing an evidence record there (it has held the directory's lock for over {} s)",
+                    LOCK_WAIT.as_secs()
+                ));
+            }
+            Err(e) => return Err(format!("cannot lock it: {}", os_reason(&e.into()))),
+        }
+    }
+}
+
+/// Write `files` into `dir`, each whole, then [`SUMS`] over them, last
+/// (its signature by `signer` just before it). The directory is held
+/// ([`hold`]) throughout. A manifest of an earlier record goes first, and
+/// a write that fails takes the files it wrote with it: a directory is a
+/// complete record or has no manifest. A directory holding anything but a
+/// record is refused.
+fn write_files(
+    dir: &Path,
+    files: &[(&str, Vec<u8>)],
+    signer: Option<&sign::Signer>,
+) -> Result<(), String> {
+    let io = |e: std::io::Error| os_reason(&e);
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let _held = hold(dir, true)?;
+    let sig = sums_sig();
     let mut foreign: Vec<String> = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let name = entry?.file_name().to_string_lossy().into_owned();
-        if ![RECORD, CONFIG, SUMS].contains(&name.as_str()) {
+    for entry in std::fs::read_dir(dir).map_err(io)? {
+        let name = entry
+            .map_err(io)?
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        if ![RECORD, CONFIG, SUMS, sig.as_str()].contains(&name.as_str()) {
             foreign.push(sanitize::ascii(&name));
         }
     }
     if !foreign.is_empty() {
         foreign.sort();
-        return Err(std::io::Error::other(format!(
+        return Err(format!(
             "it holds files that are not part of an evidence record ({}); give a new or empty directory",
             list_some(&foreign, 3)
-        )));
+        ));
     }
     let remove = |name: &str| match std::fs::remove_file(dir.join(name)) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
         _ => Ok(()),
     };
-    remove(SUMS)?;
+    remove(SUMS).map_err(io)?;
+    remove(&sig).map_err(io)?;
     for stale in [RECORD, CONFIG] {
         if !files.iter().any(|(n, _)| *n == stale) {
-            remove(stale)?;
+            remove(stale).map_err(io)?;
         }
     }
-    let mut written: Vec<&str> = Vec::new();
+    let mut written: Vec<String> = Vec::new();
     let mut sums = String::new();
     let mut sorted: Vec<&(&str, Vec<u8>)> = files.iter().collect();
     sorted.sort_by_key(|(n, _)| *n);
     let result = (|| {
         for (name, data) in &sorted {
-            crate::fsutil::write_atomic(&dir.join(name), data)?;
-            written.push(name);
+            crate::fsutil::write_atomic(&dir.join(name), data).map_err(io)?;
+            written.push(name.to_string());
             sums.push_str(&format!("{}  {name}\n", crate::bundle::sha256_hex(data)));
         }
-        crate::fsutil::write_atomic(&dir.join(SUMS), sums.as_bytes())
+        if let Some(signer) = signer {
+            signer.sign_file(&dir.join(SUMS), sums.as_bytes())?;
+            written.push(sig.clone());
+        }
+        crate::fsutil::write_atomic(&dir.join(SUMS), sums.as_bytes()).map_err(io)
     })();
     if result.is_err() {
         for name in written {
@@ -417,9 +517,17 @@ fn row(id: &str, outcome: Outcome) -> CheckResult {
 }
 
 /// Check the record in `dir`: every file `SHA256SUMS` lists is there and
-/// has its digest, no other file is, and the verdict recorded follows
-/// from the rows recorded by the rule of their kind.
-pub fn verify(dir: &Path) -> Checked {
+/// has its digest, no other file is (but its signature), the verdict
+/// recorded follows from the rows recorded by the rule of their kind, and
+/// `SHA256SUMS.sig` (see [`sign::check`]) against `signers` at `now`. The
+/// directory is held for reading ([`hold`]) throughout, so that a run
+/// writing it is waited for.
+pub fn verify(
+    dir: &Path,
+    signers: Option<&sign::AllowedSigners>,
+    now: std::time::SystemTime,
+) -> Checked {
+    let _held = hold(dir, false);
     let record = read(dir);
     // The files the record is made of: the manifest must cover them.
     let mut covered = vec![RECORD];
@@ -433,10 +541,21 @@ pub fn verify(dir: &Path) -> Checked {
         Ok(record) => (follows(&record), Some(record)),
         Err(why) => (Outcome::fail(why), None),
     };
-    Checked {
-        rows: vec![row("digests", digests), row("verdict", verdict)],
-        record,
+    let mut rows = vec![row("digests", digests), row("verdict", verdict)];
+    let sums = crate::fsutil::read_regular(&dir.join(SUMS), 1024 * 1024);
+    let signature = match &sums {
+        Ok(data) => sign::check(&dir.join(SUMS), SUMS, data, signers, now),
+        // The digests row says why the manifest cannot be read.
+        Err(_) => signers.map(|_| {
+            Outcome::fail(format!(
+                "{SUMS} cannot be read (see the digests row): nothing to check the signature against"
+            ))
+        }),
+    };
+    if let Some(outcome) = signature {
+        rows.push(row("signature", outcome));
     }
+    Checked { rows, record }
 }
 
 /// The `digests` row; `covered` must be listed in the manifest.
@@ -495,7 +614,7 @@ fn digests(dir: &Path, covered: &[&str]) -> Outcome {
     }
     let mut extra: Vec<String> = present
         .iter()
-        .filter(|n| n.as_str() != SUMS && !listed.contains_key(n.as_str()))
+        .filter(|n| n.as_str() != SUMS && **n != sums_sig() && !listed.contains_key(n.as_str()))
         .map(|n| sanitize::ascii(n))
         .collect();
     extra.sort();
@@ -572,8 +691,20 @@ pub fn read(dir: &Path) -> Result<Record, String> {
     Ok(Record { doc, report })
 }
 
-/// The `verdict` row: the verdict and exit code recorded are those the
-/// recorded rows give.
+/// The rows a run of `kind` always records when it has no error: the
+/// gate's policy gates (a gate not evaluated is a SKIP row, never
+/// absent) and predeploy's steps; `verify`'s depend on its configuration.
+fn always_rows(kind: &Kind) -> Vec<&'static str> {
+    match kind.name {
+        "gate" => crate::checks::policy::GATES.iter().map(|g| g.id).collect(),
+        "predeploy" => crate::commands::predeploy::step_ids(),
+        _ => Vec::new(),
+    }
+}
+
+/// The `verdict` row: the recorded rows are all there (some, and every
+/// one the kind always has), and the verdict and exit code recorded are
+/// those they give.
 fn follows(record: &Record) -> Outcome {
     let report = &record.report;
     let kind = report.kind;
@@ -594,6 +725,32 @@ fn follows(record: &Record) -> Outcome {
         (None, true) => "every counted row OK".to_string(),
         (None, false) => list_some(&not_passed, 4),
     };
+    // A rule holds vacuously over no rows: rows removed from a record
+    // must not leave a verdict that passes. A run without an error
+    // always has rows, and those its kind always has.
+    if report.error.is_none() {
+        if report.rows.is_empty() {
+            return Outcome::fail(format!(
+                "the record has no rows and no error: a {} run always records rows (were they removed?)",
+                kind.name
+            ))
+            .detail("rows", 0);
+        }
+        let missing: Vec<String> = always_rows(kind)
+            .into_iter()
+            .filter(|id| !report.rows.iter().any(|r| r.id == *id))
+            .map(str::to_string)
+            .collect();
+        if !missing.is_empty() {
+            return Outcome::fail(format!(
+                "the record lacks rows a {} run always has: {} (were they removed?)",
+                kind.name,
+                list_some(&missing, 4)
+            ))
+            .detail("missing", missing)
+            .detail("rows", rows);
+        }
+    }
     let outcome = match (recorded_word, recorded_code) {
         (Some(w), Some(c)) if w == word && c == code => Outcome::ok(format!(
             "{}={word} (exit {code}) follows from the {rows} recorded rows by the {} rule ({reasons})",
@@ -697,6 +854,41 @@ b = ["y", 1]
         assert_eq!(shown.get("GITHUB_RUN_ID").map(String::as_str), Some("42"));
         assert_eq!(shown.get("RS_BLANK_TOKEN").map(String::as_str), Some("  "));
         assert!(!shown.contains_key("UNRELATED"));
+    }
+
+    #[test]
+    fn facts_leave_out_what_only_describes_the_context() {
+        let row = |id: &str, outcome: Outcome| {
+            CheckResult::new(id, Phase::Policy, outcome, std::time::Duration::ZERO)
+        };
+        let tags = |n: u64| {
+            row(
+                "tag_absent",
+                Outcome::ok(format!("no tag yet ({n} tags)")).detail("tags", n),
+            )
+        };
+        assert_eq!(facts(&tags(1)), facts(&tags(7)));
+        assert_eq!(facts(&tags(1)), json!({ "status": "OK", "details": {} }));
+        let newer = |highest: &str, total: u64| {
+            row(
+                "version_newer",
+                Outcome::ok("newer")
+                    .detail("highest", highest)
+                    .detail("tags", total),
+            )
+        };
+        assert_eq!(facts(&newer("v1.0.0", 3)), facts(&newer("v1.0.0", 4)));
+        assert_ne!(facts(&newer("v1.0.0", 3)), facts(&newer("v1.1.0", 3)));
+        // Another row keeps every detail, and its status counts.
+        let clean = |status: Outcome| row("clean_tree", status.detail("changes", vec!["a"]));
+        assert_ne!(
+            facts(&clean(Outcome::ok("x"))),
+            facts(&clean(Outcome::fail("x")))
+        );
+        assert_eq!(
+            facts(&clean(Outcome::ok("x")))["details"]["changes"],
+            json!(["a"])
+        );
     }
 
     #[test]

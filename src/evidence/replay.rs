@@ -26,7 +26,7 @@ use std::sync::atomic::AtomicBool;
 use git2::{Oid, Repository};
 use serde_json::Value;
 
-use super::{CONFIG, PLACEHOLDER, Record, row};
+use super::{CONFIG, PLACEHOLDER, Record, facts, row};
 use crate::checks::{list_some, policy};
 use crate::config::{self, Source};
 use crate::envsnap::EnvSnapshot;
@@ -57,10 +57,12 @@ fn run(
     scrubber: &Scrubber,
 ) -> Result<Vec<CheckResult>, Outcome> {
     let report = &record.report;
-    let recorded: Vec<&CheckResult> = report
+    let recorded: Vec<(&CheckResult, Value)> = report
         .rows
         .iter()
-        .filter(|r| r.phase == Phase::Policy)
+        .enumerate()
+        .filter(|(_, r)| r.phase == Phase::Policy)
+        .map(|(i, r)| (r, recorded_facts(record, i, r)))
         .collect();
     if recorded.is_empty() {
         return Err(Outcome::skip(format!(
@@ -151,7 +153,7 @@ fn run(
         )
     };
     let mut rows = Vec::new();
-    for r in &recorded {
+    for (r, recorded_facts) in &recorded {
         match now.iter().find(|n| n.id == r.id) {
             None => rows.push(row(
                 &format!("replay:{}", r.id),
@@ -161,7 +163,7 @@ fn run(
                     r.outcome.message
                 )),
             )),
-            Some(n) if !same(r, n) => rows.push(row(
+            Some(n) if !same(recorded_facts, n) => rows.push(row(
                 &format!("replay:{}", r.id),
                 Outcome::fail(format!(
                     "recorded {} ({}), now {} ({}){}",
@@ -183,7 +185,7 @@ fn run(
     }
     for n in now
         .iter()
-        .filter(|n| !recorded.iter().any(|r| r.id == n.id))
+        .filter(|n| !recorded.iter().any(|(r, _)| r.id == n.id))
     {
         rows.push(row(
             &format!("replay:{}", n.id),
@@ -337,16 +339,27 @@ fn load_config(
     })
 }
 
-/// Rows are the same when their status and message are; `git_repo` when
-/// its status and commit are (its message names where the work tree is).
-fn same(recorded: &CheckResult, now: &CheckResult) -> bool {
-    if recorded.status() != now.status() {
-        return false;
-    }
-    if recorded.id == "git_repo" {
-        return recorded.outcome.details.get("head") == now.outcome.details.get("head");
-    }
-    recorded.outcome.message == now.outcome.message
+/// Rows are the same when the facts they judged are: their status and
+/// their details but the context ([`super::facts`]), as recorded with the
+/// row (or, in a record written before rows carried them, as the recorded
+/// row gives them). The prose is not compared: a message that counts the
+/// clone's tags changes with a tag the row does not judge.
+fn same(recorded: &Value, now: &CheckResult) -> bool {
+    *recorded == facts(now)
+}
+
+/// The facts recorded with the `index`th row of the record, or those of
+/// the recorded row `r`.
+fn recorded_facts(record: &Record, index: usize, r: &CheckResult) -> Value {
+    record
+        .doc
+        .get("report")
+        .and_then(|rep| rep.get(record.report.kind.rows_key))
+        .and_then(|rows| rows.get(index))
+        .filter(|row| row.get("id").and_then(Value::as_str) == Some(r.id.as_str()))
+        .and_then(|row| row.get("facts"))
+        .cloned()
+        .unwrap_or_else(|| facts(r))
 }
 
 fn row_value(r: &CheckResult) -> Value {

@@ -239,7 +239,8 @@ impl Scrubber {
 pub fn is_secret_like_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     // Well-known names that match the words below but hold no secret.
-    const NOT_SECRET: &[&str] = &["pwd", "oldpwd", "ssh_auth_sock"];
+    // RS_SIGN_KEY names the file of a signing key, not the key.
+    const NOT_SECRET: &[&str] = &["pwd", "oldpwd", "ssh_auth_sock", "rs_sign_key"];
     if NOT_SECRET.contains(&lower.as_str()) || is_git_config_name(&lower) {
         return false;
     }

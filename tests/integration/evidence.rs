@@ -519,3 +519,95 @@ fn verify_writes_evidence_too() {
         )
         .blocked();
 }
+
+#[test]
+fn replay_compares_what_a_row_judged_not_its_prose() {
+    let repo = repo();
+    repo.tag("v0.9.0");
+    let dir = repo.scratch().join("evidence");
+    gate(&repo).arg("--evidence").arg(&dir).safe();
+    // Each recorded row carries the facts it judged, not the counts
+    // around them.
+    let doc = record_of(&dir);
+    let tag_row = &doc["report"]["checks"][5];
+    assert_eq!(tag_row["id"], "tag_absent");
+    assert_eq!(
+        tag_row["message"],
+        "no tag v1.0.0 yet (1 tags in this clone)"
+    );
+    assert_eq!(
+        tag_row["facts"],
+        serde_json::json!({ "status": "OK", "details": {} })
+    );
+    assert_eq!(
+        doc["report"]["checks"][6]["facts"]["details"]["highest"],
+        "v0.9.0"
+    );
+    // A new, unrelated tag: tag_absent now counts 2 tags, and says so,
+    // but what it judged (no tag v1.0.0) is the same; so is
+    // version_newer's highest version.
+    repo.tag("nightly");
+    check(&dir)
+        .arg("--replay")
+        .arg("--repo")
+        .arg(&repo.path)
+        .stdout_has(row("replay", "OK"))
+        .safe();
+    // A higher version tag: version_newer compares with another version,
+    // a different fact, though it still passes.
+    repo.tag("v0.9.5");
+    check(&dir)
+        .arg("--replay")
+        .arg("--repo")
+        .arg(&repo.path)
+        .stdout_has("| replay:version_newer      | FAIL | recorded OK (v1.0.0 is newer than v0.9.0")
+        .stdout_lacks("replay:tag_absent")
+        .blocked();
+}
+
+/// Rewrite `record.json`'s rows with `edit`, then SHA256SUMS, as a forger
+/// would.
+fn edit_rows(dir: &Path, edit: impl FnOnce(&mut Vec<Value>)) {
+    let mut doc = record_of(dir);
+    let rows = doc["report"]["checks"].as_array_mut().expect("checks");
+    edit(rows);
+    let text = serde_json::to_string_pretty(&doc).expect("json") + "\n";
+    std::fs::write(dir.join("record.json"), text).expect("write");
+    reseal(dir);
+}
+
+#[test]
+fn a_record_without_the_rows_its_kind_always_has_fails() {
+    let repo = repo();
+    let sealed = repo.scratch().join("sealed");
+    gate(&repo).arg("--evidence").arg(&sealed).safe();
+    let scratch = repo.scratch();
+
+    // Every row removed: the rule would hold over nothing.
+    let dir = copy(&sealed, &scratch.join("no-rows"));
+    edit_rows(&dir, Vec::clear);
+    check(&dir)
+        .stdout_has(row("digests", "OK"))
+        .stdout_has(
+            "| verdict                   | FAIL | the record has no rows and no error: a gate run always records rows (were they removed?) |",
+        )
+        .stdout_has("EVIDENCE=FAILED")
+        .blocked();
+
+    // The failing rows removed, the rest kept.
+    let dir = copy(&sealed, &scratch.join("no-tag-row"));
+    edit_rows(&dir, |rows| {
+        rows.retain(|r| r["id"] != "tag_absent" && r["id"] != "clean_tree");
+    });
+    check(&dir)
+        .stdout_has(
+            "| verdict                   | FAIL | the record lacks rows a gate run always has: clean_tree, tag_absent (were they removed?) |",
+        )
+        .blocked();
+
+    // A health row removed is not caught by this (which health checks ran
+    // depends on the configuration), but the verdict still follows.
+    let dir = copy(&sealed, &scratch.join("no-health-row"));
+    edit_rows(&dir, |rows| rows.retain(|r| r["id"] != "api:svc"));
+    check(&dir).stdout_has(row("verdict", "OK")).safe();
+}

@@ -24,6 +24,7 @@ mod report;
 mod rotate;
 mod secrets;
 mod signals;
+mod signing;
 mod tags;
 mod times;
 mod toolkit;

@@ -835,6 +835,38 @@ fn evidence_of_a_predeploy_run_can_be_rechecked() {
 }
 
 #[test]
+fn a_predeploy_record_can_be_signed() {
+    use crate::signing::{allowed, keygen, public, ssh_verify};
+    let repo = protocol_repo("");
+    let keys = repo.scratch().join("keys");
+    std::fs::create_dir(&keys).unwrap();
+    let key = keygen(&keys, "release", "ed25519", "");
+    let signers = allowed(
+        &keys,
+        "signers",
+        &[format!("release@example.com {}", public(&key))],
+    );
+    let dir = repo.scratch().join("record");
+    predeploy(&repo)
+        .arg("--yes")
+        .arg("--evidence")
+        .arg(&dir)
+        .arg("--sign-key")
+        .arg(&key)
+        .safe();
+    let out = ssh_verify(&signers, "release@example.com", &dir.join("SHA256SUMS"));
+    assert!(out.status.success(), "{}", crate::harness::context(&out));
+    Sentinel::new()
+        .args(["evidence", "verify"])
+        .arg(&dir)
+        .arg("--allowed-signers")
+        .arg(&signers)
+        .stdout_has("SHA256SUMS is signed by release@example.com")
+        .stdout_has("EVIDENCE=VERIFIED")
+        .safe();
+}
+
+#[test]
 fn a_step_that_is_not_configured_fails_and_says_which_key_to_set() {
     let repo = protocol_repo("");
     let text = config("").replace(
