@@ -677,6 +677,84 @@ fn another_changelog_file_and_the_gate_off_by_default() {
 // ------------------------------------------------------------ the README
 
 /// The row `id` of a run, whole, as the table prints it.
+/// Real changelogs as they were at a release tag (trimmed; see
+/// tests/data/changelog/README.md): ripgrep's setext headings with the
+/// date after the version, just's setext headings whose title is a link,
+/// and Keep a Changelog's own.
+#[test]
+fn real_changelogs_pass_at_their_release_tags() {
+    for (file, version, title, line) in [
+        ("ripgrep-15.2.0.md", "15.2.0", "15.2.0 (2026-07-15)", 1),
+        ("ripgrep-15.2.0.md", "14.0.0", "14.0.0 (2023-11-26)", 234),
+        (
+            "just-1.58.0.md",
+            "1.58.0",
+            "[1.58.0](https://github.com/casey/just/releases/tag/1.58.0) - 2026-08-03",
+            4,
+        ),
+        (
+            "just-1.58.0.md",
+            "1.55.1",
+            "[1.55.1](https://github.com/casey/just/releases/tag/1.55.1) - 2026-06-29",
+            159,
+        ),
+        (
+            "keep-a-changelog-1.1.1.md",
+            "1.1.1",
+            "[1.1.1] - 2023-03-05",
+            10,
+        ),
+    ] {
+        let path = format!("{}/tests/data/changelog/{file}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let repo = with_changelog("", Some(&text));
+        let message = changelog(&repo, &format!("v{version}"), "OK", 0);
+        let want =
+            format!("CHANGELOG.md has a section for {version} (\"{title}\" at line {line}, ");
+        assert!(message.starts_with(&want), "{file}: {message}");
+    }
+}
+
+#[test]
+fn a_changelog_that_leads_outside_the_repository_is_refused() {
+    // A link to a file outside, with a good section: it does not count.
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("CHANGELOG.md");
+    std::fs::write(&target, KEEP_A_CHANGELOG).unwrap();
+    let repo = with_changelog("", None);
+    std::os::unix::fs::symlink(&target, repo.path.join("CHANGELOG.md")).unwrap();
+    repo.commit_all("changelog elsewhere");
+    let message = changelog(&repo, "v1.2.3", "FAIL", 1);
+    let real = std::fs::canonicalize(&target).unwrap();
+    assert_eq!(
+        message,
+        format!(
+            "cannot read CHANGELOG.md: it leads outside the repository, to \"{}\"; a changelog \
+             is read only from inside the repository (commit the file itself)",
+            real.display()
+        )
+    );
+    // Through a linked folder too.
+    let repo = with_changelog("changelog_file = \"docs/CHANGELOG.md\"\n", None);
+    std::os::unix::fs::symlink(outside.path(), repo.path.join("docs")).unwrap();
+    repo.commit_all("docs elsewhere");
+    let message = changelog(&repo, "v1.2.3", "FAIL", 1);
+    assert!(
+        message.contains("it leads outside the repository"),
+        "{message}"
+    );
+    // A link that stays inside is read.
+    let repo = with_changelog("", None);
+    repo.write("docs/CHANGES.md", KEEP_A_CHANGELOG);
+    std::os::unix::fs::symlink("docs/CHANGES.md", repo.path.join("CHANGELOG.md")).unwrap();
+    repo.commit_all("changelog in docs");
+    let message = changelog(&repo, "v1.2.3", "OK", 0);
+    assert!(
+        message.starts_with("CHANGELOG.md has a section for 1.2.3"),
+        "{message}"
+    );
+}
+
 fn row_line(out: &std::process::Output, id: &str) -> String {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.lines()
