@@ -20,6 +20,15 @@
 #           interleaved; config validation of the freezes included), under
 #           1 ms. CPU time, not wall time: on a machine shared with builds,
 #           wall time measures the neighbours. The wall times are shown too.
+# Memory at scale (issue 17): the same gate with 10,000 freezes, peak RSS
+# from /usr/bin/time -v (GNU time), side by side with the run without:
+#   many:     5,000 recurring freezes in 8 zones, their expressions drawn
+#             from a team calendar's usual shapes (an hour and a weekday
+#             each, a few hundred distinct), and 5,000 one-off periods;
+#   distinct: 10,000 recurring freezes whose 20,000 expressions are all
+#             different (the worst case: nothing to share).
+# Target: peak under 64 MiB for "many"; "distinct" is shown (each distinct
+# expression costs about 5 KiB, croner's year table). Both runs SAFE.
 # Children get only PATH, HOME and CI_FAKE_UTC.
 #
 # Usage: benches/freeze.sh        (exit 0 = PASS, 1 = FAIL)
@@ -114,8 +123,53 @@ want_log='changelog_entry           | OK   | CHANGELOG.md has a section for 1.2.
 grep -qF "$want_window" <<<"$out" && grep -qF "$want_log" <<<"$out" ||
   { printf 'the gates did not do their work:\n%s\n' "$out" >&2; exit 1; }
 
+# 10,000 freezes, and the peak memory of a gate that evaluates them all.
+python3 - "$tmp" <<'PY'
+import random, sys
+tmp = sys.argv[1]
+rng = random.Random(17)
+zones = ["Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "America/Santiago",
+         "Asia/Tokyo", "Europe/London", "America/Los_Angeles", "UTC"]
+head = '[policy]\nbranches = ["main"]\n'
+with open(f"{tmp}/many.toml", "w") as f:
+    f.write(head)
+    for i in range(5000):
+        # Weekend hours: NOW, a Tuesday, is outside every one.
+        h, d = rng.randrange(21), rng.choice([0, 6])
+        f.write(f'[[policy.freeze]]\nname = "team {i}"\nfreeze_start = "0 {h} * * {d}"\n'
+                f'freeze_end = "30 {h + rng.randrange(1, 4)} * * {d}"\n'
+                f'timezone = "{rng.choice(zones)}"\n')
+    for i in range(5000):
+        day = 1 + rng.randrange(27)
+        f.write(f'[[policy.freeze]]\nname = "period {i}"\n'
+                f'from = "2027-{1 + i % 12:02d}-{day:02d}T{i % 24:02d}:00"\n'
+                f'until = "2027-{1 + i % 12:02d}-{day + 1:02d}T{i % 24:02d}:00"\n'
+                f'timezone = "{rng.choice(zones)}"\n')
+with open(f"{tmp}/distinct.toml", "w") as f:
+    f.write(head)
+    for i in range(10000):
+        m, h, dom = i % 60, (i // 60) % 24, 1 + (i // 1440) % 28
+        # January to November: NOW, in December, is outside every one.
+        f.write(f'[[policy.freeze]]\nname = "f{i}"\nfreeze_start = "{m} {h} {dom} 1-11 *"\n'
+                f'freeze_end = "{m} {h} {dom + 1} 1-11 *"\ntimezone = "{zones[i % 8]}"\n')
+PY
+peak() { # config -> peak RSS in KiB; the run must be SAFE
+  local rc=0
+  run /usr/bin/time -v "$bin" --env prod --version v1.2.3 --repo "$tmp/repo" \
+    --config "$tmp/$1.toml" >"$tmp/$1.out" 2>"$tmp/$1.time" || rc=$?
+  [[ $rc == 0 ]] || { printf '%s.toml: exit %s\n' "$1" "$rc" >&2; cat "$tmp/$1.out" >&2; exit 1; }
+  grep -F 'Maximum resident set size' "$tmp/$1.time" | awk '{print $NF}'
+}
+wall() { grep -F 'Elapsed (wall clock)' "$tmp/$1.time" | awk '{print $NF}'; }
+base_kib=$(peak without) many_kib=$(peak many) distinct_kib=$(peak distinct)
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+mem_ok=$(awk -v k="$many_kib" 'BEGIN { print (k < 64 * 1024) ? "PASS" : "FAIL" }')
+memory_report="10,000 freezes: peak $(mib "$many_kib") MiB (5,000 recurring, 5,000 periods; $(wall many) wall),"
+memory_report+=" $(mib "$distinct_kib") MiB with 20,000 distinct expressions ($(wall distinct) wall),"
+memory_report+=" $(mib "$base_kib") MiB with none  target < 64 MiB  $mem_ok"
+
 cd "$tmp"
-run python3 - "$bin" "$tmp" "$WARMUP" "$RUNS" "$TARGET_MS" <<'PY'
+run python3 - "$bin" "$tmp" "$WARMUP" "$RUNS" "$TARGET_MS" "$memory_report" "$mem_ok" <<'PY'
 import json, os, statistics, subprocess, sys, time
 binary, tmp, warmup, runs, target = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
 def cmd(cfg, *extra):
@@ -157,7 +211,8 @@ print(f"  whole run, CPU time, {runs} interleaved runs each: median {cpu_med['wi
       f" gates, {cpu_med['without']:.2f} ms without: {added:+.2f} ms  target < {target:g} ms  {verdict(ok_cpu)}")
 print(f"  whole run, wall time (spawn included): median {wall_med['with']:.2f} ms with the gates,"
       f" {wall_med['without']:.2f} ms without: {wall_med['with'] - wall_med['without']:+.2f} ms")
-ok = ok_rows and ok_cpu
+print(f"  {sys.argv[6]}")
+ok = ok_rows and ok_cpu and sys.argv[7] == "PASS"
 print(f"RESULT: {verdict(ok)}")
 sys.exit(0 if ok else 1)
 PY

@@ -122,6 +122,86 @@ fn daylight_saving_changes_in_new_york_move_the_instants() {
     open_at(&repo, "2026-11-02T14:00:00Z");
 }
 
+/// One recurring freeze named "f", from `start` to `end` on `zone`'s clock.
+fn recurring(start: &str, end: &str, zone: &str) -> Repo {
+    Repo::with_config(&format!(
+        "[[policy.freeze]]\nname = \"f\"\nfreeze_start = \"{start}\"\n\
+         freeze_end = \"{end}\"\ntimezone = \"{zone}\"\n"
+    ))
+}
+
+#[test]
+fn a_start_in_the_skipped_hour_counts_whatever_the_field_lists() {
+    // 02:00 does not exist in Berlin on 2026-03-29: the 02:00 start of
+    // "0 2,14 * * *" happens at 03:00 CEST (01:00 UTC), as "0 2 * * *" does.
+    for start in ["0 2,14 * * *", "0 2 * * *", "0 2-3 * * *", "0,30 2 * * *"] {
+        let repo = recurring(start, "0 1,13 * * *", "Europe/Berlin");
+        open_at(&repo, "2026-03-29T00:59:59Z");
+        let message = frozen_at(&repo, "2026-03-29T01:00:00Z");
+        assert!(
+            message.contains("until Sun 2026-03-29 13:00 CEST (11:00 UTC)"),
+            "{start}: {message}"
+        );
+    }
+    // 02:00 to 02:59 do not exist in New York on 2026-03-08, nor 02:00 to
+    // 02:29 on Lord Howe on 2026-10-04 (02:30 LHDT is 15:30 UTC).
+    let repo = recurring("*/10 2 * * *", "5 3 * * *", "America/New_York");
+    frozen_at(&repo, "2026-03-08T07:00:00Z");
+    open_at(&repo, "2026-03-08T07:05:00Z");
+    let repo = recurring("0,30 2 * * *", "45 2 * * *", "Australia/Lord_Howe");
+    open_at(&repo, "2026-10-03T15:29:59Z");
+    frozen_at(&repo, "2026-10-03T15:30:00Z");
+    open_at(&repo, "2026-10-03T15:45:00Z");
+}
+
+#[test]
+fn in_the_repeated_hour_only_the_first_pass_counts() {
+    // Berlin's 02:00 to 03:00 happens twice on 2026-10-25: 00:00 to 01:00
+    // UTC (CEST), then 01:00 to 02:00 UTC (CET). "0 */2" starts at 02:00
+    // CEST and "30 */2" ends it at 02:30 CEST; the second pass starts
+    // nothing, for a step as for a single value.
+    for start in ["0 */2 * * *", "0 2 * * *", "0 2,4 * * *"] {
+        let repo = recurring(start, "30 */2 * * *", "Europe/Berlin");
+        frozen_at(&repo, "2026-10-25T00:00:00Z");
+        open_at(&repo, "2026-10-25T00:30:00Z");
+        let message = open_at(&repo, "2026-10-25T01:00:00Z");
+        assert!(
+            !message.contains("from Sun 2026-10-25 02:00 CET"),
+            "{start}: {message}"
+        );
+        open_at(&repo, "2026-10-25T01:45:00Z");
+    }
+}
+
+#[test]
+fn a_start_and_an_end_on_the_same_instant_freeze_nothing() {
+    // "0 2 * * *" to "0 3 * * *": on 2026-03-29 in Berlin 02:00 is skipped,
+    // so the start happens at 03:00 CEST, the instant of the end. The
+    // freeze of that night holds no time; it does not run for a day.
+    let repo = recurring("0 2 * * *", "0 3 * * *", "Europe/Berlin");
+    let message = open_at(&repo, "2026-03-29T01:00:00Z");
+    assert_eq!(
+        message,
+        "not in a freeze; next: \"f\" from Mon 2026-03-30 02:00 CEST (00:00 UTC) \
+         to Mon 2026-03-30 03:00 CEST (01:00 UTC)"
+    );
+    open_at(&repo, "2026-03-29T12:00:00Z");
+    frozen_at(&repo, "2026-03-30T00:30:00Z");
+    // "0 10 15W * *" to "0 10 16 * *": the 15th of March 2026 is a Sunday,
+    // so the start moves to Monday the 16th at 10:00, the end's instant.
+    let repo = recurring("0 10 15W * *", "0 10 16 * *", "UTC");
+    let message = open_at(&repo, "2026-03-16T10:00:00Z");
+    assert_eq!(
+        message,
+        "not in a freeze; next: \"f\" from Wed 2026-04-15 10:00 UTC \
+         to Thu 2026-04-16 10:00 UTC"
+    );
+    open_at(&repo, "2026-04-01T00:00:00Z");
+    frozen_at(&repo, "2026-04-15T10:00:00Z");
+    // February's 15th is a Sunday too.
+    open_at(&repo, "2026-02-16T10:00:00Z");
+}
+
 #[test]
 fn a_freeze_may_span_midnight_and_the_end_of_a_week() {
     let repo = Repo::with_config(
@@ -597,6 +677,84 @@ fn another_changelog_file_and_the_gate_off_by_default() {
 // ------------------------------------------------------------ the README
 
 /// The row `id` of a run, whole, as the table prints it.
+/// Real changelogs as they were at a release tag (trimmed; see
+/// tests/data/changelog/README.md): ripgrep's setext headings with the
+/// date after the version, just's setext headings whose title is a link,
+/// and Keep a Changelog's own.
+#[test]
+fn real_changelogs_pass_at_their_release_tags() {
+    for (file, version, title, line) in [
+        ("ripgrep-15.2.0.md", "15.2.0", "15.2.0 (2026-07-15)", 1),
+        ("ripgrep-15.2.0.md", "14.0.0", "14.0.0 (2023-11-26)", 234),
+        (
+            "just-1.58.0.md",
+            "1.58.0",
+            "[1.58.0](https://github.com/casey/just/releases/tag/1.58.0) - 2026-08-03",
+            4,
+        ),
+        (
+            "just-1.58.0.md",
+            "1.55.1",
+            "[1.55.1](https://github.com/casey/just/releases/tag/1.55.1) - 2026-06-29",
+            159,
+        ),
+        (
+            "keep-a-changelog-1.1.1.md",
+            "1.1.1",
+            "[1.1.1] - 2023-03-05",
+            10,
+        ),
+    ] {
+        let path = format!("{}/tests/data/changelog/{file}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let repo = with_changelog("", Some(&text));
+        let message = changelog(&repo, &format!("v{version}"), "OK", 0);
+        let want =
+            format!("CHANGELOG.md has a section for {version} (\"{title}\" at line {line}, ");
+        assert!(message.starts_with(&want), "{file}: {message}");
+    }
+}
+
+#[test]
+fn a_changelog_that_leads_outside_the_repository_is_refused() {
+    // A link to a file outside, with a good section: it does not count.
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("CHANGELOG.md");
+    std::fs::write(&target, KEEP_A_CHANGELOG).unwrap();
+    let repo = with_changelog("", None);
+    std::os::unix::fs::symlink(&target, repo.path.join("CHANGELOG.md")).unwrap();
+    repo.commit_all("changelog elsewhere");
+    let message = changelog(&repo, "v1.2.3", "FAIL", 1);
+    let real = std::fs::canonicalize(&target).unwrap();
+    assert_eq!(
+        message,
+        format!(
+            "cannot read CHANGELOG.md: it leads outside the repository, to \"{}\"; a changelog \
+             is read only from inside the repository (commit the file itself)",
+            real.display()
+        )
+    );
+    // Through a linked folder too.
+    let repo = with_changelog("changelog_file = \"docs/CHANGELOG.md\"\n", None);
+    std::os::unix::fs::symlink(outside.path(), repo.path.join("docs")).unwrap();
+    repo.commit_all("docs elsewhere");
+    let message = changelog(&repo, "v1.2.3", "FAIL", 1);
+    assert!(
+        message.contains("it leads outside the repository"),
+        "{message}"
+    );
+    // A link that stays inside is read.
+    let repo = with_changelog("", None);
+    repo.write("docs/CHANGES.md", KEEP_A_CHANGELOG);
+    std::os::unix::fs::symlink("docs/CHANGES.md", repo.path.join("CHANGELOG.md")).unwrap();
+    repo.commit_all("changelog in docs");
+    let message = changelog(&repo, "v1.2.3", "OK", 0);
+    assert!(
+        message.starts_with("CHANGELOG.md has a section for 1.2.3"),
+        "{message}"
+    );
+}
+
 fn row_line(out: &std::process::Output, id: &str) -> String {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.lines()
