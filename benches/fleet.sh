@@ -164,8 +164,11 @@ while IFS= read -r q; do
 done <"$tmp/queries"
 SH
 chmod +x "$tmp/curl.sh"
-gate_ms=$(run timeit "$WARMUP" "$RUNS" "$bin" --env prod --version v1.0.0)
-curl_ms=$(timeit "$WARMUP" "$RUNS" "$tmp/curl.sh")
+# Both in the same cleared environment (`run` is a function, so its
+# env -i is spelled out for the timer's child processes).
+clean=(env -i PATH="$PATH" HOME="$tmp/home" GIT_CONFIG_NOSYSTEM=1)
+gate_ms=$(timeit "$WARMUP" "$RUNS" "${clean[@]}" "$bin" --env prod --version v1.0.0)
+curl_ms=$(timeit "$WARMUP" "$RUNS" "${clean[@]}" "$tmp/curl.sh")
 run /usr/bin/time -f '%M' -o "$tmp/time" "$bin" --env prod --version v1.0.0 >/dev/null 2>&1
 kib=$(cat "$tmp/time")
 

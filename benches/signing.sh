@@ -20,13 +20,16 @@
 # python3 loop. The child gets only PATH and HOME (and the passphrase).
 #
 # Usage: benches/signing.sh        (exit 0 = PASS, 1 = FAIL)
+#        BIN=path/to/release-sentinel benches/signing.sh   (a binary already built)
 set -euo pipefail
 
 RUNS=100 WARMUP=10 TARGET_MS=5
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-(cd "$root" && cargo build --release --locked --quiet)
-bin=$root/target/release/release-sentinel
+if [ -z "${BIN:-}" ]; then
+  (cd "$root" && cargo build --release --locked --quiet)
+fi
+bin=${BIN:-${CARGO_TARGET_DIR:-$root/target}/release/release-sentinel}
 command -v ssh-keygen >/dev/null || { echo "ssh-keygen (openssh-client) is needed" >&2; exit 1; }
 
 tmp=$(mktemp -d)

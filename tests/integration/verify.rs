@@ -18,8 +18,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::harness::{
-    Exchange, Prometheus, Reaper, Repo, Sentinel, Server, context, http, json_check, json_of,
-    message_of, row, signature_check, slack_receiver, toml_str, webhook_receiver, whsec,
+    Exchange, Prometheus, Reaper, Repo, Sentinel, Server, bearer_proxy, context, http, json_check,
+    json_of, message_of, row, signature_check, slack_receiver, toml_str, webhook_receiver, whsec,
 };
 use crate::notify::{KEY, NOTIFY};
 
@@ -1266,27 +1266,7 @@ fn secrets_never_appear_in_any_output_or_written_file() {
     let prom = history_prometheus();
     // Prometheus behind a proxy that lets only the bearer token through.
     let upstream = prom.url("");
-    let proxy = Server::start(move |x| {
-        if x.request.header("authorization") != Some(format!("Bearer {PROM_TOKEN}")) {
-            let no = r#"{"status":"error","errorType":"unauthorized","error":"no token"}"#;
-            return x.reply("401 Unauthorized", &["Content-Type: application/json"], no);
-        }
-        let line = x.request.head.lines().next().unwrap_or("").to_string();
-        let mut parts = line.split(' ');
-        let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-        let kind = x.request.header("content-type").unwrap_or_default();
-        let url = format!("{upstream}{path}");
-        let headers = [("Content-Type", kind.as_str())];
-        let body = x.request.body.clone();
-        match http(method, &url, &headers, &body, Duration::from_secs(10)) {
-            Ok((status, answer)) => x.reply(
-                &format!("{status} Upstream"),
-                &["Content-Type: application/json"],
-                &String::from_utf8_lossy(&answer),
-            ),
-            Err(e) => x.reply("502 Bad Gateway", &[], &e),
-        }
-    });
+    let proxy = bearer_proxy(upstream, PROM_TOKEN);
     let slack = slack_receiver();
     let hook = webhook_receiver(SIGNING_KEY);
     // The rollback prints the token, then 8180 bytes (the kept 8 KiB
