@@ -31,8 +31,10 @@ RUNS=${RUNS:-15} WARMUP=3 TARGET_RATIO=1.5
 [[ -x /usr/bin/time ]] || { echo "GNU time is needed: apt-get install -y time" >&2; exit 1; }
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-(cd "$root" && cargo build --release --locked --quiet)
-bin=$root/target/release/release-sentinel
+if [ -z "${BIN:-}" ]; then
+  (cd "$root" && cargo build --release --locked --quiet)
+fi
+bin=${BIN:-${CARGO_TARGET_DIR:-$root/target}/release/release-sentinel}
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
