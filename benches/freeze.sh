@@ -39,8 +39,10 @@ TARGET_MS=1
 NOW=2026-12-08T09:30:00Z
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-(cd "$root" && cargo build --release --locked --quiet)
-bin=$root/target/release/release-sentinel
+if [ -z "${BIN:-}" ]; then
+  (cd "$root" && cargo build --release --locked --quiet)
+fi
+bin=${BIN:-${CARGO_TARGET_DIR:-$root/target}/release/release-sentinel}
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
