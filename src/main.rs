@@ -2,13 +2,12 @@
 //! invocation once, dispatch to one command, deliver its result, exit.
 //! Only `main` exits; errors become the exit code here, in one place.
 
+mod signals;
 mod terminal;
 
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use clap::Parser;
 use release_sentinel::cli::{Cli, stopped};
@@ -16,15 +15,6 @@ use release_sentinel::commands::{Context, Done, Invocation, Terminal};
 use release_sentinel::exit::USAGE_OR_INPUT_ERROR;
 use release_sentinel::report::deliver::{deliver, error_line};
 use release_sentinel::{envsnap::EnvSnapshot, interrupt, progress::Progress, secrets::Scrubber};
-
-/// How long a command has, after SIGINT or SIGTERM, to stop by itself and
-/// report what ran; then the front end ends it (exit 1). Longer than the
-/// pack's kill grace for a step's process tree (1 s) and its drain.
-const GRACE: Duration = Duration::from_secs(5);
-
-/// The command has returned and its result is being delivered: the
-/// watchdog then leaves the delivery a further grace to finish.
-static DELIVERING: AtomicBool = AtomicBool::new(false);
 
 fn main() -> ExitCode {
     // The process's scrubber: what shortens a value scrubs it first with
@@ -41,54 +31,8 @@ fn main() -> ExitCode {
     }));
     let vars = EnvSnapshot::from_process();
     release_sentinel::register_ambient_secrets(&vars, &scrubber);
-    watch_signals(&scrubber);
+    signals::watch(&scrubber);
     ExitCode::from(run(&vars, &scrubber))
-}
-
-/// Watch SIGINT and SIGTERM for every command, before any runs: a signal
-/// raises the process's stop flag (the command stops and reports what
-/// ran) and starts a watchdog that ends the process with exit 1, its
-/// temporary files removed, if the command has not stopped within
-/// [`GRACE`]. A signal never ends the process by its default action.
-fn watch_signals(scrubber: &Scrubber) {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = match signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
-        Ok(s) => s,
-        Err(e) => {
-            let why = format!("cannot watch SIGINT and SIGTERM: {e}");
-            let _ = io::stderr().write_all(error_line(&why, scrubber).as_bytes());
-            std::process::exit(i32::from(USAGE_OR_INPUT_ERROR));
-        }
-    };
-    let scrubber = scrubber.clone();
-    std::thread::spawn(move || {
-        for signal in signals.forever() {
-            let first = !interrupt::requested();
-            interrupt::arrived(signal);
-            if first {
-                let scrubber = scrubber.clone();
-                std::thread::spawn(move || abandon_after_grace(&scrubber));
-            }
-        }
-    });
-}
-
-/// The watchdog: end a command that did not stop within [`GRACE`] of the
-/// signal (a further grace when it is delivering its report).
-fn abandon_after_grace(scrubber: &Scrubber) {
-    std::thread::sleep(GRACE);
-    if DELIVERING.load(Ordering::SeqCst) {
-        std::thread::sleep(GRACE);
-    }
-    interrupt::remove_abandoned();
-    let signal = interrupt::signal_name().unwrap_or("a signal");
-    let why = format!(
-        "interrupted by {signal}: the command did not stop within {}s; what it was doing is \
-         abandoned and the release is BLOCKED (exit 1)",
-        GRACE.as_secs()
-    );
-    let _ = io::stderr().write_all(error_line(&why, scrubber).as_bytes());
-    std::process::exit(i32::from(USAGE_OR_INPUT_ERROR));
 }
 
 fn run(vars: &EnvSnapshot, scrubber: &Scrubber) -> u8 {
@@ -122,7 +66,7 @@ fn run(vars: &EnvSnapshot, scrubber: &Scrubber) -> u8 {
     });
     let cx = Context::new(vars, scrubber, Progress::to(front.clone())).with_argv(&args);
     let done = command.run(&cx);
-    DELIVERING.store(true, Ordering::SeqCst);
+    signals::delivering();
     front.finish();
     let (mut out, mut err) = (io::stdout().lock(), io::stderr().lock());
     // Interrupted: whatever the command made of it, the run is not a
