@@ -17,8 +17,7 @@ use release_sentinel::report::deliver::{deliver, error_line};
 use release_sentinel::{envsnap::EnvSnapshot, interrupt, progress::Progress, secrets::Scrubber};
 
 fn main() -> ExitCode {
-    // The process's scrubber: what shortens a value scrubs it first with
-    // this one (see `Scrubber::process`).
+    // The process's scrubber, which every cut of a value uses first.
     let scrubber = Scrubber::process();
     let hook = scrubber.clone();
     // The last line of defence: a panic is a bug, but it exits 1
@@ -84,9 +83,7 @@ fn run(vars: &EnvSnapshot, scrubber: &Scrubber) -> u8 {
                 _ => return code,
             }
         }
-        Ok(Done::Text(_)) if let Some(signal) = interrupted => {
-            format!("interrupted by {signal}")
-        }
+        Ok(Done::Text(_)) if let Some(signal) = interrupted => format!("interrupted by {signal}"),
         // A reader that stopped early (`| head`) is not an error.
         Ok(Done::Text(text)) => match out.write_all(&text).and_then(|()| out.flush()) {
             Err(e) if e.kind() != io::ErrorKind::BrokenPipe => e.to_string(),
