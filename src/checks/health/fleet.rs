@@ -26,7 +26,7 @@
 //! selector matches beyond the expected number (reported, a WARN).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
@@ -386,6 +386,36 @@ impl FleetCheck {
 #[derive(Default)]
 struct Clients(Mutex<HashMap<crate::http::Settings, Result<reqwest::Client, String>>>);
 
+/// The `up` answers of one run, by server and query: every check of one
+/// selector asks for the same targets, so they share one request (the
+/// first to ask makes it, the others wait for its answer).
+#[derive(Default)]
+pub struct UpAnswers(Mutex<HashMap<(String, String), Arc<UpAnswer>>>);
+
+type UpAnswer = tokio::sync::OnceCell<Result<Vec<Point>, String>>;
+
+impl UpAnswers {
+    /// The one answer to `query` on `server` in this run.
+    async fn ask(
+        &self,
+        client: &reqwest::Client,
+        server: &Server,
+        query: &str,
+        at: f64,
+    ) -> Arc<UpAnswer> {
+        let cell = self
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry((server.url.clone(), query.to_string()))
+            .or_default()
+            .clone();
+        cell.get_or_init(|| crate::prom::instant(client, server, query, at))
+            .await;
+        cell
+    }
+}
+
 /// The run's client for `server`.
 pub fn client(shared: &Shared, server: &Server) -> Result<reqwest::Client, String> {
     let proxies = shared.get::<crate::http::Proxies>();
@@ -408,7 +438,7 @@ impl super::Check for FleetCheck {
         let client = client(shared, &self.server);
         Box::pin(async move {
             match client {
-                Ok(c) => check(&c, self, now()).await,
+                Ok(c) => check(&c, self, now(), &shared.get::<UpAnswers>()).await,
                 Err(e) => Outcome::crit(format!("could not check: no HTTP client ({e})")),
             }
         })
@@ -426,7 +456,7 @@ fn now() -> f64 {
 }
 
 /// Ask Prometheus and judge what it says.
-pub async fn check(client: &reqwest::Client, c: &FleetCheck, at: f64) -> Outcome {
+pub async fn check(client: &reqwest::Client, c: &FleetCheck, at: f64, ups: &UpAnswers) -> Outcome {
     let value_query = c.value_query();
     let time_query = c.max_age.map(|_| c.time_query());
     let up_query = c.up_query();
@@ -436,11 +466,18 @@ pub async fn check(client: &reqwest::Client, c: &FleetCheck, at: f64) -> Outcome
             None => None,
         }
     };
-    let (values, times, up) = tokio::join!(
+    let ask_up = |q: Option<String>| async move {
+        match q {
+            Some(q) => Some(ups.ask(client, &c.server, &q, at).await),
+            None => None,
+        }
+    };
+    let (values, times, up_answer) = tokio::join!(
         ask(Some(value_query.clone())),
         ask(time_query.clone()),
-        ask(up_query.clone())
+        ask_up(up_query.clone())
     );
+    let up = up_answer.as_ref().and_then(|cell| cell.get());
     let mut queries = vec![value_query];
     queries.extend(time_query);
     queries.extend(up_query);
@@ -464,7 +501,7 @@ pub async fn check(client: &reqwest::Client, c: &FleetCheck, at: f64) -> Outcome
         None => None,
     };
     let up = match up {
-        Some(Ok(u)) => Some(u),
+        Some(Ok(u)) => Some(u.as_slice()),
         Some(Err(why)) => {
             return base(Outcome::crit(format!(
                 "could not check the targets (up): {why}"
@@ -642,7 +679,7 @@ fn judge_all(
     c: &FleetCheck,
     values: Vec<Point>,
     times: Option<Vec<Point>>,
-    up: Option<Vec<Point>>,
+    up: Option<&[Point]>,
     at: f64,
 ) -> Outcome {
     let mut items: Vec<Item> = group(values)
@@ -689,7 +726,7 @@ fn judge_all(
         .filter_map(|i| i.labels.get(HOST_LABEL).map(String::as_str))
         .collect();
     let mut targets = 0usize;
-    if let Some(up) = &up {
+    if let Some(up) = up {
         targets = up.len();
         if up.is_empty() && c.hosts == Hosts::EveryTarget {
             // No target, no fleet: whatever series came cannot be counted.
@@ -830,7 +867,7 @@ fn judge_all(
                 })
             });
         let mut message = if items.is_empty() && missing.is_empty() {
-            match (&c.hosts, up.as_ref().map(Vec::len)) {
+            match (&c.hosts, up.map(<[Point]>::len)) {
                 (_, Some(0)) => format!(
                     "could not check: no target matches {}",
                     c.up_query().unwrap_or_default()
@@ -1077,12 +1114,12 @@ mod tests {
                 100.0,
             ),
         ];
-        let up = vec![
+        let up = [
             point(&[("instance", "a"), ("job", "node")], 1.0),
             point(&[("instance", "b"), ("job", "node")], 0.0),
             point(&[("instance", "c"), ("job", "node")], 1.0),
         ];
-        let o = judge_all(&c, values.clone(), None, Some(up), 1000.0);
+        let o = judge_all(&c, values.clone(), None, Some(&up[..]), 1000.0);
         assert_eq!(o.status, Status::Crit);
         assert!(
             o.message.starts_with(
@@ -1091,7 +1128,7 @@ mod tests {
             "{}",
             o.message
         );
-        let none = judge_all(&c, values.clone(), None, Some(vec![]), 1000.0);
+        let none = judge_all(&c, values.clone(), None, Some(&[][..]), 1000.0);
         assert_eq!(none.status, Status::Crit);
         assert!(
             none.message
@@ -1103,7 +1140,7 @@ mod tests {
             &c,
             values,
             None,
-            Some(vec![point(&[("instance", "a"), ("job", "node")], 1.0)]),
+            Some(&[point(&[("instance", "a"), ("job", "node")], 1.0)][..]),
             1000.0,
         );
         assert_eq!(ok.status, Status::Ok, "{}", ok.message);
