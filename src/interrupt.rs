@@ -20,8 +20,26 @@ use std::sync::{Arc, LazyLock, Mutex};
 
 static STOP: LazyLock<Arc<AtomicBool>> = LazyLock::new(|| Arc::new(AtomicBool::new(false)));
 
-/// The first signal that arrived (0: none).
+/// The first signal that arrived (0: none), as the front end's watcher
+/// thread records it.
 static SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+/// Raised in the signal handler itself, at the moment each signal arrives:
+/// the watcher thread may record it a moment later, and a command that is
+/// just ending must not miss it.
+static INT: LazyLock<Arc<AtomicBool>> = LazyLock::new(|| Arc::new(AtomicBool::new(false)));
+static TERM: LazyLock<Arc<AtomicBool>> = LazyLock::new(|| Arc::new(AtomicBool::new(false)));
+
+/// Raise the stop flag, and note which signal it was, in the handler of
+/// SIGINT and SIGTERM (before the front end's watcher thread wakes).
+pub fn raise_in_handler() -> std::io::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    for (signal, which) in [(SIGINT, &INT), (SIGTERM, &TERM)] {
+        signal_hook::flag::register(signal, flag())?;
+        signal_hook::flag::register(signal, Arc::clone(which))?;
+    }
+    Ok(())
+}
 
 /// Temporary files that are still being written.
 static ABANDONED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
@@ -46,6 +64,8 @@ pub fn arrived(signal: i32) {
 /// The name of the first signal that arrived (`SIGTERM`), if one did.
 pub fn signal_name() -> Option<&'static str> {
     match SIGNAL.load(Ordering::SeqCst) {
+        0 if INT.load(Ordering::SeqCst) => Some("SIGINT"),
+        0 if TERM.load(Ordering::SeqCst) => Some("SIGTERM"),
         0 => None,
         signal_hook::consts::SIGINT => Some("SIGINT"),
         signal_hook::consts::SIGTERM => Some("SIGTERM"),

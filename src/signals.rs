@@ -32,7 +32,9 @@ pub fn delivering() {
 /// [`GRACE`]. A signal never ends the process by its default action.
 pub fn watch(scrubber: &Scrubber) {
     use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = match signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) {
+    let watched = interrupt::raise_in_handler()
+        .and_then(|()| signal_hook::iterator::Signals::new([SIGINT, SIGTERM]));
+    let mut signals = match watched {
         Ok(s) => s,
         Err(e) => {
             let why = format!("cannot watch SIGINT and SIGTERM: {e}");
@@ -42,10 +44,13 @@ pub fn watch(scrubber: &Scrubber) {
     };
     let scrubber = scrubber.clone();
     std::thread::spawn(move || {
+        // The handler has raised the flag already: the first signal this
+        // thread sees starts the watchdog.
+        let mut watching = false;
         for signal in signals.forever() {
-            let first = !interrupt::requested();
             interrupt::arrived(signal);
-            if first {
+            if !watching {
+                watching = true;
                 let scrubber = scrubber.clone();
                 std::thread::spawn(move || abandon_after_grace(&scrubber));
             }
