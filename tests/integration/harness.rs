@@ -1428,13 +1428,7 @@ impl Prometheus {
 
     /// Kill its process group now and reap it (idempotent).
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
-                let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        kill_group(self.child.take());
     }
 }
 
@@ -1536,13 +1530,7 @@ impl Exporter {
 
     /// Kill its process group now and reap it (idempotent).
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
-                let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        kill_group(self.child.take());
     }
 }
 
@@ -1647,4 +1635,16 @@ pub fn webhook_receiver(key: &[u8]) -> Server {
 /// A Slack incoming webhook's answer: 200 with the body `ok`.
 pub fn slack_receiver() -> Server {
     Server::start(|x| x.reply("200 OK", &["Content-Type: text/plain"], "ok"))
+}
+
+/// Kill a server's process group (it was started in a group of its own)
+/// and reap it; nothing when it is already gone.
+fn kill_group(child: Option<std::process::Child>) {
+    if let Some(mut child) = child {
+        if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 }
