@@ -728,6 +728,23 @@ fn read_entry<R: Read + Seek>(
     Ok((kept, (size, hex(&h.finalize()))))
 }
 
+/// The bundle's report (and its check's).
+pub static KIND: crate::report::Kind = crate::report::Kind {
+    name: "bundle",
+    title: "BUNDLE",
+    title_target: true,
+    heading: "Release bundle",
+    final_id: "bundle",
+    marker: "BUNDLE",
+    words: ["OK", "FAIL", "FAIL"],
+    rows_key: "checks",
+    compact_ok: false,
+    rule: crate::report::Rule::AllOk {
+        fail: crate::exit::Verdict::Blocked,
+    },
+    footer: None,
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@
 //! exits: the front end (`main`) does, once.
 
 pub mod approvals;
+pub mod backup;
 pub mod bundle;
 pub mod checks;
 pub mod ci;
@@ -18,16 +19,22 @@ pub mod config;
 pub mod envsnap;
 pub mod evidence;
 pub mod exit;
+pub mod freshness;
 pub mod fsutil;
+pub mod gate;
 pub mod git;
+pub mod golive;
 pub mod http;
 pub mod interrupt;
 pub mod logging;
 pub mod notify;
+pub mod pack;
 pub mod par;
 pub mod parity;
+pub mod predeploy;
 pub mod progress;
 pub mod prom;
+pub mod ready;
 pub mod report;
 pub mod rotate;
 pub mod runner;

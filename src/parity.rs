@@ -528,6 +528,23 @@ impl Parity {
     }
 }
 
+/// The parity report.
+pub static KIND: crate::report::Kind = crate::report::Kind {
+    name: "parity",
+    title: "ENVIRONMENT PARITY",
+    title_target: false,
+    heading: "Environment parity",
+    final_id: "parity",
+    marker: "PARITY",
+    words: ["PASS", "DRIFT", "DRIFT"],
+    rows_key: "checks",
+    compact_ok: false,
+    rule: crate::report::Rule::NoFailure {
+        fail: crate::exit::Verdict::Blocked,
+    },
+    footer: None,
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

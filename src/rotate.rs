@@ -781,6 +781,36 @@ fn normalised(dir: &Path) -> std::path::PathBuf {
     dir.components().collect()
 }
 
+/// The rotation's report.
+pub static KIND: crate::report::Kind = crate::report::Kind {
+    name: "rotate",
+    title: "ROTATE",
+    title_target: false,
+    heading: "Artifact rotation",
+    final_id: "rotate",
+    marker: "ROTATE",
+    words: ["OK", "FAIL", "FAIL"],
+    rows_key: "checks",
+    compact_ok: false,
+    rule: crate::report::Rule::AllOk {
+        fail: crate::exit::Verdict::Blocked,
+    },
+    footer: None,
+};
+
+/// The default folder, relative to the repository root.
+pub const DIR: &str = "artifacts";
+
+/// `[rotate]` as written: the same as the options.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Raw {
+    pub dir: Option<String>,
+    pub days: Option<u64>,
+    pub max_size: Option<String>,
+    pub keep: Option<u64>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

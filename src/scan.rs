@@ -18,7 +18,7 @@ use std::path::Path;
 
 use regex::bytes::{Regex, RegexBuilder};
 
-use crate::config::pack::Scan;
+use crate::pack::Scan;
 use crate::secrets::rules;
 
 /// A line with this text is not reported.

@@ -6,29 +6,12 @@ use std::path::PathBuf;
 
 use super::{Context, Done, Error, Workspace};
 use crate::bundle;
+use crate::bundle::KIND;
 use crate::checks::list_some;
 use crate::cli::{OutputArgs, SignersArgs, SourceArgs};
 use crate::config::values::human;
 use crate::evidence::sign;
-use crate::exit::Verdict;
-use crate::report::{CheckResult, Kind, Outcome, Phase, Report, Rule, Target};
-
-/// The bundle's report (and its check's).
-pub static KIND: Kind = Kind {
-    name: "bundle",
-    title: "BUNDLE",
-    title_target: true,
-    heading: "Release bundle",
-    final_id: "bundle",
-    marker: "BUNDLE",
-    words: ["OK", "FAIL", "FAIL"],
-    rows_key: "checks",
-    compact_ok: false,
-    rule: Rule::AllOk {
-        fail: Verdict::Blocked,
-    },
-    footer: None,
-};
+use crate::report::{CheckResult, Outcome, Report, Target};
 
 #[derive(Debug, Clone, clap::Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
@@ -85,10 +68,6 @@ pub fn output(args: &Args) -> Option<&OutputArgs> {
     }
 }
 
-fn row(id: &str, outcome: Outcome) -> CheckResult {
-    CheckResult::new(id, Phase::Pack, outcome, std::time::Duration::ZERO)
-}
-
 pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     if let Some(Action::Verify { zip, signers, .. }) = &args.action {
         let (signers, now) =
@@ -96,7 +75,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         let mut report = verify(zip);
         let sums = PathBuf::from(format!("{}.sha256", zip.display()));
         if let Some(outcome) = sign::check_file(&sums, signers.as_ref(), now) {
-            report.rows.push(row("signature", outcome));
+            report.rows.push(CheckResult::untimed("signature", outcome));
         }
         return Ok(Done::Report(report));
     }
@@ -114,7 +93,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     };
     let bare = version.trim_start_matches('v');
     if semver::Version::parse(bare).is_err() {
-        report.rows.push(row(
+        report.rows.push(CheckResult::untimed(
             "version",
             Outcome::fail(format!(
                 "{} is not a SemVer version like v1.2.3",
@@ -135,7 +114,9 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     let signer = match sign::signer(args.sign_key.as_deref(), cx.vars, cx.scrubber, from_config) {
         Ok(s) => s,
         Err(why) => {
-            report.rows.push(row("signature", Outcome::fail(why)));
+            report
+                .rows
+                .push(CheckResult::untimed("signature", Outcome::fail(why)));
             return Ok(Done::Report(report));
         }
     };
@@ -150,7 +131,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     if args.out.is_none()
         && let Some(link) = crate::fsutil::linked_part(&ws.root, std::path::Path::new(&b.out))
     {
-        report.rows.push(row(
+        report.rows.push(CheckResult::untimed(
             "bundle",
             Outcome::fail(format!(
                 "bundle.out {}: {} is a symbolic link (it could lead out of the repository); pass --out DIR to write elsewhere",
@@ -164,7 +145,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     let entries = match bundle::collect(b, &ws.root, &out) {
         Ok(e) => e,
         Err(problems) => {
-            report.rows.push(row(
+            report.rows.push(CheckResult::untimed(
                 "files",
                 Outcome::fail(format!(
                     "{} listed file{} missing: {}",
@@ -187,7 +168,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     ) {
         Ok(b) => b,
         Err(why) => {
-            report.rows.push(row(
+            report.rows.push(CheckResult::untimed(
                 "bundle",
                 Outcome::fail(format!("cannot build the bundle: {why}")),
             ));
@@ -202,7 +183,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         .iter()
         .map(|r| serde_json::to_value(r).unwrap_or_default())
         .collect();
-    report.rows.push(row(
+    report.rows.push(CheckResult::untimed(
         "files",
         Outcome::ok(format!(
             "{} files, {}, each with its SHA-256 in {}",
@@ -212,7 +193,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         ))
         .detail("files", records),
     ));
-    report.rows.push(row(
+    report.rows.push(CheckResult::untimed(
         "bundle",
         Outcome::ok(format!(
             "{}: {}, sha256 {}",
@@ -224,14 +205,14 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         .detail("sha256", built.sha256.as_str())
         .detail("created_at", built.manifest.created_at.as_str()),
     ));
-    report.rows.push(row(
+    report.rows.push(CheckResult::untimed(
         "checksum",
         Outcome::ok(format!(
             "{} (sha256sum -c reads it)",
             shown(&built.checksum_file)
         )),
     ));
-    report.rows.push(row(
+    report.rows.push(CheckResult::untimed(
         "statement",
         Outcome::ok(format!(
             "{} (in-toto Statement v1, unsigned: cosign attest --predicate it)",
@@ -240,7 +221,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     ));
     let sums = shown(&built.checksum_file);
     if let Some(outcome) = sign::after_bundle(signer.as_ref(), &built.checksum_file, &sums) {
-        report.rows.push(row("signature", outcome));
+        report.rows.push(CheckResult::untimed("signature", outcome));
     }
     Ok(Done::Report(report))
 }
@@ -294,7 +275,7 @@ fn verify(zip: &std::path::Path) -> Report {
     let mut report = Report::new(&KIND, Target::default());
     report.config = Some("none (bundle verify reads only the bundle)".to_string());
     let v = bundle::verify(zip);
-    report.rows.push(row(
+    report.rows.push(CheckResult::untimed(
         "checksum",
         match &v.checksum {
             Ok(sum) => Outcome::ok(format!("the .sha256 matches: {sum}")),
@@ -302,7 +283,7 @@ fn verify(zip: &std::path::Path) -> Report {
         },
     ));
     if let Some(st) = &v.statement {
-        report.rows.push(row(
+        report.rows.push(CheckResult::untimed(
             "statement",
             match st {
                 Ok(()) => Outcome::ok("the in-toto statement's subject is this bundle"),
@@ -315,7 +296,7 @@ fn verify(zip: &std::path::Path) -> Report {
         .iter()
         .map(|(n, why)| format!("{n}: {why}"))
         .collect();
-    report.rows.push(row(
+    report.rows.push(CheckResult::untimed(
         "entries",
         if unsafe_names.is_empty() {
             Outcome::ok("every entry is a safe, unique, regular file with bounded expansion")
@@ -353,6 +334,6 @@ fn verify(zip: &std::path::Path) -> Report {
         .detail("modified", v.modified.clone())
         .detail("wrong_size", v.wrong_size.clone())
     };
-    report.rows.push(row("manifest", manifest));
+    report.rows.push(CheckResult::untimed("manifest", manifest));
     report
 }

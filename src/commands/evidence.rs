@@ -9,26 +9,9 @@ use std::path::PathBuf;
 
 use super::{Context, Done, Error, Workspace};
 use crate::cli::{EvidenceArgs, OutputArgs, SignersArgs};
+use crate::evidence::KIND;
 use crate::evidence::{self, Inputs};
-use crate::exit::Verdict;
-use crate::report::{CheckResult, Kind, Outcome, Phase, Report, Rule};
-
-/// The evidence check's report.
-pub static KIND: Kind = Kind {
-    name: "evidence",
-    title: "EVIDENCE",
-    title_target: true,
-    heading: "Evidence",
-    final_id: "evidence",
-    marker: "EVIDENCE",
-    words: ["VERIFIED", "FAILED", "FAILED"],
-    rows_key: "checks",
-    compact_ok: false,
-    rule: Rule::AllOk {
-        fail: Verdict::Blocked,
-    },
-    footer: None,
-};
+use crate::report::{CheckResult, Outcome, Phase, Report};
 
 const VERIFY_HELP: &str = "\
 Exit codes: 0 when every file matches SHA256SUMS, the verdict follows from

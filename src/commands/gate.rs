@@ -10,22 +10,8 @@ use super::{Context, Done, Error, Workspace, evidence, pack};
 use crate::checks::{health, policy};
 use crate::cli::{Common, EvidenceArgs, FreezeArgs, OutputArgs};
 use crate::exit::Verdict;
-use crate::report::{Kind, Report, Rule};
-
-/// The gate's report.
-pub static KIND: Kind = Kind {
-    name: "gate",
-    title: "RELEASE SENTINEL",
-    title_target: true,
-    heading: "Release gate",
-    final_id: "release_sentinel",
-    marker: "RELEASE_SENTINEL",
-    words: ["SAFE", "BLOCKED", "CRITICAL"],
-    rows_key: "checks",
-    compact_ok: false,
-    rule: Rule::Phases,
-    footer: None,
-};
+use crate::gate::KIND;
+use crate::report::Report;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {

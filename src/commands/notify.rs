@@ -6,27 +6,9 @@
 
 use super::{Context, Done, Error, Workspace};
 use crate::cli::{Common, OutputArgs};
-use crate::exit::Verdict;
 use crate::http::Proxies;
 use crate::notify;
-use crate::report::{Kind, Rule};
-
-/// The notify report.
-pub static KIND: Kind = Kind {
-    name: "notify",
-    title: "NOTIFY",
-    title_target: true,
-    heading: "Notify",
-    final_id: "notify",
-    marker: "NOTIFY",
-    words: ["SENT", "FAIL", "FAIL"],
-    rows_key: "checks",
-    compact_ok: false,
-    rule: Rule::AllOk {
-        fail: Verdict::Blocked,
-    },
-    footer: None,
-};
+use crate::notify::KIND;
 
 /// The events a person sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

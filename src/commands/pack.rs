@@ -26,36 +26,19 @@ use super::{Context, Done, Error, Workspace, gate};
 use crate::checks::{health, list_some, policy};
 use crate::cli::{Common, FreezeArgs, OutputArgs};
 use crate::clock::Now;
-use crate::config::pack::{Run, Step};
-use crate::config::{self, Config};
+use crate::config::Config;
 use crate::envsnap::EnvSnapshot;
-use crate::exit::Verdict;
 use crate::git;
+use crate::pack::KIND;
+use crate::pack::{Run, Step};
 use crate::progress::Progress;
-use crate::report::{CheckResult, Kind, Outcome, Phase, Rule, Status};
+use crate::report::{CheckResult, Outcome, Phase, Status};
 use crate::secrets::Scrubber;
 use crate::{runner, scan};
 
 /// How often a step's end, its timeout and the interrupt flag are looked
 /// at while a built-in step runs.
 const TICK: Duration = Duration::from_millis(50);
-
-/// The pack's report.
-pub static KIND: Kind = Kind {
-    name: "pack",
-    title: "PRE-LIVE PACK DRY-RUN RESULTS",
-    title_target: false,
-    heading: "Pre-live pack",
-    final_id: "pre_live_pack",
-    marker: "PRE_LIVE_PACK",
-    words: ["DRYRUN", "FAIL", "FAIL"],
-    rows_key: "steps",
-    compact_ok: true,
-    rule: Rule::AllOk {
-        fail: Verdict::Blocked,
-    },
-    footer: None,
-};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -123,7 +106,7 @@ pub fn steps(
     let mut rows = Vec::new();
     let steps = match &ws.config {
         Ok(c) => c.pack.steps_to_run(),
-        Err(_) => config::pack::Pack::default().steps_to_run(),
+        Err(_) => crate::pack::Pack::default().steps_to_run(),
     };
     let builtins = Arc::new(Builtins {
         config: ws
@@ -370,7 +353,7 @@ pub fn secrets_scan(config: Option<&Config>, repo: &Path, vars: &EnvSnapshot) ->
         Ok(f) => f,
         Err(e) => return Outcome::fail(format!("cannot list the files to scan: {}", e.message())),
     };
-    let default_scan = config::pack::Scan::default();
+    let default_scan = crate::pack::Scan::default();
     let cfg = config.map_or(&default_scan, |c| &c.pack.scan);
     let live: Vec<(String, String)> = config
         .map(|c| c.secret_names())

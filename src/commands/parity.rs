@@ -10,26 +10,9 @@ use super::{Context, Done, Error, Workspace};
 use crate::checks::count;
 use crate::cli::{OutputArgs, SourceArgs, TargetArgs};
 use crate::config::Config;
-use crate::exit::Verdict;
 use crate::parity::Drift;
-use crate::report::{CheckResult, Kind, Outcome, Phase, Rule};
-
-/// The parity report.
-pub static KIND: Kind = Kind {
-    name: "parity",
-    title: "ENVIRONMENT PARITY",
-    title_target: false,
-    heading: "Environment parity",
-    final_id: "parity",
-    marker: "PARITY",
-    words: ["PASS", "DRIFT", "DRIFT"],
-    rows_key: "checks",
-    compact_ok: false,
-    rule: Rule::NoFailure {
-        fail: Verdict::Blocked,
-    },
-    footer: None,
-};
+use crate::parity::KIND;
+use crate::report::{CheckResult, Outcome, Phase};
 
 #[derive(Debug, Clone, clap::Args)]
 #[command(after_help = "Examples:\n  \

@@ -33,7 +33,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
-use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Context, Done, Error, Workspace};
@@ -41,156 +40,11 @@ use crate::approvals;
 use crate::checks::count;
 use crate::cli::{Common, OutputArgs};
 use crate::config::Config;
-use crate::config::values::Problems;
 use crate::exit::Verdict;
-use crate::report::{CheckResult, Kind, Outcome, Phase, Rule, Status};
+use crate::predeploy::{KIND, MANIFEST, OUT_DIR, PACKAGE, Predeploy, STEPS, StepDef};
+use crate::report::{CheckResult, Outcome, Phase, Status};
 use crate::runner;
 use crate::sanitize::quoted;
-
-/// The predeploy report.
-pub static KIND: Kind = Kind {
-    name: "predeploy",
-    title: "PRE-DEPLOYMENT VALIDATION",
-    title_target: true,
-    heading: "Pre-deployment validation",
-    final_id: "predeploy",
-    marker: "PREDEPLOY",
-    words: ["READY", "HALTED", "HALTED"],
-    rows_key: "steps",
-    compact_ok: false,
-    rule: Rule::NoFailure {
-        fail: Verdict::Blocked,
-    },
-    footer: None,
-};
-
-/// Where the evidence goes, relative to the repository root.
-pub const OUT_DIR: &str = ".artifacts/pre-deployment";
-/// The manifest's name.
-pub const MANIFEST: &str = "pre-deployment-manifest.json";
-/// The package's name.
-pub const PACKAGE: &str = "PRE-DEPLOYMENT-PACKAGE.zip";
-/// How long one command may run, by default.
-pub const TIMEOUT: Duration = Duration::from_secs(600);
-const TIMEOUT_MAX: Duration = Duration::from_secs(6 * 3600);
-
-/// One or several commands (`["a", "b"]` or `[["a"], ["b"]]`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum Commands {
-    One(Vec<String>),
-    Many(Vec<Vec<String>>),
-}
-
-impl Commands {
-    fn list(&self) -> Vec<Vec<String>> {
-        match self {
-            Commands::One(a) => vec![a.clone()],
-            Commands::Many(l) => l.clone(),
-        }
-    }
-}
-
-/// `[predeploy]` as written.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Raw {
-    /// The approvals file, relative to the repository root.
-    pub approvals: Option<String>,
-    /// What current approvals must cover.
-    pub require: Option<Vec<String>>,
-    /// The environment staging must match (default `production`).
-    pub parity_target: Option<String>,
-    pub deploy: Option<Commands>,
-    pub smoke: Option<Commands>,
-    /// The JUnit XML the smoke tests write (`{out}` is the evidence folder).
-    pub smoke_junit: Option<String>,
-    pub rollback: Option<Commands>,
-    pub audit: Option<Commands>,
-    /// The most one command may run (default 10m).
-    pub timeout: Option<String>,
-}
-
-/// The validated `[predeploy]`.
-#[derive(Debug, Clone, Default)]
-pub struct Predeploy {
-    pub approvals: Option<String>,
-    pub require: Vec<String>,
-    pub parity_target: String,
-    pub deploy: Vec<Vec<String>>,
-    pub smoke: Vec<Vec<String>>,
-    pub smoke_junit: Option<String>,
-    pub rollback: Vec<Vec<String>>,
-    pub audit: Vec<Vec<String>>,
-    pub timeout: Duration,
-}
-
-pub fn validate(raw: Raw, problems: &mut Problems) -> Predeploy {
-    let mut commands = |c: Option<Commands>, key: &str| -> Vec<Vec<String>> {
-        let list = c.map(|c| c.list()).unwrap_or_default();
-        for (i, argv) in list.iter().enumerate() {
-            if argv.first().is_none_or(|p| p.trim().is_empty()) {
-                problems.push(format!("predeploy.{key}[{i}]"), "an empty command");
-            }
-        }
-        list
-    };
-    let deploy = commands(raw.deploy, "deploy");
-    let smoke = commands(raw.smoke, "smoke");
-    let rollback = commands(raw.rollback, "rollback");
-    let audit = commands(raw.audit, "audit");
-    let timeout = crate::config::values::duration(
-        raw.timeout.as_deref(),
-        TIMEOUT,
-        TIMEOUT_MAX,
-        "predeploy.timeout",
-        problems,
-    );
-    // Paths the run reads, and the JUnit report it deletes before the smoke
-    // tests: all inside the repository (the report may be under `{out}/`,
-    // the evidence folder).
-    if let Some(a) = &raw.approvals
-        && let Some(why) = crate::bundle::unsafe_name(a)
-    {
-        problems.push(
-            "predeploy.approvals",
-            format!(
-                "{}: {why}; the approvals file is a path relative to the repository root",
-                quoted(a)
-            ),
-        );
-    }
-    if let Some(j) = &raw.smoke_junit
-        && let Some(why) = junit_escapes(j)
-    {
-        problems.push(
-            "predeploy.smoke_junit",
-            format!(
-                "{}: {why}; the JUnit report is a path relative to the repository root, or under {{out}}/",
-                quoted(j)
-            ),
-        );
-    }
-    Predeploy {
-        approvals: raw.approvals,
-        require: raw.require.unwrap_or_default(),
-        parity_target: raw
-            .parity_target
-            .unwrap_or_else(|| "production".to_string()),
-        deploy,
-        smoke,
-        smoke_junit: raw.smoke_junit,
-        rollback,
-        audit,
-        timeout,
-    }
-}
-
-/// Why the JUnit report's path (as written, or expanded) leaves its
-/// folder: the repository root, or the evidence folder after `{out}/`.
-fn junit_escapes(path: &str) -> Option<&'static str> {
-    crate::bundle::unsafe_name(path.strip_prefix("{out}/").unwrap_or(path))
-}
 
 #[derive(Debug, Clone, clap::Args)]
 #[command(after_help = "Examples:\n  \
@@ -216,61 +70,6 @@ pub struct Args {
 pub fn output(args: &Args) -> Option<&OutputArgs> {
     Some(&args.common.output)
 }
-
-/// A step of the protocol: its row id, its gate, its evidence file.
-struct StepDef {
-    id: &'static str,
-    gate: u8,
-    file: &'static str,
-}
-
-/// The row ids of the protocol's steps: a run records each one.
-pub fn step_ids() -> Vec<&'static str> {
-    STEPS.iter().map(|s| s.id).collect()
-}
-
-const STEPS: &[StepDef] = &[
-    StepDef {
-        id: "approvals",
-        gate: 1,
-        file: "intake-validation-report.json",
-    },
-    StepDef {
-        id: "staging_parity",
-        gate: 1,
-        file: "staging-parity-report.json",
-    },
-    StepDef {
-        id: "deploy_rehearsal",
-        gate: 2,
-        file: "staging-deployment-run.log",
-    },
-    StepDef {
-        id: "smoke_tests",
-        gate: 2,
-        file: "staging-test-results.json",
-    },
-    StepDef {
-        id: "rollback_rehearsal",
-        gate: 3,
-        file: "rollback-verification-report.json",
-    },
-    StepDef {
-        id: "security",
-        gate: 3,
-        file: "security-compliance-report.json",
-    },
-    StepDef {
-        id: "package",
-        gate: 4,
-        file: PACKAGE,
-    },
-    StepDef {
-        id: "readiness_review",
-        gate: 4,
-        file: "readiness-approval.json",
-    },
-];
 
 const PHASE_START: [&str; 4] = [
     "[PHASE 1 START] - Validating upstream approvals and artifact completeness...",
@@ -666,7 +465,7 @@ impl Run<'_> {
         loop {
             attempt += 1;
             let rows = super::parity::compare(self.config, self.ws, source, &target, self.cx);
-            let mut sub = crate::report::Report::new(&super::parity::KIND, Default::default());
+            let mut sub = crate::report::Report::new(&crate::parity::KIND, Default::default());
             sub.rows = rows;
             let verdict = sub.verdict();
             let summary = sub

@@ -13,44 +13,12 @@
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
-
 use super::{Context, Done, Error, Workspace};
 use crate::cli::{OutputArgs, SourceArgs};
 use crate::config::values::{days_before, human, parse_days, parse_size};
-use crate::exit::Verdict;
-use crate::report::{CheckResult, Format, Kind, Outcome, Phase, Rule};
+use crate::report::{CheckResult, Format, Outcome};
 use crate::rotate::{self, Action};
-
-/// The rotation's report.
-pub static KIND: Kind = Kind {
-    name: "rotate",
-    title: "ROTATE",
-    title_target: false,
-    heading: "Artifact rotation",
-    final_id: "rotate",
-    marker: "ROTATE",
-    words: ["OK", "FAIL", "FAIL"],
-    rows_key: "checks",
-    compact_ok: false,
-    rule: Rule::AllOk {
-        fail: Verdict::Blocked,
-    },
-    footer: None,
-};
-
-/// The default folder, relative to the repository root.
-pub const DIR: &str = "artifacts";
-
-/// `[rotate]` as written: the same as the options.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Raw {
-    pub dir: Option<String>,
-    pub days: Option<u64>,
-    pub max_size: Option<String>,
-    pub keep: Option<u64>,
-}
+use crate::rotate::{DIR, KIND};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -89,10 +57,6 @@ pub fn output(args: &Args) -> Option<&OutputArgs> {
 
 /// How many files a dry run's table lists; the JSON report has them all.
 pub const LISTED: usize = 20;
-
-fn row(id: &str, outcome: Outcome) -> CheckResult {
-    CheckResult::new(id, Phase::Pack, outcome, std::time::Duration::ZERO)
-}
 
 /// `1 file`, `2 files`.
 fn count(n: usize, word: &str) -> String {
@@ -185,7 +149,9 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     let folder = match rotate::open(&dir, home.as_deref(), root.as_deref(), !args.dry_run) {
         Ok(x) => x,
         Err(why) => {
-            report.rows.push(row("folder", Outcome::fail(why)));
+            report
+                .rows
+                .push(CheckResult::untimed("folder", Outcome::fail(why)));
             return Ok(Done::Report(report));
         }
     };
@@ -206,10 +172,10 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
             crate::checks::list_some(&scan.unreadable, 3)
         ));
     }
-    report.rows.push(row("scan", scan_row));
+    report.rows.push(CheckResult::untimed("scan", scan_row));
     let (ttl_n, ttl_b) = plan.deleted(files, Action::Ttl);
     let days_text = days.map(|d| count(usize::try_from(d).unwrap_or(usize::MAX), "day"));
-    report.rows.push(row(
+    report.rows.push(CheckResult::untimed(
         "ttl",
         Outcome::ok(match (&days_text, cutoff) {
             (Some(d), Some(c)) => {
@@ -231,7 +197,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         }),
     ));
     let (size_n, size_b) = plan.deleted(files, Action::Size);
-    report.rows.push(row(
+    report.rows.push(CheckResult::untimed(
         "size",
         Outcome::ok(match max_size {
             Some(m) => format!(
@@ -244,7 +210,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         }),
     ));
     let kept = plan.actions.iter().filter(|a| **a == Action::Keep).count();
-    report.rows.push(row(
+    report.rows.push(CheckResult::untimed(
         "keep",
         match max_size {
             // The run cannot get under the limit: it fails (and so does
@@ -315,7 +281,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     } else {
         result
     };
-    report.rows.push(row("rotate", result));
+    report.rows.push(CheckResult::untimed("rotate", result));
     Ok(Done::Report(report))
 }
 
@@ -358,8 +324,8 @@ fn list_plan(
             (Action::Ttl, Some(d)) => format!("older than {d}"),
             _ => "over the size limit".to_string(),
         };
-        report.rows.push(row(
-            &format!("delete:{}", i + 1),
+        report.rows.push(CheckResult::untimed(
+            format!("delete:{}", i + 1),
             Outcome::ok(format!(
                 "{}: {}, {} ({why})",
                 rotate::shown(&scan.path(f)),
@@ -369,7 +335,7 @@ fn list_plan(
         ));
     }
     if doomed.len() > LISTED {
-        report.rows.push(row(
+        report.rows.push(CheckResult::untimed(
             "delete:more",
             Outcome::ok(format!(
                 "and {} more (the JSON report lists every file)",

@@ -28,31 +28,17 @@ use super::{Context, Done, Error, Workspace, evidence};
 use crate::checks::health::api;
 use crate::cli::{Common, EvidenceArgs, OutputArgs};
 use crate::config::Config;
-use crate::config::pack::Run;
 use crate::git::tags;
 use crate::http::{self, Proxies};
 use crate::notify::{self, Message};
+use crate::pack::Run;
 use crate::prom::{self, Fetched};
-use crate::report::{CheckResult, Kind, Mode, Outcome, Phase, Report, Rule, Status};
+use crate::report::{CheckResult, Mode, Outcome, Phase, Report, Status};
 use crate::runner;
 use crate::secrets::mask_url;
+use crate::verify::KIND;
 use crate::verify::judge::{self, Class, Evaluation, number};
 use crate::verify::{Verify, state};
-
-/// The verify report.
-pub static KIND: Kind = Kind {
-    name: "verify",
-    title: "VERIFY",
-    title_target: true,
-    heading: "Verify",
-    final_id: "verify",
-    marker: "VERIFY",
-    words: ["HEALTHY", "ERROR", "ROLLBACK"],
-    rows_key: "checks",
-    compact_ok: false,
-    rule: Rule::Triggers,
-    footer: None,
-};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -964,7 +950,7 @@ fn closest(
 }
 
 fn smoke(
-    step: &crate::config::pack::Step,
+    step: &crate::pack::Step,
     env: &[(String, String)],
     root: &std::path::Path,
     stop: &AtomicBool,

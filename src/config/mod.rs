@@ -12,7 +12,7 @@
 //! collected with its key path.
 
 pub mod freeze;
-pub mod pack;
+
 pub mod raw;
 mod validate;
 pub mod values;
@@ -192,7 +192,7 @@ pub struct Config {
     /// The health checks, in the order they are reported.
     pub health: Vec<crate::checks::health::HealthCheck>,
     /// The pre-live pack.
-    pub pack: pack::Pack,
+    pub pack: crate::pack::Pack,
     /// How much each check's result counts, by row id (`[modes]`).
     pub modes: BTreeMap<String, crate::report::Mode>,
     /// The Prometheus server rules query.
@@ -204,19 +204,19 @@ pub struct Config {
     /// What the release bundle holds.
     pub bundle: crate::bundle::Bundle,
     /// `[rotate]`'s defaults for `rotate`.
-    pub rotate: crate::commands::rotate::Raw,
+    pub rotate: crate::rotate::Raw,
     /// The cron sentinel's tasks.
-    pub freshness: Vec<crate::commands::freshness::Task>,
+    pub freshness: Vec<crate::freshness::Task>,
     /// The readiness score's weights and thresholds.
-    pub ready: crate::commands::ready::Ready,
+    pub ready: crate::ready::Ready,
     /// `backup verify`'s defaults, and the manifest `golive` checks.
-    pub backup: crate::commands::backup::Raw,
+    pub backup: crate::backup::Raw,
     /// The environments `parity` compares, and how.
     pub parity: crate::parity::Parity,
     /// What `predeploy` runs and checks.
-    pub predeploy: crate::commands::predeploy::Predeploy,
+    pub predeploy: crate::predeploy::Predeploy,
     /// The go-live checklist's own items.
-    pub golive: crate::commands::golive::GoLive,
+    pub golive: crate::golive::GoLive,
     /// `[signing]`: the key that signs evidence and bundles.
     pub signing: crate::evidence::sign::Raw,
 }

@@ -13,20 +13,20 @@ pub struct RawConfig {
     pub policy: Option<RawRules>,
     pub variables: Option<RawVariables>,
     pub health: Option<crate::checks::health::RawHealth>,
-    pub pack: Option<RawPack>,
+    pub pack: Option<crate::pack::RawPack>,
     /// `[modes]`: a check's id, and how much its result counts.
     pub modes: Option<BTreeMap<String, crate::report::Mode>>,
     pub prometheus: Option<crate::prom::Raw>,
     pub verify: Option<crate::verify::Raw>,
     pub notify: Option<crate::notify::Raw>,
     pub bundle: Option<crate::bundle::Raw>,
-    pub rotate: Option<crate::commands::rotate::Raw>,
-    pub freshness: Option<crate::commands::freshness::Raw>,
-    pub ready: Option<crate::commands::ready::Raw>,
-    pub backup: Option<crate::commands::backup::Raw>,
+    pub rotate: Option<crate::rotate::Raw>,
+    pub freshness: Option<crate::freshness::Raw>,
+    pub ready: Option<crate::ready::Raw>,
+    pub backup: Option<crate::backup::Raw>,
     pub parity: Option<crate::parity::Raw>,
-    pub predeploy: Option<crate::commands::predeploy::Raw>,
-    pub golive: Option<crate::commands::golive::Raw>,
+    pub predeploy: Option<crate::predeploy::Raw>,
+    pub golive: Option<crate::golive::Raw>,
     pub signing: Option<crate::evidence::sign::Raw>,
 }
 
@@ -91,37 +91,4 @@ impl Number {
             Number::Float(f) => f,
         }
     }
-}
-
-/// `[pack]`: the pre-live pack's steps and its secrets scan.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawPack {
-    pub steps: Option<Vec<RawStep>>,
-    pub scan: Option<RawScan>,
-}
-
-/// A step's command: an argument list, or a command line for the shell.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum RunSpec {
-    Argv(Vec<String>),
-    Line(String),
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawStep {
-    pub name: String,
-    pub run: Option<RunSpec>,
-    pub shell: Option<bool>,
-    pub timeout: Option<String>,
-    pub env: Option<BTreeMap<String, String>>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawScan {
-    pub allow: Option<Vec<String>>,
-    pub max_file_size: Option<String>,
 }

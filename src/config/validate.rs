@@ -118,7 +118,7 @@ pub(super) fn validate(
         &mut problems,
     );
     let (pack, step_secrets) =
-        super::pack::validate(raw.pack.unwrap_or_default(), env, &mut problems);
+        crate::pack::validate(raw.pack.unwrap_or_default(), env, &mut problems);
     let verify = raw.verify.map(|v| {
         let (verify, secrets) =
             crate::verify::validate(v, env, prometheus.is_some(), &mut problems);
@@ -129,7 +129,7 @@ pub(super) fn validate(
     });
     let notify = crate::notify::validate(raw.notify.unwrap_or_default(), env, &mut problems);
     let bundle = crate::bundle::validate(raw.bundle.unwrap_or_default(), &mut problems);
-    let freshness = crate::commands::freshness::validate(
+    let freshness = crate::freshness::validate(
         raw.freshness.unwrap_or_default(),
         "freshness.tasks",
         &mut problems,
@@ -144,9 +144,8 @@ pub(super) fn validate(
         );
     }
     let parity = crate::parity::validate(raw.parity.unwrap_or_default(), &mut problems);
-    let predeploy =
-        crate::commands::predeploy::validate(raw.predeploy.unwrap_or_default(), &mut problems);
-    let golive = crate::commands::golive::validate(raw.golive.unwrap_or_default(), &mut problems);
+    let predeploy = crate::predeploy::validate(raw.predeploy.unwrap_or_default(), &mut problems);
+    let golive = crate::golive::validate(raw.golive.unwrap_or_default(), &mut problems);
     let signing = crate::evidence::sign::validate(raw.signing.unwrap_or_default(), &mut problems);
     let rotate = raw.rotate.unwrap_or_default();
     if let Some(size) = &rotate.max_size
@@ -176,8 +175,7 @@ pub(super) fn validate(
         .map(|g| g.id)
         .chain(health.iter().map(|c| c.id.as_str()))
         .collect();
-    let ready =
-        crate::commands::ready::validate(raw.ready.unwrap_or_default(), &gate_ids, &mut problems);
+    let ready = crate::ready::validate(raw.ready.unwrap_or_default(), &gate_ids, &mut problems);
     for id in modes.keys() {
         if !known.contains(&id.as_str()) {
             problems.push(

@@ -47,7 +47,7 @@ use crate::checks::list_some;
 use crate::config::Config;
 use crate::envsnap::EnvSnapshot;
 use crate::git::Repo;
-use crate::report::{CheckResult, Kind, Outcome, Phase, Report, Status, json as report_json};
+use crate::report::{CheckResult, Kind, Outcome, Report, Status, json as report_json};
 use crate::sanitize;
 use crate::secrets::{self, MASK, Scrubber};
 
@@ -67,9 +67,9 @@ const MAX_RECORD: u64 = 64 * 1024 * 1024;
 /// The kinds of report that can be recorded. `predeploy` joins them when
 /// it records its evidence.
 pub static KINDS: &[&Kind] = &[
-    &crate::commands::gate::KIND,
-    &crate::commands::verify::KIND,
-    &crate::commands::predeploy::KIND,
+    &crate::gate::KIND,
+    &crate::verify::KIND,
+    &crate::predeploy::KIND,
 ];
 
 /// The recordable kind named `name`.
@@ -512,10 +512,6 @@ pub struct Checked {
     pub record: Option<Record>,
 }
 
-fn row(id: &str, outcome: Outcome) -> CheckResult {
-    CheckResult::new(id, Phase::Pack, outcome, std::time::Duration::ZERO)
-}
-
 /// Check the record in `dir`: every file `SHA256SUMS` lists is there and
 /// has its digest, no other file is (but its signature), the verdict
 /// recorded follows from the rows recorded by the rule of their kind, and
@@ -541,7 +537,10 @@ pub fn verify(
         Ok(record) => (follows(&record), Some(record)),
         Err(why) => (Outcome::fail(why), None),
     };
-    let mut rows = vec![row("digests", digests), row("verdict", verdict)];
+    let mut rows = vec![
+        CheckResult::untimed("digests", digests),
+        CheckResult::untimed("verdict", verdict),
+    ];
     let sums = crate::fsutil::read_regular(&dir.join(SUMS), 1024 * 1024);
     let signature = match &sums {
         Ok(data) => sign::check(&dir.join(SUMS), SUMS, data, signers, now),
@@ -553,7 +552,7 @@ pub fn verify(
         }),
     };
     if let Some(outcome) = signature {
-        rows.push(row("signature", outcome));
+        rows.push(CheckResult::untimed("signature", outcome));
     }
     Checked { rows, record }
 }
@@ -697,7 +696,7 @@ pub fn read(dir: &Path) -> Result<Record, String> {
 fn always_rows(kind: &Kind) -> Vec<&'static str> {
     match kind.name {
         "gate" => crate::checks::policy::GATES.iter().map(|g| g.id).collect(),
-        "predeploy" => crate::commands::predeploy::step_ids(),
+        "predeploy" => crate::predeploy::step_ids(),
         _ => Vec::new(),
     }
 }
@@ -772,6 +771,23 @@ fn follows(record: &Record) -> Outcome {
         .detail("exit_code", code)
         .detail("rows", rows)
 }
+
+/// The evidence check's report.
+pub static KIND: crate::report::Kind = crate::report::Kind {
+    name: "evidence",
+    title: "EVIDENCE",
+    title_target: true,
+    heading: "Evidence",
+    final_id: "evidence",
+    marker: "EVIDENCE",
+    words: ["VERIFIED", "FAILED", "FAILED"],
+    rows_key: "checks",
+    compact_ok: false,
+    rule: crate::report::Rule::AllOk {
+        fail: crate::exit::Verdict::Blocked,
+    },
+    footer: None,
+};
 
 #[cfg(test)]
 mod tests {
@@ -859,7 +875,12 @@ b = ["y", 1]
     #[test]
     fn facts_leave_out_what_only_describes_the_context() {
         let row = |id: &str, outcome: Outcome| {
-            CheckResult::new(id, Phase::Policy, outcome, std::time::Duration::ZERO)
+            CheckResult::new(
+                id,
+                crate::report::Phase::Policy,
+                outcome,
+                std::time::Duration::ZERO,
+            )
         };
         let tags = |n: u64| {
             row(

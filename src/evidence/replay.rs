@@ -26,7 +26,7 @@ use std::sync::atomic::AtomicBool;
 use git2::{Oid, Repository};
 use serde_json::Value;
 
-use super::{CONFIG, PLACEHOLDER, Record, facts, row};
+use super::{CONFIG, PLACEHOLDER, Record, facts};
 use crate::checks::{list_some, policy};
 use crate::config::{self, Source};
 use crate::envsnap::EnvSnapshot;
@@ -46,7 +46,7 @@ const MAX_CONFIG: u64 = config::MAX_FILE_SIZE;
 pub fn replay(record: &Record, dir: &Path, repo: &Path, scrubber: &Scrubber) -> Vec<CheckResult> {
     match run(record, dir, repo, scrubber) {
         Ok(rows) => rows,
-        Err(outcome) => vec![row("replay", outcome)],
+        Err(outcome) => vec![CheckResult::untimed("replay", outcome)],
     }
 }
 
@@ -155,16 +155,16 @@ fn run(
     let mut rows = Vec::new();
     for (r, recorded_facts) in &recorded {
         match now.iter().find(|n| n.id == r.id) {
-            None => rows.push(row(
-                &format!("replay:{}", r.id),
+            None => rows.push(CheckResult::untimed(
+                format!("replay:{}", r.id),
                 Outcome::fail(format!(
                     "recorded {} ({}), and the gates have no such row now",
                     r.status().as_str(),
                     r.outcome.message
                 )),
             )),
-            Some(n) if !same(recorded_facts, n) => rows.push(row(
-                &format!("replay:{}", r.id),
+            Some(n) if !same(recorded_facts, n) => rows.push(CheckResult::untimed(
+                format!("replay:{}", r.id),
                 Outcome::fail(format!(
                     "recorded {} ({}), now {} ({}){}",
                     r.status().as_str(),
@@ -187,8 +187,8 @@ fn run(
         .iter()
         .filter(|n| !recorded.iter().any(|(r, _)| r.id == n.id))
     {
-        rows.push(row(
-            &format!("replay:{}", n.id),
+        rows.push(CheckResult::untimed(
+            format!("replay:{}", n.id),
             Outcome::fail(format!(
                 "not in the record; now {} ({})",
                 n.status().as_str(),
@@ -198,7 +198,7 @@ fn run(
         ));
     }
     if rows.is_empty() {
-        rows.push(row(
+        rows.push(CheckResult::untimed(
             "replay",
             Outcome::ok(format!(
                 "the {} policy rows re-run at {} in {} match the record{}",

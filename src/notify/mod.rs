@@ -616,6 +616,23 @@ pub fn delivered(row: &CheckResult) -> bool {
     row.status() == Status::Ok
 }
 
+/// The notify report.
+pub static KIND: crate::report::Kind = crate::report::Kind {
+    name: "notify",
+    title: "NOTIFY",
+    title_target: true,
+    heading: "Notify",
+    final_id: "notify",
+    marker: "NOTIFY",
+    words: ["SENT", "FAIL", "FAIL"],
+    rows_key: "checks",
+    compact_ok: false,
+    rule: crate::report::Rule::AllOk {
+        fail: crate::exit::Verdict::Blocked,
+    },
+    footer: None,
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

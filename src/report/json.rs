@@ -265,7 +265,7 @@ mod tests {
     fn a_report_reads_back_as_it_was_written() {
         use crate::report::{Mode, Outcome, Phase};
         use std::time::Duration;
-        let gate = &crate::commands::gate::KIND;
+        let gate = &crate::gate::KIND;
         let mut report = Report::new(
             gate,
             Target {
@@ -308,7 +308,7 @@ mod tests {
     fn render_writes_what_the_scrubbed_value_would_without_copying() {
         use crate::report::{Mode, Outcome, Phase};
         use std::time::Duration;
-        let gate = &crate::commands::gate::KIND;
+        let gate = &crate::gate::KIND;
         let secret = "hunter2-very-secret-value";
         let mut report = Report::new(
             gate,
@@ -348,7 +348,7 @@ mod tests {
 
     #[test]
     fn a_document_that_is_not_a_report_is_refused() {
-        let gate = &crate::commands::gate::KIND;
+        let gate = &crate::gate::KIND;
         let base = json!({"schema_version": 1, "kind": "gate", "checks": []});
         assert!(from_value(&base, &[gate]).is_ok());
         for (bad, why) in [

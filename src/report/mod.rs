@@ -193,6 +193,12 @@ impl CheckResult {
         }
     }
 
+    /// A row of a command that is not timed per row (the toolkit's files,
+    /// a record's checks): the pack phase, no duration.
+    pub fn untimed(id: impl Into<String>, outcome: Outcome) -> Self {
+        Self::new(id, Phase::Pack, outcome, Duration::ZERO)
+    }
+
     /// The row with `mode` applied to its outcome.
     pub fn with_mode(self, mode: Mode) -> Self {
         Self {
@@ -496,8 +502,8 @@ pub fn render(
 mod tests {
     use super::*;
 
-    use crate::commands::gate::KIND as GATE;
-    use crate::commands::pack::KIND as PACK;
+    use crate::gate::KIND as GATE;
+    use crate::pack::KIND as PACK;
 
     fn row(phase: Phase, status: Status) -> CheckResult {
         CheckResult::new("x", phase, Outcome::new(status, "m"), Duration::ZERO)

@@ -1,7 +1,6 @@
 //! `[verify]`: what `release-sentinel verify` watches after a deploy, and
-//! what it does when something breaks. The command is
-//! [`crate::commands::verify`]; this module owns the section, its
-//! validation, the judgement of a metric rule ([`judge`]) and the state of
+//! what it does when something breaks. This module owns the section, its
+//! report kind, its validation, the judgement of a metric rule ([`judge`]) and the state of
 //! the profile switches between runs ([`state`]).
 //!
 //! - probes: HTTP GETs (the API check's request: timeouts, bounded body,
@@ -27,10 +26,11 @@ use serde::Deserialize;
 
 use crate::checks::health::Ctx;
 use crate::checks::health::api::{Request, RequestFields, StatusList};
-use crate::config::pack::Step;
-use crate::config::raw::{Number, RawStep, RunSpec};
+use crate::config::raw::Number;
 use crate::config::values::{Problems, check_name, duration, expand};
 use crate::envsnap::EnvSnapshot;
+use crate::pack::Step;
+use crate::pack::{RawStep, RunSpec};
 use crate::sanitize::quoted;
 use judge::Bound;
 
@@ -447,7 +447,7 @@ pub fn validate(
             problems.push(format!("{key}.run"), "missing: a smoke step is a command");
             continue;
         }
-        if let Some(step) = crate::config::pack::step(s, &key, env, problems, &mut secret_values) {
+        if let Some(step) = crate::pack::step(s, &key, env, problems, &mut secret_values) {
             smoke.push(step);
         }
     }
@@ -580,3 +580,18 @@ pub fn validate(
     }
     (verify, secret_values)
 }
+
+/// The verify report.
+pub static KIND: crate::report::Kind = crate::report::Kind {
+    name: "verify",
+    title: "VERIFY",
+    title_target: true,
+    heading: "Verify",
+    final_id: "verify",
+    marker: "VERIFY",
+    words: ["HEALTHY", "ERROR", "ROLLBACK"],
+    rows_key: "checks",
+    compact_ok: false,
+    rule: crate::report::Rule::Triggers,
+    footer: None,
+};

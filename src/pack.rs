@@ -4,15 +4,50 @@
 //! ([`BUILTIN_STEPS`]), named without a `run`. Without any step, the pack
 //! is the built-in steps. Every step has a timeout.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use globset::GlobSet;
 
-use super::raw::{RawPack, RawScan, RawStep, RunSpec};
-use super::values::{Problems, check_name, duration, expand, globs, is_variable_name, parse_size};
+use crate::config::values::{
+    Problems, check_name, duration, expand, globs, is_variable_name, parse_size,
+};
 use crate::envsnap::EnvSnapshot;
 use crate::sanitize::quoted;
+use serde::Deserialize;
+
+/// `[pack]`: the pre-live pack's steps and its secrets scan.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPack {
+    pub steps: Option<Vec<RawStep>>,
+    pub scan: Option<RawScan>,
+}
+
+/// A step's command: an argument list, or a command line for the shell.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RunSpec {
+    Argv(Vec<String>),
+    Line(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStep {
+    pub name: String,
+    pub run: Option<RunSpec>,
+    pub shell: Option<bool>,
+    pub timeout: Option<String>,
+    pub env: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScan {
+    pub allow: Option<Vec<String>>,
+    pub max_file_size: Option<String>,
+}
 
 /// A step's default timeout.
 pub const STEP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -257,3 +292,20 @@ fn scan(raw: RawScan, problems: &mut Problems) -> Scan {
     }
     out
 }
+
+/// The pack's report.
+pub static KIND: crate::report::Kind = crate::report::Kind {
+    name: "pack",
+    title: "PRE-LIVE PACK DRY-RUN RESULTS",
+    title_target: false,
+    heading: "Pre-live pack",
+    final_id: "pre_live_pack",
+    marker: "PRE_LIVE_PACK",
+    words: ["DRYRUN", "FAIL", "FAIL"],
+    rows_key: "steps",
+    compact_ok: true,
+    rule: crate::report::Rule::AllOk {
+        fail: crate::exit::Verdict::Blocked,
+    },
+    footer: None,
+};
