@@ -7,12 +7,13 @@ use std::path::PathBuf;
 use clap::error::ErrorKind;
 use clap::{ArgAction, Parser};
 
-use crate::commands::{Command, gate};
-use crate::envsnap::EnvSnapshot;
-use crate::exit::USAGE_OR_INPUT_ERROR;
-use crate::report::Format;
-use crate::sanitize;
-use crate::secrets::Scrubber;
+use crate::commands::{Command, Context, Workspace, gate};
+use release_sentinel::envsnap::EnvSnapshot;
+use release_sentinel::exit::USAGE_OR_INPUT_ERROR;
+use release_sentinel::report::Format;
+use release_sentinel::report::{Kind, Report};
+use release_sentinel::sanitize;
+use release_sentinel::secrets::Scrubber;
 
 const AFTER_HELP: &str = "\
 Exit codes:
@@ -96,7 +97,7 @@ pub fn stopped(
     if e.kind() == ErrorKind::InvalidUtf8 && !bad.is_empty() {
         return Stopped {
             stdout: false,
-            text: crate::report::deliver::error_line(
+            text: release_sentinel::report::deliver::error_line(
                 &format!(
                     "{} is set but not valid UTF-8; set it to a plain text value",
                     bad.join(", ")
@@ -136,6 +137,14 @@ pub struct Common {
     pub output: OutputArgs,
 }
 
+impl Common {
+    /// Open the repository and load the config for this release's
+    /// environment.
+    pub fn open(&self, cx: &Context<'_>) -> Workspace {
+        self.source.open(self.target.env.as_deref(), cx)
+    }
+}
+
 /// The environment and release version a command is about.
 #[derive(Debug, Clone, clap::Args)]
 pub struct TargetArgs {
@@ -162,6 +171,11 @@ pub struct TargetArgs {
 }
 
 impl TargetArgs {
+    /// A report of `kind` about this release, from `ws`.
+    pub fn report(&self, ws: &Workspace, kind: &'static Kind) -> Report {
+        ws.report(kind, self.env.as_deref(), self.release_version.as_deref())
+    }
+
     /// The environment (clap requires it; empty if it was ever absent).
     pub fn env(&self) -> &str {
         self.env.as_deref().unwrap_or_default()
@@ -193,6 +207,14 @@ pub struct SourceArgs {
     /// Repository to check (discovered upward, like git)
     #[arg(long, value_name = "PATH", default_value = ".")]
     pub repo: PathBuf,
+}
+
+impl SourceArgs {
+    /// Open the repository and load the config; `env`, when given, is the
+    /// only environment whose override must resolve.
+    pub fn open(&self, env: Option<&str>, cx: &Context<'_>) -> Workspace {
+        Workspace::open(&self.repo, self.config.as_deref(), env, cx)
+    }
 }
 
 /// Where the report goes and how much is logged.

@@ -1,47 +1,68 @@
 //! release-sentinel: may this version go to this environment now?
 //!
-//! The library behind the binary. [`cli`] holds the command line's types;
-//! [`commands`] one module per command, each returning a
-//! [`report::Report`] (or text); [`report`] renders and delivers it, and
-//! [`exit::Verdict`] is the exit code. The checks are registries in
-//! [`checks`]; git access is in [`git`]. Nothing in the library prints or
-//! exits: the front end (`main`) does, once.
+//! The library behind the binary. The binary (`main.rs`, with its `cli`
+//! types and one module per command in `commands/`) parses, calls a
+//! feature here with plain options, and delivers what comes back; the
+//! library never imports a command, and nothing in it prints or exits.
+//!
+//! The layers, each only using those below it:
+//! - Features, one module each with its config section, its report kind
+//!   and its work: [`gate`] (the [`checks`] registries), [`pack`],
+//!   [`verify`], [`notify`], [`bundle`], [`rotate`], [`freshness`],
+//!   [`ready`], [`backup`], [`predeploy`] (with [`approvals`]), [`parity`],
+//!   [`golive`], [`evidence`].
+//! - The report model and its renderers: [`report`], [`exit`] (the
+//!   verdict and its exit code), [`progress`].
+//! - Configuration: [`config`] (sources, validation, the shared value
+//!   vocabulary).
+//! - Access to the world: [`git`], [`http`], [`prom`], [`runner`],
+//!   [`scan`], [`ci`], [`clock`], [`envsnap`], [`fsutil`], [`interrupt`],
+//!   [`logging`], and [`workspace`] (what a command opens once).
+//! - Leaves: [`secrets`] (the one scrubber), [`sanitize`], [`par`].
 
+// Features.
 pub mod approvals;
 pub mod backup;
 pub mod bundle;
 pub mod checks;
-pub mod ci;
-pub mod cli;
-pub mod clock;
-pub mod commands;
-pub mod config;
-pub mod envsnap;
 pub mod evidence;
-pub mod exit;
 pub mod freshness;
-pub mod fsutil;
 pub mod gate;
-pub mod git;
 pub mod golive;
+pub mod notify;
+pub mod pack;
+pub mod parity;
+pub mod predeploy;
+pub mod ready;
+pub mod rotate;
+pub mod verify;
+
+// The report model.
+pub mod exit;
+pub mod progress;
+pub mod report;
+
+// Configuration.
+pub mod config;
+
+// Access to the world.
+pub mod ci;
+pub mod clock;
+pub mod envsnap;
+pub mod fsutil;
+pub mod git;
 pub mod http;
 pub mod interrupt;
 pub mod logging;
-pub mod notify;
-pub mod pack;
-pub mod par;
-pub mod parity;
-pub mod predeploy;
-pub mod progress;
 pub mod prom;
-pub mod ready;
-pub mod report;
-pub mod rotate;
 pub mod runner;
-pub mod sanitize;
 pub mod scan;
+pub mod workspace;
+
+// Leaves.
+pub mod par;
+pub mod sanitize;
 pub mod secrets;
-pub mod verify;
 
 use envsnap::EnvSnapshot;
 use secrets::Scrubber;

@@ -1,7 +1,13 @@
 //! The `release-sentinel` binary, the front end: parse, resolve the
 //! invocation once, dispatch to one command, deliver its result, exit.
 //! Only `main` exits; errors become the exit code here, in one place.
+//!
+//! The command line's types (`cli`) and the commands (`commands/`) are
+//! the binary's own modules: the library cannot import them, and a
+//! command is glue between its clap `Args` and the library's features.
 
+mod cli;
+mod commands;
 mod signals;
 mod terminal;
 
@@ -10,8 +16,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use release_sentinel::cli::{Cli, stopped};
-use release_sentinel::commands::{Context, Done, Invocation, Terminal};
+use cli::{Cli, stopped};
+use commands::{Context, Done, Invocation, Terminal};
 use release_sentinel::exit::USAGE_OR_INPUT_ERROR;
 use release_sentinel::report::deliver::{deliver, error_line};
 use release_sentinel::{envsnap::EnvSnapshot, interrupt, progress::Progress, secrets::Scrubber};

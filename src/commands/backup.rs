@@ -6,9 +6,9 @@
 
 use std::path::PathBuf;
 
-use super::{Context, Done, Error, Workspace};
-use crate::backup::{KIND, MAX_AGE, check};
+use super::{Context, Done, Error};
 use crate::cli::{OutputArgs, SourceArgs};
+use release_sentinel::backup::{KIND, MAX_AGE, check};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -46,14 +46,8 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         source,
         ..
     } = &args.action;
-    let ws = Workspace::open_for(source, None, cx);
-    let mut report = ws.report(
-        &KIND,
-        &crate::cli::TargetArgs {
-            env: None,
-            release_version: None,
-        },
-    );
+    let ws = source.open(None, cx);
+    let mut report = ws.report(&KIND, None, None);
     let cfg = ws
         .config
         .as_ref()
@@ -64,11 +58,11 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         Some(t) => humantime::parse_duration(t.trim()).map_err(|_| {
             Error::Refused(format!(
                 "max age {}: not a duration like 24h",
-                crate::sanitize::quoted(t)
+                release_sentinel::sanitize::quoted(t)
             ))
         })?,
     };
-    let now = crate::clock::now(cx.vars).map_err(Error::Refused)?;
+    let now = release_sentinel::clock::now(cx.vars).map_err(Error::Refused)?;
     report.rows = check(manifest, max_age, cfg.require_drill.unwrap_or(false), now);
     Ok(Done::Report(report))
 }

@@ -1,17 +1,17 @@
-//! `bundle --version V`: the release bundle (see [`crate::bundle`]);
+//! `bundle --version V`: the release bundle (see [`release_sentinel::bundle`]);
 //! `bundle verify <ZIP>`: its check. Both exit 0 when all passed, 1
 //! otherwise.
 
 use std::path::PathBuf;
 
 use super::{Context, Done, Error, Workspace};
-use crate::bundle;
-use crate::bundle::KIND;
-use crate::checks::list_some;
 use crate::cli::{OutputArgs, SignersArgs, SourceArgs};
-use crate::config::values::human;
-use crate::evidence::sign;
-use crate::report::{CheckResult, Outcome, Report, Target};
+use release_sentinel::bundle;
+use release_sentinel::bundle::KIND;
+use release_sentinel::checks::list_some;
+use release_sentinel::config::values::human;
+use release_sentinel::evidence::sign;
+use release_sentinel::report::{CheckResult, Outcome, Report, Target};
 
 #[derive(Debug, Clone, clap::Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
@@ -80,14 +80,8 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         return Ok(Done::Report(report));
     }
     let version = args.release_version.clone().unwrap_or_default();
-    let ws = Workspace::open_for(&args.source, None, cx);
-    let mut report = ws.report(
-        &KIND,
-        &crate::cli::TargetArgs {
-            env: None,
-            release_version: Some(version.clone()),
-        },
-    );
+    let ws = args.source.open(None, cx);
+    let mut report = ws.report(&KIND, None, Some(&version));
     let Ok(config) = &ws.config else {
         return Ok(Done::Report(report));
     };
@@ -97,7 +91,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
             "version",
             Outcome::fail(format!(
                 "{} is not a SemVer version like v1.2.3",
-                crate::sanitize::quoted(&version)
+                release_sentinel::sanitize::quoted(&version)
             )),
         ));
         return Ok(Done::Report(report));
@@ -129,13 +123,14 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     // The folder from the config stays inside the repository: not through
     // a link (`--out` names any folder, on purpose).
     if args.out.is_none()
-        && let Some(link) = crate::fsutil::linked_part(&ws.root, std::path::Path::new(&b.out))
+        && let Some(link) =
+            release_sentinel::fsutil::linked_part(&ws.root, std::path::Path::new(&b.out))
     {
         report.rows.push(CheckResult::untimed(
             "bundle",
             Outcome::fail(format!(
                 "bundle.out {}: {} is a symbolic link (it could lead out of the repository); pass --out DIR to write elsewhere",
-                crate::sanitize::quoted(&b.out),
+                release_sentinel::sanitize::quoted(&b.out),
                 link.display()
             )),
         ));
@@ -164,7 +159,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         &version,
         unix,
         &out,
-        crate::par::threads(8),
+        release_sentinel::par::threads(8),
     ) {
         Ok(b) => b,
         Err(why) => {
@@ -230,18 +225,18 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
 /// A time a zip cannot hold (after 2107) is refused, named, never wrapped
 /// or replaced.
 pub fn fixed_time(ws: &Workspace, cx: &Context<'_>) -> Result<u64, Error> {
-    let last = crate::bundle::LAST_ZIP_TIME;
+    let last = release_sentinel::bundle::LAST_ZIP_TIME;
     match cx.vars.non_empty("SOURCE_DATE_EPOCH") {
         Some(v) => match v.trim().parse::<u64>() {
             Ok(t) if t <= last => Ok(t),
             Ok(_) => Err(Error::Refused(format!(
                 "SOURCE_DATE_EPOCH {}: out of range: a zip holds times up to \
                  2107-12-31T23:59:59Z ({last} unix seconds)",
-                crate::sanitize::quoted(v)
+                release_sentinel::sanitize::quoted(v)
             ))),
             Err(_) => Err(Error::Refused(format!(
                 "SOURCE_DATE_EPOCH {}: not unix seconds",
-                crate::sanitize::quoted(v)
+                release_sentinel::sanitize::quoted(v)
             ))),
         },
         None => match &ws.repo {
@@ -324,7 +319,7 @@ fn verify(zip: &std::path::Path) -> Report {
         if problems.is_empty() {
             Outcome::ok(format!(
                 "{} present and intact",
-                crate::checks::count(v.checked, "file")
+                release_sentinel::checks::count(v.checked, "file")
             ))
         } else {
             Outcome::fail(problems.join("; "))

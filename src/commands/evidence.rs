@@ -1,5 +1,5 @@
 //! `evidence verify DIR [--replay] [--repo PATH]`: check an evidence
-//! record (see [`crate::evidence`]): every file against `SHA256SUMS`, the
+//! record (see [`release_sentinel::evidence`]): every file against `SHA256SUMS`, the
 //! recorded verdict against the recorded rows, and with `--replay` the
 //! policy gates re-run at the recorded commit. Exit 0 when it all checks,
 //! 1 otherwise. And [`attach`]: how a command writes the record
@@ -9,9 +9,9 @@ use std::path::PathBuf;
 
 use super::{Context, Done, Error, Workspace};
 use crate::cli::{EvidenceArgs, OutputArgs, SignersArgs};
-use crate::evidence::KIND;
-use crate::evidence::{self, Inputs};
-use crate::report::{CheckResult, Outcome, Phase, Report};
+use release_sentinel::evidence::KIND;
+use release_sentinel::evidence::{self, Inputs};
+use release_sentinel::report::{CheckResult, Outcome, Phase, Report};
 
 const VERIFY_HELP: &str = "\
 Exit codes: 0 when every file matches SHA256SUMS, the verdict follows from
@@ -131,7 +131,7 @@ pub fn attach(
         .map_err(|why| {
             format!(
                 "cannot write evidence to {}: {why}",
-                crate::sanitize::ascii(&cx.scrubber.scrub(&dir.display().to_string()))
+                release_sentinel::sanitize::ascii(&cx.scrubber.scrub(&dir.display().to_string()))
             )
         })
         .and_then(|_| evidence::record(dir, report, &inputs, cx.scrubber));

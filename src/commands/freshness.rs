@@ -8,11 +8,11 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::{Context, Done, Error, Workspace};
+use super::{Context, Done, Error};
 use crate::cli::{OutputArgs, SourceArgs};
-use crate::config::values::Problems;
-use crate::freshness::{KIND, Raw, Task, validate};
-use crate::report::{CheckResult, Outcome, Phase};
+use release_sentinel::config::values::Problems;
+use release_sentinel::freshness::{KIND, Raw, Task, validate};
+use release_sentinel::report::{CheckResult, Outcome, Phase};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -59,8 +59,8 @@ fn newest(task: &Task, root: &Path) -> Result<Option<(String, SystemTime)>, Stri
         }
         Some(glob) => {
             // Walk only below the glob's fixed leading folders.
-            let base = crate::bundle::literal_prefix(&task.artifact);
-            let files = crate::bundle::walk(root, &base, Path::new(""))
+            let base = release_sentinel::bundle::literal_prefix(&task.artifact);
+            let files = release_sentinel::bundle::walk(root, &base, Path::new(""))
                 .map_err(|unread| unread.join("; "))?;
             Ok(files
                 .into_iter()
@@ -87,25 +87,19 @@ fn age(d: Duration) -> String {
 }
 
 pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
-    let ws = Workspace::open_for(&args.source, None, cx);
-    let mut report = ws.report(
-        &KIND,
-        &crate::cli::TargetArgs {
-            env: None,
-            release_version: None,
-        },
-    );
+    let ws = args.source.open(None, cx);
+    let mut report = ws.report(&KIND, None, None);
     let tasks = match &args.tasks {
         Some(path) => {
-            let shown = crate::sanitize::ascii(&path.display().to_string());
-            let data = crate::fsutil::read_regular(path, 4 * 1024 * 1024)
+            let shown = release_sentinel::sanitize::ascii(&path.display().to_string());
+            let data = release_sentinel::fsutil::read_regular(path, 4 * 1024 * 1024)
                 .map_err(|why| Error::Refused(format!("cannot read {shown}: {why}")))?;
             let raw: Raw = serde_json::from_slice(&data)
                 .map_err(|e| Error::Refused(format!("{shown} is not a task file: {e}")))?;
             let mut problems = Problems::default();
             let tasks = validate(raw, "tasks", &mut problems);
             if !problems.is_empty() {
-                let text: Vec<String> = problems.list.iter().map(|p| p.to_string()).collect();
+                let text: Vec<String> = problems.list().iter().map(|p| p.to_string()).collect();
                 report.error = Some(format!("invalid task file {shown}: {}", text.join("; ")));
                 return Ok(Done::Report(report));
             }
@@ -123,7 +117,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         );
         return Ok(Done::Report(report));
     }
-    let now = crate::clock::now(cx.vars).map_err(Error::Refused)?;
+    let now = release_sentinel::clock::now(cx.vars).map_err(Error::Refused)?;
     for t in &tasks {
         let id = format!("task:{}", t.name);
         let outcome = match newest(t, &ws.root) {

@@ -7,11 +7,11 @@
 use std::sync::atomic::Ordering;
 
 use super::{Context, Done, Error, Workspace, evidence, pack};
-use crate::checks::{health, policy};
 use crate::cli::{Common, EvidenceArgs, FreezeArgs, OutputArgs};
-use crate::exit::Verdict;
-use crate::gate::KIND;
-use crate::report::Report;
+use release_sentinel::checks::{health, policy};
+use release_sentinel::exit::Verdict;
+use release_sentinel::gate::KIND;
+use release_sentinel::report::Report;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -46,12 +46,12 @@ pub fn output(args: &Args) -> Option<&OutputArgs> {
 /// gate passed), and whether WARN rows block.
 pub fn evaluate(
     args: &Args,
-    config: &crate::config::Config,
+    config: &release_sentinel::config::Config,
     ws: &Workspace,
     cx: &Context<'_>,
-    now: crate::clock::Now,
+    now: release_sentinel::clock::Now,
     stop: &std::sync::atomic::AtomicBool,
-) -> (Vec<crate::report::CheckResult>, bool) {
+) -> (Vec<release_sentinel::report::CheckResult>, bool) {
     let (env, version) = (args.common.target.env(), args.common.target.version());
     tracing::info!(config = %config.source, env, version, "running the policy gates");
     let input = policy::Input::new(env, version, config, &ws.repo, cx.vars, now)
@@ -76,7 +76,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     if args.dry_run {
         return pack::run(&pack::Args::from(args), cx);
     }
-    let ws = Workspace::open(&args.common, cx);
+    let ws = args.common.open(cx);
     let mut report = judge(args, &ws, cx);
     evidence::attach(&args.evidence, &mut report, &ws, cx, args.fail_fast);
     // The process ends once the report is delivered. Freeing the workspace
@@ -90,7 +90,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
 /// The gate's report: its rows, and the notifications they call for.
 fn judge(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Report {
     let stop = cx.interrupt_flag();
-    let mut report = ws.report(&KIND, &args.common.target);
+    let mut report = args.common.target.report(ws, &KIND);
     report.strict = Some(args.strict);
     let (Ok(config), &Ok(now)) = (&ws.config, &ws.now) else {
         return report;
@@ -115,7 +115,7 @@ fn judge(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Report {
             .filter(|r| r.counts() && !r.status().passed_in(strict))
             .map(|r| format!("{} ({})", r.id, r.outcome.message))
             .collect();
-        events.push((event, crate::checks::list_some(&failed, 2)));
+        events.push((event, release_sentinel::checks::list_some(&failed, 2)));
     }
     if let Some(row) = report.rows.iter().find(|r| {
         r.id == "deploy_window"
@@ -127,11 +127,11 @@ fn judge(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Report {
     }) {
         events.push(("gate.freeze_override", row.outcome.message.clone()));
     }
-    let proxies = crate::http::Proxies::from_env(cx.vars);
+    let proxies = release_sentinel::http::Proxies::from_env(cx.vars);
     for (event, reason) in events {
         let verdict = ("verdict", report.kind.word(report.verdict()).to_string());
         let message = super::verify::message(config, &report, event, &reason, None, &[verdict]);
-        let rows = crate::notify::deliver_all(&config.notify, &message, &proxies, false);
+        let rows = release_sentinel::notify::deliver_all(&config.notify, &message, &proxies, false);
         // Row ids are unique: a target that takes a second event gets a
         // row named by the event too.
         for mut row in rows {

@@ -13,14 +13,14 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::{Context, Done, Error, Workspace, gate, pack};
-use crate::backup;
-use crate::checks::{count, list_some};
 use crate::cli::{Common, OutputArgs};
-use crate::config::Config;
-use crate::golive::{DRY_KIND, KIND, PARITY_MAX_AGE, PARITY_REPORT, TIMEOUT};
-use crate::report::{CheckResult, Outcome, Phase, Status};
-use crate::runner;
-use crate::sanitize::quoted;
+use release_sentinel::backup;
+use release_sentinel::checks::{count, list_some};
+use release_sentinel::config::Config;
+use release_sentinel::golive::{DRY_KIND, KIND, PARITY_MAX_AGE, PARITY_REPORT, TIMEOUT};
+use release_sentinel::report::{CheckResult, Outcome, Phase, Status};
+use release_sentinel::runner;
+use release_sentinel::sanitize::quoted;
 
 #[derive(Debug, Clone, clap::Args)]
 #[command(after_help = "Examples:\n  \
@@ -105,7 +105,7 @@ fn plan(args: &Args, config: &Config, root: &Path) -> Vec<Planned> {
     out.push(match &g.blockers {
         Some(cmd) => Planned {
             id: "blockers".into(),
-            shown: crate::sanitize::shell_line(cmd),
+            shown: release_sentinel::sanitize::shell_line(cmd),
             check: Check::Blockers(cmd.clone()),
         },
         None => Planned {
@@ -120,7 +120,7 @@ fn plan(args: &Args, config: &Config, root: &Path) -> Vec<Planned> {
     for it in &g.items {
         out.push(Planned {
             id: it.name.clone(),
-            shown: crate::sanitize::shell_line(&it.run),
+            shown: release_sentinel::sanitize::shell_line(&it.run),
             check: Check::Command(it.run.clone(), it.timeout),
         });
     }
@@ -129,9 +129,9 @@ fn plan(args: &Args, config: &Config, root: &Path) -> Vec<Planned> {
 
 pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     let stop = cx.interrupt_flag();
-    let ws = Workspace::open(&args.common, cx);
+    let ws = args.common.open(cx);
     let kind = if args.dry_run { &DRY_KIND } else { &KIND };
-    let mut report = ws.report(kind, &args.common.target);
+    let mut report = args.common.target.report(&ws, kind);
     let (Ok(config), &Ok(clock)) = (&ws.config, &ws.now) else {
         return Ok(Done::Report(report));
     };
@@ -166,7 +166,7 @@ fn check(
     config: &Config,
     ws: &Workspace,
     cx: &Context<'_>,
-    clock: crate::clock::Now,
+    clock: release_sentinel::clock::Now,
     stop: &std::sync::atomic::AtomicBool,
 ) -> Outcome {
     let now: std::time::SystemTime = clock.utc.into();
@@ -288,19 +288,20 @@ fn check(
 
 /// The parity evidence `predeploy` wrote: present, recent, no drift.
 fn parity_evidence(path: &Path, max_age: Duration, now: std::time::SystemTime) -> Outcome {
-    let shown = crate::sanitize::ascii(&path.display().to_string());
-    let doc: serde_json::Value = match crate::fsutil::read_regular(path, 16 * 1024 * 1024)
-        .and_then(|d| serde_json::from_slice(&d).map_err(|e| format!("not JSON: {e}")))
-    {
-        Ok(d) => d,
-        Err(why) => {
-            return Outcome::fail(format!(
-                "{shown}: {why}; run release-sentinel predeploy (or parity) first"
-            ));
-        }
-    };
+    let shown = release_sentinel::sanitize::ascii(&path.display().to_string());
+    let doc: serde_json::Value =
+        match release_sentinel::fsutil::read_regular(path, 16 * 1024 * 1024)
+            .and_then(|d| serde_json::from_slice(&d).map_err(|e| format!("not JSON: {e}")))
+        {
+            Ok(d) => d,
+            Err(why) => {
+                return Outcome::fail(format!(
+                    "{shown}: {why}; run release-sentinel predeploy (or parity) first"
+                ));
+            }
+        };
     let time = doc["time"].as_str().unwrap_or("");
-    let Some(at) = crate::clock::parse_rfc3339(time) else {
+    let Some(at) = release_sentinel::clock::parse_rfc3339(time) else {
         return Outcome::fail(format!("{shown}: no valid time field ({})", quoted(time)));
     };
     let age = match now.duration_since(at) {

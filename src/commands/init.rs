@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use super::{Context, Done, Error};
 use crate::cli::OutputArgs;
-use crate::config;
-use crate::sanitize;
+use release_sentinel::config;
+use release_sentinel::sanitize;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -36,12 +36,12 @@ pub fn run(args: &Args, _cx: &Context<'_>) -> Result<Done, Error> {
             "{shown} already exists; use --force to replace it"
         )));
     }
-    crate::fsutil::write_atomic(&path, config::STARTER.as_bytes()).map_err(|source| {
-        Error::Write {
+    release_sentinel::fsutil::write_atomic(&path, config::STARTER.as_bytes()).map_err(
+        |source| Error::Write {
             what: shown.clone(),
             source,
-        }
-    })?;
+        },
+    )?;
     // A file elsewhere than the root is only read when named.
     let config = match &args.path {
         None => String::new(),

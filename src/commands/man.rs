@@ -36,7 +36,7 @@ pub fn run(args: &Args, _cx: &Context<'_>) -> Result<Done, Error> {
             else {
                 return Err(Error::Refused(format!(
                     "{} is not a command; the pages are: {}",
-                    crate::sanitize::quoted(name),
+                    release_sentinel::sanitize::quoted(name),
                     visible.join(", ")
                 )));
             };

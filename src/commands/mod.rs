@@ -24,23 +24,18 @@ pub mod rotate;
 pub mod verify;
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
-use crate::cli::{ColorArg, Common, OutputArgs, SourceArgs, TargetArgs};
-use crate::clock::Now;
-use crate::config::{self, Config, ConfigError};
-use crate::envsnap::EnvSnapshot;
-use crate::git::{self, Opened};
-use crate::progress::Progress;
-use crate::report::deliver::Delivery;
-use crate::report::{Kind, Report, Target};
-use crate::secrets::Scrubber;
+use crate::cli::{ColorArg, OutputArgs};
+use release_sentinel::envsnap::EnvSnapshot;
+use release_sentinel::report::Report;
+use release_sentinel::report::deliver::Delivery;
+use release_sentinel::secrets::Scrubber;
+pub use release_sentinel::workspace::{Context, Workspace};
 
 /// What a command produced.
 #[derive(Debug)]
 pub enum Done {
-    /// A verdict, delivered by [`crate::report::deliver`].
+    /// A verdict, delivered by [`release_sentinel::report::deliver`].
     Report(Report),
     /// Text for stdout (exit 0).
     Text(Vec<u8>),
@@ -134,49 +129,6 @@ commands! {
     Evidence(evidence),
 }
 
-/// What every command sees of the world.
-pub struct Context<'a> {
-    pub vars: &'a EnvSnapshot,
-    pub scrubber: &'a Scrubber,
-    /// The command line as given (invalid UTF-8 replaced), for the
-    /// evidence record.
-    pub argv: Vec<String>,
-    /// Where to report progress (the front end may show it).
-    pub progress: Progress,
-}
-
-impl<'a> Context<'a> {
-    pub fn new(vars: &'a EnvSnapshot, scrubber: &'a Scrubber, progress: Progress) -> Self {
-        Self {
-            vars,
-            scrubber,
-            argv: Vec::new(),
-            progress,
-        }
-    }
-
-    /// The context, with the command line it was started with.
-    pub fn with_argv(self, argv: &[std::ffi::OsString]) -> Self {
-        Self {
-            argv: argv
-                .iter()
-                .map(|a| a.to_string_lossy().into_owned())
-                .collect(),
-            ..self
-        }
-    }
-
-    /// The process's flag, set on SIGINT or SIGTERM (see
-    /// [`crate::interrupt`]): the front end watches both signals for every
-    /// command before it starts, so a signal never ends a command by
-    /// itself. A command looks at the flag between units of work, stops,
-    /// and reports what ran; one that has not stopped within the front
-    /// end's grace is ended by it, with exit 1.
-    pub fn interrupt_flag(&self) -> Arc<AtomicBool> {
-        crate::interrupt::flag()
-    }
-}
-
 /// Whether stdout and stderr are terminals.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Terminal {
@@ -210,7 +162,7 @@ impl Invocation {
     /// (`RUST_LOG` wins), every line through `scrubber`.
     pub fn init_logging(&self, vars: &EnvSnapshot, scrubber: &Scrubber) {
         let rust_log = vars.get("RUST_LOG").ok().flatten();
-        crate::logging::init(rust_log, self.verbose, self.quiet, scrubber.clone());
+        release_sentinel::logging::init(rust_log, self.verbose, self.quiet, scrubber.clone());
     }
 
     pub fn resolve(output: Option<&OutputArgs>, vars: &EnvSnapshot, term: Terminal) -> Self {
@@ -247,90 +199,10 @@ impl Invocation {
     }
 }
 
-/// The repository, the configuration and the time, read once for a
-/// command.
-pub struct Workspace {
-    pub repo: Opened,
-    /// The environment it was opened for.
-    pub env: Option<String>,
-    pub config: Result<Config, ConfigError>,
-    /// The time every check uses, or why `CI_FAKE_UTC` is not one.
-    pub now: Result<Now, String>,
-    /// The work tree root, or the `--repo` path when there is none.
-    pub root: PathBuf,
-}
-
-impl Workspace {
-    /// Open the repository and load the config for `common`'s target.
-    pub fn open(common: &Common, cx: &Context<'_>) -> Self {
-        Self::open_for(&common.source, common.target.env.as_deref(), cx)
-    }
-
-    /// Open the repository and load the config; `env`, when given, is the
-    /// only environment whose override must resolve.
-    pub fn open_for(source: &SourceArgs, env: Option<&str>, cx: &Context<'_>) -> Self {
-        let now = Now::read(cx.vars);
-        if let Ok(t) = &now
-            && t.fake
-        {
-            tracing::warn!(
-                "the time is {}={}, not the clock: every check uses it",
-                crate::clock::FAKE_VAR,
-                t.rfc3339()
-            );
-        }
-        let start = std::time::Instant::now();
-        let repo = git::open(&source.repo);
-        tracing::debug!(elapsed = ?start.elapsed(), "opened the repository");
-        let root = git::root_of(&repo).map(PathBuf::from);
-        let config = config::load(
-            source.config.as_deref(),
-            root.as_deref(),
-            cx.vars,
-            cx.scrubber,
-            env,
-        );
-        Self {
-            root: root.unwrap_or_else(|| source.repo.clone()),
-            repo,
-            env: env.map(str::to_string),
-            config,
-            now,
-        }
-    }
-
-    /// A report of `kind` about `target`: the commit, the time, and the
-    /// config's source or why there is no usable config or time (the one
-    /// path every command takes for an invalid config or `CI_FAKE_UTC`).
-    pub fn report(&self, kind: &'static Kind, target: &TargetArgs) -> Report {
-        let mut report = Report::new(
-            kind,
-            Target {
-                env: target.env.clone(),
-                version: target.release_version.clone(),
-                commit: self.repo.as_ref().ok().map(|r| r.head.to_string()),
-            },
-        );
-        let mut errors = Vec::new();
-        match &self.config {
-            Ok(c) => report.config = Some(c.source.to_string()),
-            Err(e) => errors.push(e.to_string()),
-        }
-        match &self.now {
-            Ok(t) => report.time = Some(*t),
-            Err(e) => errors.push(e.clone()),
-        }
-        if !errors.is_empty() {
-            report.error = Some(errors.join("\n"));
-        }
-        report
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::Format;
+    use release_sentinel::report::Format;
 
     fn output(color: ColorArg) -> OutputArgs {
         OutputArgs {

@@ -4,11 +4,11 @@
 //! wants the event took it, 1 otherwise (and when none wants it: a message
 //! nobody receives is not sent).
 
-use super::{Context, Done, Error, Workspace};
+use super::{Context, Done, Error};
 use crate::cli::{Common, OutputArgs};
-use crate::http::Proxies;
-use crate::notify;
-use crate::notify::KIND;
+use release_sentinel::http::Proxies;
+use release_sentinel::notify;
+use release_sentinel::notify::KIND;
 
 /// The events a person sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -65,8 +65,8 @@ pub fn output(args: &Args) -> Option<&OutputArgs> {
 }
 
 pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
-    let ws = Workspace::open(&args.common, cx);
-    let mut report = ws.report(&KIND, &args.common.target);
+    let ws = args.common.open(cx);
+    let mut report = args.common.target.report(&ws, &KIND);
     let Ok(config) = &ws.config else {
         return Ok(Done::Report(report));
     };

@@ -1,7 +1,7 @@
 //! The pre-live pack (`pack`, or the gate's `--dry-run`): an ordered suite
 //! of read-only validation steps, each reported as one row.
 //!
-//! A step is a configured command (run by [`crate::runner`]: its own
+//! A step is a configured command (run by [`release_sentinel::runner`]: its own
 //! process group, a timeout, captured output) or one of the tool's own
 //! steps, each doing real work: `config_check_dry`, `policy_gates_dry`,
 //! `health_checks_dry` and `scan_secrets_dry`. Without configured steps
@@ -23,18 +23,18 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::{Context, Done, Error, Workspace, gate};
-use crate::checks::{health, list_some, policy};
 use crate::cli::{Common, FreezeArgs, OutputArgs};
-use crate::clock::Now;
-use crate::config::Config;
-use crate::envsnap::EnvSnapshot;
-use crate::git;
-use crate::pack::KIND;
-use crate::pack::{Run, Step};
-use crate::progress::Progress;
-use crate::report::{CheckResult, Outcome, Phase, Status};
-use crate::secrets::Scrubber;
-use crate::{runner, scan};
+use release_sentinel::checks::{health, list_some, policy};
+use release_sentinel::clock::Now;
+use release_sentinel::config::Config;
+use release_sentinel::envsnap::EnvSnapshot;
+use release_sentinel::git;
+use release_sentinel::pack::KIND;
+use release_sentinel::pack::{Run, Step};
+use release_sentinel::progress::Progress;
+use release_sentinel::report::{CheckResult, Outcome, Phase, Status};
+use release_sentinel::secrets::Scrubber;
+use release_sentinel::{runner, scan};
 
 /// How often a step's end, its timeout and the interrupt flag are looked
 /// at while a built-in step runs.
@@ -83,8 +83,8 @@ struct Builtins {
 /// Run the pack.
 pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     let stop = cx.interrupt_flag();
-    let ws = Workspace::open(&args.common, cx);
-    let mut report = ws.report(&KIND, &args.common.target);
+    let ws = args.common.open(cx);
+    let mut report = args.common.target.report(&ws, &KIND);
     // Without a usable time nothing runs: no step may judge by a time
     // other than the one asked for.
     let Ok(now) = ws.now else {
@@ -106,7 +106,7 @@ pub fn steps(
     let mut rows = Vec::new();
     let steps = match &ws.config {
         Ok(c) => c.pack.steps_to_run(),
-        Err(_) => crate::pack::Pack::default().steps_to_run(),
+        Err(_) => release_sentinel::pack::Pack::default().steps_to_run(),
     };
     let builtins = Arc::new(Builtins {
         config: ws
@@ -142,7 +142,7 @@ pub fn steps(
             Run::Builtin => builtin(step, &builtins, stop),
         };
         cx.progress.end(&step.name);
-        tracing::debug!(step = %step.name, status = outcome.status.as_str(), elapsed_ms = %crate::report::millis(start.elapsed()), "{}", outcome.message);
+        tracing::debug!(step = %step.name, status = outcome.status.as_str(), elapsed_ms = %release_sentinel::report::millis(start.elapsed()), "{}", outcome.message);
         let failed = outcome.status != Status::Ok;
         rows.push(CheckResult::new(
             &step.name,
@@ -353,7 +353,7 @@ pub fn secrets_scan(config: Option<&Config>, repo: &Path, vars: &EnvSnapshot) ->
         Ok(f) => f,
         Err(e) => return Outcome::fail(format!("cannot list the files to scan: {}", e.message())),
     };
-    let default_scan = crate::pack::Scan::default();
+    let default_scan = release_sentinel::pack::Scan::default();
     let cfg = config.map_or(&default_scan, |c| &c.pack.scan);
     let live: Vec<(String, String)> = config
         .map(|c| c.secret_names())

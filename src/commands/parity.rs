@@ -7,12 +7,12 @@
 use std::time::Instant;
 
 use super::{Context, Done, Error, Workspace};
-use crate::checks::count;
-use crate::cli::{OutputArgs, SourceArgs, TargetArgs};
-use crate::config::Config;
-use crate::parity::Drift;
-use crate::parity::KIND;
-use crate::report::{CheckResult, Outcome, Phase};
+use crate::cli::{OutputArgs, SourceArgs};
+use release_sentinel::checks::count;
+use release_sentinel::config::Config;
+use release_sentinel::parity::Drift;
+use release_sentinel::parity::KIND;
+use release_sentinel::report::{CheckResult, Outcome, Phase};
 
 #[derive(Debug, Clone, clap::Args)]
 #[command(after_help = "Examples:\n  \
@@ -36,14 +36,8 @@ pub fn output(args: &Args) -> Option<&OutputArgs> {
 }
 
 pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
-    let ws = Workspace::open_for(&args.from, None, cx);
-    let mut report = ws.report(
-        &KIND,
-        &TargetArgs {
-            env: None,
-            release_version: None,
-        },
-    );
+    let ws = args.from.open(None, cx);
+    let mut report = ws.report(&KIND, None, None);
     if let Ok(config) = &ws.config {
         report.rows = compare(config, &ws, &args.source, &args.target, cx);
     }
@@ -70,7 +64,7 @@ pub fn compare(
                 "parity",
                 Outcome::fail(format!(
                     "no [parity.env.{}] sources; configured: {}",
-                    crate::sanitize::ascii(name),
+                    release_sentinel::sanitize::ascii(name),
                     if known.is_empty() {
                         "none".to_string()
                     } else {
@@ -79,7 +73,7 @@ pub fn compare(
                 )),
             )];
         };
-        match crate::parity::load(sources, &ws.root, &cx.interrupt_flag()) {
+        match release_sentinel::parity::load(sources, &ws.root, &cx.interrupt_flag()) {
             Ok(keys) => sides.push(keys),
             Err(why) => {
                 return vec![row(
@@ -169,8 +163,8 @@ fn rows(d: &Drift, source: &str, target: &str, start: Instant) -> Vec<CheckResul
                 let message = match values {
                     Some((a, b)) => format!(
                         "differs: {} in {source}, {} in {target}",
-                        crate::sanitize::quoted(a),
-                        crate::sanitize::quoted(b)
+                        release_sentinel::sanitize::quoted(a),
+                        release_sentinel::sanitize::quoted(b)
                     ),
                     None => {
                         "differs (a secret: compared by keyed hash, values not shown)".to_string()

@@ -36,15 +36,15 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::{Value, json};
 
 use super::{Context, Done, Error, Workspace};
-use crate::approvals;
-use crate::checks::count;
 use crate::cli::{Common, OutputArgs};
-use crate::config::Config;
-use crate::exit::Verdict;
-use crate::predeploy::{KIND, MANIFEST, OUT_DIR, PACKAGE, Predeploy, STEPS, StepDef};
-use crate::report::{CheckResult, Outcome, Phase, Status};
-use crate::runner;
-use crate::sanitize::quoted;
+use release_sentinel::approvals;
+use release_sentinel::checks::count;
+use release_sentinel::config::Config;
+use release_sentinel::exit::Verdict;
+use release_sentinel::predeploy::{KIND, MANIFEST, OUT_DIR, PACKAGE, Predeploy, STEPS, StepDef};
+use release_sentinel::report::{CheckResult, Outcome, Phase, Status};
+use release_sentinel::runner;
+use release_sentinel::sanitize::quoted;
 
 #[derive(Debug, Clone, clap::Args)]
 #[command(after_help = "Examples:\n  \
@@ -143,8 +143,8 @@ struct Run<'a> {
 
 pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     let stop = cx.interrupt_flag();
-    let ws = Workspace::open(&args.common, cx);
-    let mut report = ws.report(&KIND, &args.common.target);
+    let ws = args.common.open(cx);
+    let mut report = args.common.target.report(&ws, &KIND);
     let (Ok(config), &Ok(clock)) = (&ws.config, &ws.now) else {
         return Ok(Done::Report(report));
     };
@@ -166,7 +166,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         out,
         now,
         stop,
-        started: crate::clock::rfc3339(now),
+        started: release_sentinel::clock::rfc3339(now),
         intake: None,
         package: None,
         conditions: Vec::new(),
@@ -280,9 +280,11 @@ impl Run<'_> {
     /// disk.
     fn write(&self, name: &str, text: &str) -> Result<(), Error> {
         let clean = self.cx.scrubber.scrub(text);
-        crate::fsutil::write_whole(&self.path(name), clean.as_bytes()).map_err(|e| Error::Write {
-            what: self.path(name).display().to_string(),
-            source: e,
+        release_sentinel::fsutil::write_whole(&self.path(name), clean.as_bytes()).map_err(|e| {
+            Error::Write {
+                what: self.path(name).display().to_string(),
+                source: e,
+            }
         })
     }
 
@@ -294,14 +296,14 @@ impl Run<'_> {
             .chain([MANIFEST])
             .map(|name| self.path(name))
             .collect();
-        crate::fsutil::sync(&paths).map_err(|e| Error::Write {
+        release_sentinel::fsutil::sync(&paths).map_err(|e| Error::Write {
             what: format!("the evidence to {}", self.out.display()),
             source: e,
         })
     }
 
     fn write_json(&self, name: &str, mut value: Value) -> Result<(), Error> {
-        crate::report::json::scrub_value(&mut value, self.cx.scrubber);
+        release_sentinel::report::json::scrub_value(&mut value, self.cx.scrubber);
         let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
         text.push('\n');
         self.write(name, &text)
@@ -318,7 +320,10 @@ impl Run<'_> {
             "commit".into(),
             json!(self.ws.repo.as_ref().ok().map(|r| r.head.to_string())),
         );
-        m.insert("time".into(), json!(crate::clock::rfc3339(self.now)));
+        m.insert(
+            "time".into(),
+            json!(release_sentinel::clock::rfc3339(self.now)),
+        );
         m
     }
 
@@ -328,7 +333,10 @@ impl Run<'_> {
         let mut missing = Vec::new();
         for s in STEPS {
             let p = self.path(s.file);
-            match (std::fs::metadata(&p), crate::bundle::sha256_file(&p)) {
+            match (
+                std::fs::metadata(&p),
+                release_sentinel::bundle::sha256_file(&p),
+            ) {
                 (Ok(m), Ok(sha)) if m.is_file() => artifacts.push(json!({
                     "file": s.file, "gate": s.gate, "step": s.id, "size": m.len(), "sha256": sha,
                 })),
@@ -418,7 +426,10 @@ impl Run<'_> {
             Err(why) => {
                 m.insert("result".into(), json!("fail"));
                 m.insert("problems".into(), json!([format!("{path}: {why}")]));
-                Outcome::fail(format!("{}: {why}", crate::sanitize::ascii(path)))
+                Outcome::fail(format!(
+                    "{}: {why}",
+                    release_sentinel::sanitize::ascii(path)
+                ))
             }
             Ok(f) => {
                 let intake = approvals::check(&f, &self.p.require, self.now);
@@ -447,7 +458,7 @@ impl Run<'_> {
                         count(intake.entries.len() - approvals, "waiver")
                     ))
                 } else {
-                    Outcome::fail(crate::checks::list_some(&intake.problems, 3))
+                    Outcome::fail(release_sentinel::checks::list_some(&intake.problems, 3))
                         .detail("problems", intake.problems.clone())
                 };
                 self.intake = Some(intake);
@@ -465,7 +476,10 @@ impl Run<'_> {
         loop {
             attempt += 1;
             let rows = super::parity::compare(self.config, self.ws, source, &target, self.cx);
-            let mut sub = crate::report::Report::new(&crate::parity::KIND, Default::default());
+            let mut sub = release_sentinel::report::Report::new(
+                &release_sentinel::parity::KIND,
+                Default::default(),
+            );
             sub.rows = rows;
             let verdict = sub.verdict();
             let summary = sub
@@ -485,7 +499,10 @@ impl Run<'_> {
                     "fail"
                 }),
             );
-            m.insert("report".into(), crate::report::json::to_value(&sub));
+            m.insert(
+                "report".into(),
+                release_sentinel::report::json::to_value(&sub),
+            );
             let remediation: Vec<String> = sub
                 .rows
                 .iter()
@@ -601,7 +618,7 @@ impl Run<'_> {
                 Ok(a) => a,
                 Err(why) => return (out, Some(why)),
             };
-            let started = crate::clock::rfc3339(SystemTime::now());
+            let started = release_sentinel::clock::rfc3339(SystemTime::now());
             let t = Instant::now();
             let ran = runner::run(&argv, &env, self.p.timeout, &self.ws.root, &self.stop);
             let elapsed = t.elapsed();
@@ -621,7 +638,7 @@ impl Run<'_> {
                     .map_or("success".to_string(), |f| format!("failed ({f})"))
             ));
             let record = Ran {
-                command: crate::sanitize::shell_line(&argv),
+                command: release_sentinel::sanitize::shell_line(&argv),
                 started,
                 elapsed,
                 exit_code: ran.end.code(),
@@ -708,10 +725,10 @@ impl Run<'_> {
                 quoted(&rel)
             )
         };
-        if let Some(why) = crate::bundle::unsafe_name(&rel) {
+        if let Some(why) = release_sentinel::bundle::unsafe_name(&rel) {
             return Err(refused(why.to_string()));
         }
-        if let Some(link) = crate::fsutil::linked_part(base, Path::new(&rel)) {
+        if let Some(link) = release_sentinel::fsutil::linked_part(base, Path::new(&rel)) {
             return Err(refused(format!(
                 "{} is a symbolic link (it could lead out of its folder)",
                 link.display()
@@ -797,11 +814,13 @@ impl Run<'_> {
             Ok(repo) => {
                 let policy = self.config.policy_for(self.args.common.target.env());
                 match policy.tag_format.release(self.args.common.target.version()) {
-                    Ok(release) => {
-                        crate::git::tags::highest_below(repo, &policy.tag_format, &release.version)
-                            .ok()
-                            .flatten()
-                    }
+                    Ok(release) => release_sentinel::git::tags::highest_below(
+                        repo,
+                        &policy.tag_format,
+                        &release.version,
+                    )
+                    .ok()
+                    .flatten(),
                     Err(_) => None,
                 }
             }
@@ -871,10 +890,10 @@ impl Run<'_> {
     }
 
     fn package(&mut self) -> Result<Outcome, Error> {
-        let entries: Vec<crate::bundle::Entry> = STEPS
+        let entries: Vec<release_sentinel::bundle::Entry> = STEPS
             .iter()
             .filter(|s| s.gate < 4)
-            .map(|s| crate::bundle::Entry {
+            .map(|s| release_sentinel::bundle::Entry {
                 path: s.file.to_string(),
                 base: self.out.clone(),
                 description: format!("gate {} evidence: {}", s.gate, s.id),
@@ -885,12 +904,12 @@ impl Run<'_> {
             Ok(t) => t,
             Err(e) => return Ok(Outcome::fail(e.to_string())),
         };
-        match crate::bundle::write_zip(
+        match release_sentinel::bundle::write_zip(
             &entries,
             self.args.common.target.version(),
             unix,
             &self.path(PACKAGE),
-            crate::par::threads(4),
+            release_sentinel::par::threads(4),
             false, // flushed with the rest of the evidence at the end
         ) {
             Ok((sha, size, manifest)) => {
@@ -1034,8 +1053,8 @@ pub struct Counts {
 
 /// Count the test cases of a JUnit report and how they ended.
 pub fn junit_counts(path: &Path) -> Result<Counts, String> {
-    let shown = crate::sanitize::ascii(&path.display().to_string());
-    let data = crate::fsutil::read_regular(path, 64 * 1024 * 1024).map_err(|why| {
+    let shown = release_sentinel::sanitize::ascii(&path.display().to_string());
+    let data = release_sentinel::fsutil::read_regular(path, 64 * 1024 * 1024).map_err(|why| {
         format!("the smoke tests wrote no readable JUnit report at {shown}: {why}")
     })?;
     let text = String::from_utf8(data).map_err(|_| format!("{shown}: not UTF-8"))?;

@@ -15,11 +15,11 @@ use std::sync::atomic::Ordering;
 
 use serde_json::json;
 
-use super::{Context, Done, Error, Workspace, pack};
-use crate::checks::{health, policy};
+use super::{Context, Done, Error, pack};
 use crate::cli::{Common, OutputArgs};
-use crate::ready::{KIND, Ready};
-use crate::report::{CheckResult, Outcome, Phase, Status};
+use release_sentinel::checks::{health, policy};
+use release_sentinel::ready::{KIND, Ready};
+use release_sentinel::report::{CheckResult, Outcome, Phase, Status};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -69,8 +69,8 @@ fn score(rows: &[CheckResult], ready: &Ready) -> (Vec<Part>, f64, Vec<String>) {
 
 pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     let stop = cx.interrupt_flag();
-    let ws = Workspace::open(&args.common, cx);
-    let mut report = ws.report(&KIND, &args.common.target);
+    let ws = args.common.open(cx);
+    let mut report = args.common.target.report(&ws, &KIND);
     let (Ok(config), &Ok(clock)) = (&ws.config, &ws.now) else {
         return Ok(Done::Report(report));
     };
@@ -140,7 +140,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         "status": status,
         "pass": ready.pass,
         "warn": ready.warn,
-        "timestamp": crate::clock::rfc3339(now),
+        "timestamp": release_sentinel::clock::rfc3339(now),
         "env": args.common.target.env(),
         "version": args.common.target.version(),
         "pack": if pack_passed { "DRYRUN" } else { "FAIL" },
@@ -163,7 +163,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     let written = path
         .parent()
         .map_or(Ok(()), std::fs::create_dir_all)
-        .and_then(|()| crate::fsutil::write_atomic(&path, &text));
+        .and_then(|()| release_sentinel::fsutil::write_atomic(&path, &text));
     let outcome = match written {
         Ok(()) => Outcome::new(status, format!("{message}; written to {shown}")),
         Err(e) => Outcome::fail(format!("{message}; cannot write {shown}: {e}")),

@@ -1,6 +1,6 @@
 //! `rotate [DIR]`: delete artifacts older than `--days`, then the oldest
 //! until the total is under `--max-size`, always keeping the `--keep`
-//! newest (see [`crate::rotate`] for the safety rules). `--dry-run` prints
+//! newest (see [`release_sentinel::rotate`] for the safety rules). `--dry-run` prints
 //! the plan, the files it would delete (up to [`LISTED`] in the table, all
 //! in JSON), and deletes nothing.
 //!
@@ -13,12 +13,12 @@
 
 use std::path::PathBuf;
 
-use super::{Context, Done, Error, Workspace};
+use super::{Context, Done, Error};
 use crate::cli::{OutputArgs, SourceArgs};
-use crate::config::values::{days_before, human, parse_days, parse_size};
-use crate::report::{CheckResult, Format, Outcome};
-use crate::rotate::{self, Action};
-use crate::rotate::{DIR, KIND};
+use release_sentinel::config::values::{days_before, human, parse_days, parse_size};
+use release_sentinel::report::{CheckResult, Format, Outcome};
+use release_sentinel::rotate::{self, Action};
+use release_sentinel::rotate::{DIR, KIND};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -99,21 +99,15 @@ fn pause_point(cx: &Context<'_>) {
 }
 
 pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
-    let ws = Workspace::open_for(&args.source, None, cx);
-    let mut report = ws.report(
-        &KIND,
-        &crate::cli::TargetArgs {
-            env: None,
-            release_version: None,
-        },
-    );
+    let ws = args.source.open(None, cx);
+    let mut report = ws.report(&KIND, None, None);
     // Without a valid time nothing is deleted: ages are judged by the
     // run's clock (CI_FAKE_UTC when set).
     let (Ok(config), &Ok(clock)) = (&ws.config, &ws.now) else {
         return Ok(Done::Report(report));
     };
     let cfg = &config.rotate;
-    let root = crate::git::root_of(&ws.repo).map(PathBuf::from);
+    let root = release_sentinel::git::root_of(&ws.repo).map(PathBuf::from);
     let dir = match (&args.dir, &cfg.dir) {
         (Some(d), _) => d.clone(),
         (None, Some(d)) => ws.root.join(d),
@@ -155,7 +149,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
             return Ok(Done::Report(report));
         }
     };
-    let scan = rotate::scan(&folder, crate::par::threads(4));
+    let scan = rotate::scan(&folder, release_sentinel::par::threads(4));
     let files = &scan.files;
     let plan = rotate::plan(files, cutoff, max_size, keep);
     let mut scan_row = Outcome::ok(format!(
@@ -169,7 +163,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         scan_row = Outcome::fail(format!(
             "{shown_dir}: {} could not be read: {}",
             count(scan.unreadable.len(), "folder"),
-            crate::checks::list_some(&scan.unreadable, 3)
+            release_sentinel::checks::list_some(&scan.unreadable, 3)
         ));
     }
     report.rows.push(CheckResult::untimed("scan", scan_row));
@@ -268,7 +262,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
             Outcome::fail(format!(
                 "{} could not be deleted: {}{notes}",
                 count(applied.failed.len(), "file"),
-                crate::checks::list_some(&applied.failed, 3)
+                release_sentinel::checks::list_some(&applied.failed, 3)
             ))
         };
         o.detail("deleted", applied.deleted)
@@ -304,7 +298,7 @@ fn file_detail(scan: &rotate::Scan, f: &rotate::File, action: Action) -> serde_j
 /// first (as the rotation reasons: the TTL, then the size), each with its
 /// age and size, up to [`LISTED`], then how many more.
 fn list_plan(
-    report: &mut crate::report::Report,
+    report: &mut release_sentinel::report::Report,
     scan: &rotate::Scan,
     plan: &rotate::Plan,
     now: i64,

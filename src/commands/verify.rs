@@ -25,20 +25,20 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 
 use super::{Context, Done, Error, Workspace, evidence};
-use crate::checks::health::api;
 use crate::cli::{Common, EvidenceArgs, OutputArgs};
-use crate::config::Config;
-use crate::git::tags;
-use crate::http::{self, Proxies};
-use crate::notify::{self, Message};
-use crate::pack::Run;
-use crate::prom::{self, Fetched};
-use crate::report::{CheckResult, Mode, Outcome, Phase, Report, Status};
-use crate::runner;
-use crate::secrets::mask_url;
-use crate::verify::KIND;
-use crate::verify::judge::{self, Class, Evaluation, number};
-use crate::verify::{Verify, state};
+use release_sentinel::checks::health::api;
+use release_sentinel::config::Config;
+use release_sentinel::git::tags;
+use release_sentinel::http::{self, Proxies};
+use release_sentinel::notify::{self, Message};
+use release_sentinel::pack::Run;
+use release_sentinel::prom::{self, Fetched};
+use release_sentinel::report::{CheckResult, Mode, Outcome, Phase, Report, Status};
+use release_sentinel::runner;
+use release_sentinel::secrets::mask_url;
+use release_sentinel::verify::KIND;
+use release_sentinel::verify::judge::{self, Class, Evaluation, number};
+use release_sentinel::verify::{Verify, state};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -91,13 +91,13 @@ pub fn parse_time(text: &str) -> Result<f64, String> {
     {
         return Ok(secs);
     }
-    crate::clock::parse_rfc3339(text)
+    release_sentinel::clock::parse_rfc3339(text)
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map(|d| d.as_secs_f64())
         .ok_or_else(|| {
             format!(
                 "--at {}: not a time; write it in RFC 3339 (2026-11-30T12:00:00Z) or unix seconds",
-                crate::sanitize::quoted(text)
+                release_sentinel::sanitize::quoted(text)
             )
         })
 }
@@ -120,7 +120,7 @@ fn arg_duration(
     let Some(t) = text else {
         return Ok(default);
     };
-    let shown = crate::sanitize::quoted(t);
+    let shown = release_sentinel::sanitize::quoted(t);
     match humantime::parse_duration(t.trim()) {
         Ok(d) if d > max => Err(Error::Refused(format!(
             "{flag} {shown}: longer than the {} limit",
@@ -166,7 +166,7 @@ struct RuleTrack {
 }
 
 pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
-    let ws = Workspace::open(&args.common, cx);
+    let ws = args.common.open(cx);
     let mut report = watch(args, &ws, cx)?;
     evidence::attach(&args.evidence, &mut report, &ws, cx, false);
     Ok(Done::Report(report))
@@ -176,7 +176,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
 /// trigger fired, and the notifications.
 fn watch(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Result<Report, Error> {
     let stop = cx.interrupt_flag();
-    let mut report = ws.report(&KIND, &args.common.target);
+    let mut report = args.common.target.report(ws, &KIND);
     report.interrupted = Some(false);
     let Ok(config) = &ws.config else {
         return Ok(report);
@@ -199,16 +199,22 @@ fn watch(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Result<Report, Error>
         args.window.as_deref(),
         "--for",
         verify.window,
-        (Duration::from_nanos(1), crate::verify::MAX_WINDOW),
+        (
+            Duration::from_nanos(1),
+            release_sentinel::verify::MAX_WINDOW,
+        ),
     )?;
     let interval = arg_duration(
         args.interval.as_deref(),
         "--interval",
         verify.interval,
-        (crate::verify::MIN_INTERVAL, crate::verify::MAX_INTERVAL),
+        (
+            release_sentinel::verify::MIN_INTERVAL,
+            release_sentinel::verify::MAX_INTERVAL,
+        ),
     )?;
     if !(args.once || args.at.is_some())
-        && let Some(why) = crate::verify::schedule_problem(window, interval)
+        && let Some(why) = release_sentinel::verify::schedule_problem(window, interval)
     {
         return Err(Error::Refused(format!(
             "--for {} at --interval {} {why}",
@@ -283,15 +289,15 @@ fn watch(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Result<Report, Error>
         state::load(&state_path).map_err(|why| {
             Error::Refused(format!(
                 "cannot read the state file {}: {why}",
-                crate::sanitize::ascii(&state_path.display().to_string())
+                release_sentinel::sanitize::ascii(&state_path.display().to_string())
             ))
         })?
     };
     state.version = 1;
     let mut switch_rows: BTreeMap<String, (Outcome, Vec<Value>)> = BTreeMap::new();
 
-    let runtime =
-        crate::http::runtime().map_err(|e| Error::Refused(format!("cannot start: {e}")))?;
+    let runtime = release_sentinel::http::runtime()
+        .map_err(|e| Error::Refused(format!("cannot start: {e}")))?;
     let start = Instant::now();
     // The window is at most a week: this holds, but never by wrapping.
     let deadline = start
@@ -332,7 +338,7 @@ fn watch(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Result<Report, Error>
                 if track.run > p.failures && config.mode_of(&id) != Mode::Shadow {
                     track.trigger = Some(format!(
                         "{id} failed {} in a row (limit {})",
-                        crate::checks::count(track.run as usize, "time"),
+                        release_sentinel::checks::count(track.run as usize, "time"),
                         p.failures
                     ));
                 }
@@ -582,7 +588,7 @@ fn watch(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Result<Report, Error>
         } else {
             format!(
                 "during the window, after {}",
-                crate::checks::count(evaluations as usize, "evaluation")
+                release_sentinel::checks::count(evaluations as usize, "evaluation")
             )
         };
         let what = if stopped_in_rollback {
@@ -804,9 +810,9 @@ impl Watch<'_> {
             }
         });
         let (p, r, s) = (
-            crate::par::join_all(probes.collect()),
-            crate::par::join_all(rules.collect()),
-            crate::par::join_all(switches.collect()),
+            release_sentinel::par::join_all(probes.collect()),
+            release_sentinel::par::join_all(rules.collect()),
+            release_sentinel::par::join_all(switches.collect()),
         );
         tokio::join!(p, r, s)
     }
@@ -815,7 +821,7 @@ impl Watch<'_> {
 /// A probe's row: CRIT when it triggered or the window ended with it
 /// failing; WARN when it failed within its limit and recovered.
 fn probe_outcome(
-    p: &crate::verify::Probe,
+    p: &release_sentinel::verify::Probe,
     t: &ProbeTrack,
     at: bool,
     interrupted: bool,
@@ -860,7 +866,7 @@ fn probe_outcome(
 }
 
 /// A rule's row: the query, the last value with its sample time, the bound.
-fn rule_outcome(r: &crate::verify::Rule, t: &RuleTrack, not_run: &str) -> Outcome {
+fn rule_outcome(r: &release_sentinel::verify::Rule, t: &RuleTrack, not_run: &str) -> Outcome {
     let Some(last) = &t.last else {
         return Outcome::skip(not_run);
     };
@@ -950,7 +956,7 @@ fn closest(
 }
 
 fn smoke(
-    step: &crate::pack::Step,
+    step: &release_sentinel::pack::Step,
     env: &[(String, String)],
     root: &std::path::Path,
     stop: &AtomicBool,

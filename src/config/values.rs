@@ -58,6 +58,11 @@ impl Problems {
     pub fn is_empty(&self) -> bool {
         self.list.is_empty()
     }
+
+    /// The problems found so far, in order.
+    pub fn list(&self) -> &[Problem] {
+        &self.list
+    }
 }
 
 /// A variable name: letters, digits and `_`, not starting with a digit.
