@@ -745,6 +745,52 @@ pub static KIND: crate::report::Kind = crate::report::Kind {
     footer: None,
 };
 
+/// An archive's fixed time: `SOURCE_DATE_EPOCH`, else HEAD's commit time.
+/// A time a zip cannot hold (after 2107) is refused, named, never wrapped
+/// or replaced.
+pub fn archive_time(
+    ws: &crate::workspace::Workspace,
+    vars: &crate::envsnap::EnvSnapshot,
+) -> Result<u64, String> {
+    let last = LAST_ZIP_TIME;
+    match vars.non_empty("SOURCE_DATE_EPOCH") {
+        Some(v) => match v.trim().parse::<u64>() {
+            Ok(t) if t <= last => Ok(t),
+            Ok(_) => Err(format!(
+                "SOURCE_DATE_EPOCH {}: out of range: a zip holds times up to \
+                 2107-12-31T23:59:59Z ({last} unix seconds)",
+                crate::sanitize::quoted(v)
+            )),
+            Err(_) => Err(format!(
+                "SOURCE_DATE_EPOCH {}: not unix seconds",
+                crate::sanitize::quoted(v)
+            )),
+        },
+        None => match &ws.repo {
+            Ok(r) => {
+                let t = r
+                    .repo
+                    .find_commit(r.head)
+                    .map(|c| c.time().seconds())
+                    .map_err(|e| format!("cannot read HEAD's time: {}", e.message()))?;
+                // Before 1970 is the zip's earliest time (1980) anyway.
+                let t = u64::try_from(t).unwrap_or(0);
+                if t > last {
+                    return Err(format!(
+                        "HEAD's commit time ({t} unix seconds) is after 2107, the last time a \
+                         zip holds; set SOURCE_DATE_EPOCH"
+                    ));
+                }
+                Ok(t)
+            }
+            Err(e) => Err(format!(
+                "no commit to take the archive's time from ({}); set SOURCE_DATE_EPOCH",
+                e.message
+            )),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

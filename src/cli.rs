@@ -265,6 +265,21 @@ pub struct EvidenceArgs {
     pub sign_key: Option<PathBuf>,
 }
 
+impl EvidenceArgs {
+    /// Write the record `--evidence DIR` asks for, once `report`'s rows
+    /// are final (see [`release_sentinel::evidence::attach`]).
+    pub fn attach(&self, report: &mut Report, ws: &Workspace, cx: &Context<'_>, fail_fast: bool) {
+        release_sentinel::evidence::attach(
+            self.evidence.as_deref(),
+            self.sign_key.as_deref(),
+            report,
+            ws,
+            cx,
+            fail_fast,
+        );
+    }
+}
+
 /// Who may have signed what a command checks.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct SignersArgs {

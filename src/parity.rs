@@ -10,13 +10,16 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
 
+use crate::checks::count;
+use crate::config::Config;
 use crate::config::values::Problems;
+use crate::report::{CheckResult, Outcome, Phase};
 
 /// How long a source command may run.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
@@ -544,6 +547,197 @@ pub static KIND: crate::report::Kind = crate::report::Kind {
     },
     footer: None,
 };
+
+/// The rows comparing `source` with `target` (both configured).
+pub fn compare(
+    config: &Config,
+    ws: &crate::workspace::Workspace,
+    source: &str,
+    target: &str,
+    cx: &crate::workspace::Context<'_>,
+) -> Vec<CheckResult> {
+    let start = Instant::now();
+    let row =
+        |id: &str, outcome: Outcome| CheckResult::new(id, Phase::Pack, outcome, start.elapsed());
+    let p = &config.parity;
+    let mut sides = Vec::new();
+    for name in [source, target] {
+        let Some(sources) = p.envs.get(name) else {
+            let known: Vec<String> = p.envs.keys().cloned().collect();
+            return vec![row(
+                "parity",
+                Outcome::fail(format!(
+                    "no [parity.env.{}] sources; configured: {}",
+                    crate::sanitize::ascii(name),
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                )),
+            )];
+        };
+        match crate::parity::load(sources, &ws.root, &cx.interrupt_flag()) {
+            Ok(keys) => sides.push(keys),
+            Err(why) => {
+                return vec![row(
+                    "parity",
+                    Outcome::fail(format!("{name}: cannot read a source: {why}")),
+                )];
+            }
+        }
+    }
+    // Nothing to compare is no pass (a command that printed nothing, a
+    // file of comments).
+    for (name, keys) in [source, target].into_iter().zip(&sides) {
+        if keys.is_empty() {
+            return vec![row(
+                "parity",
+                Outcome::fail(format!(
+                    "{name}: its sources gave no key: nothing to compare"
+                )),
+            )];
+        }
+    }
+    // Secret values never show; mask them wherever else they appear.
+    for keys in &sides {
+        for (k, v) in keys {
+            if p.is_secret(k) {
+                cx.scrubber.add(v);
+            }
+        }
+    }
+    let drift = p.compare(&sides[0], &sides[1]);
+    rows(&drift, source, target, start)
+}
+
+/// At most this many keys get a row of their own (critical ones first,
+/// then drift, then keys allowed to differ); the rest are counted in one
+/// more row, and every key is named in the summary's details. A row
+/// costs far more than a key: 200,000 rows for 200,000 one-sided keys
+/// took hundreds of MiB.
+pub const KEY_ROWS: usize = 200;
+
+/// How a key differs.
+enum How<'a> {
+    OnlySource,
+    OnlyTarget,
+    Differ(&'a Option<(String, String)>),
+    Allowed,
+}
+
+fn rows(d: &Drift, source: &str, target: &str, start: Instant) -> Vec<CheckResult> {
+    let row =
+        |id: &str, outcome: Outcome| CheckResult::new(id, Phase::Pack, outcome, start.elapsed());
+    let critical: std::collections::BTreeSet<&str> =
+        d.critical.iter().map(String::as_str).collect();
+    let grade = |key: &str, message: String| {
+        if critical.contains(key) {
+            Outcome::fail(format!("{message} (critical)")).detail("critical", true)
+        } else {
+            Outcome::warn(message).detail("critical", false)
+        }
+    };
+    let mut keys: Vec<(&str, How)> = Vec::new();
+    keys.extend(d.only_source.iter().map(|k| (k.as_str(), How::OnlySource)));
+    keys.extend(d.only_target.iter().map(|k| (k.as_str(), How::OnlyTarget)));
+    keys.extend(d.differ.iter().map(|(k, v)| (k.as_str(), How::Differ(v))));
+    keys.extend(d.allowed.iter().map(|k| (k.as_str(), How::Allowed)));
+    // Which keys get a row: critical drift first, then drift, then keys
+    // allowed to differ; by name within each.
+    let rank = |(k, how): &(&str, How)| match how {
+        How::Allowed => 2,
+        _ if critical.contains(k) => 0,
+        _ => 1,
+    };
+    keys.sort_by(|a, b| rank(a).cmp(&rank(b)).then_with(|| a.0.cmp(b.0)));
+    let rest = keys.split_off(keys.len().min(KEY_ROWS));
+    let mut out = Vec::with_capacity(keys.len() + 2);
+    for (k, how) in keys {
+        out.push(match how {
+            How::OnlySource => row(
+                k,
+                grade(k, format!("only in {source}")).detail("drift", "only_source"),
+            ),
+            How::OnlyTarget => row(
+                k,
+                grade(k, format!("only in {target}")).detail("drift", "only_target"),
+            ),
+            How::Differ(values) => {
+                let message = match values {
+                    Some((a, b)) => format!(
+                        "differs: {} in {source}, {} in {target}",
+                        crate::sanitize::quoted(a),
+                        crate::sanitize::quoted(b)
+                    ),
+                    None => {
+                        "differs (a secret: compared by keyed hash, values not shown)".to_string()
+                    }
+                };
+                row(k, grade(k, message).detail("drift", "differ"))
+            }
+            How::Allowed => row(
+                k,
+                Outcome::ok("differs, allowed (parity.allow_differ)").detail("drift", "allowed"),
+            ),
+        });
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    if !rest.is_empty() {
+        let drifting = rest
+            .iter()
+            .filter(|(_, how)| !matches!(how, How::Allowed))
+            .count();
+        let critical_left = rest.iter().filter(|(k, _)| critical.contains(k)).count();
+        let message = format!(
+            "{} more beyond the first {KEY_ROWS} shown: {drifting} drifted ({critical_left} critical), {} allowed to differ; the summary's details name every key",
+            count(rest.len(), "key"),
+            rest.len() - drifting
+        );
+        out.push(row(
+            "more_keys",
+            if critical_left > 0 {
+                Outcome::fail(message)
+            } else if drifting > 0 {
+                Outcome::warn(message)
+            } else {
+                Outcome::ok(message)
+            },
+        ));
+    }
+    let drifted = d.only_source.len() + d.only_target.len() + d.differ.len();
+    let summary = format!(
+        "{source} vs {target}: {}, {} the same, {drifted} drifted ({} critical), {} allowed to differ; {} compared by keyed hash",
+        count(d.same + d.allowed.len() + drifted, "key"),
+        d.same,
+        d.critical.len(),
+        d.allowed.len(),
+        count(d.secrets, "secret value")
+    );
+    let outcome = if !d.critical.is_empty() {
+        Outcome::fail(summary)
+    } else if drifted > 0 {
+        Outcome::warn(summary)
+    } else {
+        Outcome::ok(summary)
+    };
+    out.push(row(
+        "summary",
+        outcome
+            .detail("source", source)
+            .detail("target", target)
+            .detail("same", d.same)
+            .detail("only_source", d.only_source.clone())
+            .detail("only_target", d.only_target.clone())
+            .detail(
+                "differ",
+                d.differ.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>(),
+            )
+            .detail("allowed", d.allowed.clone())
+            .detail("critical", d.critical.clone()),
+    ));
+    out
+}
 
 #[cfg(test)]
 mod tests {

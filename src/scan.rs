@@ -18,6 +18,12 @@ use std::path::Path;
 
 use regex::bytes::{Regex, RegexBuilder};
 
+use serde_json::json;
+
+use crate::checks::list_some;
+use crate::config::Config;
+use crate::envsnap::EnvSnapshot;
+use crate::git;
 use crate::pack::Scan;
 use crate::secrets::rules;
 
@@ -194,6 +200,79 @@ pub fn scan(
             .then_with(|| (&a.path, a.line, &a.rule).cmp(&(&b.path, b.line, &b.rule)))
     });
     Ok(all)
+}
+
+/// The pack's secrets scan over the files git tracks in `repo`: the
+/// config's rules and allow-list, and the live values of its secret
+/// variables (read from `vars`). Not a repository: SKIP, never a pass.
+pub fn secrets_scan(
+    config: Option<&Config>,
+    repo: &Path,
+    vars: &EnvSnapshot,
+) -> crate::report::Outcome {
+    let repo = git::open(repo);
+    let Ok(repo) = &repo else {
+        return crate::report::Outcome::skip(
+            "not checked: not a readable git repository (see policy_gates_dry)",
+        );
+    };
+    let files = match git::files::files(&repo.repo) {
+        Ok(f) => f,
+        Err(e) => {
+            return crate::report::Outcome::fail(format!(
+                "cannot list the files to scan: {}",
+                e.message()
+            ));
+        }
+    };
+    let default_scan = Scan::default();
+    let cfg = config.map_or(&default_scan, |c| &c.pack.scan);
+    let live: Vec<(String, String)> = config
+        .map(|c| c.secret_names())
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|n| vars.non_empty(n).map(|v| (n.to_string(), v.to_string())))
+        .collect();
+    let found = match scan(&repo.root, &files, cfg, &live) {
+        Ok(f) => f,
+        Err(e) => return crate::report::Outcome::fail(e),
+    };
+    let skipped = format!(
+        "{} binary, {} large, {} allowed, {} unreadable skipped",
+        found.binary, found.large, found.allowed, found.unreadable
+    );
+    let findings: Vec<serde_json::Value> = found
+        .findings
+        .iter()
+        .map(|f| json!({"path": f.path, "line": f.line, "rule": f.rule, "live": f.live}))
+        .collect();
+    let outcome = if found.scanned == 0 {
+        crate::report::Outcome::skip(format!("not checked: no file could be scanned ({skipped})"))
+    } else if found.findings.is_empty() {
+        crate::report::Outcome::ok(format!(
+            "{} files scanned, no secrets found ({skipped})",
+            found.scanned
+        ))
+    } else {
+        let places: Vec<String> = found
+            .findings
+            .iter()
+            .map(|f| format!("{} at {}:{}", f.rule, f.path, f.line))
+            .collect();
+        crate::report::Outcome::fail(format!(
+            "{} finding{}: {}",
+            places.len(),
+            if places.len() == 1 { "" } else { "s" },
+            list_some(&places, 3)
+        ))
+    };
+    outcome
+        .detail("scanned", found.scanned)
+        .detail("skipped_binary", found.binary)
+        .detail("skipped_large", found.large)
+        .detail("allowed", found.allowed)
+        .detail("unreadable", found.unreadable)
+        .detail("findings", findings)
 }
 
 #[cfg(test)]

@@ -133,4 +133,19 @@ impl Workspace {
         }
         report
     }
+
+    /// The highest release tag below `version` that HEAD contains.
+    pub fn previous_tag(&self, config: &Config, version: &str) -> Result<String, String> {
+        let repo = self.repo.as_ref().map_err(|e| e.message.clone())?;
+        let policy = config.policy_for(self.env.as_deref().unwrap_or_default());
+        let release = policy.tag_format.release(version)?;
+        crate::git::tags::highest_below(repo, &policy.tag_format, &release.version)?.ok_or_else(
+            || {
+                format!(
+                    "no release tag below {} is reachable from HEAD",
+                    release.tag
+                )
+            },
+        )
+    }
 }

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use super::{Context, Done, Error, Workspace};
+use super::{Context, Done, Error};
 use crate::cli::{OutputArgs, SignersArgs, SourceArgs};
 use release_sentinel::bundle;
 use release_sentinel::bundle::KIND;
@@ -114,7 +114,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
             return Ok(Done::Report(report));
         }
     };
-    let unix = fixed_time(&ws, cx)?;
+    let unix = release_sentinel::bundle::archive_time(&ws, cx.vars).map_err(Error::Refused)?;
     let name = b.name.clone().unwrap_or_else(|| {
         ws.root
             .file_name()
@@ -219,51 +219,6 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         report.rows.push(CheckResult::untimed("signature", outcome));
     }
     Ok(Done::Report(report))
-}
-
-/// An archive's fixed time: `SOURCE_DATE_EPOCH`, else HEAD's commit time.
-/// A time a zip cannot hold (after 2107) is refused, named, never wrapped
-/// or replaced.
-pub fn fixed_time(ws: &Workspace, cx: &Context<'_>) -> Result<u64, Error> {
-    let last = release_sentinel::bundle::LAST_ZIP_TIME;
-    match cx.vars.non_empty("SOURCE_DATE_EPOCH") {
-        Some(v) => match v.trim().parse::<u64>() {
-            Ok(t) if t <= last => Ok(t),
-            Ok(_) => Err(Error::Refused(format!(
-                "SOURCE_DATE_EPOCH {}: out of range: a zip holds times up to \
-                 2107-12-31T23:59:59Z ({last} unix seconds)",
-                release_sentinel::sanitize::quoted(v)
-            ))),
-            Err(_) => Err(Error::Refused(format!(
-                "SOURCE_DATE_EPOCH {}: not unix seconds",
-                release_sentinel::sanitize::quoted(v)
-            ))),
-        },
-        None => match &ws.repo {
-            Ok(r) => {
-                let t = r
-                    .repo
-                    .find_commit(r.head)
-                    .map(|c| c.time().seconds())
-                    .map_err(|e| {
-                        Error::Refused(format!("cannot read HEAD's time: {}", e.message()))
-                    })?;
-                // Before 1970 is the zip's earliest time (1980) anyway.
-                let t = u64::try_from(t).unwrap_or(0);
-                if t > last {
-                    return Err(Error::Refused(format!(
-                        "HEAD's commit time ({t} unix seconds) is after 2107, the last time a \
-                         zip holds; set SOURCE_DATE_EPOCH"
-                    )));
-                }
-                Ok(t)
-            }
-            Err(e) => Err(Error::Refused(format!(
-                "no commit to take the archive's time from ({}); set SOURCE_DATE_EPOCH",
-                e.message
-            ))),
-        },
-    }
 }
 
 fn verify(zip: &std::path::Path) -> Report {

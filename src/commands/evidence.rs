@@ -2,15 +2,14 @@
 //! record (see [`release_sentinel::evidence`]): every file against `SHA256SUMS`, the
 //! recorded verdict against the recorded rows, and with `--replay` the
 //! policy gates re-run at the recorded commit. Exit 0 when it all checks,
-//! 1 otherwise. And [`attach`]: how a command writes the record
-//! `--evidence DIR` asks for.
+//! 1 otherwise.
 
 use std::path::PathBuf;
 
-use super::{Context, Done, Error, Workspace};
-use crate::cli::{EvidenceArgs, OutputArgs, SignersArgs};
+use super::{Context, Done, Error};
+use crate::cli::{OutputArgs, SignersArgs};
 use release_sentinel::evidence::KIND;
-use release_sentinel::evidence::{self, Inputs};
+use release_sentinel::evidence::{self};
 use release_sentinel::report::{CheckResult, Outcome, Phase, Report};
 
 const VERIFY_HELP: &str = "\
@@ -92,53 +91,4 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         });
     }
     Ok(Done::Report(report))
-}
-
-/// Write the record `--evidence DIR` asks for, once `report`'s rows are
-/// final. A record that cannot be written makes the report an error
-/// (BLOCKED, exit 1) that names the directory: a run that was asked for
-/// its evidence never passes without it. `fail_fast` is the gate's
-/// `--fail-fast` (a replay repeats it).
-pub fn attach(
-    args: &EvidenceArgs,
-    report: &mut Report,
-    ws: &Workspace,
-    cx: &Context<'_>,
-    fail_fast: bool,
-) {
-    let Some(dir) = &args.evidence else {
-        return;
-    };
-    let signer = evidence::sign::signer(
-        args.sign_key.as_deref(),
-        cx.vars,
-        cx.scrubber,
-        ws.config
-            .as_ref()
-            .ok()
-            .map(|c| (&c.signing, ws.root.as_path())),
-    );
-    let inputs = Inputs {
-        argv: &cx.argv,
-        vars: cx.vars,
-        config: ws.config.as_ref().ok(),
-        repo: ws.repo.as_ref().ok(),
-        fail_fast,
-        signer: signer.as_ref().ok().and_then(Option::as_ref),
-    };
-    let written = signer
-        .as_ref()
-        .map_err(|why| {
-            format!(
-                "cannot write evidence to {}: {why}",
-                release_sentinel::sanitize::ascii(&cx.scrubber.scrub(&dir.display().to_string()))
-            )
-        })
-        .and_then(|_| evidence::record(dir, report, &inputs, cx.scrubber));
-    if let Err(why) = written {
-        report.error = Some(match report.error.take() {
-            Some(first) => format!("{first}\n{why}"),
-            None => why,
-        });
-    }
 }

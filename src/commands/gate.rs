@@ -6,7 +6,7 @@
 
 use std::sync::atomic::Ordering;
 
-use super::{Context, Done, Error, Workspace, evidence, pack};
+use super::{Context, Done, Error, Workspace, pack};
 use crate::cli::{Common, EvidenceArgs, FreezeArgs, OutputArgs};
 use release_sentinel::checks::{health, policy};
 use release_sentinel::exit::Verdict;
@@ -78,7 +78,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     }
     let ws = args.common.open(cx);
     let mut report = judge(args, &ws, cx);
-    evidence::attach(&args.evidence, &mut report, &ws, cx, args.fail_fast);
+    args.evidence.attach(&mut report, &ws, cx, args.fail_fast);
     // The process ends once the report is delivered. Freeing the workspace
     // would free libgit2's copy of the index entry by entry: about 15 ms at
     // 100,000 tracked files, for memory the exit returns anyway. Nothing in
@@ -130,7 +130,9 @@ fn judge(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Report {
     let proxies = release_sentinel::http::Proxies::from_env(cx.vars);
     for (event, reason) in events {
         let verdict = ("verdict", report.kind.word(report.verdict()).to_string());
-        let message = super::verify::message(config, &report, event, &reason, None, &[verdict]);
+        let message = config
+            .notify
+            .message(&report.target, event, &reason, None, &[verdict]);
         let rows = release_sentinel::notify::deliver_all(&config.notify, &message, &proxies, false);
         // Row ids are unique: a target that takes a second event gets a
         // row named by the event too.

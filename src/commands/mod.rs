@@ -129,6 +129,20 @@ commands! {
     Evidence(evidence),
 }
 
+/// `--version` parsed by the environment's tag format, as the gate's
+/// `version_valid` parses it (`v` and a SemVer version by default, or the
+/// release's tag name). Every command that puts the version into a command
+/// line or a message calls it before doing anything: a value that is not a
+/// version (`v1.2.3-a$(touch x)`) is refused, named, with exit 1.
+pub fn release_version(
+    config: &release_sentinel::config::Config,
+    target: &crate::cli::TargetArgs,
+) -> Result<release_sentinel::git::tags::Release, Error> {
+    config
+        .release(target.env(), target.version())
+        .map_err(|why| Error::Refused(format!("--version: {why}")))
+}
+
 /// Whether stdout and stderr are terminals.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Terminal {

@@ -71,11 +71,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         return Ok(Done::Report(report));
     };
     // The version goes into the message: parse it before anything is sent.
-    super::verify::release_version(
-        config,
-        args.common.target.env(),
-        args.common.target.version(),
-    )?;
+    super::release_version(config, &args.common.target)?;
     let event = args.event.name();
     if !config.notify.targets.iter().any(|t| t.wants(event)) {
         report.error = Some(format!(
@@ -89,11 +85,13 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     }
     let previous = match &args.previous_tag {
         Some(t) => Some(t.clone()),
-        None => super::verify::previous_tag(&ws, &config, args.common.target.version()).ok(),
+        None => ws.previous_tag(&config, args.common.target.version()).ok(),
     };
     let reason = args.reason.clone().unwrap_or_default();
     // A person's announcement has no verdict: `{verdict}` stays unfilled.
-    let message = super::verify::message(&config, &report, event, &reason, previous, &[]);
+    let message = config
+        .notify
+        .message(&report.target, event, &reason, previous, &[]);
     report.rows = notify::deliver_all(&config.notify, &message, &Proxies::from_env(cx.vars), true);
     Ok(Done::Report(report))
 }

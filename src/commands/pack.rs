@@ -33,8 +33,8 @@ use release_sentinel::pack::KIND;
 use release_sentinel::pack::{Run, Step};
 use release_sentinel::progress::Progress;
 use release_sentinel::report::{CheckResult, Outcome, Phase, Status};
+use release_sentinel::runner;
 use release_sentinel::secrets::Scrubber;
-use release_sentinel::{runner, scan};
 
 /// How often a step's end, its timeout and the interrupt flag are looked
 /// at while a built-in step runs.
@@ -254,9 +254,11 @@ fn run_builtin(name: &str, b: &Builtins) -> Outcome {
         ("config_check_dry", c) => config_check(c),
         ("policy_gates_dry", Ok(c)) => policy_step(c, b),
         ("health_checks_dry", Ok(c)) => health_step(c, b),
-        ("scan_secrets_dry", c) => {
-            secrets_scan(c.as_ref().ok(), &b.args.common.source.repo, &b.vars)
-        }
+        ("scan_secrets_dry", c) => release_sentinel::scan::secrets_scan(
+            c.as_ref().ok(),
+            &b.args.common.source.repo,
+            &b.vars,
+        ),
         _ => needs_config(),
     }
 }
@@ -342,63 +344,4 @@ fn health_step(config: &Config, b: &Builtins) -> Outcome {
         &AtomicBool::new(false),
     );
     summarize(&rows, strict, "health checks", "checks")
-}
-
-pub fn secrets_scan(config: Option<&Config>, repo: &Path, vars: &EnvSnapshot) -> Outcome {
-    let repo = git::open(repo);
-    let Ok(repo) = &repo else {
-        return Outcome::skip("not checked: not a readable git repository (see policy_gates_dry)");
-    };
-    let files = match git::files::files(&repo.repo) {
-        Ok(f) => f,
-        Err(e) => return Outcome::fail(format!("cannot list the files to scan: {}", e.message())),
-    };
-    let default_scan = release_sentinel::pack::Scan::default();
-    let cfg = config.map_or(&default_scan, |c| &c.pack.scan);
-    let live: Vec<(String, String)> = config
-        .map(|c| c.secret_names())
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|n| vars.non_empty(n).map(|v| (n.to_string(), v.to_string())))
-        .collect();
-    let found = match scan::scan(&repo.root, &files, cfg, &live) {
-        Ok(f) => f,
-        Err(e) => return Outcome::fail(e),
-    };
-    let skipped = format!(
-        "{} binary, {} large, {} allowed, {} unreadable skipped",
-        found.binary, found.large, found.allowed, found.unreadable
-    );
-    let findings: Vec<serde_json::Value> = found
-        .findings
-        .iter()
-        .map(|f| json!({"path": f.path, "line": f.line, "rule": f.rule, "live": f.live}))
-        .collect();
-    let outcome = if found.scanned == 0 {
-        Outcome::skip(format!("not checked: no file could be scanned ({skipped})"))
-    } else if found.findings.is_empty() {
-        Outcome::ok(format!(
-            "{} files scanned, no secrets found ({skipped})",
-            found.scanned
-        ))
-    } else {
-        let places: Vec<String> = found
-            .findings
-            .iter()
-            .map(|f| format!("{} at {}:{}", f.rule, f.path, f.line))
-            .collect();
-        Outcome::fail(format!(
-            "{} finding{}: {}",
-            places.len(),
-            if places.len() == 1 { "" } else { "s" },
-            list_some(&places, 3)
-        ))
-    };
-    outcome
-        .detail("scanned", found.scanned)
-        .detail("skipped_binary", found.binary)
-        .detail("skipped_large", found.large)
-        .detail("allowed", found.allowed)
-        .detail("unreadable", found.unreadable)
-        .detail("findings", findings)
 }

@@ -150,11 +150,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     };
     // The version reaches the rehearsal commands: parse it before anything
     // runs or is written.
-    super::verify::release_version(
-        config,
-        args.common.target.env(),
-        args.common.target.version(),
-    )?;
+    super::release_version(config, &args.common.target)?;
     let now: SystemTime = clock.utc.into();
     let out = args.out.clone().unwrap_or_else(|| ws.root.join(OUT_DIR));
     let mut r = Run {
@@ -240,7 +236,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
             r.out.join(MANIFEST).display()
         ));
     }
-    super::evidence::attach(&args.evidence, &mut report, &ws, cx, false);
+    args.evidence.attach(&mut report, &ws, cx, false);
     Ok(Done::Report(report))
 }
 
@@ -475,7 +471,8 @@ impl Run<'_> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let rows = super::parity::compare(self.config, self.ws, source, &target, self.cx);
+            let rows =
+                release_sentinel::parity::compare(self.config, self.ws, source, &target, self.cx);
             let mut sub = release_sentinel::report::Report::new(
                 &release_sentinel::parity::KIND,
                 Default::default(),
@@ -852,7 +849,8 @@ impl Run<'_> {
     }
 
     fn security(&mut self, file: &str) -> Result<Outcome, Error> {
-        let scan = super::pack::secrets_scan(Some(self.config), &self.ws.root, self.cx.vars);
+        let scan =
+            release_sentinel::scan::secrets_scan(Some(self.config), &self.ws.root, self.cx.vars);
         let (ran, failed) = self.commands(&self.p.audit, None);
         let mut m = self.head("security-compliance");
         m.insert(
@@ -900,7 +898,7 @@ impl Run<'_> {
                 id: None,
             })
             .collect();
-        let unix = match super::bundle::fixed_time(self.ws, self.cx) {
+        let unix = match release_sentinel::bundle::archive_time(self.ws, self.cx.vars) {
             Ok(t) => t,
             Err(e) => return Ok(Outcome::fail(e.to_string())),
         };

@@ -24,11 +24,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use super::{Context, Done, Error, Workspace, evidence};
+use super::{Context, Done, Error, Workspace};
 use crate::cli::{Common, EvidenceArgs, OutputArgs};
 use release_sentinel::checks::health::api;
 use release_sentinel::config::Config;
-use release_sentinel::git::tags;
 use release_sentinel::http::{self, Proxies};
 use release_sentinel::notify::{self, Message};
 use release_sentinel::pack::Run;
@@ -168,7 +167,7 @@ struct RuleTrack {
 pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     let ws = args.common.open(cx);
     let mut report = watch(args, &ws, cx)?;
-    evidence::attach(&args.evidence, &mut report, &ws, cx, false);
+    args.evidence.attach(&mut report, &ws, cx, false);
     Ok(Done::Report(report))
 }
 
@@ -190,11 +189,7 @@ fn watch(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Result<Report, Error>
     };
     // The version reaches commands and messages: parse it first, as the
     // gate's version_valid does.
-    release_version(
-        config,
-        args.common.target.env(),
-        args.common.target.version(),
-    )?;
+    super::release_version(config, &args.common.target)?;
     let window = arg_duration(
         args.window.as_deref(),
         "--for",
@@ -555,7 +550,7 @@ fn watch(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Result<Report, Error>
     }
     let rolling_back = !triggers.is_empty() && !interrupted;
     let reason = triggers.first().cloned().unwrap_or_default();
-    let previous_tag = previous_tag(ws, config, args.common.target.version());
+    let previous_tag = ws.previous_tag(config, args.common.target.version());
     // What the verify.rollback message says was done: only a rollback
     // command that ran and succeeded is "in progress".
     let mut rollback_note = String::new();
@@ -626,9 +621,8 @@ fn watch(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Result<Report, Error>
         if rolling_back {
             extra.push(("rollback", rollback_note));
         }
-        let message = message(
-            config,
-            &report,
+        let message = config.notify.message(
+            &report.target,
             event,
             &reason,
             previous_tag.as_ref().ok().cloned(),
@@ -986,32 +980,6 @@ fn smoke(
         .detail("stderr", ran.stderr.scrubbed(cx.scrubber))
 }
 
-/// `--version` parsed by the environment's tag format, as the gate's
-/// `version_valid` parses it (`v` and a SemVer version by default, or the
-/// release's tag name). Every command that puts the version into a command
-/// line or a message calls it before doing anything: a value that is not a
-/// version (`v1.2.3-a$(touch x)`) is refused, named, with exit 1.
-pub fn release_version(config: &Config, env: &str, version: &str) -> Result<tags::Release, Error> {
-    config
-        .policy_for(env)
-        .tag_format
-        .release(version)
-        .map_err(|why| Error::Refused(format!("--version: {why}")))
-}
-
-/// The highest release tag below `--version` that HEAD contains.
-pub fn previous_tag(ws: &Workspace, config: &Config, version: &str) -> Result<String, String> {
-    let repo = ws.repo.as_ref().map_err(|e| e.message.clone())?;
-    let policy = config.policy_for(ws.env.as_deref().unwrap_or_default());
-    let release = policy.tag_format.release(version)?;
-    tags::highest_below(repo, &policy.tag_format, &release.version)?.ok_or_else(|| {
-        format!(
-            "no release tag below {} is reachable from HEAD",
-            release.tag
-        )
-    })
-}
-
 /// Run (or, with `--no-rollback` or `--at`, show) the rollback command.
 fn rollback(
     verify: &Verify,
@@ -1103,7 +1071,6 @@ fn rollback(
     CheckResult::new(id, Phase::Verify, o, took)
 }
 
-/// The notification for `event`.
 /// The `{rollback}` of a verify.rollback message, from the rollback row:
 /// "Rollback in progress to v1.1.0" only when the command ran and passed;
 /// otherwise what was (not) done, so nobody waits for a rollback that is
@@ -1121,54 +1088,5 @@ fn rollback_note_of(row: &CheckResult, previous: Option<&String>) -> String {
         }
         Status::Skip => format!("No rollback command is configured; roll back{to} by hand"),
         _ => format!("The rollback{to} failed; roll back by hand"),
-    }
-}
-
-/// `extra` adds the fields only some senders have: `verdict` (the gate's
-/// and verify's own), `rollback` (what verify did about a trigger).
-pub fn message(
-    config: &Config,
-    report: &Report,
-    event: &str,
-    reason: &str,
-    previous_tag: Option<String>,
-    extra: &[(&'static str, String)],
-) -> Message {
-    let mut fields: BTreeMap<&str, String> = BTreeMap::new();
-    let t = &report.target;
-    let app = config
-        .notify
-        .app
-        .clone()
-        .unwrap_or_else(|| "release".to_string());
-    fields.insert("app", app);
-    fields.insert("version", t.version.clone().unwrap_or_default());
-    fields.insert("env", t.env.clone().unwrap_or_default());
-    fields.insert("commit", t.commit.clone().unwrap_or_default());
-    fields.insert("reason", reason.to_string());
-    fields.insert("previous_tag", previous_tag.unwrap_or_default());
-    fields.insert("owner", config.notify.owner.clone().unwrap_or_default());
-    fields.insert(
-        "next_update",
-        config
-            .notify
-            .next_update
-            .clone()
-            .unwrap_or_else(|| "10 min".to_string()),
-    );
-    for (name, value) in extra {
-        fields.insert(name, value.clone());
-    }
-    let text = config.notify.text(event, &fields);
-    let data: serde_json::Map<String, Value> = fields
-        .iter()
-        .map(|(k, v)| (k.to_string(), Value::String(v.clone())))
-        .collect();
-    let mut data = Value::Object(data);
-    data["text"] = Value::String(text.clone());
-    Message {
-        event: event.to_string(),
-        text,
-        data,
     }
 }

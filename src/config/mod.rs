@@ -223,6 +223,11 @@ pub struct Config {
 
 impl Config {
     /// The rules for `env`: the global policy with its override applied.
+    /// The release `version` names in `env`, by its tag format.
+    pub fn release(&self, env: &str, version: &str) -> Result<crate::git::tags::Release, String> {
+        self.policy_for(env).tag_format.release(version)
+    }
+
     pub fn policy_for(&self, env: &str) -> Policy {
         let mut p = self.base.clone();
         if let Some(o) = self.overrides.get(env) {

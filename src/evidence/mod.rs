@@ -789,6 +789,57 @@ pub static KIND: crate::report::Kind = crate::report::Kind {
     footer: None,
 };
 
+/// Write the record `--evidence DIR` asks for (in `dir`, signed with
+/// `sign_key` when given), once `report`'s rows are
+/// final. A record that cannot be written makes the report an error
+/// (BLOCKED, exit 1) that names the directory: a run that was asked for
+/// its evidence never passes without it. `fail_fast` is the gate's
+/// `--fail-fast` (a replay repeats it).
+pub fn attach(
+    dir: Option<&Path>,
+    sign_key: Option<&Path>,
+    report: &mut Report,
+    ws: &crate::workspace::Workspace,
+    cx: &crate::workspace::Context<'_>,
+    fail_fast: bool,
+) {
+    let Some(dir) = dir else {
+        return;
+    };
+    let signer = sign::signer(
+        sign_key,
+        cx.vars,
+        cx.scrubber,
+        ws.config
+            .as_ref()
+            .ok()
+            .map(|c| (&c.signing, ws.root.as_path())),
+    );
+    let inputs = Inputs {
+        argv: &cx.argv,
+        vars: cx.vars,
+        config: ws.config.as_ref().ok(),
+        repo: ws.repo.as_ref().ok(),
+        fail_fast,
+        signer: signer.as_ref().ok().and_then(Option::as_ref),
+    };
+    let written = signer
+        .as_ref()
+        .map_err(|why| {
+            format!(
+                "cannot write evidence to {}: {why}",
+                sanitize::ascii(&cx.scrubber.scrub(&dir.display().to_string()))
+            )
+        })
+        .and_then(|_| record(dir, report, &inputs, cx.scrubber));
+    if let Err(why) = written {
+        report.error = Some(match report.error.take() {
+            Some(first) => format!("{first}\n{why}"),
+            None => why,
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

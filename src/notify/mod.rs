@@ -150,6 +150,49 @@ pub struct Notify {
 }
 
 impl Notify {
+    /// The notification for `event` about the release `t`.
+    /// `extra` adds the fields only some senders have: `verdict` (the gate's
+    /// and verify's own), `rollback` (what verify did about a trigger).
+    pub fn message(
+        &self,
+        t: &crate::report::Target,
+        event: &str,
+        reason: &str,
+        previous_tag: Option<String>,
+        extra: &[(&'static str, String)],
+    ) -> Message {
+        let mut fields: BTreeMap<&str, String> = BTreeMap::new();
+        let app = self.app.clone().unwrap_or_else(|| "release".to_string());
+        fields.insert("app", app);
+        fields.insert("version", t.version.clone().unwrap_or_default());
+        fields.insert("env", t.env.clone().unwrap_or_default());
+        fields.insert("commit", t.commit.clone().unwrap_or_default());
+        fields.insert("reason", reason.to_string());
+        fields.insert("previous_tag", previous_tag.unwrap_or_default());
+        fields.insert("owner", self.owner.clone().unwrap_or_default());
+        fields.insert(
+            "next_update",
+            self.next_update
+                .clone()
+                .unwrap_or_else(|| "10 min".to_string()),
+        );
+        for (name, value) in extra {
+            fields.insert(name, value.clone());
+        }
+        let text = self.text(event, &fields);
+        let data: serde_json::Map<String, Value> = fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), Value::String(v.clone())))
+            .collect();
+        let mut data = Value::Object(data);
+        data["text"] = Value::String(text.clone());
+        Message {
+            event: event.to_string(),
+            text,
+            data,
+        }
+    }
+
     /// Values that are secrets: every URL and signing key.
     pub fn secrets(&self) -> Vec<String> {
         let mut out = Vec::new();
