@@ -138,6 +138,18 @@ pub struct Common {
 }
 
 impl Common {
+    /// The library's options for this release: what it is and where the
+    /// repository is; nothing stops early, WARN does not block, no freeze
+    /// is overridden.
+    pub fn options(&self) -> release_sentinel::gate::Options {
+        release_sentinel::gate::Options {
+            env: self.target.env().to_string(),
+            version: self.target.version().to_string(),
+            repo: self.source.repo.clone(),
+            ..Default::default()
+        }
+    }
+
     /// Open the repository and load the config for this release's
     /// environment.
     pub fn open(&self, cx: &Context<'_>) -> Workspace {

@@ -4,14 +4,8 @@
 //! runs the pre-live pack instead. SIGINT or SIGTERM stop it: what ran is
 //! reported, the rest is SKIP, and the verdict is BLOCKED (exit 1).
 
-use std::sync::atomic::Ordering;
-
-use super::{Context, Done, Error, Workspace, pack};
+use super::{Context, Done, Error, pack};
 use crate::cli::{Common, EvidenceArgs, FreezeArgs, OutputArgs};
-use release_sentinel::checks::{health, policy};
-use release_sentinel::exit::Verdict;
-use release_sentinel::gate::KIND;
-use release_sentinel::report::Report;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -42,42 +36,14 @@ pub fn output(args: &Args) -> Option<&OutputArgs> {
     Some(&args.common.output)
 }
 
-/// The gate's rows (the policy gates, then the health checks when every
-/// gate passed), and whether WARN rows block.
-pub fn evaluate(
-    args: &Args,
-    config: &release_sentinel::config::Config,
-    ws: &Workspace,
-    cx: &Context<'_>,
-    now: release_sentinel::clock::Now,
-    stop: &std::sync::atomic::AtomicBool,
-) -> (Vec<release_sentinel::report::CheckResult>, bool) {
-    let (env, version) = (args.common.target.env(), args.common.target.version());
-    tracing::info!(config = %config.source, env, version, "running the policy gates");
-    let input = policy::Input::new(env, version, config, &ws.repo, cx.vars, now)
-        .override_freeze(args.freeze.override_freeze.as_deref());
-    let strict = args.strict || input.policy.strict;
-    let mut rows = policy::run(&input, args.fail_fast, strict, stop);
-    let start = std::time::Instant::now();
-    let passed = rows
-        .iter()
-        .all(|r| !r.counts() || r.status().passed_in(strict));
-    if passed && !stop.load(Ordering::SeqCst) {
-        tracing::info!(checks = config.health.len(), "running the health checks");
-        rows.extend(health::run(&config.health, cx.vars, &cx.progress, stop));
-    } else {
-        rows.extend(health::skipped(&config.health));
-    }
-    tracing::debug!(elapsed = ?start.elapsed(), "health phase done");
-    (rows, strict)
-}
-
 pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
+    // The gate and the pack take the same options.
+    let pack_args = pack::Args::from(args);
     if args.dry_run {
-        return pack::run(&pack::Args::from(args), cx);
+        return pack::run(&pack_args, cx);
     }
     let ws = args.common.open(cx);
-    let mut report = judge(args, &ws, cx);
+    let mut report = release_sentinel::gate::judge(&pack_args.options(), &ws, cx);
     args.evidence.attach(&mut report, &ws, cx, args.fail_fast);
     // The process ends once the report is delivered. Freeing the workspace
     // would free libgit2's copy of the index entry by entry: about 15 ms at
@@ -85,63 +51,4 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     // it needs closing (nothing was written).
     std::mem::forget(ws);
     Ok(Done::Report(report))
-}
-
-/// The gate's report: its rows, and the notifications they call for.
-fn judge(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Report {
-    let stop = cx.interrupt_flag();
-    let mut report = args.common.target.report(ws, &KIND);
-    report.strict = Some(args.strict);
-    let (Ok(config), &Ok(now)) = (&ws.config, &ws.now) else {
-        return report;
-    };
-    let (rows, strict) = evaluate(args, config, ws, cx, now, &stop);
-    report.strict = Some(strict);
-    report.rows = rows;
-    report.interrupted = Some(stop.load(Ordering::SeqCst));
-    // Tell people about a release the gate stopped, and about a freeze
-    // overridden (the exception is recorded where people see it), when
-    // configured.
-    let mut events: Vec<(&str, String)> = Vec::new();
-    let stopped = match report.verdict() {
-        Verdict::Blocked if report.interrupted != Some(true) => Some("gate.blocked"),
-        Verdict::Critical => Some("gate.critical"),
-        _ => None,
-    };
-    if let Some(event) = stopped {
-        let failed: Vec<String> = report
-            .rows
-            .iter()
-            .filter(|r| r.counts() && !r.status().passed_in(strict))
-            .map(|r| format!("{} ({})", r.id, r.outcome.message))
-            .collect();
-        events.push((event, release_sentinel::checks::list_some(&failed, 2)));
-    }
-    if let Some(row) = report.rows.iter().find(|r| {
-        r.id == "deploy_window"
-            && r.outcome
-                .details
-                .get("override")
-                .and_then(|o| o.get("accepted"))
-                == Some(&serde_json::Value::Bool(true))
-    }) {
-        events.push(("gate.freeze_override", row.outcome.message.clone()));
-    }
-    let proxies = release_sentinel::http::Proxies::from_env(cx.vars);
-    for (event, reason) in events {
-        let verdict = ("verdict", report.kind.word(report.verdict()).to_string());
-        let message = config
-            .notify
-            .message(&report.target, event, &reason, None, &[verdict]);
-        let rows = release_sentinel::notify::deliver_all(&config.notify, &message, &proxies, false);
-        // Row ids are unique: a target that takes a second event gets a
-        // row named by the event too.
-        for mut row in rows {
-            if report.rows.iter().any(|r| r.id == row.id) {
-                row.id = format!("{}:{event}", row.id);
-            }
-            report.rows.push(row);
-        }
-    }
-    report
 }

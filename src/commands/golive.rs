@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use super::{Context, Done, Error, Workspace, gate, pack};
+use super::{Context, Done, Error, Workspace};
 use crate::cli::{Common, OutputArgs};
 use release_sentinel::backup;
 use release_sentinel::checks::{count, list_some};
@@ -21,6 +21,7 @@ use release_sentinel::golive::{DRY_KIND, KIND, PARITY_MAX_AGE, PARITY_REPORT, TI
 use release_sentinel::report::{CheckResult, Outcome, Phase, Status};
 use release_sentinel::runner;
 use release_sentinel::sanitize::quoted;
+use release_sentinel::{gate, pack};
 
 #[derive(Debug, Clone, clap::Args)]
 #[command(after_help = "Examples:\n  \
@@ -170,6 +171,7 @@ fn check(
     stop: &std::sync::atomic::AtomicBool,
 ) -> Outcome {
     let now: std::time::SystemTime = clock.utc.into();
+    let options = args.common.options();
     let failed = |rows: &[CheckResult], strict: bool| -> Vec<String> {
         rows.iter()
             .filter(|r| r.counts() && !r.status().passed_in(strict))
@@ -178,15 +180,7 @@ fn check(
     };
     match check {
         Check::Gate => {
-            let g = gate::Args {
-                common: args.common.clone(),
-                fail_fast: false,
-                strict: false,
-                freeze: Default::default(),
-                dry_run: false,
-                evidence: Default::default(),
-            };
-            let (rows, strict) = gate::evaluate(&g, config, ws, cx, clock, stop);
+            let (rows, strict) = gate::evaluate(&options, config, ws, cx, clock, stop);
             let bad = failed(&rows, strict);
             if bad.is_empty() && !rows.is_empty() {
                 Outcome::ok(format!("SAFE: {} passed", count(rows.len(), "check")))
@@ -195,13 +189,7 @@ fn check(
             }
         }
         Check::Pack => {
-            let p = pack::Args {
-                common: args.common.clone(),
-                fail_fast: false,
-                strict: false,
-                freeze: Default::default(),
-            };
-            let rows = pack::steps(&p, ws, cx, clock, stop);
+            let rows = pack::steps(&options, ws, cx, clock, stop);
             let bad: Vec<String> = rows
                 .iter()
                 .filter(|r| r.status() != Status::Ok)

@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering;
 
 use serde_json::json;
 
-use super::{Context, Done, Error, pack};
+use super::{Context, Done, Error};
 use crate::cli::{Common, OutputArgs};
 use release_sentinel::checks::{health, policy};
 use release_sentinel::ready::{KIND, Ready};
@@ -75,13 +75,11 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         return Ok(Done::Report(report));
     };
     let now: std::time::SystemTime = clock.utc.into();
-    let pack_args = pack::Args {
-        common: args.common.clone(),
-        fail_fast: false,
+    let options = release_sentinel::gate::Options {
         strict: args.strict,
-        freeze: Default::default(),
+        ..args.common.options()
     };
-    report.rows = pack::steps(&pack_args, &ws, cx, clock, &stop);
+    report.rows = release_sentinel::pack::steps(&options, &ws, cx, clock, &stop);
     // The steps that keep the pack from passing, named in the readiness
     // row: a perfect score with a failed pack is still not ready, and the
     // row says so (its status stays the score's, which `freshness` reads).
