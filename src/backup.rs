@@ -9,25 +9,17 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::checks::list_some;
-use crate::exit::Verdict;
-use crate::report::{CheckResult, Kind, Outcome, Rule};
+use crate::report::{CheckResult, Kind, Outcome};
+use crate::text::list_some;
 
 /// The backup check's report.
 pub static KIND: Kind = Kind {
     name: "backup",
     title: "BACKUP",
-    title_target: false,
     heading: "Backup",
     final_id: "backup",
     marker: "BACKUP",
-    words: ["OK", "FAIL", "FAIL"],
-    rows_key: "checks",
-    compact_ok: false,
-    rule: Rule::AllOk {
-        fail: Verdict::Blocked,
-    },
-    footer: None,
+    ..Kind::CHECKS
 };
 
 /// How old a backup may be, by default.
@@ -113,7 +105,7 @@ pub fn check(
         } else if problems.is_empty() && results.len() == m.files.len() {
             Outcome::ok(format!(
                 "{} present and intact",
-                crate::checks::count(m.files.len(), "file")
+                crate::text::count(m.files.len(), "file")
             ))
         } else {
             Outcome::fail(problems.join("; "))

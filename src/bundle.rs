@@ -736,13 +736,7 @@ pub static KIND: crate::report::Kind = crate::report::Kind {
     heading: "Release bundle",
     final_id: "bundle",
     marker: "BUNDLE",
-    words: ["OK", "FAIL", "FAIL"],
-    rows_key: "checks",
-    compact_ok: false,
-    rule: crate::report::Rule::AllOk {
-        fail: crate::exit::Verdict::Blocked,
-    },
-    footer: None,
+    ..crate::report::Kind::CHECKS
 };
 
 /// An archive's fixed time: `SOURCE_DATE_EPOCH`, else HEAD's commit time.

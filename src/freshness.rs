@@ -3,8 +3,7 @@
 //! The command (`commands/freshness.rs`) judges each task's artifact.
 
 use crate::config::values::Problems;
-use crate::exit::Verdict;
-use crate::report::{Kind, Rule};
+use crate::report::Kind;
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -12,17 +11,10 @@ use std::time::Duration;
 pub static KIND: Kind = Kind {
     name: "freshness",
     title: "FRESHNESS",
-    title_target: false,
     heading: "Freshness",
     final_id: "freshness",
     marker: "FRESHNESS",
-    words: ["OK", "FAIL", "FAIL"],
-    rows_key: "checks",
-    compact_ok: false,
-    rule: Rule::AllOk {
-        fail: Verdict::Blocked,
-    },
-    footer: None,
+    ..Kind::CHECKS
 };
 
 /// One task as written (in the config or the seed's JSON file).

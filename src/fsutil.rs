@@ -168,7 +168,7 @@ pub fn read_regular(path: &Path, max: u64) -> Result<Vec<u8>, String> {
     if data.len() as u64 > max {
         return Err(format!(
             "it is larger than the {} a file here may be",
-            crate::config::values::human(max)
+            crate::text::human(max)
         ));
     }
     Ok(data)

@@ -38,10 +38,8 @@ pub static KIND: Kind = Kind {
     final_id: "release_sentinel",
     marker: "RELEASE_SENTINEL",
     words: ["SAFE", "BLOCKED", "CRITICAL"],
-    rows_key: "checks",
-    compact_ok: false,
     rule: Rule::Phases,
-    footer: None,
+    ..Kind::CHECKS
 };
 
 /// The gate's rows (the policy gates, then the health checks when every
@@ -102,7 +100,7 @@ pub fn judge(options: &Options, ws: &Workspace, cx: &Context<'_>) -> Report {
             .filter(|r| r.counts() && !r.status().passed_in(strict))
             .map(|r| format!("{} ({})", r.id, r.outcome.message))
             .collect();
-        events.push((event, crate::checks::list_some(&failed, 2)));
+        events.push((event, crate::text::list_some(&failed, 2)));
     }
     if let Some(row) = report.rows.iter().find(|r| {
         r.id == "deploy_window"

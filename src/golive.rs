@@ -18,11 +18,8 @@ pub static KIND: Kind = Kind {
     marker: "GO_LIVE",
     words: ["PASS", "FAIL", "FAIL"],
     rows_key: "items",
-    compact_ok: false,
-    rule: Rule::AllOk {
-        fail: Verdict::Blocked,
-    },
     footer: Some("Go-live checklist result"),
+    ..Kind::CHECKS
 };
 
 /// The checklist's dry run.

@@ -18,7 +18,7 @@
 //! - Access to the world: [`git`], [`http`], [`prom`], [`runner`],
 //!   [`scan`], [`ci`], [`clock`], [`envsnap`], [`fsutil`], [`interrupt`],
 //!   [`logging`], and [`workspace`] (what a command opens once).
-//! - Leaves: [`secrets`] (the one scrubber), [`sanitize`], [`par`].
+//! - Leaves: [`secrets`] (the one scrubber), [`sanitize`], [`text`], [`par`].
 
 // Features.
 pub mod approvals;
@@ -63,6 +63,7 @@ pub mod workspace;
 pub mod par;
 pub mod sanitize;
 pub mod secrets;
+pub mod text;
 
 use envsnap::EnvSnapshot;
 use secrets::Scrubber;

@@ -14,7 +14,7 @@ use serde_json::json;
 
 use globset::GlobSet;
 
-use crate::checks::{health, list_some, policy};
+use crate::checks::{health, policy};
 use crate::clock::Now;
 use crate::config::Config;
 use crate::config::values::{
@@ -27,6 +27,7 @@ use crate::report::{CheckResult, Outcome, Phase, Status};
 use crate::runner;
 use crate::sanitize::quoted;
 use crate::secrets::Scrubber;
+use crate::text::list_some;
 use serde::Deserialize;
 
 /// `[pack]`: the pre-live pack's steps and its secrets scan.
@@ -310,17 +311,13 @@ fn scan(raw: RawScan, problems: &mut Problems) -> Scan {
 pub static KIND: crate::report::Kind = crate::report::Kind {
     name: "pack",
     title: "PRE-LIVE PACK DRY-RUN RESULTS",
-    title_target: false,
     heading: "Pre-live pack",
     final_id: "pre_live_pack",
     marker: "PRE_LIVE_PACK",
     words: ["DRYRUN", "FAIL", "FAIL"],
     rows_key: "steps",
     compact_ok: true,
-    rule: crate::report::Rule::AllOk {
-        fail: crate::exit::Verdict::Blocked,
-    },
-    footer: None,
+    ..crate::report::Kind::CHECKS
 };
 
 /// How often a step's end, its timeout and the interrupt flag are looked

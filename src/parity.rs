@@ -16,10 +16,10 @@ use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
 
-use crate::checks::count;
 use crate::config::Config;
 use crate::config::values::Problems;
 use crate::report::{CheckResult, Outcome, Phase};
+use crate::text::count;
 
 /// How long a source command may run.
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
@@ -535,17 +535,14 @@ impl Parity {
 pub static KIND: crate::report::Kind = crate::report::Kind {
     name: "parity",
     title: "ENVIRONMENT PARITY",
-    title_target: false,
     heading: "Environment parity",
     final_id: "parity",
     marker: "PARITY",
     words: ["PASS", "DRIFT", "DRIFT"],
-    rows_key: "checks",
-    compact_ok: false,
     rule: crate::report::Rule::NoFailure {
         fail: crate::exit::Verdict::Blocked,
     },
-    footer: None,
+    ..crate::report::Kind::CHECKS
 };
 
 /// The rows comparing `source` with `target` (both configured).

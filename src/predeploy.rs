@@ -18,11 +18,10 @@ pub static KIND: Kind = Kind {
     marker: "PREDEPLOY",
     words: ["READY", "HALTED", "HALTED"],
     rows_key: "steps",
-    compact_ok: false,
     rule: Rule::NoFailure {
         fail: Verdict::Blocked,
     },
-    footer: None,
+    ..Kind::CHECKS
 };
 
 /// Where the evidence goes, relative to the repository root.

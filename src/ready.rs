@@ -15,13 +15,10 @@ pub static KIND: Kind = Kind {
     heading: "Make ready",
     final_id: "make_ready",
     marker: "MAKE_READY",
-    words: ["OK", "FAIL", "FAIL"],
-    rows_key: "checks",
-    compact_ok: false,
     rule: Rule::NoFailure {
         fail: Verdict::Blocked,
     },
-    footer: None,
+    ..Kind::CHECKS
 };
 
 /// Where the readiness file goes, relative to the repository root.

@@ -785,17 +785,10 @@ fn normalised(dir: &Path) -> std::path::PathBuf {
 pub static KIND: crate::report::Kind = crate::report::Kind {
     name: "rotate",
     title: "ROTATE",
-    title_target: false,
     heading: "Artifact rotation",
     final_id: "rotate",
     marker: "ROTATE",
-    words: ["OK", "FAIL", "FAIL"],
-    rows_key: "checks",
-    compact_ok: false,
-    rule: crate::report::Rule::AllOk {
-        fail: crate::exit::Verdict::Blocked,
-    },
-    footer: None,
+    ..crate::report::Kind::CHECKS
 };
 
 /// The default folder, relative to the repository root.

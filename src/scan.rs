@@ -20,12 +20,12 @@ use regex::bytes::{Regex, RegexBuilder};
 
 use serde_json::json;
 
-use crate::checks::list_some;
 use crate::config::Config;
 use crate::envsnap::EnvSnapshot;
 use crate::git;
 use crate::pack::Scan;
 use crate::secrets::rules;
+use crate::text::list_some;
 
 /// A line with this text is not reported.
 pub const ALLOW_MARKER: &str = "release-sentinel:allow";
@@ -262,7 +262,7 @@ pub fn secrets_scan(
         crate::report::Outcome::fail(format!(
             "{} finding{}: {}",
             places.len(),
-            if places.len() == 1 { "" } else { "s" },
+            crate::text::plural(places.len()),
             list_some(&places, 3)
         ))
     };

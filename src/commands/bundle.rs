@@ -8,10 +8,10 @@ use super::{Context, Done, Error};
 use crate::cli::{OutputArgs, SignersArgs, SourceArgs};
 use release_sentinel::bundle;
 use release_sentinel::bundle::KIND;
-use release_sentinel::checks::list_some;
-use release_sentinel::config::values::human;
 use release_sentinel::evidence::sign;
 use release_sentinel::report::{CheckResult, Outcome, Report, Target};
+use release_sentinel::text::human;
+use release_sentinel::text::list_some;
 
 #[derive(Debug, Clone, clap::Args)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
@@ -274,7 +274,7 @@ fn verify(zip: &std::path::Path) -> Report {
         if problems.is_empty() {
             Outcome::ok(format!(
                 "{} present and intact",
-                release_sentinel::checks::count(v.checked, "file")
+                release_sentinel::text::count(v.checked, "file")
             ))
         } else {
             Outcome::fail(problems.join("; "))

@@ -15,12 +15,12 @@ use std::time::{Duration, Instant};
 use super::{Context, Done, Error, Workspace};
 use crate::cli::{Common, OutputArgs};
 use release_sentinel::backup;
-use release_sentinel::checks::{count, list_some};
 use release_sentinel::config::Config;
 use release_sentinel::golive::{DRY_KIND, KIND, PARITY_MAX_AGE, PARITY_REPORT, TIMEOUT};
 use release_sentinel::report::{CheckResult, Outcome, Phase, Status};
 use release_sentinel::runner;
 use release_sentinel::sanitize::quoted;
+use release_sentinel::text::{count, list_some};
 use release_sentinel::{gate, pack};
 
 #[derive(Debug, Clone, clap::Args)]

@@ -38,13 +38,13 @@ use serde_json::{Value, json};
 use super::{Context, Done, Error, Workspace};
 use crate::cli::{Common, OutputArgs};
 use release_sentinel::approvals;
-use release_sentinel::checks::count;
 use release_sentinel::config::Config;
 use release_sentinel::exit::Verdict;
 use release_sentinel::predeploy::{KIND, MANIFEST, OUT_DIR, PACKAGE, Predeploy, STEPS, StepDef};
 use release_sentinel::report::{CheckResult, Outcome, Phase, Status};
 use release_sentinel::runner;
 use release_sentinel::sanitize::quoted;
+use release_sentinel::text::count;
 
 #[derive(Debug, Clone, clap::Args)]
 #[command(after_help = "Examples:\n  \
@@ -454,7 +454,7 @@ impl Run<'_> {
                         count(intake.entries.len() - approvals, "waiver")
                     ))
                 } else {
-                    Outcome::fail(release_sentinel::checks::list_some(&intake.problems, 3))
+                    Outcome::fail(release_sentinel::text::list_some(&intake.problems, 3))
                         .detail("problems", intake.problems.clone())
                 };
                 self.intake = Some(intake);

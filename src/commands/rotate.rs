@@ -15,10 +15,11 @@ use std::path::PathBuf;
 
 use super::{Context, Done, Error};
 use crate::cli::{OutputArgs, SourceArgs};
-use release_sentinel::config::values::{days_before, human, parse_days, parse_size};
+use release_sentinel::config::values::{days_before, parse_days, parse_size};
 use release_sentinel::report::{CheckResult, Format, Outcome};
 use release_sentinel::rotate::{self, Action};
 use release_sentinel::rotate::{DIR, KIND};
+use release_sentinel::text::{count, human};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -57,11 +58,6 @@ pub fn output(args: &Args) -> Option<&OutputArgs> {
 
 /// How many files a dry run's table lists; the JSON report has them all.
 pub const LISTED: usize = 20;
-
-/// `1 file`, `2 files`.
-fn count(n: usize, word: &str) -> String {
-    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
-}
 
 /// How old a file is, as a person says it.
 fn age(now: i64, mtime: i64) -> String {
@@ -163,7 +159,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         scan_row = Outcome::fail(format!(
             "{shown_dir}: {} could not be read: {}",
             count(scan.unreadable.len(), "folder"),
-            release_sentinel::checks::list_some(&scan.unreadable, 3)
+            release_sentinel::text::list_some(&scan.unreadable, 3)
         ));
     }
     report.rows.push(CheckResult::untimed("scan", scan_row));
@@ -262,7 +258,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
             Outcome::fail(format!(
                 "{} could not be deleted: {}{notes}",
                 count(applied.failed.len(), "file"),
-                release_sentinel::checks::list_some(&applied.failed, 3)
+                release_sentinel::text::list_some(&applied.failed, 3)
             ))
         };
         o.detail("deleted", applied.deleted)

@@ -333,7 +333,7 @@ fn watch(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Result<Report, Error>
                 if track.run > p.failures && config.mode_of(&id) != Mode::Shadow {
                     track.trigger = Some(format!(
                         "{id} failed {} in a row (limit {})",
-                        release_sentinel::checks::count(track.run as usize, "time"),
+                        release_sentinel::text::count(track.run as usize, "time"),
                         p.failures
                     ));
                 }
@@ -583,7 +583,7 @@ fn watch(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Result<Report, Error>
         } else {
             format!(
                 "during the window, after {}",
-                release_sentinel::checks::count(evaluations as usize, "evaluation")
+                release_sentinel::text::count(evaluations as usize, "evaluation")
             )
         };
         let what = if stopped_in_rollback {
@@ -835,9 +835,9 @@ fn probe_outcome(
     let counts = format!(
         "{} evaluation{}, {} failure{}",
         t.evaluations,
-        if t.evaluations == 1 { "" } else { "s" },
+        release_sentinel::text::plural(t.evaluations as usize),
         t.failures,
-        if t.failures == 1 { "" } else { "s" }
+        release_sentinel::text::plural(t.failures as usize)
     );
     if let Some(why) = &t.trigger {
         return Outcome::crit(format!("GET {url}{last_text}; {why}; {counts}"));

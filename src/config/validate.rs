@@ -182,7 +182,7 @@ pub(super) fn validate(
                 format!("modes.{id}"),
                 format!(
                     "no check has this id; the ids are those of the rows: {}",
-                    crate::checks::list_some(
+                    crate::text::list_some(
                         &known.iter().map(|k| k.to_string()).collect::<Vec<_>>(),
                         12
                     )

@@ -439,23 +439,6 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(too_large)
 }
 
-/// Bytes as people read them, in binary units: `512 B`, `12.3 GiB` (the
-/// units [`parse_size`] reads).
-pub fn human(bytes: u64) -> String {
-    const UNITS: &[&str] = &["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
 /// The status for a used percentage against WARN and CRIT thresholds.
 pub fn grade(used: f64, warn: f64, crit: f64) -> Status {
     if used >= crit {
@@ -624,12 +607,6 @@ mod tests {
         assert!(days_before(0, 144_115_188_075_855_872).is_err());
         assert!(days_before(i64::MIN + 1, 1).is_err());
         assert!(days_before(0, u64::MAX).is_err());
-    }
-
-    #[test]
-    fn human_sizes() {
-        assert_eq!(human(512), "512 B");
-        assert_eq!(human(3 * 1024 * 1024 * 1024 / 2), "1.5 GiB");
     }
 
     #[test]

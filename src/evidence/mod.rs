@@ -43,13 +43,13 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::checks::list_some;
 use crate::config::Config;
 use crate::envsnap::EnvSnapshot;
 use crate::git::Repo;
 use crate::report::{CheckResult, Kind, Outcome, Report, Status, json as report_json};
 use crate::sanitize;
 use crate::secrets::{self, MASK, Scrubber};
+use crate::text::list_some;
 
 /// The record's main file.
 pub const RECORD: &str = "record.json";
@@ -781,12 +781,7 @@ pub static KIND: crate::report::Kind = crate::report::Kind {
     final_id: "evidence",
     marker: "EVIDENCE",
     words: ["VERIFIED", "FAILED", "FAILED"],
-    rows_key: "checks",
-    compact_ok: false,
-    rule: crate::report::Rule::AllOk {
-        fail: crate::exit::Verdict::Blocked,
-    },
-    footer: None,
+    ..crate::report::Kind::CHECKS
 };
 
 /// Write the record `--evidence DIR` asks for (in `dir`, signed with

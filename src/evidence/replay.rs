@@ -27,13 +27,14 @@ use git2::{Oid, Repository};
 use serde_json::Value;
 
 use super::{CONFIG, PLACEHOLDER, Record, facts};
-use crate::checks::{list_some, policy};
+use crate::checks::policy;
 use crate::config::{self, Source};
 use crate::envsnap::EnvSnapshot;
 use crate::git::{self, Repo, short_id, show};
 use crate::report::{CheckResult, Outcome, Phase};
 use crate::sanitize::quoted;
 use crate::secrets::Scrubber;
+use crate::text::list_some;
 
 /// The largest configuration file read back from a record.
 const MAX_CONFIG: u64 = config::MAX_FILE_SIZE;

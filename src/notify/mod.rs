@@ -612,7 +612,7 @@ pub async fn deliver(client: &reqwest::Client, t: &Target, message: &Message) ->
                 return Outcome::ok(format!(
                     "delivered {} (HTTP {status}, {n} attempt{})",
                     message.event,
-                    if n == 1 { "" } else { "s" }
+                    crate::text::plural(n as usize)
                 ))
                 .detail("event", message.event.as_str())
                 .detail("attempts", n)
@@ -646,7 +646,7 @@ pub async fn deliver(client: &reqwest::Client, t: &Target, message: &Message) ->
         message.event,
         seen.join(", "),
         seen.len(),
-        if seen.len() == 1 { "" } else { "s" },
+        crate::text::plural(seen.len()),
         start.elapsed().as_secs_f64()
     ))
     .detail("event", message.event.as_str())
@@ -668,12 +668,7 @@ pub static KIND: crate::report::Kind = crate::report::Kind {
     final_id: "notify",
     marker: "NOTIFY",
     words: ["SENT", "FAIL", "FAIL"],
-    rows_key: "checks",
-    compact_ok: false,
-    rule: crate::report::Rule::AllOk {
-        fail: crate::exit::Verdict::Blocked,
-    },
-    footer: None,
+    ..crate::report::Kind::CHECKS
 };
 
 #[cfg(test)]

@@ -332,6 +332,25 @@ pub struct Kind {
 }
 
 impl Kind {
+    /// What most reports are, for a `Kind` to start from
+    /// (`..Kind::CHECKS`): rows under `checks`, OK or FAIL, every row
+    /// shown with its message, BLOCKED (exit 1) unless every row passed.
+    pub const CHECKS: Kind = Kind {
+        name: "",
+        title: "",
+        title_target: false,
+        heading: "",
+        final_id: "",
+        marker: "",
+        words: ["OK", "FAIL", "FAIL"],
+        rows_key: "checks",
+        compact_ok: false,
+        rule: Rule::AllOk {
+            fail: Verdict::Blocked,
+        },
+        footer: None,
+    };
+
     /// The word for `verdict`: `SAFE`, `DRYRUN`, ...
     pub fn word(&self, verdict: Verdict) -> &'static str {
         self.words[usize::from(verdict.code())]

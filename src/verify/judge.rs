@@ -98,7 +98,7 @@ pub fn judge(fetched: &Fetched, bound: Bound, at: f64, sustain: f64, step: f64) 
         } else {
             format!(
                 "only NaN in the window ({})",
-                crate::checks::count(window.len(), "sample")
+                crate::text::count(window.len(), "sample")
             )
         };
         return eval(Class::NoData, None, note, window);
@@ -140,7 +140,7 @@ pub fn judge(fetched: &Fetched, bound: Bound, at: f64, sustain: f64, step: f64) 
                 number(real.1),
                 time(real.0),
                 sustain.round(),
-                crate::checks::count(window.len(), "sample")
+                crate::text::count(window.len(), "sample")
             ),
             window,
         );

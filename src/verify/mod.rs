@@ -590,8 +590,6 @@ pub static KIND: crate::report::Kind = crate::report::Kind {
     final_id: "verify",
     marker: "VERIFY",
     words: ["HEALTHY", "ERROR", "ROLLBACK"],
-    rows_key: "checks",
-    compact_ok: false,
     rule: crate::report::Rule::Triggers,
-    footer: None,
+    ..crate::report::Kind::CHECKS
 };

@@ -14,8 +14,9 @@ use serde::Deserialize;
 use super::fleet::{Fields, Measure, Place};
 use super::{Check, Ctx, HealthCheck, Running, blocking};
 use crate::config::raw::Number;
-use crate::config::values::{grade, human, parse_size, thresholds, unexpanded_label};
+use crate::config::values::{grade, parse_size, thresholds, unexpanded_label};
 use crate::report::{Outcome, Status};
+use crate::text::human;
 
 pub const WARN: f64 = 75.0;
 pub const CRIT: f64 = 85.0;

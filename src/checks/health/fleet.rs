@@ -32,10 +32,11 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 use super::{Running, Shared};
-use crate::config::values::{grade, human};
+use crate::config::values::grade;
 use crate::prom::judge::{self, Bound, Expect};
 use crate::prom::{Point, Server};
 use crate::report::{Outcome, Status};
+use crate::text::human;
 
 /// Extra allowance on top of the server's timeout before a check is cut off.
 pub const SLACK: Duration = Duration::from_millis(500);
@@ -846,7 +847,7 @@ fn judge_all(
         if noun == "series" {
             format!("{n} series")
         } else {
-            crate::checks::count(n, noun)
+            crate::text::count(n, noun)
         }
     };
     let limits = limits(&c.measure);

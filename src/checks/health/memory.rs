@@ -12,8 +12,9 @@ use sysinfo::System;
 use super::fleet::{Fields, Measure, Place};
 use super::{Check, Ctx, HealthCheck, Running, blocking};
 use crate::config::raw::Number;
-use crate::config::values::{grade, human, thresholds};
+use crate::config::values::{grade, thresholds};
 use crate::report::Outcome;
+use crate::text::human;
 
 pub const WARN: f64 = 70.0;
 pub const CRIT: f64 = 85.0;

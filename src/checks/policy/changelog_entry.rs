@@ -83,7 +83,7 @@ pub fn check(input: &Input<'_>, repo: &Repo, release: &Release) -> Outcome {
             quoted(&s.title),
             s.line,
             s.content,
-            if s.content == 1 { "" } else { "s" }
+            crate::text::plural(s.content)
         )),
         (Some(s), Some(u)) if u.content > 0 => Outcome::fail(format!(
             "the section for {} in {file} (line {}) is empty, and the entries are still under \

@@ -10,9 +10,9 @@
 use git2::{RepositoryState, Status as G};
 
 use super::Input;
-use crate::checks::list_some;
 use crate::git::{Repo, status};
 use crate::report::Outcome;
+use crate::text::list_some;
 
 /// How many paths a message names before "and N more".
 const SHOWN: usize = 5;
@@ -58,7 +58,7 @@ pub fn check(input: &Input<'_>, repo: &Repo) -> Outcome {
     let summary = format!(
         "{} uncommitted change{}: {}",
         changes.len(),
-        if changes.len() == 1 { "" } else { "s" },
+        crate::text::plural(changes.len()),
         list_some(&changes, SHOWN)
     );
     let details = changes.clone();

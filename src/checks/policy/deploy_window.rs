@@ -16,11 +16,11 @@ use chrono_tz::Tz;
 use serde_json::{Value, json};
 
 use super::Input;
-use crate::checks::list_some;
 use crate::config::freeze::{Freeze, Window, rfc3339, show};
 use crate::envsnap::EnvSnapshot;
 use crate::report::Outcome;
 use crate::sanitize::{capped, is_blank, quoted};
+use crate::text::list_some;
 
 /// The variable that overrides a freeze; its value is the reason.
 pub const OVERRIDE_VAR: &str = "RS_FREEZE_OVERRIDE";

@@ -2,10 +2,10 @@
 //! message names the missing ones and never shows a value.
 
 use super::Input;
-use crate::checks::list_some;
 use crate::config::Variables;
 use crate::envsnap::EnvSnapshot;
 use crate::report::Outcome;
+use crate::text::list_some;
 
 pub fn check(input: &Input<'_>) -> Outcome {
     variables(&input.config.variables, input.vars)
