@@ -10,19 +10,24 @@
 # Targets (issue 2, "Speed"):
 #   wall time: median over 200 runs (after 10 warmups) under 10 ms (p90 shown)
 #   memory:    peak RSS (GNU time %M), max over 20 runs, under 15 MiB
+#   start-up:  peak RSS of `release-sentinel --version`, max over 20 runs,
+#              under 10 MiB; the release binary's size under 12 MB
 # Wall time is the whole process, spawn included, timed by hyperfine when it
 # is on PATH, else by a python3 loop. The child gets only PATH and HOME.
 #
 # Usage: benches/policy_run.sh        (exit 0 = PASS, 1 = FAIL)
+#        BIN=path/to/release-sentinel benches/policy_run.sh   (a binary already built)
 set -euo pipefail
 
 RUNS=200 WARMUP=10 RSS_RUNS=20
-TARGET_MS=10 TARGET_MIB=15
+TARGET_MS=10 TARGET_MIB=15 TARGET_START_MIB=10 TARGET_SIZE_MB=12
 ARGS=(--env prod --version v1.2.3)
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-(cd "$root" && cargo build --release --locked --quiet)
-bin=$root/target/release/release-sentinel
+if [ -z "${BIN:-}" ]; then
+  (cd "$root" && cargo build --release --locked --quiet)
+fi
+bin=${BIN:-${CARGO_TARGET_DIR:-$root/target}/release/release-sentinel}
 [[ -x /usr/bin/time ]] || { echo "GNU time (/usr/bin/time) is needed" >&2; exit 1; }
 
 tmp=$(mktemp -d)
@@ -89,9 +94,20 @@ for _ in $(seq "$RSS_RUNS"); do
   if ((kib > rss)); then rss=$kib; fi
 done
 
-python3 - "$tmp/times" "$rss" "$TARGET_MS" "$TARGET_MIB" "$timer" "$WARMUP" "$RSS_RUNS" <<'EOF'
+# Start-up: max RSS in KiB of --version over RSS_RUNS runs; the size.
+start=0
+for _ in $(seq "$RSS_RUNS"); do
+  run /usr/bin/time -f %M -o "$tmp/rss" "$bin" --version >/dev/null 2>&1
+  kib=$(tail -n 1 "$tmp/rss")
+  if ((kib > start)); then start=$kib; fi
+done
+size=$(stat -c %s "$bin")
+
+python3 - "$tmp/times" "$rss" "$TARGET_MS" "$TARGET_MIB" "$timer" "$WARMUP" "$RSS_RUNS" \
+  "$start" "$TARGET_START_MIB" "$size" "$TARGET_SIZE_MB" <<'EOF'
 import math, statistics, sys
-path, rss_kib, target_ms, target_mib, timer, warmup, rss_runs = sys.argv[1:]
+(path, rss_kib, target_ms, target_mib, timer, warmup, rss_runs,
+ start_kib, target_start_mib, size, target_size_mb) = sys.argv[1:]
 rows = [line.split() for line in open(path)]
 ms = sorted(float(t) for t, _ in rows)
 codes = sorted({c for _, c in rows})
@@ -107,7 +123,12 @@ print(f"  wall time, {len(ms)} runs after {warmup} warmups ({timer}, spawn inclu
 print(f"    median {median:.2f} ms, p90 {p90:.2f} ms, min {ms[0]:.2f} ms"
       f"  target median < {target_ms} ms  {verdict(ok_ms)}")
 print(f"  peak memory: max RSS {mib:.1f} MiB over {rss_runs} runs  target < {target_mib} MiB  {verdict(ok_mem)}")
-ok = ok_codes and ok_ms and ok_mem
+start_mib, size_mb = int(start_kib) / 1024, int(size) / 1e6
+ok_start, ok_size = start_mib < float(target_start_mib), size_mb < float(target_size_mb)
+print(f"  start-up: max RSS of --version {start_mib:.1f} MiB over {rss_runs} runs"
+      f"  target < {target_start_mib} MiB  {verdict(ok_start)}")
+print(f"  binary size: {size_mb:.1f} MB  target < {target_size_mb} MB  {verdict(ok_size)}")
+ok = ok_codes and ok_ms and ok_mem and ok_start and ok_size
 print(f"RESULT: {verdict(ok)}")
 sys.exit(0 if ok else 1)
 EOF
