@@ -34,9 +34,9 @@ use release_sentinel::pack::Run;
 use release_sentinel::prom::{self, Fetched};
 use release_sentinel::report::{CheckResult, Mode, Outcome, Phase, Report, Status};
 use release_sentinel::runner;
-use release_sentinel::secrets::mask_url;
 use release_sentinel::verify::KIND;
-use release_sentinel::verify::judge::{self, Class, Evaluation, number};
+use release_sentinel::verify::judge::{self, Evaluation, number};
+use release_sentinel::verify::watch::Tracker;
 use release_sentinel::verify::{Verify, state};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -141,27 +141,6 @@ fn arg_duration(
             "{flag} {shown}: not a duration like 15m or 30s"
         ))),
     }
-}
-
-/// What one probe saw so far.
-#[derive(Default)]
-struct ProbeTrack {
-    run: u32,
-    failures: u32,
-    evaluations: u32,
-    last: Option<Result<u16, String>>,
-    trigger: Option<String>,
-    history: Vec<Value>,
-}
-
-/// What one rule saw so far.
-#[derive(Default)]
-struct RuleTrack {
-    no_data_run: u32,
-    error_run: u32,
-    last: Option<Evaluation>,
-    trigger: Option<String>,
-    history: Vec<Value>,
 }
 
 pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
@@ -272,12 +251,8 @@ fn watch(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Result<Report, Error>
         rows.push(row);
     }
 
-    let mut probes: Vec<ProbeTrack> = verify
-        .probes
-        .iter()
-        .map(|_| ProbeTrack::default())
-        .collect();
-    let mut rules: Vec<RuleTrack> = verify.rules.iter().map(|_| RuleTrack::default()).collect();
+    let once = args.once || at.is_some();
+    let mut tracker = Tracker::new(verify, |id| config.mode_of(id), once);
     let mut state = if verify.switches.is_empty() || at.is_some() {
         state::State::default()
     } else {
@@ -298,7 +273,6 @@ fn watch(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Result<Report, Error>
     let deadline = start
         .checked_add(window)
         .ok_or_else(|| Error::Refused("--for: too long for this clock".to_string()))?;
-    let once = args.once || at.is_some();
     let mut evaluations = 0u32;
     // The tick of the current evaluation, and the ticks skipped so far.
     let (mut tick, mut missed) = (0u128, 0u128);
@@ -315,77 +289,7 @@ fn watch(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Result<Report, Error>
             break;
         };
         evaluations += 1;
-        for ((p, track), result) in verify.probes.iter().zip(&mut probes).zip(probe_results) {
-            let id = format!("probe:{}", p.name);
-            track.evaluations += 1;
-            let ok = matches!(&result, Ok(s) if p.req.expect.contains(s));
-            track.history.push(json!({
-                "at": judge::time(t),
-                "outcome": if ok { "OK" } else { "FAIL" },
-                "status": result.as_ref().ok(),
-                "error": result.as_ref().err(),
-            }));
-            if ok {
-                track.run = 0;
-            } else {
-                track.run += 1;
-                track.failures += 1;
-                if track.run > p.failures && config.mode_of(&id) != Mode::Shadow {
-                    track.trigger = Some(format!(
-                        "{id} failed {} in a row (limit {})",
-                        release_sentinel::text::count(track.run as usize, "time"),
-                        p.failures
-                    ));
-                }
-            }
-            track.last = Some(result);
-            // Only an enforced row triggers: a warn row's verdict is a
-            // WARN, and a shadow row never counts.
-            if let Some(why) = &track.trigger
-                && config.mode_of(&id) == Mode::Enforce
-            {
-                triggers.push(why.clone());
-            }
-        }
-        for ((r, track), eval) in verify.rules.iter().zip(&mut rules).zip(rule_results) {
-            let id = format!("rule:{}", r.name);
-            track.history.push(json!({
-                "at": judge::time(eval.at),
-                "outcome": eval.class,
-                "value": eval.value.map(number),
-                "sample_time": eval.sample_time.map(judge::time),
-                "note": eval.note,
-            }));
-            match eval.class {
-                Class::Ok => {
-                    track.no_data_run = 0;
-                    track.error_run = 0;
-                }
-                Class::Breach => {
-                    track.trigger = Some(format!("{id} breached: {}", eval.note));
-                }
-                // Both count since the last good evaluation: a query that
-                // alternates between no data and errors is never good.
-                Class::NoData => {
-                    track.no_data_run += 1;
-                    if track.no_data_run > r.no_data_limit || once {
-                        track.trigger = Some(format!("{id} has no data: {}", eval.note));
-                    }
-                }
-                Class::Error => {
-                    track.error_run += 1;
-                    if track.error_run > r.error_limit || once {
-                        track.trigger = Some(format!("{id} could not be evaluated: {}", eval.note));
-                    }
-                }
-            }
-            track.last = Some(eval);
-            if let Some(why) = &track.trigger
-                && config.mode_of(&id) == Mode::Enforce
-            {
-                triggers.push(why.clone());
-            }
-        }
+        triggers.extend(tracker.observe(t, probe_results, rule_results));
         if at.is_none() {
             for (sw, (degrade, recover)) in verify.switches.iter().zip(switch_results) {
                 let st =
@@ -463,8 +367,8 @@ fn watch(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Result<Report, Error>
                 break;
             }
         }
-        cx.progress
-            .note(&closest(verify, &probes, &rules, deadline));
+        let left = deadline.saturating_duration_since(Instant::now()).as_secs();
+        cx.progress.note(&tracker.closest(left));
         if once || !triggers.is_empty() {
             break;
         }
@@ -498,34 +402,8 @@ fn watch(args: &Args, ws: &Workspace, cx: &Context<'_>) -> Result<Report, Error>
     };
 
     // The rows: what each saw, and whether it ended well.
-    let mut ended_badly: Vec<String> = Vec::new();
-    for (p, track) in verify.probes.iter().zip(&probes) {
-        let id = format!("probe:{}", p.name);
-        let outcome = probe_outcome(p, track, at.is_some(), interrupted, not_run);
-        if track.trigger.is_none() && outcome.status == Status::Crit {
-            ended_badly.push(id.clone());
-        }
-        rows.push(
-            CheckResult::new(
-                &id,
-                Phase::Verify,
-                outcome.detail("evaluations", track.history.clone()),
-                Duration::ZERO,
-            )
-            .with_mode(config.mode_of(&id)),
-        );
-    }
-    for (r, track) in verify.rules.iter().zip(&rules) {
-        let id = format!("rule:{}", r.name);
-        let outcome = rule_outcome(r, track, not_run);
-        if track.trigger.is_none() && outcome.status == Status::Crit {
-            ended_badly.push(id.clone());
-        }
-        rows.push(
-            CheckResult::new(&id, Phase::Verify, outcome, Duration::ZERO)
-                .with_mode(config.mode_of(&id)),
-        );
-    }
+    let (watched, ended_badly) = tracker.rows(at.is_some(), interrupted, not_run);
+    rows.extend(watched);
     for sw in &verify.switches {
         let id = format!("switch:{}", sw.name);
         let outcome = match switch_rows.remove(&sw.name) {
@@ -810,143 +688,6 @@ impl Watch<'_> {
         );
         tokio::join!(p, r, s)
     }
-}
-
-/// A probe's row: CRIT when it triggered or the window ended with it
-/// failing; WARN when it failed within its limit and recovered.
-fn probe_outcome(
-    p: &release_sentinel::verify::Probe,
-    t: &ProbeTrack,
-    at: bool,
-    interrupted: bool,
-    not_run: &str,
-) -> Outcome {
-    let url = mask_url(&p.req.url);
-    if at {
-        return Outcome::skip("not evaluated: --at judges stored metrics only");
-    }
-    let Some(last) = &t.last else {
-        return Outcome::skip(not_run);
-    };
-    let last_text = match last {
-        Ok(s) => format!(" -> {s}"),
-        Err(e) => format!(": {e}"),
-    };
-    let counts = format!(
-        "{} evaluation{}, {} failure{}",
-        t.evaluations,
-        release_sentinel::text::plural(t.evaluations as usize),
-        t.failures,
-        release_sentinel::text::plural(t.failures as usize)
-    );
-    if let Some(why) = &t.trigger {
-        return Outcome::crit(format!("GET {url}{last_text}; {why}; {counts}"));
-    }
-    if t.run > 0 {
-        let ended = if interrupted {
-            "interrupted"
-        } else {
-            "the window ended"
-        };
-        return Outcome::crit(format!(
-            "GET {url}{last_text}; {ended} with it failing ({} of {} allowed in a row); {counts}",
-            t.run, p.failures
-        ));
-    }
-    if t.failures > 0 {
-        return Outcome::warn(format!("GET {url}{last_text}; recovered; {counts}"));
-    }
-    Outcome::ok(format!("GET {url}{last_text}; {counts}"))
-}
-
-/// A rule's row: the query, the last value with its sample time, the bound.
-fn rule_outcome(r: &release_sentinel::verify::Rule, t: &RuleTrack, not_run: &str) -> Outcome {
-    let Some(last) = &t.last else {
-        return Outcome::skip(not_run);
-    };
-    let bound = if r.sustain.is_zero() {
-        r.bound.describe()
-    } else {
-        format!(
-            "{} for {}",
-            r.bound.describe(),
-            humantime::format_duration(r.sustain)
-        )
-    };
-    let message = format!(
-        "{} ({bound}): {}: {}",
-        r.name,
-        last.class.as_str(),
-        last.note
-    );
-    let status = match (&t.trigger, last.class) {
-        (Some(_), _) => Status::Crit,
-        (None, Class::Ok) => Status::Ok,
-        // Within its limit, but the window ended on it: not HEALTHY.
-        (None, _) => Status::Crit,
-    };
-    let chart: Vec<Value> = last
-        .samples
-        .iter()
-        .map(|(t, v)| {
-            json!([
-                judge::time(*t),
-                if v.is_finite() { json!(v) } else { Value::Null }
-            ])
-        })
-        .collect();
-    let bound_value = match r.bound {
-        judge::Bound::Max(m) | judge::Bound::Min(m) => m,
-    };
-    Outcome::new(status, message)
-        .detail("query", r.query.as_str())
-        .detail("bound", r.bound.describe())
-        .detail("value", last.value)
-        .detail("sample_time", last.sample_time.map(judge::time))
-        .detail("outcome", last.class.as_str())
-        .detail("evaluations", t.history.clone())
-        .detail("chart", json!({ "bound": bound_value, "points": chart }))
-}
-
-/// The row's text for the live line: time left and the closest to its limit.
-fn closest(
-    verify: &Verify,
-    probes: &[ProbeTrack],
-    rules: &[RuleTrack],
-    deadline: Instant,
-) -> String {
-    let left = deadline.saturating_duration_since(Instant::now()).as_secs();
-    let mut worst: Option<(f64, String)> = None;
-    for (p, t) in verify.probes.iter().zip(probes) {
-        let share = f64::from(t.run) / f64::from(p.failures + 1);
-        if worst.as_ref().is_none_or(|w| share > w.0) {
-            worst = Some((
-                share,
-                format!("probe:{} {} of {} failures", p.name, t.run, p.failures),
-            ));
-        }
-    }
-    for (r, t) in verify.rules.iter().zip(rules) {
-        let run = t.no_data_run.max(t.error_run);
-        let share = f64::from(run) / f64::from(r.no_data_limit.max(r.error_limit) + 1);
-        if worst.as_ref().is_none_or(|w| share > w.0) {
-            let value = t
-                .last
-                .as_ref()
-                .and_then(|e| e.value)
-                .map_or("no data".to_string(), number);
-            worst = Some((
-                share,
-                format!("rule:{} {value} ({})", r.name, r.bound.describe()),
-            ));
-        }
-    }
-    format!(
-        "verify: {}m{:02}s left; closest: {}",
-        left / 60,
-        left % 60,
-        worst.map_or("-".to_string(), |w| w.1)
-    )
 }
 
 fn smoke(

@@ -18,6 +18,7 @@
 
 pub mod judge;
 pub mod state;
+pub mod watch;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
