@@ -188,3 +188,56 @@ fn the_golive_dry_run_shown_is_what_the_binary_prints() {
         .stdout(shown)
         .safe();
 }
+
+/// The Layout section matches the tree: every path it names exists, every
+/// entry of `src/` and every command file is named.
+#[test]
+fn the_layout_names_every_module_and_nothing_else() {
+    let text = readme();
+    let start = text
+        .find("## Layout\n")
+        .expect("README has a Layout section");
+    let section = &text[start..];
+    let section = &section[..section.find("\n## Development").expect("Layout ends")];
+    let open = section.find("```\n").expect("the Layout block") + 4;
+    let block = &section[open..open + section[open..].find("\n```").expect("block ends")];
+    let named: Vec<&str> = block
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '(' || c == ')')
+        .filter(|t| t.starts_with("src/"))
+        .collect();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut problems = Vec::new();
+    for path in &named {
+        if !root.join(path).exists() {
+            problems.push(format!("{path} is named but does not exist"));
+        }
+    }
+    let entries = |dir: &str| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(root.join(dir))
+            .expect("read src")
+            .map(|e| {
+                let e = e.expect("entry");
+                let name = e.file_name().to_string_lossy().into_owned();
+                if e.path().is_dir() {
+                    format!("{name}/")
+                } else {
+                    name
+                }
+            })
+            .collect();
+        names.sort();
+        names
+    };
+    for entry in entries("src") {
+        let path = format!("src/{entry}");
+        if !named.iter().any(|n| n.starts_with(&path)) {
+            problems.push(format!("{path} is not in the Layout"));
+        }
+    }
+    for file in entries("src/commands") {
+        if !block.split_whitespace().any(|t| t == file) {
+            problems.push(format!("src/commands/{file} is not in the Layout"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

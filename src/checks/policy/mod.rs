@@ -5,7 +5,7 @@
 //! whose need is not met shows SKIP with the reason. With `fail_fast`,
 //! every gate after the first failure shows SKIP.
 //!
-//! A new gate is one module and one line in [`GATES`].
+//! A new gate is one module and one line in the `gates!` list ([`GATES`]).
 
 pub mod branch_allowed;
 pub mod changelog_entry;
@@ -49,59 +49,34 @@ pub struct Gate {
     pub complete_tags: bool,
 }
 
-/// The policy gates, in the order they run and are reported.
-pub const GATES: &[Gate] = &[
-    Gate {
-        id: "env_allowed",
-        run: Run::Input(env_allowed::check),
-        complete_tags: false,
-    },
-    Gate {
-        id: "git_repo",
-        run: Run::Input(git_repo::check),
-        complete_tags: false,
-    },
-    Gate {
-        id: "clean_tree",
-        run: Run::Repo(clean_tree::check),
-        complete_tags: false,
-    },
-    Gate {
-        id: "branch_allowed",
-        run: Run::Repo(branch_allowed::check),
-        complete_tags: false,
-    },
-    Gate {
-        id: "version_valid",
-        run: Run::Input(version_valid::check),
-        complete_tags: false,
-    },
-    Gate {
-        id: "tag_absent",
-        run: Run::Release(tag_absent::check),
-        complete_tags: false,
-    },
-    Gate {
-        id: "version_newer",
-        run: Run::Release(version_newer::check),
-        complete_tags: true,
-    },
-    Gate {
-        id: "required_config",
-        run: Run::Input(required_config::check),
-        complete_tags: false,
-    },
-    Gate {
-        id: "deploy_window",
-        run: Run::Input(deploy_window::check),
-        complete_tags: false,
-    },
-    Gate {
-        id: "changelog_entry",
-        run: Run::Release(changelog_entry::check),
-        complete_tags: false,
-    },
-];
+/// `GATES` from one line per gate: how it is called (its [`Run`]) and its
+/// module, whose `check` it runs and whose name is its row id; `+
+/// complete_tags` when it needs the clone's tags complete.
+macro_rules! gates {
+    ($($run:ident($module:ident) $(+ $complete:ident)?),* $(,)?) => {
+        /// The policy gates, in the order they run and are reported.
+        pub const GATES: &[Gate] = &[$(Gate {
+            id: stringify!($module),
+            run: Run::$run($module::check),
+            complete_tags: gates!(@complete $($complete)?),
+        }),*];
+    };
+    (@complete) => { false };
+    (@complete complete_tags) => { true };
+}
+
+gates! {
+    Input(env_allowed),
+    Input(git_repo),
+    Repo(clean_tree),
+    Repo(branch_allowed),
+    Input(version_valid),
+    Release(tag_absent),
+    Release(version_newer) + complete_tags,
+    Input(required_config),
+    Input(deploy_window),
+    Release(changelog_entry),
+}
 
 /// A tag pipeline's own tag: the build is for the release tag of
 /// `--version`, and that tag points at HEAD.
