@@ -10,7 +10,7 @@
 # Targets (issue 2, "Speed"):
 #   wall time: median over 200 runs (after 10 warmups) under 10 ms (p90 shown)
 #   memory:    peak RSS (GNU time %M), max over 20 runs, under 15 MiB
-#   start-up:  peak RSS of `release-sentinel --version`, max over 20 runs,
+#   start-up:  peak RSS of `release-sentinel -V`, max over 20 runs,
 #              under 10 MiB; the release binary's size under 12 MB
 # Wall time is the whole process, spawn included, timed by hyperfine when it
 # is on PATH, else by a python3 loop. The child gets only PATH and HOME.
@@ -94,10 +94,10 @@ for _ in $(seq "$RSS_RUNS"); do
   if ((kib > rss)); then rss=$kib; fi
 done
 
-# Start-up: max RSS in KiB of --version over RSS_RUNS runs; the size.
+# Start-up: max RSS in KiB of -V over RSS_RUNS runs; the size.
 start=0
 for _ in $(seq "$RSS_RUNS"); do
-  run /usr/bin/time -f %M -o "$tmp/rss" "$bin" --version >/dev/null 2>&1
+  run /usr/bin/time -f %M -o "$tmp/rss" "$bin" -V >/dev/null 2>&1
   kib=$(tail -n 1 "$tmp/rss")
   if ((kib > start)); then start=$kib; fi
 done
@@ -125,7 +125,7 @@ print(f"    median {median:.2f} ms, p90 {p90:.2f} ms, min {ms[0]:.2f} ms"
 print(f"  peak memory: max RSS {mib:.1f} MiB over {rss_runs} runs  target < {target_mib} MiB  {verdict(ok_mem)}")
 start_mib, size_mb = int(start_kib) / 1024, int(size) / 1e6
 ok_start, ok_size = start_mib < float(target_start_mib), size_mb < float(target_size_mb)
-print(f"  start-up: max RSS of --version {start_mib:.1f} MiB over {rss_runs} runs"
+print(f"  start-up: max RSS of -V {start_mib:.1f} MiB over {rss_runs} runs"
       f"  target < {target_start_mib} MiB  {verdict(ok_start)}")
 print(f"  binary size: {size_mb:.1f} MB  target < {target_size_mb} MB  {verdict(ok_size)}")
 ok = ok_codes and ok_ms and ok_mem and ok_start and ok_size
