@@ -892,3 +892,140 @@ fn the_linters_report_a_planted_defect() {
     let s = rules(shellcheck_run_blocks(&[bad]));
     assert!(s.contains(&"SC2086".to_string()), "shellcheck: {s:?}");
 }
+
+// ------------------------------------------- the action, as a runner runs it
+
+/// The composite action's steps run one after the other as a runner runs
+/// them (`bash --noprofile --norc -eo pipefail FILE`, each step's `env:`
+/// with its expressions filled in, `GITHUB_OUTPUT` a file per step), in a
+/// real repository with the built binary on PATH: the step outputs and the
+/// exit code of the last step, and what the steps printed.
+fn run_action(
+    repo: &crate::harness::Repo,
+    inputs: &[(&str, &str)],
+) -> (Vec<(String, String)>, i32, String) {
+    let doc = load(&action_file());
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let bin_dir = tmp.path().join("bin");
+    std::fs::create_dir(&bin_dir).expect("mkdir");
+    std::os::unix::fs::symlink(crate::harness::BIN, bin_dir.join("release-sentinel"))
+        .expect("link");
+    let runner_temp = tmp.path().join("runner-temp");
+    std::fs::create_dir(&runner_temp).expect("mkdir");
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let expr = regex::Regex::new(r"^\$\{\{ *([A-Za-z0-9_.-]+) *\}\}$").unwrap();
+    let mut outputs: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    let mut last = (Vec::new(), 0, String::new());
+    for (i, step) in doc["runs"]["steps"]
+        .as_vec()
+        .expect("steps")
+        .iter()
+        .enumerate()
+    {
+        let script = step["run"].as_str().expect("a run step");
+        assert_eq!(step["shell"].as_str(), Some("bash"));
+        let file = tmp.path().join(format!("step-{i}.sh"));
+        std::fs::write(&file, script).expect("write the step");
+        let output_file = tmp.path().join(format!("output-{i}"));
+        std::fs::write(&output_file, "").expect("GITHUB_OUTPUT");
+        let mut cmd = std::process::Command::new("bash");
+        cmd.args(["--noprofile", "--norc", "-eo", "pipefail"])
+            .arg(&file)
+            .current_dir(&repo.path)
+            .env_clear()
+            .envs(crate::harness::base_env())
+            .envs(crate::harness::default_vars())
+            .env("PATH", &path)
+            .env("RUNNER_TEMP", &runner_temp)
+            .env("RUNNER_OS", "Linux")
+            .env("RUNNER_ARCH", "X64")
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_OUTPUT", &output_file)
+            .env(
+                "GITHUB_ACTION_PATH",
+                action_file().parent().expect("action dir"),
+            );
+        for (key, value) in step["env"].as_hash().into_iter().flatten() {
+            let key = key.as_str().expect("env name");
+            let value = value.as_str().expect("env value");
+            let name = &expr
+                .captures(value)
+                .unwrap_or_else(|| panic!("step {i}: {key}: {value} is not one expression"))[1];
+            let filled = if let Some(input) = name.strip_prefix("inputs.") {
+                let given = inputs.iter().find(|(k, _)| *k == input).map(|(_, v)| *v);
+                let default = doc["inputs"][input]["default"].as_str();
+                given.or(default).unwrap_or("").to_string()
+            } else if let Some(rest) = name.strip_prefix("steps.") {
+                let (id, key) = rest.split_once(".outputs.").expect("steps.ID.outputs.KEY");
+                outputs
+                    .iter()
+                    .find(|(s, _)| s == id)
+                    .and_then(|(_, o)| o.iter().find(|(k, _)| k == key))
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default()
+            } else if name == "github.action_repository" || name == "github.action_ref" {
+                String::new() // a local action: no repository, no tag
+            } else {
+                panic!("step {i}: {key}: no value for {name} in this test");
+            };
+            cmd.env(key, filled);
+        }
+        let out = cmd.output().expect("run the step");
+        let written: Vec<(String, String)> = std::fs::read_to_string(&output_file)
+            .expect("GITHUB_OUTPUT")
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        if let Some(id) = step["id"].as_str() {
+            outputs.push((id.to_string(), written.clone()));
+        }
+        let code = out.status.code().expect("an exit code");
+        let printed = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if code != 0 && i + 1 < doc["runs"]["steps"].as_vec().map_or(0, Vec::len) {
+            panic!("step {i} failed ({code}):\n{printed}");
+        }
+        last = (written, code, printed);
+    }
+    last
+}
+
+#[test]
+fn the_action_runs_the_gate_and_gives_its_verdict() {
+    let repo = crate::harness::Repo::new();
+    let (outputs, code, printed) = run_action(&repo, &[("env", "prod"), ("version", "v1.2.3")]);
+    assert_eq!(code, 0, "{printed}");
+    assert!(printed.contains(crate::harness::SAFE), "{printed}");
+    assert_eq!(
+        outputs,
+        [
+            ("verdict".to_string(), "SAFE".to_string()),
+            ("exit-code".to_string(), "0".to_string())
+        ]
+    );
+}
+
+#[test]
+fn an_input_reaches_the_gate_as_a_value_never_as_code() {
+    let repo = crate::harness::Repo::new();
+    let planted = repo.path.join("planted");
+    let version = format!("v1.2.3\"; touch {}; echo \"", planted.display());
+    let (outputs, code, printed) = run_action(&repo, &[("env", "prod"), ("version", &version)]);
+    assert!(
+        !planted.exists(),
+        "the version ran as a command:\n{printed}"
+    );
+    assert_eq!(code, 1, "{printed}");
+    assert!(
+        outputs.contains(&("verdict".to_string(), "BLOCKED".to_string())),
+        "{outputs:?}\n{printed}"
+    );
+}
