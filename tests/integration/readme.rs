@@ -10,12 +10,12 @@ use release_sentinel::secrets::Scrubber;
 
 use crate::harness::{Repo, Sentinel};
 
-fn readme() -> String {
+pub(crate) fn readme() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README.md")
 }
 
 /// The first fenced block of `lang` after `marker`.
-fn block_after(text: &str, marker: &str, lang: &str) -> String {
+pub(crate) fn block_after(text: &str, marker: &str, lang: &str) -> String {
     let start = text
         .find(marker)
         .unwrap_or_else(|| panic!("README lacks {marker}"));
