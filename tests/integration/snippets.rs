@@ -5,7 +5,8 @@
 //! by root (its helper), the job's `script:` lines in `sh` as the image's
 //! user (65532) with GitLab's variables; the Kubernetes Job's init
 //! container and gate as the users and with the environment the manifest
-//! gives them. The config the snippets name ("Use in CI") is the
+//! gives them; the CronJob's and the Argo analysis' containers as 65532
+//! on their volumes. The config the snippets name ("Use in CI") is the
 //! repository's, its Prometheus and API a real Prometheus and a server on
 //! 127.0.0.1 (Prometheus scrapes fixed node and process series, so the
 //! verdict does not depend on this machine). The container definition's
@@ -301,7 +302,7 @@ fn machine() -> tempfile::TempDir {
 /// A home for `uid`: a folder it owns.
 fn home_of(machine: &Path, name: &str, uid: u32) -> PathBuf {
     let home = machine.join(name);
-    std::fs::create_dir(&home).expect("mkdir home");
+    std::fs::create_dir_all(&home).expect("mkdir home");
     chown_r(&home, uid);
     home
 }
@@ -717,4 +718,145 @@ fn the_kubernetes_job_clones_and_gates_as_its_users() {
         .safe();
     let report = json_of(&out);
     assert_eq!(report["verdict"], "SAFE", "{report:#}");
+}
+
+/// A container of a README manifest, run as a node would run it: its
+/// arguments and `workingDir` with every mount path under `root` (the
+/// node's view of the volumes; the image's `WORKDIR`, `/work`, when the
+/// manifest names none), as the image's user 65532 with its environment.
+fn pod_container(container: &Yaml, root: &Path) -> Sentinel {
+    let mounts: Vec<String> = container["volumeMounts"]
+        .as_vec()
+        .map(|v| {
+            v.iter()
+                .map(|m| m["mountPath"].as_str().expect("mountPath").to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    let here = |arg: &str| -> String {
+        let mounted = mounts
+            .iter()
+            .any(|m| arg == m || arg.starts_with(&format!("{m}/")));
+        if mounted {
+            format!("{}{arg}", root.display())
+        } else {
+            arg.to_string()
+        }
+    };
+    let dir = root.join(
+        container["workingDir"]
+            .as_str()
+            .unwrap_or("/work")
+            .trim_start_matches('/'),
+    );
+    std::fs::create_dir_all(&dir).expect("mkdir workingDir");
+    let home = home_of(root, "home-nonroot", NONROOT);
+    as_user(NONROOT, Path::new(BIN))
+        .dir(&dir)
+        .env("HOME", home)
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("KUBERNETES_SERVICE_HOST", "10.96.0.1")
+        .args(strings(&container["args"]).iter().map(|a| here(a)))
+}
+
+/// The README's CronJob: rotation, then freshness, on the volume the
+/// scheduled jobs write to (owned by 65532, as they run), with the
+/// ConfigMap's `tasks.json` from the README; each container as 65532.
+#[test]
+#[ignore = "needs root to run the containers as the image's user (65532); run as root with --ignored (.ci/test does)"]
+fn the_cronjob_rotates_and_checks_freshness_as_its_user() {
+    needs_root();
+    let cron = manifest("k8s-cronjob");
+    let pod = &cron["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+    let containers = pod["containers"].as_vec().expect("containers");
+    let node = machine();
+    let root = node.path();
+    // The volume: tonight's build, and one from ten days ago.
+    let artifacts = root.join("artifacts");
+    std::fs::create_dir(&artifacts).expect("mkdir");
+    std::fs::write(artifacts.join("nightly.tar.gz"), "tonight\n").expect("write");
+    let old = artifacts.join("nightly-old.tar.gz");
+    std::fs::write(&old, "ten days ago\n").expect("write");
+    let ten_days = std::time::SystemTime::now() - Duration::from_secs(10 * 86_400);
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .and_then(|f| f.set_modified(ten_days))
+        .expect("age the old build");
+    chown_r(&artifacts, NONROOT);
+    // The ConfigMap, as the kubelet mounts it: root's, read-only to all.
+    let config = root.join("config");
+    std::fs::create_dir(&config).expect("mkdir");
+    std::fs::write(
+        config.join("tasks.json"),
+        block_after(&readme(), "<!-- cronjob-tasks -->", "json"),
+    )
+    .expect("write tasks.json");
+
+    for c in containers {
+        let name = c["name"].as_str().expect("name");
+        let run = pod_container(c, root);
+        match name {
+            "rotate" => {
+                run.stdout_has("ROTATE=OK").safe();
+                // Kept by --keep 100 (two files on the volume).
+                assert!(old.exists());
+            }
+            "freshness" => {
+                run.stdout_has("| task:nightly-build ")
+                    .stdout_has("FRESHNESS=OK")
+                    .safe();
+            }
+            other => panic!("a container the test does not know: {other}"),
+        }
+    }
+}
+
+/// The README's Argo analysis: its Job's container, `{{args.version}}` as
+/// Argo fills it, with the README's ConfigMap at `/config`, as 65532 in
+/// the image's folder (no repository there): exit 0 while the service
+/// answers, 2 (the analysis fails) once it does not.
+#[test]
+#[ignore = "needs root to run the container as the image's user (65532); run as root with --ignored (.ci/test does)"]
+fn the_argo_analysis_runs_verify_once_as_its_user() {
+    needs_root();
+    let analysis = manifest("argo-analysis");
+    let job = &analysis["spec"]["metrics"][0]["provider"]["job"]["spec"];
+    let container = &job["template"]["spec"]["containers"][0];
+    let text = format!("{:?}", strings(&container["args"]));
+    assert!(text.contains("{{args.version}}"), "{text}");
+    let mut args = container.clone();
+    if let Yaml::Hash(h) = &mut args {
+        let filled: Vec<Yaml> = strings(&container["args"])
+            .iter()
+            .map(|a| Yaml::String(a.replace("{{args.version}}", "v1.2.3")))
+            .collect();
+        h.insert(Yaml::String("args".into()), Yaml::Array(filled));
+    }
+    let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let answering = std::sync::Arc::clone(&up);
+    let service = Server::with_limits(FIXTURE_LIFE, 100, move |x: &mut Exchange| {
+        if answering.load(std::sync::atomic::Ordering::SeqCst) {
+            x.ok();
+        } else {
+            x.reply("503 Service Unavailable", &[], "down");
+        }
+    });
+    let node = machine();
+    let config = node.path().join("config");
+    std::fs::create_dir(&config).expect("mkdir");
+    let block = block_after(&readme(), "<!-- argo-config -->", "toml");
+    assert!(block.contains("https://prod.internal/health"), "{block}");
+    std::fs::write(
+        config.join("release-sentinel.toml"),
+        block.replace("https://prod.internal/health", &service.url("/health")),
+    )
+    .expect("write the ConfigMap");
+    pod_container(&args, node.path())
+        .stdout_has("VERIFY=HEALTHY")
+        .safe();
+    up.store(false, std::sync::atomic::Ordering::SeqCst);
+    pod_container(&args, node.path())
+        .stdout_has("VERIFY=ROLLBACK")
+        .critical();
 }
