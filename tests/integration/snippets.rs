@@ -249,6 +249,28 @@ fn serve(up: &Repo) -> (Reaper, String) {
     (reaper, format!("git://127.0.0.1:{port}/repo"))
 }
 
+/// No file under `dir` (but git's own) holds either token.
+fn no_token_written(dir: &Path) {
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("read dir") {
+            let path = entry.expect("entry").path();
+            if path.file_name().is_some_and(|n| n == ".git") {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let bytes = std::fs::read(&path).expect("read");
+                let text = String::from_utf8_lossy(&bytes);
+                for token in [PROM_TOKEN, DEPLOY_TOKEN] {
+                    assert!(!text.contains(token), "{} holds a token", path.display());
+                }
+            }
+        }
+    }
+}
+
 fn chmod(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
 }
@@ -441,6 +463,7 @@ fn the_github_binary_snippet_is_safe_in_a_tag_build_with_the_config_it_names() {
     )
     .expect("JSON");
     assert_eq!(report["verdict"], "SAFE", "{report:#}");
+    no_token_written(&checkout.path);
     let ids: Vec<&str> = report["checks"]
         .as_array()
         .expect("checks")
@@ -573,6 +596,7 @@ fn every_gitlab_job_passes_in_a_tag_pipeline_as_the_images_user() {
     let builds = machine();
     let (project, run) = gitlab_job(gate, &remote, tag, builds.path(), &[]);
     run.stdout_has(SAFE).safe();
+    no_token_written(&project);
     let xml = std::fs::read_to_string(project.join("gate.xml")).expect("gate.xml");
     assert!(xml.contains("<testsuite name=\"policy\""), "{xml}");
     assert!(!xml.contains("<failure"), "{xml}");
@@ -592,6 +616,7 @@ fn every_gitlab_job_passes_in_a_tag_pipeline_as_the_images_user() {
             let builds = machine();
             let (project, run) = gitlab_job(job, &remote, tag, builds.path(), &artifacts);
             let out = run.safe();
+            no_token_written(&project);
             let stdout = String::from_utf8_lossy(&out.stdout);
             // Its artifacts, for the later stages.
             for path in job["artifacts"]["paths"].as_vec().expect("artifact paths") {
