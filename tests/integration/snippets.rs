@@ -688,6 +688,12 @@ fn the_kubernetes_job_clones_and_gates_as_its_users() {
     };
     let init = &pod["initContainers"][0];
     let gate = &pod["containers"][0];
+    // A third party's image, which reads the repository, is pinned.
+    let image = init["image"].as_str().expect("image");
+    assert!(
+        image.starts_with("alpine/git:") && image.contains("@sha256:"),
+        "{image}"
+    );
     assert_eq!(
         init["volumeMounts"][0]["mountPath"].as_str(),
         gate["volumeMounts"][0]["mountPath"].as_str()
