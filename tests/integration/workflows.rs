@@ -268,10 +268,12 @@ fn the_container_copies_the_binary_its_build_stage_makes() {
     let froms: Vec<&str> = text.lines().filter(|l| l.starts_with("FROM ")).collect();
     assert_eq!(
         froms.len(),
-        2,
-        "a build stage and a minimal runtime: {froms:?}"
+        3,
+        "a build stage, the ci variant and a minimal runtime (last: the default): {froms:?}"
     );
     assert!(froms[0].ends_with(" AS build"), "{froms:?}");
+    assert!(froms[1].ends_with(" AS ci"), "{froms:?}");
+    assert!(froms[2].contains("distroless/static"), "{froms:?}");
     assert!(text.contains("cargo build --release --locked"));
     assert!(text.contains(
         "COPY --from=build /src/target/release/release-sentinel /usr/local/bin/release-sentinel"
