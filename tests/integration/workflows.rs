@@ -100,6 +100,54 @@ fn the_project_tests_lints_and_releases_itself() {
     }
 }
 
+/// The release pushes both images the README names: the distroless one
+/// (the Containerfile's last stage) as `<tag>`, and the `ci` stage that
+/// GitLab's jobs run in as `<tag>-ci`.
+#[test]
+fn the_release_pushes_the_image_and_its_ci_variant() {
+    let release = load(&root().join(".github/workflows/release.yml"));
+    let steps = release["jobs"]["container"]["steps"]
+        .as_vec()
+        .expect("release.yml has a container job with steps");
+    let pushed: Vec<(Option<&str>, &str)> = steps
+        .iter()
+        .filter(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("docker/build-push-action@"))
+        })
+        .map(|s| {
+            assert_eq!(s["with"]["push"].as_bool(), Some(true), "{s:?} pushes");
+            assert_eq!(
+                s["with"]["file"].as_str(),
+                Some(".github/container/Containerfile")
+            );
+            (
+                s["with"]["target"].as_str(),
+                s["with"]["tags"].as_str().expect("tags"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        pushed,
+        vec![
+            (None, "ghcr.io/${{ github.repository }}:${{ github.ref_name }}"),
+            (
+                Some("ci"),
+                "ghcr.io/${{ github.repository }}:${{ github.ref_name }}-ci"
+            ),
+        ]
+    );
+    let containerfile =
+        std::fs::read_to_string(root().join(".github/container/Containerfile")).unwrap();
+    assert!(
+        containerfile
+            .lines()
+            .any(|l| l.starts_with("FROM ") && l.ends_with(" AS ci")),
+        "the Containerfile has the ci stage the release builds"
+    );
+}
+
 #[test]
 fn the_action_has_its_documented_interface() {
     let path = root().join(".github/actions/release-sentinel/action.yml");
