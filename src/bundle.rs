@@ -649,17 +649,25 @@ pub fn verify(zip_path: &Path) -> Verified {
             continue;
         };
         v.checked += 1;
+        // The size the archive declares is compared with the manifest's
+        // before anything is inflated: a file of another size is named
+        // with both, and never read past the manifest's size.
+        let in_archive = archive.by_index_raw(i).map(|e| e.size()).ok();
+        if let Some(size) = in_archive.filter(|s| *s != record.size) {
+            v.wrong_size.push(format!(
+                "{path} ({size} bytes, the manifest says {})",
+                record.size
+            ));
+            continue;
+        }
         match read_entry(&mut archive, i, record.size.saturating_add(1)) {
-            Ok((_, (size, digest))) => {
-                if size != record.size {
-                    v.wrong_size.push(format!(
-                        "{path} ({size} bytes, the manifest says {})",
-                        record.size
-                    ));
-                } else if digest != record.sha256 {
+            Ok((_, (_, digest))) => {
+                if digest != record.sha256 {
                     v.modified.push(path.clone());
                 }
             }
+            // The archive's header agrees with the manifest here, so its
+            // size is the manifest's: the data disagrees with both.
             Err(why) => v.modified.push(format!("{path} ({why})")),
         }
     }
@@ -723,7 +731,14 @@ fn read_entry<R: Read + Seek>(
         }
     }
     if size != declared {
-        return Err(format!("{size} bytes inflated, {declared} declared"));
+        // Reading stops at `cap`: past the declared size, the count is
+        // only a lower bound.
+        let inflated = if size >= cap && cap > declared {
+            format!("more than {declared} bytes")
+        } else {
+            format!("{size} bytes")
+        };
+        return Err(format!("{inflated} inflated, {declared} declared"));
     }
     Ok((kept, (size, hex(&h.finalize()))))
 }
@@ -828,7 +843,8 @@ pub struct Raw {
 #[serde(deny_unknown_fields)]
 pub struct RawFile {
     pub path: String,
-    pub description: String,
+    /// What the manifest says the file is; `path` as written when left out.
+    pub description: Option<String>,
 }
 
 /// One `[[bundle.files]]`: a path or a glob, relative to the root.
@@ -902,13 +918,14 @@ pub fn validate(raw: Raw, problems: &mut crate::config::values::Problems) -> Bun
     let mut files = Vec::new();
     for (i, f) in raw.files.unwrap_or_default().into_iter().enumerate() {
         let key = format!("bundle.files[{i}].path");
-        if f.description.trim().is_empty() {
+        let description = f.description.unwrap_or_else(|| f.path.clone());
+        if description.trim().is_empty() {
             problems.push(
                 format!("bundle.files[{i}].description"),
-                "describe the file: the manifest says what each file is",
+                "describe the file, or leave the key out (the path describes it)",
             );
         }
-        files.extend(pattern(&f.path, &f.description, &key, problems));
+        files.extend(pattern(&f.path, &description, &key, problems));
     }
     if let Some(name) = &raw.name
         && (name.is_empty()
@@ -1103,8 +1120,11 @@ pub fn collect(bundle: &Bundle, root: &Path, out: &Path) -> Result<Vec<Entry>, V
                     .iter()
                     .filter(|(f, _)| glob.is_match(f.as_str()))
                     .collect();
-                // Reports are optional; a listed glob must match.
-                if matched.is_empty() && p.description != "report" {
+                // Reports are optional; a listed glob must match (told
+                // apart by which pattern it is, not by its description,
+                // which a listed file may share).
+                let optional = bundle.reports.as_ref().is_some_and(|r| std::ptr::eq(r, p));
+                if matched.is_empty() && !optional {
                     problems.push(format!("{} matches no file", p.text));
                 }
                 for (f, id) in matched {

@@ -1544,7 +1544,18 @@ impl Drop for Exporter {
 /// requests carrying `Authorization: Bearer <token>`, and answers 401 with
 /// Prometheus's error shape to the rest.
 pub fn bearer_proxy(upstream: String, token: &'static str) -> Server {
-    Server::start(move |x| {
+    bearer_proxy_with_limits(upstream, token, SERVER_LIFETIME, SERVER_MAX_CONNECTIONS)
+}
+
+/// [`bearer_proxy`] with another lifetime and connection count (for a
+/// test that runs several commands through it).
+pub fn bearer_proxy_with_limits(
+    upstream: String,
+    token: &'static str,
+    lifetime: Duration,
+    max_connections: usize,
+) -> Server {
+    Server::with_limits(lifetime, max_connections, move |x| {
         if x.request.header("authorization") != Some(format!("Bearer {token}")) {
             let no = r#"{"status":"error","errorType":"unauthorized","error":"no token"}"#;
             return x.reply("401 Unauthorized", &["Content-Type: application/json"], no);

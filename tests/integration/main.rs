@@ -25,6 +25,7 @@ mod rotate;
 mod secrets;
 mod signals;
 mod signing;
+mod snippets;
 mod tags;
 mod times;
 mod toolkit;

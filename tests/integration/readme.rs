@@ -8,14 +8,14 @@ use release_sentinel::config::{self, EMBEDDED_DEFAULT, Source};
 use release_sentinel::envsnap::EnvSnapshot;
 use release_sentinel::secrets::Scrubber;
 
-use crate::harness::{Repo, Sentinel};
+use crate::harness::{DEPLOY_TOKEN, Reaper, Repo, Sentinel, health_url};
 
-fn readme() -> String {
+pub(crate) fn readme() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README.md")
 }
 
 /// The first fenced block of `lang` after `marker`.
-fn block_after(text: &str, marker: &str, lang: &str) -> String {
+pub(crate) fn block_after(text: &str, marker: &str, lang: &str) -> String {
     let start = text
         .find(marker)
         .unwrap_or_else(|| panic!("README lacks {marker}"));
@@ -240,4 +240,95 @@ fn the_layout_names_every_module_and_nothing_else() {
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// A message's shape: every number a `#` and every binary unit `B`, so
+/// that what this machine measures compares with what the README shows.
+fn shape(message: &str) -> String {
+    let mut out = String::new();
+    let mut in_number = false;
+    for c in message.chars() {
+        if c.is_ascii_digit() || (in_number && c == '.') {
+            if !in_number {
+                out.push('#');
+            }
+            in_number = true;
+        } else {
+            in_number = false;
+            out.push(c);
+        }
+    }
+    ["KiB", "MiB", "GiB", "TiB", "PiB"]
+        .iter()
+        .fold(out, |text, unit| text.replace(unit, "B"))
+}
+
+/// The Output section's table is a real run: the embedded default with
+/// its three variables set (two `nginx` processes running, the API
+/// answering 200), in a repository on `main` with 14 tags, v1.2.2 the
+/// highest. The policy rows are compared byte for byte (the repository's
+/// path and commit put in the README's); the health rows, whose figures
+/// are this machine's, number for number in shape, with the host named
+/// as in the README.
+#[test]
+fn the_output_sample_is_what_the_binary_prints() {
+    let shown = block_after(&readme(), "<!-- output-sample -->", "");
+    let repo = Repo::new();
+    for minor in 0..2 {
+        for patch in 0..6 {
+            repo.git(["tag", &format!("v1.{minor}.{patch}")]);
+        }
+    }
+    for patch in 0..3 {
+        repo.git(["tag", &format!("v1.2.{patch}")]);
+    }
+    assert_eq!(repo.git(["tag"]).lines().count(), 15);
+    repo.git(["tag", "-d", "v1.0.5"]);
+
+    // Two processes called nginx (copies of sleep), stopped with the test.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sleep = ["/bin/sleep", "/usr/bin/sleep"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).is_file())
+        .expect("sleep");
+    let nginx = dir.path().join("nginx");
+    std::fs::copy(sleep, &nginx).expect("copy sleep");
+    let mut reapers = Vec::new();
+    for _ in 0..2 {
+        let mut reaper = Reaper::new(dir.path());
+        reaper.spawn(std::process::Command::new(&nginx).arg("120"));
+        reapers.push(reaper);
+    }
+
+    let out = Sentinel::new()
+        .dir(&repo.path)
+        .env("RS_REQUIRED_PROCESS", "nginx")
+        .env("RS_API_URL", health_url())
+        .env("RS_DEPLOY_TOKEN", DEPLOY_TOKEN)
+        .gate("prod", "v1.2.3")
+        .safe();
+    drop(reapers);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .expect("hostname")
+        .trim()
+        .to_string();
+    let short = repo.head()[..7].to_string();
+    let real = String::from_utf8_lossy(&out.stdout)
+        .replace(&repo.path.display().to_string(), "/src/service")
+        .replace(&short, "4f2a9c1")
+        .replace(health_url(), "https://payments.internal/health")
+        .replace(&format!(" on {host} "), " on web-1 ")
+        .replace(&format!(" on {host}"), " on web-1");
+    let (real, shown): (Vec<&str>, Vec<&str>) = (real.lines().collect(), shown.lines().collect());
+    assert_eq!(real.len(), shown.len(), "rows differ:\n{}", real.join("\n"));
+    for (r, s) in real.iter().zip(&shown) {
+        let health = ["| disk:", "| memory ", "| process:", "| api:"]
+            .iter()
+            .any(|p| s.starts_with(p));
+        if health {
+            assert_eq!(shape(r), shape(s), "\nreal:   {r}\nREADME: {s}");
+        } else {
+            assert_eq!(r, s);
+        }
+    }
 }

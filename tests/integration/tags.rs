@@ -308,68 +308,7 @@ fn a_pipeline_for_another_tag_is_no_pass_for_this_version() {
         .blocked();
 }
 
-/// The script lines of the README's GitLab job, and the gate line of the
-/// GitHub binary snippet, run as written in such a clone.
-#[test]
-fn the_readmes_ci_snippets_pass_in_a_tag_pipeline() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
-    let gitlab = readme
-        .split("release-gate:\n")
-        .nth(1)
-        .and_then(|s| s.split("  script:\n").nth(1))
-        .and_then(|s| s.split("  artifacts:").next())
-        .expect("the GitLab job's script");
-    let lines: Vec<String> = gitlab
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("- "))
-        .map(str::to_string)
-        .collect();
-    assert_eq!(lines.len(), 2, "{gitlab}");
-    let github = readme
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("run: release-sentinel "))
-        .map(|rest| format!("release-sentinel {rest}"))
-        .expect("the GitHub snippet's gate line");
-
-    let bin_dir = std::path::Path::new(crate::harness::BIN)
-        .parent()
-        .expect("binary dir")
-        .to_path_buf();
-    let path = format!(
-        "{}:{}",
-        bin_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    // GitLab: the clone has no branches until the snippet fetches them.
-    let (upstream, _) = pipeline_clone("v1.1.0");
-    let gl = Repo::empty();
-    let url = format!("file://{}", upstream.path.display());
-    gl.git(["remote", "add", "origin", &url]);
-    gl.git(["fetch", "-q", "--tags", "origin", "refs/tags/*:refs/tags/*"]);
-    gl.git(["checkout", "-q", "--detach", "v1.1.0"]);
-    let script = lines.join("\n");
-    Sentinel::of(std::path::Path::new("/bin/sh"))
-        .dir(&gl.path)
-        .default_vars()
-        .env("PATH", &path)
-        .env("CI_COMMIT_TAG", "v1.1.0")
-        .args(["-ec", &script])
-        .safe();
-    let xml = std::fs::read_to_string(gl.path.join("gate.xml")).expect("gate.xml");
-    assert!(xml.contains("<testsuite name=\"policy\""), "{xml}");
-    assert!(!xml.contains("<failure"), "{xml}");
-
-    // GitHub: actions/checkout with fetch-depth 0 fetched the branches.
-    let (_up, gh) = pipeline_clone("v1.1.0");
-    github_tag(Sentinel::of(std::path::Path::new("/bin/sh")), "v1.1.0")
-        .dir(&gh.path)
-        .default_vars()
-        .env("PATH", &path)
-        .args(["-ec", &github])
-        .stdout_has(SAFE)
-        .safe();
-}
+// The README's CI snippets are run where they are pasted in snippets.rs.
 
 // ---------------------------------------------------- CI branch variables
 

@@ -842,7 +842,8 @@ fn config_paths_the_tool_writes_stay_inside_the_repository() {
 /// Rewrite the zip `src` as `dst` with Python's `zipfile`, each entry
 /// kept as it was (name, time, mode, method) except as `mode` says:
 /// `missing` drops `target`, `modified` flips a bit of it, `extra` adds it,
-/// `wrong_size` adds one to its size in MANIFEST.json.
+/// `wrong_size` adds one to its size in MANIFEST.json, `grown` adds three
+/// bytes to it (its MANIFEST.json record unchanged).
 const REWRITE: &str = r#"
 import json, sys, zipfile
 src, dst, mode, target = sys.argv[1:5]
@@ -854,6 +855,8 @@ with zipfile.ZipFile(dst, "w") as zout:
             continue
         if mode == "modified" and info.filename == target:
             data = bytes([data[0] ^ 1]) + data[1:]
+        if mode == "grown" and info.filename == target:
+            data = data + b"abc"
         if mode == "wrong_size" and info.filename == "MANIFEST.json":
             m = json.loads(data)
             for f in m["files"]:
@@ -903,6 +906,13 @@ fn verify_names_missing_extra_modified_and_wrong_size_files() {
             "VERSION",
             "wrong size: VERSION (6 bytes, the manifest says 7)",
         ),
+        // The archive holds 9 bytes where the manifest says 6: the
+        // manifest's size is named, not only the archive's own header.
+        (
+            "grown",
+            "VERSION",
+            "wrong size: VERSION (9 bytes, the manifest says 6)",
+        ),
     ] {
         let dir = damaged(&repo, &good, mode, mode, target);
         let out = verify_in(&dir)
@@ -918,6 +928,53 @@ fn verify_names_missing_extra_modified_and_wrong_size_files() {
     // for their one change, not for the rewriting).
     let same = damaged(&repo, &good, "rewritten", "none", "-");
     verify_in(&same).stdout_has(BUNDLE_OK).safe();
+}
+
+/// `description` may be left out: the manifest then describes each file
+/// by its `path` as written; a blank one is still refused.
+#[test]
+fn a_bundle_file_without_a_description_is_described_by_its_path() {
+    let repo = Repo::new();
+    repo.write(".gitignore", "artifacts/\n");
+    repo.write("VERSION", "1.2.3\n");
+    repo.write("deploy/y.yml", "image: x\n");
+    repo.config(
+        "[bundle]\nname = \"mm-bot\"\n[[bundle.files]]\npath = \"VERSION\"\n\
+         [[bundle.files]]\npath = \"deploy/*.yml\"\n",
+    );
+    build(&repo.path);
+    let dir = repo.path.join("artifacts/release");
+    let manifest: Value = serde_json::from_str(&python(
+        &dir,
+        "import sys, zipfile; print(zipfile.ZipFile(sys.argv[1]).read('MANIFEST.json').decode())",
+        &[ZIP],
+    ))
+    .expect("manifest");
+    let described: Vec<(&str, &str)> = manifest["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().expect("path"),
+                f["description"].as_str().expect("description"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        described,
+        [("VERSION", "VERSION"), ("deploy/y.yml", "deploy/*.yml")]
+    );
+    verify_in(&dir).stdout_has(BUNDLE_OK).safe();
+
+    repo.config(
+        "[bundle]\nname = \"mm-bot\"\n[[bundle.files]]\npath = \"VERSION\"\ndescription = \" \"\n",
+    );
+    Sentinel::new()
+        .dir(&repo.path)
+        .args(["bundle", "--version", "v1.2.3"])
+        .stderr_has("bundle.files[0].description")
+        .blocked();
 }
 
 #[test]
