@@ -2,14 +2,17 @@
 //! temporary folders. One test binary, so it is built and linked once.
 
 mod harness;
+mod tools;
 
 mod backup;
+mod bundle;
 mod ci;
 mod cli;
 mod config;
 mod evidence;
 mod fleet;
 mod freeze;
+mod freshness;
 mod gates;
 mod golive;
 mod hardening;
@@ -20,6 +23,7 @@ mod pack;
 mod parity;
 mod predeploy;
 mod readme;
+mod ready;
 mod report;
 mod rotate;
 mod secrets;
@@ -28,6 +32,5 @@ mod signing;
 mod snippets;
 mod tags;
 mod times;
-mod toolkit;
 mod verify;
 mod workflows;

@@ -11,6 +11,7 @@
 //! deletion, the binary creates `<folder>/paused` and waits for
 //! `<folder>/resume`); release builds have no such point.
 
+use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -22,10 +23,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::harness::{
     BIN, Reaper, Repo, Sentinel, base_env, context, json_check, json_of, message_of, row,
 };
-use crate::toolkit::{
-    ROTATE_FAIL, ROTATE_OK, TREE, artifacts, ignored_repo, require, rotate_in, snapshot, tool,
-    touch, write_bytes,
-};
+use crate::tools::{PROMPT, noise, require, tool, tool_ok, touch, write_bytes};
 
 /// Old files outside the repository (100 days old), for a link to point
 /// at; returns the folder.
@@ -709,4 +707,472 @@ fn the_readme_dry_run_sample_is_what_the_binary_prints() {
             "the README shows a row the binary does not print: {r}\n{text}"
         );
     }
+}
+
+// ------------------------------------------- on real trees (touch -d, flock, a tmpfs)
+
+pub(crate) const ROTATE_OK: &str = "| rotate                    | OK   | ROTATE=OK |";
+pub(crate) const ROTATE_FAIL: &str = "| rotate                    | FAIL | ROTATE=FAIL |";
+
+/// The lock file `rotate` keeps in the folder it rotates.
+pub(crate) const LOCK: &str = ".release-sentinel-rotate.lock";
+
+/// Every regular file under `dir` (relative) with its size and mtime,
+/// except `rotate`'s lock file.
+pub(crate) fn snapshot(dir: &Path) -> BTreeMap<String, (u64, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read dir") {
+            let e = e.expect("entry");
+            let m = std::fs::symlink_metadata(e.path()).expect("lstat");
+            if m.is_dir() {
+                stack.push(e.path());
+            } else if m.is_file() && e.file_name() != LOCK {
+                let rel = e.path().strip_prefix(dir).expect("under dir").to_owned();
+                out.insert(rel.display().to_string(), (m.len(), m.mtime()));
+            }
+        }
+    }
+    out
+}
+
+pub(crate) fn rotate_in(repo: &Repo) -> Sentinel {
+    Sentinel::new().dir(&repo.path).arg("rotate")
+}
+
+/// A tree of artifacts with real sizes and ages (`touch -d`):
+/// (path, size, age in days).
+pub(crate) const TREE: &[(&str, usize, u32)] = &[
+    ("new/a.log", 1000, 0),
+    ("new/b.log", 2000, 2),
+    ("mid/c.bin", 3000, 3),
+    ("mid/d.bin", 4000, 5),
+    ("old/e.tar", 5000, 10),
+    ("old/f.tar", 6000, 20),
+    ("old/deep/g.tar", 7000, 30),
+];
+
+pub(crate) fn artifacts(repo: &Repo) -> PathBuf {
+    let dir = repo.path.join("artifacts");
+    for (i, (path, size, age)) in TREE.iter().enumerate() {
+        write_bytes(&dir, path, &noise(*size, i as u64 + 1));
+        touch(&dir, &format!("{age} days ago"), &[path]);
+    }
+    dir
+}
+
+pub(crate) fn ignored_repo() -> Repo {
+    let repo = Repo::new();
+    repo.write(".gitignore", "artifacts/\n");
+    repo.commit_all("ignore artifacts");
+    repo
+}
+
+#[test]
+fn rotate_deletes_by_ttl_then_by_size_oldest_first_keeping_the_newest() {
+    let repo = ignored_repo();
+    let dir = artifacts(&repo);
+    // TTL 7 days: e, f, g (18,000 B). Then under 5,000 B: of a, b, c, d
+    // (10,000 B), d then c go, oldest first; a is kept whatever happens.
+    let out = rotate_in(&repo)
+        .args(["--days", "7", "--max-size", "5000", "--keep", "1"])
+        .stdout_has(ROTATE_OK)
+        .safe();
+    assert_eq!(
+        message_of(&out.stdout, "ttl"),
+        "3 files older than 7 days: 17.6 KiB"
+    );
+    assert_eq!(
+        message_of(&out.stdout, "size"),
+        "2 more of the oldest to get under 4.9 KiB: 6.8 KiB; 2.9 KiB left"
+    );
+    assert_eq!(
+        message_of(&out.stdout, "rotate"),
+        "deleted 5 files, freed 24.4 KiB"
+    );
+    assert_eq!(
+        snapshot(&dir).keys().collect::<Vec<_>>(),
+        ["new/a.log", "new/b.log"]
+    );
+
+    // --keep wins over the TTL: the 2 newest of what is left stay, even
+    // a year old.
+    touch(&dir, "400 days ago", &["new/a.log", "new/b.log"]);
+    rotate_in(&repo)
+        .args(["--days", "7", "--keep", "2"])
+        .stdout_has("deleted 0 files, freed 0 B")
+        .safe();
+    assert_eq!(snapshot(&dir).len(), 2);
+    rotate_in(&repo)
+        .args(["--days", "7", "--keep", "1"])
+        .stdout_has("deleted 1 file, freed 2.0 KiB")
+        .safe();
+    assert_eq!(snapshot(&dir).keys().collect::<Vec<_>>(), ["new/a.log"]);
+    // [rotate] in the config is the same as the options.
+    repo.config("[rotate]\ndays = 7\n");
+    rotate_in(&repo).stdout_has("deleted 1 file").safe();
+    assert!(snapshot(&dir).is_empty());
+}
+
+#[test]
+fn rotate_judges_ages_by_the_runs_clock_and_an_invalid_one_deletes_nothing() {
+    let repo = ignored_repo();
+    let dir = artifacts(&repo);
+    let before = snapshot(&dir);
+    // A year from now every file is older than 7 days.
+    let later = humantime::format_rfc3339_seconds(
+        std::time::SystemTime::now() + std::time::Duration::from_secs(365 * 24 * 3600),
+    )
+    .to_string();
+    let out = rotate_in(&repo)
+        .env("CI_FAKE_UTC", &later)
+        .args(["--days", "7", "--dry-run"])
+        .safe();
+    assert_eq!(
+        message_of(&out.stdout, "rotate"),
+        "dry run: would delete 7 files and free 27.3 KiB"
+    );
+    rotate_in(&repo)
+        .env("CI_FAKE_UTC", "tomorrow")
+        .args(["--days", "7"])
+        .stderr_has("CI_FAKE_UTC=\"tomorrow\" is not an RFC 3339 time")
+        .blocked();
+    assert_eq!(
+        snapshot(&dir),
+        before,
+        "a run without a valid time deleted files"
+    );
+}
+
+#[test]
+fn rotate_dry_run_deletes_nothing_and_prints_the_plan_and_the_bytes() {
+    let repo = ignored_repo();
+    let dir = artifacts(&repo);
+    let before = snapshot(&dir);
+    let out = rotate_in(&repo)
+        .args([
+            "--days",
+            "7",
+            "--max-size",
+            "5000",
+            "--keep",
+            "1",
+            "--dry-run",
+        ])
+        .stdout_has(ROTATE_OK)
+        .safe();
+    assert_eq!(
+        message_of(&out.stdout, "rotate"),
+        "dry run: would delete 5 files and free 24.4 KiB"
+    );
+    assert_eq!(snapshot(&dir), before, "a dry run changed the tree");
+    // Not even a lock file: a dry run writes nothing (a read-only folder
+    // can be planned).
+    assert!(!dir.join(LOCK).exists(), "a dry run wrote its lock file");
+    // The JSON report has every file and what becomes of it.
+    let doc = json_of(
+        &rotate_in(&repo)
+            .args([
+                "--days",
+                "7",
+                "--max-size",
+                "5000",
+                "--keep",
+                "1",
+                "--dry-run",
+            ])
+            .args(["--format", "json"])
+            .safe(),
+    );
+    let plan: Vec<(String, String, u64)> = json_check(&doc, "rotate")["details"]["files"]
+        .as_array()
+        .expect("files")
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().expect("path").to_string(),
+                f["action"].as_str().expect("action").to_string(),
+                f["size"].as_u64().expect("size"),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String, u64)> = [
+        ("new/a.log", "keep", 1000),
+        ("new/b.log", "stay", 2000),
+        ("mid/c.bin", "size", 3000),
+        ("mid/d.bin", "size", 4000),
+        ("old/e.tar", "ttl", 5000),
+        ("old/f.tar", "ttl", 6000),
+        ("old/deep/g.tar", "ttl", 7000),
+    ]
+    .iter()
+    .map(|(p, a, s)| (p.to_string(), a.to_string(), *s))
+    .collect();
+    assert_eq!(plan, want);
+    let freed: u64 = plan
+        .iter()
+        .filter(|(_, a, _)| a == "ttl" || a == "size")
+        .map(|(_, _, s)| s)
+        .sum();
+    assert_eq!(freed, 25_000);
+    assert_eq!(snapshot(&dir), before, "a dry run changed the tree");
+}
+
+#[test]
+fn rotate_counts_links_and_never_follows_them_out_of_the_folder() {
+    let repo = ignored_repo();
+    let dir = artifacts(&repo);
+    // Old things outside the folder, and links to them inside.
+    let outside = repo.scratch().join("outside");
+    std::fs::create_dir_all(outside.join("dir")).expect("mkdir");
+    std::fs::write(outside.join("file.txt"), "precious\n").expect("write");
+    std::fs::write(outside.join("dir/inner.txt"), "precious too\n").expect("write");
+    touch(&outside, "100 days ago", &["file.txt", "dir/inner.txt"]);
+    let before = snapshot(&outside);
+    std::os::unix::fs::symlink(outside.join("file.txt"), dir.join("old/file-link")).expect("ln");
+    std::os::unix::fs::symlink(outside.join("dir"), dir.join("dir-link")).expect("ln");
+    let out = rotate_in(&repo)
+        .args(["--days", "1"])
+        .stdout_has(ROTATE_OK)
+        .safe();
+    let m = message_of(&out.stdout, "scan");
+    assert!(m.contains("7 files"), "{m}");
+    assert!(m.contains("2 links"), "{m}");
+    assert_eq!(snapshot(&outside), before, "rotate changed a file outside");
+    assert!(
+        std::fs::symlink_metadata(dir.join("old/file-link")).is_ok_and(|m| m.is_symlink()),
+        "the link to a file was deleted"
+    );
+    assert!(
+        std::fs::symlink_metadata(dir.join("dir-link")).is_ok_and(|m| m.is_symlink()),
+        "the link to a folder was deleted"
+    );
+    assert_eq!(
+        snapshot(&dir).keys().collect::<Vec<_>>(),
+        ["new/a.log"],
+        "only the file younger than a day stays"
+    );
+    // A folder that is itself a link is refused.
+    std::os::unix::fs::symlink(&outside, repo.path.join("linked")).expect("ln");
+    rotate_in(&repo)
+        .args(["linked", "--days", "1"])
+        .stdout_has(row("folder", "FAIL"))
+        .stdout_has("linked is a symbolic link")
+        .stdout_has(ROTATE_FAIL)
+        .blocked();
+    assert_eq!(snapshot(&outside), before);
+}
+
+#[test]
+fn rotate_refuses_the_root_home_the_repository_and_what_contains_them() {
+    let repo = ignored_repo();
+    artifacts(&repo);
+    let home = tempfile::tempdir().expect("temp HOME");
+    std::fs::write(home.path().join("old.txt"), "mine\n").expect("write");
+    touch(home.path(), "100 days ago", &["old.txt"]);
+    let home_s = home.path().display().to_string();
+    let root_s = repo.path.display().to_string();
+    let parent_s = repo.scratch().display().to_string();
+    for (dir, says) in [
+        ("/", "is the root of the filesystem"),
+        (home_s.as_str(), "is the home directory"),
+        (".", "is the repository root"),
+        (root_s.as_str(), "is the repository root"),
+        ("..", "contains the repository root"),
+        (parent_s.as_str(), "contains the repository root"),
+    ] {
+        let out = rotate_in(&repo)
+            .env("HOME", home.path())
+            .args([dir, "--days", "1"])
+            .stdout_has(row("folder", "FAIL"))
+            .stdout_has(ROTATE_FAIL)
+            .blocked();
+        let m = message_of(&out.stdout, "folder");
+        assert!(m.contains(says), "{dir}: {m}");
+    }
+    // A folder above HOME contains it: refused too.
+    let nested = tempfile::tempdir().expect("temp dir");
+    let inner_home = nested.path().join("users/me");
+    std::fs::create_dir_all(&inner_home).expect("mkdir");
+    let out = rotate_in(&repo)
+        .env("HOME", &inner_home)
+        .args([
+            nested.path().join("users").as_os_str(),
+            "--days".as_ref(),
+            "1".as_ref(),
+        ])
+        .stdout_has(ROTATE_FAIL)
+        .blocked();
+    let m = message_of(&out.stdout, "folder");
+    assert!(m.contains("contains the home directory"), "{m}");
+    // Nothing was deleted anywhere.
+    assert!(home.path().join("old.txt").exists());
+    assert_eq!(snapshot(&repo.path.join("artifacts")).len(), TREE.len());
+    assert!(repo.path.join("README").exists());
+}
+
+/// `n_dirs` folders of `per_dir` small files each, all 10 days old.
+pub(crate) fn big_tree(dir: &Path, n_dirs: usize, per_dir: usize) {
+    for d in 0..n_dirs {
+        let sub = dir.join(format!("d{d:04}"));
+        std::fs::create_dir_all(&sub).expect("mkdir");
+        for f in 0..per_dir {
+            std::fs::write(sub.join(format!("f{f:03}.log")), "0123456789").expect("write");
+        }
+    }
+    tool_ok(
+        dir,
+        "sh",
+        &["-c", "find . -type f -exec touch -d '10 days ago' {} +"],
+    );
+}
+
+#[test]
+fn a_file_deleted_by_another_process_during_the_run_does_not_fail_it() {
+    let repo = ignored_repo();
+    let dir = repo.path.join("artifacts");
+    let mut hit = false;
+    for round in 0..5 {
+        big_tree(&dir, 100, 100);
+        // Another process deletes whole folders, file by file, while the
+        // rotation walks and deletes the same tree.
+        let mut reaper = Reaper::for_repo(&repo);
+        reaper.spawn(
+            Command::new("sh")
+                .args(["-c", "for d in d*; do rm -rf \"$d\"; done"])
+                .current_dir(&dir)
+                .env_clear()
+                .envs(base_env()),
+        );
+        let doc = json_of(
+            &rotate_in(&repo)
+                .args(["--days", "7", "--format", "json"])
+                .safe(),
+        );
+        let rm = reaper.wait(Duration::from_secs(60));
+        assert!(rm.status.success(), "the rm loop failed: {}", context(&rm));
+        let result = &json_check(&doc, "rotate")["details"];
+        let (deleted, vanished) = (
+            result["deleted"].as_u64().expect("deleted"),
+            result["vanished"].as_u64().expect("vanished"),
+        );
+        let planned = result["files"].as_array().expect("files").len() as u64;
+        assert_eq!(deleted + vanished, planned, "round {round}: {doc:#}");
+        assert!(snapshot(&dir).is_empty());
+        if vanished > 0 {
+            hit = true;
+            break;
+        }
+    }
+    assert!(
+        hit,
+        "in 5 rounds the rm loop never deleted a file during the rotation: the race was not \
+         exercised"
+    );
+}
+
+#[test]
+fn a_second_rotate_fails_at_once_while_another_holds_the_lock() {
+    require("flock");
+    let repo = ignored_repo();
+    let dir = artifacts(&repo);
+    let lock = dir.join(LOCK);
+    std::fs::write(&lock, "").expect("create the lock file");
+    let mut holder = Reaper::for_repo(&repo);
+    holder.spawn(
+        Command::new("flock")
+            .arg(&lock)
+            .args(["sleep", "60"])
+            .env_clear()
+            .envs(base_env()),
+    );
+    // Wait until flock holds it (flock -n fails then).
+    let until = Instant::now() + Duration::from_secs(10);
+    loop {
+        let probe = tool(&dir, "flock", &["-n", LOCK, "true"]);
+        if !probe.status.success() {
+            break;
+        }
+        assert!(Instant::now() < until, "flock did not take the lock");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let started = Instant::now();
+    let out = rotate_in(&repo)
+        .args(["--days", "1"])
+        .stdout_has(row("folder", "FAIL"))
+        .stdout_has(ROTATE_FAIL)
+        .blocked();
+    assert!(started.elapsed() < PROMPT, "took {:?}", started.elapsed());
+    let m = message_of(&out.stdout, "folder");
+    assert!(
+        m.contains("another rotate is running") && m.contains(".release-sentinel-rotate.lock"),
+        "{m}"
+    );
+    assert_eq!(
+        snapshot(&dir).len(),
+        TREE.len(),
+        "the refused run deleted files"
+    );
+    // Once the lock is let go, a run goes ahead (and the lock file is
+    // never rotated itself).
+    drop(holder);
+    let until = Instant::now() + Duration::from_secs(10);
+    while !tool(&dir, "flock", &["-n", LOCK, "true"]).status.success() {
+        assert!(Instant::now() < until, "the lock was not let go");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    rotate_in(&repo)
+        .args(["--days", "1"])
+        .stdout_has("deleted 6 files")
+        .safe();
+    assert!(lock.exists());
+}
+
+#[test]
+fn rotate_does_not_enter_another_filesystem() {
+    // A tmpfs mounted inside the folder, in a user and mount namespace of
+    // the test's own (no root needed); the file on it outlives the run.
+    require("unshare");
+    let repo = ignored_repo();
+    let dir = artifacts(&repo);
+    std::fs::create_dir(dir.join("mnt")).expect("mkdir");
+    let probe = tool(&dir, "unshare", &["-rm", "true"]);
+    assert!(
+        probe.status.success(),
+        "this machine does not allow user namespaces (unshare -rm), which this test needs to \
+         mount a tmpfs without root: {}",
+        context(&probe)
+    );
+    let script = "mount -t tmpfs tmpfs mnt && echo old > mnt/old.txt && \
+                  touch -d '100 days ago' mnt/old.txt && \"$0\" rotate . --days 1; rc=$?; \
+                  [ -f mnt/old.txt ] && echo SURVIVED; exit $rc";
+    Sentinel::of(Path::new("unshare"))
+        .dir(&dir)
+        .args(["-rm", "sh", "-c", script, BIN])
+        .stdout_has("6 files")
+        .stdout_has("1 other mount not entered")
+        .stdout_has("deleted 6 files")
+        .stdout_has("SURVIVED")
+        .stdout_has(ROTATE_OK)
+        .safe();
+}
+
+#[test]
+fn rotate_walks_a_wide_tree_under_a_low_limit_of_open_files() {
+    // 1,200 folders beside each other, with the soft limit of open files
+    // many systems start with lowered to 256.
+    let repo = ignored_repo();
+    let dir = repo.path.join("artifacts");
+    big_tree(&dir, 1200, 1);
+    let out = Sentinel::of(Path::new("sh"))
+        .dir(&repo.path)
+        .args(["-c", "ulimit -n 256 && exec \"$0\" rotate --days 7", BIN])
+        .stdout_has(row("scan", "OK"))
+        .stdout_has("deleted 1200 files")
+        .stdout_has(ROTATE_OK)
+        .safe();
+    assert!(message_of(&out.stdout, "scan").contains("1200 files"));
+    assert!(snapshot(&dir).is_empty());
 }
