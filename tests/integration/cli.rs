@@ -1,10 +1,17 @@
 //! The command line: help, version, usage errors (always 1, never clap's
-//! 2), environment fallbacks, non-UTF-8 input and the panic hook.
+//! 2), environment fallbacks, non-UTF-8 input and the panic hook; `init`,
+//! shell completions and the man page.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
-use crate::harness::{BLOCKED, Repo, SAFE, Sentinel, message_of, row};
+use serde_json::Value;
+
+use crate::formats::rows_of;
+use crate::harness::{
+    BLOCKED, POLICY_GATES, Repo, SAFE, Sentinel, context, json_of, message_of, row,
+};
+use crate::tools::{listing, text};
 
 #[test]
 fn help_exits_0_with_examples_and_exit_codes() {
@@ -186,4 +193,206 @@ fn help_never_shows_the_values_of_its_environment_variables() {
         .stdout_lacks("planted-version-value")
         .stdout_lacks("planted-config-value")
         .safe();
+}
+
+/// What `init` writes.
+const STARTER: &str = include_str!("../../src/config/starter.toml");
+
+// ------------------------------------------------------------------- init
+
+#[test]
+fn init_writes_the_starter_at_the_root_even_from_a_subdirectory() {
+    let repo = Repo::new();
+    let sub = repo.path.join("deep").join("er");
+    std::fs::create_dir_all(&sub).expect("mkdir");
+    let out = Sentinel::new().dir(&sub).arg("init").safe();
+    let file = repo.path.join("release-sentinel.toml");
+    let written = std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("no file at the root ({e}):\n{}", context(&out)));
+    assert_eq!(written, STARTER);
+    assert!(!sub.join("release-sentinel.toml").exists());
+    assert!(
+        text(&out.stdout).contains("release-sentinel.toml"),
+        "{}",
+        context(&out)
+    );
+
+    // The gate picks it up (dev allows the dirty tree the new file makes)
+    // and it validates. Its disk and memory checks measure this machine:
+    // SAFE, or CRITICAL on a full disk, never BLOCKED.
+    let out = Sentinel::new()
+        .dir(&sub)
+        .args(["--env", "dev", "--version", "v0.1.0", "--format", "json"])
+        .code_in(&[0, 2]);
+    let doc = json_of(&out);
+    assert!(
+        doc["config"]
+            .as_str()
+            .is_some_and(|c| c.ends_with("release-sentinel.toml")),
+        "{doc:#}"
+    );
+    assert!(doc.get("error").is_none_or(Value::is_null), "{doc:#}");
+    for id in POLICY_GATES {
+        let check = rows_of(&doc).iter().find(|c| c["id"] == *id).expect(id);
+        assert!(
+            check["status"] == "OK" || check["status"] == "WARN",
+            "{id}: {doc:#}"
+        );
+    }
+    assert!(!text(&out.stderr).contains("error"), "{}", context(&out));
+
+    // Committed, it validates for every environment (the pack's config
+    // step).
+    repo.commit_all("starter config");
+    let out = Sentinel::new()
+        .dir(&repo.path)
+        .args([
+            "--env",
+            "prod",
+            "--version",
+            "v0.1.0",
+            "--dry-run",
+            "--format",
+            "json",
+        ])
+        // The built-in health step measures this machine's disk and memory:
+        // the pack passes, or fails on a full disk; the config step is what
+        // this checks.
+        .code_in(&[0, 1]);
+    let doc = json_of(&out);
+    let config_step = rows_of(&doc)
+        .iter()
+        .find(|s| s["id"] == "config_check_dry")
+        .unwrap_or_else(|| panic!("no config_check_dry in {doc:#}"));
+    assert_eq!(config_step["status"], "OK", "{doc:#}");
+}
+
+#[test]
+fn init_refuses_to_overwrite_without_force() {
+    let repo = Repo::new();
+    Sentinel::new().dir(&repo.path).arg("init").safe();
+    let file = repo.path.join("release-sentinel.toml");
+    let mine = format!("{STARTER}\n# my own edit\n");
+    std::fs::write(&file, &mine).expect("edit");
+    Sentinel::new()
+        .dir(&repo.path)
+        .arg("init")
+        .stderr_has("release-sentinel.toml")
+        .stderr_has("--force")
+        .blocked();
+    assert_eq!(std::fs::read_to_string(&file).expect("file"), mine);
+    Sentinel::new()
+        .dir(&repo.path)
+        .args(["init", "--force"])
+        .safe();
+    assert_eq!(std::fs::read_to_string(&file).expect("file"), STARTER);
+    assert_eq!(
+        listing(&repo.path),
+        [".git", "README", "release-sentinel.toml"],
+        "a temporary file is left"
+    );
+}
+
+#[test]
+fn init_path_writes_there_and_the_gate_accepts_it() {
+    let repo = Repo::new();
+    Sentinel::new()
+        .dir(&repo.path)
+        .args(["init", "--path", "other.toml"])
+        .safe();
+    assert_eq!(
+        std::fs::read_to_string(repo.path.join("other.toml")).expect("other.toml"),
+        STARTER
+    );
+    assert!(!repo.path.join("release-sentinel.toml").exists());
+    let out = Sentinel::new()
+        .dir(&repo.path)
+        .args(["--env", "dev", "--version", "v0.1.0", "--format", "json"])
+        .args(["--config", "other.toml"])
+        // SAFE, or CRITICAL on a full disk (the starter's health checks
+        // measure this machine), never BLOCKED.
+        .code_in(&[0, 2]);
+    let doc = json_of(&out);
+    assert!(
+        doc["config"]
+            .as_str()
+            .is_some_and(|c| c.ends_with("other.toml")),
+        "{doc:#}"
+    );
+    // --path refuses to overwrite too.
+    Sentinel::new()
+        .dir(&repo.path)
+        .args(["init", "--path", "other.toml"])
+        .stderr_has("other.toml")
+        .blocked();
+}
+
+// ------------------------------------------------- completions, man, help
+
+#[test]
+fn completions_for_every_shell_mention_the_options() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = Sentinel::new()
+            .args(["completions", shell])
+            .stderr_empty()
+            .safe();
+        let script = text(&out.stdout);
+        assert!(script.len() > 200, "{shell}: {}", context(&out));
+        // fish names long options as `-l env`, the others as `--env`.
+        for option in ["env", "dry-run", "format", "report", "color"] {
+            assert!(
+                script.contains(&format!("--{option}"))
+                    || script.contains(&format!("-l {option} ")),
+                "{shell} completions lack --{option}:\n{script}"
+            );
+        }
+    }
+}
+
+#[test]
+fn completions_for_an_unknown_shell_exit_1() {
+    let out = Sentinel::new()
+        .args(["completions", "tcsh"])
+        .stderr_has("tcsh")
+        .blocked();
+    assert!(out.stdout.is_empty(), "{}", context(&out));
+    Sentinel::new().arg("completions").blocked();
+}
+
+#[test]
+fn man_page_is_roff_generated_from_the_options() {
+    let out = Sentinel::new().arg("man").stderr_empty().safe();
+    let roff = text(&out.stdout);
+    assert!(roff.starts_with('.'), "{roff}");
+    assert!(roff.lines().any(|l| l.starts_with(".TH")), "{roff}");
+    // roff escapes hyphens as \-.
+    let plain = roff.replace("\\-", "-");
+    for needle in ["--env", "--dry-run", "--report", "--color", "junit"] {
+        assert!(plain.contains(needle), "man page lacks {needle}:\n{roff}");
+    }
+}
+
+#[test]
+fn help_lists_the_new_options_and_subcommands() {
+    let out = Sentinel::new().arg("--help").safe();
+    let help = text(&out.stdout);
+    for needle in [
+        "--format",
+        "junit",
+        "markdown",
+        "--report",
+        "--color",
+        "--dry-run",
+        "init",
+        "completions",
+        "man",
+    ] {
+        assert!(help.contains(needle), "--help lacks {needle}:\n{help}");
+    }
+    for sub in ["init", "completions", "man"] {
+        assert!(
+            help.lines().any(|l| l.trim_start().starts_with(sub)),
+            "no {sub} command line in --help:\n{help}"
+        );
+    }
 }

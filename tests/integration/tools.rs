@@ -116,3 +116,7 @@ pub(crate) fn touch(dir: &Path, when: &str, paths: &[&str]) {
 /// The longest a run that must be prompt may take on a loaded 2-core
 /// machine: each such run takes well under a second.
 pub(crate) const PROMPT: Duration = Duration::from_secs(3);
+
+pub(crate) fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
