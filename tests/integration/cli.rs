@@ -396,3 +396,42 @@ fn help_lists_the_new_options_and_subcommands() {
         );
     }
 }
+
+#[test]
+fn init_at_another_path_suggests_the_config_flag() {
+    let repo = Repo::new();
+    let out = Sentinel::new()
+        .dir(&repo.path)
+        .args(["init", "--path", "ci/alt.toml"])
+        .code_in(&[0, 1]);
+    // The folder does not exist: refused, and nothing half-written.
+    assert!(!repo.path.join("ci").exists() || out.status.success());
+    std::fs::create_dir(repo.path.join("ci")).unwrap();
+    Sentinel::new()
+        .dir(&repo.path)
+        .args(["init", "--path", "ci/alt.toml"])
+        .stdout_has("release-sentinel --env dev --version v0.1.0 --config ci/alt.toml")
+        .safe();
+}
+
+#[test]
+fn every_man_page_the_main_page_names_exists() {
+    let out = Sentinel::new().arg("man").safe();
+    let page = String::from_utf8_lossy(&out.stdout).into_owned();
+    let named: Vec<String> = page
+        .split("release\\-sentinel\\-")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("(1)").map(|(n, _)| n.replace("\\-", "-")))
+        .collect();
+    assert!(named.len() >= 4, "{named:?}");
+    for name in named {
+        Sentinel::new()
+            .args(["man", &name])
+            .stdout_has(format!(".TH release-sentinel-{name} 1"))
+            .safe();
+    }
+    Sentinel::new()
+        .args(["man", "nope"])
+        .stderr_has("\"nope\" is not a command")
+        .blocked();
+}

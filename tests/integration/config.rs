@@ -1,7 +1,11 @@
 //! Configuration: where it is found, and how bad files are refused (exit 1,
 //! every problem at once, with line and column or key path).
 
-use crate::harness::{BLOCKED, Repo, SAFE, Sentinel, json_of, message_of, row};
+use std::path::Path;
+use std::time::Duration;
+
+use crate::harness::{BLOCKED, Reaper, Repo, SAFE, Sentinel, context, json_of, message_of, row};
+use crate::tools::mkfifo;
 
 #[test]
 fn file_at_the_repository_root_is_used() {
@@ -277,4 +281,122 @@ fn without_a_file_the_embedded_default_requires_the_rs_variables() {
     for name in ["RS_REQUIRED_PROCESS", "RS_API_URL", "RS_DEPLOY_TOKEN"] {
         assert!(message.contains(name), "{name} not named: {message}");
     }
+}
+
+#[test]
+fn a_root_config_that_is_not_a_regular_file_is_an_error() {
+    // A directory, a dangling link, and a link into a submodule that was
+    // not checked out: the repository meant a config; none may be replaced
+    // by the embedded default.
+    type Plant = fn(&Repo);
+    let cases: [(&str, Plant, &str); 3] = [
+        (
+            "a directory",
+            |r| std::fs::create_dir(r.path.join("release-sentinel.toml")).unwrap(),
+            "it is a directory",
+        ),
+        (
+            "a dangling link",
+            |r| {
+                std::os::unix::fs::symlink("nowhere.toml", r.path.join("release-sentinel.toml"))
+                    .unwrap()
+            },
+            "symbolic link to nowhere.toml, which does not exist",
+        ),
+        (
+            "a link into an empty submodule",
+            |r| {
+                std::fs::create_dir(r.path.join("shared")).unwrap();
+                std::os::unix::fs::symlink(
+                    "shared/release-sentinel.toml",
+                    r.path.join("release-sentinel.toml"),
+                )
+                .unwrap()
+            },
+            "which does not exist",
+        ),
+    ];
+    for (what, plant, says) in cases {
+        let repo = Repo::new();
+        plant(&repo);
+        repo.commit_all(what);
+        Sentinel::in_repo(&repo)
+            .gate("prod", "v1.0.0")
+            .stdout("")
+            .stderr_has("cannot read config file")
+            .stderr_has("release-sentinel.toml")
+            .stderr_has(says)
+            .blocked();
+    }
+}
+
+#[test]
+fn a_config_that_is_a_fifo_a_device_or_huge_is_refused_at_once() {
+    let repo = Repo::new();
+    let fifo = repo.scratch().join("config.fifo");
+    mkfifo(&fifo);
+    let huge = repo.scratch().join("huge.toml");
+    std::fs::write(&huge, format!("# {}\n", "x".repeat(5 * 1024 * 1024))).unwrap();
+    for (path, says) in [
+        (fifo.as_path(), "a FIFO"),
+        (Path::new("/dev/zero"), "a device"),
+        (huge.as_path(), "larger than the 4.0 MiB"),
+    ] {
+        // Spawned and bounded: a run that hangs fails the test, not CI.
+        let mut reaper = Reaper::for_repo(&repo);
+        reaper.spawn(
+            &mut Sentinel::in_repo(&repo)
+                .gate("prod", "v1.0.0")
+                .arg("--config")
+                .arg(path)
+                .into_command(),
+        );
+        let out = reaper.wait(Duration::from_secs(10));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{says}: {}", context(&out));
+        assert!(
+            stderr.contains("cannot read config file") && stderr.contains(says),
+            "{says}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_huge_reference_is_not_echoed_whole() {
+    let name = "A".repeat(1_000_000);
+    let repo = Repo::new();
+    let config = repo.outside("refs.toml", &format!("environments = [\"${{{name}}}\"]\n"));
+    let out = Sentinel::in_repo(&repo)
+        .gate("prod", "v1.0.0")
+        .arg("--config")
+        .arg(&config)
+        .stderr_has("which is not set")
+        .blocked();
+    assert!(
+        out.stderr.len() < 4096,
+        "{} bytes of error",
+        out.stderr.len()
+    );
+}
+
+#[test]
+fn an_unset_reference_in_another_environments_override_blocks_only_that_one() {
+    let repo =
+        Repo::with_config("[policy.env.prod]\nbranches = [\"main\", \"${HOTFIX_BRANCH}\"]\n");
+    Sentinel::in_repo(&repo)
+        .gate("dev", "v1.0.0")
+        .stdout_has(SAFE)
+        .safe();
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.0.0")
+        .stderr_has("policy.env.prod.branches[1]: references ${HOTFIX_BRANCH}, which is not set")
+        .blocked();
+    // The pack's config check still names it: prod does not resolve.
+    let out = Sentinel::dry_run(&repo)
+        .default_vars()
+        .stdout_has(row("config_check_dry", "FAIL"))
+        .blocked();
+    assert!(
+        message_of(&out.stdout, "config_check_dry").contains("prod: policy.env.prod.branches[1]")
+    );
 }

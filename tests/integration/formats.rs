@@ -15,7 +15,7 @@ use crate::harness::{
     BLOCKED, CRITICAL, DEPLOY_TOKEN, POLICY_GATES, Reaper, Repo, SAFE, Sentinel, context,
     health_url, json_of, own_process_name, signal, toml_str, without_durations,
 };
-use crate::tools::{listing, text};
+use crate::tools::{listing, mkfifo, text};
 
 // ---------------------------------------------------------------- helpers
 
@@ -936,4 +936,26 @@ fn an_invalid_config_still_yields_a_junit_document_a_markdown_table_and_a_summar
         .args(["--format", "markdown"])
         .stdout_has("| config | FAIL |")
         .blocked();
+}
+
+#[test]
+fn a_step_summary_that_is_a_fifo_neither_hangs_nor_fails_the_run() {
+    let repo = Repo::new();
+    let fifo = repo.scratch().join("summary.fifo");
+    mkfifo(&fifo);
+    let mut reaper = Reaper::for_repo(&repo);
+    reaper.spawn(
+        &mut Sentinel::in_repo(&repo)
+            .env("GITHUB_STEP_SUMMARY", &fifo)
+            .gate("prod", "v1.0.0")
+            .into_command(),
+    );
+    let out = reaper.wait(Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(0), "{}", context(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(SAFE));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning: cannot append to GITHUB_STEP_SUMMARY"),
+        "{stderr}"
+    );
 }

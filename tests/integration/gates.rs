@@ -1,5 +1,7 @@
 //! Each policy gate on real repositories: the row and the exit code.
 
+use std::process::Command;
+
 use crate::harness::{BLOCKED, Repo, SAFE, Sentinel, is_root, message_of, row};
 
 /// The gates that need a usable repository.
@@ -946,4 +948,145 @@ fn without_fail_fast_every_gate_is_evaluated() {
         .stdout_lacks("--fail-fast")
         .stdout_has(BLOCKED)
         .blocked();
+}
+
+fn in_progress(setup: impl Fn(&Repo), operation: &str, fix: &str) {
+    let repo = Repo::new();
+    repo.write("f.txt", "base\n");
+    repo.commit_all("base");
+    setup(&repo);
+    let out = Sentinel::in_repo(&repo)
+        .gate("prod", "v1.0.0")
+        .stdout_has(row("clean_tree", "FAIL"))
+        .blocked();
+    let m = message_of(&out.stdout, "clean_tree");
+    assert!(m.contains(&format!("{operation} is in progress")), "{m}");
+    assert!(m.contains(fix), "{m}");
+}
+
+#[test]
+fn a_merge_in_progress_is_not_releasable_even_with_a_clean_tree() {
+    in_progress(
+        |r| {
+            r.git(["checkout", "-q", "-b", "other"]);
+            r.git(["commit", "-q", "--allow-empty", "-m", "other"]);
+            r.git(["checkout", "-q", "main"]);
+            // Takes nothing of `other`: the tree stays HEAD's.
+            r.git(["merge", "-q", "-s", "ours", "--no-commit", "other"]);
+        },
+        "a merge",
+        "git merge --abort",
+    );
+}
+
+#[test]
+fn a_rebase_in_progress_is_not_releasable() {
+    in_progress(
+        |r| {
+            r.git(["commit", "-q", "--allow-empty", "-m", "two"]);
+            // Stops at a `break` before replaying anything.
+            r.git([
+                "-c",
+                "sequence.editor=sed -i '1i break'",
+                "rebase",
+                "-q",
+                "-i",
+                "HEAD~1",
+            ]);
+        },
+        "a rebase",
+        "git rebase --abort",
+    );
+}
+
+/// A change on `main` and a conflicting one on `other`, with HEAD on main.
+fn conflicting(r: &Repo) {
+    r.git(["checkout", "-q", "-b", "other"]);
+    r.write("f.txt", "theirs\n");
+    r.commit_all("theirs");
+    r.git(["checkout", "-q", "main"]);
+    r.write("f.txt", "ours\n");
+    r.commit_all("ours");
+}
+
+/// Back to HEAD's tree and index, the operation still in progress.
+fn resolved_as_head(r: &Repo) {
+    r.git(["checkout", "HEAD", "--", "f.txt"]);
+}
+
+#[test]
+fn a_cherry_pick_in_progress_is_not_releasable() {
+    in_progress(
+        |r| {
+            conflicting(r);
+            let out = Command::new("git")
+                .args(["cherry-pick", "other"])
+                .current_dir(&r.path)
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .env("HOME", r.scratch())
+                .output()
+                .expect("git");
+            assert!(
+                !out.status.success(),
+                "the cherry-pick must stop on the conflict"
+            );
+            resolved_as_head(r);
+        },
+        "a cherry-pick",
+        "git cherry-pick --abort",
+    );
+}
+
+#[test]
+fn a_revert_in_progress_is_not_releasable() {
+    in_progress(
+        |r| {
+            r.write("f.txt", "one\n");
+            r.commit_all("one");
+            r.write("f.txt", "two\n");
+            r.commit_all("two");
+            let out = Command::new("git")
+                .args(["-c", "user.name=T", "-c", "user.email=t@example.invalid"])
+                .args(["revert", "--no-edit", "HEAD~1"])
+                .current_dir(&r.path)
+                .env("GIT_CONFIG_NOSYSTEM", "1")
+                .env("HOME", r.scratch())
+                .output()
+                .expect("git");
+            assert!(
+                !out.status.success(),
+                "the revert must stop on the conflict"
+            );
+            resolved_as_head(r);
+        },
+        "a revert",
+        "git revert --abort",
+    );
+}
+
+#[test]
+fn a_bisect_in_progress_is_not_releasable() {
+    in_progress(
+        |r| {
+            r.git(["bisect", "start"]);
+        },
+        "a bisect",
+        "git bisect reset",
+    );
+}
+
+#[test]
+fn invisible_characters_are_not_a_value() {
+    let repo = Repo::new();
+    for value in ["\u{200B}", "\u{FEFF}", " \u{200D} "] {
+        let out = Sentinel::in_repo(&repo)
+            .env("RS_DEPLOY_TOKEN", value)
+            .gate("prod", "v1.0.0")
+            .stdout_has(row("required_config", "FAIL"))
+            .blocked();
+        assert!(
+            message_of(&out.stdout, "required_config").contains("empty: RS_DEPLOY_TOKEN"),
+            "{value:?}"
+        );
+    }
 }

@@ -13,7 +13,7 @@
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, mpsc};
 use std::thread;
@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use crate::harness::{
     BIN, BLOCKED, CRITICAL, Exchange, POLICY_GATES, Reaper, Repo, SAFE, Sentinel, Server, context,
-    health_url, json_check, json_of, message_of, own_process_name, row,
+    health_url, json_check, json_of, message_of, own_process_name, row, toml_str,
 };
 
 /// A port on 127.0.0.1 where nothing listens (bound, then released).
@@ -635,8 +635,11 @@ fn a_hung_dependency_does_not_delay_the_others() {
 #[test]
 fn a_process_with_a_long_name_is_found() {
     let dir = tempfile::tempdir().unwrap();
-    let name = "rs-sentinel-long-process-name";
-    let exe = copy_executable(&sleep_binary(), dir.path(), name);
+    // Longer than the kernel's 15-character name, and unique: a fixed name
+    // would also count the sleeper of another run of this test on the
+    // machine.
+    let name = unique("rs-sentinel-long-process-name");
+    let exe = copy_executable(&sleep_binary(), dir.path(), &name);
     let mut sleeper = Reaper::new(dir.path());
     sleeper.spawn(std::process::Command::new(&exe).arg("30"));
     thread::sleep(Duration::from_millis(100));
@@ -990,5 +993,243 @@ fn fail_fast_with_strict_stops_at_a_warning() {
         .args(["--strict", "--fail-fast"])
         .stdout_has(row("clean_tree", "WARN"))
         .stdout_has("--fail-fast stopped at clean_tree")
+        .blocked();
+}
+
+/// A copy of `true` named `name` in `dir`, for a zombie of that name.
+fn copy_of_true(dir: &Path, name: &str) -> PathBuf {
+    let t = ["/bin/true", "/usr/bin/true"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("true");
+    let p = dir.join(name);
+    std::fs::copy(t, &p).expect("copy true");
+    p
+}
+
+/// The state letter of every live process named `comm`.
+fn states_of(comm: &str) -> Vec<char> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        if &stat[open + 1..close] == comm {
+            out.extend(stat[close + 2..].chars().next());
+        }
+    }
+    out
+}
+
+#[test]
+fn a_zombie_is_not_a_running_process() {
+    let repo = Repo::new();
+    let name = format!("rs-zmb-{}", std::process::id() % 100_000);
+    let zombie = copy_of_true(&repo.scratch(), &name);
+    // The shell starts the process, then becomes `sleep`, which never
+    // reaps it: it stays a zombie for as long as the sleep lasts.
+    let mut reaper = Reaper::for_repo(&repo);
+    reaper.spawn(
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!("'{}' & exec sleep 30", zombie.display())),
+    );
+    let until = Instant::now() + Duration::from_secs(10);
+    while states_of(&name) != ['Z'] {
+        assert!(
+            Instant::now() < until,
+            "no zombie {name}: {:?}",
+            states_of(&name)
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    repo.config(&format!("[[health.process]]\nname = {}\n", toml_str(&name)));
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.0.0")
+        .stdout_has(row(&format!("process:{name}"), "CRIT"))
+        .stdout_has(format!("no running process named {name}"))
+        .critical();
+}
+
+#[test]
+fn a_proxy_is_never_used_for_loopback() {
+    // A "proxy" that answers 200 to everything: a dead API behind it would
+    // pass. The API is on a closed loopback port.
+    let proxy = Server::start(|x| x.ok());
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let repo = Repo::with_config(&format!(
+        "[[health.api]]\nname = \"down\"\nurl = \"http://127.0.0.1:{closed}/health\"\nretries = 1\n"
+    ));
+    for var in ["http_proxy", "HTTP_PROXY", "ALL_PROXY", "all_proxy"] {
+        Sentinel::in_repo(&repo)
+            .env(var, proxy.url(""))
+            .gate("prod", "v1.0.0")
+            .stdout_has(row("api:down", "CRIT"))
+            .stdout_has("connection refused")
+            .critical();
+    }
+    assert!(proxy.requests().is_empty(), "the proxy was asked");
+}
+
+#[test]
+fn a_proxy_that_is_used_is_named() {
+    let proxy = Server::start(|x| x.ok());
+    let repo = Repo::with_config(
+        "[[health.api]]\nname = \"svc\"\nurl = \"http://payments.service.invalid/health\"\nretries = 1\n",
+    );
+    let out = Sentinel::in_repo(&repo)
+        .env("http_proxy", proxy.url(""))
+        .gate("prod", "v1.0.0")
+        .stdout_has(row("api:svc", "OK"))
+        .safe();
+    let m = message_of(&out.stdout, "api:svc");
+    assert!(m.contains(&format!("via proxy {}", proxy.url(""))), "{m}");
+    let seen = proxy.wait_for(1);
+    assert!(
+        seen[0]
+            .head
+            .starts_with("GET http://payments.service.invalid/health"),
+        "{}",
+        seen[0].head
+    );
+    // And no_proxy takes it away again.
+    Sentinel::in_repo(&repo)
+        .env("http_proxy", proxy.url(""))
+        .env("no_proxy", ".service.invalid")
+        .gate("prod", "v1.0.0")
+        .stdout_has(row("api:svc", "CRIT"))
+        .critical();
+}
+
+#[test]
+fn an_expected_redirect_is_an_answer_even_with_no_redirects_allowed() {
+    let server = Server::start(|x| x.reply("302 Found", &["Location: /elsewhere"], ""));
+    let repo = Repo::with_config(&format!(
+        "[[health.api]]\nname = \"login\"\nurl = {}\nexpect_status = [302]\nmax_redirects = 0\n",
+        toml_str(&server.url("/login"))
+    ));
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.0.0")
+        .stdout_has(row("api:login", "OK"))
+        .stdout_has("-> 302 in 1 attempt")
+        .safe();
+}
+
+/// A private CA and a certificate for 127.0.0.1 it signed, by openssl.
+fn private_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl (Debian: apt-get install -y openssl)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=rs test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "srv.key",
+        "-out",
+        "srv.csr",
+    ]);
+    std::fs::write(dir.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "srv.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        "srv.pem",
+    ]);
+    (dir.join("ca.pem"), dir.join("srv.pem"), dir.join("srv.key"))
+}
+
+#[test]
+fn a_private_ca_is_trusted_through_ca_file() {
+    let repo = Repo::new();
+    let (ca, cert, key) = private_ca(&repo.scratch());
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut reaper = Reaper::for_repo(&repo);
+    reaper.spawn(
+        Command::new("openssl")
+            .args(["s_server", "-quiet", "-www", "-accept"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("-cert")
+            .arg(&cert)
+            .arg("-key")
+            .arg(&key),
+    );
+    let until = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < until, "openssl s_server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let url = format!("https://127.0.0.1:{port}/");
+    let with = |extra: &str| {
+        format!(
+            "[[health.api]]\nname = \"tls\"\nurl = {}\nretries = 1\n{extra}",
+            toml_str(&url)
+        )
+    };
+    repo.config(&with(""));
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.0.0")
+        .stdout_has(row("api:tls", "CRIT"))
+        .critical();
+    repo.config(&with(&format!(
+        "ca_file = {}\n",
+        toml_str(&ca.display().to_string())
+    )));
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.0.0")
+        .stdout_has(row("api:tls", "OK"))
+        .safe();
+    // A ca_file that is no bundle is a config error with its key.
+    repo.config(&with("ca_file = \"README\"\n"));
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.0.0")
+        .stderr_has("health.api[0].ca_file")
         .blocked();
 }

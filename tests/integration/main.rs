@@ -15,7 +15,6 @@ mod freeze;
 mod freshness;
 mod gates;
 mod golive;
-mod hardening;
 mod health;
 mod notify;
 mod output;

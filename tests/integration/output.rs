@@ -2,7 +2,7 @@
 //! kept on stderr, and the JSON document's fields.
 
 use crate::harness::{
-    POLICY_GATES, Repo, Sentinel, health_url, json_check, json_of, own_process_name, row,
+    POLICY_GATES, Repo, Sentinel, health_url, json_check, json_of, own_process_name, row, toml_str,
     without_durations,
 };
 
@@ -446,4 +446,51 @@ fn debug_logs_give_every_gate_its_status_and_timing() {
             "no status and timing for {check}:\n{stderr}"
         );
     }
+}
+
+const FORGED: &str = "::error::forged";
+
+fn no_forged_line(text: &str) {
+    for line in text.lines() {
+        assert!(
+            !line.trim_start().starts_with("::error::forged"),
+            "forged line: {line:?}\n{text}"
+        );
+    }
+}
+
+#[test]
+fn a_file_name_with_a_line_break_forges_no_line() {
+    let repo = Repo::new();
+    repo.write(&format!("x\n{FORGED}"), "planted\n");
+    for args in [
+        vec!["-vv"],
+        vec!["--format", "junit"],
+        vec!["--format", "markdown"],
+        vec![],
+    ] {
+        let out = Sentinel::in_repo(&repo)
+            .env("GITHUB_ACTIONS", "true")
+            .gate("prod", "v1.0.0")
+            .args(&args)
+            .blocked();
+        no_forged_line(&String::from_utf8_lossy(&out.stdout));
+        no_forged_line(&String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+#[test]
+fn config_values_and_arguments_with_line_breaks_forge_no_line() {
+    let repo = Repo::with_config(&format!(
+        "environments = [{}]\n",
+        toml_str(&format!("dev\n{FORGED}"))
+    ));
+    let out = Sentinel::in_repo(&repo).gate("dev", "v1.0.0").blocked();
+    no_forged_line(&String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("\\n::error::forged"));
+    let out = Sentinel::in_repo(&repo)
+        .gate("dev", "v1.0.0")
+        .args(["--format", &format!("json\n{FORGED}")])
+        .blocked();
+    no_forged_line(&String::from_utf8_lossy(&out.stderr));
 }

@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::harness::{
-    Reaper, Repo, Sentinel, assert_no_survivors, base_env, context, gone_soon, json_of, message_of,
-    read_pid, row, signal, survivors, toml_str,
+    Reaper, Repo, Sentinel, Server, assert_no_survivors, base_env, context, gone_soon, json_of,
+    message_of, read_pid, row, signal, survivors, toml_str,
 };
 
 /// The pack's documented example, byte for byte.
@@ -1030,5 +1030,96 @@ fn scan_of_a_clean_repository_passes() {
     assert!(
         message.starts_with("3 files scanned, no secrets found"),
         "{message}"
+    );
+}
+
+/// An API check that never answers, `[[health.api]]` with the defaults'
+/// long budget.
+pub(crate) fn hung_api(server: &Server) -> String {
+    format!(
+        "[[health.api]]\nname = \"hung\"\nurl = {}\ntimeout = \"20s\"\nretries = 1\n",
+        toml_str(&server.url("/hang"))
+    )
+}
+
+#[test]
+fn sigint_during_a_builtin_step_stops_the_pack_within_a_moment() {
+    let server = Server::start(|x| x.hold());
+    let repo = Repo::with_config(&hung_api(&server));
+    let mut reaper = Reaper::for_repo(&repo);
+    let pid = reaper.spawn(
+        &mut Sentinel::dry_run(&repo)
+            .args(["--format", "json"])
+            .into_command(),
+    );
+    server.wait_for(1);
+    let sent = Instant::now();
+    assert!(signal(pid, "INT"));
+    let out = reaper.wait(Duration::from_secs(5));
+    assert!(
+        sent.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        sent.elapsed()
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", context(&out));
+    let doc = json_of(&out);
+    assert_eq!(doc["interrupted"], true, "{doc:#}");
+    let steps = doc["steps"].as_array().expect("steps");
+    let health = steps
+        .iter()
+        .find(|s| s["id"] == "health_checks_dry")
+        .expect("the step");
+    assert_eq!(health["message"], "interrupted", "{doc:#}");
+    let scan = steps
+        .iter()
+        .find(|s| s["id"] == "scan_secrets_dry")
+        .expect("the step");
+    assert_eq!(scan["status"], "SKIP", "{doc:#}");
+}
+
+#[test]
+fn a_builtin_step_runs_beside_configured_ones_when_named() {
+    let repo = Repo::with_config(
+        "[[pack.steps]]\nname = \"mine\"\nrun = [\"true\"]\n\
+         [[pack.steps]]\nname = \"scan_secrets_dry\"\n\
+         [pack.scan]\nallow = [\"docs/**\"]\n",
+    );
+    let key = format!("{}{}", "AKIA", "IOSFODNN7EXAMPLE");
+    repo.write("leak.txt", &format!("key = {key}\n"));
+    repo.commit_all("leak");
+    let out = Sentinel::dry_run(&repo)
+        .stdout_has(row("mine", "OK"))
+        .stdout_has(row("scan_secrets_dry", "FAIL"))
+        .blocked();
+    assert!(message_of(&out.stdout, "scan_secrets_dry").contains("leak.txt:1"));
+}
+
+#[test]
+fn a_scan_setting_no_step_runs_is_a_config_error() {
+    let repo = Repo::with_config(
+        "[[pack.steps]]\nname = \"mine\"\nrun = [\"true\"]\n[pack.scan]\nallow = [\"x/**\"]\n",
+    );
+    Sentinel::dry_run(&repo)
+        .stderr_has("pack.scan: set, but no step runs the secrets scan")
+        .blocked();
+}
+
+#[test]
+fn a_builtin_step_has_a_timeout() {
+    let server = Server::start(|x| x.hold());
+    let repo = Repo::with_config(&format!(
+        "{}[[pack.steps]]\nname = \"health_checks_dry\"\ntimeout = \"1s\"\n\
+         [[pack.steps]]\nname = \"after\"\nrun = [\"true\"]\n",
+        hung_api(&server)
+    ));
+    let start = Instant::now();
+    Sentinel::dry_run(&repo)
+        .stdout_has("| health_checks_dry         | FAIL | timed out after 1s |")
+        .stdout_has(row("after", "OK"))
+        .blocked();
+    assert!(
+        start.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        start.elapsed()
     );
 }

@@ -1,7 +1,9 @@
 //! Secrets never leave the process: a value is planted where the report
 //! or the logs would otherwise print it, and every output is searched.
 
-use crate::harness::{BLOCKED, Repo, Sentinel, is_root, json_of, message_of, row};
+use crate::harness::{
+    BLOCKED, Repo, Sentinel, Server, is_root, json_of, message_of, row, toml_str,
+};
 
 /// Run with the most verbose logging, in both formats, and check that
 /// `secret` appears in neither stdout nor stderr while `***` does.
@@ -513,4 +515,119 @@ fn a_quoted_value_never_starts_a_line_of_its_own_in_any_command() {
             }
         }
     }
+}
+
+/// The value of `[variables] secret` the step tests plant.
+const PLANTED: &str = "planted-secret-value-0123456789";
+
+/// A pack with one shell step, `PLANTED` declared secret.
+fn step_repo(line: &str) -> Repo {
+    Repo::with_config(&format!(
+        "[variables]\nsecret = [\"PLANTED\"]\n\n[[pack.steps]]\nname = \"talk\"\nrun = {}\nshell = true\n",
+        toml_str(line)
+    ))
+}
+
+/// Every output of a pack run in `repo`: stdout in every format, and the
+/// `--report` file.
+fn pack_outputs(repo: &Repo, vars: &[(&str, &std::ffi::OsStr)]) -> String {
+    let mut all = String::new();
+    for format in ["table", "json", "junit", "markdown"] {
+        let report = repo.scratch().join(format!("report-{format}.json"));
+        let mut s = Sentinel::dry_run(repo)
+            .args(["--format", format, "--report"])
+            .arg(&report)
+            .allow_non_ascii();
+        for (k, v) in vars {
+            s = s.env(k, v);
+        }
+        let out = s.code_in(&[0, 1]);
+        all.push_str(&String::from_utf8_lossy(&out.stdout));
+        all.push_str(&String::from_utf8_lossy(&out.stderr));
+        all.push_str(&std::fs::read_to_string(&report).expect("report"));
+    }
+    all
+}
+
+#[test]
+fn a_secret_cut_in_half_by_the_output_cap_leaves_no_half() {
+    // The secret, then 8180 bytes: the kept 8 KiB start inside it.
+    let repo = step_repo("printf '%s' \"$PLANTED\"; head -c 8180 /dev/zero | tr '\\0' a");
+    let all = pack_outputs(&repo, &[("PLANTED", PLANTED.as_ref())]);
+    let second_half = &PLANTED[PLANTED.len() - 12..];
+    assert!(
+        !all.contains(second_half),
+        "the secret's end survived the cut"
+    );
+    assert!(all.contains("aaaaaaaa"), "the output is kept");
+}
+
+#[test]
+fn a_secret_cut_off_by_the_end_of_the_stream_leaves_no_half() {
+    let repo = step_repo("printf 'start %s' \"${PLANTED%??????????}\"");
+    let all = pack_outputs(&repo, &[("PLANTED", PLANTED.as_ref())]);
+    assert!(!all.contains(&PLANTED[..20]), "the secret's start survived");
+    assert!(all.contains("start"), "{all}");
+}
+
+#[test]
+fn a_secret_that_is_not_utf8_is_scrubbed_in_its_decoded_form() {
+    use std::os::unix::ffi::OsStrExt;
+    let value = std::ffi::OsStr::from_bytes(b"\xff\xfebinary-secret-value-42");
+    let repo = step_repo("printf '%s' \"$PLANTED\"");
+    let all = pack_outputs(&repo, &[("PLANTED", value)]);
+    assert!(
+        !all.contains("binary-secret-value-42"),
+        "the secret was shown"
+    );
+}
+
+#[test]
+fn secrets_under_more_names_are_scrubbed() {
+    for name in [
+        "GPG_PASSPHRASE",
+        "SMTP_PASS",
+        "GITHUB_PAT",
+        "TAILSCALE_AUTHKEY",
+        "REGISTRY_CREDS",
+        "GOOGLE_CREDENTIALS",
+    ] {
+        let repo = Repo::with_config(&format!(
+            "[[pack.steps]]\nname = \"talk\"\nrun = {}\nshell = true\n",
+            toml_str(&format!("echo \"${name}\""))
+        ));
+        let out = Sentinel::dry_run(&repo)
+            .env(name, PLANTED)
+            .args(["--format", "json"])
+            .nowhere(PLANTED)
+            .safe();
+        let doc = json_of(&out);
+        assert_eq!(doc["steps"][0]["details"]["stdout"], "***\n", "{name}");
+    }
+}
+
+#[test]
+fn escaped_forms_of_a_secret_are_scrubbed() {
+    let secret = "k\u{e4}se geheim 9876";
+    // JSON's \u escapes, and form encoding (+ for a space).
+    let repo =
+        step_repo("printf '%s\\n' '{\"v\":\"k\\u00e4se geheim 9876\"}' 'v=k%C3%A4se+geheim+9876'");
+    let all = pack_outputs(&repo, &[("PLANTED", secret.as_ref())]);
+    for form in ["geheim 9876", "geheim+9876", "\\u00e4se"] {
+        assert!(!all.contains(form), "{form} survived");
+    }
+}
+
+#[test]
+fn a_token_in_a_url_fragment_is_masked() {
+    let server = Server::start(|x| x.ok());
+    let repo = Repo::with_config(&format!(
+        "[[health.api]]\nname = \"cb\"\nurl = {}\n",
+        toml_str(&server.url("/cb#access_token=fragment-token-777&state=s"))
+    ));
+    Sentinel::in_repo(&repo)
+        .gate("prod", "v1.0.0")
+        .stdout_has("#access_token=***&state=s")
+        .nowhere("fragment-token-777")
+        .safe();
 }

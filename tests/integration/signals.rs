@@ -12,13 +12,14 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use crate::harness::{
-    Exchange, Repo, Sentinel, Server, context, json_check, json_of, signal, toml_str,
+    BLOCKED, Exchange, Reaper, Repo, Sentinel, Server, context, json_check, json_of, row, signal,
+    toml_str,
 };
+use crate::pack::hung_api;
 
 /// How long a command may take to reach its slow point on a loaded
 /// machine.
@@ -514,4 +515,31 @@ fn checks_that_answered_keep_their_result_when_the_gate_is_interrupted() {
         assert_eq!(hung_row["status"], "SKIP", "{doc:#}");
         assert_eq!(hung_row["message"], "not evaluated: interrupted", "{doc:#}");
     }
+}
+
+#[test]
+fn sigterm_ends_the_gate_with_exit_1_and_the_table_so_far() {
+    let server = Server::start(|x| x.hold());
+    let repo = Repo::with_config(&hung_api(&server));
+    let mut reaper = Reaper::for_repo(&repo);
+    let pid = reaper.spawn(
+        &mut Sentinel::in_repo(&repo)
+            .gate("prod", "v1.0.0")
+            .into_command(),
+    );
+    server.wait_for(1);
+    let sent = Instant::now();
+    assert!(signal(pid, "TERM"));
+    let out = reaper.wait(Duration::from_secs(5));
+    assert!(
+        sent.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        sent.elapsed()
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{}", context(&out));
+    assert!(stdout.contains(&row("api:hung", "SKIP")), "{stdout}");
+    assert!(stdout.contains("not evaluated: interrupted"), "{stdout}");
+    assert!(stdout.contains(BLOCKED), "{stdout}");
+    assert!(stdout.contains(&row("required_config", "OK")), "{stdout}");
 }

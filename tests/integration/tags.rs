@@ -432,3 +432,24 @@ fn a_row_id_never_shows_an_unexpanded_reference() {
         .blocked();
     assert!(message_of(&out.stdout, "required_config").contains("RS_REQUIRED_PROCESS"));
 }
+
+#[test]
+fn tagless_repositories_do_what_the_readme_says() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    assert!(readme.contains(
+        "A full clone of a remote with no tags at all is a WARN that says how to fetch them; \
+         a repository without a remote has nothing to fetch, and its first release is OK."
+    ));
+    let local = Repo::new();
+    Sentinel::in_repo(&local)
+        .gate("prod", "v1.0.0")
+        .stdout_has(row("tag_absent", "OK"))
+        .safe();
+    let clone = Repo::clone_of(&local, &[]);
+    let out = Sentinel::in_repo(&clone)
+        .gate("prod", "v1.0.0")
+        .stdout_has(row("tag_absent", "WARN"))
+        .safe();
+    assert!(message_of(&out.stdout, "tag_absent").contains("git fetch --tags"));
+}
