@@ -70,14 +70,23 @@ pub fn check(
         }
     };
     let dir = manifest.parent().map(Path::to_path_buf).unwrap_or_default();
-    // Every file, hashed on a few threads.
-    let results = crate::par::fold(&m.files, crate::par::threads(4), Vec::new, |acc, f| {
-        acc.push(one(&dir, f));
-    })
-    .map(|parts| parts.into_iter().flatten().collect::<Vec<_>>())
-    .unwrap_or_default();
+    // Every file, hashed on a few threads. Each thread takes whichever
+    // file is next, so a result carries its file's index: the files are
+    // named by it, never by the order the results came back in.
+    let indices: Vec<usize> = (0..m.files.len()).collect();
+    let Some(parts) = crate::par::fold(&indices, crate::par::threads(4), Vec::new, |acc, &i| {
+        acc.push((i, one(&dir, &m.files[i])));
+    }) else {
+        // A worker that failed checked nothing: never a pass.
+        return vec![CheckResult::untimed(
+            "files",
+            Outcome::fail(format!("{shown}: the files could not be checked")),
+        )];
+    };
+    let mut results: Vec<(usize, Problem)> = parts.into_iter().flatten().collect();
+    results.sort_by_key(|(i, _)| *i);
     let (mut missing, mut modified, mut wrong) = (Vec::new(), Vec::new(), Vec::new());
-    for (f, r) in m.files.iter().zip(&results) {
+    for (f, (_, r)) in m.files.iter().zip(&results) {
         match r {
             Problem::None => {}
             Problem::Missing(why) => missing.push(format!("{} ({why})", f.path)),
