@@ -23,6 +23,7 @@ use crate::harness::{
     BIN, BLOCKED, CRITICAL, Exchange, POLICY_GATES, Reaper, Repo, SAFE, Sentinel, Server, context,
     health_url, json_check, json_of, message_of, own_process_name, row, toml_str,
 };
+use crate::tools::{copy_executable, sleep_binary, unique};
 
 /// A port on 127.0.0.1 where nothing listens (bound, then released).
 fn closed_port() -> u16 {
@@ -76,32 +77,6 @@ fn row_ids(stdout: &[u8]) -> Vec<String> {
         .filter_map(|l| l.strip_prefix("| "))
         .map(|l| l.split(" | ").next().unwrap_or("").trim_end().to_string())
         .collect()
-}
-
-/// Copy an executable into `dir` under `name`; returns the copy's path.
-fn copy_executable(from: &Path, dir: &Path, name: &str) -> PathBuf {
-    let to = dir.join(name);
-    std::fs::copy(from, &to).unwrap_or_else(|e| panic!("copy {}: {e}", from.display()));
-    to
-}
-
-/// `sleep` from PATH (or /bin).
-fn sleep_binary() -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/bin"), PathBuf::from("/usr/bin")])
-        .map(|d| d.join("sleep"))
-        .find(|p| p.is_file())
-        .expect("a sleep executable")
-}
-
-/// A name no other test uses.
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    format!("{prefix}-{}-{nanos}", std::process::id())
 }
 
 // ------------------------------------------------------------ api: answers

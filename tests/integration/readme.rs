@@ -8,7 +8,8 @@ use release_sentinel::config::{self, EMBEDDED_DEFAULT, Source};
 use release_sentinel::envsnap::EnvSnapshot;
 use release_sentinel::secrets::Scrubber;
 
-use crate::harness::{DEPLOY_TOKEN, Reaper, Repo, Sentinel, health_url};
+use crate::harness::{DEPLOY_TOKEN, Reaper, Repo, SAFE, Sentinel, Server, health_url, row};
+use crate::tools::{copy_executable, sleep_binary};
 
 pub(crate) fn readme() -> String {
     std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README.md")
@@ -331,4 +332,58 @@ fn the_output_sample_is_what_the_binary_prints() {
             assert_eq!(r, s);
         }
     }
+}
+
+/// The Quick start's SAFE example, run as written where what it names is
+/// there: its variables set by its own `export` line, in a new repository
+/// on `main` at a new version, on a host where a process of that name runs
+/// and the API answers 200. (The README's API host is an example name;
+/// the test's API is its server on 127.0.0.1 at the same path.)
+#[test]
+fn the_quick_start_safe_example_is_safe_where_its_process_and_api_are() {
+    let block = block_after(&readme(), "the gate says SAFE (exit 0):", "sh");
+    let export = block
+        .lines()
+        .find_map(|l| l.strip_prefix("export "))
+        .expect("the example exports its variables");
+    let vars: Vec<(&str, &str)> = export
+        .split_whitespace()
+        .map(|kv| kv.split_once('=').expect("NAME=value"))
+        .collect();
+    let value = |name: &str| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .unwrap_or_else(|| panic!("the example sets no {name}"))
+            .1
+    };
+    let args: Vec<&str> = block
+        .lines()
+        .find_map(|l| l.strip_prefix("release-sentinel "))
+        .expect("the example runs the gate")
+        .split_whitespace()
+        .collect();
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let process = value("RS_REQUIRED_PROCESS");
+    let exe = copy_executable(&sleep_binary(), dir.path(), process);
+    let mut running = Reaper::new(dir.path());
+    running.spawn(std::process::Command::new(&exe).arg("30"));
+    let server = Server::start(|x| x.ok());
+    let path = value("RS_API_URL")
+        .split_once("://")
+        .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+        .expect("the example's API URL has a path");
+
+    let repo = Repo::new();
+    let mut gate = Sentinel::new().dir(&repo.path);
+    for (k, v) in &vars {
+        gate = gate.env(k, v);
+    }
+    gate.env("RS_API_URL", server.url(path))
+        .args(&args)
+        .stdout_has(row(&format!("process:{process}"), "OK"))
+        .stdout_has(row("api:RS_API_URL", "OK"))
+        .stdout_has(SAFE)
+        .safe();
+    drop(running);
 }

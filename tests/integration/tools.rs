@@ -1,10 +1,11 @@
 //! The real tools the tests check results with (`unzip`, `sha256sum`,
 //! `python3`, `touch`, ...: [`require`] fails a test whose tool is missing
 //! and names the package to install, never passing without having checked
-//! anything), and files with real bytes.
+//! anything), files with real bytes, and executables under a name of the
+//! test's choosing.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
@@ -127,4 +128,30 @@ pub(crate) fn mkfifo(path: &Path) {
         .status()
         .is_ok_and(|s| s.success());
     assert!(ok, "mkfifo {}", path.display());
+}
+
+/// Copy an executable into `dir` under `name`; returns the copy's path.
+pub(crate) fn copy_executable(from: &Path, dir: &Path, name: &str) -> PathBuf {
+    let to = dir.join(name);
+    std::fs::copy(from, &to).unwrap_or_else(|e| panic!("copy {}: {e}", from.display()));
+    to
+}
+
+/// `sleep` from PATH (or /bin).
+pub(crate) fn sleep_binary() -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/bin"), PathBuf::from("/usr/bin")])
+        .map(|d| d.join("sleep"))
+        .find(|p| p.is_file())
+        .expect("a sleep executable")
+}
+
+/// A name no other test uses.
+pub(crate) fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{prefix}-{}-{nanos}", std::process::id())
 }
