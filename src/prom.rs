@@ -193,6 +193,17 @@ impl<'a> Labels<'a> {
             .map(|(_, v)| v.as_ref())
     }
 
+    /// Set label `name` to `value`, in its place by name.
+    pub fn insert(&mut self, name: Cow<'a, str>, value: Cow<'a, str>) {
+        match self
+            .0
+            .binary_search_by(|(k, _)| k.as_ref().cmp(name.as_ref()))
+        {
+            Ok(at) => self.0[at].1 = value,
+            Err(at) => self.0.insert(at, (name, value)),
+        }
+    }
+
     /// Take label `name` out.
     pub fn remove(&mut self, name: &str) -> Option<Cow<'a, str>> {
         let at = self.0.iter().position(|(k, _)| k.as_ref() == name)?;

@@ -810,10 +810,28 @@ fn judge_all(
     at: f64,
     detail: Detail,
 ) -> Outcome {
-    let mut items: Vec<Item> = group(values)
-        .into_iter()
-        .map(|(labels, metrics)| item(c, labels, &metrics))
-        .collect();
+    let mut items: Vec<Item> = Vec::new();
+    let mut split = false;
+    for (labels, metrics) in group(values) {
+        match c.measure {
+            // A query's series that differ only by their name are as many
+            // series, each judged: one must not stand for the others.
+            Measure::Query { .. } if metrics.len() > 1 => {
+                split = true;
+                for (name, value) in metrics {
+                    let mut labels = labels.clone();
+                    if !name.is_empty() {
+                        labels.insert(Cow::Borrowed("__name__"), name.clone());
+                    }
+                    items.push(item(c, labels, &[(name, value)]));
+                }
+            }
+            _ => items.push(item(c, labels, &metrics)),
+        }
+    }
+    if split {
+        items.sort_by(|a, b| a.labels.cmp(&b.labels));
+    }
     // Sample times, by labels without `__name__` (which `timestamp()`
     // drops); of two with one label set, the later in the answer.
     if let (Some(times), Some(max_age)) = (times, c.max_age) {
@@ -826,9 +844,17 @@ fn judge_all(
             .collect();
         by_labels.sort_by(|a, b| a.0.cmp(&b.0));
         for i in &mut items {
-            let after = by_labels.partition_point(|(l, _)| *l <= i.labels);
+            // A series split by its name is timed by its other labels.
+            let key: Cow<Labels> = if i.labels.get("__name__").is_some() {
+                let mut unnamed = i.labels.clone();
+                unnamed.remove("__name__");
+                Cow::Owned(unnamed)
+            } else {
+                Cow::Borrowed(&i.labels)
+            };
+            let after = by_labels.partition_point(|(l, _)| *l <= *key);
             match after.checked_sub(1).map(|at| &by_labels[at]) {
-                Some((l, t)) if *l == i.labels => {
+                Some((l, t)) if *l == *key => {
                     i.sample_time = Some(*t);
                     if i.unread.is_none() {
                         i.unread = judge::unread(i.value, *t, at, Some(max_age));
@@ -902,7 +928,7 @@ fn judge_all(
     // not counted twice.
     let counted_missing = counted_missing.saturating_sub(missing.len());
 
-    // Items come out of `group` in label order.
+    // Items are in label order (`group`'s, or sorted again after a split).
     missing.sort_by(|a, b| a.labels.cmp(&b.labels));
     let keys = judge::telling(
         items
@@ -1138,6 +1164,24 @@ mod tests {
             .map(|s| s["labels"]["instance"].as_str().unwrap())
             .collect();
         assert_eq!(names, ["web-1", "web-2", "web-3"]);
+    }
+
+    #[test]
+    fn series_that_differ_only_by_their_name_are_each_judged() {
+        let c = query(Bound::Max(1.0), Hosts::Count(Expect::AtLeastOne), None);
+        let values = vec![
+            point(&[("__name__", "a"), ("x", "1")], 0.0),
+            point(&[("__name__", "b"), ("x", "1")], 5.0),
+        ];
+        let o = judge_all(&c, values, None, None, 1000.0, Detail::Full);
+        assert_eq!(o.status, Status::Crit, "{}", o.message);
+        assert_eq!(
+            o.message,
+            "1 of 2 series above the bound: worst __name__=\"b\" 5 (max 1)"
+        );
+        let series = o.details["series"].as_array().unwrap();
+        assert_eq!(series.len(), 2);
+        assert_eq!(series[1]["labels"]["__name__"], "b");
     }
 
     #[test]
