@@ -286,10 +286,22 @@ impl<'de: 'a, 'a> Deserialize<'de> for Labels<'a> {
                 self,
                 mut map: M,
             ) -> Result<Self::Value, M::Error> {
-                let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(8).min(64));
+                // A series has a handful of labels: gathered here first,
+                // then kept in a vector of exactly their number (tens of
+                // thousands of series: the spare room would add up).
+                const FEW: usize = 16;
+                let mut few: [Option<(Cow<'a, str>, Cow<'a, str>)>; FEW] = Default::default();
+                let (mut n, mut more) = (0, Vec::new());
                 while let Some((Text(k), Text(v))) = map.next_entry::<Text, Text>()? {
-                    pairs.push((k, v));
+                    match few.get_mut(n) {
+                        Some(slot) => *slot = Some((k, v)),
+                        None => more.push((k, v)),
+                    }
+                    n += 1;
                 }
+                let mut pairs = Vec::with_capacity(n);
+                pairs.extend(few.into_iter().flatten());
+                pairs.extend(more);
                 Ok(Labels::new(pairs))
             }
         }
@@ -496,7 +508,9 @@ struct VectorItem<'a> {
 /// Read an instant answer: every series (a scalar is one series without
 /// labels), or why it is not an answer.
 pub fn parse_vector(status: u16, body: &[u8]) -> Result<Vec<Point<'_>>, String> {
-    if let Ok(answer) = serde_json::from_slice::<VectorAnswer>(body)
+    // UTF-8 checked once for the whole body, not string by string.
+    if let Ok(text) = std::str::from_utf8(body)
+        && let Ok(answer) = serde_json::from_str::<VectorAnswer>(text)
         && answer.status.0 == "success"
         && answer.data.result_type.0 == "vector"
     {
@@ -635,6 +649,21 @@ mod tests {
         let c: Labels = [("instance", "a")].into_iter().collect();
         assert!(c < a && a < b);
         assert_eq!(points[0].clone().into_owned(), points[0]);
+        // Many labels: every one kept, in name order.
+        let many: Vec<String> = (0..40)
+            .rev()
+            .map(|i| format!("\"l{i:02}\":\"{i}\""))
+            .collect();
+        let body = format!(
+            r#"{{"status":"success","data":{{"resultType":"vector","result":[
+            {{"metric":{{{}}},"value":[1,"1"]}}]}}}}"#,
+            many.join(",")
+        );
+        let points = parse_vector(200, body.as_bytes()).unwrap();
+        let names: Vec<&str> = points[0].labels.iter().map(|(k, _)| k).collect();
+        let expected: Vec<String> = (0..40).map(|i| format!("l{i:02}")).collect();
+        assert_eq!(names, expected);
+        assert_eq!(points[0].labels.get("l39"), Some("39"));
     }
 
     #[test]
