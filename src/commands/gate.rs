@@ -10,7 +10,7 @@ use super::{Context, Done, Error, Workspace, evidence, pack};
 use crate::checks::{health, policy};
 use crate::cli::{Common, EvidenceArgs, FreezeArgs, OutputArgs};
 use crate::exit::Verdict;
-use crate::report::{Kind, Report, Rule};
+use crate::report::{Format, Kind, Report, Rule};
 
 /// The gate's report.
 pub static KIND: Kind = Kind {
@@ -78,12 +78,34 @@ pub fn evaluate(
         .all(|r| !r.counts() || r.status().passed_in(strict));
     if passed && !stop.load(Ordering::SeqCst) {
         tracing::info!(checks = config.health.len(), "running the health checks");
-        rows.extend(health::run(&config.health, cx.vars, &cx.progress, stop));
+        rows.extend(health::run_with(
+            &config.health,
+            cx.vars,
+            &cx.progress,
+            stop,
+            detail(args),
+        ));
     } else {
         rows.extend(health::skipped(&config.health));
     }
     tracing::debug!(elapsed = ?start.elapsed(), "health phase done");
     (rows, strict)
+}
+
+/// How much the health rows keep: every series of a fleet check only
+/// when an output shows details (JSON, JUnit, a report file, an evidence
+/// record); the table and the Markdown summary show none.
+fn detail(args: &Args) -> health::Detail {
+    let out = &args.common.output;
+    let shown = !matches!(out.format, Format::Table | Format::Markdown)
+        || out.report.is_some()
+        || out.junit.is_some()
+        || args.evidence.evidence.is_some();
+    if shown {
+        health::Detail::Full
+    } else {
+        health::Detail::Summary
+    }
 }
 
 pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
