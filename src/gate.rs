@@ -27,6 +27,8 @@ pub struct Options {
     pub strict: bool,
     /// Deploy through a freeze, for this reason.
     pub override_freeze: Option<String>,
+    /// How much the health rows keep of what they found.
+    pub detail: health::Detail,
 }
 
 /// The gate's report.
@@ -64,7 +66,13 @@ pub fn evaluate(
         .all(|r| !r.counts() || r.status().passed_in(strict));
     if passed && !stop.load(Ordering::SeqCst) {
         tracing::info!(checks = config.health.len(), "running the health checks");
-        rows.extend(health::run(&config.health, cx.vars, &cx.progress, stop));
+        rows.extend(health::run_with(
+            &config.health,
+            cx.vars,
+            &cx.progress,
+            stop,
+            options.detail,
+        ));
     } else {
         rows.extend(health::skipped(&config.health));
     }

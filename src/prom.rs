@@ -21,7 +21,7 @@
 
 pub mod judge;
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -161,10 +161,158 @@ pub async fn range(
     }
 }
 
+/// A series' labels: sorted by name, each name once (the last, if an
+/// answer repeats one). Kept as slices of the answer's body where they
+/// can be (a name or value with a JSON escape in it is copied): a fleet's
+/// answer has tens of thousands of series, and a map of owned strings per
+/// series costs many times the body. Ordered as a map of them would be:
+/// pair by pair, name then value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Labels<'a>(Vec<(Cow<'a, str>, Cow<'a, str>)>);
+
+impl<'a> Labels<'a> {
+    /// The labels `pairs` names; a name given twice keeps its last value.
+    pub fn new(mut pairs: Vec<(Cow<'a, str>, Cow<'a, str>)>) -> Self {
+        // Prometheus sends the names sorted: most sets need nothing done.
+        if pairs.windows(2).all(|w| w[0].0 < w[1].0) {
+            return Self(pairs);
+        }
+        // Stable: of two pairs with one name, the later stays later.
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out: Vec<(Cow<'a, str>, Cow<'a, str>)> = Vec::with_capacity(pairs.len());
+        for pair in pairs {
+            match out.last_mut() {
+                Some(last) if last.0 == pair.0 => *last = pair,
+                _ => out.push(pair),
+            }
+        }
+        Self(out)
+    }
+
+    /// The value of label `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k.as_ref() == name)
+            .map(|(_, v)| v.as_ref())
+    }
+
+    /// Set label `name` to `value`, in its place by name.
+    pub fn insert(&mut self, name: Cow<'a, str>, value: Cow<'a, str>) {
+        match self
+            .0
+            .binary_search_by(|(k, _)| k.as_ref().cmp(name.as_ref()))
+        {
+            Ok(at) => self.0[at].1 = value,
+            Err(at) => self.0.insert(at, (name, value)),
+        }
+    }
+
+    /// Take label `name` out.
+    pub fn remove(&mut self, name: &str) -> Option<Cow<'a, str>> {
+        let at = self.0.iter().position(|(k, _)| k.as_ref() == name)?;
+        Some(self.0.remove(at).1)
+    }
+
+    /// Name and value of each label, in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_ref(), v.as_ref()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The labels, no longer tied to the body they were read from.
+    pub fn into_owned(self) -> Labels<'static> {
+        Labels(
+            self.0
+                .into_iter()
+                .map(|(k, v)| (Cow::Owned(k.into_owned()), Cow::Owned(v.into_owned())))
+                .collect(),
+        )
+    }
+}
+
+impl<'a> FromIterator<(&'a str, &'a str)> for Labels<'a> {
+    fn from_iter<I: IntoIterator<Item = (&'a str, &'a str)>>(pairs: I) -> Self {
+        Self::new(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (Cow::Borrowed(k), Cow::Borrowed(v)))
+                .collect(),
+        )
+    }
+}
+
+/// A JSON string, borrowed from the body unless it has escapes.
+struct Text<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
+            type Value = Text<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(Visit(std::marker::PhantomData))
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Labels<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
+            type Value = Labels<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map of label names to values")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> Result<Self::Value, M::Error> {
+                // A series has a handful of labels: gathered here first,
+                // then kept in a vector of exactly their number (tens of
+                // thousands of series: the spare room would add up).
+                const FEW: usize = 16;
+                let mut few: [Option<(Cow<'a, str>, Cow<'a, str>)>; FEW] = Default::default();
+                let (mut n, mut more) = (0, Vec::new());
+                while let Some((Text(k), Text(v))) = map.next_entry::<Text, Text>()? {
+                    match few.get_mut(n) {
+                        Some(slot) => *slot = Some((k, v)),
+                        None => more.push((k, v)),
+                    }
+                    n += 1;
+                }
+                let mut pairs = Vec::with_capacity(n);
+                pairs.extend(few.into_iter().flatten());
+                pairs.extend(more);
+                Ok(Labels::new(pairs))
+            }
+        }
+        d.deserialize_map(Visit(std::marker::PhantomData))
+    }
+}
+
 /// One series of an instant answer: its labels, and its sample.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Point {
-    pub labels: BTreeMap<String, String>,
+pub struct Point<'a> {
+    pub labels: Labels<'a>,
     /// Unix seconds. For an instant query this is the evaluation time, not
     /// the scrape: `timestamp(...)` of a raw series gives the scrape.
     pub time: f64,
@@ -172,17 +320,43 @@ pub struct Point {
     pub value: f64,
 }
 
-/// The instant query `query` at `at` (unix seconds): every series, or why
-/// there is no answer.
+impl Point<'_> {
+    /// The point, no longer tied to the body it was read from.
+    pub fn into_owned(self) -> Point<'static> {
+        Point {
+            labels: self.labels.into_owned(),
+            time: self.time,
+            value: self.value,
+        }
+    }
+}
+
+/// An instant answer as it came: read its series with
+/// [`Answer::points`], which borrow from it.
+#[derive(Debug)]
+pub struct Answer {
+    status: u16,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    /// Every series, or why the answer is not one.
+    pub fn points(&self) -> Result<Vec<Point<'_>>, String> {
+        parse_vector(self.status, &self.body)
+    }
+}
+
+/// The instant query `query` at `at` (unix seconds): the answer, or why
+/// there is none.
 pub async fn instant(
     client: &reqwest::Client,
     server: &Server,
     query: &str,
     at: f64,
-) -> Result<Vec<Point>, String> {
+) -> Result<Answer, String> {
     let params = [("query", query.to_string()), ("time", format_time(at))];
     let (status, body) = post(client, server, "query", &params, INSTANT_BODY_CAP).await?;
-    parse_vector(status, &body)
+    Ok(Answer { status, body })
 }
 
 /// POST `params`, form-encoded, to `/api/v1/<endpoint>` with the server's
@@ -304,37 +478,45 @@ pub fn parse(status: u16, body: &[u8]) -> Fetched {
     }
 }
 
-/// What an instant answer says, as typed fields: read without building a
-/// JSON tree, which for a big fleet would cost many times the body.
+/// What an instant answer says, as typed fields borrowing from the body:
+/// read without building a JSON tree or a map per series, which for a big
+/// fleet would cost many times the body.
 #[derive(Deserialize)]
-struct VectorAnswer {
-    status: String,
-    data: VectorData,
+struct VectorAnswer<'a> {
+    #[serde(borrow)]
+    status: Text<'a>,
+    #[serde(borrow)]
+    data: VectorData<'a>,
 }
 
 #[derive(Deserialize)]
-struct VectorData {
-    #[serde(rename = "resultType")]
-    result_type: String,
-    result: Vec<VectorItem>,
+struct VectorData<'a> {
+    #[serde(rename = "resultType", borrow)]
+    result_type: Text<'a>,
+    #[serde(borrow)]
+    result: Vec<VectorItem<'a>>,
 }
 
 #[derive(Deserialize)]
-struct VectorItem {
-    metric: BTreeMap<String, String>,
-    value: (f64, String),
+struct VectorItem<'a> {
+    #[serde(borrow)]
+    metric: Labels<'a>,
+    #[serde(borrow)]
+    value: (f64, Text<'a>),
 }
 
 /// Read an instant answer: every series (a scalar is one series without
 /// labels), or why it is not an answer.
-pub fn parse_vector(status: u16, body: &[u8]) -> Result<Vec<Point>, String> {
-    if let Ok(answer) = serde_json::from_slice::<VectorAnswer>(body)
-        && answer.status == "success"
-        && answer.data.result_type == "vector"
+pub fn parse_vector(status: u16, body: &[u8]) -> Result<Vec<Point<'_>>, String> {
+    // UTF-8 checked once for the whole body, not string by string.
+    if let Ok(text) = std::str::from_utf8(body)
+        && let Ok(answer) = serde_json::from_str::<VectorAnswer>(text)
+        && answer.status.0 == "success"
+        && answer.data.result_type.0 == "vector"
     {
         let mut points = Vec::with_capacity(answer.data.result.len());
         for item in answer.data.result {
-            let (time, text) = item.value;
+            let (time, Text(text)) = item.value;
             let Some(value) = parse_value(&text) else {
                 return Err(format!(
                     "a sample value is not a number: {}",
@@ -368,7 +550,7 @@ pub fn parse_vector(status: u16, body: &[u8]) -> Result<Vec<Point>, String> {
             let v = &doc["data"]["result"];
             match (v[0].as_f64(), v[1].as_str().and_then(parse_value)) {
                 (Some(time), Some(value)) => Ok(vec![Point {
-                    labels: BTreeMap::new(),
+                    labels: Labels::default(),
                     time,
                     value,
                 }]),
@@ -447,13 +629,51 @@ mod tests {
     }
 
     #[test]
+    fn labels_are_read_from_the_body_sorted_escaped_and_each_name_once() {
+        let body = br#"{"status":"success","data":{"resultType":"vector","result":[
+            {"metric":{"job":"node","instance":"web \"1\"","a\u0062":"x","job":"last"},
+             "value":[1700000000,"1"]}]}}"#;
+        let points = parse_vector(200, body).unwrap();
+        let labels = &points[0].labels;
+        let pairs: Vec<(&str, &str)> = labels.iter().collect();
+        assert_eq!(
+            pairs,
+            [("ab", "x"), ("instance", "web \"1\""), ("job", "last")]
+        );
+        // Plain strings stay in the body; escaped ones are copied.
+        assert!(matches!(labels.0[2].0, Cow::Borrowed(_)));
+        assert!(matches!(labels.0[1].1, Cow::Owned(_)));
+        // Ordered as a map of them: pair by pair.
+        let a: Labels = [("instance", "a"), ("job", "z")].into_iter().collect();
+        let b: Labels = [("instance", "b"), ("job", "a")].into_iter().collect();
+        let c: Labels = [("instance", "a")].into_iter().collect();
+        assert!(c < a && a < b);
+        assert_eq!(points[0].clone().into_owned(), points[0]);
+        // Many labels: every one kept, in name order.
+        let many: Vec<String> = (0..40)
+            .rev()
+            .map(|i| format!("\"l{i:02}\":\"{i}\""))
+            .collect();
+        let body = format!(
+            r#"{{"status":"success","data":{{"resultType":"vector","result":[
+            {{"metric":{{{}}},"value":[1,"1"]}}]}}}}"#,
+            many.join(",")
+        );
+        let points = parse_vector(200, body.as_bytes()).unwrap();
+        let names: Vec<&str> = points[0].labels.iter().map(|(k, _)| k).collect();
+        let expected: Vec<String> = (0..40).map(|i| format!("l{i:02}")).collect();
+        assert_eq!(names, expected);
+        assert_eq!(points[0].labels.get("l39"), Some("39"));
+    }
+
+    #[test]
     fn an_instant_answer_is_every_series_with_its_labels() {
         let ok = br#"{"status":"success","data":{"resultType":"vector","result":[
             {"metric":{"instance":"web-1"},"value":[1700000000.5,"0.25"]},
             {"metric":{"instance":"web-2"},"value":[1700000000.5,"NaN"]}]}}"#;
         let points = parse_vector(200, ok).unwrap();
         assert_eq!(points.len(), 2);
-        assert_eq!(points[0].labels["instance"], "web-1");
+        assert_eq!(points[0].labels.get("instance"), Some("web-1"));
         assert_eq!((points[0].time, points[0].value), (1_700_000_000.5, 0.25));
         assert!(points[1].value.is_nan());
         let empty = br#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;

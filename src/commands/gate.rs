@@ -6,6 +6,8 @@
 
 use super::{Context, Done, Error, pack};
 use crate::cli::{Common, EvidenceArgs, FreezeArgs, OutputArgs};
+use release_sentinel::checks::health;
+use release_sentinel::report::Format;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -36,6 +38,22 @@ pub fn output(args: &Args) -> Option<&OutputArgs> {
     Some(&args.common.output)
 }
 
+/// How much the health rows keep: every series of a fleet check only
+/// when an output shows details (JSON, JUnit, a report file, an evidence
+/// record); the table and the Markdown summary show none.
+fn detail(args: &Args) -> health::Detail {
+    let out = &args.common.output;
+    let shown = !matches!(out.format, Format::Table | Format::Markdown)
+        || out.report.is_some()
+        || out.junit.is_some()
+        || args.evidence.evidence.is_some();
+    if shown {
+        health::Detail::Full
+    } else {
+        health::Detail::Summary
+    }
+}
+
 pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     // The gate and the pack take the same options.
     let pack_args = pack::Args::from(args);
@@ -43,7 +61,11 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         return pack::run(&pack_args, cx);
     }
     let ws = args.common.open(cx);
-    let mut report = release_sentinel::gate::judge(&pack_args.options(), &ws, cx);
+    let options = release_sentinel::gate::Options {
+        detail: detail(args),
+        ..pack_args.options()
+    };
+    let mut report = release_sentinel::gate::judge(&options, &ws, cx);
     args.evidence.attach(&mut report, &ws, cx, args.fail_fast);
     // The process ends once the report is delivered. Freeing the workspace
     // would free libgit2's copy of the index entry by entry: about 15 ms at

@@ -13,7 +13,7 @@
 //! What is judged over a window (a sustained breach) stays with `verify`
 //! (`verify::judge`); what a health row says stays with its check.
 
-use std::collections::BTreeMap;
+use super::Labels;
 
 /// Which side of the bound is bad.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -121,33 +121,39 @@ impl Expect {
 /// some series carry does not tell them apart by itself). With one
 /// series, or series alike in every label, `instance` if it is there,
 /// else every label. `__name__` only when nothing else tells them apart.
-pub fn telling<'a>(sets: impl IntoIterator<Item = &'a BTreeMap<String, String>>) -> Vec<String> {
-    let sets: Vec<&BTreeMap<String, String>> = sets.into_iter().collect();
-    let mut names: Vec<&String> = sets.iter().flat_map(|s| s.keys()).collect();
-    names.sort();
-    names.dedup();
-    let varies = |n: &String| {
-        let mut values = sets.iter().filter_map(|s| s.get(n));
-        let first = values.next();
-        values.any(|v| Some(v) != first)
-    };
-    let mut out: Vec<String> = names
+///
+/// One pass over the series, whatever their number: each name is compared
+/// with the first value seen for it.
+pub fn telling<'a, 'b: 'a>(sets: impl IntoIterator<Item = &'a Labels<'b>>) -> Vec<String> {
+    // (name, first value, varies), in the order first seen.
+    let mut seen: Vec<(&str, &str, bool)> = Vec::new();
+    let mut count = 0usize;
+    for set in sets {
+        count += 1;
+        for (k, v) in set.iter() {
+            match seen.iter_mut().find(|s| s.0 == k) {
+                Some(s) => s.2 |= s.1 != v,
+                None => seen.push((k, v, false)),
+            }
+        }
+    }
+    seen.sort_by(|a, b| a.0.cmp(b.0));
+    let has = |name: &str| seen.iter().any(|s| s.0 == name);
+    let mut out: Vec<String> = seen
         .iter()
-        .filter(|n| n.as_str() != "__name__")
-        .filter(|n| varies(n))
-        .map(|n| n.to_string())
+        .filter(|s| s.0 != "__name__" && s.2)
+        .map(|s| s.0.to_string())
         .collect();
-    if out.is_empty() && names.iter().any(|n| n.as_str() == "__name__") && sets.len() > 1 {
+    if out.is_empty() && has("__name__") && count > 1 {
         out.push("__name__".to_string());
     }
     if out.is_empty() {
-        out = if names.iter().any(|n| n.as_str() == "instance") {
+        out = if has("instance") {
             vec!["instance".to_string()]
         } else {
-            names
-                .iter()
-                .filter(|n| n.as_str() != "__name__")
-                .map(|n| n.to_string())
+            seen.iter()
+                .filter(|s| s.0 != "__name__")
+                .map(|s| s.0.to_string())
                 .collect()
         };
     }
@@ -156,7 +162,7 @@ pub fn telling<'a>(sets: impl IntoIterator<Item = &'a BTreeMap<String, String>>)
 
 /// A series named by `keys` of its labels: `instance="web-3",job="node"`;
 /// `{}` when it has none of them.
-pub fn name(labels: &BTreeMap<String, String>, keys: &[String]) -> String {
+pub fn name(labels: &Labels<'_>, keys: &[String]) -> String {
     let parts: Vec<String> = keys
         .iter()
         .filter_map(|k| labels.get(k).map(|v| format!("{k}={}", quote(v))))
@@ -169,8 +175,8 @@ pub fn name(labels: &BTreeMap<String, String>, keys: &[String]) -> String {
 }
 
 /// Every label, as PromQL writes a series: `{instance="web-3",job="node"}`.
-pub fn selector(labels: &BTreeMap<String, String>) -> String {
-    let keys: Vec<String> = labels.keys().cloned().collect();
+pub fn selector(labels: &Labels<'_>) -> String {
+    let keys: Vec<String> = labels.iter().map(|(k, _)| k.to_string()).collect();
     format!(
         "{{{}}}",
         name(labels, &keys).trim_matches(|c| c == '{' || c == '}')
@@ -178,7 +184,7 @@ pub fn selector(labels: &BTreeMap<String, String>) -> String {
 }
 
 /// A label value in double quotes, escaped as PromQL writes it.
-fn quote(v: &str) -> String {
+pub fn quote(v: &str) -> String {
     let mut out = String::with_capacity(v.len() + 2);
     out.push('"');
     for c in v.chars() {
@@ -231,11 +237,8 @@ pub fn time(t: f64) -> String {
 mod tests {
     use super::*;
 
-    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+    fn labels<'a>(pairs: &[(&'a str, &'a str)]) -> Labels<'a> {
+        pairs.iter().copied().collect()
     }
 
     #[test]

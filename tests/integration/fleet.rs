@@ -430,6 +430,109 @@ fn the_kubernetes_recipe_over_kube_state_metrics_series_finds_breach_missing_and
     drop(ksm);
 }
 
+// ------------------------------------------------------------ details where shown
+
+/// node_exporter's filesystem series for "/" on `hosts` (instance, percent
+/// used), with a device name that JSON has to escape.
+fn filesystems(hosts: &[(&str, u64)]) -> String {
+    let g = 1u64 << 30;
+    let mut text = String::new();
+    for (host, used) in hosts {
+        let labels = format!(
+            "device=\"/dev/disk \\\"root\\\"\",fstype=\"ext4\",instance=\"{host}\",mountpoint=\"/\""
+        );
+        let avail = (100 - used) * g;
+        text.push_str(&format!(
+            "node_filesystem_avail_bytes{{{labels}}} {avail}\n\
+             node_filesystem_free_bytes{{{labels}}} {avail}\n\
+             node_filesystem_size_bytes{{{labels}}} {}\n",
+            100 * g
+        ));
+    }
+    text
+}
+
+#[test]
+fn a_table_run_keeps_every_series_for_the_report_file_junit_and_evidence() {
+    let text = filesystems(&[("web-2", 40), ("web-1", 91), ("web-3", 50)]);
+    let files = Server::with_limits(Duration::from_secs(120), 10_000, move |x| {
+        x.reply(
+            "200 OK",
+            &["Content-Type: text/plain; version=0.0.4"],
+            &text,
+        )
+    });
+    let extra = format!(
+        "  - job_name: files\n    honor_labels: true\n    static_configs:\n      - targets: [\"127.0.0.1:{}\"]\n",
+        files.port()
+    );
+    let prom = Prometheus::start(&scrape_config(&[], &extra));
+    prom.wait_for_value("count(node_filesystem_size_bytes)", 3.0, SCRAPED);
+    let mut config = prometheus_section(&prom.url(""));
+    config.push_str("[[health.disk]]\npath = \"/\"\nfleet = '{job=\"files\"}'\nhosts = 3\n");
+    let repo = Repo::with_config(&config);
+    let said = "1 of 3 hosts at or above crit: worst instance=\"web-1\" 91.0% used, 9.0 GiB free (warn 75%, crit 85%)";
+    let table = gate(&repo).stdout_has(row("disk:/", "CRIT")).critical();
+    assert_eq!(message_of(&table.stdout, "disk:/"), said);
+
+    // The table again, with every output that shows details beside it.
+    let scratch = repo.scratch();
+    let (report, junit, evidence) = (
+        scratch.join("report.json"),
+        scratch.join("junit.xml"),
+        scratch.join("evidence"),
+    );
+    let out = gate(&repo)
+        .arg("--report")
+        .arg(&report)
+        .arg("--junit")
+        .arg(&junit)
+        .arg("--evidence")
+        .arg(&evidence)
+        .critical();
+    assert_eq!(message_of(&out.stdout, "disk:/"), said);
+    let every = |doc: &serde_json::Value| {
+        let series = doc["details"]["series"].as_array().expect("series");
+        let seen: Vec<(String, String, String)> = series
+            .iter()
+            .map(|s| {
+                (
+                    s["labels"]["instance"].as_str().unwrap().to_string(),
+                    s["labels"]["device"].as_str().unwrap().to_string(),
+                    s["status"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                ("web-1", "/dev/disk \"root\"", "CRIT"),
+                ("web-2", "/dev/disk \"root\"", "OK"),
+                ("web-3", "/dev/disk \"root\"", "OK"),
+            ]
+            .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        );
+        assert_eq!(series[0]["value"], 91.0);
+        assert_eq!(series[0]["available_bytes"], 9.0 * (1u64 << 30) as f64);
+    };
+    let report_doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).expect("report")).expect("JSON");
+    every(json_check(&report_doc, "disk:/"));
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(evidence.join("record.json")).expect("record"))
+            .expect("JSON");
+    every(json_check(&record["report"], "disk:/"));
+    let junit = std::fs::read_to_string(&junit).expect("junit");
+    for host in ["web-1", "web-2", "web-3"] {
+        assert!(junit.contains(host), "{host} not in the JUnit report");
+    }
+    // And the JSON on stdout, the same series.
+    let out = gate(&repo).args(["--format", "json"]).critical();
+    every(json_check(&json_of(&out), "disk:/"));
+    drop(prom);
+    drop(files);
+}
+
 // ------------------------------------------------------------ no answer is no pass
 
 #[test]

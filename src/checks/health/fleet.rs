@@ -19,22 +19,30 @@
 //! query error, an answer that is not Prometheus's, no series, a NaN or
 //! stale sample, a target whose `up` is not 1, a target without series,
 //! or fewer series than expected is CRIT ("could not check"). The JSON
-//! details list every series with its labels and value, sorted by labels.
+//! details list every series with its labels and value, sorted by labels,
+//! when an output of the run shows details ([`Detail`]); the counts are
+//! always there.
+//!
+//! An answer is read once, into typed series whose labels borrow from its
+//! body (no JSON tree, no map of strings per series), and a message's
+//! words are made only for the series it names: a fleet of 10,000 hosts
+//! costs about its answers' size, not many times it.
 //!
 //! Ignored on purpose: which exporter version wrote a metric (the names
 //! are node_exporter's and process-exporter's since 2018), and series a
 //! selector matches beyond the expected number (reported, a WARN).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
-use super::{Running, Shared};
+use super::{Detail, Running, Shared};
 use crate::config::values::grade;
 use crate::prom::judge::{self, Bound, Expect};
-use crate::prom::{Point, Server};
+use crate::prom::{Answer, Labels, Point, Server};
 use crate::report::{Outcome, Status};
 use crate::text::human;
 
@@ -43,8 +51,6 @@ pub const SLACK: Duration = Duration::from_millis(500);
 
 /// The label that names a host, as Prometheus sets it at scrape time.
 pub const HOST_LABEL: &str = "instance";
-
-type Labels = BTreeMap<String, String>;
 
 /// Which series a check expects.
 #[derive(Debug, Clone, PartialEq)]
@@ -304,12 +310,7 @@ pub fn selector(text: &str) -> Result<String, String> {
 
 /// A label value as PromQL writes it in a matcher.
 fn quoted_value(v: &str) -> String {
-    judge::name(
-        &BTreeMap::from([("x".to_string(), v.to_string())]),
-        &["x".to_string()],
-    )
-    .trim_start_matches("x=")
-    .to_string()
+    judge::quote(v)
 }
 
 /// `name{matchers, selector}`.
@@ -393,7 +394,7 @@ struct Clients(Mutex<HashMap<crate::http::Settings, Result<reqwest::Client, Stri
 #[derive(Default)]
 pub struct UpAnswers(Mutex<HashMap<(String, String), Arc<UpAnswer>>>);
 
-type UpAnswer = tokio::sync::OnceCell<Result<Vec<Point>, String>>;
+type UpAnswer = tokio::sync::OnceCell<Result<Vec<Point<'static>>, String>>;
 
 impl UpAnswers {
     /// The one answer to `query` on `server` in this run.
@@ -411,8 +412,15 @@ impl UpAnswers {
             .entry((server.url.clone(), query.to_string()))
             .or_default()
             .clone();
-        cell.get_or_init(|| crate::prom::instant(client, server, query, at))
-            .await;
+        cell.get_or_init(|| async {
+            let answer = crate::prom::instant(client, server, query, at).await?;
+            Ok(answer
+                .points()?
+                .into_iter()
+                .map(Point::into_owned)
+                .collect())
+        })
+        .await;
         cell
     }
 }
@@ -437,9 +445,10 @@ impl super::Check for FleetCheck {
 
     fn run<'a>(&'a self, shared: &'a Shared) -> Running<'a> {
         let client = client(shared, &self.server);
+        let detail = *shared.get::<Detail>();
         Box::pin(async move {
             match client {
-                Ok(c) => check(&c, self, now(), &shared.get::<UpAnswers>()).await,
+                Ok(c) => check(&c, self, now(), &shared.get::<UpAnswers>(), detail).await,
                 Err(e) => Outcome::crit(format!("could not check: no HTTP client ({e})")),
             }
         })
@@ -456,8 +465,15 @@ fn now() -> f64 {
         .map_or(0.0, |d| d.as_secs_f64())
 }
 
-/// Ask Prometheus and judge what it says.
-pub async fn check(client: &reqwest::Client, c: &FleetCheck, at: f64, ups: &UpAnswers) -> Outcome {
+/// Ask Prometheus and judge what it says. The queries go out at once;
+/// each answer is read where it lies, its series borrowing from its body.
+pub async fn check(
+    client: &reqwest::Client,
+    c: &FleetCheck,
+    at: f64,
+    ups: &UpAnswers,
+    detail: Detail,
+) -> Outcome {
     let value_query = c.value_query();
     let time_query = c.max_age.map(|_| c.time_query());
     let up_query = c.up_query();
@@ -487,13 +503,28 @@ pub async fn check(client: &reqwest::Client, c: &FleetCheck, at: f64, ups: &UpAn
             .detail("prometheus", crate::secrets::mask_url(&c.server.url))
             .detail("evaluated_at", judge::time(at))
     };
+    // The points borrow from the answers' bodies, kept here until judged.
     let values = match values {
-        Some(Ok(v)) => v,
+        Some(Ok(answer)) => Some(answer),
+        Some(Err(why)) => return base(Outcome::crit(format!("could not check: {why}"))),
+        None => None,
+    };
+    let values = match values.as_ref().map(Answer::points) {
+        Some(Ok(points)) => points,
         Some(Err(why)) => return base(Outcome::crit(format!("could not check: {why}"))),
         None => Vec::new(),
     };
     let times = match times {
-        Some(Ok(t)) => Some(t),
+        Some(Ok(answer)) => Some(answer),
+        Some(Err(why)) => {
+            return base(Outcome::crit(format!(
+                "could not check the sample times: {why}"
+            )));
+        }
+        None => None,
+    };
+    let times = match times.as_ref().map(Answer::points) {
+        Some(Ok(points)) => Some(points),
         Some(Err(why)) => {
             return base(Outcome::crit(format!(
                 "could not check the sample times: {why}"
@@ -510,13 +541,13 @@ pub async fn check(client: &reqwest::Client, c: &FleetCheck, at: f64, ups: &UpAn
         }
         None => None,
     };
-    base(judge_all(c, values, times, up, at))
+    base(judge_all(c, values, times, up, at, detail))
 }
 
-/// One series, judged.
+/// One series (for a host kind, one host's series), judged.
 #[derive(Debug)]
-struct Item {
-    labels: Labels,
+struct Item<'a> {
+    labels: Labels<'a>,
     /// The number judged (a percent, a count, the query's value).
     value: f64,
     status: Status,
@@ -524,54 +555,95 @@ struct Item {
     unread: Option<String>,
     /// How bad it is, higher is worse, among items of one status.
     badness: f64,
-    /// Said of it in a message: `91.2% used, 1.2 GiB free`.
-    describe: String,
-    extra: Map<String, Value>,
+    /// Disk and memory: the bytes available and in all, as read.
+    bytes: Option<(f64, f64)>,
+    /// When it was scraped, with `max_age`.
+    sample_time: Option<f64>,
 }
 
 /// A host that should be there and is not.
-struct Missing {
-    labels: Labels,
+struct Missing<'a> {
+    labels: Labels<'a>,
     why: String,
 }
 
-/// Group the value series by their labels without `__name__`.
-fn group(points: Vec<Point>) -> BTreeMap<Labels, BTreeMap<String, f64>> {
-    let mut out: BTreeMap<Labels, BTreeMap<String, f64>> = BTreeMap::new();
-    for mut p in points {
-        let name = p.labels.remove("__name__").unwrap_or_default();
-        out.entry(p.labels).or_default().insert(name, p.value);
+/// One value series, its `__name__` apart from its other labels.
+struct Sample<'a> {
+    labels: Labels<'a>,
+    name: Cow<'a, str>,
+    value: f64,
+}
+
+/// The metrics of one group: name and value, in the answer's order.
+type Metrics<'a> = Vec<(Cow<'a, str>, f64)>;
+
+/// The value series grouped by their labels without `__name__` (a host's
+/// avail, free and size series form one group), in label order; within a
+/// group, the order of the answer.
+fn group(points: Vec<Point<'_>>) -> Vec<(Labels<'_>, Metrics<'_>)> {
+    let mut samples: Vec<Sample> = points
+        .into_iter()
+        .map(|mut p| Sample {
+            name: p.labels.remove("__name__").unwrap_or_default(),
+            labels: p.labels,
+            value: p.value,
+        })
+        .collect();
+    // Stable, and quick on an answer that comes sorted by metric name then
+    // labels (a few sorted runs).
+    samples.sort_by(|a, b| a.labels.cmp(&b.labels));
+    let mut out = Vec::new();
+    let mut samples = samples.into_iter().peekable();
+    while let Some(first) = samples.next() {
+        let mut metrics = vec![(first.name, first.value)];
+        while let Some(next) = samples.next_if(|s| s.labels == first.labels) {
+            metrics.push((next.name, next.value));
+        }
+        out.push((first.labels, metrics));
     }
     out
 }
 
-/// Judge each series of one group.
-fn item(c: &FleetCheck, labels: Labels, metrics: &BTreeMap<String, f64>) -> Item {
-    let one = |name: &str| metrics.get(name).copied();
-    let made = |value: f64, status: Status, badness: f64, describe: String| Item {
-        labels: labels.clone(),
-        value,
-        status,
+/// Judge the series of one group.
+fn item<'a>(c: &FleetCheck, labels: Labels<'a>, metrics: &[(Cow<'_, str>, f64)]) -> Item<'a> {
+    // A name the answer repeats counts once, its last value.
+    let one = |name: &str| {
+        metrics
+            .iter()
+            .rev()
+            .find(|(n, _)| n.as_ref() == name)
+            .map(|(_, v)| *v)
+    };
+    let mut it = Item {
+        labels,
+        value: f64::NAN,
+        status: Status::Ok,
         unread: None,
-        badness,
-        describe,
-        extra: Map::new(),
+        badness: 0.0,
+        bytes: None,
+        sample_time: None,
     };
-    let lacking = |what: &str| {
-        let mut i = made(f64::NAN, Status::Crit, 0.0, String::new());
-        i.unread = Some(format!("no {what} series"));
-        i
+    let lacking = |mut it: Item<'a>, what: &str| {
+        it.status = Status::Crit;
+        it.unread = Some(format!("no {what} series"));
+        it
     };
-    let mut it = match &c.measure {
+    match &c.measure {
         Measure::Query { bound, .. } => {
-            // One series per label set: the only value there is.
-            let v = metrics.values().next().copied().unwrap_or(f64::NAN);
-            let status = if bound.beyond(v) {
+            // One series per label set: the value of the first name.
+            let v = metrics
+                .iter()
+                .map(|(n, _)| n.as_ref())
+                .min()
+                .and_then(one)
+                .unwrap_or(f64::NAN);
+            it.value = v;
+            it.status = if bound.beyond(v) {
                 Status::Crit
             } else {
                 Status::Ok
             };
-            made(v, status, bound.badness(v), judge::number(v))
+            it.badness = bound.badness(v);
         }
         Measure::Disk {
             warn,
@@ -592,34 +664,22 @@ fn item(c: &FleetCheck, labels: Labels, metrics: &BTreeMap<String, f64>) -> Item
                 .into_iter()
                 .filter(|n| one(n).is_none())
                 .collect();
-                return lacking(&absent.join(", "));
+                return lacking(it, &absent.join(", "));
             };
             let used = size - free;
             let pct = used * 100.0 / (used + avail);
-            let mut status = grade(pct, *warn, *crit);
-            let avail_bytes = if avail.is_finite() && avail > 0.0 {
-                avail as u64
-            } else {
-                0
-            };
-            let mut describe = format!("{pct:.1}% used, {} free", human(avail_bytes));
+            it.status = grade(pct, *warn, *crit);
             if let Some(min) = min_free
-                && avail_bytes < *min
+                && avail_bytes(avail) < *min
             {
-                status = Status::Crit;
-                describe = format!(
-                    "{pct:.1}% used, only {} free, below the minimum of {}",
-                    human(avail_bytes),
-                    human(*min)
-                );
+                it.status = Status::Crit;
             }
-            let mut i = made(pct, status, pct, describe);
+            it.value = pct;
+            it.badness = pct;
             if (used + avail) <= 0.0 || !pct.is_finite() {
-                i.value = f64::NAN;
+                it.value = f64::NAN;
             }
-            i.extra.insert("available_bytes".into(), json!(avail));
-            i.extra.insert("total_bytes".into(), json!(used + avail));
-            i
+            it.bytes = Some((avail, used + avail));
         }
         Measure::Memory { warn, crit } => {
             let (Some(avail), Some(total)) = (
@@ -631,84 +691,180 @@ fn item(c: &FleetCheck, labels: Labels, metrics: &BTreeMap<String, f64>) -> Item
                 } else {
                     "node_memory_MemAvailable_bytes"
                 };
-                return lacking(absent);
+                return lacking(it, absent);
             };
             let pct = (total - avail) * 100.0 / total;
-            let total_bytes = if total.is_finite() && total > 0.0 {
-                total as u64
-            } else {
-                0
-            };
-            let mut i = made(
-                pct,
-                grade(pct, *warn, *crit),
-                pct,
-                format!("{pct:.1}% used of {}", human(total_bytes)),
-            );
+            it.value = pct;
+            it.status = grade(pct, *warn, *crit);
+            it.badness = pct;
             if !pct.is_finite() {
-                i.value = f64::NAN;
+                it.value = f64::NAN;
             }
-            i.extra.insert("available_bytes".into(), json!(avail));
-            i.extra.insert("total_bytes".into(), json!(total));
-            i
+            it.bytes = Some((avail, total));
         }
         Measure::Process { .. } => {
             let v = one("namedprocess_namegroup_num_procs").unwrap_or(f64::NAN);
-            let status = if v >= 1.0 { Status::Ok } else { Status::Crit };
-            let n = if v.is_finite() && v > 0.0 {
-                v as usize
-            } else {
-                0
-            };
-            let count = if n == 1 {
-                "1 process".to_string()
-            } else {
-                format!("{n} processes")
-            };
-            made(v, status, -v, count)
+            it.value = v;
+            it.status = if v >= 1.0 { Status::Ok } else { Status::Crit };
+            it.badness = -v;
         }
-    };
-    if it.value.is_nan() && it.unread.is_none() {
+    }
+    if it.value.is_nan() {
         it.unread = Some("NaN".to_string());
     }
     it
 }
 
+/// Bytes as a whole number: 0 for what is not a positive number.
+fn avail_bytes(v: f64) -> u64 {
+    if v.is_finite() && v > 0.0 {
+        v as u64
+    } else {
+        0
+    }
+}
+
+/// What a message says of a series that was read: `91.2% used, 1.2 GiB
+/// free`, `4 processes`, the query's value. Made only for the series a
+/// message names.
+fn describe(c: &FleetCheck, i: &Item<'_>) -> String {
+    let pct = i.value;
+    match (&c.measure, i.bytes) {
+        (Measure::Disk { min_free, .. }, Some((avail, _))) => {
+            let free = avail_bytes(avail);
+            match min_free {
+                Some(min) if free < *min => format!(
+                    "{pct:.1}% used, only {} free, below the minimum of {}",
+                    human(free),
+                    human(*min)
+                ),
+                _ => format!("{pct:.1}% used, {} free", human(free)),
+            }
+        }
+        (Measure::Memory { .. }, Some((_, total))) => {
+            format!("{pct:.1}% used of {}", human(avail_bytes(total)))
+        }
+        (Measure::Process { .. }, _) => {
+            let n = if i.value.is_finite() && i.value > 0.0 {
+                i.value as usize
+            } else {
+                0
+            };
+            if n == 1 {
+                "1 process".to_string()
+            } else {
+                format!("{n} processes")
+            }
+        }
+        _ => judge::number(i.value),
+    }
+}
+
+/// A series' labels as a JSON object, in name order.
+fn labels_json(labels: &Labels<'_>) -> Value {
+    let mut m = Map::with_capacity(labels.len());
+    for (k, v) in labels.iter() {
+        m.insert(k.to_string(), Value::String(v.to_string()));
+    }
+    Value::Object(m)
+}
+
+/// The JSON of one judged series.
+fn item_json(i: &Item<'_>) -> Value {
+    let mut o = Map::with_capacity(7);
+    o.insert("labels".into(), labels_json(&i.labels));
+    o.insert(
+        "value".into(),
+        if i.value.is_finite() {
+            Value::from(i.value)
+        } else {
+            Value::from(judge::number(i.value))
+        },
+    );
+    let status = if i.unread.is_some() {
+        "NO_DATA"
+    } else {
+        i.status.as_str()
+    };
+    o.insert("status".into(), Value::from(status));
+    if let Some(why) = &i.unread {
+        o.insert("why".into(), Value::from(why.as_str()));
+    }
+    if let Some((avail, total)) = i.bytes {
+        o.insert("available_bytes".into(), Value::from(avail));
+        o.insert("total_bytes".into(), Value::from(total));
+    }
+    if let Some(t) = i.sample_time {
+        o.insert("sample_time".into(), Value::from(judge::time(t)));
+    }
+    Value::Object(o)
+}
+
 /// Judge every series, count them against what is expected, and say it
-/// in one row.
+/// in one row. With [`Detail::Full`], the row's details list every
+/// series.
 fn judge_all(
     c: &FleetCheck,
-    values: Vec<Point>,
-    times: Option<Vec<Point>>,
-    up: Option<&[Point]>,
+    values: Vec<Point<'_>>,
+    times: Option<Vec<Point<'_>>>,
+    up: Option<&[Point<'_>]>,
     at: f64,
+    detail: Detail,
 ) -> Outcome {
-    let mut items: Vec<Item> = group(values)
-        .into_iter()
-        .map(|(labels, metrics)| item(c, labels, &metrics))
-        .collect();
+    let mut items: Vec<Item> = Vec::new();
+    let mut split = false;
+    for (labels, metrics) in group(values) {
+        match c.measure {
+            // A query's series that differ only by their name are as many
+            // series, each judged: one must not stand for the others.
+            Measure::Query { .. } if metrics.len() > 1 => {
+                split = true;
+                for (name, value) in metrics {
+                    let mut labels = labels.clone();
+                    if !name.is_empty() {
+                        labels.insert(Cow::Borrowed("__name__"), name.clone());
+                    }
+                    items.push(item(c, labels, &[(name, value)]));
+                }
+            }
+            _ => items.push(item(c, labels, &metrics)),
+        }
+    }
+    if split {
+        items.sort_by(|a, b| a.labels.cmp(&b.labels));
+    }
     // Sample times, by labels without `__name__` (which `timestamp()`
-    // drops).
+    // drops); of two with one label set, the later in the answer.
     if let (Some(times), Some(max_age)) = (times, c.max_age) {
-        let by_labels: BTreeMap<Labels, f64> = times
+        let mut by_labels: Vec<(Labels, f64)> = times
             .into_iter()
             .map(|mut p| {
                 p.labels.remove("__name__");
                 (p.labels, p.value)
             })
             .collect();
+        by_labels.sort_by(|a, b| a.0.cmp(&b.0));
         for i in &mut items {
-            match by_labels.get(&i.labels) {
-                Some(t) => {
-                    i.extra.insert("sample_time".into(), json!(judge::time(*t)));
+            // A series split by its name is timed by its other labels.
+            let key: Cow<Labels> = if i.labels.get("__name__").is_some() {
+                let mut unnamed = i.labels.clone();
+                unnamed.remove("__name__");
+                Cow::Owned(unnamed)
+            } else {
+                Cow::Borrowed(&i.labels)
+            };
+            let after = by_labels.partition_point(|(l, _)| *l <= *key);
+            match after.checked_sub(1).map(|at| &by_labels[at]) {
+                Some((l, t)) if *l == *key => {
+                    i.sample_time = Some(*t);
                     if i.unread.is_none() {
                         i.unread = judge::unread(i.value, *t, at, Some(max_age));
                     }
                 }
-                None if i.unread.is_none() => {
+                _ if i.unread.is_none() => {
                     i.unread = Some("no sample time (timestamp() returned none)".into());
                 }
-                None => {}
+                _ => {}
             }
         }
     }
@@ -722,9 +878,9 @@ fn judge_all(
     let mut missing: Vec<Missing> = Vec::new();
     let mut counted_missing = 0usize;
     let mut extra = 0usize;
-    let hosts_seen: BTreeSet<&str> = items
+    let hosts_seen: HashSet<&str> = items
         .iter()
-        .filter_map(|i| i.labels.get(HOST_LABEL).map(String::as_str))
+        .filter_map(|i| i.labels.get(HOST_LABEL))
         .collect();
     let mut targets = 0usize;
     if let Some(up) = up {
@@ -745,7 +901,7 @@ fn judge_all(
                     why: format!("exporter down (up == {})", judge::number(p.value)),
                 });
             } else if c.hosts == Hosts::EveryTarget {
-                let host = p.labels.get(HOST_LABEL).map(String::as_str);
+                let host = p.labels.get(HOST_LABEL);
                 if !host.is_some_and(|h| hosts_seen.contains(h)) {
                     missing.push(Missing {
                         labels: p.labels.clone(),
@@ -760,6 +916,7 @@ fn judge_all(
         _ if c.hosts == Hosts::EveryTarget => hosts_seen.len(),
         _ => hosts_seen.len().max(usize::from(!items.is_empty())),
     };
+    drop(hosts_seen);
     let expected_text = match c.hosts {
         Hosts::Count(e) => {
             counted_missing = e.missing(seen);
@@ -772,7 +929,7 @@ fn judge_all(
     // not counted twice.
     let counted_missing = counted_missing.saturating_sub(missing.len());
 
-    items.sort_by(|a, b| a.labels.cmp(&b.labels));
+    // Items are in label order (`group`'s, or sorted again after a split).
     missing.sort_by(|a, b| a.labels.cmp(&b.labels));
     let keys = judge::telling(
         items
@@ -781,39 +938,6 @@ fn judge_all(
             .chain(missing.iter().map(|m| &m.labels)),
     );
     let name = |l: &Labels| judge::name(l, &keys);
-
-    // The JSON: every series, sorted by labels, then the missing hosts.
-    let mut series: Vec<Value> = items
-        .iter()
-        .map(|i| {
-            let mut o = Map::new();
-            o.insert("labels".into(), json!(i.labels));
-            o.insert(
-                "value".into(),
-                if i.value.is_finite() {
-                    json!(i.value)
-                } else {
-                    json!(judge::number(i.value))
-                },
-            );
-            let status = if i.unread.is_some() {
-                "NO_DATA"
-            } else {
-                i.status.as_str()
-            };
-            o.insert("status".into(), json!(status));
-            if let Some(why) = &i.unread {
-                o.insert("why".into(), json!(why));
-            }
-            o.extend(i.extra.clone());
-            Value::Object(o)
-        })
-        .collect();
-    series.extend(
-        missing
-            .iter()
-            .map(|m| json!({"labels": m.labels, "value": null, "status": "MISSING", "why": m.why})),
-    );
 
     let unread: Vec<&Item> = items.iter().filter(|i| i.unread.is_some()).collect();
     let breaching: Vec<&Item> = items
@@ -824,7 +948,8 @@ fn judge_all(
         .iter()
         .filter(|i| i.unread.is_none() && i.status == Status::Warn)
         .collect();
-    let worst_of = |list: &[&Item]| -> Option<Item> {
+    // The worst; of equally bad ones, the first by labels.
+    let worst_of = |list: &[&Item]| -> Option<String> {
         list.iter()
             .copied()
             .max_by(|a, b| {
@@ -832,15 +957,7 @@ fn judge_all(
                     .total_cmp(&b.badness)
                     .then_with(|| b.labels.cmp(&a.labels))
             })
-            .map(|i| Item {
-                labels: i.labels.clone(),
-                value: i.value,
-                status: i.status,
-                unread: i.unread.clone(),
-                badness: i.badness,
-                describe: i.describe.clone(),
-                extra: Map::new(),
-            })
+            .map(|i| format!("{} {}", name(&i.labels), describe(c, i)))
     };
     let noun = c.noun();
     let plural = |n: usize| {
@@ -863,7 +980,7 @@ fn judge_all(
                     format!(
                         "{} {}",
                         name(&i.labels),
-                        i.unread.clone().unwrap_or_default()
+                        i.unread.as_deref().unwrap_or_default()
                     )
                 })
             });
@@ -907,31 +1024,26 @@ fn judge_all(
         (
             Status::Crit,
             format!(
-                "{} of {} {}: worst {} {}{limits}",
+                "{} of {} {}: worst {worst}{limits}",
                 breaching.len(),
                 plural(items.len()),
                 crit_words(&c.measure),
-                name(&worst.labels),
-                worst.describe
             ),
         )
     } else if let Some(worst) = worst_of(&warning) {
         (
             Status::Warn,
             format!(
-                "{} of {} at or above warn: worst {} {}{limits}",
+                "{} of {} at or above warn: worst {worst}{limits}",
                 warning.len(),
                 plural(items.len()),
-                name(&worst.labels),
-                worst.describe
             ),
         )
     } else {
         let all: Vec<&Item> = items.iter().collect();
-        let worst = worst_of(&all);
         let mut message = format!("{} {}", plural(items.len()), ok_words(&c.measure));
-        if let Some(w) = worst {
-            message.push_str(&format!(": worst {} {}", name(&w.labels), w.describe));
+        if let Some(worst) = worst_of(&all) {
+            message.push_str(&format!(": worst {worst}"));
         }
         message.push_str(&limits);
         if extra > 0 {
@@ -955,6 +1067,15 @@ fn judge_all(
     if let Some(max_age) = c.max_age {
         outcome = outcome.detail("max_age_seconds", max_age);
     }
+    if detail == Detail::Summary {
+        return outcome;
+    }
+    // Every series, sorted by labels, then the missing hosts.
+    let mut series: Vec<Value> = Vec::with_capacity(items.len() + missing.len());
+    series.extend(items.iter().map(item_json));
+    series.extend(missing.iter().map(|m| {
+        json!({"labels": labels_json(&m.labels), "value": null, "status": "MISSING", "why": m.why})
+    }));
     outcome.detail("series", series)
 }
 
@@ -1003,12 +1124,9 @@ mod tests {
         }
     }
 
-    fn point(labels: &[(&str, &str)], value: f64) -> Point {
+    fn point<'a>(labels: &[(&'a str, &'a str)], value: f64) -> Point<'a> {
         Point {
-            labels: labels
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            labels: labels.iter().copied().collect(),
             time: 1000.0,
             value,
         }
@@ -1035,7 +1153,7 @@ mod tests {
             point(&[("instance", "web-3"), ("job", "a")], 0.9),
             point(&[("instance", "web-2"), ("job", "a")], 0.7),
         ];
-        let o = judge_all(&c, values, None, None, 1000.0);
+        let o = judge_all(&c, values, None, None, 1000.0, Detail::Full);
         assert_eq!(o.status, Status::Crit);
         assert_eq!(
             o.message,
@@ -1050,9 +1168,34 @@ mod tests {
     }
 
     #[test]
+    fn series_that_differ_only_by_their_name_are_each_judged() {
+        let c = query(Bound::Max(1.0), Hosts::Count(Expect::AtLeastOne), None);
+        let values = vec![
+            point(&[("__name__", "a"), ("x", "1")], 0.0),
+            point(&[("__name__", "b"), ("x", "1")], 5.0),
+        ];
+        let o = judge_all(&c, values, None, None, 1000.0, Detail::Full);
+        assert_eq!(o.status, Status::Crit, "{}", o.message);
+        assert_eq!(
+            o.message,
+            "1 of 2 series above the bound: worst __name__=\"b\" 5 (max 1)"
+        );
+        let series = o.details["series"].as_array().unwrap();
+        assert_eq!(series.len(), 2);
+        assert_eq!(series[1]["labels"]["__name__"], "b");
+    }
+
+    #[test]
     fn missing_nan_stale_and_empty_are_never_a_pass() {
         let c = query(Bound::Max(1.0), Hosts::Count(Expect::Exactly(3)), None);
-        let o = judge_all(&c, vec![point(&[("d", "a")], 0.0)], None, None, 1000.0);
+        let o = judge_all(
+            &c,
+            vec![point(&[("d", "a")], 0.0)],
+            None,
+            None,
+            1000.0,
+            Detail::Full,
+        );
         assert_eq!(o.status, Status::Crit);
         assert!(
             o.message.contains("2 missing (3 expected, 1 seen)"),
@@ -1061,7 +1204,7 @@ mod tests {
         );
 
         let c = query(Bound::Max(1.0), Hosts::Count(Expect::AtLeastOne), None);
-        let o = judge_all(&c, vec![], None, None, 1000.0);
+        let o = judge_all(&c, vec![], None, None, 1000.0, Detail::Full);
         assert_eq!(o.status, Status::Crit);
         assert!(
             o.message.starts_with("could not check: no series"),
@@ -1069,7 +1212,14 @@ mod tests {
             o.message
         );
 
-        let o = judge_all(&c, vec![point(&[("d", "a")], f64::NAN)], None, None, 1000.0);
+        let o = judge_all(
+            &c,
+            vec![point(&[("d", "a")], f64::NAN)],
+            None,
+            None,
+            1000.0,
+            Detail::Full,
+        );
         assert_eq!(o.status, Status::Crit);
         assert!(o.message.contains("NaN"), "{}", o.message);
 
@@ -1080,7 +1230,7 @@ mod tests {
         );
         let times = vec![point(&[("d", "a")], 900.0), point(&[("d", "b")], 990.0)];
         let values = vec![point(&[("d", "a")], 0.0), point(&[("d", "b")], 0.0)];
-        let o = judge_all(&c, values, Some(times), None, 1000.0);
+        let o = judge_all(&c, values, Some(times), None, 1000.0, Detail::Full);
         assert_eq!(o.status, Status::Crit);
         assert!(o.message.contains("d=\"a\" stale"), "{}", o.message);
     }
@@ -1120,7 +1270,14 @@ mod tests {
             point(&[("instance", "b"), ("job", "node")], 0.0),
             point(&[("instance", "c"), ("job", "node")], 1.0),
         ];
-        let o = judge_all(&c, values.clone(), None, Some(&up[..]), 1000.0);
+        let o = judge_all(
+            &c,
+            values.clone(),
+            None,
+            Some(&up[..]),
+            1000.0,
+            Detail::Full,
+        );
         assert_eq!(o.status, Status::Crit);
         assert!(
             o.message.starts_with(
@@ -1129,7 +1286,14 @@ mod tests {
             "{}",
             o.message
         );
-        let none = judge_all(&c, values.clone(), None, Some(&[][..]), 1000.0);
+        let none = judge_all(
+            &c,
+            values.clone(),
+            None,
+            Some(&[][..]),
+            1000.0,
+            Detail::Full,
+        );
         assert_eq!(none.status, Status::Crit);
         assert!(
             none.message
@@ -1143,6 +1307,7 @@ mod tests {
             None,
             Some(&[point(&[("instance", "a"), ("job", "node")], 1.0)][..]),
             1000.0,
+            Detail::Full,
         );
         assert_eq!(ok.status, Status::Ok, "{}", ok.message);
         assert_eq!(

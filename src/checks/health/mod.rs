@@ -217,6 +217,20 @@ fn same_rows(checks: &[HealthCheck], outcome: &Outcome) -> Vec<CheckResult> {
         .collect()
 }
 
+/// How much of what it found a row keeps in its details.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Detail {
+    /// Everything: a fleet check lists every series it judged. For the
+    /// outputs that show details (the JSON and JUnit reports, the report
+    /// files, an evidence record).
+    #[default]
+    Full,
+    /// The counts, without the per-series list: for a run whose outputs
+    /// show no details (the table). A fleet of 10,000 hosts would
+    /// otherwise hold tens of MiB of JSON that nothing prints.
+    Summary,
+}
+
 /// Run every check concurrently; one row per check, in declared order.
 /// `vars` gives the proxy settings. `stop` (SIGINT, SIGTERM) ends the phase
 /// within a moment: the checks still running are SKIP, the ones that
@@ -226,6 +240,17 @@ pub fn run(
     vars: &EnvSnapshot,
     progress: &Progress,
     stop: &AtomicBool,
+) -> Vec<CheckResult> {
+    run_with(checks, vars, progress, stop, Detail::Full)
+}
+
+/// [`run`], keeping `detail` of what each check found.
+pub fn run_with(
+    checks: &[HealthCheck],
+    vars: &EnvSnapshot,
+    progress: &Progress,
+    stop: &AtomicBool,
+    detail: Detail,
 ) -> Vec<CheckResult> {
     if checks.is_empty() {
         return Vec::new();
@@ -241,6 +266,7 @@ pub fn run(
     };
     let shared = Arc::new(Shared::default());
     shared.set(crate::http::Proxies::from_env(vars));
+    shared.set(detail);
     let rows = runtime.block_on(async {
         let tasks: Vec<_> = checks
             .iter()
