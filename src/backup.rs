@@ -193,7 +193,7 @@ fn one(dir: &Path, f: &File) -> Problem {
             if meta.len() != f.size {
                 return Problem::Size(meta.len());
             }
-            match crate::bundle::sha256_of(file) {
+            match crate::digest::sha256_of(file) {
                 Ok(d) if d.eq_ignore_ascii_case(&f.sha256) => Problem::None,
                 Ok(_) => Problem::Digest,
                 Err(e) => Problem::Missing(e.to_string()),

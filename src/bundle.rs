@@ -25,6 +25,8 @@ use sha2::{Digest, Sha256};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipArchive, ZipWriter};
 
+use crate::digest::sha256_of;
+
 /// The manifest's name inside the bundle.
 pub const MANIFEST: &str = "MANIFEST.json";
 /// The in-toto predicate type of the statement.
@@ -129,37 +131,6 @@ fn options(time: DateTime, executable: bool, large: bool) -> SimpleFileOptions {
 /// largest value is their "see ZIP64" marker).
 const ZIP64_FROM: u64 = 0xFFFF_FFFF;
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The SHA-256 of `data`, in hex.
-pub fn sha256_hex(data: &[u8]) -> String {
-    hex(&Sha256::digest(data))
-}
-
-/// The SHA-256 of a regular file (a link to one is followed), in hex. What
-/// is not a regular file (a FIFO, a device, a folder) is refused before
-/// anything is read: it could block or never end.
-pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    let f = crate::fsutil::open_regular(path).map_err(std::io::Error::other)?;
-    sha256_of(f)
-}
-
-/// The SHA-256 of what `f` holds from where it is, in hex.
-pub fn sha256_of(mut f: File) -> std::io::Result<String> {
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex(&h.finalize()))
-}
-
 /// Compress `entries` into a partial archive in `dir`; the records, in
 /// the entries' order.
 fn partial(
@@ -222,7 +193,7 @@ fn partial(
         records.push(Record {
             path: e.path.clone(),
             size,
-            sha256: hex(&h.finalize()),
+            sha256: crate::digest::hex(&h.finalize()),
             description: e.description.clone(),
         });
     }
@@ -740,7 +711,7 @@ fn read_entry<R: Read + Seek>(
         };
         return Err(format!("{inflated} inflated, {declared} declared"));
     }
-    Ok((kept, (size, hex(&h.finalize()))))
+    Ok((kept, (size, crate::digest::hex(&h.finalize()))))
 }
 
 /// The bundle's report (and its check's).

@@ -8,7 +8,7 @@
 
 use std::time::SystemTime;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 
 use crate::envsnap::EnvSnapshot;
 use crate::sanitize::{is_blank, quoted};
@@ -72,7 +72,7 @@ impl Now {
     /// The time as RFC 3339 in UTC, with a fraction of a second only when
     /// there is one: `2026-12-24T18:00:00Z`.
     pub fn rfc3339(&self) -> String {
-        self.utc.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+        rfc3339_utc(self.utc)
     }
 
     /// Where the time came from, as the JSON report says it.
@@ -95,7 +95,13 @@ pub fn parse_rfc3339(text: &str) -> Option<SystemTime> {
 
 /// A [`SystemTime`] as RFC 3339 in UTC, to the second.
 pub fn rfc3339(t: SystemTime) -> String {
-    DateTime::<Utc>::from(t).to_rfc3339_opts(SecondsFormat::Secs, true)
+    rfc3339_utc(DateTime::<Utc>::from(t).trunc_subsecs(0))
+}
+
+/// The one RFC 3339 formatter: UTC (`Z`), with a fraction of a second only
+/// when there is one (`2026-12-24T18:00:00Z`, `1970-01-01T00:00:00.250Z`).
+pub fn rfc3339_utc(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
 #[cfg(test)]

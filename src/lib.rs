@@ -18,7 +18,8 @@
 //! - Access to the world: [`git`], [`http`], [`prom`], [`runner`],
 //!   [`scan`], [`ci`], [`clock`], [`envsnap`], [`fsutil`], [`interrupt`],
 //!   [`logging`], and [`workspace`] (what a command opens once).
-//! - Leaves: [`secrets`] (the one scrubber), [`sanitize`], [`text`], [`par`].
+//! - Leaves: [`secrets`] (the one scrubber), [`sanitize`], [`text`], [`digest`],
+//!   [`par`].
 
 // Features.
 pub mod approvals;
@@ -60,6 +61,7 @@ pub mod scan;
 pub mod workspace;
 
 // Leaves.
+pub mod digest;
 pub mod par;
 pub mod sanitize;
 pub mod secrets;

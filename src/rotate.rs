@@ -275,11 +275,6 @@ pub fn shown(path: &[u8]) -> String {
     out
 }
 
-/// The bytes in lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// A folder still to enter: its parent's index and handle, its name, and
 /// the inode the listing saw.
 struct Pending {
@@ -897,7 +892,7 @@ mod tests {
     fn names_are_shown_escaped_and_kept_as_bytes() {
         assert_eq!(shown(b"report\xff.log"), "report\\xff.log");
         assert_eq!(shown("r\u{e9}sum\u{e9}".as_bytes()), "r\u{e9}sum\u{e9}");
-        assert_eq!(hex(b"a\xff"), "61ff");
+        assert_eq!(crate::digest::hex(b"a\xff"), "61ff");
     }
 
     #[test]

@@ -331,7 +331,7 @@ impl Run<'_> {
             let p = self.path(s.file);
             match (
                 std::fs::metadata(&p),
-                release_sentinel::bundle::sha256_file(&p),
+                release_sentinel::digest::sha256_file(&p),
             ) {
                 (Ok(m), Ok(sha)) if m.is_file() => artifacts.push(json!({
                     "file": s.file, "gate": s.gate, "step": s.id, "size": m.len(), "sha256": sha,

@@ -282,7 +282,10 @@ fn file_detail(scan: &rotate::Scan, f: &rotate::File, action: Action) -> serde_j
     let mut m = serde_json::Map::new();
     m.insert("path".into(), rotate::shown(&path).into());
     if std::str::from_utf8(&path).is_err() {
-        m.insert("path_hex".into(), rotate::hex(&path).into());
+        m.insert(
+            "path_hex".into(),
+            release_sentinel::digest::hex(&path).into(),
+        );
     }
     m.insert("size".into(), f.size.into());
     m.insert("mtime".into(), f.mtime.into());

@@ -47,6 +47,7 @@ use serde_json::{Value, json};
 
 use super::raw::RawFreeze;
 use super::values::{Problems, expand, time_zone};
+use crate::clock::rfc3339_utc;
 use crate::envsnap::EnvSnapshot;
 use crate::sanitize::quoted;
 
@@ -293,8 +294,8 @@ impl Freeze {
             }),
         };
         if let (Some(w), Some(map)) = (window, v.as_object_mut()) {
-            map.insert("start".into(), Value::String(rfc3339(w.start)));
-            map.insert("end".into(), Value::String(rfc3339(w.end)));
+            map.insert("start".into(), Value::String(rfc3339_utc(w.start)));
+            map.insert("end".into(), Value::String(rfc3339_utc(w.end)));
         }
         v
     }
@@ -303,11 +304,6 @@ impl Freeze {
     pub fn show(&self, t: DateTime<Utc>) -> String {
         show(t, self.zone)
     }
-}
-
-/// An instant as RFC 3339 in UTC.
-pub fn rfc3339(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
 /// An instant for a message: `Mon 2026-12-07 07:00 CET (06:00 UTC)`, with
@@ -648,7 +644,7 @@ mod tests {
     fn active(f: &Freeze, at: &str) -> Option<(String, String)> {
         f.active_at(utc(at))
             .unwrap()
-            .map(|w| (rfc3339(w.start), rfc3339(w.end)))
+            .map(|w| (rfc3339_utc(w.start), rfc3339_utc(w.end)))
     }
 
     fn pair(a: &str, b: &str) -> Option<(String, String)> {
@@ -782,10 +778,10 @@ mod tests {
             if got != Some(want) || got_state != state {
                 wrong.push(format!(
                     "{label} at {}: want {state} [{}, {}), got {got_state} {:?}",
-                    rfc3339(t),
-                    rfc3339(want.start),
-                    rfc3339(want.end),
-                    got.map(|w| (rfc3339(w.start), rfc3339(w.end)))
+                    rfc3339_utc(t),
+                    rfc3339_utc(want.start),
+                    rfc3339_utc(want.end),
+                    got.map(|w| (rfc3339_utc(w.start), rfc3339_utc(w.end)))
                 ));
             }
         }
@@ -849,8 +845,8 @@ mod tests {
     fn the_next_occurrence_of_a_recurring_freeze() {
         let f = one(WEEKEND_BERLIN);
         let w = f.next_after(utc("2026-12-06T12:00:00Z")).unwrap().unwrap();
-        assert_eq!(rfc3339(w.start), "2026-12-11T22:00:00Z");
-        assert_eq!(rfc3339(w.end), "2026-12-14T06:00:00Z");
+        assert_eq!(rfc3339_utc(w.start), "2026-12-11T22:00:00Z");
+        assert_eq!(rfc3339_utc(w.end), "2026-12-14T06:00:00Z");
     }
 
     #[test]

@@ -121,7 +121,7 @@ pub fn record(
         Some(c) => {
             let mut section = json!({
                 "source": c.source.to_string(),
-                "sha256": crate::bundle::sha256_hex(c.text.as_bytes()),
+                "sha256": crate::digest::sha256_hex(c.text.as_bytes()),
             });
             match redact_config(&c.text, scrubber) {
                 Ok(redacted) => {
@@ -468,7 +468,7 @@ fn write_files(
         for (name, data) in &sorted {
             crate::fsutil::write_atomic(&dir.join(name), data).map_err(io)?;
             written.push(name.to_string());
-            sums.push_str(&format!("{}  {name}\n", crate::bundle::sha256_hex(data)));
+            sums.push_str(&format!("{}  {name}\n", crate::digest::sha256_hex(data)));
         }
         if let Some(signer) = signer {
             signer.sign_file(&dir.join(SUMS), sums.as_bytes())?;
@@ -602,7 +602,7 @@ fn digests(dir: &Path, covered: &[&str]) -> Outcome {
     for (name, sum) in &listed {
         let path = dir.join(name);
         match std::fs::symlink_metadata(&path) {
-            Ok(m) if m.is_file() => match crate::bundle::sha256_file(&path) {
+            Ok(m) if m.is_file() => match crate::digest::sha256_file(&path) {
                 Ok(actual) if actual == *sum => {}
                 Ok(_) => modified.push(name.clone()),
                 Err(e) => missing.push(format!("{name} ({e})")),
@@ -629,7 +629,7 @@ fn digests(dir: &Path, covered: &[&str]) -> Outcome {
     for name in covered.iter().filter(|n| !listed.contains_key(**n)) {
         problems.push(format!("{SUMS} does not cover {name}"));
     }
-    let sums_digest = crate::bundle::sha256_hex(text.as_bytes());
+    let sums_digest = crate::digest::sha256_hex(text.as_bytes());
     let outcome = if problems.is_empty() {
         let names: Vec<String> = listed.keys().cloned().collect();
         Outcome::ok(format!(

@@ -16,7 +16,8 @@ use chrono_tz::Tz;
 use serde_json::{Value, json};
 
 use super::Input;
-use crate::config::freeze::{Freeze, Window, rfc3339, show};
+use crate::clock::rfc3339_utc;
+use crate::config::freeze::{Freeze, Window, show};
 use crate::envsnap::EnvSnapshot;
 use crate::report::Outcome;
 use crate::sanitize::{capped, is_blank, quoted};
@@ -155,7 +156,7 @@ fn inside(
     let details: Vec<Value> = active.iter().map(|(f, w)| f.detail(Some(w))).collect();
     outcome
         .detail("active", details)
-        .detail("open_at", rfc3339(open.at))
+        .detail("open_at", rfc3339_utc(open.at))
 }
 
 fn outside(freezes: &[Freeze], now: DateTime<Utc>, over: Option<&FreezeOverride>) -> Outcome {
