@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{BIN, Reaper, Repo, Sentinel, context, json_check, json_of, message_of, row};
-use crate::tools::{
-    PROMPT, chmod, listing, noise, python, sha256sum, sha256sum_file, tool_ok, write_bytes,
+use crate::harness::{
+    BIN, Reaper, Repo, Sentinel, context, json_check, json_of, message_of, row, sha256sum,
 };
+use crate::tools::{PROMPT, chmod, listing, noise, python, sha256sum_file, tool_ok, write_bytes};
 
 const BUNDLE_OK: &str = "| bundle                    | OK   | BUNDLE=OK |";
 const BUNDLE_FAIL: &str = "| bundle                    | FAIL | BUNDLE=FAIL |";

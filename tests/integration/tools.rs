@@ -68,12 +68,6 @@ pub(crate) fn sha256sum_file(dir: &Path, name: &str) {
     std::fs::write(dir.join(format!("{name}.sha256")), line).expect("write .sha256");
 }
 
-/// The digest `sha256sum` gives for `path`.
-pub(crate) fn sha256sum(path: &Path) -> String {
-    let out = tool_ok(Path::new("/"), "sha256sum", &[&path.display().to_string()]);
-    out.split_whitespace().next().expect("a digest").to_string()
-}
-
 /// The names in `dir`, sorted.
 pub(crate) fn listing(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
