@@ -4,16 +4,12 @@
 use clap::CommandFactory;
 
 use super::{Context, Done, Error};
-use crate::cli::{Cli, OutputArgs};
+use crate::cli::Cli;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// The shell
     pub shell: clap_complete::Shell,
-}
-
-pub fn output(_: &Args) -> Option<&OutputArgs> {
-    None
 }
 
 pub fn run(args: &Args, _cx: &Context<'_>) -> Result<Done, Error> {

@@ -28,10 +28,6 @@ pub struct Args {
     pub output: OutputArgs,
 }
 
-pub fn output(args: &Args) -> Option<&OutputArgs> {
-    Some(&args.output)
-}
-
 /// The newest file matching `task` under `root`: path and mtime; or why
 /// the artifact cannot be judged (a link on the way, a folder that cannot
 /// be read). Only the repository's own files count: no link is followed.

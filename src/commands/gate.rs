@@ -5,7 +5,7 @@
 //! reported, the rest is SKIP, and the verdict is BLOCKED (exit 1).
 
 use super::{Context, Done, Error, pack};
-use crate::cli::{Common, EvidenceArgs, FreezeArgs, OutputArgs};
+use crate::cli::{Common, EvidenceArgs, FreezeArgs};
 use release_sentinel::checks::health;
 use release_sentinel::report::Format;
 
@@ -32,10 +32,6 @@ pub struct Args {
 
     #[command(flatten)]
     pub evidence: EvidenceArgs,
-}
-
-pub fn output(args: &Args) -> Option<&OutputArgs> {
-    Some(&args.common.output)
 }
 
 /// How much the health rows keep: every series of a fleet check only

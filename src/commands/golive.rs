@@ -13,7 +13,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use super::{Context, Done, Error, Workspace};
-use crate::cli::{Common, OutputArgs};
+use crate::cli::Common;
 use release_sentinel::backup;
 use release_sentinel::config::Config;
 use release_sentinel::golive::{DRY_KIND, KIND, PARITY_MAX_AGE, PARITY_REPORT, TIMEOUT};
@@ -34,10 +34,6 @@ pub struct Args {
     /// Show what each item would run (DRY-RUN <command>) and run nothing
     #[arg(long)]
     pub dry_run: bool,
-}
-
-pub fn output(args: &Args) -> Option<&OutputArgs> {
-    Some(&args.common.output)
 }
 
 /// One checklist item: its row id, the command it stands for, and how it

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 
 use super::{Context, Done, Error};
-use crate::cli::OutputArgs;
 use release_sentinel::config;
 use release_sentinel::sanitize;
 
@@ -17,10 +16,6 @@ pub struct Args {
     /// Replace an existing file
     #[arg(long)]
     pub force: bool,
-}
-
-pub fn output(_: &Args) -> Option<&OutputArgs> {
-    None
 }
 
 pub fn run(args: &Args, _cx: &Context<'_>) -> Result<Done, Error> {

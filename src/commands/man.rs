@@ -5,7 +5,7 @@
 use clap::CommandFactory;
 
 use super::{Context, Done, Error};
-use crate::cli::{Cli, OutputArgs};
+use crate::cli::Cli;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -13,10 +13,6 @@ pub struct Args {
     /// the main page
     #[arg(value_name = "COMMAND")]
     pub command: Option<String>,
-}
-
-pub fn output(_: &Args) -> Option<&OutputArgs> {
-    None
 }
 
 pub fn run(args: &Args, _cx: &Context<'_>) -> Result<Done, Error> {

@@ -54,10 +54,18 @@ pub enum Error {
     },
 }
 
-/// The commands, each `Variant(module)`: the module has `Args`, `run`, and
-/// says which output options it takes.
+/// The commands, each `Variant(module)`: the module has `Args` and `run`.
+/// `{ common.output }` names the field of its `Args` that holds its output
+/// options; `{ fn }` says the module's `output` finds them (they sit in a
+/// sub-action); nothing, that it has none (it prints text).
 macro_rules! commands {
-    ($($(#[$meta:meta])* $variant:ident($module:ident)),* $(,)?) => {
+    (@output $args:ident $module:ident) => {{
+        let _ = $args;
+        None
+    }};
+    (@output $args:ident $module:ident fn) => { $module::output($args) };
+    (@output $args:ident $module:ident $($field:ident).+) => { Some(&$args.$($field).+) };
+    ($($(#[$meta:meta])* $variant:ident($module:ident) $({ $($output:tt)* })?),* $(,)?) => {
         /// Commands besides the gate.
         #[derive(Debug, clap::Subcommand)]
         pub enum Command {
@@ -75,7 +83,7 @@ macro_rules! commands {
             /// The command's output options, when it has them.
             pub fn output(&self) -> Option<&OutputArgs> {
                 match self {
-                    $(Command::$variant(args) => $module::output(args),)*
+                    $(Command::$variant(args) => commands!(@output args $module $($($output)*)?),)*
                 }
             }
         }
@@ -85,9 +93,9 @@ macro_rules! commands {
 commands! {
     /// The gate (the default without a subcommand)
     #[command(hide = true)]
-    Gate(gate),
+    Gate(gate) { common.output },
     /// Run the pre-live pack (the same as the gate's --dry-run)
-    Pack(pack),
+    Pack(pack) { common.output },
     /// Write a commented starter release-sentinel.toml (at the repository
     /// root, or --path)
     Init(init),
@@ -97,36 +105,36 @@ commands! {
     Man(man),
     /// After the deploy: watch health and metrics, roll back on a trigger
     /// (exit 0 HEALTHY, 2 ROLLBACK, 1 could not run)
-    Verify(verify),
+    Verify(verify) { common.output },
     /// Send an announcement (deployment start, canary success, go-live
     /// complete, rollback) to the [notify] targets
-    Notify(notify),
+    Notify(notify) { common.output },
     /// Build the release bundle (<name>-v<version>.zip, .sha256, in-toto
     /// statement); `bundle verify <ZIP>` checks one
-    Bundle(bundle),
+    Bundle(bundle) { fn },
     /// Delete old artifacts (TTL, then size, keeping the newest);
     /// --dry-run shows the plan
-    Rotate(rotate),
+    Rotate(rotate) { output },
     /// The cron sentinel: is each scheduled job's artifact fresh?
-    Freshness(freshness),
+    Freshness(freshness) { output },
     /// Make-ready: the pre-live pack and a readiness score, written to a
     /// JSON file (exit 0 ready, 1 not)
-    Ready(ready),
+    Ready(ready) { common.output },
     /// `backup verify <MANIFEST>`: a backup present, intact and recent
-    Backup(backup),
+    Backup(backup) { fn },
     /// Compare two environments' configurations (exit 1 on critical
     /// drift); secret values are never shown
-    Parity(parity),
+    Parity(parity) { output },
     /// The pre-deployment protocol: approvals, parity, deploy and rollback
     /// rehearsals, smoke tests, security, the go/no-go package (exit 0
     /// READY, 1 HALTED)
-    Predeploy(predeploy),
+    Predeploy(predeploy) { common.output },
     /// The go-live checklist: gate, pack, backup, parity evidence, open
     /// blockers, your items (--dry-run shows DRY-RUN <command> for each)
-    Golive(golive),
+    Golive(golive) { common.output },
     /// `evidence verify <DIR>`: an evidence record intact, its verdict
     /// following from its rows; --replay re-runs its policy gates
-    Evidence(evidence),
+    Evidence(evidence) { fn },
 }
 
 /// `--version` parsed by the environment's tag format, as the gate's

@@ -5,7 +5,7 @@
 //! nobody receives is not sent).
 
 use super::{Context, Done, Error};
-use crate::cli::{Common, OutputArgs};
+use crate::cli::Common;
 use release_sentinel::http::Proxies;
 use release_sentinel::notify;
 use release_sentinel::notify::KIND;
@@ -58,10 +58,6 @@ pub struct Args {
     /// Who decides ({owner}) [default: notify.owner]
     #[arg(long, value_name = "NAME")]
     pub owner: Option<String>,
-}
-
-pub fn output(args: &Args) -> Option<&OutputArgs> {
-    Some(&args.common.output)
 }
 
 pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {

@@ -18,7 +18,7 @@
 use std::sync::atomic::Ordering;
 
 use super::{Context, Done, Error, gate};
-use crate::cli::{Common, FreezeArgs, OutputArgs};
+use crate::cli::{Common, FreezeArgs};
 use release_sentinel::pack::KIND;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -59,10 +59,6 @@ impl Args {
             ..self.common.options()
         }
     }
-}
-
-pub fn output(args: &Args) -> Option<&OutputArgs> {
-    Some(&args.common.output)
 }
 
 /// Run the pack.

@@ -25,10 +25,6 @@ pub struct Args {
     pub output: OutputArgs,
 }
 
-pub fn output(args: &Args) -> Option<&OutputArgs> {
-    Some(&args.output)
-}
-
 pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     let ws = args.from.open(None, cx);
     let mut report = ws.report(&KIND, None, None);

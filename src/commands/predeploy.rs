@@ -36,7 +36,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::{Value, json};
 
 use super::{Context, Done, Error, Workspace};
-use crate::cli::{Common, OutputArgs};
+use crate::cli::Common;
 use release_sentinel::approvals;
 use release_sentinel::config::Config;
 use release_sentinel::exit::Verdict;
@@ -65,10 +65,6 @@ pub struct Args {
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub evidence: crate::cli::EvidenceArgs,
-}
-
-pub fn output(args: &Args) -> Option<&OutputArgs> {
-    Some(&args.common.output)
 }
 
 const PHASE_START: [&str; 4] = [

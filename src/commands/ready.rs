@@ -16,7 +16,7 @@ use std::sync::atomic::Ordering;
 use serde_json::json;
 
 use super::{Context, Done, Error};
-use crate::cli::{Common, OutputArgs};
+use crate::cli::Common;
 use release_sentinel::checks::{health, policy};
 use release_sentinel::ready::{KIND, Ready};
 use release_sentinel::report::{CheckResult, Outcome, Phase, Status};
@@ -29,10 +29,6 @@ pub struct Args {
     /// WARN rows of the policy and health checks count as failures
     #[arg(long)]
     pub strict: bool,
-}
-
-pub fn output(args: &Args) -> Option<&OutputArgs> {
-    Some(&args.common.output)
 }
 
 /// One part of the score: the check's id, status, weight and points.

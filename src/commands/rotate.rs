@@ -52,10 +52,6 @@ pub struct Args {
     pub output: OutputArgs,
 }
 
-pub fn output(args: &Args) -> Option<&OutputArgs> {
-    Some(&args.output)
-}
-
 /// How many files a dry run's table lists; the JSON report has them all.
 pub const LISTED: usize = 20;
 

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 
 use super::{Context, Done, Error, Workspace};
-use crate::cli::{Common, EvidenceArgs, OutputArgs};
+use crate::cli::{Common, EvidenceArgs};
 use release_sentinel::checks::health::api;
 use release_sentinel::config::Config;
 use release_sentinel::http::{self, Proxies};
@@ -72,10 +72,6 @@ pub struct Args {
 
     #[command(flatten)]
     pub evidence: EvidenceArgs,
-}
-
-pub fn output(args: &Args) -> Option<&OutputArgs> {
-    Some(&args.common.output)
 }
 
 /// The last second a time is shown for (9999-12-31T23:59:59Z): RFC 3339
