@@ -1,12 +1,19 @@
-//! The pre-deployment protocol: its report and its config section
-//! (`[predeploy]`: approvals, rehearsal commands, timeouts), validated.
+//! The pre-deployment protocol: its report, its config section
+//! (`[predeploy]`: approvals, rehearsal commands, timeouts), validated, and
+//! its table (the steps, their gates and evidence files, what each phase
+//! says and what a failed step says to do); the record of a command it
+//! ran, and the counts of a JUnit report. The command runs the steps.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
 
 use crate::config::values::Problems;
 use crate::exit::Verdict;
 use crate::report::{Kind, Rule};
 use crate::sanitize::quoted;
-use serde::Deserialize;
-use std::time::Duration;
 
 /// The predeploy report.
 pub static KIND: Kind = Kind {
@@ -206,3 +213,185 @@ pub const STEPS: &[StepDef] = &[
         file: "readiness-approval.json",
     },
 ];
+
+/// What the protocol says as each gate begins, and its name.
+pub const PHASE_START: [&str; 4] = [
+    "[PHASE 1 START] - Validating upstream approvals and artifact completeness...",
+    "[PHASE 2 START] - Rehearsing deployment on staging environment...",
+    "[PHASE 3 START] - Verifying rollback and recovery procedures...",
+    "[PHASE 4 START] - Compiling pre-deployment readiness package for release approval...",
+];
+pub const PHASE_NAME: [&str; 4] = [
+    "Intake validation and staging alignment",
+    "Deployment rehearsal and verification",
+    "Rollback, security, and operational readiness",
+    "Final readiness review and handoff",
+];
+
+/// The `[ERROR]` line and the recovery for a failed step.
+pub fn error_line(id: &str, target: &str) -> (String, &'static str) {
+    match id {
+        "approvals" => (
+            "[ERROR] Upstream approvals missing, rejected or expired.".into(),
+            "obtain or renew the approvals, update the approvals file, rerun predeploy.",
+        ),
+        "staging_parity" => (
+            format!("[ERROR] Staging configuration drift detected against {target} baseline."),
+            "apply remediation, rerun the parity check (release-sentinel parity), log changes.",
+        ),
+        "deploy_rehearsal" => (
+            "[ERROR] Deployment rehearsal encountered critical error.".into(),
+            "rollback staging, fix automation or code issues, rerun rehearsal.",
+        ),
+        "smoke_tests" => (
+            "[ERROR] Smoke and acceptance tests failed on staging.".into(),
+            "fix the failed tests or the release, rerun rehearsal before continuing.",
+        ),
+        "rollback_rehearsal" => (
+            "[ERROR] Rollback rehearsal encountered critical error.".into(),
+            "address the failed rollback steps, rerun the rehearsal.",
+        ),
+        "security" => (
+            "[ERROR] Security/compliance scan reported blocking findings.".into(),
+            "escalate to security owner, implement fixes, rerun scan before approval.",
+        ),
+        "package" => (
+            "[ERROR] Pre-deployment package could not be compiled.".into(),
+            "see the package row, fix the cause, rerun predeploy.",
+        ),
+        _ => (
+            "[ERROR] Readiness review did not approve the handoff.".into(),
+            "obtain approvals or address the conditions before notifying Protocol 11.",
+        ),
+    }
+}
+
+/// One command's run, as the evidence records it.
+pub struct Ran {
+    pub command: String,
+    pub started: String,
+    pub elapsed: Duration,
+    pub exit_code: Option<i32>,
+    pub failure: Option<String>,
+    pub stdout: String,
+    pub stdout_bytes: usize,
+    pub stdout_cut: bool,
+    pub stderr: String,
+    pub stderr_bytes: usize,
+    pub stderr_cut: bool,
+}
+
+impl Ran {
+    pub fn json(&self) -> Value {
+        json!({
+            "command": self.command,
+            "started_at": self.started,
+            "duration_ms": self.elapsed.as_millis() as u64,
+            "exit_code": self.exit_code,
+            "result": self.failure.as_deref().map_or("success".to_string(), |f| format!("failed: {f}")),
+            "stdout": self.stdout,
+            "stdout_bytes": self.stdout_bytes,
+            "stderr": self.stderr,
+            "stderr_bytes": self.stderr_bytes,
+        })
+    }
+
+    pub fn transcript(&self) -> String {
+        let stream = |name: &str, text: &str, total: usize, cut: bool| {
+            let kept = if cut {
+                format!(" (the end of {total} bytes)")
+            } else {
+                String::new()
+            };
+            let mut s = format!("--- {name}{kept} ---\n{text}");
+            if !text.is_empty() && !text.ends_with('\n') {
+                s.push('\n');
+            }
+            s
+        };
+        format!(
+            "\n$ {}\n# started {}\n{}{}# {} after {:.3} s\n",
+            self.command,
+            self.started,
+            stream("stdout", &self.stdout, self.stdout_bytes, self.stdout_cut),
+            stream("stderr", &self.stderr, self.stderr_bytes, self.stderr_cut),
+            self.failure
+                .as_deref()
+                .map_or("exit 0".to_string(), |f| f.to_string()),
+            self.elapsed.as_secs_f64()
+        )
+    }
+}
+
+/// Test counts from a JUnit XML report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub tests: usize,
+    pub failures: usize,
+    pub errors: usize,
+    pub skipped: usize,
+}
+
+/// Count the test cases of a JUnit report and how they ended.
+pub fn junit_counts(path: &Path) -> Result<Counts, String> {
+    let shown = crate::sanitize::ascii(&path.display().to_string());
+    let data = crate::fsutil::read_regular(path, 64 * 1024 * 1024).map_err(|why| {
+        format!("the smoke tests wrote no readable JUnit report at {shown}: {why}")
+    })?;
+    let text = String::from_utf8(data).map_err(|_| format!("{shown}: not UTF-8"))?;
+    let doc =
+        roxmltree::Document::parse(&text).map_err(|e| format!("{shown}: not valid XML: {e}"))?;
+    let mut c = Counts::default();
+    for case in doc.descendants().filter(|n| n.has_tag_name("testcase")) {
+        c.tests += 1;
+        let has = |tag: &str| case.children().any(|n| n.has_tag_name(tag));
+        if has("failure") {
+            c.failures += 1;
+        } else if has("error") {
+            c.errors += 1;
+        } else if has("skipped") {
+            c.skipped += 1;
+        }
+    }
+    Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn junit_cases_are_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.xml");
+        std::fs::write(
+            &p,
+            r#"<testsuites><testsuite name="s"><testcase name="a"/><testcase name="b"><failure message="x"/></testcase>
+            <testcase name="c"><skipped/></testcase><testcase name="d"><error/></testcase></testsuite></testsuites>"#,
+        )
+        .unwrap();
+        assert_eq!(
+            junit_counts(&p).unwrap(),
+            Counts {
+                tests: 4,
+                failures: 1,
+                errors: 1,
+                skipped: 1
+            }
+        );
+        std::fs::write(&p, "<testsuite>").unwrap();
+        assert!(junit_counts(&p).unwrap_err().contains("not valid XML"));
+        assert!(
+            junit_counts(&dir.path().join("none.xml"))
+                .unwrap_err()
+                .contains("no readable JUnit report")
+        );
+    }
+
+    #[test]
+    fn steps_follow_the_protocol_order() {
+        let gates: Vec<u8> = STEPS.iter().map(|s| s.gate).collect();
+        assert_eq!(gates, [1, 1, 2, 2, 3, 3, 4, 4]);
+        assert_eq!(STEPS.iter().filter(|s| s.gate == 4).count(), 2);
+    }
+}
