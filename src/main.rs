@@ -1,10 +1,7 @@
 //! The `release-sentinel` binary, the front end: parse, resolve the
 //! invocation once, dispatch to one command, deliver its result, exit.
 //! Only `main` exits; errors become the exit code here, in one place.
-//!
-//! The command line's types (`cli`) and the commands (`commands/`) are
-//! the binary's own modules: the library cannot import them, and a
-//! command is glue between its clap `Args` and the library's features.
+//! `cli` and `commands/` are the binary's own: the library cannot use them.
 
 mod cli;
 mod commands;
