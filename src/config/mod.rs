@@ -17,6 +17,8 @@ pub mod raw;
 mod validate;
 pub mod values;
 
+use values::Problem;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -54,27 +56,6 @@ impl fmt::Display for Source {
             Source::Embedded => f.write_str("embedded default"),
             Source::File(p) => write!(f, "{}", p.display()),
         }
-    }
-}
-
-/// One semantic problem, with the key path it concerns.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub key: String,
-    pub message: String,
-}
-
-impl fmt::Display for Problem {
-    /// One line whatever the key and message hold (both may quote what the
-    /// file says), cut to a readable length.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use crate::sanitize::{ascii, capped};
-        write!(
-            f,
-            "{}: {}",
-            ascii(&capped(&self.key, 200)),
-            ascii(&capped(&self.message, 1000))
-        )
     }
 }
 

@@ -3,14 +3,34 @@
 //! key path they concern. Also the display side of sizes and percentages
 //! (`human`, `grade`), so a value reads the same way it is written.
 
+use std::fmt;
 use std::time::Duration;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
-use super::Problem;
 use crate::envsnap::EnvSnapshot;
-use crate::report::Status;
 use crate::sanitize::quoted;
+
+/// One semantic problem, with the key path it concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    /// One line whatever the key and message hold (both may quote what the
+    /// file says), cut to a readable length.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::sanitize::{ascii, capped};
+        write!(
+            f,
+            "{}: {}",
+            ascii(&capped(&self.key, 200)),
+            ascii(&capped(&self.message, 1000))
+        )
+    }
+}
 
 /// Every semantic problem of a config, collected with its key path.
 ///
@@ -439,17 +459,6 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         .ok_or_else(too_large)
 }
 
-/// The status for a used percentage against WARN and CRIT thresholds.
-pub fn grade(used: f64, warn: f64, crit: f64) -> Status {
-    if used >= crit {
-        Status::Crit
-    } else if used >= warn {
-        Status::Warn
-    } else {
-        Status::Ok
-    }
-}
-
 /// Percent thresholds `warn` and `crit` (0 to 100, warn not above crit),
 /// with their defaults.
 pub fn thresholds(
@@ -607,13 +616,6 @@ mod tests {
         assert!(days_before(0, 144_115_188_075_855_872).is_err());
         assert!(days_before(i64::MIN + 1, 1).is_err());
         assert!(days_before(0, u64::MAX).is_err());
-    }
-
-    #[test]
-    fn grades() {
-        assert_eq!(grade(10.0, 75.0, 85.0), Status::Ok);
-        assert_eq!(grade(75.0, 75.0, 85.0), Status::Warn);
-        assert_eq!(grade(90.0, 75.0, 85.0), Status::Crit);
     }
 
     #[test]

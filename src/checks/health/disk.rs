@@ -12,9 +12,10 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::fleet::{Fields, Measure, Place};
+use super::grade;
 use super::{Check, Ctx, HealthCheck, Running, blocking};
 use crate::config::raw::Number;
-use crate::config::values::{grade, parse_size, thresholds, unexpanded_label};
+use crate::config::values::{parse_size, thresholds, unexpanded_label};
 use crate::report::{Outcome, Status};
 use crate::text::human;
 

@@ -39,8 +39,8 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
+use super::grade;
 use super::{Detail, Running, Shared};
-use crate::config::values::grade;
 use crate::prom::judge::{self, Bound, Expect};
 use crate::prom::{Answer, Labels, Point, Server};
 use crate::report::{Outcome, Status};

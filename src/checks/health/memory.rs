@@ -10,9 +10,10 @@ use serde::Deserialize;
 use sysinfo::System;
 
 use super::fleet::{Fields, Measure, Place};
+use super::grade;
 use super::{Check, Ctx, HealthCheck, Running, blocking};
 use crate::config::raw::Number;
-use crate::config::values::{grade, thresholds};
+use crate::config::values::thresholds;
 use crate::report::Outcome;
 use crate::text::human;
 

@@ -354,9 +354,27 @@ async fn one(check: HealthCheck, shared: Arc<Shared>, progress: Progress) -> Che
     CheckResult::new(check.id, Phase::Health, outcome, elapsed).with_mode(check.mode)
 }
 
+/// The status for a used percentage against WARN and CRIT thresholds.
+pub fn grade(used: f64, warn: f64, crit: f64) -> Status {
+    if used >= crit {
+        Status::Crit
+    } else if used >= warn {
+        Status::Warn
+    } else {
+        Status::Ok
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grades() {
+        assert_eq!(grade(10.0, 75.0, 85.0), Status::Ok);
+        assert_eq!(grade(75.0, 75.0, 85.0), Status::Warn);
+        assert_eq!(grade(90.0, 75.0, 85.0), Status::Crit);
+    }
 
     #[derive(Default)]
     struct Counter(std::sync::atomic::AtomicUsize);
