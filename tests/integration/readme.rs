@@ -387,3 +387,47 @@ fn the_quick_start_safe_example_is_safe_where_its_process_and_api_are() {
         .safe();
     drop(running);
 }
+
+/// The pre-live pack's sample table is a real run: five steps named as the
+/// README names them, two that pass, one that exits 3, one that outlives
+/// its timeout, and the built-in secrets scan on a clean repository. The
+/// timeout here is 1 s (the README's is 30 s): the table is compared
+/// number for number in shape.
+#[test]
+fn the_pack_sample_is_what_the_binary_prints() {
+    let shown = block_after(&readme(), "<!-- pack-sample -->", "");
+    let repo = Repo::with_config(
+        r#"[[pack.steps]]
+name = "param_sweep_dry"
+run = ["true"]
+
+[[pack.steps]]
+name = "tuning_apply_dry"
+run = ["true"]
+
+[[pack.steps]]
+name = "chaos_failover_dry"
+run = "exit 3"
+shell = true
+
+[[pack.steps]]
+name = "rotate_artifacts_dry"
+run = ["sleep", "30"]
+timeout = "1s"
+
+[[pack.steps]]
+name = "scan_secrets_dry"
+"#,
+    );
+    let out = Sentinel::new()
+        .dir(&repo.path)
+        .gate("prod", "v1.2.3")
+        .arg("--dry-run")
+        .blocked();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        shape(&stdout),
+        shape(&shown),
+        "the binary printed:\n{stdout}"
+    );
+}
