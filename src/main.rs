@@ -14,10 +14,10 @@ use std::sync::Arc;
 
 use clap::Parser;
 use cli::{Cli, stopped};
-use commands::{Context, Done, Invocation, Terminal};
+use commands::{Context, Invocation, Terminal};
 use release_sentinel::exit::USAGE_OR_INPUT_ERROR;
-use release_sentinel::report::deliver::{deliver, error_line};
-use release_sentinel::{envsnap::EnvSnapshot, interrupt, progress::Progress, secrets::Scrubber};
+use release_sentinel::report::deliver::error_line;
+use release_sentinel::{envsnap::EnvSnapshot, progress::Progress, secrets::Scrubber};
 
 fn main() -> ExitCode {
     // The process's scrubber, which every cut of a value uses first.
@@ -70,33 +70,5 @@ fn run(vars: &EnvSnapshot, scrubber: &Scrubber) -> u8 {
     let done = command.run(&cx);
     signals::delivering();
     front.finish();
-    let (mut out, mut err) = (io::stdout().lock(), io::stderr().lock());
-    // Interrupted: whatever the command made of it, the run is not a
-    // pass (exit 1), and its report says it was interrupted.
-    let interrupted = interrupt::signal_name();
-    let error = match done {
-        Ok(Done::Report(mut r)) => {
-            if interrupted.is_some() {
-                r.interrupted = Some(true);
-            }
-            let code = deliver(&r, &inv.delivery, scrubber, &mut out, &mut err);
-            match interrupt::signal_name() {
-                // The signal came while the report was being written.
-                Some(signal) if interrupted.is_none() => format!("interrupted by {signal}"),
-                _ => return code,
-            }
-        }
-        Ok(Done::Text(_)) if let Some(signal) = interrupted => format!("interrupted by {signal}"),
-        // A reader that stopped early (`| head`) is not an error.
-        Ok(Done::Text(text)) => match out.write_all(&text).and_then(|()| out.flush()) {
-            Err(e) if e.kind() != io::ErrorKind::BrokenPipe => e.to_string(),
-            _ => match interrupt::signal_name() {
-                Some(signal) => format!("interrupted by {signal}"),
-                None => return 0,
-            },
-        },
-        Err(e) => e.to_string(),
-    };
-    let _ = err.write_all(error_line(&error, scrubber).as_bytes());
-    USAGE_OR_INPUT_ERROR
+    commands::finish(done, &inv.delivery, scrubber)
 }

@@ -23,12 +23,15 @@ pub mod ready;
 pub mod rotate;
 pub mod verify;
 
+use std::io::{self, Write};
 use std::path::PathBuf;
 
 use crate::cli::{ColorArg, OutputArgs};
 use release_sentinel::envsnap::EnvSnapshot;
+use release_sentinel::exit::USAGE_OR_INPUT_ERROR;
+use release_sentinel::interrupt;
 use release_sentinel::report::Report;
-use release_sentinel::report::deliver::Delivery;
+use release_sentinel::report::deliver::{Delivery, deliver, error_line};
 use release_sentinel::secrets::Scrubber;
 pub use release_sentinel::workspace::{Context, Workspace};
 
@@ -219,6 +222,42 @@ impl Invocation {
             quiet: out.quiet,
         }
     }
+}
+
+/// Deliver what a command produced, once the front end is done with the
+/// terminal: the report (through [`deliver`]) or the text on stdout, or
+/// the error on stderr; the exit code. A run a signal interrupted is never
+/// a pass (exit 1), and its report says it was interrupted.
+pub fn finish(done: Result<Done, Error>, delivery: &Delivery, scrubber: &Scrubber) -> u8 {
+    let (mut out, mut err) = (io::stdout().lock(), io::stderr().lock());
+    // Interrupted: whatever the command made of it, the run is not a
+    // pass (exit 1), and its report says it was interrupted.
+    let interrupted = interrupt::signal_name();
+    let error = match done {
+        Ok(Done::Report(mut r)) => {
+            if interrupted.is_some() {
+                r.interrupted = Some(true);
+            }
+            let code = deliver(&r, delivery, scrubber, &mut out, &mut err);
+            match interrupt::signal_name() {
+                // The signal came while the report was being written.
+                Some(signal) if interrupted.is_none() => format!("interrupted by {signal}"),
+                _ => return code,
+            }
+        }
+        Ok(Done::Text(_)) if let Some(signal) = interrupted => format!("interrupted by {signal}"),
+        // A reader that stopped early (`| head`) is not an error.
+        Ok(Done::Text(text)) => match out.write_all(&text).and_then(|()| out.flush()) {
+            Err(e) if e.kind() != io::ErrorKind::BrokenPipe => e.to_string(),
+            _ => match interrupt::signal_name() {
+                Some(signal) => format!("interrupted by {signal}"),
+                None => return 0,
+            },
+        },
+        Err(e) => e.to_string(),
+    };
+    let _ = err.write_all(error_line(&error, scrubber).as_bytes());
+    USAGE_OR_INPUT_ERROR
 }
 
 #[cfg(test)]
