@@ -571,8 +571,9 @@ async fn stopped(stop: &AtomicBool) {
 }
 
 /// The most one evaluation may take: the longest of the probes' and
-/// Prometheus' own timeouts (each request is bounded by its own; this
-/// bounds anything else). A run ends at most this long after its window.
+/// Prometheus' own timeouts, and a grace of [`BUDGET_GRACE`] (each request
+/// is bounded by its own; this bounds anything else). A run ends at most
+/// this long after its window.
 fn budget(verify: &Verify, config: &Config) -> Duration {
     verify
         .probes
@@ -581,7 +582,13 @@ fn budget(verify: &Verify, config: &Config) -> Duration {
         .chain(config.prometheus.as_ref().map(|s| s.timeout))
         .max()
         .unwrap_or(Duration::from_secs(1))
+        + BUDGET_GRACE
 }
+
+/// Past the longest request timeout: a request's own timeout, which says
+/// what it waited for ("timed out"), ends it before the evaluation's
+/// budget does, even on a loaded machine where both would fire together.
+const BUDGET_GRACE: Duration = Duration::from_millis(250);
 
 /// The HTTP clients and what an evaluation needs.
 struct Watch<'a> {
