@@ -9,15 +9,10 @@
 //! Checks and errors produce raw text; escaping happens once, at output
 //! time, after scrubbing (see [`crate::secrets`]): a secret with non-ASCII
 //! characters must be removed before it is escaped into another form.
+//! (The escaping itself is [`crate::text::ascii`]: the scrubber needs it
+//! too, to know a secret's escaped forms.)
 
-/// Escape `s` to printable ASCII on one line.
-pub fn ascii(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        push_escaped(&mut out, c);
-    }
-    out
-}
+pub use crate::text::{ascii, controls_escaped};
 
 /// Escape `s` to printable ASCII and cut it to at most `max` characters,
 /// ending in `...` when cut. Secrets are scrubbed first (see [`capped`]).
@@ -67,20 +62,6 @@ pub fn quoted(s: &str) -> String {
     format!("\"{}\"", controls_escaped(&capped(s, ECHO_MAX)))
 }
 
-/// `s` with every control character (C0, DEL, C1) and Unicode line or
-/// paragraph separator escaped as [`ascii`] escapes it; the rest as is.
-pub fn controls_escaped(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
-            push_escaped(&mut out, c);
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// A command's arguments as a shell would read them back: an argument
 /// with a space, a quote or another special character is single-quoted.
 pub fn shell_line(argv: &[String]) -> String {
@@ -123,19 +104,6 @@ pub fn ascii_lines(s: &str) -> String {
         out.push_str(&ascii(line));
     }
     out
-}
-
-fn push_escaped(out: &mut String, c: char) {
-    match c {
-        '\n' => out.push_str("\\n"),
-        '\r' => out.push_str("\\r"),
-        '\t' => out.push_str("\\t"),
-        ' '..='~' => out.push(c),
-        _ => {
-            use std::fmt::Write;
-            let _ = write!(out, "\\u{{{:x}}}", c as u32);
-        }
-    }
 }
 
 #[cfg(test)]

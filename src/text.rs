@@ -1,6 +1,8 @@
 //! Text for messages, one helper per job: how many of something
 //! ([`count`], [`plural`]), a list cut short ([`list_some`]), a size
-//! ([`human`]). A leaf: it imports nothing of the crate.
+//! ([`human`]), a value escaped to printable ASCII on one line
+//! ([`ascii`], [`controls_escaped`]). A leaf: it imports nothing of the
+//! crate.
 
 /// A list for a message: the first `max` items, then "and N more".
 pub fn list_some(items: &[String], max: usize) -> String {
@@ -40,6 +42,42 @@ pub fn human(bytes: u64) -> String {
         format!("{bytes} B")
     } else {
         format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// Escape `s` to printable ASCII on one line.
+pub fn ascii(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        push_escaped(&mut out, c);
+    }
+    out
+}
+
+/// `s` with every control character (C0, DEL, C1) and Unicode line or
+/// paragraph separator escaped as [`ascii`] escapes it; the rest as is.
+pub fn controls_escaped(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
+            push_escaped(&mut out, c);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn push_escaped(out: &mut String, c: char) {
+    match c {
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        ' '..='~' => out.push(c),
+        _ => {
+            use std::fmt::Write;
+            let _ = write!(out, "\\u{{{:x}}}", c as u32);
+        }
     }
 }
 

@@ -94,7 +94,7 @@ impl Scrubber {
 
     /// The process's scrubber (a handle sharing its set), which `main`
     /// hands to every command. Code that shortens a value for a message
-    /// ([`crate::sanitize::capped`]) scrubs it with this one first: a cut
+    /// (`sanitize::capped`) scrubs it with this one first: a cut
     /// made before scrubbing would split a secret into halves that no
     /// later scrub recognises.
     pub fn process() -> Self {
@@ -108,10 +108,10 @@ impl Scrubber {
         if trimmed != value {
             forms.push(trimmed.to_string());
         }
-        let escaped = crate::sanitize::ascii(trimmed);
+        let escaped = crate::text::ascii(trimmed);
         for form in [
             // As a quoted value shows it.
-            crate::sanitize::controls_escaped(trimmed),
+            crate::text::controls_escaped(trimmed),
             json_escaped(trimmed),
             json_ascii_escaped(trimmed),
             percent_encoded(trimmed, false),
