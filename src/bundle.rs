@@ -392,22 +392,8 @@ fn zip_temporary(
     })
 }
 
-/// Why an entry name is unsafe to extract, if it is.
-pub fn unsafe_name(name: &str) -> Option<&'static str> {
-    if name.is_empty() {
-        return Some("an empty name");
-    }
-    if name.starts_with('/') || name.starts_with('\\') || name.get(1..2) == Some(":") {
-        return Some("an absolute path");
-    }
-    if name.split(['/', '\\']).any(|c| c == "..") {
-        return Some("a path that climbs out with ..");
-    }
-    if name.chars().any(|c| c.is_control()) {
-        return Some("a control character in the name");
-    }
-    None
-}
+pub use crate::config::values::unsafe_name;
+
 
 /// What `verify` found.
 #[derive(Debug)]
@@ -729,7 +715,7 @@ pub static KIND: crate::report::Kind = crate::report::Kind {
 /// A time a zip cannot hold (after 2107) is refused, named, never wrapped
 /// or replaced.
 pub fn archive_time(
-    ws: &crate::workspace::Workspace,
+    repo: &crate::git::Opened,
     vars: &crate::envsnap::EnvSnapshot,
 ) -> Result<u64, String> {
     let last = LAST_ZIP_TIME;
@@ -746,7 +732,7 @@ pub fn archive_time(
                 crate::sanitize::quoted(v)
             )),
         },
-        None => match &ws.repo {
+        None => match repo {
             Ok(r) => {
                 let t = r
                     .repo

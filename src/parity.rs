@@ -16,7 +16,6 @@ use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
 
-use crate::config::Config;
 use crate::config::values::Problems;
 use crate::report::{CheckResult, Outcome, Phase};
 use crate::text::count;
@@ -77,12 +76,12 @@ pub fn validate(raw: Raw, problems: &mut Problems) -> Parity {
             match (s.file, s.command) {
                 // A source file is the repository's own: read under its
                 // root, never from out of it.
-                (Some(f), None) if !f.trim().is_empty() && crate::bundle::unsafe_name(&f).is_some() => problems.push(
+                (Some(f), None) if !f.trim().is_empty() && crate::config::values::unsafe_name(&f).is_some() => problems.push(
                     format!("{key}.file"),
                     format!(
                         "{}: {}; source files are relative to the repository root (a command can print any other)",
                         crate::sanitize::quoted(&f),
-                        crate::bundle::unsafe_name(&f).unwrap_or_default()
+                        crate::config::values::unsafe_name(&f).unwrap_or_default()
                     ),
                 ),
                 (Some(f), None) if !f.trim().is_empty() => sources.push(Source::File(f)),
@@ -547,16 +546,15 @@ pub static KIND: crate::report::Kind = crate::report::Kind {
 
 /// The rows comparing `source` with `target` (both configured).
 pub fn compare(
-    config: &Config,
-    ws: &crate::workspace::Workspace,
+    p: &Parity,
+    root: &Path,
     source: &str,
     target: &str,
-    cx: &crate::workspace::Context<'_>,
+    scrubber: &crate::secrets::Scrubber,
 ) -> Vec<CheckResult> {
     let start = Instant::now();
     let row =
         |id: &str, outcome: Outcome| CheckResult::new(id, Phase::Pack, outcome, start.elapsed());
-    let p = &config.parity;
     let mut sides = Vec::new();
     for name in [source, target] {
         let Some(sources) = p.envs.get(name) else {
@@ -574,7 +572,7 @@ pub fn compare(
                 )),
             )];
         };
-        match crate::parity::load(sources, &ws.root, &cx.interrupt_flag()) {
+        match load(sources, root, &crate::interrupt::flag()) {
             Ok(keys) => sides.push(keys),
             Err(why) => {
                 return vec![row(
@@ -600,7 +598,7 @@ pub fn compare(
     for keys in &sides {
         for (k, v) in keys {
             if p.is_secret(k) {
-                cx.scrubber.add(v);
+                scrubber.add(v);
             }
         }
     }

@@ -114,7 +114,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
             return Ok(Done::Report(report));
         }
     };
-    let unix = release_sentinel::bundle::archive_time(&ws, cx.vars).map_err(Error::Refused)?;
+    let unix = release_sentinel::bundle::archive_time(&ws.repo, cx.vars).map_err(Error::Refused)?;
     let name = b.name.clone().unwrap_or_else(|| {
         ws.root
             .file_name()

@@ -30,7 +30,13 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     let mut report = ws.report(&KIND, None, None);
     if let Ok(config) = &ws.config {
         report.rows =
-            release_sentinel::parity::compare(config, &ws, &args.source, &args.target, cx);
+            release_sentinel::parity::compare(
+                &config.parity,
+                &ws.root,
+                &args.source,
+                &args.target,
+                cx.scrubber,
+            );
     }
     Ok(Done::Report(report))
 }

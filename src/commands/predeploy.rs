@@ -420,7 +420,13 @@ impl Run<'_> {
         loop {
             attempt += 1;
             let rows =
-                release_sentinel::parity::compare(self.config, self.ws, source, &target, self.cx);
+                release_sentinel::parity::compare(
+                    &self.config.parity,
+                    &self.ws.root,
+                    source,
+                    &target,
+                    self.cx.scrubber,
+                );
             let mut sub = release_sentinel::report::Report::new(
                 &release_sentinel::parity::KIND,
                 Default::default(),
@@ -846,7 +852,7 @@ impl Run<'_> {
                 id: None,
             })
             .collect();
-        let unix = match release_sentinel::bundle::archive_time(self.ws, self.cx.vars) {
+        let unix = match release_sentinel::bundle::archive_time(&self.ws.repo, self.cx.vars) {
             Ok(t) => t,
             Err(e) => return Ok(Outcome::fail(e.to_string())),
         };

@@ -270,8 +270,7 @@ fn secret_names<'a>(
     names
 }
 
-/// The largest configuration file read.
-pub const MAX_FILE_SIZE: u64 = 4 * 1024 * 1024;
+pub use values::MAX_FILE_SIZE;
 
 /// Find and load the configuration. `explicit` is `--config`; `repo_root`
 /// is the work tree root, when the path is inside a repository; `target`

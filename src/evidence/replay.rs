@@ -37,7 +37,7 @@ use crate::secrets::Scrubber;
 use crate::text::list_some;
 
 /// The largest configuration file read back from a record.
-const MAX_CONFIG: u64 = config::MAX_FILE_SIZE;
+const MAX_CONFIG: u64 = config::values::MAX_FILE_SIZE;
 
 /// Re-run the policy gates of `record` (read from `dir`) at its commit in
 /// the repository at `repo`. One `replay:<id>` row (FAIL) per row that now

@@ -27,7 +27,7 @@
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 
 use super::Input;
-use crate::config::MAX_FILE_SIZE;
+use crate::config::values::MAX_FILE_SIZE;
 use crate::git::Repo;
 use crate::git::tags::Release;
 use crate::report::Outcome;
