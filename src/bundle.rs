@@ -394,7 +394,6 @@ fn zip_temporary(
 
 pub use crate::config::values::unsafe_name;
 
-
 /// What `verify` found.
 #[derive(Debug)]
 pub struct Verified {

@@ -29,14 +29,13 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     let ws = args.from.open(None, cx);
     let mut report = ws.report(&KIND, None, None);
     if let Ok(config) = &ws.config {
-        report.rows =
-            release_sentinel::parity::compare(
-                &config.parity,
-                &ws.root,
-                &args.source,
-                &args.target,
-                cx.scrubber,
-            );
+        report.rows = release_sentinel::parity::compare(
+            &config.parity,
+            &ws.root,
+            &args.source,
+            &args.target,
+            cx.scrubber,
+        );
     }
     Ok(Done::Report(report))
 }

@@ -419,14 +419,13 @@ impl Run<'_> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let rows =
-                release_sentinel::parity::compare(
-                    &self.config.parity,
-                    &self.ws.root,
-                    source,
-                    &target,
-                    self.cx.scrubber,
-                );
+            let rows = release_sentinel::parity::compare(
+                &self.config.parity,
+                &self.ws.root,
+                source,
+                &target,
+                self.cx.scrubber,
+            );
             let mut sub = release_sentinel::report::Report::new(
                 &release_sentinel::parity::KIND,
                 Default::default(),

@@ -30,7 +30,7 @@ use release_sentinel::checks::health::api;
 use release_sentinel::config::Config;
 use release_sentinel::http::{self, Proxies};
 use release_sentinel::notify::{self, Message};
-use release_sentinel::pack::Run;
+use release_sentinel::pack::section::Run;
 use release_sentinel::prom::{self, Fetched};
 use release_sentinel::report::{CheckResult, Mode, Outcome, Phase, Report, Status};
 use release_sentinel::runner;
@@ -694,7 +694,7 @@ impl Watch<'_> {
 }
 
 fn smoke(
-    step: &release_sentinel::pack::Step,
+    step: &release_sentinel::pack::section::Step,
     env: &[(String, String)],
     root: &std::path::Path,
     stop: &AtomicBool,

@@ -173,7 +173,7 @@ pub struct Config {
     /// The health checks, in the order they are reported.
     pub health: Vec<crate::checks::health::HealthCheck>,
     /// The pre-live pack.
-    pub pack: crate::pack::Pack,
+    pub pack: crate::pack::section::Pack,
     /// How much each check's result counts, by row id (`[modes]`).
     pub modes: BTreeMap<String, crate::report::Mode>,
     /// The Prometheus server rules query.

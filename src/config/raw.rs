@@ -13,7 +13,7 @@ pub struct RawConfig {
     pub policy: Option<RawRules>,
     pub variables: Option<RawVariables>,
     pub health: Option<crate::checks::health::RawHealth>,
-    pub pack: Option<crate::pack::RawPack>,
+    pub pack: Option<crate::pack::section::RawPack>,
     /// `[modes]`: a check's id, and how much its result counts.
     pub modes: Option<BTreeMap<String, crate::report::Mode>>,
     pub prometheus: Option<crate::prom::Raw>,

@@ -118,7 +118,7 @@ pub(super) fn validate(
         &mut problems,
     );
     let (pack, step_secrets) =
-        crate::pack::validate(raw.pack.unwrap_or_default(), env, &mut problems);
+        crate::pack::section::validate(raw.pack.unwrap_or_default(), env, &mut problems);
     let verify = raw.verify.map(|v| {
         let (verify, secrets) =
             crate::verify::validate(v, env, prometheus.is_some(), &mut problems);

@@ -30,8 +30,8 @@ use crate::checks::health::api::{Request, RequestFields, StatusList};
 use crate::config::raw::Number;
 use crate::config::values::{Problems, check_name, duration, expand};
 use crate::envsnap::EnvSnapshot;
-use crate::pack::Step;
-use crate::pack::{RawStep, RunSpec};
+use crate::pack::section::Step;
+use crate::pack::section::{RawStep, RunSpec};
 use crate::sanitize::quoted;
 use judge::Bound;
 
@@ -448,7 +448,7 @@ pub fn validate(
             problems.push(format!("{key}.run"), "missing: a smoke step is a command");
             continue;
         }
-        if let Some(step) = crate::pack::step(s, &key, env, problems, &mut secret_values) {
+        if let Some(step) = crate::pack::section::step(s, &key, env, problems, &mut secret_values) {
             smoke.push(step);
         }
     }
