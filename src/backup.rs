@@ -35,6 +35,22 @@ pub struct Raw {
     pub manifest: Option<String>,
 }
 
+/// Validate `[backup]` (its defaults are read where they are used).
+pub fn validate(raw: Raw, problems: &mut crate::config::values::Problems) -> Raw {
+    if let Some(age) = &raw.max_age
+        && humantime::parse_duration(age.trim()).is_err()
+    {
+        problems.push(
+            "backup.max_age",
+            format!(
+                "{} is not a duration like \"24h\"",
+                crate::sanitize::quoted(age)
+            ),
+        );
+    }
+    raw
+}
+
 /// A backup manifest.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Manifest {

@@ -170,6 +170,14 @@ pub struct TargetArgs {
     )]
     pub env: Option<String>,
 
+    #[command(flatten)]
+    pub release: VersionArg,
+}
+
+/// `--version`: the release version (the tool's own is `-V`). A command
+/// that says more of it changes its help with `mut_arg("release_version")`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct VersionArg {
     /// Release version to check, as its tag is written: "v" and a SemVer
     /// version by default, e.g. v1.2.3
     #[arg(
@@ -185,7 +193,11 @@ pub struct TargetArgs {
 impl TargetArgs {
     /// A report of `kind` about this release, from `ws`.
     pub fn report(&self, ws: &Workspace, kind: &'static Kind) -> Report {
-        ws.report(kind, self.env.as_deref(), self.release_version.as_deref())
+        ws.report(
+            kind,
+            self.env.as_deref(),
+            self.release.release_version.as_deref(),
+        )
     }
 
     /// The environment (clap requires it; empty if it was ever absent).
@@ -195,7 +207,7 @@ impl TargetArgs {
 
     /// The release version as given.
     pub fn version(&self) -> &str {
-        self.release_version.as_deref().unwrap_or_default()
+        self.release.release_version.as_deref().unwrap_or_default()
     }
 }
 

@@ -56,7 +56,7 @@ pub fn evaluate(
 ) -> (Vec<CheckResult>, bool) {
     let (env, version) = (options.env.as_str(), options.version.as_str());
     tracing::info!(config = %config.source, env, version, "running the policy gates");
-    let input = policy::Input::new(env, version, config, &ws.repo, cx.vars, now)
+    let input = policy::Input::new(env, version, config.gates(), &ws.repo, cx.vars, now)
         .override_freeze(options.override_freeze.as_deref());
     let strict = options.strict || input.policy.strict;
     let mut rows = policy::run(&input, options.fail_fast, strict, stop);

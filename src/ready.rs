@@ -28,10 +28,10 @@ pub const REPORT: &str = "artifacts/reports/readiness.json";
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Raw {
-    pub weights: Option<BTreeMap<String, crate::config::raw::Number>>,
+    pub weights: Option<BTreeMap<String, crate::config::values::Number>>,
     pub key: Option<Vec<String>>,
-    pub pass: Option<crate::config::raw::Number>,
-    pub warn: Option<crate::config::raw::Number>,
+    pub pass: Option<crate::config::values::Number>,
+    pub warn: Option<crate::config::values::Number>,
     pub report: Option<String>,
 }
 

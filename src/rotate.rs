@@ -799,6 +799,21 @@ pub struct Raw {
     pub keep: Option<u64>,
 }
 
+/// Validate `[rotate]` (its defaults are read where they are used).
+pub fn validate(raw: Raw, problems: &mut crate::config::values::Problems) -> Raw {
+    if let Some(size) = &raw.max_size
+        && let Err(why) = crate::config::values::parse_size(size)
+    {
+        problems.push("rotate.max_size", why);
+    }
+    if let Some(days) = raw.days
+        && let Err(why) = crate::config::values::check_days(days)
+    {
+        problems.push("rotate.days", why);
+    }
+    raw
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use super::{Context, Done, Error};
-use crate::cli::{OutputArgs, SignersArgs, SourceArgs};
+use crate::cli::{OutputArgs, SignersArgs, SourceArgs, VersionArg};
 use release_sentinel::bundle;
 use release_sentinel::bundle::KIND;
 use release_sentinel::evidence::sign;
@@ -14,20 +14,17 @@ use release_sentinel::text::human;
 use release_sentinel::text::list_some;
 
 #[derive(Debug, Clone, clap::Args)]
-#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    mut_arg("release_version", |a| a.help("The release version: the bundle is <name>-v<version>.zip"))
+)]
 pub struct Args {
     #[command(subcommand)]
     pub action: Option<Action>,
 
-    /// The release version: the bundle is <name>-v<version>.zip
-    #[arg(
-        long = "version",
-        env = "RS_VERSION",
-        hide_env_values = true,
-        value_name = "VERSION",
-        required = true
-    )]
-    pub release_version: Option<String>,
+    #[command(flatten)]
+    pub release: VersionArg,
 
     /// Where to write it [default: bundle.out, artifacts/release]
     #[arg(long, value_name = "DIR")]
@@ -79,7 +76,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         }
         return Ok(Done::Report(report));
     }
-    let version = args.release_version.clone().unwrap_or_default();
+    let version = args.release.release_version.clone().unwrap_or_default();
     let ws = args.source.open(None, cx);
     let mut report = ws.report(&KIND, None, Some(&version));
     let Ok(config) = &ws.config else {

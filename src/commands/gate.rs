@@ -34,6 +34,18 @@ pub struct Args {
     pub evidence: EvidenceArgs,
 }
 
+/// The gate and the pack take the same options.
+impl From<&Args> for pack::Args {
+    fn from(g: &Args) -> Self {
+        Self {
+            common: g.common.clone(),
+            fail_fast: g.fail_fast,
+            strict: g.strict,
+            freeze: g.freeze.clone(),
+        }
+    }
+}
+
 /// How much the health rows keep: every series of a fleet check only
 /// when an output shows details (JSON, JUnit, a report file, an evidence
 /// record); the table and the Markdown summary show none.
@@ -51,7 +63,6 @@ fn detail(args: &Args) -> health::Detail {
 }
 
 pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
-    // The gate and the pack take the same options.
     let pack_args = pack::Args::from(args);
     if args.dry_run {
         return pack::run(&pack_args, cx);

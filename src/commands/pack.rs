@@ -17,7 +17,7 @@
 
 use std::sync::atomic::Ordering;
 
-use super::{Context, Done, Error, gate};
+use super::{Context, Done, Error};
 use crate::cli::{Common, FreezeArgs};
 use release_sentinel::pack::KIND;
 
@@ -36,17 +36,6 @@ pub struct Args {
 
     #[command(flatten)]
     pub freeze: FreezeArgs,
-}
-
-impl From<&gate::Args> for Args {
-    fn from(g: &gate::Args) -> Self {
-        Self {
-            common: g.common.clone(),
-            fail_fast: g.fail_fast,
-            strict: g.strict,
-            freeze: g.freeze.clone(),
-        }
-    }
 }
 
 impl Args {

@@ -93,7 +93,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     let input = policy::Input::new(
         target.env(),
         target.version(),
-        config,
+        config.gates(),
         &ws.repo,
         cx.vars,
         clock,

@@ -11,20 +11,18 @@
 //! parsing (with line and column), every semantic problem after that is
 //! collected with its key path.
 
-pub mod freeze;
-
-pub mod raw;
 mod validate;
 pub mod values;
+pub mod variables;
 
+pub use values::MAX_FILE_SIZE;
 use values::Problem;
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use globset::GlobSet;
-
+use crate::checks::policy::rules::{Policies, Policy};
 use crate::envsnap::EnvSnapshot;
 use crate::secrets::Scrubber;
 
@@ -39,9 +37,6 @@ pub const STARTER: &str = include_str!("starter.toml");
 
 /// Default allowed environments when a file does not list them.
 pub const DEFAULT_ENVIRONMENTS: &[&str] = &["dev", "stage", "prod"];
-
-/// Default allowed branch globs when a file does not list them.
-pub const DEFAULT_BRANCHES: &[&str] = &["main", "master"];
 
 /// Where the configuration came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,110 +91,142 @@ fn problems_text(problems: &[Problem]) -> String {
     out
 }
 
-/// The policy rules in force for one environment.
-#[derive(Debug, Clone)]
-pub struct Policy {
-    pub branches: Vec<String>,
-    matcher: GlobSet,
-    pub allow_prerelease: bool,
-    pub allow_build_metadata: bool,
-    pub allow_dirty: bool,
-    pub allow_downgrade: bool,
-    /// WARN rows block: a WARN policy row counts as FAIL, a WARN health
-    /// row as CRIT.
-    pub strict: bool,
-    /// How release tags are named.
-    pub tag_format: crate::git::tags::TagFormat,
-    /// Deploy freezes (`deploy_window`).
-    pub freezes: Vec<freeze::Freeze>,
-    /// The changelog must have a section for the version
-    /// (`changelog_entry`).
-    pub require_changelog: bool,
-    /// The changelog's path from the repository root.
-    pub changelog_file: String,
+/// The configuration file's sections, from one entry per section: its
+/// key, its type as written, its validated type, and how it is validated
+/// (a closure given the section as written, if it is, and the validation's
+/// [`validate::Cx`]; an entry may read the sections validated before it by
+/// their keys). Entries are validated in the order they are listed, after
+/// the gate's own sections (`environments`, `[policy]`, `[variables]`) and
+/// before `[modes]`, which names the rows of all of them.
+///
+/// A new section is one entry here; its types and its validation live
+/// with its feature.
+macro_rules! sections {
+    ($($(#[$doc:meta])* $key:ident: $raw:ty => $ty:ty = $validate:expr),* $(,)?) => {
+        /// The configuration file exactly as written: every key optional,
+        /// unknown keys refused (with line and column) by serde. Meaning is
+        /// checked later, where every problem is collected at once.
+        #[derive(Debug, Default, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct RawConfig {
+            pub environments: Option<Vec<String>>,
+            pub policy: Option<crate::checks::policy::rules::RawRules>,
+            pub variables: Option<variables::RawVariables>,
+            /// `[modes]`: a check's id, and how much its result counts.
+            pub modes: Option<BTreeMap<String, crate::report::Mode>>,
+            $(pub $key: Option<$raw>,)*
+        }
+
+        /// A validated configuration.
+        #[derive(Debug, Clone)]
+        pub struct Config {
+            pub source: Source,
+            /// The text it was parsed from, as read (for the evidence
+            /// record, which keeps its digest and a copy with secret values
+            /// removed).
+            pub text: String,
+            pub environments: Vec<String>,
+            /// The policy rules of every environment.
+            pub policies: Policies,
+            pub variables: variables::Variables,
+            /// How much each check's result counts, by row id (`[modes]`).
+            pub modes: BTreeMap<String, crate::report::Mode>,
+            $($(#[$doc])* pub $key: $ty,)*
+        }
+
+        /// Validate the registered sections of `raw` and assemble the
+        /// configuration around the gate's own sections, validated before
+        /// (`[modes]` is left empty: it is validated last).
+        fn assemble(raw: RawConfig, core: validate::Core, cx: &mut validate::Cx<'_>) -> Config {
+            $(let $key: $ty = validate::section::<$raw, $ty>($validate)(raw.$key, cx);)*
+            Config {
+                source: core.source,
+                text: String::new(),
+                environments: core.environments,
+                policies: core.policies,
+                variables: core.variables,
+                modes: BTreeMap::new(),
+                $($key,)*
+            }
+        }
+    };
 }
 
-/// The changelog file when the config names none.
-pub const DEFAULT_CHANGELOG: &str = "CHANGELOG.md";
-
-impl Policy {
-    /// Whether `branch` matches one of the allowed globs.
-    pub fn branch_allowed(&self, branch: &str) -> bool {
-        self.matcher.is_match(branch)
-    }
-}
-
-/// Optional per-environment values layered over the global policy.
-#[derive(Debug, Clone, Default)]
-struct Override {
-    branches: Option<(Vec<String>, GlobSet)>,
-    allow_prerelease: Option<bool>,
-    allow_build_metadata: Option<bool>,
-    allow_dirty: Option<bool>,
-    allow_downgrade: Option<bool>,
-    strict: Option<bool>,
-    tag_format: Option<crate::git::tags::TagFormat>,
-    freezes: Option<Vec<freeze::Freeze>>,
-    require_changelog: Option<bool>,
-    changelog_file: Option<String>,
-}
-
-/// Variables the gate reads from the environment.
-#[derive(Debug, Clone, Default)]
-pub struct Variables {
-    /// Must be set and non-empty (`required_config`).
-    pub required: Vec<String>,
-    /// Scrubbed from every output.
-    pub secret: Vec<String>,
-    /// Required variables whose values may be shown.
-    pub public: Vec<String>,
-}
-
-/// A validated configuration.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub source: Source,
-    /// The text it was parsed from, as read (for the evidence record,
-    /// which keeps its digest and a copy with secret values removed).
-    pub text: String,
-    pub environments: Vec<String>,
-    base: Policy,
-    overrides: BTreeMap<String, Override>,
-    /// Environments (other than the one being checked) whose override
-    /// references variables that are not set, with the problems. Their
-    /// policy cannot be resolved in this run.
-    pub unresolved: BTreeMap<String, Vec<String>>,
-    pub variables: Variables,
-    /// The health checks, in the order they are reported.
-    pub health: Vec<crate::checks::health::HealthCheck>,
-    /// The pre-live pack.
-    pub pack: crate::pack::section::Pack,
-    /// How much each check's result counts, by row id (`[modes]`).
-    pub modes: BTreeMap<String, crate::report::Mode>,
+sections! {
     /// The Prometheus server rules query.
-    pub prometheus: Option<crate::prom::Server>,
+    prometheus: crate::prom::Raw => Option<crate::prom::Server> = |raw, cx| {
+        raw.and_then(|r| crate::prom::validate(r, cx.env, cx.problems))
+    },
+    /// The health checks, in the order they are reported.
+    health: crate::checks::health::RawHealth => Vec<crate::checks::health::HealthCheck> =
+        |raw, cx| {
+            crate::checks::health::validate(
+                raw.unwrap_or_default(),
+                cx.env,
+                &cx.required,
+                prometheus.as_ref(),
+                cx.problems,
+            )
+        },
+    /// The pre-live pack.
+    pack: crate::pack::section::RawPack => crate::pack::section::Pack = |raw, cx| {
+        let (pack, secrets) =
+            crate::pack::section::validate(raw.unwrap_or_default(), cx.env, cx.problems);
+        cx.secret(secrets);
+        pack
+    },
     /// What `verify` watches; `None` without a `[verify]` section.
-    pub verify: Option<crate::verify::Verify>,
+    verify: crate::verify::Raw => Option<crate::verify::Verify> = |raw, cx| {
+        raw.map(|v| {
+            let (verify, secrets) =
+                crate::verify::validate(v, cx.env, prometheus.is_some(), cx.problems);
+            cx.secret(secrets);
+            verify
+        })
+    },
     /// Where notifications go.
-    pub notify: crate::notify::Notify,
+    notify: crate::notify::Raw => crate::notify::Notify = |raw, cx| {
+        crate::notify::validate(raw.unwrap_or_default(), cx.env, cx.problems)
+    },
     /// What the release bundle holds.
-    pub bundle: crate::bundle::Bundle,
-    /// `[rotate]`'s defaults for `rotate`.
-    pub rotate: crate::rotate::Raw,
+    bundle: crate::bundle::Raw => crate::bundle::Bundle = |raw, cx| {
+        crate::bundle::validate(raw.unwrap_or_default(), cx.problems)
+    },
     /// The cron sentinel's tasks.
-    pub freshness: Vec<crate::freshness::Task>,
-    /// The readiness score's weights and thresholds.
-    pub ready: crate::ready::Ready,
+    freshness: crate::freshness::Raw => Vec<crate::freshness::Task> = |raw, cx| {
+        crate::freshness::validate(raw.unwrap_or_default(), "freshness.tasks", cx.problems)
+    },
     /// `backup verify`'s defaults, and the manifest `golive` checks.
-    pub backup: crate::backup::Raw,
+    backup: crate::backup::Raw => crate::backup::Raw = |raw, cx| {
+        crate::backup::validate(raw.unwrap_or_default(), cx.problems)
+    },
     /// The environments `parity` compares, and how.
-    pub parity: crate::parity::Parity,
+    parity: crate::parity::Raw => crate::parity::Parity = |raw, cx| {
+        crate::parity::validate(raw.unwrap_or_default(), cx.problems)
+    },
     /// What `predeploy` runs and checks.
-    pub predeploy: crate::predeploy::Predeploy,
+    predeploy: crate::predeploy::Raw => crate::predeploy::Predeploy = |raw, cx| {
+        crate::predeploy::validate(raw.unwrap_or_default(), cx.problems)
+    },
     /// The go-live checklist's own items.
-    pub golive: crate::golive::GoLive,
+    golive: crate::golive::Raw => crate::golive::GoLive = |raw, cx| {
+        crate::golive::validate(raw.unwrap_or_default(), cx.problems)
+    },
     /// `[signing]`: the key that signs evidence and bundles.
-    pub signing: crate::evidence::sign::Raw,
+    signing: crate::evidence::sign::Raw => crate::evidence::sign::Raw = |raw, cx| {
+        crate::evidence::sign::validate(raw.unwrap_or_default(), cx.problems)
+    },
+    /// `[rotate]`'s defaults for `rotate`.
+    rotate: crate::rotate::Raw => crate::rotate::Raw = |raw, cx| {
+        crate::rotate::validate(raw.unwrap_or_default(), cx.problems)
+    },
+    /// The readiness score's weights and thresholds (over the rows of the
+    /// gate: the policy gates and the health checks).
+    ready: crate::ready::Raw => crate::ready::Ready = |raw, cx| {
+        let ids = validate::gate_ids(&health);
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        crate::ready::validate(raw.unwrap_or_default(), &ids, cx.problems)
+    },
 }
 
 impl Config {
@@ -210,29 +237,7 @@ impl Config {
     }
 
     pub fn policy_for(&self, env: &str) -> Policy {
-        let mut p = self.base.clone();
-        if let Some(o) = self.overrides.get(env) {
-            if let Some((globs, matcher)) = &o.branches {
-                p.branches = globs.clone();
-                p.matcher = matcher.clone();
-            }
-            p.allow_prerelease = o.allow_prerelease.unwrap_or(p.allow_prerelease);
-            p.allow_build_metadata = o.allow_build_metadata.unwrap_or(p.allow_build_metadata);
-            p.allow_dirty = o.allow_dirty.unwrap_or(p.allow_dirty);
-            p.allow_downgrade = o.allow_downgrade.unwrap_or(p.allow_downgrade);
-            p.strict = o.strict.unwrap_or(p.strict);
-            if let Some(f) = &o.tag_format {
-                p.tag_format = f.clone();
-            }
-            if let Some(f) = &o.freezes {
-                p.freezes = f.clone();
-            }
-            p.require_changelog = o.require_changelog.unwrap_or(p.require_changelog);
-            if let Some(f) = &o.changelog_file {
-                p.changelog_file = f.clone();
-            }
-        }
-        p
+        self.policies.for_env(env)
     }
 
     /// How much the result of the check `id` counts.
@@ -248,29 +253,19 @@ impl Config {
     /// Names whose values are secret: the declared secrets, plus every
     /// required variable not declared public.
     pub fn secret_names(&self) -> Vec<&str> {
-        secret_names(
-            &self.variables.required,
-            &self.variables.secret,
-            &self.variables.public,
-        )
+        self.variables.secret_names()
     }
-}
 
-fn secret_names<'a>(
-    required: &'a [String],
-    secret: &'a [String],
-    public: &[String],
-) -> Vec<&'a str> {
-    let mut names: Vec<&str> = secret.iter().map(String::as_str).collect();
-    for r in required {
-        if !public.contains(r) && !names.contains(&r.as_str()) {
-            names.push(r);
+    /// What the policy gates read of the configuration.
+    pub fn gates(&self) -> crate::checks::policy::Settings<'_> {
+        crate::checks::policy::Settings {
+            environments: &self.environments,
+            policies: &self.policies,
+            variables: &self.variables,
+            modes: &self.modes,
         }
     }
-    names
 }
-
-pub use values::MAX_FILE_SIZE;
 
 /// Find and load the configuration. `explicit` is `--config`; `repo_root`
 /// is the work tree root, when the path is inside a repository; `target`
@@ -327,7 +322,7 @@ pub fn parse_for(
     scrubber: &Scrubber,
     target: Option<&str>,
 ) -> Result<Config, ConfigError> {
-    let raw: raw::RawConfig = toml::from_str(text).map_err(|e| syntax_error(text, &source, &e))?;
+    let raw: RawConfig = toml::from_str(text).map_err(|e| syntax_error(text, &source, &e))?;
     // The whole document, for checks that look at every value at once.
     let table: toml::Table = toml::from_str(text).map_err(|e| syntax_error(text, &source, &e))?;
     from_parts(raw, &table, text, source, env, scrubber, target)
@@ -352,7 +347,7 @@ pub fn parse_policy(
     if let Some(toml::Value::Table(modes)) = table.get_mut("modes") {
         modes.retain(|id, _| crate::checks::policy::GATES.iter().any(|g| g.id == id));
     }
-    let raw: raw::RawConfig =
+    let raw: RawConfig =
         table
             .clone()
             .try_into()
@@ -368,7 +363,7 @@ pub fn parse_policy(
 /// Validate a parsed document (`raw`, and `table`, the same as a table)
 /// read from `text`, registering its secret values with `scrubber`.
 fn from_parts(
-    raw: raw::RawConfig,
+    raw: RawConfig,
     table: &toml::Table,
     text: &str,
     source: Source,
@@ -377,13 +372,7 @@ fn from_parts(
     target: Option<&str>,
 ) -> Result<Config, ConfigError> {
     if let Some(vars) = &raw.variables {
-        let none = Vec::new();
-        let names = secret_names(
-            vars.required.as_ref().unwrap_or(&none),
-            vars.secret.as_ref().unwrap_or(&none),
-            vars.public.as_ref().unwrap_or(&none),
-        );
-        for name in names {
+        for name in variables::raw_secret_names(vars) {
             if let Some(value) = env.lossy(name) {
                 scrubber.add(&value);
             }

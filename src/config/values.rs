@@ -563,6 +563,23 @@ pub fn unsafe_name(name: &str) -> Option<&'static str> {
 /// The largest configuration file read (and the largest changelog).
 pub const MAX_FILE_SIZE: u64 = 4 * 1024 * 1024;
 
+/// A number written as an integer or a float (`75` or `72.5`).
+#[derive(Debug, Clone, Copy, serde::Deserialize)]
+#[serde(untagged)]
+pub enum Number {
+    Int(i64),
+    Float(f64),
+}
+
+impl Number {
+    pub fn get(self) -> f64 {
+        match self {
+            Number::Int(i) => i as f64,
+            Number::Float(f) => f,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

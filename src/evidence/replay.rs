@@ -122,7 +122,7 @@ fn run(
     }
     // The recorded time (CI_FAKE_UTC in the recorded environment).
     let clock = crate::clock::Now::read(&vars).map_err(Outcome::fail)?;
-    let input = policy::Input::new(&env_name, &version, &config, &replayed, &vars, clock);
+    let input = policy::Input::new(&env_name, &version, config.gates(), &replayed, &vars, clock);
     let fail_fast = record
         .doc
         .pointer("/options/fail_fast")

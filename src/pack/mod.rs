@@ -217,6 +217,7 @@ fn config_check(config: &Result<Config, String>) -> Outcome {
     match config {
         Ok(c) => {
             let unresolved: Vec<String> = c
+                .policies
                 .unresolved
                 .iter()
                 .map(|(env, why)| format!("{env}: {}", why.join("; ")))
@@ -249,7 +250,7 @@ fn policy_step(config: &Config, b: &Builtins) -> Outcome {
     let input = policy::Input::new(
         &b.options.env,
         &b.options.version,
-        config,
+        config.gates(),
         &repo,
         &b.vars,
         b.now,

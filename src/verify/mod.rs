@@ -27,7 +27,7 @@ use serde::Deserialize;
 
 use crate::checks::health::Ctx;
 use crate::checks::health::api::{Request, RequestFields, StatusList};
-use crate::config::raw::Number;
+use crate::config::values::Number;
 use crate::config::values::{Problems, check_name, duration, expand};
 use crate::envsnap::EnvSnapshot;
 use crate::pack::section::Step;

@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::fleet::{Fields, Measure, Place};
 use super::grade;
 use super::{Check, Ctx, HealthCheck, Running, blocking};
-use crate::config::raw::Number;
+use crate::config::values::Number;
 use crate::config::values::{parse_size, thresholds, unexpanded_label};
 use crate::report::{Outcome, Status};
 use crate::text::human;

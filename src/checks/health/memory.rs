@@ -12,7 +12,7 @@ use sysinfo::System;
 use super::fleet::{Fields, Measure, Place};
 use super::grade;
 use super::{Check, Ctx, HealthCheck, Running, blocking};
-use crate::config::raw::Number;
+use crate::config::values::Number;
 use crate::config::values::thresholds;
 use crate::report::Outcome;
 use crate::text::human;

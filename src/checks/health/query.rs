@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::fleet::{self, FleetCheck, Hosts, Measure};
 use super::{Ctx, HealthCheck};
-use crate::config::raw::Number;
+use crate::config::values::Number;
 use crate::config::values::check_name;
 use crate::prom::judge::{Bound, Expect};
 use crate::sanitize::quoted;

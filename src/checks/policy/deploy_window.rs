@@ -9,15 +9,15 @@
 //! the exception is recorded wherever the row goes; an override without a
 //! reason is refused. A freeze that cannot be evaluated fails: it never
 //! counts as "not frozen". The window arithmetic is in
-//! [`crate::config::freeze`].
+//! [`super::freeze`].
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde_json::{Value, json};
 
 use super::Input;
+use super::freeze::{Freeze, Window, show};
 use crate::clock::rfc3339_utc;
-use crate::config::freeze::{Freeze, Window, show};
 use crate::envsnap::EnvSnapshot;
 use crate::report::Outcome;
 use crate::sanitize::{capped, is_blank, quoted};
@@ -240,9 +240,8 @@ fn open_again(freezes: &[Freeze], active: &[(&Freeze, Window)]) -> Result<Open, 
 
 #[cfg(test)]
 mod tests {
+    use super::super::freeze::{RawFreeze, validate};
     use super::*;
-    use crate::config::freeze::validate;
-    use crate::config::raw::RawFreeze;
     use crate::config::values::Problems;
     use crate::report::Status;
 

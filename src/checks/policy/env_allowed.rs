@@ -6,20 +6,20 @@ use crate::report::Outcome;
 use crate::sanitize::quoted;
 
 pub fn check(input: &Input<'_>) -> Outcome {
-    let (env, config) = (input.env, input.config);
-    let allowed = config.environments.join(", ");
-    if config.env_allowed(env) {
+    let (env, environments) = (input.env, input.config.environments);
+    let allowed = environments.join(", ");
+    if environments.iter().any(|e| e == env) {
         return Outcome::ok(format!("{env} is an allowed environment"))
-            .detail("allowed", config.environments.clone());
+            .detail("allowed", environments.to_vec());
     }
     let mut message = format!(
         "{} is not an allowed environment (allowed: {allowed})",
         quoted(env)
     );
-    if let Some(close) = near_match(env, &config.environments) {
+    if let Some(close) = near_match(env, environments) {
         message.push_str(&format!("; did you mean {close}?"));
     }
-    Outcome::fail(message).detail("allowed", config.environments.clone())
+    Outcome::fail(message).detail("allowed", environments.to_vec())
 }
 
 /// An allowed name the user probably meant: equal ignoring case and

@@ -12,23 +12,28 @@ pub mod changelog_entry;
 pub mod clean_tree;
 pub mod deploy_window;
 pub mod env_allowed;
+pub mod freeze;
 pub mod git_repo;
 pub mod required_config;
+pub mod rules;
 pub mod tag_absent;
 pub mod version_newer;
 pub mod version_valid;
 
 use std::cell::OnceCell;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use crate::ci;
 use crate::clock::Now;
-use crate::config::{Config, Policy};
+use crate::config::variables::Variables;
 use crate::envsnap::EnvSnapshot;
 use crate::git::tags::{self, Release};
 use crate::git::{Opened, Repo};
+use crate::report::Mode;
 use crate::report::{CheckResult, Outcome, Phase};
+use rules::{Policies, Policy};
 
 /// How a gate is called: with what it needs, already checked.
 pub enum Run {
@@ -87,13 +92,33 @@ pub struct OwnTag {
     pub var: &'static str,
 }
 
+/// What the policy gates read of the configuration.
+#[derive(Clone, Copy)]
+pub struct Settings<'a> {
+    /// The allowed environments (`env_allowed`).
+    pub environments: &'a [String],
+    /// Every environment's rules.
+    pub policies: &'a Policies,
+    /// The variables that must be set (`required_config`).
+    pub variables: &'a Variables,
+    /// How much each row counts, by id (`[modes]`).
+    pub modes: &'a BTreeMap<String, Mode>,
+}
+
+impl Settings<'_> {
+    /// How much the result of the check `id` counts.
+    pub fn mode_of(&self, id: &str) -> Mode {
+        self.modes.get(id).copied().unwrap_or_default()
+    }
+}
+
 /// What the policy phase looks at, resolved once.
 pub struct Input<'a> {
     pub env: &'a str,
     /// `--version` parsed by the environment's tag format.
     pub release: Result<Release, String>,
     pub policy: Policy,
-    pub config: &'a Config,
+    pub config: Settings<'a>,
     pub repo: &'a Opened,
     pub vars: &'a EnvSnapshot,
     /// Set when this build is the tag pipeline of the release's own tag.
@@ -108,12 +133,12 @@ impl<'a> Input<'a> {
     pub fn new(
         env: &'a str,
         version: &str,
-        config: &'a Config,
+        config: Settings<'a>,
         repo: &'a Opened,
         vars: &'a EnvSnapshot,
         now: Now,
     ) -> Self {
-        let policy = config.policy_for(env);
+        let policy = config.policies.for_env(env);
         let release = policy.tag_format.release(version);
         let own_tag = match (repo, &release) {
             (Ok(r), Ok(rel)) => own_tag(r, rel, vars),
@@ -244,7 +269,14 @@ mod tests {
         .expect("embedded default");
         let dir = tempfile::tempdir().expect("temp dir");
         let repo = crate::git::open(dir.path());
-        let input = Input::new("prod", "v1.0.0", &config, &repo, &vars, Now::system());
+        let input = Input::new(
+            "prod",
+            "v1.0.0",
+            config.gates(),
+            &repo,
+            &vars,
+            Now::system(),
+        );
         run(&input, fail_fast, false, &AtomicBool::new(false))
     }
 

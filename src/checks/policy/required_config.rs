@@ -2,13 +2,13 @@
 //! message names the missing ones and never shows a value.
 
 use super::Input;
-use crate::config::Variables;
+use crate::config::variables::Variables;
 use crate::envsnap::EnvSnapshot;
 use crate::report::Outcome;
 use crate::text::list_some;
 
 pub fn check(input: &Input<'_>) -> Outcome {
-    variables(&input.config.variables, input.vars)
+    variables(input.config.variables, input.vars)
 }
 
 /// The row for `vars` in `env`.

@@ -45,11 +45,24 @@ use croner::Cron;
 use croner::parser::{CronParser, Seconds, Year};
 use serde_json::{Value, json};
 
-use super::raw::RawFreeze;
-use super::values::{Problems, expand, time_zone};
 use crate::clock::rfc3339_utc;
+use crate::config::values::{Problems, expand, time_zone};
 use crate::envsnap::EnvSnapshot;
 use crate::sanitize::quoted;
+
+/// One deploy freeze: recurring, as GitLab writes it (a cron expression for
+/// the start, one for the end, a time zone), or a one-off period (`from`,
+/// `until`: dates or date-times, written as strings or as TOML dates).
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFreeze {
+    pub name: Option<String>,
+    pub freeze_start: Option<String>,
+    pub freeze_end: Option<String>,
+    pub timezone: Option<String>,
+    pub from: Option<toml::Value>,
+    pub until: Option<toml::Value>,
+}
 
 /// The time zone of a freeze that names none.
 pub const DEFAULT_ZONE: Tz = Tz::UTC;
