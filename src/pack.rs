@@ -410,10 +410,6 @@ fn not_run(rows: &mut Vec<CheckResult>, steps: &[Step], why: &str) {
     }
 }
 
-fn timed_out(timeout: Duration) -> String {
-    format!("timed out after {}", humantime::format_duration(timeout))
-}
-
 /// A configured command; also says whether the pack was interrupted.
 fn command(
     step: &Step,
@@ -465,7 +461,7 @@ fn builtin(step: &Step, builtins: &Arc<Builtins>, stop: &AtomicBool) -> (Outcome
         }
         let now = Instant::now();
         if now >= deadline {
-            return (Outcome::fail(timed_out(step.timeout)), false);
+            return (Outcome::fail(runner::timed_out(step.timeout)), false);
         }
         match rx.recv_timeout(TICK.min(deadline - now)) {
             Ok(outcome) => {
