@@ -123,3 +123,56 @@ pub fn note_of(row: &CheckResult, previous: Option<&String>) -> String {
         _ => format!("The rollback{to} failed; roll back by hand"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(status: Status, message: &str) -> CheckResult {
+        CheckResult::new(
+            "rollback",
+            Phase::Verify,
+            Outcome::new(status, message),
+            Duration::ZERO,
+        )
+    }
+
+    #[test]
+    fn the_note_says_a_rollback_is_in_progress_only_when_one_ran_and_passed() {
+        let tag = "v1.1.0".to_string();
+        let cases = [
+            (
+                Status::Ok,
+                "ran x: exit 0",
+                "Rollback in progress to v1.1.0",
+            ),
+            (
+                Status::Skip,
+                "--at replays stored metrics: would run: x",
+                "No rollback was run (--at replays stored metrics); it would have rolled back to v1.1.0",
+            ),
+            (
+                Status::Skip,
+                "--no-rollback: would run: x",
+                "No rollback was run (--no-rollback); roll back to v1.1.0 by hand",
+            ),
+            (
+                Status::Skip,
+                "no rollback command is configured (verify.rollback); triggered by y",
+                "No rollback command is configured; roll back to v1.1.0 by hand",
+            ),
+            (
+                Status::Fail,
+                "ran x: exit 3",
+                "The rollback to v1.1.0 failed; roll back by hand",
+            ),
+        ];
+        for (status, message, note) in cases {
+            assert_eq!(note_of(&row(status, message), Some(&tag)), note);
+        }
+        assert_eq!(
+            note_of(&row(Status::Fail, "ran x: exit 3"), None),
+            "The rollback failed; roll back by hand"
+        );
+    }
+}

@@ -407,3 +407,62 @@ async fn stopped(stop: &AtomicBool) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_time_is_rfc_3339_or_unix_seconds_up_to_the_year_9999() {
+        assert_eq!(parse_time("1764504000"), Ok(1_764_504_000.0));
+        assert_eq!(parse_time("2025-11-30T12:00:00Z"), Ok(1_764_504_000.0));
+        assert_eq!(parse_time("253402300799"), Ok(LAST_TIME));
+        for bad in ["253402300800", "-1", "NaN", "inf", "yesterday", ""] {
+            let err = parse_time(bad).expect_err(bad);
+            assert!(err.starts_with("--at "), "{err}");
+            assert!(err.contains("not a time"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_duration_flag_is_held_to_its_limits_and_named_when_refused() {
+        let limits = (Duration::from_secs(1), Duration::from_secs(3600));
+        let d = |t: Option<&str>| arg_duration(t, "--interval", Duration::from_secs(30), limits);
+        assert_eq!(d(None), Ok(Duration::from_secs(30)));
+        assert_eq!(d(Some(" 2m ")), Ok(Duration::from_secs(120)));
+        assert_eq!(
+            d(Some("2h")),
+            Err("--interval \"2h\": longer than the 1h limit".to_string())
+        );
+        assert_eq!(
+            d(Some("500ms")),
+            Err("--interval \"500ms\": shorter than the 1s minimum".to_string())
+        );
+        assert_eq!(
+            d(Some("0s")),
+            Err("--interval \"0s\": not a duration like 15m or 30s".to_string())
+        );
+        assert_eq!(
+            d(Some("soon")),
+            Err("--interval \"soon\": not a duration like 15m or 30s".to_string())
+        );
+        assert_eq!(
+            d(Some("99999999999999999999999s")),
+            Err("--interval \"99999999999999999999999s\": too large; the limit is 1h".to_string())
+        );
+    }
+
+    #[test]
+    fn the_next_tick_skips_the_ticks_overrun_and_never_passes_the_window() {
+        let interval = Duration::from_millis(100);
+        let start = Instant::now() - Duration::from_millis(250);
+        let (at, k) = next_tick(start, interval, start + Duration::from_secs(1)).expect("a tick");
+        assert_eq!(k, 3, "ticks 1 and 2 were overrun");
+        assert_eq!(at, start + Duration::from_millis(300));
+        assert_eq!(
+            next_tick(start, interval, start + Duration::from_millis(299)),
+            None,
+            "the next tick is past the window's end"
+        );
+    }
+}

@@ -76,3 +76,84 @@ fn smoke(
         .detail("stdout", ran.stdout.scrubbed(cx.scrubber))
         .detail("stderr", ran.stderr.scrubbed(cx.scrubber))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::envsnap::EnvSnapshot;
+    use crate::progress::Progress;
+    use crate::secrets::Scrubber;
+
+    fn step(name: &str, argv: &[&str], timeout: Duration) -> Step {
+        Step {
+            name: name.into(),
+            run: Run::Command {
+                argv: argv.iter().map(|a| a.to_string()).collect(),
+                env: Vec::new(),
+            },
+            timeout,
+        }
+    }
+
+    #[test]
+    fn each_step_says_how_it_ended_and_a_failure_is_a_trigger() {
+        let (vars, scrubber) = (EnvSnapshot::default(), Scrubber::new());
+        let cx = Context::new(&vars, &scrubber, Progress::none());
+        let second = Duration::from_secs(5);
+        let steps = [
+            step("ok", &["sh", "-c", "test \"$RS_VERSION\" = v1.2.3"], second),
+            step("exit", &["sh", "-c", "exit 3"], second),
+            step("slow", &["sleep", "5"], Duration::from_millis(200)),
+            step("missing", &["/nonexistent/smoke"], second),
+            step("shadowed", &["false"], second),
+        ];
+        let env = [("RS_VERSION".to_string(), "v1.2.3".to_string())];
+        let stop = AtomicBool::new(false);
+        let mode_of = |id: &str| {
+            if id == "smoke:shadowed" {
+                Mode::Shadow
+            } else {
+                Mode::Enforce
+            }
+        };
+        let (rows, triggers) = steps_of(&steps, &env, &stop, &cx, mode_of);
+        let messages: Vec<(&str, Status, &str)> = rows
+            .iter()
+            .map(|r| (r.id.as_str(), r.status(), r.outcome.message.as_str()))
+            .collect();
+        assert_eq!(messages[0], ("smoke:ok", Status::Ok, "passed (exit 0)"));
+        assert_eq!(messages[1], ("smoke:exit", Status::Crit, "failed: exit 3"));
+        assert_eq!(
+            messages[2],
+            ("smoke:slow", Status::Crit, "failed: timed out after 200ms")
+        );
+        assert_eq!(messages[3].1, Status::Crit);
+        assert!(
+            messages[3]
+                .2
+                .starts_with("could not start: /nonexistent/smoke: "),
+            "{}",
+            messages[3].2
+        );
+        assert_eq!(triggers.len(), 3, "{triggers:?}");
+        assert_eq!(triggers[0], "smoke:exit failed: failed: exit 3");
+
+        // Interrupted: nothing runs, and nothing triggers.
+        stop.store(true, Ordering::SeqCst);
+        let (rows, triggers) = steps_of(&steps[..1], &env, &stop, &cx, mode_of);
+        assert_eq!(rows[0].outcome.message, "not evaluated: interrupted");
+        assert!(triggers.is_empty());
+    }
+
+    fn steps_of(
+        s: &[Step],
+        env: &[(String, String)],
+        stop: &AtomicBool,
+        cx: &Context<'_>,
+        mode_of: impl Fn(&str) -> Mode,
+    ) -> (Vec<CheckResult>, Vec<String>) {
+        steps(s, env, false, &std::env::temp_dir(), stop, cx, mode_of)
+    }
+}

@@ -174,3 +174,142 @@ impl<'a> Switches<'a> {
         rows
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{self, Source};
+    use crate::envsnap::EnvSnapshot;
+    use crate::secrets::Scrubber;
+    use crate::verify::judge::Class;
+
+    const CONFIG: &str = r#"
+[prometheus]
+url = "http://127.0.0.1:9"
+
+[verify]
+[[verify.switch]]
+name = "edge"
+query = "ema1h"
+min = 0
+after = 1
+recover_query = "ema24h"
+recover_min = 1.5
+profiles = ["moderate", "conservative"]
+apply = { moderate = ["true"], conservative = ["false"] }
+"#;
+
+    fn verify() -> Verify {
+        config::parse(
+            CONFIG,
+            Source::Embedded,
+            &EnvSnapshot::default(),
+            &Scrubber::new(),
+        )
+        .expect("the test config is valid")
+        .verify
+        .expect("it has [verify]")
+    }
+
+    fn eval(value: f64) -> Evaluation {
+        Evaluation {
+            at: 0.0,
+            class: Class::Ok,
+            value: Some(value),
+            sample_time: Some(0.0),
+            note: String::new(),
+            samples: Vec::new(),
+        }
+    }
+
+    /// A breach of ema1h, and ema24h too low to recover.
+    fn breach() -> Vec<(Evaluation, Evaluation)> {
+        vec![(eval(-1.0), eval(1.0))]
+    }
+
+    #[test]
+    fn a_profile_that_could_not_be_applied_is_a_trigger_and_is_not_kept() {
+        let v = verify();
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join("state.json");
+        let mut s = Switches::load(&v, &path, false, |_| Mode::Enforce).expect("no file yet");
+        let mut applied = Vec::new();
+        let triggers = s.observe(1.0, breach(), |argv| {
+            applied.push(argv.to_vec());
+            Some("exit 1".to_string())
+        });
+        assert_eq!(applied, [vec!["false".to_string()]]);
+        assert_eq!(
+            triggers,
+            ["switch:edge: applying profile conservative failed: exit 1"]
+        );
+        s.save().expect("the state is written");
+        let kept = state::load(&path).expect("the state reads back");
+        assert_eq!(kept.switches["edge"].profile, "moderate");
+        let rows = s.rows(false, "not run");
+        assert_eq!(rows[0].status(), Status::Crit);
+        assert!(
+            rows[0].outcome.message.starts_with(
+                "PROFILE_APPLIED=conservative; profile conservative (ema1h: -1 min 0, 0 of 1 breaching"
+            ),
+            "{}",
+            rows[0].outcome.message
+        );
+        assert!(
+            rows[0]
+                .outcome
+                .message
+                .ends_with("; applying it failed: exit 1")
+        );
+    }
+
+    #[test]
+    fn an_applied_profile_is_kept_and_a_warn_switch_never_triggers() {
+        let v = verify();
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join("sub/state.json");
+        let mut s = Switches::load(&v, &path, false, |_| Mode::Enforce).expect("no file yet");
+        assert!(s.observe(1.0, breach(), |_| None).is_empty());
+        s.save().expect("the state is written");
+        assert_eq!(
+            state::load(&path).expect("it reads back").switches["edge"].profile,
+            "conservative"
+        );
+        let rows = s.rows(false, "not run");
+        assert_eq!(rows[0].status(), Status::Warn, "the degraded profile");
+
+        let mut warn = Switches::load(&v, &dir.path().join("other.json"), false, |_| Mode::Warn)
+            .expect("no file yet");
+        assert!(
+            warn.observe(1.0, breach(), |_| Some("exit 1".into()))
+                .is_empty()
+        );
+        assert_eq!(warn.rows(false, "not run")[0].status(), Status::Warn);
+    }
+
+    #[test]
+    fn without_an_evaluation_a_switch_says_why_and_a_replay_reads_no_state() {
+        let v = verify();
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join("state.json");
+        std::fs::write(&path, "{").expect("a broken state file");
+        let err = Switches::load(&v, &path, false, |_| Mode::Enforce)
+            .err()
+            .expect("a broken state file is refused");
+        assert!(err.starts_with("cannot read the state file "), "{err}");
+        let s = Switches::load(&v, &path, true, |_| Mode::Enforce).expect("a replay reads nothing");
+        let rows = s.rows(true, "not run");
+        assert_eq!(
+            rows[0].outcome.message,
+            "not evaluated: --at judges stored metrics only"
+        );
+        let s = Switches::load(&v, &dir.path().join("new.json"), false, |_| Mode::Enforce)
+            .expect("no file yet");
+        assert_eq!(
+            s.rows(false, "not evaluated: interrupted")[0]
+                .outcome
+                .message,
+            "not evaluated: interrupted"
+        );
+    }
+}
