@@ -182,7 +182,7 @@ fn check(
             }
         }
         Check::Pack => {
-            let rows = pack::steps(release, ws, cx, clock, stop);
+            let rows = pack::run::steps(release, ws, cx, clock, stop);
             let bad: Vec<String> = rows
                 .iter()
                 .filter(|r| r.status() != Status::Ok)

@@ -332,7 +332,7 @@ pub fn validate(
     };
     // The file written: inside the repository (`--state PATH` names any).
     if let Some(f) = &state_file
-        && let Some(why) = crate::bundle::unsafe_name(f)
+        && let Some(why) = crate::fsutil::unsafe_name(f)
     {
         problems.push(
             "verify.state_file",
