@@ -196,7 +196,7 @@ enum Problem {
 /// on the way and the file are opened without following links, and the
 /// size is the opened file's.
 fn one(dir: &Path, f: &File) -> Problem {
-    if let Some(why) = crate::config::values::unsafe_name(&f.path) {
+    if let Some(why) = crate::fsutil::unsafe_name(&f.path) {
         return Problem::Missing(format!("refused: {why}"));
     }
     let base = if dir.as_os_str().is_empty() {

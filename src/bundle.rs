@@ -392,7 +392,9 @@ fn zip_temporary(
     })
 }
 
-pub use crate::config::values::unsafe_name;
+/// Why an entry name is unsafe to extract, if it is (the one check of a
+/// relative path, in [`crate::fsutil`]).
+pub use crate::fsutil::unsafe_name;
 
 /// What `verify` found.
 #[derive(Debug)]
@@ -759,21 +761,6 @@ pub fn archive_time(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn unsafe_names_are_named() {
-        assert_eq!(
-            unsafe_name("../etc/passwd"),
-            Some("a path that climbs out with ..")
-        );
-        assert_eq!(
-            unsafe_name("a/../../b"),
-            Some("a path that climbs out with ..")
-        );
-        assert_eq!(unsafe_name("/etc/passwd"), Some("an absolute path"));
-        assert_eq!(unsafe_name("C:\\x"), Some("an absolute path"));
-        assert_eq!(unsafe_name("ok/file..txt"), None);
-    }
 
     #[test]
     fn fixed_times_read_the_same_way() {

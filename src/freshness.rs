@@ -74,7 +74,7 @@ pub fn validate(raw: Raw, prefix: &str, problems: &mut Problems) -> Vec<Task> {
         };
         // Artifacts are the repository's own files: a path that leaves it
         // is refused here, by its key.
-        if let Some(why) = crate::config::values::unsafe_name(&t.artifact) {
+        if let Some(why) = crate::fsutil::unsafe_name(&t.artifact) {
             problems.push(
                 format!("{key}.artifact"),
                 format!(

@@ -309,9 +309,43 @@ pub fn append_regular(path: &Path, data: &[u8]) -> std::io::Result<()> {
     file.write_all(data)
 }
 
+/// Why a relative path (an archive's entry, a file written under the
+/// repository root) is unsafe to write to or extract, if it is: empty,
+/// absolute, climbing out with `..`, or holding a control character.
+pub fn unsafe_name(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        return Some("an empty name");
+    }
+    if name.starts_with('/') || name.starts_with('\\') || name.get(1..2) == Some(":") {
+        return Some("an absolute path");
+    }
+    if name.split(['/', '\\']).any(|c| c == "..") {
+        return Some("a path that climbs out with ..");
+    }
+    if name.chars().any(|c| c.is_control()) {
+        return Some("a control character in the name");
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unsafe_names_are_named() {
+        assert_eq!(
+            unsafe_name("../etc/passwd"),
+            Some("a path that climbs out with ..")
+        );
+        assert_eq!(
+            unsafe_name("a/../../b"),
+            Some("a path that climbs out with ..")
+        );
+        assert_eq!(unsafe_name("/etc/passwd"), Some("an absolute path"));
+        assert_eq!(unsafe_name("C:\\x"), Some("an absolute path"));
+        assert_eq!(unsafe_name("ok/file..txt"), None);
+    }
 
     #[test]
     fn a_failed_write_says_what_the_system_said_not_the_temporary_name() {

@@ -2,7 +2,7 @@
 //! gates in order, then (when every one passed) the health checks, all at
 //! once, and the notifications the verdict calls for. The gates and the
 //! checks are the registries in [`crate::checks`]; the same [`Options`]
-//! drive the pre-live pack ([`crate::pack::steps`]).
+//! drive the pre-live pack ([`crate::pack::run::steps`]).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};

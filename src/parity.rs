@@ -76,12 +76,12 @@ pub fn validate(raw: Raw, problems: &mut Problems) -> Parity {
             match (s.file, s.command) {
                 // A source file is the repository's own: read under its
                 // root, never from out of it.
-                (Some(f), None) if !f.trim().is_empty() && crate::config::values::unsafe_name(&f).is_some() => problems.push(
+                (Some(f), None) if !f.trim().is_empty() && crate::fsutil::unsafe_name(&f).is_some() => problems.push(
                     format!("{key}.file"),
                     format!(
                         "{}: {}; source files are relative to the repository root (a command can print any other)",
                         crate::sanitize::quoted(&f),
-                        crate::config::values::unsafe_name(&f).unwrap_or_default()
+                        crate::fsutil::unsafe_name(&f).unwrap_or_default()
                     ),
                 ),
                 (Some(f), None) if !f.trim().is_empty() => sources.push(Source::File(f)),

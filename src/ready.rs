@@ -107,7 +107,7 @@ pub fn validate(raw: Raw, known: &[&str], problems: &mut Problems) -> Ready {
     }
     if let Some(r) = raw.report {
         // The file written: inside the repository.
-        if let Some(why) = crate::config::values::unsafe_name(&r) {
+        if let Some(why) = crate::fsutil::unsafe_name(&r) {
             problems.push(
                 "ready.report",
                 format!(

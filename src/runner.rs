@@ -52,20 +52,29 @@ pub enum End {
 }
 
 impl End {
-    /// Why the step failed, in words (`exit 3`, `timed out after 10s`);
-    /// `None` when it exited 0.
-    pub fn failure(&self, timeout: Duration) -> Option<String> {
+    /// How the step ended, in the words every row and message uses:
+    /// `exit 0`, `exit 3`, `killed by signal 9`, `timed out after 10s`
+    /// (`timeout` is the one it ran under), `interrupted`, `could not
+    /// start: <why>`. Callers add their own prefix ("failed: ", "ran ...: ").
+    pub fn describe(&self, timeout: Duration) -> String {
         match self {
-            End::Exited(0) => None,
-            End::Exited(c) => Some(format!("exit {c}")),
-            End::Signalled(sig) => Some(format!("killed by signal {sig}")),
-            End::TimedOut => Some(format!(
-                "timed out after {}",
-                humantime::format_duration(timeout)
-            )),
-            End::Interrupted => Some("interrupted".to_string()),
-            End::CouldNotStart(why) => Some(format!("could not start: {why}")),
+            End::Exited(c) => format!("exit {c}"),
+            End::Signalled(sig) => format!("killed by signal {sig}"),
+            End::TimedOut => timed_out(timeout),
+            End::Interrupted => "interrupted".to_string(),
+            End::CouldNotStart(why) => format!("could not start: {why}"),
         }
+    }
+
+    /// Whether the step exited 0.
+    pub fn passed(&self) -> bool {
+        *self == End::Exited(0)
+    }
+
+    /// Why the step failed, in words ([`End::describe`]); `None` when it
+    /// exited 0.
+    pub fn failure(&self, timeout: Duration) -> Option<String> {
+        (!self.passed()).then(|| self.describe(timeout))
     }
 
     /// The exit code, when the step exited.
@@ -75,6 +84,12 @@ impl End {
             _ => None,
         }
     }
+}
+
+/// `timed out after <timeout>`: a step (a command, or a built-in one
+/// run on a thread) that did not end within its timeout.
+pub fn timed_out(timeout: Duration) -> String {
+    format!("timed out after {}", humantime::format_duration(timeout))
 }
 
 /// A step's end and what it printed.
@@ -381,6 +396,36 @@ mod tests {
             &std::env::temp_dir(),
             &AtomicBool::new(false),
         )
+    }
+
+    #[test]
+    fn every_end_is_described_in_the_same_words() {
+        let t = Duration::from_secs(90);
+        let cases = [
+            (End::Exited(0), "exit 0", None),
+            (End::Exited(3), "exit 3", Some("exit 3")),
+            (
+                End::Signalled(9),
+                "killed by signal 9",
+                Some("killed by signal 9"),
+            ),
+            (
+                End::TimedOut,
+                "timed out after 1m 30s",
+                Some("timed out after 1m 30s"),
+            ),
+            (End::Interrupted, "interrupted", Some("interrupted")),
+            (
+                End::CouldNotStart("nope: No such file".into()),
+                "could not start: nope: No such file",
+                Some("could not start: nope: No such file"),
+            ),
+        ];
+        for (end, described, failure) in cases {
+            assert_eq!(end.describe(t), described);
+            assert_eq!(end.failure(t).as_deref(), failure);
+            assert_eq!(end.passed(), failure.is_none());
+        }
     }
 
     #[test]

@@ -23,7 +23,7 @@ use serde_json::json;
 use crate::config::Config;
 use crate::envsnap::EnvSnapshot;
 use crate::git;
-use crate::pack::section::Scan;
+use crate::pack::Scan;
 use crate::secrets::rules;
 use crate::text::list_some;
 

@@ -60,7 +60,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     let Ok(now) = ws.now else {
         return Ok(Done::Report(report));
     };
-    report.rows = release_sentinel::pack::steps(&args.options(), &ws, cx, now, &stop);
+    report.rows = release_sentinel::pack::run::steps(&args.options(), &ws, cx, now, &stop);
     report.interrupted = Some(stop.load(Ordering::SeqCst));
     Ok(Done::Report(report))
 }

@@ -75,7 +75,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
         strict: args.strict,
         ..args.common.options()
     };
-    report.rows = release_sentinel::pack::steps(&options, &ws, cx, clock, &stop);
+    report.rows = release_sentinel::pack::run::steps(&options, &ws, cx, clock, &stop);
     // The steps that keep the pack from passing, named in the readiness
     // row: a perfect score with a failed pack is still not ready, and the
     // row says so (its status stays the score's, which `freshness` reads).

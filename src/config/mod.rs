@@ -169,9 +169,9 @@ sections! {
             )
         },
     /// The pre-live pack.
-    pack: crate::pack::section::RawPack => crate::pack::section::Pack = |raw, cx| {
+    pack: crate::pack::RawPack => crate::pack::Pack = |raw, cx| {
         let (pack, secrets) =
-            crate::pack::section::validate(raw.unwrap_or_default(), cx.env, cx.problems);
+            crate::pack::validate(raw.unwrap_or_default(), cx.env, cx.problems);
         cx.secret(secrets);
         pack
     },

@@ -543,23 +543,6 @@ pub fn globs(
     }
 }
 
-/// Why an entry name is unsafe to extract, if it is.
-pub fn unsafe_name(name: &str) -> Option<&'static str> {
-    if name.is_empty() {
-        return Some("an empty name");
-    }
-    if name.starts_with('/') || name.starts_with('\\') || name.get(1..2) == Some(":") {
-        return Some("an absolute path");
-    }
-    if name.split(['/', '\\']).any(|c| c == "..") {
-        return Some("a path that climbs out with ..");
-    }
-    if name.chars().any(|c| c.is_control()) {
-        return Some("a control character in the name");
-    }
-    None
-}
-
 /// The largest configuration file read (and the largest changelog).
 pub const MAX_FILE_SIZE: u64 = 4 * 1024 * 1024;
 

@@ -1,7 +1,14 @@
 //! `[verify]`: what `release-sentinel verify` watches after a deploy, and
-//! what it does when something breaks. This module owns the section, its
-//! report kind, its validation, the judgement of a metric rule ([`judge`]) and the state of
-//! the profile switches between runs ([`state`]).
+//! what it does when something breaks. This file owns the section, its
+//! report kind and its validation; the modules under it, the work: the
+//! judgement of a metric rule ([`judge`]), the state of the profile
+//! switches between runs ([`state`]), the watch's state machine
+//! ([`watch`]), one evaluation ([`evaluate`]), the switches over a watch
+//! ([`switches`]), the smoke steps ([`smoke`]), the rollback
+//! ([`rollback`]), and the loop that runs them all ([`run`]).
+//!
+//! The config imports this file, so this file uses none of the modules
+//! of the loop (they use the config, the workspace and the runner).
 //!
 //! - probes: HTTP GETs (the API check's request: timeouts, bounded body,
 //!   TLS, masked URLs); a probe triggers when it fails more than `failures`
@@ -16,8 +23,13 @@
 //!   instead of triggering.
 //! - rollback: the command run when a trigger fires.
 
+pub mod evaluate;
 pub mod judge;
+pub mod rollback;
+pub mod run;
+pub mod smoke;
 pub mod state;
+pub mod switches;
 pub mod watch;
 
 use std::collections::BTreeMap;
@@ -30,8 +42,8 @@ use crate::checks::health::api::{Request, RequestFields, StatusList};
 use crate::config::values::Number;
 use crate::config::values::{Problems, check_name, duration, expand};
 use crate::envsnap::EnvSnapshot;
-use crate::pack::section::Step;
-use crate::pack::section::{RawStep, RunSpec};
+use crate::pack::Step;
+use crate::pack::{RawStep, RunSpec};
 use crate::sanitize::quoted;
 use judge::Bound;
 
@@ -320,7 +332,7 @@ pub fn validate(
     };
     // The file written: inside the repository (`--state PATH` names any).
     if let Some(f) = &state_file
-        && let Some(why) = crate::bundle::unsafe_name(f)
+        && let Some(why) = crate::fsutil::unsafe_name(f)
     {
         problems.push(
             "verify.state_file",
@@ -448,7 +460,7 @@ pub fn validate(
             problems.push(format!("{key}.run"), "missing: a smoke step is a command");
             continue;
         }
-        if let Some(step) = crate::pack::section::step(s, &key, env, problems, &mut secret_values) {
+        if let Some(step) = crate::pack::step(s, &key, env, problems, &mut secret_values) {
             smoke.push(step);
         }
     }

@@ -1,9 +1,9 @@
 //! The watch's judgement, without a clock, a network or a process: what
 //! each probe and rule saw so far ([`Tracker::observe`], one evaluation at
 //! a time), when one triggers, and the rows the watch ends with
-//! ([`Tracker::rows`]). `verify` drives it with a loop that evaluates on
-//! its schedule; the smoke steps, the profile switches, the rollback and
-//! the notifications stay with that loop.
+//! ([`Tracker::rows`]). [`super::run`] drives it with a loop that
+//! evaluates on its schedule; the smoke steps, the profile switches, the
+//! rollback and the notifications are that loop's.
 //!
 //! A probe triggers when it fails more than its `failures` in a row; a rule
 //! when it breaches, or returns no data (or an error) more than its limit
@@ -177,10 +177,12 @@ impl<'a> Tracker<'a> {
     }
 
     /// The rows the watch ends with, one per probe and rule, each with its
-    /// mode applied, and the ids of those that ended failing without having
-    /// triggered (the window ended, or the run was `interrupted`, on them).
-    /// `at` is `--at` (probes are not replayed); `not_run` says why a row
-    /// has no evaluation.
+    /// mode applied, and the triggers of the enforced ones that ended
+    /// failing without having triggered (`<id> ended the window failing`:
+    /// the window ended, or the run was `interrupted`, on them; a warn row
+    /// ends as a WARN and a shadow row never counts). `at` is `--at`
+    /// (probes are not replayed); `not_run` says why a row has no
+    /// evaluation.
     pub fn rows(
         &self,
         at: bool,
@@ -198,8 +200,8 @@ impl<'a> Tracker<'a> {
         {
             let id = format!("probe:{}", p.name);
             let outcome = probe_outcome(p, track, at, interrupted, not_run);
-            if track.trigger.is_none() && outcome.status == Status::Crit {
-                ended_badly.push(id.clone());
+            if track.trigger.is_none() && outcome.status == Status::Crit && *mode == Mode::Enforce {
+                ended_badly.push(format!("{id} ended the window failing"));
             }
             rows.push(
                 CheckResult::new(
@@ -220,8 +222,8 @@ impl<'a> Tracker<'a> {
         {
             let id = format!("rule:{}", r.name);
             let outcome = rule_outcome(r, track, not_run);
-            if track.trigger.is_none() && outcome.status == Status::Crit {
-                ended_badly.push(id.clone());
+            if track.trigger.is_none() && outcome.status == Status::Crit && *mode == Mode::Enforce {
+                ended_badly.push(format!("{id} ended the window failing"));
             }
             rows.push(
                 CheckResult::new(&id, Phase::Verify, outcome, Duration::ZERO).with_mode(*mode),
@@ -541,7 +543,13 @@ error_limit = 1
                 ("rule:errors", Status::Crit)
             ]
         );
-        assert_eq!(ended_badly, ["probe:health", "rule:errors"]);
+        assert_eq!(
+            ended_badly,
+            [
+                "probe:health ended the window failing",
+                "rule:errors ended the window failing"
+            ]
+        );
         assert!(
             rows[0]
                 .outcome
@@ -557,6 +565,25 @@ error_limit = 1
                 .message
                 .contains("interrupted with it failing")
         );
+    }
+
+    #[test]
+    fn only_an_enforced_row_ending_the_window_failing_is_a_reason_to_roll_back() {
+        let v = verify();
+        for (mode, reasons) in [(Mode::Enforce, 2), (Mode::Warn, 0), (Mode::Shadow, 0)] {
+            let mut w = Tracker::new(&v, |_| mode, false);
+            assert!(w.observe(1.0, fails(), vec![eval(Class::Error)]).is_empty());
+            let (rows, ended_badly) = w.rows(false, false, "not run");
+            assert_eq!(ended_badly.len(), reasons, "{mode:?}");
+            assert!(rows.iter().all(|r| r.mode == mode));
+        }
+        // Interrupted on a failure: the rows say so; whether that rolls
+        // back is the loop's (an interrupted run never does).
+        let mut w = Tracker::new(&v, enforce, false);
+        w.observe(1.0, up(), vec![eval(Class::NoData)]);
+        let (rows, ended_badly) = w.rows(false, true, "not run");
+        assert_eq!(ended_badly, ["rule:errors ended the window failing"]);
+        assert_eq!(rows[1].status(), Status::Crit);
     }
 
     #[test]

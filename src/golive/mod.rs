@@ -1,5 +1,11 @@
 //! The go-live checklist: its reports (the run and the dry run) and its
-//! config section (`[golive]`: the items and their commands), validated.
+//! config section (`[golive]`: the items and their commands), validated;
+//! the checklist itself is [`checklist`].
+//!
+//! The config imports this file, so this file uses nothing that uses the
+//! config ([`checklist`] does: the gate, the pack, the workspace).
+
+pub mod checklist;
 
 use crate::config::values::Problems;
 use crate::exit::Verdict;
