@@ -392,22 +392,9 @@ fn zip_temporary(
     })
 }
 
-/// Why an entry name is unsafe to extract, if it is.
-pub fn unsafe_name(name: &str) -> Option<&'static str> {
-    if name.is_empty() {
-        return Some("an empty name");
-    }
-    if name.starts_with('/') || name.starts_with('\\') || name.get(1..2) == Some(":") {
-        return Some("an absolute path");
-    }
-    if name.split(['/', '\\']).any(|c| c == "..") {
-        return Some("a path that climbs out with ..");
-    }
-    if name.chars().any(|c| c.is_control()) {
-        return Some("a control character in the name");
-    }
-    None
-}
+/// Why an entry name is unsafe to extract, if it is: a path-safety
+/// check the config sections share, so it lives with the file helpers.
+pub use crate::fsutil::unsafe_name;
 
 /// What `verify` found.
 #[derive(Debug)]
@@ -774,21 +761,6 @@ pub fn archive_time(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn unsafe_names_are_named() {
-        assert_eq!(
-            unsafe_name("../etc/passwd"),
-            Some("a path that climbs out with ..")
-        );
-        assert_eq!(
-            unsafe_name("a/../../b"),
-            Some("a path that climbs out with ..")
-        );
-        assert_eq!(unsafe_name("/etc/passwd"), Some("an absolute path"));
-        assert_eq!(unsafe_name("C:\\x"), Some("an absolute path"));
-        assert_eq!(unsafe_name("ok/file..txt"), None);
-    }
 
     #[test]
     fn fixed_times_read_the_same_way() {

@@ -7,6 +7,10 @@
 //! blocking and refuse what is not a regular file, so a FIFO or a device
 //! named by mistake (or on purpose) cannot hang the tool or feed it
 //! without end.
+//!
+//! Names relative to a folder are checked here too ([`unsafe_name`],
+//! [`linked_part`]), for the config sections and the archives alike: a
+//! leaf, so that a section can use it without importing its feature.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -241,6 +245,25 @@ pub fn open_beneath(base: &Path, rel: &str) -> Result<(File, std::fs::Metadata),
     Ok((file, meta))
 }
 
+/// Why a name relative to a folder (an archive's entry, a configured
+/// path under the repository) is unsafe to use, if it is: empty,
+/// absolute, climbing out with `..`, or holding a control character.
+pub fn unsafe_name(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        return Some("an empty name");
+    }
+    if name.starts_with('/') || name.starts_with('\\') || name.get(1..2) == Some(":") {
+        return Some("an absolute path");
+    }
+    if name.split(['/', '\\']).any(|c| c == "..") {
+        return Some("a path that climbs out with ..");
+    }
+    if name.chars().any(|c| c.is_control()) {
+        return Some("a control character in the name");
+    }
+    None
+}
+
 /// The first of the parts of `rel` (a relative path) under `base`, the
 /// last one included, that is a symbolic link: a path through it could
 /// lead out of `base`. Parts that do not exist end the search.
@@ -312,6 +335,21 @@ pub fn append_regular(path: &Path, data: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unsafe_names_are_named() {
+        assert_eq!(
+            unsafe_name("../etc/passwd"),
+            Some("a path that climbs out with ..")
+        );
+        assert_eq!(
+            unsafe_name("a/../../b"),
+            Some("a path that climbs out with ..")
+        );
+        assert_eq!(unsafe_name("/etc/passwd"), Some("an absolute path"));
+        assert_eq!(unsafe_name("C:\\x"), Some("an absolute path"));
+        assert_eq!(unsafe_name("ok/file..txt"), None);
+    }
 
     #[test]
     fn a_failed_write_says_what_the_system_said_not_the_temporary_name() {
