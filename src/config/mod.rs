@@ -195,7 +195,7 @@ pub struct Config {
     /// The environments `parity` compares, and how.
     pub parity: crate::parity::Parity,
     /// What `predeploy` runs and checks.
-    pub predeploy: crate::predeploy::Predeploy,
+    pub predeploy: crate::predeploy::section::Predeploy,
     /// The go-live checklist's own items.
     pub golive: crate::golive::GoLive,
     /// `[signing]`: the key that signs evidence and bundles.

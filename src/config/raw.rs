@@ -25,7 +25,7 @@ pub struct RawConfig {
     pub ready: Option<crate::ready::Raw>,
     pub backup: Option<crate::backup::Raw>,
     pub parity: Option<crate::parity::Raw>,
-    pub predeploy: Option<crate::predeploy::Raw>,
+    pub predeploy: Option<crate::predeploy::section::Raw>,
     pub golive: Option<crate::golive::Raw>,
     pub signing: Option<crate::evidence::sign::Raw>,
 }

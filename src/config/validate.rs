@@ -144,7 +144,8 @@ pub(super) fn validate(
         );
     }
     let parity = crate::parity::validate(raw.parity.unwrap_or_default(), &mut problems);
-    let predeploy = crate::predeploy::validate(raw.predeploy.unwrap_or_default(), &mut problems);
+    let predeploy =
+        crate::predeploy::section::validate(raw.predeploy.unwrap_or_default(), &mut problems);
     let golive = crate::golive::validate(raw.golive.unwrap_or_default(), &mut problems);
     let signing = crate::evidence::sign::validate(raw.signing.unwrap_or_default(), &mut problems);
     let rotate = raw.rotate.unwrap_or_default();
