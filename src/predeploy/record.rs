@@ -2,8 +2,8 @@
 //! line, when it started, how long it took and why it failed, around the
 //! runner's own [`runner::Ran`] (its end and the tail of its output), and
 //! the two forms it takes in the evidence: a JSON object and a transcript.
-//! The output is scrubbed where it is written out, never kept scrubbed
-//! twice.
+//! The output stays as the runner captured it, and is scrubbed each time
+//! it is written out.
 
 use std::time::Duration;
 

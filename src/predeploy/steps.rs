@@ -40,7 +40,8 @@ use crate::workspace::{Context, Workspace};
 pub struct Options {
     /// The environment rehearsed on (staging).
     pub env: String,
-    /// The release version, already parsed by its tag format.
+    /// The release version, as its tag is written. It reaches the
+    /// rehearsal commands: the caller has checked that it parses as one.
     pub version: String,
     /// Answer yes to the protocol's prompts (CI). Without it, and without
     /// a terminal to ask on, the answer is no.
