@@ -7,6 +7,10 @@
 //! blocking and refuse what is not a regular file, so a FIFO or a device
 //! named by mistake (or on purpose) cannot hang the tool or feed it
 //! without end.
+//!
+//! Names relative to a folder are checked here too ([`unsafe_name`],
+//! [`linked_part`]), for the config sections and the archives alike: a
+//! leaf, so that a section can use it without importing its feature.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -241,6 +245,25 @@ pub fn open_beneath(base: &Path, rel: &str) -> Result<(File, std::fs::Metadata),
     Ok((file, meta))
 }
 
+/// Why a name relative to a folder (an archive's entry, a configured
+/// path under the repository) is unsafe to use, if it is: empty,
+/// absolute, climbing out with `..`, or holding a control character.
+pub fn unsafe_name(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        return Some("an empty name");
+    }
+    if name.starts_with('/') || name.starts_with('\\') || name.get(1..2) == Some(":") {
+        return Some("an absolute path");
+    }
+    if name.split(['/', '\\']).any(|c| c == "..") {
+        return Some("a path that climbs out with ..");
+    }
+    if name.chars().any(|c| c.is_control()) {
+        return Some("a control character in the name");
+    }
+    None
+}
+
 /// The first of the parts of `rel` (a relative path) under `base`, the
 /// last one included, that is a symbolic link: a path through it could
 /// lead out of `base`. Parts that do not exist end the search.
@@ -307,25 +330,6 @@ pub fn append_regular(path: &Path, data: &[u8]) -> std::io::Result<()> {
         return Err(std::io::Error::other(format!("it is {kind}")));
     }
     file.write_all(data)
-}
-
-/// Why a relative path (an archive's entry, a file written under the
-/// repository root) is unsafe to write to or extract, if it is: empty,
-/// absolute, climbing out with `..`, or holding a control character.
-pub fn unsafe_name(name: &str) -> Option<&'static str> {
-    if name.is_empty() {
-        return Some("an empty name");
-    }
-    if name.starts_with('/') || name.starts_with('\\') || name.get(1..2) == Some(":") {
-        return Some("an absolute path");
-    }
-    if name.split(['/', '\\']).any(|c| c == "..") {
-        return Some("a path that climbs out with ..");
-    }
-    if name.chars().any(|c| c.is_control()) {
-        return Some("a control character in the name");
-    }
-    None
 }
 
 #[cfg(test)]
