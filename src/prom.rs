@@ -223,10 +223,6 @@ impl<'a> Labels<'a> {
         self.0.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
     /// The labels, no longer tied to the body they were read from.
     pub fn into_owned(self) -> Labels<'static> {
         Labels(

@@ -174,15 +174,6 @@ pub fn name(labels: &Labels<'_>, keys: &[String]) -> String {
     }
 }
 
-/// Every label, as PromQL writes a series: `{instance="web-3",job="node"}`.
-pub fn selector(labels: &Labels<'_>) -> String {
-    let keys: Vec<String> = labels.iter().map(|(k, _)| k.to_string()).collect();
-    format!(
-        "{{{}}}",
-        name(labels, &keys).trim_matches(|c| c == '{' || c == '}')
-    )
-}
-
 /// A label value in double quotes, escaped as PromQL writes it.
 pub fn quote(v: &str) -> String {
     let mut out = String::with_capacity(v.len() + 2);
@@ -276,7 +267,6 @@ mod tests {
             name(&labels(&[("x", "a\"b")]), &["x".into()]),
             "x=\"a\\\"b\""
         );
-        assert_eq!(selector(&d), "{deployment=\"payments\",namespace=\"prod\"}");
     }
 
     #[test]
