@@ -32,8 +32,8 @@ pub struct Args {
 
 impl Args {
     /// The library's options for this run.
-    pub fn options(&self) -> predeploy::Options {
-        predeploy::Options {
+    pub fn options(&self) -> predeploy::steps::Options {
+        predeploy::steps::Options {
             env: self.common.target.env().to_string(),
             version: self.common.target.version().to_string(),
             yes: self.yes,
@@ -51,7 +51,7 @@ pub fn run(args: &Args, cx: &Context<'_>) -> Result<Done, Error> {
     // The version reaches the rehearsal commands: parse it before anything
     // runs or is written.
     super::release_version(config, &args.common.target)?;
-    predeploy::run(&args.options(), &ws, config, clock, cx, &mut report).map_err(|e| {
+    predeploy::steps::run(&args.options(), &ws, config, clock, cx, &mut report).map_err(|e| {
         Error::Write {
             what: e.what,
             source: e.source,

@@ -205,8 +205,8 @@ sections! {
         crate::parity::validate(raw.unwrap_or_default(), cx.problems)
     },
     /// What `predeploy` runs and checks.
-    predeploy: crate::predeploy::section::Raw => crate::predeploy::section::Predeploy = |raw, cx| {
-        crate::predeploy::section::validate(raw.unwrap_or_default(), cx.problems)
+    predeploy: crate::predeploy::Raw => crate::predeploy::Predeploy = |raw, cx| {
+        crate::predeploy::validate(raw.unwrap_or_default(), cx.problems)
     },
     /// The go-live checklist's own items.
     golive: crate::golive::Raw => crate::golive::GoLive = |raw, cx| {

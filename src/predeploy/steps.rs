@@ -18,13 +18,13 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::{Map, Value, json};
 
+use super::Predeploy;
 use super::folder::{Folder, WriteError};
 use super::junit;
 use super::protocol::{
     MANIFEST, OUT_DIR, PACKAGE, PHASE_NAME, PHASE_START, STEPS, StepDef, error_line,
 };
 use super::record::{self, Record};
-use super::section::Predeploy;
 use crate::approvals;
 use crate::clock::Now;
 use crate::config::Config;

@@ -415,7 +415,7 @@ pub async fn check(client: &reqwest::Client, api: &Api) -> Outcome {
     let expected: Vec<String> = api.req.expect.iter().map(u16::to_string).collect();
     let expected = expected.join(" or ");
     let mut statuses: Vec<Option<u16>> = Vec::new();
-    let plural = |n: u32| if n == 1 { "attempt" } else { "attempts" };
+    let attempts = |n: u32| crate::text::count(n as usize, "attempt");
     for n in 1..=api.attempts {
         let wait = match attempt(client, &api.req).await {
             Try::Answer {
@@ -431,11 +431,7 @@ pub async fn check(client: &reqwest::Client, api: &Api) -> Outcome {
                     };
                     return Outcome::new(
                         st,
-                        format!(
-                            "GET {url} -> {} in {n} {}{note}",
-                            status.as_u16(),
-                            plural(n)
-                        ),
+                        format!("GET {url} -> {} in {}{note}", status.as_u16(), attempts(n)),
                     )
                     .detail("attempts", n)
                     .detail("statuses", statuses);
@@ -454,7 +450,7 @@ pub async fn check(client: &reqwest::Client, api: &Api) -> Outcome {
                 if n == api.attempts {
                     return Outcome::new(
                         Status::Crit,
-                        format!("GET {url} -> {} after {n} {}", status.as_u16(), plural(n)),
+                        format!("GET {url} -> {} after {}", status.as_u16(), attempts(n)),
                     )
                     .detail("attempts", n)
                     .detail("statuses", statuses);
@@ -468,7 +464,7 @@ pub async fn check(client: &reqwest::Client, api: &Api) -> Outcome {
                 statuses.push(None);
                 if !retry || n == api.attempts {
                     let tail = if retry {
-                        format!(" ({n} {})", plural(n))
+                        format!(" ({})", attempts(n))
                     } else {
                         " (not retried)".to_string()
                     };
