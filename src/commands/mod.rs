@@ -4,24 +4,8 @@
 //! man page). `main` resolves the [`Invocation`] once, calls the command
 //! with a [`Context`], and delivers the result; nothing here prints.
 //!
-//! A new command is one module and one line in the [`commands!`] list.
-
-pub mod backup;
-pub mod bundle;
-pub mod completions;
-pub mod evidence;
-pub mod freshness;
-pub mod gate;
-pub mod golive;
-pub mod init;
-pub mod man;
-pub mod notify;
-pub mod pack;
-pub mod parity;
-pub mod predeploy;
-pub mod ready;
-pub mod rotate;
-pub mod verify;
+//! A new command is one file and one line in the [`commands!`] list
+//! (which declares its module).
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -57,7 +41,8 @@ pub enum Error {
     },
 }
 
-/// The commands, each `Variant(module)`: the module has `Args` and `run`.
+/// The commands, each `Variant(module)`: the module (declared here) has
+/// `Args` and `run`.
 /// `{ common.output }` names the field of its `Args` that holds its output
 /// options; `{ fn }` says the module's `output` finds them (they sit in a
 /// sub-action); nothing, that it has none (it prints text).
@@ -69,6 +54,8 @@ macro_rules! commands {
     (@output $args:ident $module:ident fn) => { $module::output($args) };
     (@output $args:ident $module:ident $($field:ident).+) => { Some(&$args.$($field).+) };
     ($($(#[$meta:meta])* $variant:ident($module:ident) $({ $($output:tt)* })?),* $(,)?) => {
+        $(pub mod $module;)*
+
         /// Commands besides the gate.
         #[derive(Debug, clap::Subcommand)]
         pub enum Command {
