@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use crate::harness::{
     BIN, BLOCKED, CRITICAL, Exchange, POLICY_GATES, Reaper, Repo, SAFE, Sentinel, Server, context,
-    health_url, json_check, json_of, message_of, own_process_name, row, toml_str,
+    each_row, health_url, json_check, json_of, message_of, own_process_name, row, toml_str,
 };
 use crate::tools::{copy_executable, sleep_binary, unique};
 
@@ -81,17 +81,74 @@ fn row_ids(stdout: &[u8]) -> Vec<String> {
 
 // ------------------------------------------------------------ api: answers
 
+/// A server that answers every request at once, what the config expects
+/// of it, and what the gate must say after exactly one request.
+struct AtOnce {
+    name: &'static str,
+    reply: fn(&mut Exchange),
+    extra: &'static str,
+    status: &'static str,
+    /// The message after `GET {url}`.
+    says: &'static str,
+    verdict: &'static str,
+    code: i32,
+}
+
 #[test]
-fn api_answering_200_is_ok_after_one_request() {
-    let server = Server::start(Exchange::ok);
-    let url = server.url("/health");
-    let repo = Repo::with_config(&api("svc", &url, ""));
-    let out = gate(&repo)
-        .stdout_has(row("api:svc", "OK"))
-        .stdout_has(format!("GET {url} -> 200 in 1 attempt |"))
-        .stdout_has(SAFE)
-        .safe();
-    assert_eq!(server.requests().len(), 1, "{}", context(&out));
+fn an_answer_is_judged_after_one_request() {
+    let rows = [
+        AtOnce {
+            name: "200 is ok",
+            reply: Exchange::ok,
+            extra: "",
+            status: "OK",
+            says: " -> 200 in 1 attempt |",
+            verdict: SAFE,
+            code: 0,
+        },
+        AtOnce {
+            name: "404 is critical without a retry",
+            reply: |x| x.reply("404 Not Found", &[], "nope"),
+            extra: "retries = 3",
+            status: "CRIT",
+            says: " -> 404 (expected 200; not retried)",
+            verdict: CRITICAL,
+            code: 2,
+        },
+        AtOnce {
+            name: "expect_status accepts any listed status",
+            reply: |x| x.reply("204 No Content", &[], ""),
+            extra: "expect_status = [200, 204]",
+            status: "OK",
+            says: " -> 204 in 1 attempt",
+            verdict: SAFE,
+            code: 0,
+        },
+        AtOnce {
+            name: "a 200 that was not expected is critical",
+            reply: Exchange::ok,
+            extra: "expect_status = 204",
+            status: "CRIT",
+            says: " -> 200 (expected 204; not retried)",
+            verdict: CRITICAL,
+            code: 2,
+        },
+    ];
+    each_row(
+        &rows,
+        |r| r.name,
+        |r| {
+            let server = Server::start(r.reply);
+            let url = server.url("/health");
+            let repo = Repo::with_config(&api("svc", &url, r.extra));
+            let out = gate(&repo)
+                .stdout_has(row("api:svc", r.status))
+                .stdout_has(format!("GET {url}{}", r.says))
+                .stdout_has(r.verdict)
+                .code(r.code);
+            assert_eq!(server.requests().len(), 1, "{}", context(&out));
+        },
+    );
 }
 
 #[test]
@@ -177,45 +234,6 @@ fn api_429_with_retry_after_is_honoured() {
         "Retry-After: 1 not honoured: the retry came after {wait:?}"
     );
     assert!(wait < Duration::from_secs(4), "waited {wait:?}");
-}
-
-#[test]
-fn api_404_is_critical_at_once_without_retry() {
-    let server = Server::start(|x| x.reply("404 Not Found", &[], "nope"));
-    let url = server.url("/health");
-    let repo = Repo::with_config(&api("svc", &url, "retries = 3"));
-    let out = gate(&repo)
-        .stdout_has(row("api:svc", "CRIT"))
-        .stdout_has(format!("GET {url} -> 404 (expected 200; not retried)"))
-        .stdout_has(CRITICAL)
-        .critical();
-    assert_eq!(server.requests().len(), 1, "{}", context(&out));
-}
-
-#[test]
-fn expect_status_accepts_any_listed_status() {
-    let server = Server::start(|x| x.reply("204 No Content", &[], ""));
-    let url = server.url("/health");
-    let repo = Repo::with_config(&api("svc", &url, "expect_status = [200, 204]"));
-    let out = gate(&repo)
-        .stdout_has(row("api:svc", "OK"))
-        .stdout_has(format!("GET {url} -> 204 in 1 attempt"))
-        .stdout_has(SAFE)
-        .safe();
-    assert_eq!(server.requests().len(), 1, "{}", context(&out));
-}
-
-#[test]
-fn a_200_that_was_not_expected_is_critical() {
-    let server = Server::start(Exchange::ok);
-    let url = server.url("/health");
-    let repo = Repo::with_config(&api("svc", &url, "expect_status = 204"));
-    let out = gate(&repo)
-        .stdout_has(row("api:svc", "CRIT"))
-        .stdout_has(format!("GET {url} -> 200 (expected 204; not retried)"))
-        .stdout_has(CRITICAL)
-        .critical();
-    assert_eq!(server.requests().len(), 1, "{}", context(&out));
 }
 
 // ------------------------------------------------------------ api: failures
@@ -670,29 +688,101 @@ fn the_tool_never_counts_itself() {
 
 // ------------------------------------------------------------ disk, memory
 
-fn disk(extra: &str) -> String {
-    format!("[[health.disk]]\npath = \"/\"\n{extra}\n")
+/// A disk or memory check against limits the host is sure to cross (or
+/// never to meet), and what the gate must say.
+struct Limit {
+    name: &'static str,
+    config: &'static str,
+    id: &'static str,
+    status: &'static str,
+    has: &'static [&'static str],
+    /// Text the check's message contains.
+    message: &'static [&'static str],
+    /// Texts of which the message contains at least one.
+    message_any: &'static [&'static str],
+    code: i32,
 }
 
-#[test]
-fn disk_above_warn_is_a_warning_that_does_not_block() {
-    let repo = Repo::with_config(&disk("warn = 0\ncrit = 100"));
-    let out = gate(&repo)
-        .stdout_has(row("disk:/", "WARN"))
-        .stdout_has("(warn 0%, crit 100%)")
-        .stdout_has(SAFE)
-        .safe();
-    assert!(message_of(&out.stdout, "disk:/").contains("% used, "));
-}
+const DISK_WARN_0_CRIT_100: &str = "[[health.disk]]\npath = \"/\"\nwarn = 0\ncrit = 100\n";
 
 #[test]
-fn disk_above_crit_is_critical() {
-    let repo = Repo::with_config(&disk("warn = 0\ncrit = 0"));
-    gate(&repo)
-        .stdout_has(row("disk:/", "CRIT"))
-        .stdout_has("(warn 0%, crit 0%)")
-        .stdout_has(CRITICAL)
-        .critical();
+fn disk_and_memory_limits() {
+    let rows = [
+        Limit {
+            name: "disk above warn is a warning that does not block",
+            config: DISK_WARN_0_CRIT_100,
+            id: "disk:/",
+            status: "WARN",
+            has: &["(warn 0%, crit 100%)", SAFE],
+            message: &["% used, "],
+            message_any: &[],
+            code: 0,
+        },
+        Limit {
+            name: "disk above crit is critical",
+            config: "[[health.disk]]\npath = \"/\"\nwarn = 0\ncrit = 0\n",
+            id: "disk:/",
+            status: "CRIT",
+            has: &["(warn 0%, crit 0%)", CRITICAL],
+            message: &[],
+            message_any: &[],
+            code: 2,
+        },
+        Limit {
+            name: "disk below the minimum free size is critical",
+            config: "[[health.disk]]\npath = \"/\"\nmin_free = \"1000 TiB\"\n",
+            id: "disk:/",
+            status: "CRIT",
+            has: &["below the minimum of 1000.0 TiB", CRITICAL],
+            message: &[],
+            message_any: &[],
+            code: 2,
+        },
+        Limit {
+            name: "memory above warn is a warning that does not block",
+            config: "[health.memory]\nwarn = 0\ncrit = 100\n",
+            id: "memory",
+            status: "WARN",
+            has: &["warn 0%, crit 100%)", SAFE],
+            message: &["% used of "],
+            // The message says what was measured.
+            message_any: &["(host;", "(cgroup limit;"],
+            code: 0,
+        },
+        Limit {
+            name: "memory above crit is critical",
+            config: "[health.memory]\nwarn = 0\ncrit = 0\n",
+            id: "memory",
+            status: "CRIT",
+            has: &[CRITICAL],
+            message: &[],
+            message_any: &[],
+            code: 2,
+        },
+    ];
+    each_row(
+        &rows,
+        |r| r.name,
+        |r| {
+            let repo = Repo::with_config(r.config);
+            let mut s = gate(&repo).stdout_has(row(r.id, r.status));
+            for text in r.has {
+                s = s.stdout_has(*text);
+            }
+            let out = s.code(r.code);
+            let message = message_of(&out.stdout, r.id);
+            for text in r.message {
+                assert!(message.contains(text), "lacks {text:?}: {message}");
+            }
+            if !r.message_any.is_empty() {
+                assert!(
+                    r.message_any.iter().any(|t| message.contains(t)),
+                    "none of {:?} in: {message}",
+                    r.message_any
+                );
+            }
+        },
+    );
 }
 
 #[test]
@@ -708,46 +798,11 @@ fn disk_path_that_does_not_exist_is_critical() {
         .critical();
 }
 
-#[test]
-fn disk_below_the_minimum_free_size_is_critical() {
-    let repo = Repo::with_config(&disk("min_free = \"1000 TiB\""));
-    gate(&repo)
-        .stdout_has(row("disk:/", "CRIT"))
-        .stdout_has("below the minimum of 1000.0 TiB")
-        .stdout_has(CRITICAL)
-        .critical();
-}
-
-#[test]
-fn memory_above_warn_is_a_warning_that_does_not_block() {
-    let repo = Repo::with_config("[health.memory]\nwarn = 0\ncrit = 100\n");
-    let out = gate(&repo)
-        .stdout_has(row("memory", "WARN"))
-        .stdout_has("warn 0%, crit 100%)")
-        .stdout_has(SAFE)
-        .safe();
-    let message = message_of(&out.stdout, "memory");
-    assert!(message.contains("% used of "), "{message}");
-    assert!(
-        message.contains("(host;") || message.contains("(cgroup limit;"),
-        "the message does not say what was measured: {message}"
-    );
-}
-
-#[test]
-fn memory_above_crit_is_critical() {
-    let repo = Repo::with_config("[health.memory]\nwarn = 0\ncrit = 0\n");
-    gate(&repo)
-        .stdout_has(row("memory", "CRIT"))
-        .stdout_has(CRITICAL)
-        .critical();
-}
-
 // ------------------------------------------------------------ verdict
 
 #[test]
 fn strict_makes_a_health_warning_critical() {
-    let repo = Repo::with_config(&disk("warn = 0\ncrit = 100"));
+    let repo = Repo::with_config(DISK_WARN_0_CRIT_100);
     gate(&repo)
         .arg("--strict")
         .stdout_has(row("disk:/", "WARN"))
@@ -758,8 +813,7 @@ fn strict_makes_a_health_warning_critical() {
 #[test]
 fn strict_in_the_config_makes_a_health_warning_critical() {
     let repo = Repo::with_config(&format!(
-        "[policy.env.prod]\nstrict = true\n\n{}",
-        disk("warn = 0\ncrit = 100")
+        "[policy.env.prod]\nstrict = true\n\n{DISK_WARN_0_CRIT_100}"
     ));
     gate(&repo)
         .stdout_has(row("disk:/", "WARN"))
@@ -783,6 +837,23 @@ fn dirty_dev_repo(extra: &str, url: &str) -> Repo {
     repo
 }
 
+/// `dev` in `repo` with `args` blocks on the policy warning and health is
+/// skipped: `server` has still seen only `seen` requests.
+fn warning_blocks_before_health(repo: &Repo, args: &[&str], server: &Server, seen: usize) {
+    Sentinel::in_repo(repo)
+        .gate("dev", "v1.2.3")
+        .args(args)
+        .stdout_has(row("clean_tree", "WARN"))
+        .stdout_has(row("api:svc", "SKIP"))
+        .stdout_has(BLOCKED)
+        .blocked();
+    assert_eq!(
+        server.requests().len(),
+        seen,
+        "health ran after a blocking warning"
+    );
+}
+
 #[test]
 fn strict_makes_a_policy_warning_block() {
     let server = Server::start(Exchange::ok);
@@ -795,35 +866,14 @@ fn strict_makes_a_policy_warning_block() {
         .stdout_has(SAFE)
         .safe();
     assert_eq!(server.requests().len(), 1);
-    Sentinel::in_repo(&repo)
-        .gate("dev", "v1.2.3")
-        .arg("--strict")
-        .stdout_has(row("clean_tree", "WARN"))
-        .stdout_has(row("api:svc", "SKIP"))
-        .stdout_has(BLOCKED)
-        .blocked();
-    assert_eq!(
-        server.requests().len(),
-        1,
-        "health ran after a blocking warning"
-    );
+    warning_blocks_before_health(&repo, &["--strict"], &server, 1);
 }
 
 #[test]
 fn strict_in_the_config_makes_a_policy_warning_block() {
     let server = Server::start(Exchange::ok);
     let repo = dirty_dev_repo("strict = true", &server.url("/health"));
-    Sentinel::in_repo(&repo)
-        .gate("dev", "v1.2.3")
-        .stdout_has(row("clean_tree", "WARN"))
-        .stdout_has(row("api:svc", "SKIP"))
-        .stdout_has(BLOCKED)
-        .blocked();
-    assert_eq!(
-        server.requests().len(),
-        0,
-        "health ran after a blocking warning"
-    );
+    warning_blocks_before_health(&repo, &[], &server, 0);
 }
 
 #[test]
