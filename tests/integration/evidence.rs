@@ -486,19 +486,28 @@ fn replay_of_a_commit_the_repository_lacks_fails_clearly() {
         .blocked();
 }
 
-#[test]
-fn verify_writes_evidence_too() {
-    let text = format!(
+/// A repository whose `[verify]` probes the shared health endpoint.
+pub fn probing_repo() -> Repo {
+    Repo::with_config(&format!(
         "[verify]\nfor = \"1s\"\ninterval = \"1s\"\n\n[[verify.probe]]\nname = \"health\"\nurl = {}\n",
         toml_str(health_url())
-    );
-    let repo = Repo::with_config(&text);
-    let dir = repo.scratch().join("evidence");
+    ))
+}
+
+/// `verify --once` in `repo`, writing its evidence to `dir`.
+pub fn verify_once_with_evidence(repo: &Repo, dir: &Path) -> Sentinel {
     Sentinel::new()
         .dir(&repo.path)
         .args(["verify", "--env", "prod", "--version", "v1.0.0", "--once"])
         .arg("--evidence")
-        .arg(&dir)
+        .arg(dir)
+}
+
+#[test]
+fn verify_writes_evidence_too() {
+    let repo = probing_repo();
+    let dir = repo.scratch().join("evidence");
+    verify_once_with_evidence(&repo, &dir)
         .stdout_has("| verify                    | OK   | VERIFY=HEALTHY |")
         .safe();
     assert!(sha256sum_accepts(&dir));
