@@ -172,8 +172,7 @@ fn many_changes_name_the_first_few_then_a_count() {
     for i in 0..8 {
         repo.write(&format!("stray{i}.txt"), "x\n");
     }
-    let out = Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
+    let out = Sentinel::prod(&repo)
         .stdout_has(row("clean_tree", "FAIL"))
         .stdout_has("8 uncommitted changes")
         .stdout_has("and 3 more")
@@ -191,8 +190,7 @@ fn only_an_ignored_file_is_clean() {
     repo.commit_all("ignore logs");
     repo.write("debug.log", "noise\n");
     repo.write("build/out.bin", "artefact\n");
-    Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
+    Sentinel::prod(&repo)
         .stdout_has(row("clean_tree", "OK"))
         .stdout_lacks("debug.log")
         .stdout_has(SAFE)
@@ -212,14 +210,12 @@ fn dirty_submodule_blocks_and_names_it() {
     ]);
     repo.commit_all("add submodule");
     // Clean right after the commit...
-    Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
+    Sentinel::prod(&repo)
         .stdout_has(row("clean_tree", "OK"))
         .safe();
     // ...dirty once a file inside the submodule changes.
     repo.write("sub/README", "changed inside the submodule\n");
-    let out = Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
+    let out = Sentinel::prod(&repo)
         .stdout_has(row("clean_tree", "FAIL"))
         .stdout_has(BLOCKED)
         .blocked();
@@ -240,8 +236,7 @@ fn allow_dirty_for_dev_warns_and_passes() {
         .stdout_has(SAFE)
         .safe();
     // The override is for dev only: prod still refuses the dirty tree.
-    Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
+    Sentinel::prod(&repo)
         .stdout_has(row("clean_tree", "FAIL"))
         .stdout_has(BLOCKED)
         .blocked();
@@ -252,13 +247,11 @@ fn an_untracked_file_is_seen_when_the_index_is_empty() {
     // A first commit with nothing in it: the index has no entries.
     let repo = Repo::empty();
     repo.git(["commit", "-q", "--allow-empty", "-m", "empty"]);
-    Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
+    Sentinel::prod(&repo)
         .stdout_has(row("clean_tree", "OK"))
         .safe();
     repo.write("new.txt", "x\n");
-    Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
+    Sentinel::prod(&repo)
         .stdout_has(row("clean_tree", "FAIL"))
         .stdout_has("new.txt (untracked)")
         .blocked();
@@ -266,8 +259,7 @@ fn an_untracked_file_is_seen_when_the_index_is_empty() {
     let repo = Repo::new();
     repo.git(["rm", "-q", "--cached", "README"]);
     repo.git(["commit", "-q", "-m", "untrack everything"]);
-    Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
+    Sentinel::prod(&repo)
         .stdout_has(row("clean_tree", "FAIL"))
         .stdout_has("README (untracked)")
         .blocked();
@@ -275,8 +267,7 @@ fn an_untracked_file_is_seen_when_the_index_is_empty() {
     let repo = Repo::empty();
     repo.git(["commit", "-q", "--allow-empty", "-m", "empty"]);
     Sentinel::new().dir(&repo.path).arg("init").safe();
-    Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
+    Sentinel::prod(&repo)
         .stdout_has(row("clean_tree", "FAIL"))
         .stdout_has("release-sentinel.toml (untracked)")
         .blocked();
@@ -303,8 +294,7 @@ fn untracked_folders_with_odd_names_are_seen() {
     ] {
         let repo = Repo::new();
         repo.write(&format!("{name}/run.sh"), "p\n");
-        let out = Sentinel::in_repo(&repo)
-            .gate("prod", "v1.2.3")
+        let out = Sentinel::prod(&repo)
             .allow_non_ascii()
             .stdout_has(row("clean_tree", "FAIL"))
             .blocked();
@@ -315,8 +305,7 @@ fn untracked_folders_with_odd_names_are_seen() {
         repo.write("src/lib.txt", "tracked\n");
         repo.commit_all("src");
         repo.write(&format!("src/{name}/run.sh"), "p\n");
-        let out = Sentinel::in_repo(&repo)
-            .gate("prod", "v1.2.3")
+        let out = Sentinel::prod(&repo)
             .allow_non_ascii()
             .stdout_has(row("clean_tree", "FAIL"))
             .blocked();
@@ -347,8 +336,7 @@ fn a_split_index_is_read_whole() {
                 .starts_with("sharedindex.")),
             "{how}: git wrote no shared index"
         );
-        Sentinel::in_repo(&repo)
-            .gate("prod", "v1.2.3")
+        Sentinel::prod(&repo)
             .stdout_has(row("clean_tree", "OK"))
             .safe();
         // Changes on top of the shared index: modified, staged, untracked.
@@ -356,8 +344,7 @@ fn a_split_index_is_read_whole() {
         repo.write("staged.txt", "s\n");
         repo.git(["add", "staged.txt"]);
         repo.write("src/new.txt", "n\n");
-        let out = Sentinel::in_repo(&repo)
-            .gate("prod", "v1.2.3")
+        let out = Sentinel::prod(&repo)
             .stdout_has(row("clean_tree", "FAIL"))
             .blocked();
         let message = message_of(&out.stdout, "clean_tree");
@@ -383,14 +370,12 @@ fn a_sparse_index_is_read_whole() {
         !repo.path.join("out/b.txt").exists(),
         "not a sparse checkout"
     );
-    Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
+    Sentinel::prod(&repo)
         .stdout_has(row("clean_tree", "OK"))
         .safe();
     repo.write("in/a.txt", "changed\n");
     repo.write("in/new.txt", "n\n");
-    let out = Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
+    let out = Sentinel::prod(&repo)
         .stdout_has(row("clean_tree", "FAIL"))
         .blocked();
     let message = message_of(&out.stdout, "clean_tree");
@@ -610,8 +595,7 @@ fn clone_without_tags_cannot_prove_absence() {
 #[test]
 fn unborn_repository_fails_and_skips_git_gates() {
     let repo = Repo::empty();
-    let mut s = Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
+    let mut s = Sentinel::prod(&repo)
         .stdout_has(row("env_allowed", "OK"))
         .stdout_has(row("git_repo", "FAIL"))
         .stdout_has("no commits")
@@ -722,8 +706,7 @@ fn corrupt_index_fails_with_what_to_do() {
         b"\x00\xffgarbage, not a git index\x01\x02\x03\x04\x05\x06\x07\x08",
     )
     .unwrap();
-    let mut s = Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
+    let mut s = Sentinel::prod(&repo)
         .stdout_has(row("git_repo", "FAIL"))
         .stdout_has(BLOCKED);
     for id in GIT_DEPENDENT {
@@ -750,8 +733,7 @@ fn repository_owned_by_another_user_fails_with_safe_directory() {
         .status()
         .expect("run chown");
     assert!(status.success(), "chown failed");
-    let mut s = Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
+    let mut s = Sentinel::prod(&repo)
         .stdout_has(row("git_repo", "FAIL"))
         .stdout_has(BLOCKED);
     for id in GIT_DEPENDENT {

@@ -48,11 +48,6 @@ fn api(name: &str, url: &str, extra: &str) -> String {
     format!("[[health.api]]\nname = \"{name}\"\nurl = \"{url}\"\nbackoff = \"100ms\"\n{extra}\n")
 }
 
-/// `--env prod --version v1.2.3` in `repo`.
-fn gate(repo: &Repo) -> Sentinel {
-    Sentinel::in_repo(repo).gate("prod", "v1.2.3")
-}
-
 /// Run, and how long the run took.
 fn timed(run: impl FnOnce() -> Output) -> (Output, Duration) {
     let start = Instant::now();
@@ -141,7 +136,7 @@ fn an_answer_is_judged_after_one_request() {
             let server = Server::start(r.reply);
             let url = server.url("/health");
             let repo = Repo::with_config(&api("svc", &url, r.extra));
-            let out = gate(&repo)
+            let out = Sentinel::prod(&repo)
                 .stdout_has(row("api:svc", r.status))
                 .stdout_has(format!("GET {url}{}", r.says))
                 .stdout_has(r.verdict)
@@ -162,7 +157,7 @@ fn api_503_twice_then_200_is_ok_after_three_attempts() {
     });
     let url = server.url("/health");
     let repo = Repo::with_config(&api("svc", &url, ""));
-    let out = gate(&repo)
+    let out = Sentinel::prod(&repo)
         .stdout_has(row("api:svc", "OK"))
         .stdout_has(format!("GET {url} -> 200 in 3 attempts"))
         .stdout_has(SAFE)
@@ -193,7 +188,7 @@ fn default_backoff_waits_a_second_before_the_retry() {
         "[[health.api]]\nname = \"svc\"\nurl = \"{url}\"\n"
     ));
     let (out, elapsed) = timed(|| {
-        gate(&repo)
+        Sentinel::prod(&repo)
             .stdout_has(row("api:svc", "OK"))
             .stdout_has(format!("GET {url} -> 200 in 2 attempts"))
             .stdout_has(SAFE)
@@ -219,7 +214,7 @@ fn api_429_with_retry_after_is_honoured() {
     });
     let url = server.url("/health");
     let repo = Repo::with_config(&api("svc", &url, ""));
-    let out = gate(&repo)
+    let out = Sentinel::prod(&repo)
         .stdout_has(row("api:svc", "OK"))
         .stdout_has(format!("GET {url} -> 200 in 2 attempts"))
         .stdout_has(SAFE)
@@ -244,7 +239,7 @@ fn api_that_never_answers_is_critical_within_its_budget() {
     let url = server.url("/health");
     let repo = Repo::with_config(&api("svc", &url, "timeout = \"1s\"\nretries = 2"));
     let (out, elapsed) = timed(|| {
-        gate(&repo)
+        Sentinel::prod(&repo)
             .stdout_has(row("api:svc", "CRIT"))
             .stdout_has(format!("GET {url}: timed out after 1s (2 attempts)"))
             .stdout_has(CRITICAL)
@@ -263,7 +258,7 @@ fn api_on_a_closed_port_is_connection_refused() {
     let url = format!("http://127.0.0.1:{}/health", closed_port());
     let repo = Repo::with_config(&api("svc", &url, "retries = 2"));
     let (out, elapsed) = timed(|| {
-        gate(&repo)
+        Sentinel::prod(&repo)
             .stdout_has(row("api:svc", "CRIT"))
             .stdout_has(format!("GET {url}: connection refused (2 attempts)"))
             .stdout_has(CRITICAL)
@@ -282,7 +277,11 @@ fn endless_body_does_not_hang_the_check() {
     let server = Server::start(|x| x.endless(&[b'x'; 8192], Duration::ZERO));
     let url = server.url("/stream");
     let repo = Repo::with_config(&api("svc", &url, "timeout = \"2s\"\nretries = 1"));
-    let (out, elapsed) = timed(|| gate(&repo).stdout_has(format!("GET {url}")).safe());
+    let (out, elapsed) = timed(|| {
+        Sentinel::prod(&repo)
+            .stdout_has(format!("GET {url}"))
+            .safe()
+    });
     let status = status_of(&out.stdout, "api:svc");
     // Only a bounded part of the body is read; the status was 200.
     assert_eq!(status, "OK", "{}", context(&out));
@@ -305,7 +304,7 @@ fn slow_endless_body_is_cut_off_by_the_timeout() {
     // Whether the last byte before the timeout completes the read depends
     // on timing: OK (exit 0) or CRIT (exit 2), never anything else.
     let (out, elapsed) = timed(|| {
-        gate(&repo)
+        Sentinel::prod(&repo)
             .stdout_has(format!("GET {url}"))
             .code_in(&[0, 2])
     });
@@ -332,7 +331,7 @@ fn redirect_loop_is_critical_and_bounded() {
     });
     let url = server.url("/loop");
     let repo = Repo::with_config(&api("svc", &url, "max_redirects = 3\nretries = 3"));
-    let out = gate(&repo)
+    let out = Sentinel::prod(&repo)
         .stdout_has(row("api:svc", "CRIT"))
         .stdout_has("redirects")
         .stdout_has(CRITICAL)
@@ -379,7 +378,7 @@ fn header_secret_reaches_the_server_and_no_output() {
         &["-vvv", "--format", "json"],
     ];
     for (i, args) in runs.iter().enumerate() {
-        let mut s = gate(&repo)
+        let mut s = Sentinel::prod(&repo)
             .env("MY_API_KEY", key)
             .env("UPSTREAM_VALUE", declared)
             .args(*args)
@@ -432,7 +431,7 @@ fn url_credentials_and_tokens_are_masked_everywhere() {
     let basic = "c3ZjLXVzZXI6cHctSHVudGVyMi05ZDhjN2I2YQ==";
     let runs: [&[&str]; 3] = [&[], &["--format", "json", "-vvv"], &["-vvv"]];
     for (i, args) in runs.iter().enumerate() {
-        let mut s = gate(&repo)
+        let mut s = Sentinel::prod(&repo)
             .env("SVC_URL", &svc_url)
             .args(*args)
             .nowhere(password)
@@ -486,7 +485,7 @@ fn secret_variable_in_a_url_is_never_shown() {
     ));
     let runs: [&[&str]; 3] = [&[], &["--format", "json", "-vvv"], &["-vvv"]];
     for (i, args) in runs.iter().enumerate() {
-        let mut s = gate(&repo)
+        let mut s = Sentinel::prod(&repo)
             .env("API_KEY", key)
             .env("UPSTREAM_VALUE", declared)
             .args(*args)
@@ -546,7 +545,7 @@ fn api_checks_run_concurrently_and_report_in_declared_order() {
         config.push_str(&api(name, &server.url("/health"), "timeout = \"15s\""));
     }
     let repo = Repo::with_config(&config);
-    let mut s = gate(&repo).stdout_has(SAFE);
+    let mut s = Sentinel::prod(&repo).stdout_has(SAFE);
     for name in names {
         s = s.stdout_has(row(&format!("api:{name}"), "OK"));
     }
@@ -594,7 +593,7 @@ fn a_hung_dependency_does_not_delay_the_others() {
     );
     let repo = Repo::with_config(&config);
     let (out, elapsed) = timed(|| {
-        gate(&repo)
+        Sentinel::prod(&repo)
             .stdout_has(row("api:hung", "CRIT"))
             .stdout_has("timed out after 2s (1 attempt)")
             .stdout_has(row("api:fast", "OK"))
@@ -642,7 +641,7 @@ fn a_process_with_a_long_name_is_found() {
     );
     let repo = Repo::with_config(&format!("[[health.process]]\nname = \"{name}\"\n"));
     let id = format!("process:{name}");
-    gate(&repo)
+    Sentinel::prod(&repo)
         .stdout_has(row(&id, "OK"))
         .stdout_has(format!("{name} is running (1 process)"))
         .stdout_has(SAFE)
@@ -654,7 +653,7 @@ fn a_process_with_a_long_name_is_found() {
 fn a_missing_process_is_critical() {
     let name = unique("rs-no-such-process");
     let repo = Repo::with_config(&format!("[[health.process]]\nname = \"{name}\"\n"));
-    gate(&repo)
+    Sentinel::prod(&repo)
         .stdout_has(row(&format!("process:{name}"), "CRIT"))
         .stdout_has(format!("no running process named {name}"))
         .stdout_has(CRITICAL)
@@ -765,7 +764,7 @@ fn disk_and_memory_limits() {
         |r| r.name,
         |r| {
             let repo = Repo::with_config(r.config);
-            let mut s = gate(&repo).stdout_has(row(r.id, r.status));
+            let mut s = Sentinel::prod(&repo).stdout_has(row(r.id, r.status));
             for text in r.has {
                 s = s.stdout_has(*text);
             }
@@ -791,7 +790,7 @@ fn disk_path_that_does_not_exist_is_critical() {
     let missing = dir.path().join("no-such-dir");
     let path = missing.display().to_string();
     let repo = Repo::with_config(&format!("[[health.disk]]\npath = \"{path}\"\n"));
-    gate(&repo)
+    Sentinel::prod(&repo)
         .stdout_has(row(&format!("disk:{path}"), "CRIT"))
         .stdout_has(format!("{path} does not exist"))
         .stdout_has(CRITICAL)
@@ -803,7 +802,7 @@ fn disk_path_that_does_not_exist_is_critical() {
 #[test]
 fn strict_makes_a_health_warning_critical() {
     let repo = Repo::with_config(DISK_WARN_0_CRIT_100);
-    gate(&repo)
+    Sentinel::prod(&repo)
         .arg("--strict")
         .stdout_has(row("disk:/", "WARN"))
         .stdout_has(CRITICAL)
@@ -815,7 +814,7 @@ fn strict_in_the_config_makes_a_health_warning_critical() {
     let repo = Repo::with_config(&format!(
         "[policy.env.prod]\nstrict = true\n\n{DISK_WARN_0_CRIT_100}"
     ));
-    gate(&repo)
+    Sentinel::prod(&repo)
         .stdout_has(row("disk:/", "WARN"))
         .stdout_has(CRITICAL)
         .critical();
@@ -901,7 +900,7 @@ fn health_checks_never_run_when_a_policy_gate_failed() {
 fn embedded_default_checks_disk_memory_process_and_api() {
     let repo = Repo::new();
     let process = format!("process:{}", own_process_name());
-    let out = gate(&repo)
+    let out = Sentinel::prod(&repo)
         .stdout_has(row(&process, "OK"))
         .stdout_has(row("api:RS_API_URL", "OK"))
         .stdout_has(format!("GET {} -> 200 in 1 attempt", health_url()))
@@ -935,7 +934,7 @@ fn embedded_default_with_the_api_down_is_critical() {
     let url = format!("http://127.0.0.1:{}/health", closed_port());
     let repo = Repo::new();
     let (out, elapsed) = timed(|| {
-        gate(&repo)
+        Sentinel::prod(&repo)
             .env("RS_API_URL", &url)
             .stdout_has(row("api:RS_API_URL", "CRIT"))
             .stdout_has(format!("GET {url}: connection refused (3 attempts)"))
@@ -991,7 +990,7 @@ fn health_config_errors_are_all_reported_at_once() {
          retries = 0\n\
          expect_status = 999\n",
     );
-    gate(&repo)
+    Sentinel::prod(&repo)
         .stdout("")
         .stderr_has("release-sentinel.toml: 6 problems")
         .stderr_has("health.disk[0].warn")
