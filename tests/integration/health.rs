@@ -48,6 +48,23 @@ fn api(name: &str, url: &str, extra: &str) -> String {
     format!("[[health.api]]\nname = \"{name}\"\nurl = \"{url}\"\nbackoff = \"100ms\"\n{extra}\n")
 }
 
+/// A server that answers `status` with `headers` and `body` to the first
+/// `failures` requests, and 200 after.
+fn ok_after(
+    failures: usize,
+    status: &'static str,
+    headers: &'static [&'static str],
+    body: &'static str,
+) -> Server {
+    Server::start(move |x| {
+        if x.n < failures {
+            x.reply(status, headers, body);
+        } else {
+            x.ok();
+        }
+    })
+}
+
 /// Run, and how long the run took.
 fn timed(run: impl FnOnce() -> Output) -> (Output, Duration) {
     let start = Instant::now();
@@ -148,13 +165,7 @@ fn an_answer_is_judged_after_one_request() {
 
 #[test]
 fn api_503_twice_then_200_is_ok_after_three_attempts() {
-    let server = Server::start(|x| {
-        if x.n < 2 {
-            x.reply("503 Service Unavailable", &[], "busy");
-        } else {
-            x.ok();
-        }
-    });
+    let server = ok_after(2, "503 Service Unavailable", &[], "busy");
     let url = server.url("/health");
     let repo = Repo::with_config(&api("svc", &url, ""));
     let out = Sentinel::prod(&repo)
@@ -176,13 +187,7 @@ fn api_503_twice_then_200_is_ok_after_three_attempts() {
 #[test]
 fn default_backoff_waits_a_second_before_the_retry() {
     // No `backoff` key: the real 1 s schedule.
-    let server = Server::start(|x| {
-        if x.n == 0 {
-            x.reply("503 Service Unavailable", &[], "busy");
-        } else {
-            x.ok();
-        }
-    });
+    let server = ok_after(1, "503 Service Unavailable", &[], "busy");
     let url = server.url("/health");
     let repo = Repo::with_config(&format!(
         "[[health.api]]\nname = \"svc\"\nurl = \"{url}\"\n"
@@ -205,13 +210,7 @@ fn default_backoff_waits_a_second_before_the_retry() {
 
 #[test]
 fn api_429_with_retry_after_is_honoured() {
-    let server = Server::start(|x| {
-        if x.n == 0 {
-            x.reply("429 Too Many Requests", &["Retry-After: 1"], "slow down");
-        } else {
-            x.ok();
-        }
-    });
+    let server = ok_after(1, "429 Too Many Requests", &["Retry-After: 1"], "slow down");
     let url = server.url("/health");
     let repo = Repo::with_config(&api("svc", &url, ""));
     let out = Sentinel::prod(&repo)
