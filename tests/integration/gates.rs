@@ -278,84 +278,92 @@ fn untracked_folders_with_odd_names_are_seen() {
     // Names libgit2's path patterns would read otherwise: a line break or
     // another control character, a backslash, a leading `!` or `#`, a
     // trailing space, wildcards.
-    for name in [
-        "evil\ndir",
-        "feed\x0cdir",
-        "vt\x0bdir",
-        "cr\r",
-        "back\\slash",
-        "\\",
-        "!bang",
-        "#hash",
-        "trailing ",
-        "star*",
-        "q?",
-        "[set]",
-    ] {
-        let repo = Repo::new();
-        repo.write(&format!("{name}/run.sh"), "p\n");
-        let out = Sentinel::prod(&repo)
-            .allow_non_ascii()
-            .stdout_has(row("clean_tree", "FAIL"))
-            .blocked();
-        let message = message_of(&out.stdout, "clean_tree");
-        assert!(message.contains("(untracked)"), "{name:?}: {message}");
-        // The same inside a tracked folder.
-        let repo = Repo::new();
-        repo.write("src/lib.txt", "tracked\n");
-        repo.commit_all("src");
-        repo.write(&format!("src/{name}/run.sh"), "p\n");
-        let out = Sentinel::prod(&repo)
-            .allow_non_ascii()
-            .stdout_has(row("clean_tree", "FAIL"))
-            .blocked();
-        let message = message_of(&out.stdout, "clean_tree");
-        assert!(message.contains("(untracked)"), "src/{name:?}: {message}");
-    }
+    each_row(
+        &[
+            "evil\ndir",
+            "feed\x0cdir",
+            "vt\x0bdir",
+            "cr\r",
+            "back\\slash",
+            "\\",
+            "!bang",
+            "#hash",
+            "trailing ",
+            "star*",
+            "q?",
+            "[set]",
+        ],
+        |r| *r,
+        |&name| {
+            let repo = Repo::new();
+            repo.write(&format!("{name}/run.sh"), "p\n");
+            let out = Sentinel::prod(&repo)
+                .allow_non_ascii()
+                .stdout_has(row("clean_tree", "FAIL"))
+                .blocked();
+            let message = message_of(&out.stdout, "clean_tree");
+            assert!(message.contains("(untracked)"), "{name:?}: {message}");
+            // The same inside a tracked folder.
+            let repo = Repo::new();
+            repo.write("src/lib.txt", "tracked\n");
+            repo.commit_all("src");
+            repo.write(&format!("src/{name}/run.sh"), "p\n");
+            let out = Sentinel::prod(&repo)
+                .allow_non_ascii()
+                .stdout_has(row("clean_tree", "FAIL"))
+                .blocked();
+            let message = message_of(&out.stdout, "clean_tree");
+            assert!(message.contains("(untracked)"), "src/{name:?}: {message}");
+        },
+    );
 }
 
 #[test]
 fn a_split_index_is_read_whole() {
-    for how in ["update-index", "config"] {
-        let repo = Repo::new();
-        repo.write("src/a.txt", "a\n");
-        repo.write("src/b.txt", "b\n");
-        repo.commit_all("more");
-        if how == "config" {
-            repo.git(["config", "core.splitIndex", "true"]);
-            repo.write("src/c.txt", "c\n");
-            repo.commit_all("with a split index");
-        } else {
-            repo.git(["update-index", "--split-index"]);
-        }
-        assert!(
-            std::fs::read_dir(repo.path.join(".git")).unwrap().any(|e| e
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .starts_with("sharedindex.")),
-            "{how}: git wrote no shared index"
-        );
-        Sentinel::prod(&repo)
-            .stdout_has(row("clean_tree", "OK"))
-            .safe();
-        // Changes on top of the shared index: modified, staged, untracked.
-        repo.write("src/a.txt", "changed\n");
-        repo.write("staged.txt", "s\n");
-        repo.git(["add", "staged.txt"]);
-        repo.write("src/new.txt", "n\n");
-        let out = Sentinel::prod(&repo)
-            .stdout_has(row("clean_tree", "FAIL"))
-            .blocked();
-        let message = message_of(&out.stdout, "clean_tree");
-        for part in [
-            "src/a.txt (modified)",
-            "staged.txt (staged)",
-            "src/new.txt (untracked)",
-        ] {
-            assert!(message.contains(part), "{how}: {message}");
-        }
-    }
+    each_row(
+        &["update-index", "config"],
+        |r| *r,
+        |&how| {
+            let repo = Repo::new();
+            repo.write("src/a.txt", "a\n");
+            repo.write("src/b.txt", "b\n");
+            repo.commit_all("more");
+            if how == "config" {
+                repo.git(["config", "core.splitIndex", "true"]);
+                repo.write("src/c.txt", "c\n");
+                repo.commit_all("with a split index");
+            } else {
+                repo.git(["update-index", "--split-index"]);
+            }
+            assert!(
+                std::fs::read_dir(repo.path.join(".git")).unwrap().any(|e| e
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("sharedindex.")),
+                "{how}: git wrote no shared index"
+            );
+            Sentinel::prod(&repo)
+                .stdout_has(row("clean_tree", "OK"))
+                .safe();
+            // Changes on top of the shared index: modified, staged, untracked.
+            repo.write("src/a.txt", "changed\n");
+            repo.write("staged.txt", "s\n");
+            repo.git(["add", "staged.txt"]);
+            repo.write("src/new.txt", "n\n");
+            let out = Sentinel::prod(&repo)
+                .stdout_has(row("clean_tree", "FAIL"))
+                .blocked();
+            let message = message_of(&out.stdout, "clean_tree");
+            for part in [
+                "src/a.txt (modified)",
+                "staged.txt (staged)",
+                "src/new.txt (untracked)",
+            ] {
+                assert!(message.contains(part), "{how}: {message}");
+            }
+        },
+    );
 }
 
 #[test]
@@ -841,27 +849,31 @@ fn a_version_the_policy_refuses_is_not_compared_with_tags() {
     repo.write("CHANGELOG.md", "# Changelog\n\n## v1.2.3-rc.1\n\n- first\n");
     repo.commit_all("changelog");
     repo.tag("v1.2.3-rc.1");
-    for (version, why) in [
-        ("v1.2.3-rc.1", "pre-release"),
-        ("v1.2.3+build.7", "build metadata"),
-    ] {
-        let out = Sentinel::in_repo(&repo)
-            .gate("prod", version)
-            .stdout_has(row("version_valid", "FAIL"))
-            .stdout_has(why)
-            .stdout_has(row("tag_absent", "SKIP"))
-            .stdout_has(row("version_newer", "SKIP"))
-            .stdout_has(row("changelog_entry", "SKIP"))
-            .stdout_has(BLOCKED)
-            .blocked();
-        for id in ["tag_absent", "version_newer", "changelog_entry"] {
-            let message = message_of(&out.stdout, id);
-            assert!(
-                message.contains("needs version_valid"),
-                "{version} {id}: {message}"
-            );
-        }
-    }
+    each_row(
+        &[
+            ("v1.2.3-rc.1", "pre-release"),
+            ("v1.2.3+build.7", "build metadata"),
+        ],
+        |r| r.0,
+        |&(version, why)| {
+            let out = Sentinel::in_repo(&repo)
+                .gate("prod", version)
+                .stdout_has(row("version_valid", "FAIL"))
+                .stdout_has(why)
+                .stdout_has(row("tag_absent", "SKIP"))
+                .stdout_has(row("version_newer", "SKIP"))
+                .stdout_has(row("changelog_entry", "SKIP"))
+                .stdout_has(BLOCKED)
+                .blocked();
+            for id in ["tag_absent", "version_newer", "changelog_entry"] {
+                let message = message_of(&out.stdout, id);
+                assert!(
+                    message.contains("needs version_valid"),
+                    "{version} {id}: {message}"
+                );
+            }
+        },
+    );
     // Allowed for stage: the same version is compared as usual.
     repo.config(
         "[policy]\nrequire_changelog = true\n[policy.env.stage]\nallow_prerelease = true\n",
@@ -1100,15 +1112,19 @@ fn an_operation_in_progress_is_not_releasable_even_with_a_clean_tree() {
 #[test]
 fn invisible_characters_are_not_a_value() {
     let repo = Repo::new();
-    for value in ["\u{200B}", "\u{FEFF}", " \u{200D} "] {
-        let out = Sentinel::in_repo(&repo)
-            .env("RS_DEPLOY_TOKEN", value)
-            .gate("prod", "v1.0.0")
-            .stdout_has(row("required_config", "FAIL"))
-            .blocked();
-        assert!(
-            message_of(&out.stdout, "required_config").contains("empty: RS_DEPLOY_TOKEN"),
-            "{value:?}"
-        );
-    }
+    each_row(
+        &["\u{200B}", "\u{FEFF}", " \u{200D} "],
+        |r| *r,
+        |&value| {
+            let out = Sentinel::in_repo(&repo)
+                .env("RS_DEPLOY_TOKEN", value)
+                .gate("prod", "v1.0.0")
+                .stdout_has(row("required_config", "FAIL"))
+                .blocked();
+            assert!(
+                message_of(&out.stdout, "required_config").contains("empty: RS_DEPLOY_TOKEN"),
+                "{value:?}"
+            );
+        },
+    );
 }
