@@ -1671,34 +1671,42 @@ fn slow_evaluations_skip_missed_ticks_and_never_stretch_the_window() {
 fn an_interval_below_a_second_or_an_oversized_window_is_a_usage_error() {
     let app = Server::start(Exchange::ok);
     let repo = Repo::with_config(&format!("[verify]\n{}", probe("health", &app.url("/"), "")));
-    for tiny in ["1ns", "999ms", "100ms"] {
-        verify(&repo)
-            .args(["--interval", tiny, "--for", "2s"])
-            .stderr_has(format!(
-                "--interval \"{tiny}\": shorter than the 1s minimum"
-            ))
-            .blocked();
-    }
+    each_row(
+        &["1ns", "999ms", "100ms"],
+        |r| *r,
+        |&tiny| {
+            verify(&repo)
+                .args(["--interval", tiny, "--for", "2s"])
+                .stderr_has(format!(
+                    "--interval \"{tiny}\": shorter than the 1s minimum"
+                ))
+                .blocked();
+        },
+    );
     verify(&repo)
         .args(["--for", "7d", "--interval", "1s"])
         .stderr_has(
             "--for 7days at --interval 1s is 604801 evaluations, more than the 20161 allowed",
         )
         .blocked();
-    for huge in [
-        "18446744073709551616s",
-        "99999999999999999999999999h",
-        "584942417356y",
-    ] {
-        verify(&repo)
-            .args(["--for", huge])
-            .stderr_has(format!("--for \"{huge}\": "))
-            .blocked();
-        verify(&repo)
-            .args(["--interval", huge])
-            .stderr_has(format!("--interval \"{huge}\": "))
-            .blocked();
-    }
+    each_row(
+        &[
+            "18446744073709551616s",
+            "99999999999999999999999999h",
+            "584942417356y",
+        ],
+        |r| *r,
+        |&huge| {
+            verify(&repo)
+                .args(["--for", huge])
+                .stderr_has(format!("--for \"{huge}\": "))
+                .blocked();
+            verify(&repo)
+                .args(["--interval", huge])
+                .stderr_has(format!("--interval \"{huge}\": "))
+                .blocked();
+        },
+    );
     assert_eq!(app.requests().len(), 0, "nothing was watched");
     let repo = Repo::with_config(&format!(
         "[verify]\ninterval = \"10ms\"\n{}",
