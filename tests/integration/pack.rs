@@ -312,6 +312,27 @@ fn steps_run_in_order_from_the_root_with_the_pack_variables_and_their_own() {
     }
 }
 
+/// Runs the pack of `repo`, whose step `step` times out after 1 s and
+/// whose step `after` then passes: the pack fails, promptly; how long the
+/// run took.
+fn timed_out_run(repo: &Repo, step: &str) -> Duration {
+    let start = Instant::now();
+    Sentinel::dry_run(repo)
+        .stdout_has(format!("| {step:<25} | FAIL | timed out after 1s |\n"))
+        .stdout_has(after_ok())
+        .stdout_has(PACK_FAIL)
+        .blocked();
+    let took = start.elapsed();
+    assert!(took < PROMPT, "the run took {took:?}");
+    took
+}
+
+/// Nothing the pack of `repo` started is left, and the step `after` ran.
+fn nothing_left_and_went_on(repo: &Repo) {
+    assert_no_survivors(repo);
+    assert!(ran(repo, "after"), "the step after the timeout did not run");
+}
+
 #[test]
 fn a_timeout_kills_the_step_and_its_grandchild_and_the_pack_goes_on() {
     let repo = then_after(shell_step_timeout(
@@ -321,14 +342,7 @@ fn a_timeout_kills_the_step_and_its_grandchild_and_the_pack_goes_on() {
     ));
     let scratch = repo.scratch();
     let _reaper = Reaper::for_repo(&repo);
-    let start = Instant::now();
-    Sentinel::dry_run(&repo)
-        .stdout_has("| sleeper                   | FAIL | timed out after 1s |\n")
-        .stdout_has(after_ok())
-        .stdout_has(PACK_FAIL)
-        .blocked();
-    let took = start.elapsed();
-    assert!(took < PROMPT, "the run took {took:?}");
+    let took = timed_out_run(&repo, "sleeper");
     assert!(
         took >= Duration::from_millis(900),
         "the step ended before its timeout: {took:?}"
@@ -340,11 +354,7 @@ fn a_timeout_kills_the_step_and_its_grandchild_and_the_pack_goes_on() {
         gone_soon(grandchild),
         "the grandchild {grandchild} survived"
     );
-    assert_no_survivors(&repo);
-    assert!(
-        ran(&repo, "after"),
-        "the step after the timeout did not run"
-    );
+    nothing_left_and_went_on(&repo);
 }
 
 #[test]
@@ -356,18 +366,12 @@ fn a_timed_out_step_gets_sigterm_first_and_can_clean_up() {
         "1s",
     ));
     let _reaper = Reaper::for_repo(&repo);
-    let start = Instant::now();
-    Sentinel::dry_run(&repo)
-        .stdout_has("| tidy                      | FAIL | timed out after 1s |\n")
-        .stdout_has(PACK_FAIL)
-        .blocked();
-    assert!(start.elapsed() < PROMPT, "{:?}", start.elapsed());
+    timed_out_run(&repo, "tidy");
     assert!(
         repo.scratch().join("tidy.cleanup").exists(),
         "the step did not get SIGTERM before SIGKILL"
     );
-    assert_no_survivors(&repo);
-    assert!(ran(&repo, "after"));
+    nothing_left_and_went_on(&repo);
 }
 
 #[test]
@@ -380,20 +384,12 @@ fn a_step_that_ignores_sigterm_is_killed_after_the_grace() {
         "1s",
     ));
     let _reaper = Reaper::for_repo(&repo);
-    let start = Instant::now();
-    Sentinel::dry_run(&repo)
-        .stdout_has("| stubborn                  | FAIL | timed out after 1s |\n")
-        .stdout_has(after_ok())
-        .stdout_has(PACK_FAIL)
-        .blocked();
-    let took = start.elapsed();
-    assert!(took < PROMPT, "the run took {took:?}");
+    let took = timed_out_run(&repo, "stubborn");
     assert!(
         took >= Duration::from_millis(1800),
         "SIGKILL came before the grace was over: {took:?}"
     );
-    assert_no_survivors(&repo);
-    assert!(ran(&repo, "after"));
+    nothing_left_and_went_on(&repo);
 }
 
 #[test]
