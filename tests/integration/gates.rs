@@ -4,13 +4,18 @@ use std::process::Command;
 
 use crate::harness::{BLOCKED, Repo, SAFE, Sentinel, each_row, is_root, message_of, row};
 
-/// The gates that need a usable repository.
-const GIT_DEPENDENT: &[&str] = &[
-    "clean_tree",
-    "branch_allowed",
-    "tag_absent",
-    "version_newer",
-];
+/// `s` expecting SKIP on the gates that need a usable repository.
+fn skips_git_dependent(mut s: Sentinel) -> Sentinel {
+    for id in [
+        "clean_tree",
+        "branch_allowed",
+        "tag_absent",
+        "version_newer",
+    ] {
+        s = s.stdout_has(row(id, "SKIP"));
+    }
+    s
+}
 
 /// One run of the gate on a repository and what it must show: a row of
 /// the tables below.
@@ -603,36 +608,34 @@ fn clone_without_tags_cannot_prove_absence() {
 #[test]
 fn unborn_repository_fails_and_skips_git_gates() {
     let repo = Repo::empty();
-    let mut s = Sentinel::prod(&repo)
-        .stdout_has(row("env_allowed", "OK"))
-        .stdout_has(row("git_repo", "FAIL"))
-        .stdout_has("no commits")
-        .stdout_has(row("version_valid", "OK"))
-        .stdout_has(row("required_config", "OK"))
-        .stdout_has(BLOCKED);
-    for id in GIT_DEPENDENT {
-        s = s.stdout_has(row(id, "SKIP"));
-    }
-    let out = s.blocked();
+    let out = skips_git_dependent(
+        Sentinel::prod(&repo)
+            .stdout_has(row("env_allowed", "OK"))
+            .stdout_has(row("git_repo", "FAIL"))
+            .stdout_has("no commits")
+            .stdout_has(row("version_valid", "OK"))
+            .stdout_has(row("required_config", "OK"))
+            .stdout_has(BLOCKED),
+    )
+    .blocked();
     assert!(message_of(&out.stdout, "clean_tree").contains("git_repo"));
 }
 
 #[test]
 fn not_a_repository_fails_and_skips_git_gates() {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = Sentinel::new()
-        .dir(dir.path())
-        .default_vars()
-        .gate("prod", "v1.2.3")
-        .stdout_has(row("env_allowed", "OK"))
-        .stdout_has(row("git_repo", "FAIL"))
-        .stdout_has("not inside a git work tree")
-        .stdout_has(row("version_valid", "OK"))
-        .stdout_has(BLOCKED);
-    for id in GIT_DEPENDENT {
-        s = s.stdout_has(row(id, "SKIP"));
-    }
-    s.blocked();
+    skips_git_dependent(
+        Sentinel::new()
+            .dir(dir.path())
+            .default_vars()
+            .gate("prod", "v1.2.3")
+            .stdout_has(row("env_allowed", "OK"))
+            .stdout_has(row("git_repo", "FAIL"))
+            .stdout_has("not inside a git work tree")
+            .stdout_has(row("version_valid", "OK"))
+            .stdout_has(BLOCKED),
+    )
+    .blocked();
 }
 
 #[test]
@@ -714,13 +717,12 @@ fn corrupt_index_fails_with_what_to_do() {
         b"\x00\xffgarbage, not a git index\x01\x02\x03\x04\x05\x06\x07\x08",
     )
     .unwrap();
-    let mut s = Sentinel::prod(&repo)
-        .stdout_has(row("git_repo", "FAIL"))
-        .stdout_has(BLOCKED);
-    for id in GIT_DEPENDENT {
-        s = s.stdout_has(row(id, "SKIP"));
-    }
-    let out = s.blocked();
+    let out = skips_git_dependent(
+        Sentinel::prod(&repo)
+            .stdout_has(row("git_repo", "FAIL"))
+            .stdout_has(BLOCKED),
+    )
+    .blocked();
     let message = message_of(&out.stdout, "git_repo");
     assert!(message.contains("index"), "{message}");
     assert!(message.contains("git reset"), "{message}");
@@ -741,13 +743,12 @@ fn repository_owned_by_another_user_fails_with_safe_directory() {
         .status()
         .expect("run chown");
     assert!(status.success(), "chown failed");
-    let mut s = Sentinel::prod(&repo)
-        .stdout_has(row("git_repo", "FAIL"))
-        .stdout_has(BLOCKED);
-    for id in GIT_DEPENDENT {
-        s = s.stdout_has(row(id, "SKIP"));
-    }
-    let out = s.blocked();
+    let out = skips_git_dependent(
+        Sentinel::prod(&repo)
+            .stdout_has(row("git_repo", "FAIL"))
+            .stdout_has(BLOCKED),
+    )
+    .blocked();
     let message = message_of(&out.stdout, "git_repo");
     assert!(message.contains("safe.directory"), "{message}");
     assert!(
