@@ -10,7 +10,9 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::harness::{Repo, Sentinel, context, json_check, json_of, message_of, row, sha256sum};
+use crate::harness::{
+    Repo, Sentinel, context, each_row, json_check, json_of, message_of, row, sha256sum,
+};
 
 /// "Now", for every run.
 const NOW: &str = "2026-03-10T12:00:00Z";
@@ -177,21 +179,25 @@ fn missing_modified_and_resized_files_are_each_named() {
     );
 
     // Each alone is enough to fail.
-    for case in ["missing", "modified", "wrong size"] {
-        let b = Backup::new("");
-        b.write("db.dump", b"x");
-        let manifest = b.standard(&["db.dump"], RECENT);
-        match case {
-            "missing" => std::fs::remove_file(b.dir.join("db.dump")).expect("rm"),
-            "modified" => b.write("db.dump", b"y"),
-            _ => b.write("db.dump", b"xy"),
-        }
-        b.verify(&manifest)
-            .stdout_has(row("files", "FAIL"))
-            .stdout_has(format!("| {case}: db.dump"))
-            .stdout_has(FAIL)
-            .blocked();
-    }
+    each_row(
+        &["missing", "modified", "wrong size"],
+        |r| *r,
+        |&case| {
+            let b = Backup::new("");
+            b.write("db.dump", b"x");
+            let manifest = b.standard(&["db.dump"], RECENT);
+            match case {
+                "missing" => std::fs::remove_file(b.dir.join("db.dump")).expect("rm"),
+                "modified" => b.write("db.dump", b"y"),
+                _ => b.write("db.dump", b"xy"),
+            }
+            b.verify(&manifest)
+                .stdout_has(row("files", "FAIL"))
+                .stdout_has(format!("| {case}: db.dump"))
+                .stdout_has(FAIL)
+                .blocked();
+        },
+    );
 }
 
 #[test]
@@ -323,14 +329,18 @@ fn a_backup_from_the_future_or_with_a_bad_time_fails() {
         .stdout_has(FAIL)
         .blocked();
 
-    for bad in ["yesterday", "", "2026-13-40T00:00:00Z", "10/03/2026 09:30"] {
-        let m = b.standard(&["db.dump"], bad);
-        b.verify(&m)
-            .stdout_has(row("age", "FAIL"))
-            .stdout_has(format!("created_at \"{bad}\" is not an RFC 3339 time"))
-            .stdout_has(FAIL)
-            .blocked();
-    }
+    each_row(
+        &["yesterday", "", "2026-13-40T00:00:00Z", "10/03/2026 09:30"],
+        |r| *r,
+        |&bad| {
+            let m = b.standard(&["db.dump"], bad);
+            b.verify(&m)
+                .stdout_has(row("age", "FAIL"))
+                .stdout_has(format!("created_at \"{bad}\" is not an RFC 3339 time"))
+                .stdout_has(FAIL)
+                .blocked();
+        },
+    );
 }
 
 // ------------------------------------------------------------------- drill

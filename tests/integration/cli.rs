@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::formats::rows_of;
 use crate::harness::{
-    BLOCKED, POLICY_GATES, Repo, SAFE, Sentinel, context, json_of, message_of, row,
+    BLOCKED, POLICY_GATES, Repo, SAFE, Sentinel, context, each_row, json_of, message_of, row,
 };
 use crate::tools::{listing, text};
 
@@ -41,61 +41,58 @@ fn capital_v_prints_the_tool_version() {
         .safe();
 }
 
-#[test]
-fn missing_env_is_a_usage_error_exit_1() {
-    let repo = Repo::new();
-    Sentinel::in_repo(&repo)
-        .args(["--version", "v1.2.3"])
-        .stdout("")
-        .stderr_has("the following required arguments were not provided")
-        .stderr_has("--env <ENV>")
-        .stderr_has("Usage:")
-        .blocked();
+/// A command line the parser refuses, and what stderr says of it.
+struct Usage {
+    name: &'static str,
+    args: &'static [&'static str],
+    says: &'static [&'static str],
 }
 
 #[test]
-fn missing_version_is_a_usage_error_exit_1() {
+fn usage_errors_exit_1_with_nothing_on_stdout() {
+    let rows = [
+        Usage {
+            name: "missing --env",
+            args: &["--version", "v1.2.3"],
+            says: &[
+                "the following required arguments were not provided",
+                "--env <ENV>",
+                "Usage:",
+            ],
+        },
+        Usage {
+            name: "missing --version",
+            args: &["--env", "prod"],
+            says: &["--version <VERSION>"],
+        },
+        Usage {
+            name: "an unknown flag",
+            args: &["--env", "prod", "--version", "v1.2.3", "--bogus"],
+            says: &["unexpected argument '--bogus'"],
+        },
+        Usage {
+            name: "a bad --format value",
+            args: &["--env", "prod", "--version", "v1.2.3", "--format", "xml"],
+            says: &["invalid value 'xml'", "table", "json"],
+        },
+        Usage {
+            name: "-v with -q",
+            args: &["--env", "prod", "--version", "v1.2.3", "-v", "-q"],
+            says: &["cannot be used with"],
+        },
+    ];
     let repo = Repo::new();
-    Sentinel::in_repo(&repo)
-        .args(["--env", "prod"])
-        .stdout("")
-        .stderr_has("--version <VERSION>")
-        .blocked();
-}
-
-#[test]
-fn unknown_flag_exits_1() {
-    let repo = Repo::new();
-    Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
-        .arg("--bogus")
-        .stdout("")
-        .stderr_has("unexpected argument '--bogus'")
-        .blocked();
-}
-
-#[test]
-fn bad_format_value_exits_1() {
-    let repo = Repo::new();
-    Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
-        .args(["--format", "xml"])
-        .stdout("")
-        .stderr_has("invalid value 'xml'")
-        .stderr_has("table")
-        .stderr_has("json")
-        .blocked();
-}
-
-#[test]
-fn verbose_and_quiet_conflict_exits_1() {
-    let repo = Repo::new();
-    Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
-        .args(["-v", "-q"])
-        .stdout("")
-        .stderr_has("cannot be used with")
-        .blocked();
+    each_row(
+        &rows,
+        |r| r.name,
+        |r| {
+            let mut s = Sentinel::in_repo(&repo).args(r.args).stdout("");
+            for text in r.says {
+                s = s.stderr_has(*text);
+            }
+            s.blocked();
+        },
+    );
 }
 
 #[test]

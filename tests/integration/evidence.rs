@@ -8,7 +8,8 @@ use std::process::Command;
 use serde_json::Value;
 
 use crate::harness::{
-    POLICY_GATES, Repo, SAFE, Sentinel, context, health_url, held_to_file_modes, row, toml_str,
+    POLICY_GATES, Repo, SAFE, Sentinel, context, each_row, health_url, held_to_file_modes, row,
+    toml_str,
 };
 
 /// The deploy token the config requires (a secret by declaration).
@@ -77,6 +78,11 @@ fn files_in(dir: &Path) -> Vec<String> {
         .collect();
     names.sort();
     names
+}
+
+/// `evidence verify --replay` of `dir` against the repository at `repo`.
+fn replay(dir: &Path, repo: impl AsRef<std::ffi::OsStr>) -> Sentinel {
+    check(dir).arg("--replay").arg("--repo").arg(repo)
 }
 
 /// `sha256sum -c SHA256SUMS` in `dir`: whether it accepts the record.
@@ -213,23 +219,11 @@ fn no_secret_reaches_a_file_of_the_record_or_any_output() {
     );
     let doc = record_of(&dir);
     assert_eq!(doc["config"]["redacted"], true);
-    check(&dir)
-        .arg("--replay")
-        .arg("--repo")
-        .arg(&repo.path)
-        .args(["--format", "json"])
-        .safe();
+    replay(&dir, &repo.path).args(["--format", "json"]).safe();
 }
 
-#[test]
-fn tampering_is_named_and_fails() {
-    let repo = repo();
-    let sealed = repo.scratch().join("sealed");
-    gate(&repo).arg("--evidence").arg(&sealed).safe();
-    let scratch = repo.scratch();
-
-    // A row's status changed.
-    let dir = copy(&sealed, &scratch.join("status"));
+/// The record's clean_tree row made to say FAIL, the rest as written.
+fn flip_clean_tree(dir: &Path) {
     let text = std::fs::read_to_string(dir.join("record.json")).expect("read");
     let edited = text.replacen(
         "\"status\": \"OK\",\n        \"message\": \"no uncommitted",
@@ -238,75 +232,131 @@ fn tampering_is_named_and_fails() {
     );
     assert_ne!(edited, text, "the clean_tree row was not found");
     std::fs::write(dir.join("record.json"), &edited).expect("write");
-    assert!(!sha256sum_accepts(&dir));
-    check(&dir)
-        .stdout_has("| digests                   | FAIL | modified: record.json |")
-        .stdout_has(row("verdict", "FAIL"))
-        .stdout_has("EVIDENCE=FAILED")
-        .blocked();
+}
 
-    // Its bytes changed, nothing else.
-    let dir = copy(&sealed, &scratch.join("bytes"));
-    let mut bytes = std::fs::read(dir.join("record.json")).expect("read");
-    bytes.push(b' ');
-    std::fs::write(dir.join("record.json"), bytes).expect("write");
-    check(&dir)
-        .stdout_has("| digests                   | FAIL | modified: record.json |")
-        .stdout_has(row("verdict", "OK"))
-        .blocked();
+/// One way of tampering with a sealed record (in a copy of it, in the
+/// folder `dir`), and what `evidence verify` must then say; it fails.
+struct Tampering {
+    dir: &'static str,
+    tamper: fn(&Path),
+    rows: &'static [(&'static str, &'static str)],
+    has: &'static [&'static str],
+}
 
-    // A file deleted, a file added.
-    let dir = copy(&sealed, &scratch.join("deleted"));
-    std::fs::remove_file(dir.join("config.toml")).expect("rm");
-    check(&dir)
-        .stdout_has("| digests                   | FAIL | missing: config.toml |")
-        .blocked();
-    // ... and dropped from the manifest too: the record still names it.
-    let out = Command::new("sha256sum")
-        .arg("record.json")
-        .current_dir(&dir)
-        .output()
-        .expect("sha256sum");
-    std::fs::write(dir.join("SHA256SUMS"), out.stdout).expect("write");
-    check(&dir)
-        .stdout_has("| digests                   | FAIL | SHA256SUMS does not cover config.toml |")
-        .blocked();
-    let dir = copy(&sealed, &scratch.join("added"));
-    std::fs::write(dir.join("notes.txt"), "approved\n").expect("write");
-    check(&dir)
-        .stdout_has("| digests                   | FAIL | not in the manifest: notes.txt |")
-        .blocked();
-
-    // The manifest gone: a record whose writing did not finish.
-    let dir = copy(&sealed, &scratch.join("unsealed"));
-    std::fs::remove_file(dir.join("SHA256SUMS")).expect("rm");
-    check(&dir)
-        .stdout_has("SHA256SUMS: no such file: the record is incomplete")
-        .blocked();
-
-    // A verdict that does not follow from the rows, the digests made to
-    // match: the digests pass, the verdict does not.
-    let dir = copy(&sealed, &scratch.join("forged"));
-    std::fs::write(dir.join("record.json"), &edited).expect("write");
-    reseal(&dir);
-    assert!(sha256sum_accepts(&dir));
-    check(&dir)
-        .stdout_has(row("digests", "OK"))
-        .stdout_has(
-            "| verdict                   | FAIL | the record says RELEASE_SENTINEL=SAFE (exit 0), \
-             but its 11 rows give RELEASE_SENTINEL=BLOCKED (exit 1) (clean_tree FAIL) |",
-        )
-        .blocked();
-    // The other way round: a blocked run's verdict rewritten to SAFE.
-    let dir = copy(&sealed, &scratch.join("upgraded"));
-    let text = std::fs::read_to_string(dir.join("record.json")).expect("read");
-    std::fs::write(
-        dir.join("record.json"),
-        text.replace("\"exit_code\": 0", "\"exit_code\": 2"),
-    )
-    .expect("write");
-    reseal(&dir);
-    check(&dir).stdout_has(row("verdict", "FAIL")).blocked();
+#[test]
+fn tampering_is_named_and_fails() {
+    let repo = repo();
+    let sealed = repo.scratch().join("sealed");
+    gate(&repo).arg("--evidence").arg(&sealed).safe();
+    let scratch = repo.scratch();
+    let rows = [
+        // A row's status changed.
+        Tampering {
+            dir: "status",
+            tamper: |dir| {
+                flip_clean_tree(dir);
+                assert!(!sha256sum_accepts(dir));
+            },
+            rows: &[("verdict", "FAIL")],
+            has: &[
+                "| digests                   | FAIL | modified: record.json |",
+                "EVIDENCE=FAILED",
+            ],
+        },
+        // Its bytes changed, nothing else.
+        Tampering {
+            dir: "bytes",
+            tamper: |dir| {
+                let mut bytes = std::fs::read(dir.join("record.json")).expect("read");
+                bytes.push(b' ');
+                std::fs::write(dir.join("record.json"), bytes).expect("write");
+            },
+            rows: &[("verdict", "OK")],
+            has: &["| digests                   | FAIL | modified: record.json |"],
+        },
+        // A file deleted...
+        Tampering {
+            dir: "deleted",
+            tamper: |dir| std::fs::remove_file(dir.join("config.toml")).expect("rm"),
+            rows: &[],
+            has: &["| digests                   | FAIL | missing: config.toml |"],
+        },
+        // ... and dropped from the manifest too: the record still names it.
+        Tampering {
+            dir: "dropped",
+            tamper: |dir| {
+                std::fs::remove_file(dir.join("config.toml")).expect("rm");
+                let out = Command::new("sha256sum")
+                    .arg("record.json")
+                    .current_dir(dir)
+                    .output()
+                    .expect("sha256sum");
+                std::fs::write(dir.join("SHA256SUMS"), out.stdout).expect("write");
+            },
+            rows: &[],
+            has: &["| digests                   | FAIL | SHA256SUMS does not cover config.toml |"],
+        },
+        // A file added.
+        Tampering {
+            dir: "added",
+            tamper: |dir| std::fs::write(dir.join("notes.txt"), "approved\n").expect("write"),
+            rows: &[],
+            has: &["| digests                   | FAIL | not in the manifest: notes.txt |"],
+        },
+        // The manifest gone: a record whose writing did not finish.
+        Tampering {
+            dir: "unsealed",
+            tamper: |dir| std::fs::remove_file(dir.join("SHA256SUMS")).expect("rm"),
+            rows: &[],
+            has: &["SHA256SUMS: no such file: the record is incomplete"],
+        },
+        // A verdict that does not follow from the rows, the digests made
+        // to match: the digests pass, the verdict does not.
+        Tampering {
+            dir: "forged",
+            tamper: |dir| {
+                flip_clean_tree(dir);
+                reseal(dir);
+                assert!(sha256sum_accepts(dir));
+            },
+            rows: &[("digests", "OK")],
+            has: &[
+                "| verdict                   | FAIL | the record says RELEASE_SENTINEL=SAFE (exit 0), \
+                 but its 11 rows give RELEASE_SENTINEL=BLOCKED (exit 1) (clean_tree FAIL) |",
+            ],
+        },
+        // The other way round: a blocked run's verdict rewritten to SAFE.
+        Tampering {
+            dir: "upgraded",
+            tamper: |dir| {
+                let text = std::fs::read_to_string(dir.join("record.json")).expect("read");
+                std::fs::write(
+                    dir.join("record.json"),
+                    text.replace("\"exit_code\": 0", "\"exit_code\": 2"),
+                )
+                .expect("write");
+                reseal(dir);
+            },
+            rows: &[("verdict", "FAIL")],
+            has: &[],
+        },
+    ];
+    each_row(
+        &rows,
+        |r| r.dir,
+        |r| {
+            let dir = copy(&sealed, &scratch.join(r.dir));
+            (r.tamper)(&dir);
+            let mut s = check(&dir);
+            for (id, status) in r.rows {
+                s = s.stdout_has(row(id, status));
+            }
+            for text in r.has {
+                s = s.stdout_has(*text);
+            }
+            s.blocked();
+        },
+    );
 }
 
 #[test]
@@ -387,10 +437,7 @@ fn replay_at_the_recorded_commit_matches_after_the_repository_moved_on() {
     repo.write("README", "changed\n");
     repo.write("untracked.txt", "x\n");
     let before = git_state(&repo);
-    check(&dir)
-        .arg("--replay")
-        .arg("--repo")
-        .arg(&repo.path)
+    replay(&dir, &repo.path)
         .stdout_has(row("replay", "OK"))
         .stdout_has(format!(
             "the 10 policy rows re-run at {} in {} match the record (DEPLOY_TOKEN, UPSTREAM_VALUE, URL_TOKEN withheld, replayed as \"***\")",
@@ -419,10 +466,7 @@ fn replay_names_the_rows_that_now_differ() {
     // Since: the tree cleaned, and the version tagged.
     std::fs::remove_file(repo.path.join("stray.txt")).expect("rm");
     repo.tag("v1.0.0");
-    check(&dir)
-        .arg("--replay")
-        .arg("--repo")
-        .arg(&repo.path)
+    replay(&dir, &repo.path)
         .stdout_has(row("digests", "OK"))
         .stdout_has(row("verdict", "OK"))
         .stdout_has(
@@ -452,10 +496,7 @@ fn replay_of_a_detached_ci_checkout_uses_the_recorded_ci_variables() {
     repo.git(["checkout", "-q", "main"]);
     repo.write("more.txt", "x\n");
     repo.commit_all("more");
-    check(&dir)
-        .arg("--replay")
-        .arg("--repo")
-        .arg(&repo.path)
+    replay(&dir, &repo.path)
         .stdout_has(row("replay", "OK"))
         .safe();
 }
@@ -467,38 +508,41 @@ fn replay_of_a_commit_the_repository_lacks_fails_clearly() {
     gate(&repo).arg("--evidence").arg(&dir).safe();
     let commit = repo.head();
     let other = Repo::new();
-    check(&dir)
-        .arg("--replay")
-        .arg("--repo")
-        .arg(&other.path)
+    replay(&dir, &other.path)
         .stdout_has(format!(
             "| replay                    | FAIL | commit {commit} is not in the repository at {}: fetch it",
             other.path.display()
         ))
         .blocked();
     // Not a repository at all.
-    check(&dir)
-        .arg("--replay")
-        .arg("--repo")
-        .arg(other.scratch())
+    replay(&dir, other.scratch())
         .stdout_has(row("replay", "FAIL"))
         .stdout_has("is not inside a git work tree")
         .blocked();
 }
 
-#[test]
-fn verify_writes_evidence_too() {
-    let text = format!(
+/// A repository whose `[verify]` probes the shared health endpoint.
+pub fn probing_repo() -> Repo {
+    Repo::with_config(&format!(
         "[verify]\nfor = \"1s\"\ninterval = \"1s\"\n\n[[verify.probe]]\nname = \"health\"\nurl = {}\n",
         toml_str(health_url())
-    );
-    let repo = Repo::with_config(&text);
-    let dir = repo.scratch().join("evidence");
+    ))
+}
+
+/// `verify --once` in `repo`, writing its evidence to `dir`.
+pub fn verify_once_with_evidence(repo: &Repo, dir: &Path) -> Sentinel {
     Sentinel::new()
         .dir(&repo.path)
         .args(["verify", "--env", "prod", "--version", "v1.0.0", "--once"])
         .arg("--evidence")
-        .arg(&dir)
+        .arg(dir)
+}
+
+#[test]
+fn verify_writes_evidence_too() {
+    let repo = probing_repo();
+    let dir = repo.scratch().join("evidence");
+    verify_once_with_evidence(&repo, &dir)
         .stdout_has("| verify                    | OK   | VERIFY=HEALTHY |")
         .safe();
     assert!(sha256sum_accepts(&dir));
@@ -510,10 +554,7 @@ fn verify_writes_evidence_too() {
         .safe();
     // A verify record has no policy rows: a replay has nothing to re-run,
     // and that is not a pass.
-    check(&dir)
-        .arg("--replay")
-        .arg("--repo")
-        .arg(&repo.path)
+    replay(&dir, &repo.path)
         .stdout_has(
             "| replay                    | SKIP | the record is a verify report, with no policy rows to re-run |",
         )
@@ -547,19 +588,13 @@ fn replay_compares_what_a_row_judged_not_its_prose() {
     // but what it judged (no tag v1.0.0) is the same; so is
     // version_newer's highest version.
     repo.tag("nightly");
-    check(&dir)
-        .arg("--replay")
-        .arg("--repo")
-        .arg(&repo.path)
+    replay(&dir, &repo.path)
         .stdout_has(row("replay", "OK"))
         .safe();
     // A higher version tag: version_newer compares with another version,
     // a different fact, though it still passes.
     repo.tag("v0.9.5");
-    check(&dir)
-        .arg("--replay")
-        .arg("--repo")
-        .arg(&repo.path)
+    replay(&dir, &repo.path)
         .stdout_has("| replay:version_newer      | FAIL | recorded OK (v1.0.0 is newer than v0.9.0")
         .stdout_lacks("replay:tag_absent")
         .blocked();

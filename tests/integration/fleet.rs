@@ -25,11 +25,6 @@ use crate::harness::{
 /// How long the first scrapes may take to show.
 const SCRAPED: Duration = Duration::from_secs(20);
 
-/// `--env prod --version v1.2.3` in `repo`.
-fn gate(repo: &Repo) -> Sentinel {
-    Sentinel::in_repo(repo).gate("prod", "v1.2.3")
-}
-
 /// `[prometheus]` naming `url`, with a short timeout.
 fn prometheus_section(url: &str) -> String {
     format!(
@@ -97,12 +92,12 @@ fn three_hosts_through_node_exporter_and_the_one_that_stops_turns_crit_named() {
          [health.memory]\n{fleet}\nwarn = 99\ncrit = 100\n",
         prometheus_section(&prom.url(""))
     ));
-    gate(&healthy)
+    Sentinel::prod(&healthy)
         .stdout_has(row("disk:/", "OK"))
         .stdout_has(row("memory", "OK"))
         .stdout_has(SAFE)
         .safe();
-    let out = gate(&healthy).args(["--format", "json"]).safe();
+    let out = Sentinel::prod(&healthy).args(["--format", "json"]).safe();
     let doc = json_of(&out);
     let disk = json_check(&doc, "disk:/");
     assert_eq!(disk["status"], "OK", "{disk:#}");
@@ -146,7 +141,7 @@ fn three_hosts_through_node_exporter_and_the_one_that_stops_turns_crit_named() {
          [health.memory]\n{fleet}\nwarn = 0\ncrit = 0.001\n",
         prometheus_section(&prom.url(""))
     ));
-    let out = gate(&strict)
+    let out = Sentinel::prod(&strict)
         .stdout_has(row("disk:/", "CRIT"))
         .stdout_has(row("memory", "CRIT"))
         .stdout_has(CRITICAL)
@@ -166,7 +161,7 @@ fn three_hosts_through_node_exporter_and_the_one_that_stops_turns_crit_named() {
     // web-2's exporter stops: its host is CRIT, named, on both rows.
     nodes[1].stop();
     prom.wait_for_value("up{instance=\"web-2\"}", 0.0, SCRAPED);
-    let out = gate(&healthy)
+    let out = Sentinel::prod(&healthy)
         .stdout_has(row("disk:/", "CRIT"))
         .stdout_has(row("memory", "CRIT"))
         .stdout_has(CRITICAL)
@@ -180,7 +175,9 @@ fn three_hosts_through_node_exporter_and_the_one_that_stops_turns_crit_named() {
             "{id}: {message}"
         );
     }
-    let out = gate(&healthy).args(["--format", "json"]).critical();
+    let out = Sentinel::prod(&healthy)
+        .args(["--format", "json"])
+        .critical();
     let doc = json_of(&out);
     let series = json_check(&doc, "disk:/")["details"]["series"]
         .as_array()
@@ -197,7 +194,9 @@ fn three_hosts_through_node_exporter_and_the_one_that_stops_turns_crit_named() {
          hosts = 3\nwarn = 99\ncrit = 100\n",
         prometheus_section(&prom.url(""))
     ));
-    let out = gate(&counted).stdout_has(row("disk:/", "CRIT")).critical();
+    let out = Sentinel::prod(&counted)
+        .stdout_has(row("disk:/", "CRIT"))
+        .critical();
     let message = message_of(&out.stdout, "disk:/");
     assert!(
         message.contains("1 missing (3 expected, 2 seen)"),
@@ -218,7 +217,7 @@ fn a_mount_point_no_host_has_is_crit_not_a_pass() {
         "{}[[health.disk]]\npath = \"/no/such/mount\"\nfleet = '{{job=\"node\"}}'\n",
         prometheus_section(&prom.url(""))
     ));
-    let out = gate(&repo)
+    let out = Sentinel::prod(&repo)
         .stdout_has(row("disk:/no/such/mount", "CRIT"))
         .critical();
     let message = message_of(&out.stdout, "disk:/no/such/mount");
@@ -249,7 +248,7 @@ fn a_process_watched_by_process_exporter_starts_stops_and_its_host_is_named() {
         prometheus_section(&prom.url(""))
     ));
     let id = format!("process:{name}");
-    gate(&repo)
+    Sentinel::prod(&repo)
         .stdout_has(row(&id, "OK"))
         .stdout_has(format!(
             "1 host running {name}: worst instance=\"web-1\" 1 process"
@@ -258,7 +257,7 @@ fn a_process_watched_by_process_exporter_starts_stops_and_its_host_is_named() {
 
     drop(app);
     prom.wait_for_value(&procs, 0.0, SCRAPED);
-    gate(&repo)
+    Sentinel::prod(&repo)
         .stdout_has(row(&id, "CRIT"))
         .stdout_has(format!(
             "1 of 1 host without a running {name}: worst instance=\"web-1\" 0 processes"
@@ -267,7 +266,7 @@ fn a_process_watched_by_process_exporter_starts_stops_and_its_host_is_named() {
 
     exporter.stop();
     prom.wait_for_value("up{job=\"process\"}", 0.0, SCRAPED);
-    gate(&repo)
+    Sentinel::prod(&repo)
         .stdout_has(row(&id, "CRIT"))
         .stdout_has("could not check 1 of 1 host: instance=\"web-1\" exporter down (up == 0)")
         .critical();
@@ -370,7 +369,7 @@ fn the_kubernetes_recipe_over_kube_state_metrics_series_finds_breach_missing_and
          max = 0\nseries = 3\nmax_age = \"60s\"\n",
     );
     let repo = Repo::with_config(&config);
-    let out = gate(&repo)
+    let out = Sentinel::prod(&repo)
         .stdout_has(row("query:deployments-good", "OK"))
         .stdout_has(row("query:deployments-breach", "CRIT"))
         .stdout_has(row("query:deployments-gone", "CRIT"))
@@ -406,7 +405,7 @@ fn the_kubernetes_recipe_over_kube_state_metrics_series_finds_breach_missing_and
         "{stale}"
     );
     // The JSON lists every series with its labels and value, sorted.
-    let out = gate(&repo).args(["--format", "json"]).critical();
+    let out = Sentinel::prod(&repo).args(["--format", "json"]).critical();
     let doc = json_of(&out);
     let series = json_check(&doc, "query:deployments-breach")["details"]["series"]
         .as_array()
@@ -472,7 +471,9 @@ fn a_table_run_keeps_every_series_for_the_report_file_junit_and_evidence() {
     config.push_str("[[health.disk]]\npath = \"/\"\nfleet = '{job=\"files\"}'\nhosts = 3\n");
     let repo = Repo::with_config(&config);
     let said = "1 of 3 hosts at or above crit: worst instance=\"web-1\" 91.0% used, 9.0 GiB free (warn 75%, crit 85%)";
-    let table = gate(&repo).stdout_has(row("disk:/", "CRIT")).critical();
+    let table = Sentinel::prod(&repo)
+        .stdout_has(row("disk:/", "CRIT"))
+        .critical();
     assert_eq!(message_of(&table.stdout, "disk:/"), said);
 
     // The table again, with every output that shows details beside it.
@@ -482,7 +483,7 @@ fn a_table_run_keeps_every_series_for_the_report_file_junit_and_evidence() {
         scratch.join("junit.xml"),
         scratch.join("evidence"),
     );
-    let out = gate(&repo)
+    let out = Sentinel::prod(&repo)
         .arg("--report")
         .arg(&report)
         .arg("--junit")
@@ -527,7 +528,7 @@ fn a_table_run_keeps_every_series_for_the_report_file_junit_and_evidence() {
         assert!(junit.contains(host), "{host} not in the JUnit report");
     }
     // And the JSON on stdout, the same series.
-    let out = gate(&repo).args(["--format", "json"]).critical();
+    let out = Sentinel::prod(&repo).args(["--format", "json"]).critical();
     every(json_check(&json_of(&out), "disk:/"));
     drop(prom);
     drop(files);
@@ -546,7 +547,7 @@ fn unreachable_not_prometheus_or_refused_queries_are_crit_within_the_budget() {
         "{}{check}",
         prometheus_section(&format!("http://127.0.0.1:{closed}"))
     ));
-    let out = gate(&unreachable)
+    let out = Sentinel::prod(&unreachable)
         .stdout_has(row("query:errors", "CRIT"))
         .critical();
     assert!(
@@ -557,7 +558,7 @@ fn unreachable_not_prometheus_or_refused_queries_are_crit_within_the_budget() {
 
     let gateway = Server::start(|x| x.reply("502 Bad Gateway", &[], "<html>bad gateway</html>"));
     let html = Repo::with_config(&format!("{}{check}", prometheus_section(&gateway.url(""))));
-    gate(&html)
+    Sentinel::prod(&html)
         .stdout_has(row("query:errors", "CRIT"))
         .stdout_has("could not check: HTTP 502, and the body is not Prometheus JSON")
         .critical();
@@ -568,7 +569,7 @@ fn unreachable_not_prometheus_or_refused_queries_are_crit_within_the_budget() {
         toml_str(&hung.url(""))
     ));
     let start = Instant::now();
-    gate(&slow)
+    Sentinel::prod(&slow)
         .stdout_has(row("query:errors", "CRIT"))
         .critical();
     assert!(
@@ -583,7 +584,7 @@ fn unreachable_not_prometheus_or_refused_queries_are_crit_within_the_budget() {
          [[health.query]]\nname = \"nothing\"\nquery = 'up{{job=\"none\"}}'\nmin = 1\n",
         prometheus_section(&prom.url(""))
     ));
-    gate(&refused)
+    Sentinel::prod(&refused)
         .stdout_has(row("query:typo", "CRIT"))
         .stdout_has("could not check: HTTP 400, bad_data")
         .stdout_has(row("query:nothing", "CRIT"))
@@ -598,7 +599,7 @@ fn a_fleet_check_without_prometheus_or_with_a_bad_selector_is_a_config_error() {
          [[health.disk]]\npath = \"/\"\nfleet = 'job=\"node\"'\n\n\
          [[health.process]]\nname = \"nginx\"\nhosts = 3\n",
     );
-    gate(&repo)
+    Sentinel::prod(&repo)
         .stderr_has("health.query[0]: reads Prometheus, and there is no [prometheus] section")
         .stderr_has("health.disk[0].fleet: \"job=\"node\"\" is not a label selector")
         .stderr_has("health.process[0].hosts: only counts with fleet")
@@ -607,7 +608,7 @@ fn a_fleet_check_without_prometheus_or_with_a_bad_selector_is_a_config_error() {
         "[prometheus]\nurl = \"http://127.0.0.1:9\"\n\n\
          [[health.query]]\nname = \"x\"\nquery = 'up'\nmax = 1\nmin = 0\nseries = 0\n",
     );
-    gate(&repo)
+    Sentinel::prod(&repo)
         .stderr_has("health.query[0]: give max or min, not both")
         .stderr_has("health.query[0].series: 0: expect 1 or more series")
         .code(1);
@@ -639,7 +640,7 @@ fn the_prometheus_token_never_appears_in_any_output_or_written_file() {
     for (repo, ok) in [(&good, true), (&bad, false)] {
         let files = ["report.json", "junit.xml"].map(|f| repo.scratch().join(f));
         for format in ["table", "json", "markdown", "junit"] {
-            let run = gate(repo)
+            let run = Sentinel::prod(repo)
                 .env("PROM_TOKEN", TOKEN)
                 .args(["-vvv", "--format", format, "--report"])
                 .arg(&files[0])
@@ -672,7 +673,7 @@ fn a_local_check_names_its_host_and_on_a_runner_or_in_a_pod_points_to_the_fleet(
     let repo = Repo::with_config(
         "[[health.process]]\nname = \"rs-no-such-fleet-process\"\n\n[[health.disk]]\npath = \"/\"\nwarn = 99\ncrit = 100\n",
     );
-    let out = gate(&repo).critical();
+    let out = Sentinel::prod(&repo).critical();
     assert_eq!(
         message_of(&out.stdout, "process:rs-no-such-fleet-process"),
         format!("no running process named rs-no-such-fleet-process on {host}")
@@ -684,7 +685,7 @@ fn a_local_check_names_its_host_and_on_a_runner_or_in_a_pod_points_to_the_fleet(
         ("CI", "1", "a CI runner"),
         ("KUBERNETES_SERVICE_HOST", "10.0.0.1", "a pod"),
     ] {
-        let out = gate(&repo)
+        let out = Sentinel::prod(&repo)
             .env(var, value)
             // The status stays: a failing check is not turned into a pass.
             .stdout_has(row("process:rs-no-such-fleet-process", "CRIT"))
@@ -701,7 +702,7 @@ fn a_local_check_names_its_host_and_on_a_runner_or_in_a_pod_points_to_the_fleet(
         assert!(!message_of(&out.stdout, "disk:/").contains("fleet"));
     }
     // `CI=false` is not a runner.
-    let out = gate(&repo).env("CI", "false").critical();
+    let out = Sentinel::prod(&repo).env("CI", "false").critical();
     assert!(!message_of(&out.stdout, "process:rs-no-such-fleet-process").contains("runner"));
 }
 

@@ -47,6 +47,19 @@ pub(crate) fn rows_of(doc: &Value) -> &Vec<Value> {
         .unwrap_or_else(|| panic!("no checks or steps in {doc:#}"))
 }
 
+/// Each row of a JSON report as (id, status), in order.
+fn statuses(doc: &Value) -> Vec<(&str, &str)> {
+    rows_of(doc)
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap_or("?"),
+                s["status"].as_str().unwrap_or("?"),
+            )
+        })
+        .collect()
+}
+
 /// `s` without the characters XML 1.0 cannot carry (what the JUnit
 /// renderer must drop).
 fn xml_chars(s: &str) -> String {
@@ -625,16 +638,7 @@ fn report_of_a_pack() {
     assert_eq!(doc["kind"], "pack", "{doc:#}");
     assert_eq!(doc["exit_code"], 1, "{doc:#}");
     assert_eq!(doc["interrupted"], false, "{doc:#}");
-    let steps: Vec<(&str, &str)> = rows_of(&doc)
-        .iter()
-        .map(|s| {
-            (
-                s["id"].as_str().unwrap_or("?"),
-                s["status"].as_str().unwrap_or("?"),
-            )
-        })
-        .collect();
-    assert_eq!(steps, [("one", "OK"), ("two", "FAIL")], "{doc:#}");
+    assert_eq!(statuses(&doc), [("one", "OK"), ("two", "FAIL")], "{doc:#}");
 }
 
 #[test]
@@ -683,16 +687,11 @@ fn report_of_an_interrupted_pack_is_complete() {
     assert_eq!(doc["kind"], "pack", "{doc:#}");
     assert_eq!(doc["interrupted"], true, "{doc:#}");
     assert_eq!(doc["exit_code"], 1, "{doc:#}");
-    let steps: Vec<(&str, &str)> = rows_of(&doc)
-        .iter()
-        .map(|s| {
-            (
-                s["id"].as_str().unwrap_or("?"),
-                s["status"].as_str().unwrap_or("?"),
-            )
-        })
-        .collect();
-    assert_eq!(steps, [("long", "FAIL"), ("later", "SKIP")], "{doc:#}");
+    assert_eq!(
+        statuses(&doc),
+        [("long", "FAIL"), ("later", "SKIP")],
+        "{doc:#}"
+    );
     assert_eq!(listing(&dir), ["report.json"], "a temporary file is left");
     assert!(
         text(&out.stdout).contains("| pre_live_pack             | FAIL | PRE_LIVE_PACK=FAIL |"),

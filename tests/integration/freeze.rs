@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use crate::harness::{
-    Repo, Sentinel, json_check, json_of, message_of, row, webhook_receiver, whsec,
+    Repo, Sentinel, each_row, json_check, json_of, message_of, row, webhook_receiver, whsec,
 };
 
 const FAKE: &str = "CI_FAKE_UTC";
@@ -134,15 +134,19 @@ fn recurring(start: &str, end: &str, zone: &str) -> Repo {
 fn a_start_in_the_skipped_hour_counts_whatever_the_field_lists() {
     // 02:00 does not exist in Berlin on 2026-03-29: the 02:00 start of
     // "0 2,14 * * *" happens at 03:00 CEST (01:00 UTC), as "0 2 * * *" does.
-    for start in ["0 2,14 * * *", "0 2 * * *", "0 2-3 * * *", "0,30 2 * * *"] {
-        let repo = recurring(start, "0 1,13 * * *", "Europe/Berlin");
-        open_at(&repo, "2026-03-29T00:59:59Z");
-        let message = frozen_at(&repo, "2026-03-29T01:00:00Z");
-        assert!(
-            message.contains("until Sun 2026-03-29 13:00 CEST (11:00 UTC)"),
-            "{start}: {message}"
-        );
-    }
+    each_row(
+        &["0 2,14 * * *", "0 2 * * *", "0 2-3 * * *", "0,30 2 * * *"],
+        |r| *r,
+        |&start| {
+            let repo = recurring(start, "0 1,13 * * *", "Europe/Berlin");
+            open_at(&repo, "2026-03-29T00:59:59Z");
+            let message = frozen_at(&repo, "2026-03-29T01:00:00Z");
+            assert!(
+                message.contains("until Sun 2026-03-29 13:00 CEST (11:00 UTC)"),
+                "{start}: {message}"
+            );
+        },
+    );
     // 02:00 to 02:59 do not exist in New York on 2026-03-08, nor 02:00 to
     // 02:29 on Lord Howe on 2026-10-04 (02:30 LHDT is 15:30 UTC).
     let repo = recurring("*/10 2 * * *", "5 3 * * *", "America/New_York");
@@ -160,17 +164,21 @@ fn in_the_repeated_hour_only_the_first_pass_counts() {
     // UTC (CEST), then 01:00 to 02:00 UTC (CET). "0 */2" starts at 02:00
     // CEST and "30 */2" ends it at 02:30 CEST; the second pass starts
     // nothing, for a step as for a single value.
-    for start in ["0 */2 * * *", "0 2 * * *", "0 2,4 * * *"] {
-        let repo = recurring(start, "30 */2 * * *", "Europe/Berlin");
-        frozen_at(&repo, "2026-10-25T00:00:00Z");
-        open_at(&repo, "2026-10-25T00:30:00Z");
-        let message = open_at(&repo, "2026-10-25T01:00:00Z");
-        assert!(
-            !message.contains("from Sun 2026-10-25 02:00 CET"),
-            "{start}: {message}"
-        );
-        open_at(&repo, "2026-10-25T01:45:00Z");
-    }
+    each_row(
+        &["0 */2 * * *", "0 2 * * *", "0 2,4 * * *"],
+        |r| *r,
+        |&start| {
+            let repo = recurring(start, "30 */2 * * *", "Europe/Berlin");
+            frozen_at(&repo, "2026-10-25T00:00:00Z");
+            open_at(&repo, "2026-10-25T00:30:00Z");
+            let message = open_at(&repo, "2026-10-25T01:00:00Z");
+            assert!(
+                !message.contains("from Sun 2026-10-25 02:00 CET"),
+                "{start}: {message}"
+            );
+            open_at(&repo, "2026-10-25T01:45:00Z");
+        },
+    );
 }
 
 #[test]

@@ -13,6 +13,11 @@ fn fresh_repo(tasks: &str) -> Repo {
     repo
 }
 
+/// `freshness` in `repo`.
+fn freshness(repo: &Repo) -> Sentinel {
+    Sentinel::new().dir(&repo.path).arg("freshness")
+}
+
 fn task(name: &str, artifact: &str, max_age: &str) -> String {
     format!(
         "[[freshness.tasks]]\nname = {}\nartifact = {}\nmax_age = {}\n",
@@ -39,9 +44,7 @@ fn freshness_reports_fresh_stale_missing_and_a_file_from_the_future() {
     touch(&repo.path, "2 hours ago", &["artifacts/backup.tar"]);
     touch(&repo.path, "3 days ago", &["artifacts/metrics.json"]);
     touch(&repo.path, "2 hours", &["artifacts/skewed.json"]);
-    let out = Sentinel::new()
-        .dir(&repo.path)
-        .arg("freshness")
+    let out = freshness(&repo)
         .stdout_has(row("task:backup", "OK"))
         .stdout_has(row("task:metrics", "FAIL"))
         .stdout_has(row("task:skewed", "FAIL"))
@@ -72,9 +75,7 @@ fn freshness_reports_fresh_stale_missing_and_a_file_from_the_future() {
         &["artifacts/metrics.json", "artifacts/skewed.json"],
     );
     repo.write("artifacts/gone.json", "g");
-    Sentinel::new()
-        .dir(&repo.path)
-        .arg("freshness")
+    freshness(&repo)
         .stdout_has(FRESH_OK)
         .stdout_lacks("FAIL")
         .safe();
@@ -104,11 +105,7 @@ fn freshness_counts_the_newest_match_of_a_glob() {
         "4 days ago",
         &["artifacts/reports/nightly_2.json"],
     );
-    let out = Sentinel::new()
-        .dir(&repo.path)
-        .arg("freshness")
-        .stdout_has(FRESH_FAIL)
-        .blocked();
+    let out = freshness(&repo).stdout_has(FRESH_FAIL).blocked();
     let m = message_of(&out.stdout, "task:nightly_tests");
     assert!(
         m.starts_with("STALE: artifacts/reports/nightly_3.json is 3d00h old"),
@@ -119,11 +116,7 @@ fn freshness_counts_the_newest_match_of_a_glob() {
         "2 hours ago",
         &["artifacts/reports/nightly_1.json"],
     );
-    let out = Sentinel::new()
-        .dir(&repo.path)
-        .arg("freshness")
-        .stdout_has(FRESH_OK)
-        .safe();
+    let out = freshness(&repo).stdout_has(FRESH_OK).safe();
     let m = message_of(&out.stdout, "task:nightly_tests");
     assert!(
         m.starts_with("FRESH: artifacts/reports/nightly_1.json is 2h00m old"),
@@ -170,9 +163,7 @@ fn freshness_takes_the_seeds_json_task_file_as_is() {
         "8 days ago",
         &["artifacts/reports/soak_metrics.json"],
     );
-    let out = Sentinel::new()
-        .dir(&repo.path)
-        .arg("freshness")
+    let out = freshness(&repo)
         .arg("--tasks")
         .arg(&tasks)
         .stdout_has(row("task:nightly_tests", "OK"))
@@ -184,11 +175,7 @@ fn freshness_takes_the_seeds_json_task_file_as_is() {
     assert!(message_of(&out.stdout, "task:readiness_score").starts_with("MISSING"));
     // Without --tasks and without [[freshness.tasks]]: an error that
     // says what to add.
-    Sentinel::new()
-        .dir(&repo.path)
-        .arg("freshness")
-        .stderr_has("no tasks")
-        .blocked();
+    freshness(&repo).stderr_has("no tasks").blocked();
 }
 
 #[test]
@@ -201,9 +188,7 @@ fn freshness_invalid_ages_are_errors_with_their_key_path() {
         ]
         .concat(),
     );
-    let out = Sentinel::new()
-        .dir(&repo.path)
-        .arg("freshness")
+    let out = freshness(&repo)
         .stderr_has("freshness.tasks[1].max_age: \"36 parsecs\" is not an age")
         .stderr_has("freshness.tasks[2].max_age")
         .blocked();
@@ -217,9 +202,7 @@ fn freshness_invalid_ages_are_errors_with_their_key_path() {
         r#"{"tasks": [{"name": "a", "artifact": "x", "max_age": "7d"},
                       {"name": "b", "artifact": "y", "max_age": "soon"}]}"#,
     );
-    Sentinel::new()
-        .dir(&repo.path)
-        .arg("freshness")
+    freshness(&repo)
         .arg("--tasks")
         .arg(&file)
         .stderr_has("tasks[1].max_age: \"soon\" is not an age")
@@ -239,9 +222,7 @@ fn freshness_reads_only_the_repositorys_own_files() {
         ]
         .concat(),
     );
-    Sentinel::new()
-        .dir(&repo.path)
-        .arg("freshness")
+    freshness(&repo)
         .stderr_has("freshness.tasks[0].artifact: \"/etc/hostname\": an absolute path")
         .stderr_has(
             "freshness.tasks[1].artifact: \"../outside.json\": a path that climbs out with ..",
@@ -252,9 +233,7 @@ fn freshness_reads_only_the_repositorys_own_files() {
         "tasks.json",
         r#"{"tasks": [{"name": "a", "artifact": "/etc/hostname", "max_age": "7d"}]}"#,
     );
-    Sentinel::new()
-        .dir(&repo.path)
-        .arg("freshness")
+    freshness(&repo)
         .arg("--tasks")
         .arg(&file)
         .stderr_has("tasks[0].artifact: \"/etc/hostname\": an absolute path")
@@ -279,9 +258,7 @@ fn freshness_reads_only_the_repositorys_own_files() {
         ]
         .concat(),
     );
-    let out = Sentinel::new()
-        .dir(&repo.path)
-        .arg("freshness")
+    let out = freshness(&repo)
         .stdout_has(row("task:file", "FAIL"))
         .stdout_has(row("task:folder", "FAIL"))
         .stdout_has(row("task:globbed", "FAIL"))

@@ -2,83 +2,173 @@
 
 use std::process::Command;
 
-use crate::harness::{BLOCKED, Repo, SAFE, Sentinel, is_root, message_of, row};
+use crate::harness::{BLOCKED, Repo, SAFE, Sentinel, each_row, is_root, message_of, row};
 
-/// The gates that need a usable repository.
-const GIT_DEPENDENT: &[&str] = &[
-    "clean_tree",
-    "branch_allowed",
-    "tag_absent",
-    "version_newer",
+/// `s` expecting SKIP on the gates that need a usable repository.
+fn skips_git_dependent(mut s: Sentinel) -> Sentinel {
+    for id in [
+        "clean_tree",
+        "branch_allowed",
+        "tag_absent",
+        "version_newer",
+    ] {
+        s = s.stdout_has(row(id, "SKIP"));
+    }
+    s
+}
+
+/// One run of the gate on a repository and what it must show: a row of
+/// the tables below.
+struct Case {
+    name: &'static str,
+    /// The repository the gate runs in, and what is done to it first.
+    repo: fn() -> Repo,
+    setup: fn(&Repo),
+    /// A folder inside it to run from ("" for its root).
+    subdir: &'static str,
+    /// Variables set on top of the embedded default's.
+    vars: &'static [(&'static str, &'static str)],
+    env: &'static str,
+    version: &'static str,
+    /// Rows of the table, as (check, status).
+    rows: &'static [(&'static str, &'static str)],
+    /// Text stdout contains.
+    has: &'static [&'static str],
+    /// (check, text) its message contains.
+    message: &'static [(&'static str, &'static str)],
+    /// (check, text) its message lacks.
+    message_lacks: &'static [(&'static str, &'static str)],
+    stderr_empty: bool,
+    code: i32,
+}
+
+const BASE: Case = Case {
+    name: "",
+    repo: Repo::new,
+    setup: |_| {},
+    subdir: "",
+    vars: &[],
+    env: "prod",
+    version: "v1.2.3",
+    rows: &[],
+    has: &[],
+    message: &[],
+    message_lacks: &[],
+    stderr_empty: false,
+    code: 1,
+};
+
+/// Runs every case, naming each one that fails.
+fn check(cases: &[Case]) {
+    each_row(
+        cases,
+        |c| c.name,
+        |c| {
+            let repo = (c.repo)();
+            (c.setup)(&repo);
+            let mut s = Sentinel::in_repo(&repo)
+                .dir(&repo.path.join(c.subdir))
+                .gate(c.env, c.version);
+            for (k, v) in c.vars {
+                s = s.env(k, v);
+            }
+            for (id, status) in c.rows {
+                s = s.stdout_has(row(id, status));
+            }
+            for text in c.has {
+                s = s.stdout_has(*text);
+            }
+            if c.stderr_empty {
+                s = s.stderr_empty();
+            }
+            let out = s.code(c.code);
+            for (id, text) in c.message {
+                let message = message_of(&out.stdout, id);
+                assert!(message.contains(text), "{id} lacks {text:?}: {message}");
+            }
+            for (id, text) in c.message_lacks {
+                let message = message_of(&out.stdout, id);
+                assert!(!message.contains(text), "{id} has {text:?}: {message}");
+            }
+        },
+    );
+}
+
+/// Every policy gate passes on a clean `main` with the variables set.
+const ALL_OK: &[(&str, &str)] = &[
+    ("env_allowed", "OK"),
+    ("git_repo", "OK"),
+    ("clean_tree", "OK"),
+    ("branch_allowed", "OK"),
+    ("version_valid", "OK"),
+    ("tag_absent", "OK"),
+    ("version_newer", "OK"),
+    ("required_config", "OK"),
 ];
 
 #[test]
 fn clean_main_with_variables_is_safe() {
-    let repo = Repo::new();
-    Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
-        .stdout_has(row("env_allowed", "OK"))
-        .stdout_has(row("git_repo", "OK"))
-        .stdout_has(row("clean_tree", "OK"))
-        .stdout_has(row("branch_allowed", "OK"))
-        .stdout_has(row("version_valid", "OK"))
-        .stdout_has(row("tag_absent", "OK"))
-        .stdout_has(row("version_newer", "OK"))
-        .stdout_has(row("required_config", "OK"))
-        .stdout_has(SAFE)
-        .stderr_empty()
-        .safe();
-}
-
-#[test]
-fn modified_file_blocks() {
-    let repo = Repo::new();
-    repo.write("README", "changed\n");
-    Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
-        .stdout_has(row("clean_tree", "FAIL"))
-        .stdout_has("README (modified)")
-        .stdout_has(BLOCKED)
-        .blocked();
+    check(&[
+        Case {
+            name: "from the root",
+            rows: ALL_OK,
+            has: &[SAFE],
+            stderr_empty: true,
+            code: 0,
+            ..BASE
+        },
+        Case {
+            name: "a subdirectory finds the repository",
+            setup: |r| {
+                r.write("src/deep/lib.txt", "code\n");
+                r.commit_all("deep");
+            },
+            subdir: "src/deep",
+            rows: ALL_OK,
+            has: &[SAFE],
+            code: 0,
+            ..BASE
+        },
+    ]);
 }
 
 // ---------------------------------------------------------------- clean_tree
 
 #[test]
-fn staged_file_blocks() {
-    let repo = Repo::new();
-    repo.write("new.txt", "staged\n");
-    repo.git(["add", "new.txt"]);
-    Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
-        .stdout_has(row("clean_tree", "FAIL"))
-        .stdout_has("new.txt (staged)")
-        .stdout_has(BLOCKED)
-        .blocked();
-}
-
-#[test]
-fn untracked_file_blocks() {
-    let repo = Repo::new();
-    repo.write("stray.txt", "untracked\n");
-    Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
-        .stdout_has(row("clean_tree", "FAIL"))
-        .stdout_has("stray.txt (untracked)")
-        .stdout_has(BLOCKED)
-        .blocked();
-}
-
-#[test]
-fn deleted_file_blocks() {
-    let repo = Repo::new();
-    std::fs::remove_file(repo.path.join("README")).unwrap();
-    Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
-        .stdout_has(row("clean_tree", "FAIL"))
-        .stdout_has("README (deleted)")
-        .stdout_has(BLOCKED)
-        .blocked();
+fn each_kind_of_change_blocks_and_is_named() {
+    check(&[
+        Case {
+            name: "modified",
+            setup: |r| r.write("README", "changed\n"),
+            rows: &[("clean_tree", "FAIL")],
+            has: &["README (modified)", BLOCKED],
+            ..BASE
+        },
+        Case {
+            name: "staged",
+            setup: |r| {
+                r.write("new.txt", "staged\n");
+                r.git(["add", "new.txt"]);
+            },
+            rows: &[("clean_tree", "FAIL")],
+            has: &["new.txt (staged)", BLOCKED],
+            ..BASE
+        },
+        Case {
+            name: "untracked",
+            setup: |r| r.write("stray.txt", "untracked\n"),
+            rows: &[("clean_tree", "FAIL")],
+            has: &["stray.txt (untracked)", BLOCKED],
+            ..BASE
+        },
+        Case {
+            name: "deleted",
+            setup: |r| std::fs::remove_file(r.path.join("README")).unwrap(),
+            rows: &[("clean_tree", "FAIL")],
+            has: &["README (deleted)", BLOCKED],
+            ..BASE
+        },
+    ]);
 }
 
 #[test]
@@ -87,8 +177,7 @@ fn many_changes_name_the_first_few_then_a_count() {
     for i in 0..8 {
         repo.write(&format!("stray{i}.txt"), "x\n");
     }
-    let out = Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
+    let out = Sentinel::prod(&repo)
         .stdout_has(row("clean_tree", "FAIL"))
         .stdout_has("8 uncommitted changes")
         .stdout_has("and 3 more")
@@ -106,8 +195,7 @@ fn only_an_ignored_file_is_clean() {
     repo.commit_all("ignore logs");
     repo.write("debug.log", "noise\n");
     repo.write("build/out.bin", "artefact\n");
-    Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
+    Sentinel::prod(&repo)
         .stdout_has(row("clean_tree", "OK"))
         .stdout_lacks("debug.log")
         .stdout_has(SAFE)
@@ -127,14 +215,12 @@ fn dirty_submodule_blocks_and_names_it() {
     ]);
     repo.commit_all("add submodule");
     // Clean right after the commit...
-    Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
+    Sentinel::prod(&repo)
         .stdout_has(row("clean_tree", "OK"))
         .safe();
     // ...dirty once a file inside the submodule changes.
     repo.write("sub/README", "changed inside the submodule\n");
-    let out = Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
+    let out = Sentinel::prod(&repo)
         .stdout_has(row("clean_tree", "FAIL"))
         .stdout_has(BLOCKED)
         .blocked();
@@ -155,8 +241,7 @@ fn allow_dirty_for_dev_warns_and_passes() {
         .stdout_has(SAFE)
         .safe();
     // The override is for dev only: prod still refuses the dirty tree.
-    Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
+    Sentinel::prod(&repo)
         .stdout_has(row("clean_tree", "FAIL"))
         .stdout_has(BLOCKED)
         .blocked();
@@ -167,13 +252,11 @@ fn an_untracked_file_is_seen_when_the_index_is_empty() {
     // A first commit with nothing in it: the index has no entries.
     let repo = Repo::empty();
     repo.git(["commit", "-q", "--allow-empty", "-m", "empty"]);
-    Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
+    Sentinel::prod(&repo)
         .stdout_has(row("clean_tree", "OK"))
         .safe();
     repo.write("new.txt", "x\n");
-    Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
+    Sentinel::prod(&repo)
         .stdout_has(row("clean_tree", "FAIL"))
         .stdout_has("new.txt (untracked)")
         .blocked();
@@ -181,8 +264,7 @@ fn an_untracked_file_is_seen_when_the_index_is_empty() {
     let repo = Repo::new();
     repo.git(["rm", "-q", "--cached", "README"]);
     repo.git(["commit", "-q", "-m", "untrack everything"]);
-    Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
+    Sentinel::prod(&repo)
         .stdout_has(row("clean_tree", "FAIL"))
         .stdout_has("README (untracked)")
         .blocked();
@@ -190,8 +272,7 @@ fn an_untracked_file_is_seen_when_the_index_is_empty() {
     let repo = Repo::empty();
     repo.git(["commit", "-q", "--allow-empty", "-m", "empty"]);
     Sentinel::new().dir(&repo.path).arg("init").safe();
-    Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
+    Sentinel::prod(&repo)
         .stdout_has(row("clean_tree", "FAIL"))
         .stdout_has("release-sentinel.toml (untracked)")
         .blocked();
@@ -202,88 +283,92 @@ fn untracked_folders_with_odd_names_are_seen() {
     // Names libgit2's path patterns would read otherwise: a line break or
     // another control character, a backslash, a leading `!` or `#`, a
     // trailing space, wildcards.
-    for name in [
-        "evil\ndir",
-        "feed\x0cdir",
-        "vt\x0bdir",
-        "cr\r",
-        "back\\slash",
-        "\\",
-        "!bang",
-        "#hash",
-        "trailing ",
-        "star*",
-        "q?",
-        "[set]",
-    ] {
-        let repo = Repo::new();
-        repo.write(&format!("{name}/run.sh"), "p\n");
-        let out = Sentinel::in_repo(&repo)
-            .gate("prod", "v1.2.3")
-            .allow_non_ascii()
-            .stdout_has(row("clean_tree", "FAIL"))
-            .blocked();
-        let message = message_of(&out.stdout, "clean_tree");
-        assert!(message.contains("(untracked)"), "{name:?}: {message}");
-        // The same inside a tracked folder.
-        let repo = Repo::new();
-        repo.write("src/lib.txt", "tracked\n");
-        repo.commit_all("src");
-        repo.write(&format!("src/{name}/run.sh"), "p\n");
-        let out = Sentinel::in_repo(&repo)
-            .gate("prod", "v1.2.3")
-            .allow_non_ascii()
-            .stdout_has(row("clean_tree", "FAIL"))
-            .blocked();
-        let message = message_of(&out.stdout, "clean_tree");
-        assert!(message.contains("(untracked)"), "src/{name:?}: {message}");
-    }
+    each_row(
+        &[
+            "evil\ndir",
+            "feed\x0cdir",
+            "vt\x0bdir",
+            "cr\r",
+            "back\\slash",
+            "\\",
+            "!bang",
+            "#hash",
+            "trailing ",
+            "star*",
+            "q?",
+            "[set]",
+        ],
+        |r| *r,
+        |&name| {
+            let repo = Repo::new();
+            repo.write(&format!("{name}/run.sh"), "p\n");
+            let out = Sentinel::prod(&repo)
+                .allow_non_ascii()
+                .stdout_has(row("clean_tree", "FAIL"))
+                .blocked();
+            let message = message_of(&out.stdout, "clean_tree");
+            assert!(message.contains("(untracked)"), "{name:?}: {message}");
+            // The same inside a tracked folder.
+            let repo = Repo::new();
+            repo.write("src/lib.txt", "tracked\n");
+            repo.commit_all("src");
+            repo.write(&format!("src/{name}/run.sh"), "p\n");
+            let out = Sentinel::prod(&repo)
+                .allow_non_ascii()
+                .stdout_has(row("clean_tree", "FAIL"))
+                .blocked();
+            let message = message_of(&out.stdout, "clean_tree");
+            assert!(message.contains("(untracked)"), "src/{name:?}: {message}");
+        },
+    );
 }
 
 #[test]
 fn a_split_index_is_read_whole() {
-    for how in ["update-index", "config"] {
-        let repo = Repo::new();
-        repo.write("src/a.txt", "a\n");
-        repo.write("src/b.txt", "b\n");
-        repo.commit_all("more");
-        if how == "config" {
-            repo.git(["config", "core.splitIndex", "true"]);
-            repo.write("src/c.txt", "c\n");
-            repo.commit_all("with a split index");
-        } else {
-            repo.git(["update-index", "--split-index"]);
-        }
-        assert!(
-            std::fs::read_dir(repo.path.join(".git")).unwrap().any(|e| e
-                .unwrap()
-                .file_name()
-                .to_string_lossy()
-                .starts_with("sharedindex.")),
-            "{how}: git wrote no shared index"
-        );
-        Sentinel::in_repo(&repo)
-            .gate("prod", "v1.2.3")
-            .stdout_has(row("clean_tree", "OK"))
-            .safe();
-        // Changes on top of the shared index: modified, staged, untracked.
-        repo.write("src/a.txt", "changed\n");
-        repo.write("staged.txt", "s\n");
-        repo.git(["add", "staged.txt"]);
-        repo.write("src/new.txt", "n\n");
-        let out = Sentinel::in_repo(&repo)
-            .gate("prod", "v1.2.3")
-            .stdout_has(row("clean_tree", "FAIL"))
-            .blocked();
-        let message = message_of(&out.stdout, "clean_tree");
-        for part in [
-            "src/a.txt (modified)",
-            "staged.txt (staged)",
-            "src/new.txt (untracked)",
-        ] {
-            assert!(message.contains(part), "{how}: {message}");
-        }
-    }
+    each_row(
+        &["update-index", "config"],
+        |r| *r,
+        |&how| {
+            let repo = Repo::new();
+            repo.write("src/a.txt", "a\n");
+            repo.write("src/b.txt", "b\n");
+            repo.commit_all("more");
+            if how == "config" {
+                repo.git(["config", "core.splitIndex", "true"]);
+                repo.write("src/c.txt", "c\n");
+                repo.commit_all("with a split index");
+            } else {
+                repo.git(["update-index", "--split-index"]);
+            }
+            assert!(
+                std::fs::read_dir(repo.path.join(".git")).unwrap().any(|e| e
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("sharedindex.")),
+                "{how}: git wrote no shared index"
+            );
+            Sentinel::prod(&repo)
+                .stdout_has(row("clean_tree", "OK"))
+                .safe();
+            // Changes on top of the shared index: modified, staged, untracked.
+            repo.write("src/a.txt", "changed\n");
+            repo.write("staged.txt", "s\n");
+            repo.git(["add", "staged.txt"]);
+            repo.write("src/new.txt", "n\n");
+            let out = Sentinel::prod(&repo)
+                .stdout_has(row("clean_tree", "FAIL"))
+                .blocked();
+            let message = message_of(&out.stdout, "clean_tree");
+            for part in [
+                "src/a.txt (modified)",
+                "staged.txt (staged)",
+                "src/new.txt (untracked)",
+            ] {
+                assert!(message.contains(part), "{how}: {message}");
+            }
+        },
+    );
 }
 
 #[test]
@@ -298,14 +383,12 @@ fn a_sparse_index_is_read_whole() {
         !repo.path.join("out/b.txt").exists(),
         "not a sparse checkout"
     );
-    Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
+    Sentinel::prod(&repo)
         .stdout_has(row("clean_tree", "OK"))
         .safe();
     repo.write("in/a.txt", "changed\n");
     repo.write("in/new.txt", "n\n");
-    let out = Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
+    let out = Sentinel::prod(&repo)
         .stdout_has(row("clean_tree", "FAIL"))
         .blocked();
     let message = message_of(&out.stdout, "clean_tree");
@@ -316,105 +399,77 @@ fn a_sparse_index_is_read_whole() {
 
 // ------------------------------------------------------------ branch_allowed
 
-#[test]
-fn feature_branch_blocks() {
-    let repo = Repo::new();
-    repo.git(["checkout", "-q", "-b", "feature/login"]);
-    Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
-        .stdout_has(row("branch_allowed", "FAIL"))
-        .stdout_has("\"feature/login\" is not allowed for prod")
-        .stdout_has("allowed: main, master")
-        .stdout_has(BLOCKED)
-        .blocked();
+/// HEAD detached at `main`'s commit.
+fn detached(repo: &Repo) {
+    repo.git(["checkout", "-q", "--detach"]);
 }
 
 #[test]
-fn detached_head_without_ci_variable_blocks() {
-    let repo = Repo::new();
-    repo.git(["checkout", "-q", "--detach"]);
-    let out = Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
-        .stdout_has(row("branch_allowed", "FAIL"))
-        .stdout_has(BLOCKED)
-        .blocked();
-    let message = message_of(&out.stdout, "branch_allowed");
-    assert!(message.contains("detached"), "{message}");
-    assert!(message.contains("no CI variable"), "{message}");
-}
-
-#[test]
-fn detached_head_with_github_ref_main_passes() {
-    let repo = Repo::new();
-    repo.git(["checkout", "-q", "--detach"]);
-    let out = Sentinel::in_repo(&repo)
-        .env("GITHUB_REF", "refs/heads/main")
-        .gate("prod", "v1.2.3")
-        .stdout_has(row("branch_allowed", "OK"))
-        .stdout_has(SAFE)
-        .safe();
-    let message = message_of(&out.stdout, "branch_allowed");
-    assert!(message.contains("main"), "{message}");
-    assert!(message.contains("GITHUB_REF"), "{message}");
-    assert!(message.contains("detached"), "{message}");
-}
-
-#[test]
-fn detached_head_with_gitlab_feature_branch_blocks() {
-    let repo = Repo::new();
-    repo.git(["checkout", "-q", "--detach"]);
-    let out = Sentinel::in_repo(&repo)
-        .env("CI_COMMIT_BRANCH", "feature/x")
-        .gate("prod", "v1.2.3")
-        .stdout_has(row("branch_allowed", "FAIL"))
-        .stdout_has(BLOCKED)
-        .blocked();
-    let message = message_of(&out.stdout, "branch_allowed");
-    assert!(message.contains("feature/x"), "{message}");
-    assert!(message.contains("CI_COMMIT_BRANCH"), "{message}");
-}
-
-#[test]
-fn detached_head_on_a_tag_build_names_no_branch() {
-    // GitHub sets GITHUB_REF to the tag on a tag build: that is no branch.
-    let repo = Repo::new();
-    repo.git(["checkout", "-q", "--detach"]);
-    Sentinel::in_repo(&repo)
-        .env("GITHUB_REF", "refs/tags/v1.2.3")
-        .gate("prod", "v1.2.3")
-        .stdout_has(row("branch_allowed", "FAIL"))
-        .stdout_has("no CI variable names a branch")
-        .stdout_has(BLOCKED)
-        .blocked();
+fn branch_allowed_by_branch_and_ci_variable() {
+    check(&[
+        Case {
+            name: "a feature branch blocks",
+            setup: |r| {
+                r.git(["checkout", "-q", "-b", "feature/login"]);
+            },
+            rows: &[("branch_allowed", "FAIL")],
+            has: &[
+                "\"feature/login\" is not allowed for prod",
+                "allowed: main, master",
+                BLOCKED,
+            ],
+            ..BASE
+        },
+        Case {
+            name: "detached HEAD without a CI variable blocks",
+            setup: detached,
+            rows: &[("branch_allowed", "FAIL")],
+            has: &[BLOCKED],
+            message: &[
+                ("branch_allowed", "detached"),
+                ("branch_allowed", "no CI variable"),
+            ],
+            ..BASE
+        },
+        Case {
+            name: "detached HEAD with GITHUB_REF on main passes",
+            setup: detached,
+            vars: &[("GITHUB_REF", "refs/heads/main")],
+            rows: &[("branch_allowed", "OK")],
+            has: &[SAFE],
+            message: &[
+                ("branch_allowed", "main"),
+                ("branch_allowed", "GITHUB_REF"),
+                ("branch_allowed", "detached"),
+            ],
+            code: 0,
+            ..BASE
+        },
+        Case {
+            name: "detached HEAD with GitLab's feature branch blocks",
+            setup: detached,
+            vars: &[("CI_COMMIT_BRANCH", "feature/x")],
+            rows: &[("branch_allowed", "FAIL")],
+            has: &[BLOCKED],
+            message: &[
+                ("branch_allowed", "feature/x"),
+                ("branch_allowed", "CI_COMMIT_BRANCH"),
+            ],
+            ..BASE
+        },
+        // GitHub sets GITHUB_REF to the tag on a tag build: that is no branch.
+        Case {
+            name: "detached HEAD on a tag build names no branch",
+            setup: detached,
+            vars: &[("GITHUB_REF", "refs/tags/v1.2.3")],
+            rows: &[("branch_allowed", "FAIL")],
+            has: &["no CI variable names a branch", BLOCKED],
+            ..BASE
+        },
+    ]);
 }
 
 // ---------------------------------------------------------- tags and history
-
-#[test]
-fn existing_tag_blocks() {
-    let repo = Repo::new();
-    repo.tag("v1.2.3");
-    Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
-        .stdout_has(row("tag_absent", "FAIL"))
-        .stdout_has("tag v1.2.3 already exists")
-        .stdout_has(row("version_newer", "FAIL"))
-        .stdout_has("v1.2.3 is not newer than v1.2.3")
-        .stdout_has(BLOCKED)
-        .blocked();
-}
-
-#[test]
-fn lightweight_tag_counts_too() {
-    let repo = Repo::new();
-    repo.git(["tag", "v1.2.3"]);
-    Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
-        .stdout_has(row("tag_absent", "FAIL"))
-        .stdout_has("tag v1.2.3 already exists")
-        .stdout_has(BLOCKED)
-        .blocked();
-}
 
 /// A repository with `v0.4.0`, then `v1.0.0` on a later commit, then one
 /// more commit on `main`.
@@ -429,45 +484,6 @@ fn repo_with_v1() -> Repo {
     repo
 }
 
-#[test]
-fn older_version_than_a_reachable_tag_blocks() {
-    let repo = repo_with_v1();
-    Sentinel::in_repo(&repo)
-        .gate("prod", "v0.5.0")
-        .stdout_has(row("tag_absent", "OK"))
-        .stdout_has(row("version_newer", "FAIL"))
-        .stdout_has("v0.5.0 is older than v1.0.0")
-        .stdout_has(BLOCKED)
-        .blocked();
-}
-
-#[test]
-fn prerelease_of_a_released_version_is_older() {
-    // SemVer precedence: 1.0.0-rc.1 < 1.0.0.
-    let repo = repo_with_v1();
-    repo.config("[policy]\nallow_prerelease = true\n");
-    Sentinel::in_repo(&repo)
-        .gate("prod", "v1.0.0-rc.1")
-        .stdout_has(row("version_valid", "OK"))
-        .stdout_has(row("version_newer", "FAIL"))
-        .stdout_has("older than v1.0.0")
-        .stdout_has(BLOCKED)
-        .blocked();
-}
-
-#[test]
-fn allowed_downgrade_warns_and_passes() {
-    let repo = repo_with_v1();
-    repo.config("[policy]\nallow_downgrade = true\n");
-    Sentinel::in_repo(&repo)
-        .gate("prod", "v0.5.0")
-        .stdout_has(row("version_newer", "WARN"))
-        .stdout_has("v0.5.0 is older than v1.0.0")
-        .stdout_has("allow_downgrade")
-        .stdout_has(SAFE)
-        .safe();
-}
-
 /// `release/0.x` cut at `v0.4.0` (before `v1.0.0`), with a config that
 /// allows `release/*`.
 fn maintenance_branch() -> Repo {
@@ -478,66 +494,113 @@ fn maintenance_branch() -> Repo {
 }
 
 #[test]
-fn hotfix_on_maintenance_branch_compares_with_its_own_line() {
-    let repo = maintenance_branch();
-    let out = Sentinel::in_repo(&repo)
-        .gate("prod", "v0.5.0")
-        .stdout_has(row("branch_allowed", "OK"))
-        .stdout_has(row("tag_absent", "OK"))
-        .stdout_has(row("version_newer", "OK"))
-        .stdout_has(SAFE)
-        .safe();
-    let message = message_of(&out.stdout, "version_newer");
-    assert!(message.contains("newer than v0.4.0"), "{message}");
-    assert!(!message.contains("v1.0.0"), "{message}");
+fn tags_and_history_decide_tag_absent_and_version_newer() {
+    check(&[
+        Case {
+            name: "an existing tag blocks",
+            setup: |r| r.tag("v1.2.3"),
+            rows: &[("tag_absent", "FAIL"), ("version_newer", "FAIL")],
+            has: &[
+                "tag v1.2.3 already exists",
+                "v1.2.3 is not newer than v1.2.3",
+                BLOCKED,
+            ],
+            ..BASE
+        },
+        Case {
+            name: "a lightweight tag counts too",
+            setup: |r| {
+                r.git(["tag", "v1.2.3"]);
+            },
+            rows: &[("tag_absent", "FAIL")],
+            has: &["tag v1.2.3 already exists", BLOCKED],
+            ..BASE
+        },
+        Case {
+            name: "older than a reachable tag blocks",
+            repo: repo_with_v1,
+            version: "v0.5.0",
+            rows: &[("tag_absent", "OK"), ("version_newer", "FAIL")],
+            has: &["v0.5.0 is older than v1.0.0", BLOCKED],
+            ..BASE
+        },
+        // SemVer precedence: 1.0.0-rc.1 < 1.0.0.
+        Case {
+            name: "a pre-release of a released version is older",
+            repo: repo_with_v1,
+            setup: |r| r.config("[policy]\nallow_prerelease = true\n"),
+            version: "v1.0.0-rc.1",
+            rows: &[("version_valid", "OK"), ("version_newer", "FAIL")],
+            has: &["older than v1.0.0", BLOCKED],
+            ..BASE
+        },
+        Case {
+            name: "an allowed downgrade warns and passes",
+            repo: repo_with_v1,
+            setup: |r| r.config("[policy]\nallow_downgrade = true\n"),
+            version: "v0.5.0",
+            rows: &[("version_newer", "WARN")],
+            has: &["v0.5.0 is older than v1.0.0", "allow_downgrade", SAFE],
+            code: 0,
+            ..BASE
+        },
+        Case {
+            name: "a hotfix on a maintenance branch compares with its own line",
+            repo: maintenance_branch,
+            version: "v0.5.0",
+            rows: &[
+                ("branch_allowed", "OK"),
+                ("tag_absent", "OK"),
+                ("version_newer", "OK"),
+            ],
+            has: &[SAFE],
+            message: &[("version_newer", "newer than v0.4.0")],
+            message_lacks: &[("version_newer", "v1.0.0")],
+            code: 0,
+            ..BASE
+        },
+        Case {
+            name: "a maintenance branch still refuses a downgrade of its line",
+            repo: maintenance_branch,
+            version: "v0.3.9",
+            rows: &[("version_newer", "FAIL")],
+            has: &["v0.3.9 is older than v0.4.0", BLOCKED],
+            ..BASE
+        },
+    ]);
 }
 
-#[test]
-fn maintenance_branch_still_refuses_a_downgrade_of_its_line() {
-    let repo = maintenance_branch();
-    Sentinel::in_repo(&repo)
-        .gate("prod", "v0.3.9")
-        .stdout_has(row("version_newer", "FAIL"))
-        .stdout_has("v0.3.9 is older than v0.4.0")
+/// A clone of [`repo_with_v1`] made with `args`, which leave its tags
+/// behind: it cannot prove `v1.0.0` absent, and the message says so with
+/// each of `words`.
+fn tagless_clone_cannot_prove_absence(args: &[&str], words: &[&str]) {
+    let origin = repo_with_v1();
+    let clone = Repo::clone_of(&origin, args);
+    assert!(
+        clone.git(["tag", "--list"]).trim().is_empty(),
+        "the clone ({args:?}) was expected to have no tags"
+    );
+    // v1.0.0 exists upstream; the clone must not let it through.
+    let out = Sentinel::in_repo(&clone)
+        .gate("prod", "v1.0.0")
+        .stdout_has(row("tag_absent", "FAIL"))
+        .stdout_has(row("version_newer", "SKIP"))
         .stdout_has(BLOCKED)
         .blocked();
+    let message = message_of(&out.stdout, "tag_absent");
+    for word in words {
+        assert!(message.contains(word), "{args:?}: {message}");
+    }
 }
 
 #[test]
 fn shallow_clone_without_tags_cannot_prove_absence() {
-    let origin = repo_with_v1();
-    let clone = Repo::clone_of(&origin, &["--depth", "1"]);
-    assert!(
-        clone.git(["tag", "--list"]).trim().is_empty(),
-        "the shallow clone was expected to have no tags"
-    );
-    // v1.0.0 exists upstream; the shallow clone must not let it through.
-    let out = Sentinel::in_repo(&clone)
-        .gate("prod", "v1.0.0")
-        .stdout_has(row("tag_absent", "FAIL"))
-        .stdout_has(row("version_newer", "SKIP"))
-        .stdout_has(BLOCKED)
-        .blocked();
-    let message = message_of(&out.stdout, "tag_absent");
-    assert!(message.contains("shallow"), "{message}");
-    assert!(message.contains("git fetch"), "{message}");
-    assert!(message.contains("--tags"), "{message}");
+    tagless_clone_cannot_prove_absence(&["--depth", "1"], &["shallow", "git fetch", "--tags"]);
 }
 
 #[test]
 fn clone_without_tags_cannot_prove_absence() {
-    let origin = repo_with_v1();
-    let clone = Repo::clone_of(&origin, &["--no-tags"]);
-    assert!(clone.git(["tag", "--list"]).trim().is_empty());
-    let out = Sentinel::in_repo(&clone)
-        .gate("prod", "v1.0.0")
-        .stdout_has(row("tag_absent", "FAIL"))
-        .stdout_has(row("version_newer", "SKIP"))
-        .stdout_has(BLOCKED)
-        .blocked();
-    let message = message_of(&out.stdout, "tag_absent");
-    assert!(message.contains("no tags"), "{message}");
-    assert!(message.contains("git fetch --tags"), "{message}");
+    tagless_clone_cannot_prove_absence(&["--no-tags"], &["no tags", "git fetch --tags"]);
 }
 
 // ------------------------------------------------------------------ git_repo
@@ -545,37 +608,34 @@ fn clone_without_tags_cannot_prove_absence() {
 #[test]
 fn unborn_repository_fails_and_skips_git_gates() {
     let repo = Repo::empty();
-    let mut s = Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
-        .stdout_has(row("env_allowed", "OK"))
-        .stdout_has(row("git_repo", "FAIL"))
-        .stdout_has("no commits")
-        .stdout_has(row("version_valid", "OK"))
-        .stdout_has(row("required_config", "OK"))
-        .stdout_has(BLOCKED);
-    for id in GIT_DEPENDENT {
-        s = s.stdout_has(row(id, "SKIP"));
-    }
-    let out = s.blocked();
+    let out = skips_git_dependent(
+        Sentinel::prod(&repo)
+            .stdout_has(row("env_allowed", "OK"))
+            .stdout_has(row("git_repo", "FAIL"))
+            .stdout_has("no commits")
+            .stdout_has(row("version_valid", "OK"))
+            .stdout_has(row("required_config", "OK"))
+            .stdout_has(BLOCKED),
+    )
+    .blocked();
     assert!(message_of(&out.stdout, "clean_tree").contains("git_repo"));
 }
 
 #[test]
 fn not_a_repository_fails_and_skips_git_gates() {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = Sentinel::new()
-        .dir(dir.path())
-        .default_vars()
-        .gate("prod", "v1.2.3")
-        .stdout_has(row("env_allowed", "OK"))
-        .stdout_has(row("git_repo", "FAIL"))
-        .stdout_has("not inside a git work tree")
-        .stdout_has(row("version_valid", "OK"))
-        .stdout_has(BLOCKED);
-    for id in GIT_DEPENDENT {
-        s = s.stdout_has(row(id, "SKIP"));
-    }
-    s.blocked();
+    skips_git_dependent(
+        Sentinel::new()
+            .dir(dir.path())
+            .default_vars()
+            .gate("prod", "v1.2.3")
+            .stdout_has(row("env_allowed", "OK"))
+            .stdout_has(row("git_repo", "FAIL"))
+            .stdout_has("not inside a git work tree")
+            .stdout_has(row("version_valid", "OK"))
+            .stdout_has(BLOCKED),
+    )
+    .blocked();
 }
 
 #[test]
@@ -592,26 +652,6 @@ fn missing_repo_path_fails() {
         .stdout_has(row("clean_tree", "SKIP"))
         .stdout_has(BLOCKED)
         .blocked();
-}
-
-#[test]
-fn subdirectory_finds_the_repository() {
-    let repo = Repo::new();
-    repo.write("src/deep/lib.txt", "code\n");
-    repo.commit_all("deep");
-    Sentinel::in_repo(&repo)
-        .dir(&repo.path.join("src/deep"))
-        .gate("prod", "v1.2.3")
-        .stdout_has(row("env_allowed", "OK"))
-        .stdout_has(row("git_repo", "OK"))
-        .stdout_has(row("clean_tree", "OK"))
-        .stdout_has(row("branch_allowed", "OK"))
-        .stdout_has(row("version_valid", "OK"))
-        .stdout_has(row("tag_absent", "OK"))
-        .stdout_has(row("version_newer", "OK"))
-        .stdout_has(row("required_config", "OK"))
-        .stdout_has(SAFE)
-        .safe();
 }
 
 #[test]
@@ -677,14 +717,12 @@ fn corrupt_index_fails_with_what_to_do() {
         b"\x00\xffgarbage, not a git index\x01\x02\x03\x04\x05\x06\x07\x08",
     )
     .unwrap();
-    let mut s = Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
-        .stdout_has(row("git_repo", "FAIL"))
-        .stdout_has(BLOCKED);
-    for id in GIT_DEPENDENT {
-        s = s.stdout_has(row(id, "SKIP"));
-    }
-    let out = s.blocked();
+    let out = skips_git_dependent(
+        Sentinel::prod(&repo)
+            .stdout_has(row("git_repo", "FAIL"))
+            .stdout_has(BLOCKED),
+    )
+    .blocked();
     let message = message_of(&out.stdout, "git_repo");
     assert!(message.contains("index"), "{message}");
     assert!(message.contains("git reset"), "{message}");
@@ -705,14 +743,12 @@ fn repository_owned_by_another_user_fails_with_safe_directory() {
         .status()
         .expect("run chown");
     assert!(status.success(), "chown failed");
-    let mut s = Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3")
-        .stdout_has(row("git_repo", "FAIL"))
-        .stdout_has(BLOCKED);
-    for id in GIT_DEPENDENT {
-        s = s.stdout_has(row(id, "SKIP"));
-    }
-    let out = s.blocked();
+    let out = skips_git_dependent(
+        Sentinel::prod(&repo)
+            .stdout_has(row("git_repo", "FAIL"))
+            .stdout_has(BLOCKED),
+    )
+    .blocked();
     let message = message_of(&out.stdout, "git_repo");
     assert!(message.contains("safe.directory"), "{message}");
     assert!(
@@ -743,45 +779,49 @@ fn refused_version(version: &str, needle: &str) {
 }
 
 #[test]
-fn version_without_v_is_refused() {
-    refused_version("1.0.0", "must start with \"v\"");
-}
-
-#[test]
-fn version_with_leading_zero_is_refused() {
-    refused_version("v01.2.3", "leading zero");
-}
-
-#[test]
-fn version_with_two_parts_is_refused() {
-    refused_version("v1.2", "\"v1.2\" is not SemVer 2.0");
-}
-
-#[test]
-fn version_with_trailing_newline_is_refused_and_shown_escaped() {
-    // The newline is shown as \n (escaped once, like the title shows it),
-    // not as a literal line break and not as a backslash followed by n.
-    refused_version("v1.2.3\n", "\"v1.2.3\\n\" is not SemVer 2.0");
-}
-
-#[test]
-fn version_with_arabic_indic_digits_is_refused_and_shown_escaped() {
-    refused_version(
-        "v\u{661}.\u{662}.\u{663}",
-        "\"v\\u{661}.\\u{662}.\\u{663}\" is not SemVer 2.0",
+fn malformed_versions_are_refused_and_shown_escaped() {
+    let rows: &[(&str, &str, &str)] = &[
+        ("without v", "1.0.0", "must start with \"v\""),
+        ("leading zero", "v01.2.3", "leading zero"),
+        ("two parts", "v1.2", "\"v1.2\" is not SemVer 2.0"),
+        // The newline is shown as \n (escaped once, like the title shows
+        // it), not as a literal line break and not as a backslash then n.
+        (
+            "trailing newline",
+            "v1.2.3\n",
+            "\"v1.2.3\\n\" is not SemVer 2.0",
+        ),
+        (
+            "Arabic-Indic digits",
+            "v\u{661}.\u{662}.\u{663}",
+            "\"v\\u{661}.\\u{662}.\\u{663}\" is not SemVer 2.0",
+        ),
+    ];
+    each_row(
+        rows,
+        |r| r.0,
+        |&(_, version, needle)| refused_version(version, needle),
     );
 }
 
 #[test]
-fn prerelease_is_refused_by_default() {
-    let repo = Repo::new();
-    Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3-rc.1")
-        .stdout_has(row("version_valid", "FAIL"))
-        .stdout_has("v1.2.3-rc.1 is a pre-release")
-        .stdout_has("allow_prerelease")
-        .stdout_has(BLOCKED)
-        .blocked();
+fn prerelease_and_build_metadata_are_refused_by_default() {
+    check(&[
+        Case {
+            name: "pre-release",
+            version: "v1.2.3-rc.1",
+            rows: &[("version_valid", "FAIL")],
+            has: &["v1.2.3-rc.1 is a pre-release", "allow_prerelease", BLOCKED],
+            ..BASE
+        },
+        Case {
+            name: "build metadata",
+            version: "v1.2.3+build.7",
+            rows: &[("version_valid", "FAIL")],
+            has: &["build metadata", BLOCKED],
+            ..BASE
+        },
+    ]);
 }
 
 #[test]
@@ -802,17 +842,6 @@ fn prerelease_is_allowed_where_the_config_allows_it() {
 }
 
 #[test]
-fn build_metadata_is_refused_by_default() {
-    let repo = Repo::new();
-    Sentinel::in_repo(&repo)
-        .gate("prod", "v1.2.3+build.7")
-        .stdout_has(row("version_valid", "FAIL"))
-        .stdout_has("build metadata")
-        .stdout_has(BLOCKED)
-        .blocked();
-}
-
-#[test]
 fn a_version_the_policy_refuses_is_not_compared_with_tags() {
     // A parseable version that version_valid fails for a policy reason is
     // not a valid version: the gates that need one show SKIP, whatever the
@@ -821,27 +850,31 @@ fn a_version_the_policy_refuses_is_not_compared_with_tags() {
     repo.write("CHANGELOG.md", "# Changelog\n\n## v1.2.3-rc.1\n\n- first\n");
     repo.commit_all("changelog");
     repo.tag("v1.2.3-rc.1");
-    for (version, why) in [
-        ("v1.2.3-rc.1", "pre-release"),
-        ("v1.2.3+build.7", "build metadata"),
-    ] {
-        let out = Sentinel::in_repo(&repo)
-            .gate("prod", version)
-            .stdout_has(row("version_valid", "FAIL"))
-            .stdout_has(why)
-            .stdout_has(row("tag_absent", "SKIP"))
-            .stdout_has(row("version_newer", "SKIP"))
-            .stdout_has(row("changelog_entry", "SKIP"))
-            .stdout_has(BLOCKED)
-            .blocked();
-        for id in ["tag_absent", "version_newer", "changelog_entry"] {
-            let message = message_of(&out.stdout, id);
-            assert!(
-                message.contains("needs version_valid"),
-                "{version} {id}: {message}"
-            );
-        }
-    }
+    each_row(
+        &[
+            ("v1.2.3-rc.1", "pre-release"),
+            ("v1.2.3+build.7", "build metadata"),
+        ],
+        |r| r.0,
+        |&(version, why)| {
+            let out = Sentinel::in_repo(&repo)
+                .gate("prod", version)
+                .stdout_has(row("version_valid", "FAIL"))
+                .stdout_has(why)
+                .stdout_has(row("tag_absent", "SKIP"))
+                .stdout_has(row("version_newer", "SKIP"))
+                .stdout_has(row("changelog_entry", "SKIP"))
+                .stdout_has(BLOCKED)
+                .blocked();
+            for id in ["tag_absent", "version_newer", "changelog_entry"] {
+                let message = message_of(&out.stdout, id);
+                assert!(
+                    message.contains("needs version_valid"),
+                    "{version} {id}: {message}"
+                );
+            }
+        },
+    );
     // Allowed for stage: the same version is compared as usual.
     repo.config(
         "[policy]\nrequire_changelog = true\n[policy.env.stage]\nallow_prerelease = true\n",
@@ -856,29 +889,30 @@ fn a_version_the_policy_refuses_is_not_compared_with_tags() {
 // --------------------------------------------------------------- env_allowed
 
 #[test]
-fn unknown_environment_blocks_and_suggests_prod() {
-    let repo = Repo::new();
-    let out = Sentinel::in_repo(&repo)
-        .gate("production", "v1.2.3")
-        .stdout_has(row("env_allowed", "FAIL"))
-        .stdout_has(BLOCKED)
-        .blocked();
-    let message = message_of(&out.stdout, "env_allowed");
-    assert!(
-        message.contains("\"production\" is not an allowed environment"),
-        "{message}"
-    );
-    assert!(message.contains("did you mean prod?"), "{message}");
-}
-
-#[test]
-fn environment_match_is_exact() {
-    let repo = Repo::new();
-    Sentinel::in_repo(&repo)
-        .gate("Prod", "v1.2.3")
-        .stdout_has(row("env_allowed", "FAIL"))
-        .stdout_has(BLOCKED)
-        .blocked();
+fn env_allowed_matches_exactly_and_suggests() {
+    check(&[
+        Case {
+            name: "unknown environment suggests prod",
+            env: "production",
+            rows: &[("env_allowed", "FAIL")],
+            has: &[BLOCKED],
+            message: &[
+                (
+                    "env_allowed",
+                    "\"production\" is not an allowed environment",
+                ),
+                ("env_allowed", "did you mean prod?"),
+            ],
+            ..BASE
+        },
+        Case {
+            name: "the match is exact",
+            env: "Prod",
+            rows: &[("env_allowed", "FAIL")],
+            has: &[BLOCKED],
+            ..BASE
+        },
+    ]);
 }
 
 // ----------------------------------------------------------- required_config
@@ -950,55 +984,6 @@ fn without_fail_fast_every_gate_is_evaluated() {
         .blocked();
 }
 
-fn in_progress(setup: impl Fn(&Repo), operation: &str, fix: &str) {
-    let repo = Repo::new();
-    repo.write("f.txt", "base\n");
-    repo.commit_all("base");
-    setup(&repo);
-    let out = Sentinel::in_repo(&repo)
-        .gate("prod", "v1.0.0")
-        .stdout_has(row("clean_tree", "FAIL"))
-        .blocked();
-    let m = message_of(&out.stdout, "clean_tree");
-    assert!(m.contains(&format!("{operation} is in progress")), "{m}");
-    assert!(m.contains(fix), "{m}");
-}
-
-#[test]
-fn a_merge_in_progress_is_not_releasable_even_with_a_clean_tree() {
-    in_progress(
-        |r| {
-            r.git(["checkout", "-q", "-b", "other"]);
-            r.git(["commit", "-q", "--allow-empty", "-m", "other"]);
-            r.git(["checkout", "-q", "main"]);
-            // Takes nothing of `other`: the tree stays HEAD's.
-            r.git(["merge", "-q", "-s", "ours", "--no-commit", "other"]);
-        },
-        "a merge",
-        "git merge --abort",
-    );
-}
-
-#[test]
-fn a_rebase_in_progress_is_not_releasable() {
-    in_progress(
-        |r| {
-            r.git(["commit", "-q", "--allow-empty", "-m", "two"]);
-            // Stops at a `break` before replaying anything.
-            r.git([
-                "-c",
-                "sequence.editor=sed -i '1i break'",
-                "rebase",
-                "-q",
-                "-i",
-                "HEAD~1",
-            ]);
-        },
-        "a rebase",
-        "git rebase --abort",
-    );
-}
-
 /// A change on `main` and a conflicting one on `other`, with HEAD on main.
 fn conflicting(r: &Repo) {
     r.git(["checkout", "-q", "-b", "other"]);
@@ -1009,84 +994,138 @@ fn conflicting(r: &Repo) {
     r.commit_all("ours");
 }
 
-/// Back to HEAD's tree and index, the operation still in progress.
-fn resolved_as_head(r: &Repo) {
+/// Runs `git args` in `r`, which must stop on a conflict; then back to
+/// HEAD's tree and index, the operation still in progress.
+fn stopped_then_resolved_as_head(r: &Repo, args: &[&str]) {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(&r.path)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", r.scratch())
+        .output()
+        .expect("git");
+    assert!(
+        !out.status.success(),
+        "git {args:?} must stop on the conflict"
+    );
     r.git(["checkout", "HEAD", "--", "f.txt"]);
 }
 
-#[test]
-fn a_cherry_pick_in_progress_is_not_releasable() {
-    in_progress(
-        |r| {
-            conflicting(r);
-            let out = Command::new("git")
-                .args(["cherry-pick", "other"])
-                .current_dir(&r.path)
-                .env("GIT_CONFIG_NOSYSTEM", "1")
-                .env("HOME", r.scratch())
-                .output()
-                .expect("git");
-            assert!(
-                !out.status.success(),
-                "the cherry-pick must stop on the conflict"
-            );
-            resolved_as_head(r);
-        },
-        "a cherry-pick",
-        "git cherry-pick --abort",
-    );
+/// An operation git has in progress: its name in the message, how it is
+/// started on a repository with `f.txt` committed, and the way out the
+/// message names.
+struct InProgress {
+    operation: &'static str,
+    setup: fn(&Repo),
+    fix: &'static str,
 }
 
 #[test]
-fn a_revert_in_progress_is_not_releasable() {
-    in_progress(
+fn an_operation_in_progress_is_not_releasable_even_with_a_clean_tree() {
+    let rows = [
+        InProgress {
+            operation: "a merge",
+            setup: |r| {
+                r.git(["checkout", "-q", "-b", "other"]);
+                r.git(["commit", "-q", "--allow-empty", "-m", "other"]);
+                r.git(["checkout", "-q", "main"]);
+                // Takes nothing of `other`: the tree stays HEAD's.
+                r.git(["merge", "-q", "-s", "ours", "--no-commit", "other"]);
+            },
+            fix: "git merge --abort",
+        },
+        InProgress {
+            operation: "a rebase",
+            setup: |r| {
+                r.git(["commit", "-q", "--allow-empty", "-m", "two"]);
+                // Stops at a `break` before replaying anything.
+                r.git([
+                    "-c",
+                    "sequence.editor=sed -i '1i break'",
+                    "rebase",
+                    "-q",
+                    "-i",
+                    "HEAD~1",
+                ]);
+            },
+            fix: "git rebase --abort",
+        },
+        InProgress {
+            operation: "a cherry-pick",
+            setup: |r| {
+                conflicting(r);
+                stopped_then_resolved_as_head(r, &["cherry-pick", "other"]);
+            },
+            fix: "git cherry-pick --abort",
+        },
+        InProgress {
+            operation: "a revert",
+            setup: |r| {
+                r.write("f.txt", "one\n");
+                r.commit_all("one");
+                r.write("f.txt", "two\n");
+                r.commit_all("two");
+                stopped_then_resolved_as_head(
+                    r,
+                    &[
+                        "-c",
+                        "user.name=T",
+                        "-c",
+                        "user.email=t@example.invalid",
+                        "revert",
+                        "--no-edit",
+                        "HEAD~1",
+                    ],
+                );
+            },
+            fix: "git revert --abort",
+        },
+        InProgress {
+            operation: "a bisect",
+            setup: |r| {
+                r.git(["bisect", "start"]);
+            },
+            fix: "git bisect reset",
+        },
+    ];
+    each_row(
+        &rows,
+        |r| r.operation,
         |r| {
-            r.write("f.txt", "one\n");
-            r.commit_all("one");
-            r.write("f.txt", "two\n");
-            r.commit_all("two");
-            let out = Command::new("git")
-                .args(["-c", "user.name=T", "-c", "user.email=t@example.invalid"])
-                .args(["revert", "--no-edit", "HEAD~1"])
-                .current_dir(&r.path)
-                .env("GIT_CONFIG_NOSYSTEM", "1")
-                .env("HOME", r.scratch())
-                .output()
-                .expect("git");
+            let repo = Repo::new();
+            repo.write("f.txt", "base\n");
+            repo.commit_all("base");
+            (r.setup)(&repo);
+            let out = Sentinel::in_repo(&repo)
+                .gate("prod", "v1.0.0")
+                .stdout_has(row("clean_tree", "FAIL"))
+                .blocked();
+            let m = message_of(&out.stdout, "clean_tree");
             assert!(
-                !out.status.success(),
-                "the revert must stop on the conflict"
+                m.contains(&format!("{} is in progress", r.operation)),
+                "{m}"
             );
-            resolved_as_head(r);
+            assert!(m.contains(r.fix), "{m}");
         },
-        "a revert",
-        "git revert --abort",
-    );
-}
-
-#[test]
-fn a_bisect_in_progress_is_not_releasable() {
-    in_progress(
-        |r| {
-            r.git(["bisect", "start"]);
-        },
-        "a bisect",
-        "git bisect reset",
     );
 }
 
 #[test]
 fn invisible_characters_are_not_a_value() {
     let repo = Repo::new();
-    for value in ["\u{200B}", "\u{FEFF}", " \u{200D} "] {
-        let out = Sentinel::in_repo(&repo)
-            .env("RS_DEPLOY_TOKEN", value)
-            .gate("prod", "v1.0.0")
-            .stdout_has(row("required_config", "FAIL"))
-            .blocked();
-        assert!(
-            message_of(&out.stdout, "required_config").contains("empty: RS_DEPLOY_TOKEN"),
-            "{value:?}"
-        );
-    }
+    each_row(
+        &["\u{200B}", "\u{FEFF}", " \u{200D} "],
+        |r| *r,
+        |&value| {
+            let out = Sentinel::in_repo(&repo)
+                .env("RS_DEPLOY_TOKEN", value)
+                .gate("prod", "v1.0.0")
+                .stdout_has(row("required_config", "FAIL"))
+                .blocked();
+            assert!(
+                message_of(&out.stdout, "required_config").contains("empty: RS_DEPLOY_TOKEN"),
+                "{value:?}"
+            );
+        },
+    );
 }

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use crate::harness::{
     BIN, BLOCKED, CRITICAL, Exchange, POLICY_GATES, Reaper, Repo, SAFE, Sentinel, Server, context,
-    health_url, json_check, json_of, message_of, own_process_name, row, toml_str,
+    each_row, health_url, json_check, json_of, message_of, own_process_name, row, toml_str,
 };
 use crate::tools::{copy_executable, sleep_binary, unique};
 
@@ -48,9 +48,21 @@ fn api(name: &str, url: &str, extra: &str) -> String {
     format!("[[health.api]]\nname = \"{name}\"\nurl = \"{url}\"\nbackoff = \"100ms\"\n{extra}\n")
 }
 
-/// `--env prod --version v1.2.3` in `repo`.
-fn gate(repo: &Repo) -> Sentinel {
-    Sentinel::in_repo(repo).gate("prod", "v1.2.3")
+/// A server that answers `status` with `headers` and `body` to the first
+/// `failures` requests, and 200 after.
+fn ok_after(
+    failures: usize,
+    status: &'static str,
+    headers: &'static [&'static str],
+    body: &'static str,
+) -> Server {
+    Server::start(move |x| {
+        if x.n < failures {
+            x.reply(status, headers, body);
+        } else {
+            x.ok();
+        }
+    })
 }
 
 /// Run, and how long the run took.
@@ -81,31 +93,82 @@ fn row_ids(stdout: &[u8]) -> Vec<String> {
 
 // ------------------------------------------------------------ api: answers
 
+/// A server that answers every request at once, what the config expects
+/// of it, and what the gate must say after exactly one request.
+struct AtOnce {
+    name: &'static str,
+    reply: fn(&mut Exchange),
+    extra: &'static str,
+    status: &'static str,
+    /// The message after `GET {url}`.
+    says: &'static str,
+    verdict: &'static str,
+    code: i32,
+}
+
 #[test]
-fn api_answering_200_is_ok_after_one_request() {
-    let server = Server::start(Exchange::ok);
-    let url = server.url("/health");
-    let repo = Repo::with_config(&api("svc", &url, ""));
-    let out = gate(&repo)
-        .stdout_has(row("api:svc", "OK"))
-        .stdout_has(format!("GET {url} -> 200 in 1 attempt |"))
-        .stdout_has(SAFE)
-        .safe();
-    assert_eq!(server.requests().len(), 1, "{}", context(&out));
+fn an_answer_is_judged_after_one_request() {
+    let rows = [
+        AtOnce {
+            name: "200 is ok",
+            reply: Exchange::ok,
+            extra: "",
+            status: "OK",
+            says: " -> 200 in 1 attempt |",
+            verdict: SAFE,
+            code: 0,
+        },
+        AtOnce {
+            name: "404 is critical without a retry",
+            reply: |x| x.reply("404 Not Found", &[], "nope"),
+            extra: "retries = 3",
+            status: "CRIT",
+            says: " -> 404 (expected 200; not retried)",
+            verdict: CRITICAL,
+            code: 2,
+        },
+        AtOnce {
+            name: "expect_status accepts any listed status",
+            reply: |x| x.reply("204 No Content", &[], ""),
+            extra: "expect_status = [200, 204]",
+            status: "OK",
+            says: " -> 204 in 1 attempt",
+            verdict: SAFE,
+            code: 0,
+        },
+        AtOnce {
+            name: "a 200 that was not expected is critical",
+            reply: Exchange::ok,
+            extra: "expect_status = 204",
+            status: "CRIT",
+            says: " -> 200 (expected 204; not retried)",
+            verdict: CRITICAL,
+            code: 2,
+        },
+    ];
+    each_row(
+        &rows,
+        |r| r.name,
+        |r| {
+            let server = Server::start(r.reply);
+            let url = server.url("/health");
+            let repo = Repo::with_config(&api("svc", &url, r.extra));
+            let out = Sentinel::prod(&repo)
+                .stdout_has(row("api:svc", r.status))
+                .stdout_has(format!("GET {url}{}", r.says))
+                .stdout_has(r.verdict)
+                .code(r.code);
+            assert_eq!(server.requests().len(), 1, "{}", context(&out));
+        },
+    );
 }
 
 #[test]
 fn api_503_twice_then_200_is_ok_after_three_attempts() {
-    let server = Server::start(|x| {
-        if x.n < 2 {
-            x.reply("503 Service Unavailable", &[], "busy");
-        } else {
-            x.ok();
-        }
-    });
+    let server = ok_after(2, "503 Service Unavailable", &[], "busy");
     let url = server.url("/health");
     let repo = Repo::with_config(&api("svc", &url, ""));
-    let out = gate(&repo)
+    let out = Sentinel::prod(&repo)
         .stdout_has(row("api:svc", "OK"))
         .stdout_has(format!("GET {url} -> 200 in 3 attempts"))
         .stdout_has(SAFE)
@@ -124,19 +187,13 @@ fn api_503_twice_then_200_is_ok_after_three_attempts() {
 #[test]
 fn default_backoff_waits_a_second_before_the_retry() {
     // No `backoff` key: the real 1 s schedule.
-    let server = Server::start(|x| {
-        if x.n == 0 {
-            x.reply("503 Service Unavailable", &[], "busy");
-        } else {
-            x.ok();
-        }
-    });
+    let server = ok_after(1, "503 Service Unavailable", &[], "busy");
     let url = server.url("/health");
     let repo = Repo::with_config(&format!(
         "[[health.api]]\nname = \"svc\"\nurl = \"{url}\"\n"
     ));
     let (out, elapsed) = timed(|| {
-        gate(&repo)
+        Sentinel::prod(&repo)
             .stdout_has(row("api:svc", "OK"))
             .stdout_has(format!("GET {url} -> 200 in 2 attempts"))
             .stdout_has(SAFE)
@@ -153,16 +210,10 @@ fn default_backoff_waits_a_second_before_the_retry() {
 
 #[test]
 fn api_429_with_retry_after_is_honoured() {
-    let server = Server::start(|x| {
-        if x.n == 0 {
-            x.reply("429 Too Many Requests", &["Retry-After: 1"], "slow down");
-        } else {
-            x.ok();
-        }
-    });
+    let server = ok_after(1, "429 Too Many Requests", &["Retry-After: 1"], "slow down");
     let url = server.url("/health");
     let repo = Repo::with_config(&api("svc", &url, ""));
-    let out = gate(&repo)
+    let out = Sentinel::prod(&repo)
         .stdout_has(row("api:svc", "OK"))
         .stdout_has(format!("GET {url} -> 200 in 2 attempts"))
         .stdout_has(SAFE)
@@ -179,45 +230,6 @@ fn api_429_with_retry_after_is_honoured() {
     assert!(wait < Duration::from_secs(4), "waited {wait:?}");
 }
 
-#[test]
-fn api_404_is_critical_at_once_without_retry() {
-    let server = Server::start(|x| x.reply("404 Not Found", &[], "nope"));
-    let url = server.url("/health");
-    let repo = Repo::with_config(&api("svc", &url, "retries = 3"));
-    let out = gate(&repo)
-        .stdout_has(row("api:svc", "CRIT"))
-        .stdout_has(format!("GET {url} -> 404 (expected 200; not retried)"))
-        .stdout_has(CRITICAL)
-        .critical();
-    assert_eq!(server.requests().len(), 1, "{}", context(&out));
-}
-
-#[test]
-fn expect_status_accepts_any_listed_status() {
-    let server = Server::start(|x| x.reply("204 No Content", &[], ""));
-    let url = server.url("/health");
-    let repo = Repo::with_config(&api("svc", &url, "expect_status = [200, 204]"));
-    let out = gate(&repo)
-        .stdout_has(row("api:svc", "OK"))
-        .stdout_has(format!("GET {url} -> 204 in 1 attempt"))
-        .stdout_has(SAFE)
-        .safe();
-    assert_eq!(server.requests().len(), 1, "{}", context(&out));
-}
-
-#[test]
-fn a_200_that_was_not_expected_is_critical() {
-    let server = Server::start(Exchange::ok);
-    let url = server.url("/health");
-    let repo = Repo::with_config(&api("svc", &url, "expect_status = 204"));
-    let out = gate(&repo)
-        .stdout_has(row("api:svc", "CRIT"))
-        .stdout_has(format!("GET {url} -> 200 (expected 204; not retried)"))
-        .stdout_has(CRITICAL)
-        .critical();
-    assert_eq!(server.requests().len(), 1, "{}", context(&out));
-}
-
 // ------------------------------------------------------------ api: failures
 
 #[test]
@@ -226,7 +238,7 @@ fn api_that_never_answers_is_critical_within_its_budget() {
     let url = server.url("/health");
     let repo = Repo::with_config(&api("svc", &url, "timeout = \"1s\"\nretries = 2"));
     let (out, elapsed) = timed(|| {
-        gate(&repo)
+        Sentinel::prod(&repo)
             .stdout_has(row("api:svc", "CRIT"))
             .stdout_has(format!("GET {url}: timed out after 1s (2 attempts)"))
             .stdout_has(CRITICAL)
@@ -245,7 +257,7 @@ fn api_on_a_closed_port_is_connection_refused() {
     let url = format!("http://127.0.0.1:{}/health", closed_port());
     let repo = Repo::with_config(&api("svc", &url, "retries = 2"));
     let (out, elapsed) = timed(|| {
-        gate(&repo)
+        Sentinel::prod(&repo)
             .stdout_has(row("api:svc", "CRIT"))
             .stdout_has(format!("GET {url}: connection refused (2 attempts)"))
             .stdout_has(CRITICAL)
@@ -264,7 +276,11 @@ fn endless_body_does_not_hang_the_check() {
     let server = Server::start(|x| x.endless(&[b'x'; 8192], Duration::ZERO));
     let url = server.url("/stream");
     let repo = Repo::with_config(&api("svc", &url, "timeout = \"2s\"\nretries = 1"));
-    let (out, elapsed) = timed(|| gate(&repo).stdout_has(format!("GET {url}")).safe());
+    let (out, elapsed) = timed(|| {
+        Sentinel::prod(&repo)
+            .stdout_has(format!("GET {url}"))
+            .safe()
+    });
     let status = status_of(&out.stdout, "api:svc");
     // Only a bounded part of the body is read; the status was 200.
     assert_eq!(status, "OK", "{}", context(&out));
@@ -287,7 +303,7 @@ fn slow_endless_body_is_cut_off_by_the_timeout() {
     // Whether the last byte before the timeout completes the read depends
     // on timing: OK (exit 0) or CRIT (exit 2), never anything else.
     let (out, elapsed) = timed(|| {
-        gate(&repo)
+        Sentinel::prod(&repo)
             .stdout_has(format!("GET {url}"))
             .code_in(&[0, 2])
     });
@@ -314,7 +330,7 @@ fn redirect_loop_is_critical_and_bounded() {
     });
     let url = server.url("/loop");
     let repo = Repo::with_config(&api("svc", &url, "max_redirects = 3\nretries = 3"));
-    let out = gate(&repo)
+    let out = Sentinel::prod(&repo)
         .stdout_has(row("api:svc", "CRIT"))
         .stdout_has("redirects")
         .stdout_has(CRITICAL)
@@ -361,7 +377,7 @@ fn header_secret_reaches_the_server_and_no_output() {
         &["-vvv", "--format", "json"],
     ];
     for (i, args) in runs.iter().enumerate() {
-        let mut s = gate(&repo)
+        let mut s = Sentinel::prod(&repo)
             .env("MY_API_KEY", key)
             .env("UPSTREAM_VALUE", declared)
             .args(*args)
@@ -414,7 +430,7 @@ fn url_credentials_and_tokens_are_masked_everywhere() {
     let basic = "c3ZjLXVzZXI6cHctSHVudGVyMi05ZDhjN2I2YQ==";
     let runs: [&[&str]; 3] = [&[], &["--format", "json", "-vvv"], &["-vvv"]];
     for (i, args) in runs.iter().enumerate() {
-        let mut s = gate(&repo)
+        let mut s = Sentinel::prod(&repo)
             .env("SVC_URL", &svc_url)
             .args(*args)
             .nowhere(password)
@@ -468,7 +484,7 @@ fn secret_variable_in_a_url_is_never_shown() {
     ));
     let runs: [&[&str]; 3] = [&[], &["--format", "json", "-vvv"], &["-vvv"]];
     for (i, args) in runs.iter().enumerate() {
-        let mut s = gate(&repo)
+        let mut s = Sentinel::prod(&repo)
             .env("API_KEY", key)
             .env("UPSTREAM_VALUE", declared)
             .args(*args)
@@ -528,7 +544,7 @@ fn api_checks_run_concurrently_and_report_in_declared_order() {
         config.push_str(&api(name, &server.url("/health"), "timeout = \"15s\""));
     }
     let repo = Repo::with_config(&config);
-    let mut s = gate(&repo).stdout_has(SAFE);
+    let mut s = Sentinel::prod(&repo).stdout_has(SAFE);
     for name in names {
         s = s.stdout_has(row(&format!("api:{name}"), "OK"));
     }
@@ -576,7 +592,7 @@ fn a_hung_dependency_does_not_delay_the_others() {
     );
     let repo = Repo::with_config(&config);
     let (out, elapsed) = timed(|| {
-        gate(&repo)
+        Sentinel::prod(&repo)
             .stdout_has(row("api:hung", "CRIT"))
             .stdout_has("timed out after 2s (1 attempt)")
             .stdout_has(row("api:fast", "OK"))
@@ -624,7 +640,7 @@ fn a_process_with_a_long_name_is_found() {
     );
     let repo = Repo::with_config(&format!("[[health.process]]\nname = \"{name}\"\n"));
     let id = format!("process:{name}");
-    gate(&repo)
+    Sentinel::prod(&repo)
         .stdout_has(row(&id, "OK"))
         .stdout_has(format!("{name} is running (1 process)"))
         .stdout_has(SAFE)
@@ -636,7 +652,7 @@ fn a_process_with_a_long_name_is_found() {
 fn a_missing_process_is_critical() {
     let name = unique("rs-no-such-process");
     let repo = Repo::with_config(&format!("[[health.process]]\nname = \"{name}\"\n"));
-    gate(&repo)
+    Sentinel::prod(&repo)
         .stdout_has(row(&format!("process:{name}"), "CRIT"))
         .stdout_has(format!("no running process named {name}"))
         .stdout_has(CRITICAL)
@@ -670,29 +686,101 @@ fn the_tool_never_counts_itself() {
 
 // ------------------------------------------------------------ disk, memory
 
-fn disk(extra: &str) -> String {
-    format!("[[health.disk]]\npath = \"/\"\n{extra}\n")
+/// A disk or memory check against limits the host is sure to cross (or
+/// never to meet), and what the gate must say.
+struct Limit {
+    name: &'static str,
+    config: &'static str,
+    id: &'static str,
+    status: &'static str,
+    has: &'static [&'static str],
+    /// Text the check's message contains.
+    message: &'static [&'static str],
+    /// Texts of which the message contains at least one.
+    message_any: &'static [&'static str],
+    code: i32,
 }
 
-#[test]
-fn disk_above_warn_is_a_warning_that_does_not_block() {
-    let repo = Repo::with_config(&disk("warn = 0\ncrit = 100"));
-    let out = gate(&repo)
-        .stdout_has(row("disk:/", "WARN"))
-        .stdout_has("(warn 0%, crit 100%)")
-        .stdout_has(SAFE)
-        .safe();
-    assert!(message_of(&out.stdout, "disk:/").contains("% used, "));
-}
+const DISK_WARN_0_CRIT_100: &str = "[[health.disk]]\npath = \"/\"\nwarn = 0\ncrit = 100\n";
 
 #[test]
-fn disk_above_crit_is_critical() {
-    let repo = Repo::with_config(&disk("warn = 0\ncrit = 0"));
-    gate(&repo)
-        .stdout_has(row("disk:/", "CRIT"))
-        .stdout_has("(warn 0%, crit 0%)")
-        .stdout_has(CRITICAL)
-        .critical();
+fn disk_and_memory_limits() {
+    let rows = [
+        Limit {
+            name: "disk above warn is a warning that does not block",
+            config: DISK_WARN_0_CRIT_100,
+            id: "disk:/",
+            status: "WARN",
+            has: &["(warn 0%, crit 100%)", SAFE],
+            message: &["% used, "],
+            message_any: &[],
+            code: 0,
+        },
+        Limit {
+            name: "disk above crit is critical",
+            config: "[[health.disk]]\npath = \"/\"\nwarn = 0\ncrit = 0\n",
+            id: "disk:/",
+            status: "CRIT",
+            has: &["(warn 0%, crit 0%)", CRITICAL],
+            message: &[],
+            message_any: &[],
+            code: 2,
+        },
+        Limit {
+            name: "disk below the minimum free size is critical",
+            config: "[[health.disk]]\npath = \"/\"\nmin_free = \"1000 TiB\"\n",
+            id: "disk:/",
+            status: "CRIT",
+            has: &["below the minimum of 1000.0 TiB", CRITICAL],
+            message: &[],
+            message_any: &[],
+            code: 2,
+        },
+        Limit {
+            name: "memory above warn is a warning that does not block",
+            config: "[health.memory]\nwarn = 0\ncrit = 100\n",
+            id: "memory",
+            status: "WARN",
+            has: &["warn 0%, crit 100%)", SAFE],
+            message: &["% used of "],
+            // The message says what was measured.
+            message_any: &["(host;", "(cgroup limit;"],
+            code: 0,
+        },
+        Limit {
+            name: "memory above crit is critical",
+            config: "[health.memory]\nwarn = 0\ncrit = 0\n",
+            id: "memory",
+            status: "CRIT",
+            has: &[CRITICAL],
+            message: &[],
+            message_any: &[],
+            code: 2,
+        },
+    ];
+    each_row(
+        &rows,
+        |r| r.name,
+        |r| {
+            let repo = Repo::with_config(r.config);
+            let mut s = Sentinel::prod(&repo).stdout_has(row(r.id, r.status));
+            for text in r.has {
+                s = s.stdout_has(*text);
+            }
+            let out = s.code(r.code);
+            let message = message_of(&out.stdout, r.id);
+            for text in r.message {
+                assert!(message.contains(text), "lacks {text:?}: {message}");
+            }
+            if !r.message_any.is_empty() {
+                assert!(
+                    r.message_any.iter().any(|t| message.contains(t)),
+                    "none of {:?} in: {message}",
+                    r.message_any
+                );
+            }
+        },
+    );
 }
 
 #[test]
@@ -701,44 +789,9 @@ fn disk_path_that_does_not_exist_is_critical() {
     let missing = dir.path().join("no-such-dir");
     let path = missing.display().to_string();
     let repo = Repo::with_config(&format!("[[health.disk]]\npath = \"{path}\"\n"));
-    gate(&repo)
+    Sentinel::prod(&repo)
         .stdout_has(row(&format!("disk:{path}"), "CRIT"))
         .stdout_has(format!("{path} does not exist"))
-        .stdout_has(CRITICAL)
-        .critical();
-}
-
-#[test]
-fn disk_below_the_minimum_free_size_is_critical() {
-    let repo = Repo::with_config(&disk("min_free = \"1000 TiB\""));
-    gate(&repo)
-        .stdout_has(row("disk:/", "CRIT"))
-        .stdout_has("below the minimum of 1000.0 TiB")
-        .stdout_has(CRITICAL)
-        .critical();
-}
-
-#[test]
-fn memory_above_warn_is_a_warning_that_does_not_block() {
-    let repo = Repo::with_config("[health.memory]\nwarn = 0\ncrit = 100\n");
-    let out = gate(&repo)
-        .stdout_has(row("memory", "WARN"))
-        .stdout_has("warn 0%, crit 100%)")
-        .stdout_has(SAFE)
-        .safe();
-    let message = message_of(&out.stdout, "memory");
-    assert!(message.contains("% used of "), "{message}");
-    assert!(
-        message.contains("(host;") || message.contains("(cgroup limit;"),
-        "the message does not say what was measured: {message}"
-    );
-}
-
-#[test]
-fn memory_above_crit_is_critical() {
-    let repo = Repo::with_config("[health.memory]\nwarn = 0\ncrit = 0\n");
-    gate(&repo)
-        .stdout_has(row("memory", "CRIT"))
         .stdout_has(CRITICAL)
         .critical();
 }
@@ -747,8 +800,8 @@ fn memory_above_crit_is_critical() {
 
 #[test]
 fn strict_makes_a_health_warning_critical() {
-    let repo = Repo::with_config(&disk("warn = 0\ncrit = 100"));
-    gate(&repo)
+    let repo = Repo::with_config(DISK_WARN_0_CRIT_100);
+    Sentinel::prod(&repo)
         .arg("--strict")
         .stdout_has(row("disk:/", "WARN"))
         .stdout_has(CRITICAL)
@@ -758,10 +811,9 @@ fn strict_makes_a_health_warning_critical() {
 #[test]
 fn strict_in_the_config_makes_a_health_warning_critical() {
     let repo = Repo::with_config(&format!(
-        "[policy.env.prod]\nstrict = true\n\n{}",
-        disk("warn = 0\ncrit = 100")
+        "[policy.env.prod]\nstrict = true\n\n{DISK_WARN_0_CRIT_100}"
     ));
-    gate(&repo)
+    Sentinel::prod(&repo)
         .stdout_has(row("disk:/", "WARN"))
         .stdout_has(CRITICAL)
         .critical();
@@ -783,6 +835,23 @@ fn dirty_dev_repo(extra: &str, url: &str) -> Repo {
     repo
 }
 
+/// `dev` in `repo` with `args` blocks on the policy warning and health is
+/// skipped: `server` has still seen only `seen` requests.
+fn warning_blocks_before_health(repo: &Repo, args: &[&str], server: &Server, seen: usize) {
+    Sentinel::in_repo(repo)
+        .gate("dev", "v1.2.3")
+        .args(args)
+        .stdout_has(row("clean_tree", "WARN"))
+        .stdout_has(row("api:svc", "SKIP"))
+        .stdout_has(BLOCKED)
+        .blocked();
+    assert_eq!(
+        server.requests().len(),
+        seen,
+        "health ran after a blocking warning"
+    );
+}
+
 #[test]
 fn strict_makes_a_policy_warning_block() {
     let server = Server::start(Exchange::ok);
@@ -795,35 +864,14 @@ fn strict_makes_a_policy_warning_block() {
         .stdout_has(SAFE)
         .safe();
     assert_eq!(server.requests().len(), 1);
-    Sentinel::in_repo(&repo)
-        .gate("dev", "v1.2.3")
-        .arg("--strict")
-        .stdout_has(row("clean_tree", "WARN"))
-        .stdout_has(row("api:svc", "SKIP"))
-        .stdout_has(BLOCKED)
-        .blocked();
-    assert_eq!(
-        server.requests().len(),
-        1,
-        "health ran after a blocking warning"
-    );
+    warning_blocks_before_health(&repo, &["--strict"], &server, 1);
 }
 
 #[test]
 fn strict_in_the_config_makes_a_policy_warning_block() {
     let server = Server::start(Exchange::ok);
     let repo = dirty_dev_repo("strict = true", &server.url("/health"));
-    Sentinel::in_repo(&repo)
-        .gate("dev", "v1.2.3")
-        .stdout_has(row("clean_tree", "WARN"))
-        .stdout_has(row("api:svc", "SKIP"))
-        .stdout_has(BLOCKED)
-        .blocked();
-    assert_eq!(
-        server.requests().len(),
-        0,
-        "health ran after a blocking warning"
-    );
+    warning_blocks_before_health(&repo, &[], &server, 0);
 }
 
 #[test]
@@ -851,7 +899,7 @@ fn health_checks_never_run_when_a_policy_gate_failed() {
 fn embedded_default_checks_disk_memory_process_and_api() {
     let repo = Repo::new();
     let process = format!("process:{}", own_process_name());
-    let out = gate(&repo)
+    let out = Sentinel::prod(&repo)
         .stdout_has(row(&process, "OK"))
         .stdout_has(row("api:RS_API_URL", "OK"))
         .stdout_has(format!("GET {} -> 200 in 1 attempt", health_url()))
@@ -885,7 +933,7 @@ fn embedded_default_with_the_api_down_is_critical() {
     let url = format!("http://127.0.0.1:{}/health", closed_port());
     let repo = Repo::new();
     let (out, elapsed) = timed(|| {
-        gate(&repo)
+        Sentinel::prod(&repo)
             .env("RS_API_URL", &url)
             .stdout_has(row("api:RS_API_URL", "CRIT"))
             .stdout_has(format!("GET {url}: connection refused (3 attempts)"))
@@ -941,7 +989,7 @@ fn health_config_errors_are_all_reported_at_once() {
          retries = 0\n\
          expect_status = 999\n",
     );
-    gate(&repo)
+    Sentinel::prod(&repo)
         .stdout("")
         .stderr_has("release-sentinel.toml: 6 problems")
         .stderr_has("health.disk[0].warn")

@@ -113,6 +113,17 @@ fn builtin_pack(repo: &Repo) -> Sentinel {
     Sentinel::in_repo(repo).args(["--env", "prod", "--version", "v1.0.0", "--dry-run"])
 }
 
+/// A repository whose pack runs the step `first`, then the marker step
+/// `after` (which shows whether the pack went on).
+fn then_after(first: String) -> Repo {
+    Repo::with_config(&format!("{first}{}", marker_step("after")))
+}
+
+/// The row of the marker step `after` that passed, as a whole line.
+fn after_ok() -> String {
+    format!("{}\n", row("after", "OK"))
+}
+
 fn ran(repo: &Repo, name: &str) -> bool {
     repo.scratch().join(format!("{name}.ran")).exists()
 }
@@ -187,14 +198,10 @@ fn five_passing_steps_print_the_documented_example_byte_for_byte() {
 
 #[test]
 fn a_failing_step_fails_the_pack_and_the_next_step_still_runs() {
-    let repo = Repo::with_config(&format!(
-        "{}{}",
-        shell_step("breaks", "exit 3"),
-        marker_step("after")
-    ));
+    let repo = then_after(shell_step("breaks", "exit 3"));
     Sentinel::dry_run(&repo)
         .stdout_has("| breaks                    | FAIL | exit 3 |\n")
-        .stdout_has(format!("{}\n", row("after", "OK")))
+        .stdout_has(after_ok())
         .stdout_has(format!("\n\n{}\n{PACK_FAIL}\n", "-".repeat(60)))
         .stdout_lacks("PRE_LIVE_PACK=DRYRUN")
         .blocked();
@@ -235,14 +242,10 @@ fn fail_fast_stops_the_pack_at_the_first_failed_step_in_both_forms() {
 
 #[test]
 fn a_step_that_cannot_start_fails_and_the_next_step_still_runs() {
-    let repo = Repo::with_config(&format!(
-        "{}{}",
-        argv_step("missing", &["no-such-program-rs-test", "--flag"]),
-        marker_step("after")
-    ));
+    let repo = then_after(argv_step("missing", &["no-such-program-rs-test", "--flag"]));
     let out = Sentinel::dry_run(&repo)
         .stdout_has(row("missing", "FAIL"))
-        .stdout_has(format!("{}\n", row("after", "OK")))
+        .stdout_has(after_ok())
         .stdout_has(PACK_FAIL)
         .blocked();
     let message = message_of(&out.stdout, "missing");
@@ -309,27 +312,37 @@ fn steps_run_in_order_from_the_root_with_the_pack_variables_and_their_own() {
     }
 }
 
-#[test]
-fn a_timeout_kills_the_step_and_its_grandchild_and_the_pack_goes_on() {
-    let repo = Repo::with_config(&format!(
-        "{}{}",
-        shell_step_timeout(
-            "sleeper",
-            "sleep 60 & echo $! > \"$OUT/gc.pid\"; echo $$ > \"$OUT/sh.pid\"; sleep 60",
-            "1s"
-        ),
-        marker_step("after")
-    ));
-    let scratch = repo.scratch();
-    let _reaper = Reaper::for_repo(&repo);
+/// Runs the pack of `repo`, whose step `step` times out after 1 s and
+/// whose step `after` then passes: the pack fails, promptly; how long the
+/// run took.
+fn timed_out_run(repo: &Repo, step: &str) -> Duration {
     let start = Instant::now();
-    Sentinel::dry_run(&repo)
-        .stdout_has("| sleeper                   | FAIL | timed out after 1s |\n")
-        .stdout_has(format!("{}\n", row("after", "OK")))
+    Sentinel::dry_run(repo)
+        .stdout_has(format!("| {step:<25} | FAIL | timed out after 1s |\n"))
+        .stdout_has(after_ok())
         .stdout_has(PACK_FAIL)
         .blocked();
     let took = start.elapsed();
     assert!(took < PROMPT, "the run took {took:?}");
+    took
+}
+
+/// Nothing the pack of `repo` started is left, and the step `after` ran.
+fn nothing_left_and_went_on(repo: &Repo) {
+    assert_no_survivors(repo);
+    assert!(ran(repo, "after"), "the step after the timeout did not run");
+}
+
+#[test]
+fn a_timeout_kills_the_step_and_its_grandchild_and_the_pack_goes_on() {
+    let repo = then_after(shell_step_timeout(
+        "sleeper",
+        "sleep 60 & echo $! > \"$OUT/gc.pid\"; echo $$ > \"$OUT/sh.pid\"; sleep 60",
+        "1s",
+    ));
+    let scratch = repo.scratch();
+    let _reaper = Reaper::for_repo(&repo);
+    let took = timed_out_run(&repo, "sleeper");
     assert!(
         took >= Duration::from_millis(900),
         "the step ended before its timeout: {took:?}"
@@ -341,82 +354,52 @@ fn a_timeout_kills_the_step_and_its_grandchild_and_the_pack_goes_on() {
         gone_soon(grandchild),
         "the grandchild {grandchild} survived"
     );
-    assert_no_survivors(&repo);
-    assert!(
-        ran(&repo, "after"),
-        "the step after the timeout did not run"
-    );
+    nothing_left_and_went_on(&repo);
 }
 
 #[test]
 fn a_timed_out_step_gets_sigterm_first_and_can_clean_up() {
     // The shell waits in `wait`, which a trapped signal interrupts.
-    let repo = Repo::with_config(&format!(
-        "{}{}",
-        shell_step_timeout(
-            "tidy",
-            "trap 'echo cleaned > \"$OUT/tidy.cleanup\"; exit 0' TERM; sleep 60 & wait",
-            "1s"
-        ),
-        marker_step("after")
+    let repo = then_after(shell_step_timeout(
+        "tidy",
+        "trap 'echo cleaned > \"$OUT/tidy.cleanup\"; exit 0' TERM; sleep 60 & wait",
+        "1s",
     ));
     let _reaper = Reaper::for_repo(&repo);
-    let start = Instant::now();
-    Sentinel::dry_run(&repo)
-        .stdout_has("| tidy                      | FAIL | timed out after 1s |\n")
-        .stdout_has(PACK_FAIL)
-        .blocked();
-    assert!(start.elapsed() < PROMPT, "{:?}", start.elapsed());
+    timed_out_run(&repo, "tidy");
     assert!(
         repo.scratch().join("tidy.cleanup").exists(),
         "the step did not get SIGTERM before SIGKILL"
     );
-    assert_no_survivors(&repo);
-    assert!(ran(&repo, "after"));
+    nothing_left_and_went_on(&repo);
 }
 
 #[test]
 fn a_step_that_ignores_sigterm_is_killed_after_the_grace() {
     // The shell and its children ignore SIGTERM: only SIGKILL, one grace
     // period (1 s) after the timeout, ends them.
-    let repo = Repo::with_config(&format!(
-        "{}{}",
-        shell_step_timeout(
-            "stubborn",
-            "trap '' TERM; sleep 60 & echo $! > \"$OUT/gc.pid\"; sleep 60",
-            "1s"
-        ),
-        marker_step("after")
+    let repo = then_after(shell_step_timeout(
+        "stubborn",
+        "trap '' TERM; sleep 60 & echo $! > \"$OUT/gc.pid\"; sleep 60",
+        "1s",
     ));
     let _reaper = Reaper::for_repo(&repo);
-    let start = Instant::now();
-    Sentinel::dry_run(&repo)
-        .stdout_has("| stubborn                  | FAIL | timed out after 1s |\n")
-        .stdout_has(format!("{}\n", row("after", "OK")))
-        .stdout_has(PACK_FAIL)
-        .blocked();
-    let took = start.elapsed();
-    assert!(took < PROMPT, "the run took {took:?}");
+    let took = timed_out_run(&repo, "stubborn");
     assert!(
         took >= Duration::from_millis(1800),
         "SIGKILL came before the grace was over: {took:?}"
     );
-    assert_no_survivors(&repo);
-    assert!(ran(&repo, "after"));
+    nothing_left_and_went_on(&repo);
 }
 
 #[test]
 fn a_grandchild_that_left_the_group_cannot_hold_the_pack() {
     // The escaped process keeps the step's stdout and stderr open for 30 s;
     // it is documented as not killed, so the test kills it.
-    let repo = Repo::with_config(&format!(
-        "{}{}",
-        shell_step(
-            "escapes",
-            "setsid sh -c 'echo $$ > \"$OUT/esc.pid\"; exec sleep 30' & \
-             while [ ! -s \"$OUT/esc.pid\" ]; do sleep 0.05; done; echo started"
-        ),
-        marker_step("after")
+    let repo = then_after(shell_step(
+        "escapes",
+        "setsid sh -c 'echo $$ > \"$OUT/esc.pid\"; exec sleep 30' & \
+             while [ ! -s \"$OUT/esc.pid\" ]; do sleep 0.05; done; echo started",
     ));
     let scratch = repo.scratch();
     let _reaper = Reaper::for_repo(&repo);
@@ -436,10 +419,9 @@ fn a_grandchild_that_left_the_group_cannot_hold_the_pack() {
 
 #[test]
 fn a_background_process_left_by_a_passing_step_is_killed_with_its_group() {
-    let repo = Repo::with_config(&format!(
-        "{}{}",
-        shell_step("leaves", "sleep 60 & echo $! > \"$OUT/bg.pid\"; exit 0"),
-        marker_step("after")
+    let repo = then_after(shell_step(
+        "leaves",
+        "sleep 60 & echo $! > \"$OUT/bg.pid\"; exit 0",
     ));
     let scratch = repo.scratch();
     let _reaper = Reaper::for_repo(&repo);

@@ -106,6 +106,32 @@ fn hex_digests(text: &str) -> Vec<String> {
     found
 }
 
+/// No SHA-256-like digest in stdout, stderr or the written report: a
+/// keyed hash of a secret is never shown.
+fn no_digest_shown(out: &Output, written: &str) {
+    for text in [
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        written.to_string(),
+    ] {
+        assert!(hex_digests(&text).is_empty(), "a digest is shown:\n{text}");
+    }
+}
+
+/// The JSON row `id` of a secret that differs: its `status` and
+/// `message`, and details that say only whether it is critical and drifts.
+fn secret_row(doc: &Value, id: &str, status: &str, message: &str) {
+    let secret = json_check(doc, id);
+    assert_eq!(secret["status"], status, "{doc:#}");
+    assert_eq!(secret["message"], message);
+    let keys: Vec<&String> = secret["details"]
+        .as_object()
+        .expect("details")
+        .keys()
+        .collect();
+    assert_eq!(keys, ["critical", "drift"], "{doc:#}");
+}
+
 // ---------------------------------------------------------------- formats
 
 /// One configuration written four ways; each flattens to these keys.
@@ -368,26 +394,14 @@ fn a_secret_by_its_name_is_compared_but_its_values_never_shown() {
                 "{value} in the report:\n{written}"
             );
         }
-        for text in [
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-            written.clone(),
-        ] {
-            assert!(hex_digests(&text).is_empty(), "a digest is shown:\n{text}");
-        }
+        no_digest_shown(&out, &written);
         let doc: Value = serde_json::from_str(&written).expect("the report is JSON");
-        let secret = json_check(&doc, "DB_PASSWORD");
-        assert_eq!(secret["status"], "WARN", "{doc:#}");
-        assert_eq!(
-            secret["message"],
-            "differs (a secret: compared by keyed hash, values not shown)"
+        secret_row(
+            &doc,
+            "DB_PASSWORD",
+            "WARN",
+            "differs (a secret: compared by keyed hash, values not shown)",
         );
-        let keys: Vec<&String> = secret["details"]
-            .as_object()
-            .expect("details")
-            .keys()
-            .collect();
-        assert_eq!(keys, ["critical", "drift"], "{doc:#}");
         // A value that embeds a secret is shown with the secret masked.
         let note = json_check(&doc, "NOTE")["message"].as_str().unwrap_or("");
         assert_eq!(
@@ -651,26 +665,14 @@ fn a_secret_declared_by_a_glob_is_compared_but_its_values_never_shown() {
             .blocked();
         let written = std::fs::read_to_string(&report).expect("the --report file");
         assert!(!written.contains(staging) && !written.contains(production));
-        for text in [
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-            written.clone(),
-        ] {
-            assert!(hex_digests(&text).is_empty(), "a digest is shown:\n{text}");
-        }
+        no_digest_shown(&out, &written);
         let doc: Value = serde_json::from_str(&written).expect("the report is JSON");
-        let secret = json_check(&doc, "LICENSE_CODE");
-        assert_eq!(secret["status"], "FAIL", "{doc:#}");
-        assert_eq!(
-            secret["message"],
-            "differs (a secret: compared by keyed hash, values not shown) (critical)"
+        secret_row(
+            &doc,
+            "LICENSE_CODE",
+            "FAIL",
+            "differs (a secret: compared by keyed hash, values not shown) (critical)",
         );
-        let keys: Vec<&String> = secret["details"]
-            .as_object()
-            .expect("details")
-            .keys()
-            .collect();
-        assert_eq!(keys, ["critical", "drift"], "{doc:#}");
         // Equal secret values: no row.
         assert!(
             doc["checks"]

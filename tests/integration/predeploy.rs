@@ -731,11 +731,11 @@ fn sigint_mid_rehearsal_leaves_complete_files_and_a_manifest_of_what_is_missing(
     assert!(log.contains("# interrupted after"), "{log}");
 }
 
-/// Run under a pseudo-terminal with `input` typed; what it showed and the
-/// exit code.
-fn on_a_terminal(repo: &Repo, input: &str) -> (String, Option<i32>) {
-    let line = format!("'{BIN}' predeploy --env staging --version v1.1.0 --format json");
-    let mut child = Command::new("script")
+/// `predeploy --env staging --version v1.1.0 {rest}` started in `repo`
+/// under a pseudo-terminal (util-linux `script`), its stdio piped.
+fn spawn_on_a_terminal(repo: &Repo, rest: &str) -> std::process::Child {
+    let line = format!("'{BIN}' predeploy --env staging --version v1.1.0 {rest}");
+    Command::new("script")
         .args(["-qec", &line, "/dev/null"])
         .current_dir(&repo.path)
         .env_clear()
@@ -746,7 +746,13 @@ fn on_a_terminal(repo: &Repo, input: &str) -> (String, Option<i32>) {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("util-linux `script` must be installed (apt-get install -y bsdutils)");
+        .expect("util-linux `script` must be installed (apt-get install -y bsdutils)")
+}
+
+/// Run under a pseudo-terminal with `input` typed; what it showed and the
+/// exit code.
+fn on_a_terminal(repo: &Repo, input: &str) -> (String, Option<i32>) {
+    let mut child = spawn_on_a_terminal(repo, "--format json");
     {
         use std::io::Write;
         let mut stdin = child.stdin.take().unwrap();
@@ -907,20 +913,8 @@ fn sigint_at_a_question_stops_the_run_without_an_answer() {
     let repo = protocol_repo("");
     let out = repo.scratch().join("evidence-at-the-question");
     let marker = out.display().to_string();
-    let line = format!("'{BIN}' predeploy --env staging --version v1.1.0 --out '{marker}'");
     // stdin stays open and says nothing: the question waits.
-    let mut child = Command::new("script")
-        .args(["-qec", &line, "/dev/null"])
-        .current_dir(&repo.path)
-        .env_clear()
-        .envs(base_env())
-        .env("OUT", repo.scratch())
-        .env("CI_FAKE_UTC", NOW)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("util-linux `script` must be installed (apt-get install -y bsdutils)");
+    let mut child = spawn_on_a_terminal(&repo, &format!("--out '{marker}'"));
     let _stdin = child.stdin.take();
     // The package is written just before the question is asked.
     let until = std::time::Instant::now() + Duration::from_secs(20);

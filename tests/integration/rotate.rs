@@ -550,18 +550,7 @@ fn a_bind_mount_of_the_same_filesystem_inside_the_folder_is_not_entered() {
 fn a_dry_run_lists_the_files_it_would_delete_with_their_age_and_size() {
     let repo = ignored_repo();
     let dir = artifacts(&repo);
-    let out = rotate_in(&repo)
-        .args([
-            "--days",
-            "7",
-            "--max-size",
-            "5000",
-            "--keep",
-            "1",
-            "--dry-run",
-        ])
-        .stdout_has(ROTATE_OK)
-        .safe();
+    let out = the_readme_plan(&repo).stdout_has(ROTATE_OK).safe();
     // Oldest first, as the rotation reasons: the TTL, then the size.
     let listed: Vec<String> = (1..=5)
         .map(|i| message_of(&out.stdout, &format!("delete:{i}")))
@@ -689,17 +678,7 @@ fn the_readme_dry_run_sample_is_what_the_binary_prints() {
     assert_eq!(rows.len(), 9, "{rows:#?}");
     let repo = ignored_repo();
     artifacts(&repo);
-    let out = rotate_in(&repo)
-        .args([
-            "--days",
-            "7",
-            "--max-size",
-            "5000",
-            "--keep",
-            "1",
-            "--dry-run",
-        ])
-        .safe();
+    let out = the_readme_plan(&repo).safe();
     let text = String::from_utf8_lossy(&out.stdout);
     for r in rows {
         assert!(
@@ -740,6 +719,20 @@ pub(crate) fn snapshot(dir: &Path) -> BTreeMap<String, (u64, i64)> {
 
 pub(crate) fn rotate_in(repo: &Repo) -> Sentinel {
     Sentinel::new().dir(&repo.path).arg("rotate")
+}
+
+/// The README's dry run over [`artifacts`]: `rotate --days 7 --max-size
+/// 5000 --keep 1 --dry-run`.
+fn the_readme_plan(repo: &Repo) -> Sentinel {
+    rotate_in(repo).args([
+        "--days",
+        "7",
+        "--max-size",
+        "5000",
+        "--keep",
+        "1",
+        "--dry-run",
+    ])
 }
 
 /// A tree of artifacts with real sizes and ages (`touch -d`):
@@ -851,18 +844,7 @@ fn rotate_dry_run_deletes_nothing_and_prints_the_plan_and_the_bytes() {
     let repo = ignored_repo();
     let dir = artifacts(&repo);
     let before = snapshot(&dir);
-    let out = rotate_in(&repo)
-        .args([
-            "--days",
-            "7",
-            "--max-size",
-            "5000",
-            "--keep",
-            "1",
-            "--dry-run",
-        ])
-        .stdout_has(ROTATE_OK)
-        .safe();
+    let out = the_readme_plan(&repo).stdout_has(ROTATE_OK).safe();
     assert_eq!(
         message_of(&out.stdout, "rotate"),
         "dry run: would delete 5 files and free 24.4 KiB"
@@ -872,20 +854,7 @@ fn rotate_dry_run_deletes_nothing_and_prints_the_plan_and_the_bytes() {
     // can be planned).
     assert!(!dir.join(LOCK).exists(), "a dry run wrote its lock file");
     // The JSON report has every file and what becomes of it.
-    let doc = json_of(
-        &rotate_in(&repo)
-            .args([
-                "--days",
-                "7",
-                "--max-size",
-                "5000",
-                "--keep",
-                "1",
-                "--dry-run",
-            ])
-            .args(["--format", "json"])
-            .safe(),
-    );
+    let doc = json_of(&the_readme_plan(&repo).args(["--format", "json"]).safe());
     let plan: Vec<(String, String, u64)> = json_check(&doc, "rotate")["details"]["files"]
         .as_array()
         .expect("files")

@@ -2,7 +2,7 @@
 //! or the logs would otherwise print it, and every output is searched.
 
 use crate::harness::{
-    BLOCKED, Repo, Sentinel, Server, is_root, json_of, message_of, row, toml_str,
+    BLOCKED, Repo, Sentinel, Server, each_row, is_root, json_of, message_of, row, toml_str,
 };
 
 /// Run with the most verbose logging, in both formats, and check that
@@ -111,14 +111,52 @@ fn non_ascii_secret_is_scrubbed_before_escaping() {
     }
 }
 
+/// A variable that is a secret by how the config names it (or by its own
+/// name), its value planted in the branch name too.
+struct Secret {
+    name: &'static str,
+    config: &'static str,
+    var: &'static str,
+    value: &'static str,
+}
+
 #[test]
-fn variable_declared_secret_in_config_is_scrubbed() {
-    let secret = "my-declared-secret-31337";
-    let repo = Repo::with_config("[variables]\nsecret = [\"MY_SECRET\"]\n");
-    repo.git(["checkout", "-q", "-b", &format!("feature/{secret}")]);
-    assert_scrubbed(&repo, secret, |s| {
-        s.env("MY_SECRET", secret).gate("prod", "v1.2.3")
-    });
+fn a_variable_is_secret_when_declared_required_or_secret_looking() {
+    let rows = [
+        Secret {
+            name: "declared secret in the config",
+            config: "[variables]\nsecret = [\"MY_SECRET\"]\n",
+            var: "MY_SECRET",
+            value: "my-declared-secret-31337",
+        },
+        Secret {
+            name: "required and not declared public",
+            config: "[variables]\nrequired = [\"DEPLOY_HANDLE\"]\n",
+            var: "DEPLOY_HANDLE",
+            value: "handle-value-4242",
+        },
+        Secret {
+            name: "secret-looking ambient variable, undeclared",
+            config: "",
+            var: "GITHUB_TOKEN",
+            value: "ghs-ambient-value-2718",
+        },
+    ];
+    each_row(
+        &rows,
+        |r| r.name,
+        |r| {
+            let repo = if r.config.is_empty() {
+                Repo::new()
+            } else {
+                Repo::with_config(r.config)
+            };
+            repo.git(["checkout", "-q", "-b", &format!("feature/{}", r.value)]);
+            assert_scrubbed(&repo, r.value, |s| {
+                s.env(r.var, r.value).gate("prod", "v1.2.3")
+            });
+        },
+    );
 }
 
 #[test]
@@ -136,26 +174,6 @@ fn declared_secret_with_an_ordinary_name_and_short_value_is_scrubbed() {
         .stdout_has(row("branch_allowed", "FAIL"))
         .blocked();
     assert!(message_of(&out.stdout, "branch_allowed").contains("feature/***"));
-}
-
-#[test]
-fn required_variable_not_declared_public_is_secret() {
-    let secret = "handle-value-4242";
-    let repo = Repo::with_config("[variables]\nrequired = [\"DEPLOY_HANDLE\"]\n");
-    repo.git(["checkout", "-q", "-b", &format!("feature/{secret}")]);
-    assert_scrubbed(&repo, secret, |s| {
-        s.env("DEPLOY_HANDLE", secret).gate("prod", "v1.2.3")
-    });
-}
-
-#[test]
-fn secret_looking_ambient_variable_is_scrubbed_even_if_undeclared() {
-    let secret = "ghs-ambient-value-2718";
-    let repo = Repo::new();
-    repo.git(["checkout", "-q", "-b", &format!("feature/{secret}")]);
-    assert_scrubbed(&repo, secret, |s| {
-        s.env("GITHUB_TOKEN", secret).gate("prod", "v1.2.3")
-    });
 }
 
 #[test]

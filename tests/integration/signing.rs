@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::evidence::{probing_repo, verify_once_with_evidence};
 use crate::harness::{Repo, SAFE, Sentinel, context, health_url, require_tool, row, toml_str};
 
 const OPENSSH: &str = "apt-get install -y --no-install-recommends openssh-client";
@@ -143,6 +144,33 @@ fn all_files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// The folder for keys in `repo`'s scratch space, made.
+fn keys_dir(repo: &Repo) -> PathBuf {
+    let keys = repo.scratch().join("keys");
+    std::fs::create_dir(&keys).expect("mkdir");
+    keys
+}
+
+/// A key made in [`keys_dir`] and an allowed_signers file there that
+/// names `principal` for it.
+struct Signer {
+    keys: PathBuf,
+    key: PathBuf,
+    signers: PathBuf,
+}
+
+/// A [`Signer`]: key `name` of `kind` protected by `passphrase`.
+fn signer(repo: &Repo, name: &str, kind: &str, passphrase: &str, principal: &str) -> Signer {
+    let keys = keys_dir(repo);
+    let key = keygen(&keys, name, kind, passphrase);
+    let signers = allowed(
+        &keys,
+        "allowed_signers",
+        &[format!("{principal} {}", public(&key))],
+    );
+    Signer { keys, key, signers }
+}
+
 /// The lines of a private key that hold its material.
 fn key_lines(key: &Path) -> Vec<String> {
     std::fs::read_to_string(key)
@@ -156,14 +184,7 @@ fn key_lines(key: &Path) -> Vec<String> {
 #[test]
 fn a_signed_record_is_accepted_by_ssh_keygen_and_by_evidence_verify() {
     let repo = Repo::with_config(&config());
-    let keys = repo.scratch().join("keys");
-    std::fs::create_dir(&keys).expect("mkdir");
-    let key = keygen(&keys, "alice", "ed25519", "");
-    let signers = allowed(
-        &keys,
-        "allowed_signers",
-        &[format!("{ALICE} {}", public(&key))],
-    );
+    let Signer { key, signers, .. } = signer(&repo, "alice", "ed25519", "", ALICE);
     let dir = repo.scratch().join("evidence");
     gate(&repo)
         .arg("--evidence")
@@ -236,14 +257,8 @@ fn a_signed_record_is_accepted_by_ssh_keygen_and_by_evidence_verify() {
 #[test]
 fn a_passphrase_protected_key_from_the_environment_leaks_nowhere() {
     let repo = Repo::with_config(&config());
-    let keys = repo.scratch().join("keys");
-    std::fs::create_dir(&keys).expect("mkdir");
-    let key = keygen(&keys, "locked", "ed25519", PASSPHRASE);
-    let signers = allowed(
-        &keys,
-        "allowed_signers",
-        &[format!("ci@example.com {}", public(&key))],
-    );
+    let Signer { keys, key, signers } =
+        signer(&repo, "locked", "ed25519", PASSPHRASE, "ci@example.com");
     let dir = repo.scratch().join("evidence");
     let planted = key_lines(&key);
     let leak_free = |mut s: Sentinel| {
@@ -330,14 +345,7 @@ fn a_passphrase_protected_key_from_the_environment_leaks_nowhere() {
 #[test]
 fn an_ecdsa_p256_key_signs_too() {
     let repo = Repo::with_config(&config());
-    let keys = repo.scratch().join("keys");
-    std::fs::create_dir(&keys).expect("mkdir");
-    let key = keygen(&keys, "ecdsa", "ecdsa", "");
-    let signers = allowed(
-        &keys,
-        "allowed_signers",
-        &[format!("ops@example.com {}", public(&key))],
-    );
+    let Signer { key, signers, .. } = signer(&repo, "ecdsa", "ecdsa", "", "ops@example.com");
     let dir = repo.scratch().join("evidence");
     gate(&repo)
         .arg("--evidence")
@@ -357,15 +365,8 @@ fn an_ecdsa_p256_key_signs_too() {
 #[test]
 fn forgeries_fail_each_with_its_reason() {
     let repo = Repo::with_config(&config());
-    let keys = repo.scratch().join("keys");
-    std::fs::create_dir(&keys).expect("mkdir");
-    let key = keygen(&keys, "alice", "ed25519", "");
+    let Signer { keys, key, signers } = signer(&repo, "alice", "ed25519", "", ALICE);
     let mallory = keygen(&keys, "mallory", "ed25519", "");
-    let signers = allowed(
-        &keys,
-        "allowed_signers",
-        &[format!("{ALICE} {}", public(&key))],
-    );
     let sealed = repo.scratch().join("sealed");
     gate(&repo)
         .arg("--evidence")
@@ -577,15 +578,8 @@ fn a_signed_bundle_is_accepted_by_ssh_keygen_and_by_bundle_verify() {
     repo.write(".gitignore", "artifacts/\n");
     repo.write("VERSION", "1.2.3\n");
     repo.config("[bundle]\nname = \"app\"\n[[bundle.files]]\npath = \"VERSION\"\ndescription = \"Version\"\n");
-    let keys = repo.scratch().join("keys");
-    std::fs::create_dir(&keys).expect("mkdir");
-    let key = keygen(&keys, "alice", "ed25519", "");
+    let Signer { keys, key, signers } = signer(&repo, "alice", "ed25519", "", ALICE);
     let mallory = keygen(&keys, "mallory", "ed25519", "");
-    let signers = allowed(
-        &keys,
-        "allowed_signers",
-        &[format!("{ALICE} {}", public(&key))],
-    );
     Sentinel::new()
         .dir(&repo.path)
         .args(["bundle", "--version", "v1.2.3", "--sign-key"])
@@ -638,14 +632,7 @@ fn a_signed_bundle_is_accepted_by_ssh_keygen_and_by_bundle_verify() {
 #[test]
 fn two_runs_writing_one_folder_take_turns() {
     let repo = Repo::with_config(&config());
-    let keys = repo.scratch().join("keys");
-    std::fs::create_dir(&keys).expect("mkdir");
-    let key = keygen(&keys, "alice", "ed25519", "");
-    let signers = allowed(
-        &keys,
-        "allowed_signers",
-        &[format!("{ALICE} {}", public(&key))],
-    );
+    let Signer { key, signers, .. } = signer(&repo, "alice", "ed25519", "", ALICE);
     let dir = repo.scratch().join("evidence");
     std::fs::create_dir(&dir).expect("mkdir");
     // Another run holds the folder: this one waits for it, then writes.
@@ -703,8 +690,7 @@ fn two_runs_writing_one_folder_take_turns() {
 #[test]
 fn the_key_can_come_from_the_config_and_the_flag_wins() {
     let repo = Repo::new();
-    let keys = repo.scratch().join("keys");
-    std::fs::create_dir(&keys).expect("mkdir");
+    let keys = keys_dir(&repo);
     let team = keygen(&keys, "team", "ed25519", "");
     let own = keygen(&keys, "own", "ed25519", "");
     repo.config(&format!(
@@ -769,25 +755,10 @@ fn the_readme_shows_the_command_these_tests_run_and_a_config_that_loads() {
 
 #[test]
 fn verify_signs_its_record_too() {
-    let text = format!(
-        "[verify]\nfor = \"1s\"\ninterval = \"1s\"\n\n[[verify.probe]]\nname = \"health\"\nurl = {}\n",
-        toml_str(health_url())
-    );
-    let repo = Repo::with_config(&text);
-    let keys = repo.scratch().join("keys");
-    std::fs::create_dir(&keys).expect("mkdir");
-    let key = keygen(&keys, "alice", "ed25519", "");
-    let signers = allowed(
-        &keys,
-        "allowed_signers",
-        &[format!("{ALICE} {}", public(&key))],
-    );
+    let repo = probing_repo();
+    let Signer { key, signers, .. } = signer(&repo, "alice", "ed25519", "", ALICE);
     let dir = repo.scratch().join("evidence");
-    Sentinel::new()
-        .dir(&repo.path)
-        .args(["verify", "--env", "prod", "--version", "v1.0.0", "--once"])
-        .arg("--evidence")
-        .arg(&dir)
+    verify_once_with_evidence(&repo, &dir)
         .arg("--sign-key")
         .arg(&key)
         .safe();

@@ -5,10 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::harness::{Repo, Sentinel, message_of, row};
-
-const SAFE: &str = "| release_sentinel          | OK   | RELEASE_SENTINEL=SAFE |";
-const BLOCKED: &str = "| release_sentinel          | FAIL | RELEASE_SENTINEL=BLOCKED |";
+use crate::harness::{BLOCKED, Repo, SAFE, Sentinel, each_row, message_of, row};
 
 /// A repository on `main` with one commit per tag, tagged lightweight, in
 /// order.
@@ -177,27 +174,136 @@ fn github_tag(s: Sentinel, tag: &str) -> Sentinel {
         .env("GITHUB_REF_TYPE", "tag")
 }
 
+/// The variables GitHub Actions sets on a tag pipeline for `v1.1.0`.
+const GITHUB_V1_1_0: &[(&str, &str)] = &[
+    ("GITHUB_ACTIONS", "true"),
+    ("GITHUB_REF", "refs/tags/v1.1.0"),
+    ("GITHUB_REF_NAME", "v1.1.0"),
+    ("GITHUB_REF_TYPE", "tag"),
+];
+
+/// A tag pipeline on a [`pipeline_clone`] at `at` (then `setup`), the CI
+/// variables it sets, the version asked about, and what the gate says.
+struct Pipeline {
+    name: &'static str,
+    at: &'static str,
+    setup: fn(&Repo),
+    vars: &'static [(&'static str, &'static str)],
+    version: &'static str,
+    rows: &'static [(&'static str, &'static str)],
+    has: &'static [&'static str],
+    /// (check, text) its message contains.
+    message: &'static [(&'static str, &'static str)],
+    code: i32,
+}
+
 #[test]
-fn a_github_tag_pipeline_for_the_release_tag_is_safe() {
-    let (_up, clone) = pipeline_clone("v1.1.0");
-    let out = github_tag(Sentinel::in_repo(&clone), "v1.1.0")
-        .gate("prod", "v1.1.0")
-        .stdout_has(row("branch_allowed", "OK"))
-        .stdout_has(row("tag_absent", "OK"))
-        .stdout_has(row("version_newer", "OK"))
-        .stdout_has(SAFE)
-        .safe();
-    let m = message_of(&out.stdout, "tag_absent");
-    assert!(
-        m.contains("this build's own") && m.contains("GITHUB_REF"),
-        "{m}"
+fn a_tag_pipeline_passes_only_for_its_own_tag_on_an_allowed_branch() {
+    let rows = [
+        Pipeline {
+            name: "GitHub, for the release tag: safe",
+            at: "v1.1.0",
+            setup: |_| {},
+            vars: GITHUB_V1_1_0,
+            version: "v1.1.0",
+            rows: &[
+                ("branch_allowed", "OK"),
+                ("tag_absent", "OK"),
+                ("version_newer", "OK"),
+            ],
+            has: &[SAFE],
+            message: &[
+                ("tag_absent", "this build's own"),
+                ("tag_absent", "GITHUB_REF"),
+                ("version_newer", "newer than v1.0.0"),
+                ("branch_allowed", "tag pipeline for v1.1.0"),
+                // The clone's own main (origin/main too) contains the tag.
+                ("branch_allowed", "is on main"),
+            ],
+            code: 0,
+        },
+        Pipeline {
+            name: "GitLab, for the release tag: safe",
+            at: "v1.1.0",
+            setup: |_| {},
+            vars: &[("CI_COMMIT_TAG", "v1.1.0"), ("GITLAB_CI", "true")],
+            version: "v1.1.0",
+            rows: &[],
+            has: &[SAFE],
+            message: &[
+                ("tag_absent", "this build's own"),
+                ("tag_absent", "CI_COMMIT_TAG"),
+            ],
+            code: 0,
+        },
+        Pipeline {
+            name: "a release tagged on a feature branch is refused",
+            at: "v1.2.0",
+            setup: |_| {},
+            vars: &[("CI_COMMIT_TAG", "v1.2.0")],
+            version: "v1.2.0",
+            rows: &[("branch_allowed", "FAIL"), ("tag_absent", "OK")],
+            has: &[BLOCKED],
+            message: &[(
+                "branch_allowed",
+                "no allowed branch (main, master) contains HEAD",
+            )],
+            code: 1,
+        },
+        // The pipeline names v1.1.0, but HEAD is v1.0.0's commit.
+        Pipeline {
+            name: "a pipeline tag that points elsewhere still blocks",
+            at: "v1.0.0",
+            setup: |_| {},
+            vars: &[("CI_COMMIT_TAG", "v1.1.0")],
+            version: "v1.1.0",
+            rows: &[("tag_absent", "FAIL"), ("branch_allowed", "FAIL")],
+            has: &[],
+            message: &[
+                ("tag_absent", "tag v1.1.0 already exists"),
+                ("branch_allowed", "tag pipeline for \"v1.1.0\""),
+            ],
+            code: 1,
+        },
+        // The pipeline runs for v1.1.1, the gate is asked about v1.1.0.
+        Pipeline {
+            name: "a pipeline for another tag is no pass for this version",
+            at: "v1.1.0",
+            setup: |clone| {
+                clone.git(["tag", "v1.1.1"]);
+            },
+            vars: &[("CI_COMMIT_TAG", "v1.1.1")],
+            version: "v1.1.0",
+            rows: &[("tag_absent", "FAIL")],
+            has: &[],
+            message: &[],
+            code: 1,
+        },
+    ];
+    each_row(
+        &rows,
+        |r| r.name,
+        |r| {
+            let (_upstream, clone) = pipeline_clone(r.at);
+            (r.setup)(&clone);
+            let mut s = Sentinel::in_repo(&clone);
+            for (k, v) in r.vars {
+                s = s.env(k, v);
+            }
+            s = s.gate("prod", r.version);
+            for (id, status) in r.rows {
+                s = s.stdout_has(row(id, status));
+            }
+            for text in r.has {
+                s = s.stdout_has(*text);
+            }
+            let out = s.code(r.code);
+            for (id, text) in r.message {
+                let m = message_of(&out.stdout, id);
+                assert!(m.contains(text), "{id} lacks {text:?}: {m}");
+            }
+        },
     );
-    let m = message_of(&out.stdout, "version_newer");
-    assert!(m.contains("newer than v1.0.0"), "{m}");
-    let m = message_of(&out.stdout, "branch_allowed");
-    assert!(m.contains("tag pipeline for v1.1.0"), "{m}");
-    // The clone's own main (origin/main too) contains the tag.
-    assert!(m.contains("is on main"), "{m}");
 }
 
 #[test]
@@ -228,39 +334,6 @@ fn a_shallow_tag_build_names_the_shallow_clone_and_its_fix_in_the_rows_it_affect
 }
 
 #[test]
-fn a_gitlab_tag_pipeline_for_the_release_tag_is_safe() {
-    let (_up, clone) = pipeline_clone("v1.1.0");
-    let out = Sentinel::in_repo(&clone)
-        .env("CI_COMMIT_TAG", "v1.1.0")
-        .env("GITLAB_CI", "true")
-        .gate("prod", "v1.1.0")
-        .stdout_has(SAFE)
-        .safe();
-    let m = message_of(&out.stdout, "tag_absent");
-    assert!(
-        m.contains("this build's own") && m.contains("CI_COMMIT_TAG"),
-        "{m}"
-    );
-}
-
-#[test]
-fn a_release_tagged_on_a_feature_branch_is_refused() {
-    let (_up, clone) = pipeline_clone("v1.2.0");
-    let out = Sentinel::in_repo(&clone)
-        .env("CI_COMMIT_TAG", "v1.2.0")
-        .gate("prod", "v1.2.0")
-        .stdout_has(row("branch_allowed", "FAIL"))
-        .stdout_has(row("tag_absent", "OK"))
-        .stdout_has(BLOCKED)
-        .blocked();
-    let m = message_of(&out.stdout, "branch_allowed");
-    assert!(
-        m.contains("no allowed branch (main, master) contains HEAD"),
-        "{m}"
-    );
-}
-
-#[test]
 fn a_tag_pipeline_without_branches_says_how_to_fetch_them() {
     let (upstream, _) = pipeline_clone("v1.1.0");
     // What a CI that fetches only the tag leaves: no branch at all.
@@ -280,32 +353,6 @@ fn a_tag_pipeline_without_branches_says_how_to_fetch_them() {
         m.contains("git fetch origin '+refs/heads/*:refs/remotes/origin/*'"),
         "{m}"
     );
-}
-
-#[test]
-fn a_pipeline_tag_that_points_elsewhere_still_blocks() {
-    // The pipeline names v1.1.0, but HEAD is v1.0.0's commit.
-    let (_up, clone) = pipeline_clone("v1.0.0");
-    let out = Sentinel::in_repo(&clone)
-        .env("CI_COMMIT_TAG", "v1.1.0")
-        .gate("prod", "v1.1.0")
-        .stdout_has(row("tag_absent", "FAIL"))
-        .stdout_has(row("branch_allowed", "FAIL"))
-        .blocked();
-    assert!(message_of(&out.stdout, "tag_absent").contains("tag v1.1.0 already exists"));
-    assert!(message_of(&out.stdout, "branch_allowed").contains("tag pipeline for \"v1.1.0\""));
-}
-
-#[test]
-fn a_pipeline_for_another_tag_is_no_pass_for_this_version() {
-    let (_up, clone) = pipeline_clone("v1.1.0");
-    clone.git(["tag", "v1.1.1"]);
-    // The pipeline runs for v1.1.1, the gate is asked about v1.1.0.
-    Sentinel::in_repo(&clone)
-        .env("CI_COMMIT_TAG", "v1.1.1")
-        .gate("prod", "v1.1.0")
-        .stdout_has(row("tag_absent", "FAIL"))
-        .blocked();
 }
 
 // The README's CI snippets are run where they are pasted in snippets.rs.

@@ -18,8 +18,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::harness::{
-    Exchange, Prometheus, Reaper, Repo, Sentinel, Server, bearer_proxy, context, http, json_check,
-    json_of, message_of, row, signature_check, slack_receiver, toml_str, webhook_receiver, whsec,
+    Exchange, Prometheus, Reaper, Repo, Sentinel, Server, bearer_proxy, context, each_row, http,
+    json_check, json_of, message_of, row, signature_check, slack_receiver, toml_str,
+    webhook_receiver, whsec,
 };
 use crate::notify::{KEY, NOTIFY};
 
@@ -147,10 +148,22 @@ fn history_prometheus() -> Prometheus {
 /// A repository whose config points at `prom` and has `[verify]` with a
 /// 15 s interval (the history's step) and `rules`.
 fn history_repo(prom: &Prometheus, rules: &str) -> Repo {
-    Repo::with_config(&format!(
+    Repo::with_config(&history_config(prom, rules))
+}
+
+/// The config of [`history_repo`].
+fn history_config(prom: &Prometheus, rules: &str) -> String {
+    format!(
         "{}[verify]\ninterval = \"15s\"\n{rules}",
         prometheus_section(&prom.url(""))
-    ))
+    )
+}
+
+/// One [`rule`] after the other, each as (name, query, rest).
+fn rules(each: &[(&str, &str, &str)]) -> String {
+    each.iter()
+        .map(|(name, query, rest)| rule(name, query, rest))
+        .collect()
 }
 
 /// The error ratio of the playbook, over one minute.
@@ -251,10 +264,9 @@ fn a_p95_from_a_histogram_is_interpolated_inside_its_bucket() {
     assert!((value - expected).abs() < 1e-9, "{value}");
     assert_eq!(json_check(&doc, "rule:p95")["details"]["outcome"], "OK");
     // The same p95 against 0.7: above it for the whole sustain.
-    repo.config(&format!(
-        "{}[verify]\ninterval = \"15s\"\n{}",
-        prometheus_section(&prom.url("")),
-        rule("p95", P95, "max = 0.7\nfor = \"2m\"")
+    repo.config(&history_config(
+        &prom,
+        &rule("p95", P95, "max = 0.7\nfor = \"2m\""),
     ));
     let out = verify(&repo)
         .args(["--at", AT])
@@ -274,15 +286,18 @@ fn a_breach_one_sample_short_of_the_sustain_is_no_breach() {
     let prom = history_prometheus();
     // `recovers`: 8 samples above 0.01, back below at the ninth (22:30:00);
     // `late`: above only from 22:28:15, 8 samples of the 9 of 2 minutes.
-    let rules = rule(
-        "recovers",
-        r#"max(rs_error_ratio{case="recovers"})"#,
-        "max = 0.01\nfor = \"2m\"",
-    ) + &rule(
-        "late",
-        r#"max(rs_error_ratio{case="late"})"#,
-        "max = 0.01\nfor = \"2m\"",
-    );
+    let rules = rules(&[
+        (
+            "recovers",
+            r#"max(rs_error_ratio{case="recovers"})"#,
+            "max = 0.01\nfor = \"2m\"",
+        ),
+        (
+            "late",
+            r#"max(rs_error_ratio{case="late"})"#,
+            "max = 0.01\nfor = \"2m\"",
+        ),
+    ]);
     let repo = history_repo(&prom, &rules);
     let out = verify(&repo)
         .args(["--at", AT])
@@ -300,14 +315,13 @@ fn a_breach_one_sample_short_of_the_sustain_is_no_breach() {
         "late (max 0.01 for 2m): OK: 0.05 at 2023-11-14T22:30:00Z; beyond the bound for 105s of 120s"
     );
     // With a sustain of 105 s (8 samples at 15 s), `late` is a breach.
-    repo.config(&format!(
-        "{}[verify]\ninterval = \"15s\"\n{}",
-        prometheus_section(&prom.url("")),
-        rule(
+    repo.config(&history_config(
+        &prom,
+        &rule(
             "late",
             r#"max(rs_error_ratio{case="late"})"#,
-            "max = 0.01\nfor = \"105s\""
-        )
+            "max = 0.01\nfor = \"105s\"",
+        ),
     ));
     verify(&repo)
         .args(["--at", AT])
@@ -324,15 +338,18 @@ fn nan_is_no_data_and_rolls_back_whatever_the_limit() {
     let prom = history_prometheus();
     // No traffic: 0/0 is NaN at every step. And a gauge whose newest
     // sample is NaN. `--at` judges once: NO_DATA triggers despite its limit.
-    let rules = rule(
-        "idle_ratio",
-        r#"sum(rate(idle_requests_total{code=~"5.."}[1m])) / sum(rate(idle_requests_total[1m]))"#,
-        "max = 0.01\nfor = \"2m\"\nno_data_limit = 5",
-    ) + &rule(
-        "newest_nan",
-        "max(rs_newest_nan)",
-        "max = 1\nfor = \"1m\"\nno_data_limit = 5",
-    );
+    let rules = rules(&[
+        (
+            "idle_ratio",
+            r#"sum(rate(idle_requests_total{code=~"5.."}[1m])) / sum(rate(idle_requests_total[1m]))"#,
+            "max = 0.01\nfor = \"2m\"\nno_data_limit = 5",
+        ),
+        (
+            "newest_nan",
+            "max(rs_newest_nan)",
+            "max = 1\nfor = \"1m\"\nno_data_limit = 5",
+        ),
+    ]);
     let repo = history_repo(&prom, &rules);
     let out = verify(&repo)
         .args(["--at", AT, "--format", "json"])
@@ -364,44 +381,48 @@ fn nan_is_no_data_and_rolls_back_whatever_the_limit() {
     );
 }
 
-#[test]
-fn an_empty_result_is_no_data_and_rolls_back() {
-    let prom = history_prometheus();
-    let repo = history_repo(
-        &prom,
-        &rule(
-            "missing",
-            "sum(rate(no_such_requests_total[1m]))",
-            "max = 1\nno_data_limit = 3",
-        ),
-    );
-    verify(&repo)
-        .args(["--at", AT])
-        .stdout_has(row("rule:missing", "CRIT"))
-        .stdout_has("missing (max 1): NO_DATA: no series: the query matched nothing")
-        .stdout_has(ROLLBACK)
-        .critical();
+/// A rule whose query has no usable data at `--at`, and what its row says.
+struct NoData {
+    name: &'static str,
+    query: &'static str,
+    rest: &'static str,
+    says: &'static str,
 }
 
 #[test]
-fn a_stale_sample_is_no_data_and_rolls_back() {
+fn an_empty_result_or_a_stale_sample_is_no_data_and_rolls_back() {
     let prom = history_prometheus();
-    // The last sample is at 22:24:07; Prometheus carries it for its 5
-    // minute lookback, to 22:29:00 on the 15 s steps: at 22:30:00 the
-    // newest point is 60 s old, more than two steps.
-    let repo = history_repo(
-        &prom,
-        &rule("stale", "max(rs_stale)", "max = 1\nfor = \"2m\""),
+    let rows = [
+        NoData {
+            name: "missing",
+            query: "sum(rate(no_such_requests_total[1m]))",
+            rest: "max = 1\nno_data_limit = 3",
+            says: "missing (max 1): NO_DATA: no series: the query matched nothing",
+        },
+        // The last sample is at 22:24:07; Prometheus carries it for its 5
+        // minute lookback, to 22:29:00 on the 15 s steps: at 22:30:00 the
+        // newest point is 60 s old, more than two steps.
+        NoData {
+            name: "stale",
+            query: "max(rs_stale)",
+            rest: "max = 1\nfor = \"2m\"",
+            says: "stale (max 1 for 2m): NO_DATA: the newest sample is stale: 0.5 at \
+                   2023-11-14T22:29:00Z, 60s before the evaluation",
+        },
+    ];
+    each_row(
+        &rows,
+        |r| r.name,
+        |r| {
+            let repo = history_repo(&prom, &rule(r.name, r.query, r.rest));
+            verify(&repo)
+                .args(["--at", AT])
+                .stdout_has(row(&format!("rule:{}", r.name), "CRIT"))
+                .stdout_has(r.says)
+                .stdout_has(ROLLBACK)
+                .critical();
+        },
     );
-    verify(&repo)
-        .args(["--at", AT])
-        .stdout_has(row("rule:stale", "CRIT"))
-        .stdout_has(
-            "stale (max 1 for 2m): NO_DATA: the newest sample is stale: 0.5 at \
-             2023-11-14T22:29:00Z, 60s before the evaluation",
-        )
-        .stdout_has(ROLLBACK)
-        .critical();
 }
 
 #[test]
@@ -409,19 +430,23 @@ fn queries_prometheus_rejects_are_errors_and_roll_back() {
     let prom = history_prometheus();
     // 422: three series on each side of a match on no labels; 400: a
     // parse error; and three series where a rule judges one.
-    let rules = rule(
-        "many_to_many",
-        "sum(http_requests_total + on() http_requests_total)",
-        "max = 1\nerror_limit = 5",
-    ) + &rule(
-        "unparsable",
-        "sum(rate(http_requests_total[1m])",
-        "max = 1\nerror_limit = 5",
-    ) + &rule(
-        "three_series",
-        "http_requests_total",
-        "max = 1\nerror_limit = 5",
-    );
+    let rules = rules(&[
+        (
+            "many_to_many",
+            "sum(http_requests_total + on() http_requests_total)",
+            "max = 1\nerror_limit = 5",
+        ),
+        (
+            "unparsable",
+            "sum(rate(http_requests_total[1m])",
+            "max = 1\nerror_limit = 5",
+        ),
+        (
+            "three_series",
+            "http_requests_total",
+            "max = 1\nerror_limit = 5",
+        ),
+    ]);
     let repo = history_repo(&prom, &rules);
     let out = verify(&repo)
         .args(["--at", AT])
@@ -527,6 +552,26 @@ impl Exporter {
     }
 }
 
+/// A live window: a loopback exporter of `rs_latency_seconds` (0.2) that a
+/// real Prometheus scrapes every second, and a repository whose `[verify]`
+/// probes `app` (with `probe_rest`) and holds that latency at most 0.5 for
+/// 3 s (with `rule_rest`, lines after those).
+fn live_window(app: &Server, probe_rest: &str, rule_rest: &str) -> (Exporter, Prometheus, Repo) {
+    let exporter = Exporter::start(&[("rs_latency_seconds", 0.2)]);
+    let prom = exporter.scraped("rs_latency_seconds", 0.2);
+    let repo = Repo::with_config(&format!(
+        "{}[verify]\n{}{}",
+        prometheus_section(&prom.url("")),
+        probe("health", &app.url("/health"), probe_rest),
+        rule(
+            "latency",
+            "max(rs_latency_seconds)",
+            &format!("max = 0.5\nfor = \"3s\"{rule_rest}")
+        ),
+    ));
+    (exporter, prom, repo)
+}
+
 /// Run `verify` with `args` in `repo` as a child the reaper holds.
 fn spawn_verify(repo: &Repo, reaper: &mut Reaper, args: &[&str]) {
     let mut cmd = verify(repo).args(args).into_command();
@@ -545,19 +590,8 @@ fn outcomes(doc: &serde_json::Value, id: &str) -> Vec<String> {
 
 #[test]
 fn a_healthy_window_is_watched_to_its_end_and_every_evaluation_is_in_the_json() {
-    let exporter = Exporter::start(&[("rs_latency_seconds", 0.2)]);
-    let prom = exporter.scraped("rs_latency_seconds", 0.2);
     let app = Server::start(Exchange::ok);
-    let repo = Repo::with_config(&format!(
-        "{}[verify]\n{}{}",
-        prometheus_section(&prom.url("")),
-        probe("health", &app.url("/health"), ""),
-        rule(
-            "latency",
-            "max(rs_latency_seconds)",
-            "max = 0.5\nfor = \"3s\""
-        ),
-    ));
+    let (_exporter, _prom, repo) = live_window(&app, "", "");
     let start = Instant::now();
     let out = verify(&repo)
         .args(["--for", "6s", "--interval", "1s", "--format", "json"])
@@ -591,19 +625,8 @@ fn a_healthy_window_is_watched_to_its_end_and_every_evaluation_is_in_the_json() 
 
 #[test]
 fn a_metric_crossing_its_bound_mid_window_rolls_back() {
-    let exporter = Exporter::start(&[("rs_latency_seconds", 0.2)]);
-    let prom = exporter.scraped("rs_latency_seconds", 0.2);
     let app = Server::start(Exchange::ok);
-    let repo = Repo::with_config(&format!(
-        "{}[verify]\n{}{}",
-        prometheus_section(&prom.url("")),
-        probe("health", &app.url("/health"), ""),
-        rule(
-            "latency",
-            "max(rs_latency_seconds)",
-            "max = 0.5\nfor = \"3s\""
-        ),
-    ));
+    let (exporter, _prom, repo) = live_window(&app, "", "");
     let mut reaper = Reaper::for_repo(&repo);
     spawn_verify(
         &repo,
@@ -636,8 +659,6 @@ fn a_metric_crossing_its_bound_mid_window_rolls_back() {
 
 #[test]
 fn a_probe_going_bad_mid_window_rolls_back_on_its_third_failure_in_a_row() {
-    let exporter = Exporter::start(&[("rs_latency_seconds", 0.2)]);
-    let prom = exporter.scraped("rs_latency_seconds", 0.2);
     // Three good answers, then 503 for good.
     let app = Server::start(|x| {
         if x.n < 3 {
@@ -646,16 +667,7 @@ fn a_probe_going_bad_mid_window_rolls_back_on_its_third_failure_in_a_row() {
             x.reply("503 Service Unavailable", &[], "down")
         }
     });
-    let repo = Repo::with_config(&format!(
-        "{}[verify]\n{}{}",
-        prometheus_section(&prom.url("")),
-        probe("health", &app.url("/health"), "failures = 2"),
-        rule(
-            "latency",
-            "max(rs_latency_seconds)",
-            "max = 0.5\nfor = \"3s\""
-        ),
-    ));
+    let (_exporter, _prom, repo) = live_window(&app, "failures = 2", "");
     let start = Instant::now();
     let out = verify(&repo)
         .args(["--for", "60s", "--interval", "1s", "--format", "json"])
@@ -685,19 +697,8 @@ fn a_probe_going_bad_mid_window_rolls_back_on_its_third_failure_in_a_row() {
 
 #[test]
 fn prometheus_stopped_mid_window_is_an_error_and_rolls_back() {
-    let exporter = Exporter::start(&[("rs_latency_seconds", 0.2)]);
-    let mut prom = exporter.scraped("rs_latency_seconds", 0.2);
     let app = Server::start(Exchange::ok);
-    let repo = Repo::with_config(&format!(
-        "{}[verify]\n{}{}",
-        prometheus_section(&prom.url("")),
-        probe("health", &app.url("/health"), ""),
-        rule(
-            "latency",
-            "max(rs_latency_seconds)",
-            "max = 0.5\nfor = \"3s\"\nerror_limit = 2"
-        ),
-    ));
+    let (_exporter, mut prom, repo) = live_window(&app, "", "\nerror_limit = 2");
     let mut reaper = Reaper::for_repo(&repo);
     spawn_verify(
         &repo,
@@ -1371,34 +1372,35 @@ fn verify_without_a_verify_section_exits_1_and_says_why() {
 fn an_invalid_at_for_or_interval_exits_1() {
     let app = Server::start(Exchange::ok);
     let repo = Repo::with_config(&format!("[verify]\n{}", probe("health", &app.url("/"), "")));
-    verify(&repo)
-        .args(["--at", "yesterday"])
-        .stderr_has("--at \"yesterday\": not a time; write it in RFC 3339")
-        .blocked();
-    verify(&repo)
-        .args(["--for", "soon"])
-        .stderr_has("--for \"soon\": not a duration like 15m or 30s")
-        .blocked();
-    verify(&repo)
-        .args(["--for", "0s"])
-        .stderr_has("--for \"0s\": not a duration")
-        .blocked();
-    verify(&repo)
-        .args(["--for", "500000000000y"])
-        .stderr_has("--for \"500000000000y\": longer than the 7days limit")
-        .blocked();
-    verify(&repo)
-        .args(["--interval", "2h"])
-        .stderr_has("--interval \"2h\": longer than the 1h limit")
-        .blocked();
-    verify(&repo)
-        .args(["--at", "1e300"])
-        .stderr_has("--at \"1e300\": not a time")
-        .blocked();
-    verify(&repo)
-        .arg("--interval=-1s")
-        .stderr_has("--interval \"-1s\": not a duration")
-        .blocked();
+    // Each row: the arguments, and what stderr says of them.
+    let refused: &[(&[&str], &str)] = &[
+        (
+            &["--at", "yesterday"],
+            "--at \"yesterday\": not a time; write it in RFC 3339",
+        ),
+        (
+            &["--for", "soon"],
+            "--for \"soon\": not a duration like 15m or 30s",
+        ),
+        (&["--for", "0s"], "--for \"0s\": not a duration"),
+        (
+            &["--for", "500000000000y"],
+            "--for \"500000000000y\": longer than the 7days limit",
+        ),
+        (
+            &["--interval", "2h"],
+            "--interval \"2h\": longer than the 1h limit",
+        ),
+        (&["--at", "1e300"], "--at \"1e300\": not a time"),
+        (&["--interval=-1s"], "--interval \"-1s\": not a duration"),
+    ];
+    each_row(
+        refused,
+        |r| r.1,
+        |&(args, says)| {
+            verify(&repo).args(args).stderr_has(says).blocked();
+        },
+    );
     assert_eq!(app.requests().len(), 0, "nothing was watched");
     // --at without rules has nothing to judge.
     verify(&repo)
@@ -1669,34 +1671,42 @@ fn slow_evaluations_skip_missed_ticks_and_never_stretch_the_window() {
 fn an_interval_below_a_second_or_an_oversized_window_is_a_usage_error() {
     let app = Server::start(Exchange::ok);
     let repo = Repo::with_config(&format!("[verify]\n{}", probe("health", &app.url("/"), "")));
-    for tiny in ["1ns", "999ms", "100ms"] {
-        verify(&repo)
-            .args(["--interval", tiny, "--for", "2s"])
-            .stderr_has(format!(
-                "--interval \"{tiny}\": shorter than the 1s minimum"
-            ))
-            .blocked();
-    }
+    each_row(
+        &["1ns", "999ms", "100ms"],
+        |r| *r,
+        |&tiny| {
+            verify(&repo)
+                .args(["--interval", tiny, "--for", "2s"])
+                .stderr_has(format!(
+                    "--interval \"{tiny}\": shorter than the 1s minimum"
+                ))
+                .blocked();
+        },
+    );
     verify(&repo)
         .args(["--for", "7d", "--interval", "1s"])
         .stderr_has(
             "--for 7days at --interval 1s is 604801 evaluations, more than the 20161 allowed",
         )
         .blocked();
-    for huge in [
-        "18446744073709551616s",
-        "99999999999999999999999999h",
-        "584942417356y",
-    ] {
-        verify(&repo)
-            .args(["--for", huge])
-            .stderr_has(format!("--for \"{huge}\": "))
-            .blocked();
-        verify(&repo)
-            .args(["--interval", huge])
-            .stderr_has(format!("--interval \"{huge}\": "))
-            .blocked();
-    }
+    each_row(
+        &[
+            "18446744073709551616s",
+            "99999999999999999999999999h",
+            "584942417356y",
+        ],
+        |r| *r,
+        |&huge| {
+            verify(&repo)
+                .args(["--for", huge])
+                .stderr_has(format!("--for \"{huge}\": "))
+                .blocked();
+            verify(&repo)
+                .args(["--interval", huge])
+                .stderr_has(format!("--interval \"{huge}\": "))
+                .blocked();
+        },
+    );
     assert_eq!(app.requests().len(), 0, "nothing was watched");
     let repo = Repo::with_config(&format!(
         "[verify]\ninterval = \"10ms\"\n{}",

@@ -24,6 +24,8 @@
 //! - [`webhook_receiver`] and [`slack_receiver`]: [`Server`]s that take
 //!   notifications; the first checks every Standard Webhooks signature on
 //!   its own ([`signature_check`]).
+//! - [`each_row`]: a table of same-shaped cases, every row run and every
+//!   failed row named.
 
 #![allow(dead_code)]
 
@@ -32,9 +34,11 @@ mod prometheus;
 mod repo;
 mod sentinel;
 mod server;
+mod table;
 
 pub use process::*;
 pub use prometheus::*;
 pub use repo::*;
 pub use sentinel::*;
 pub use server::*;
+pub use table::*;

@@ -112,6 +112,12 @@ impl Sentinel {
         Self::new().dir(&repo.path).default_vars()
     }
 
+    /// The gate as most tests run it: `--env prod --version v1.2.3` in
+    /// `repo`, with the embedded default's required variables set.
+    pub fn prod(repo: &Repo) -> Self {
+        Self::in_repo(repo).gate("prod", "v1.2.3")
+    }
+
     /// The pre-live pack (`--env dev --version v1.0.0 --dry-run`) in
     /// `repo`, with `$OUT` naming its scratch folder (steps write there,
     /// and a [`Reaper`] finds their processes by it).
