@@ -2,10 +2,13 @@
 //! (`[[freshness.tasks]]`, or the seed's JSON task file), validated.
 //! The command (`commands/freshness.rs`) judges each task's artifact.
 
-use crate::config::values::Problems;
-use crate::report::Kind;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
 use serde::Deserialize;
-use std::time::Duration;
+
+use crate::config::values::Problems;
+use crate::report::{CheckResult, Kind, Outcome, Phase};
 
 /// The freshness report.
 pub static KIND: Kind = Kind {
@@ -109,4 +112,112 @@ pub fn validate(raw: Raw, prefix: &str, problems: &mut Problems) -> Vec<Task> {
         });
     }
     out
+}
+
+/// A task file (`--tasks`, the seed's JSON), read and validated: the
+/// tasks, or the problems in one line (`Ok(Err(..))`); `Err` when it
+/// cannot be read or is no task file at all.
+pub fn read_tasks(path: &Path) -> Result<Result<Vec<Task>, String>, String> {
+    let shown = crate::sanitize::ascii(&path.display().to_string());
+    let data = crate::fsutil::read_regular(path, 4 * 1024 * 1024)
+        .map_err(|why| format!("cannot read {shown}: {why}"))?;
+    let raw: Raw =
+        serde_json::from_slice(&data).map_err(|e| format!("{shown} is not a task file: {e}"))?;
+    let mut problems = Problems::default();
+    let tasks = validate(raw, "tasks", &mut problems);
+    if !problems.is_empty() {
+        let text: Vec<String> = problems.list().iter().map(|p| p.to_string()).collect();
+        return Ok(Err(format!(
+            "invalid task file {shown}: {}",
+            text.join("; ")
+        )));
+    }
+    Ok(Ok(tasks))
+}
+
+/// One row per task: FRESH, STALE or MISSING at `now`, its artifact's
+/// newest file under `root`.
+pub fn judge(tasks: &[Task], root: &Path, now: SystemTime) -> Vec<CheckResult> {
+    let mut rows = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        let id = format!("task:{}", t.name);
+        let outcome = match newest(t, root) {
+            Err(why) => Outcome::fail(format!("cannot judge {}: {why}", t.artifact)),
+            Ok(None) => Outcome::fail(format!("MISSING: nothing at {}", t.artifact)),
+            Ok(Some((path, mtime))) => {
+                let max = age(t.max_age);
+                match now.duration_since(mtime) {
+                    Err(e) => Outcome::fail(format!(
+                        "STALE: {path} is dated {} in the future (clock skew?); max age {max}",
+                        age(e.duration())
+                    )),
+                    Ok(a) if a > t.max_age => {
+                        Outcome::fail(format!("STALE: {path} is {} old; max age {max}", age(a)))
+                    }
+                    Ok(a) => Outcome::ok(format!("FRESH: {path} is {} old; max age {max}", age(a))),
+                }
+                .detail("path", path)
+                .detail(
+                    "mtime",
+                    mtime.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+                )
+            }
+        };
+        rows.push(CheckResult::new(id, Phase::Pack, outcome, Duration::ZERO));
+    }
+    rows
+}
+
+/// The newest file matching `task` under `root`: path and mtime; or why
+/// the artifact cannot be judged (a link on the way, a folder that cannot
+/// be read). Only the repository's own files count: no link is followed.
+fn newest(task: &Task, root: &Path) -> Result<Option<(String, SystemTime)>, String> {
+    match &task.glob {
+        None => {
+            let mut at = PathBuf::new();
+            for c in Path::new(&task.artifact).components() {
+                at.push(c);
+                match std::fs::symlink_metadata(root.join(&at)) {
+                    Ok(m) if m.file_type().is_symlink() => {
+                        return Err(format!(
+                            "{} is a symbolic link; freshness judges only the repository's own files",
+                            at.display()
+                        ));
+                    }
+                    Ok(_) => {}
+                    Err(_) => return Ok(None),
+                }
+            }
+            let m = std::fs::symlink_metadata(root.join(&task.artifact))
+                .ok()
+                .filter(|m| m.is_file());
+            Ok(m.and_then(|m| Some((task.artifact.clone(), m.modified().ok()?))))
+        }
+        Some(glob) => {
+            // Walk only below the glob's fixed leading folders.
+            let base = crate::bundle::literal_prefix(&task.artifact);
+            let files = crate::bundle::walk(root, &base, Path::new(""))
+                .map_err(|unread| unread.join("; "))?;
+            Ok(files
+                .into_iter()
+                .map(|(f, _)| f)
+                .filter(|f| glob.is_match(f.as_str()))
+                .filter_map(|f| {
+                    let m = std::fs::symlink_metadata(root.join(&f)).ok()?;
+                    Some((f, m.modified().ok()?))
+                })
+                .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0))))
+        }
+    }
+}
+
+/// An age as people say it: `3h12m`, `2d`.
+fn age(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m", s / 60),
+        3600..=86_399 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3600),
+    }
 }
