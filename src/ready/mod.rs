@@ -1,9 +1,11 @@
 //! Make-ready: its report and its config section (`[ready]`: which rows
 //! count, their weights, the pass score, where the report goes), validated.
 
+pub mod run;
+
 use crate::config::values::Problems;
 use crate::exit::Verdict;
-use crate::report::{Kind, Rule};
+use crate::report::{CheckResult, Kind, Phase, Rule, Status};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -119,4 +121,36 @@ pub fn validate(raw: Raw, known: &[&str], problems: &mut Problems) -> Ready {
         out.report = r;
     }
     out
+}
+
+/// One part of the score: the check's id, status, weight and points.
+pub type Part = (String, Status, f64, f64);
+
+/// The score's parts, the score, and the key checks that failed.
+pub fn score(rows: &[CheckResult], ready: &Ready) -> (Vec<Part>, f64, Vec<String>) {
+    let mut parts = Vec::new();
+    let mut failed_keys = Vec::new();
+    for r in rows
+        .iter()
+        .filter(|r| r.counts() && matches!(r.phase, Phase::Policy | Phase::Health))
+    {
+        let weight = ready.weights.get(&r.id).copied().unwrap_or(1.0);
+        let points = match r.status() {
+            Status::Ok => weight,
+            Status::Warn => weight / 2.0,
+            _ => 0.0,
+        };
+        if ready.key.contains(&r.id) && !matches!(r.status(), Status::Ok | Status::Warn) {
+            failed_keys.push(r.id.clone());
+        }
+        parts.push((r.id.clone(), r.status(), weight, points));
+    }
+    let total: f64 = parts.iter().map(|p| p.2).sum();
+    let got: f64 = parts.iter().map(|p| p.3).sum();
+    let score = if !failed_keys.is_empty() || total == 0.0 {
+        0.0
+    } else {
+        (got / total * 1000.0).round() / 10.0
+    };
+    (parts, score, failed_keys)
 }
