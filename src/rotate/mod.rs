@@ -30,6 +30,8 @@
 //! run is not an error. Anything that is not a regular file, a folder or a
 //! link (sockets, FIFOs, devices) is ignored: neither counted nor deleted.
 
+pub mod run;
+
 use std::ffi::CStr;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path};
