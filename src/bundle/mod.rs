@@ -13,6 +13,8 @@
 //! copied, in order, into the bundle, unchanged. Everything is written to
 //! temporary names and renamed at the end: nothing half-written is left.
 
+pub mod run;
+
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, Write};
