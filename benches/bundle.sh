@@ -18,33 +18,25 @@
 #     SHA-256 of every file, the zip's digest, the statement);
 #   - `zip -q -X -r -6 OUT/ref.zip data` followed by `sha256sum` of the
 #     same files (and of the zip), the same work with the standard tools.
-# Outputs are removed between runs; the bundle is checked with `unzip -tq`
-# and `sha256sum -c`, and two bundles must be byte-identical.
+# Timed by benches/lib.sh's timer, the two taking turns. Outputs are
+# removed between runs; the bundle is checked with `unzip -tq` and
+# `sha256sum -c`, and every bundle must be byte-identical to the first.
 #
 # Target: median(bundle) <= median(zip + sha256sum): no slower.
 #
 # Usage: benches/bundle.sh        MIB=64 benches/bundle.sh for a quick try
 #        (exit 0 = PASS, 1 = FAIL)
 set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 MIB=${MIB:-1024} FILES=2000
 RUNS=${RUNS:-3} TARGET_RATIO=1.0
 [[ $MIB =~ ^[1-9][0-9]*$ ]] || { echo "MIB must be a positive integer" >&2; exit 1; }
-for t in zip unzip sha256sum python3; do
-  command -v "$t" >/dev/null || { echo "$t is needed (Debian: apt-get install -y zip unzip coreutils python3)" >&2; exit 1; }
-done
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-(cd "$root" && cargo build --release --locked --quiet)
-bin=$root/target/release/release-sentinel
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-mkdir "$tmp/home" "$tmp/repo" "$tmp/out"
-run() { env -i PATH="$PATH" HOME="$tmp/home" "$@"; }
-export HOME="$tmp/home" GIT_CONFIG_NOSYSTEM=1 \
-  GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.invalid GIT_AUTHOR_DATE=2024-01-01T12:00:00Z \
-  GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.invalid GIT_COMMITTER_DATE=2024-01-01T12:00:00Z
+bench_init git zip unzip sha256sum
+mkdir "$tmp/repo" "$tmp/out"
+bench_git_env
 
 echo "setting up $FILES files, $MIB MiB, in $tmp/repo ..." >&2
 cd "$tmp/repo"
@@ -110,12 +102,7 @@ find data -type f | sort >"$tmp/list"
 cat data/models/* data/logs/* >/dev/null # warm the page cache
 
 bundle() { run "$bin" bundle --version v1.0.0 --out "$tmp/out" >/dev/null; }
-reference() {
-  run zip -q -X -r -6 "$tmp/out/ref.zip" data &&
-    run xargs -d '\n' sha256sum <"$tmp/list" >"$tmp/out/sums" &&
-    run sha256sum "$tmp/out/ref.zip" >/dev/null
-}
-clean() { rm -rf "$tmp/out" && mkdir "$tmp/out"; }
+clean="rm -rf '$tmp/out' && mkdir '$tmp/out'"
 
 # Checks: the bundle is whole and reproducible.
 bundle
@@ -123,40 +110,24 @@ bundle
   { echo "the bundle does not check" >&2; exit 1; }
 first=$(cut -d' ' -f1 "$tmp/out/bench-v1.0.0.zip.sha256")
 bundle_size=$(stat -c %s "$tmp/out/bench-v1.0.0.zip")
-clean
 
-ms() { local t0 t1; t0=$(date +%s%N); "$@"; t1=$(date +%s%N); echo $(((t1 - t0) / 1000000)); }
-: >"$tmp/times"
-for i in $(seq "$RUNS"); do
-  clean
-  if ((i % 2)); then
-    echo "b $(ms bundle)" >>"$tmp/times"; clean
-    echo "z $(ms reference)" >>"$tmp/times"
-    ref_size=$(stat -c %s "$tmp/out/ref.zip")
-  else
-    echo "z $(ms reference)" >>"$tmp/times"
-    ref_size=$(stat -c %s "$tmp/out/ref.zip"); clean
-    echo "b $(ms bundle)" >>"$tmp/times"
-    [[ $(cut -d' ' -f1 "$tmp/out/bench-v1.0.0.zip.sha256") == "$first" ]] ||
-      { echo "two bundles differ" >&2; exit 1; }
-  fi
-done
+# The same work with the standard tools.
+cat >"$tmp/reference.sh" <<SH
+set -e
+zip -q -X -r -6 "$tmp/out/ref.zip" data
+xargs -d '\n' sha256sum <"$tmp/list" >"$tmp/out/sums"
+sha256sum "$tmp/out/ref.zip" >/dev/null
+SH
 
-python3 - "$tmp/times" "$TARGET_RATIO" "$count" "$bytes" "$bundle_size" "$ref_size" "$RUNS" <<'PY'
-import statistics, sys
-times = {"b": [], "z": []}
-for line in open(sys.argv[1]):
-    k, ms = line.split()
-    times[k].append(float(ms))
-target = float(sys.argv[2])
-count, size, bsize, zsize, runs = map(int, sys.argv[3:8])
-b, z = statistics.median(times["b"]), statistics.median(times["z"])
-ratio = b / z
-ok = ratio <= target
-print(f"bundle of {count:,} files, {size / 2**20:.0f} MiB, median of {runs} runs:")
-print(f"  release-sentinel bundle:           {b / 1000:.2f} s  ({bsize / 2**20:.0f} MiB zip)  runs {times['b']}")
-print(f"  zip -q -X -r -6 + sha256sum:       {z / 1000:.2f} s  ({zsize / 2**20:.0f} MiB zip)  runs {times['z']}")
-print(f"  ratio {ratio:.2f}x  target <= {target:g}x  {'PASS' if ok else 'FAIL'}")
-print(f"RESULT: {'PASS' if ok else 'FAIL'}")
-sys.exit(0 if ok else 1)
-PY
+echo "bundle of $count files, $((bytes / 1048576)) MiB:"
+bench_time -w 0 -n "$RUNS" -m 0 \
+  :: "zip -q -X -r -6 + sha256sum" -b "$clean" -a "stat -c %s '$tmp/out/ref.zip' >'$tmp/ref_size'" -- \
+  sh "$tmp/reference.sh" \
+  :: "release-sentinel bundle" -b "$clean" -a "grep -q '^$first ' '$tmp/out/bench-v1.0.0.zip.sha256'" -- \
+  "$bin" bundle --version v1.0.0 --out "$tmp/out"
+ratio=$(awk -v a="$(bench_get "release-sentinel bundle" ms)" -v b="$(bench_get "zip -q -X -r -6 + sha256sum" ms)" \
+  'BEGIN { printf "%.2f", a / b }')
+echo "  zips: release-sentinel $((bundle_size / 1048576)) MiB, zip $(($(cat "$tmp/ref_size") / 1048576)) MiB"
+verdict "$(awk -v r="$ratio" -v t="$TARGET_RATIO" 'BEGIN { print (r <= t) }')"
+echo "  ratio ${ratio}x  target <= ${TARGET_RATIO}x  $v"
+bench_result

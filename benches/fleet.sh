@@ -11,33 +11,23 @@
 #      over the 10,000 hosts: median wall time of the whole run over RUNS
 #      runs, against the median of the same three value queries sent one
 #      after the other with curl (POST, the same time parameter) to the same
-#      Prometheus, the two taking turns: target within 1.2x. Peak RSS of the gate (GNU time):
-#      target under 60 MiB. SAFE asserted.
+#      Prometheus, the two taking turns (benches/lib.sh's timer): target
+#      within 1.2x. Peak RSS of the gate (GNU time): target under 60 MiB.
+#      SAFE asserted.
 #   2. One gate over the 1,000 hosts, one breaching: the disk row is CRIT,
 #      names the host, and the table has one row for the check.
 #
 # Usage: benches/fleet.sh        (exit 0 = PASS, 1 = FAIL)
 #        BIN=path/to/release-sentinel benches/fleet.sh   (a binary already built)
 set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 RUNS=${RUNS:-10} WARMUP=2
 TARGET_RATIO=1.2 TARGET_MIB=60
 HOSTS=10000 SMALL=1000
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-if [ -z "${BIN:-}" ]; then
-  (cd "$root" && cargo build --release --locked --quiet)
-fi
-bin=${BIN:-${CARGO_TARGET_DIR:-$root/target}/release/release-sentinel}
-for tool in prometheus python3 curl /usr/bin/time; do
-  command -v "$tool" >/dev/null || { echo "$tool is needed (apt-get install -y --no-install-recommends prometheus python3 curl time)" >&2; exit 1; }
-done
-
-tmp=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+bench_init git prometheus curl
 
 # The two fleets, as exporters would show them (one file each).
 mkdir -p "$tmp/www"
@@ -63,11 +53,9 @@ def fleet(path, n, prefix, full=None):
 fleet(f"{out}/big", hosts, "host")
 fleet(f"{out}/small", small, "web", full=421)
 PY
-web=$(free_port)
-(cd "$tmp/www" && exec python3 -m http.server "$web" --bind 127.0.0.1 >/dev/null 2>&1) &
-pids+=($!)
+bench_http_dir "$tmp/www"
+web=$http_port
 
-prom=$(free_port)
 cat >"$tmp/prometheus.yml" <<YML
 global: {scrape_interval: 5s, scrape_timeout: 4s}
 scrape_configs:
@@ -80,13 +68,8 @@ scrape_configs:
     metrics_path: /small
     static_configs: [{targets: ["127.0.0.1:$web"]}]
 YML
-prometheus --config.file="$tmp/prometheus.yml" --storage.tsdb.path="$tmp/data" \
-  --web.listen-address="127.0.0.1:$prom" >"$tmp/prometheus.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do
-  curl -sf "http://127.0.0.1:$prom/-/ready" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+bench_prometheus "$tmp/prometheus.yml"
+prom=$prom_port
 count() {
   curl -sf "http://127.0.0.1:$prom/api/v1/query" --data-urlencode "query=count($1)" |
     python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else 0)'
@@ -99,7 +82,6 @@ for _ in $(seq 120); do
 done
 [ "$(count 'node_memory_MemTotal_bytes{job="fleet"}')" = "$HOSTS" ] || { echo "not ingested" >&2; tail "$tmp/prometheus.log" >&2; exit 1; }
 
-mkdir "$tmp/home"
 export HOME="$tmp/home" GIT_CONFIG_NOSYSTEM=1
 repo() { # dir, config
   mkdir "$1" && (cd "$1" && git init -q -b main && printf '%s\n' "$2" >release-sentinel.toml &&
@@ -129,11 +111,11 @@ url = \"http://127.0.0.1:$prom\"
 path = \"/\"
 fleet = '{job=\"small\"}'
 hosts = $SMALL"
-run() { env -i PATH="$PATH" HOME="$tmp/home" GIT_CONFIG_NOSYSTEM=1 "$@"; }
+RUN_ENV=(GIT_CONFIG_NOSYSTEM=1)
 
 cd "$tmp/big"
 run "$bin" --env prod --version v1.0.0 --format json >"$tmp/big.json" 2>"$tmp/big.err" || { cat "$tmp/big.err" "$tmp/big.json" >&2; exit 1; }
-grep -q '"verdict": *"SAFE"' "$tmp/big.json" || { cat "$tmp/big.json" | head -c 3000 >&2; exit 1; }
+grep -q '"verdict": *"SAFE"' "$tmp/big.json" || { head -c 3000 "$tmp/big.json" >&2; exit 1; }
 # The three value queries the gate sent, for curl.
 python3 - "$tmp/big.json" >"$tmp/queries" <<'PY'
 import json, sys
@@ -144,22 +126,6 @@ for c in doc["checks"]:
 PY
 [ "$(wc -l <"$tmp/queries")" = 3 ] || { echo "expected 3 queries" >&2; cat "$tmp/queries" >&2; exit 1; }
 
-# The gate and curl take turns, run by run: a load that comes and goes on
-# the machine (a build starting) falls on both sides alike, not on one.
-# Prints the two medians.
-timeit() { # warmup runs n gate-cmd(n words)... curl-cmd...
-  python3 -c 'import subprocess, statistics, sys, time
-warmup, runs, n = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-sides = {"gate": sys.argv[4:4 + n], "curl": sys.argv[4 + n:]}
-ms = {side: [] for side in sides}
-for i in range(warmup + runs):
-    for side, cmd in sides.items():
-        t = time.perf_counter()
-        rc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
-        if rc != 0: sys.exit(f"exit {rc}: {cmd}")
-        if i >= warmup: ms[side].append((time.perf_counter() - t) * 1000)
-print(" ".join(f"{statistics.median(ms[side]):.1f}" for side in sides))' "$@"
-}
 cat >"$tmp/curl.sh" <<SH
 #!/usr/bin/env bash
 set -euo pipefail
@@ -169,13 +135,13 @@ while IFS= read -r q; do
 done <"$tmp/queries"
 SH
 chmod +x "$tmp/curl.sh"
-# Both in the same cleared environment (`run` is a function, so its
-# env -i is spelled out for the timer's child processes).
-clean=(env -i PATH="$PATH" HOME="$tmp/home" GIT_CONFIG_NOSYSTEM=1)
-gate=("${clean[@]}" "$bin" --env prod --version v1.0.0)
-read -r gate_ms curl_ms < <(timeit "$WARMUP" "$RUNS" "${#gate[@]}" "${gate[@]}" "${clean[@]}" "$tmp/curl.sh")
-run /usr/bin/time -f '%M' -o "$tmp/time" "$bin" --env prod --version v1.0.0 >/dev/null 2>&1
-kib=$(cat "$tmp/time")
+# The gate and curl take turns, run by run: a load that comes and goes on
+# the machine (a build starting) falls on both sides alike, not on one.
+echo "fleet health through a local Prometheus: 10,000 hosts, three checks (disk /, memory, process nginx)"
+bench_time -w "$WARMUP" -n "$RUNS" -m 1 \
+  :: "the three queries by curl" -- "$tmp/curl.sh" \
+  :: "whole gate" -- "$bin" --env prod --version v1.0.0
+gate_ms=$(bench_get "whole gate" ms) curl_ms=$(bench_get "the three queries by curl" ms) kib=$(bench_get "whole gate" kib)
 
 cd "$tmp/small"
 set +e

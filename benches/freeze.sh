@@ -21,7 +21,7 @@
 #           1 ms. CPU time, not wall time: on a machine shared with builds,
 #           wall time measures the neighbours. The wall times are shown too.
 # Memory at scale (issue 17): the same gate with 10,000 freezes, peak RSS
-# from /usr/bin/time -v (GNU time), side by side with the run without:
+# (GNU time, through benches/lib.sh's timer), side by side with the run without:
 #   many:     5,000 recurring freezes in 8 zones, their expressions drawn
 #             from a team calendar's usual shapes (an hour and a weekday
 #             each, a few hundred distinct), and 5,000 one-off periods;
@@ -33,39 +33,17 @@
 #
 # Usage: benches/freeze.sh        (exit 0 = PASS, 1 = FAIL)
 set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 RUNS=${RUNS:-300} WARMUP=10
 TARGET_MS=1
 NOW=2026-12-08T09:30:00Z
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-if [ -z "${BIN:-}" ]; then
-  (cd "$root" && cargo build --release --locked --quiet)
-fi
-bin=${BIN:-${CARGO_TARGET_DIR:-$root/target}/release/release-sentinel}
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-mkdir "$tmp/home" "$tmp/repo"
-run() { env -i PATH="$PATH" HOME="$tmp/home" CI_FAKE_UTC="$NOW" "$@"; }
-
-# The fixture: same files, identities and dates every time, no user config.
-export HOME="$tmp/home" GIT_CONFIG_NOSYSTEM=1 \
-  GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.invalid \
-  GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.invalid
+bench_init git
+RUN_ENV=(CI_FAKE_UTC="$NOW")
+bench_small_repo "$tmp/repo"
 cd "$tmp/repo"
-git init -q -b main
-git config gc.auto 0
-n=0
-for minor in 1 2 3; do
-  printf '# demo\n\nrelease 0.%s.0\n' "$minor" >README.md
-  for _ in 1 2 3 4 5 6; do
-    n=$((n + 1))
-    printf 'pub fn f%02d() -> u32 {\n    %d\n}\n' "$n" "$n" >"mod_$(printf %02d "$n").rs"
-  done
-  export GIT_AUTHOR_DATE="2024-01-0${minor}T12:00:00Z" GIT_COMMITTER_DATE="2024-01-0${minor}T12:00:00Z"
-  git add -A && git commit -q -m "release 0.$minor.0" && git tag "v0.$minor.0"
-done
 python3 - >CHANGELOG.md <<'PY'
 print("# Changelog\n\nAll notable changes to this project are documented here.\n")
 print("## [Unreleased]\n")
@@ -122,8 +100,10 @@ for cfg in without with; do
 done
 want_window='deploy_window             | OK   | not in a freeze; next: "nightly batch"'
 want_log='changelog_entry           | OK   | CHANGELOG.md has a section for 1.2.3'
-grep -qF "$want_window" <<<"$out" && grep -qF "$want_log" <<<"$out" ||
-  { printf 'the gates did not do their work:\n%s\n' "$out" >&2; exit 1; }
+if ! grep -qF "$want_window" <<<"$out" || ! grep -qF "$want_log" <<<"$out"; then
+  printf 'the gates did not do their work:\n%s\n' "$out" >&2
+  exit 1
+fi
 
 # 10,000 freezes, and the peak memory of a gate that evaluates them all.
 python3 - "$tmp" <<'PY'
@@ -155,66 +135,40 @@ with open(f"{tmp}/distinct.toml", "w") as f:
         f.write(f'[[policy.freeze]]\nname = "f{i}"\nfreeze_start = "{m} {h} {dom} 1-11 *"\n'
                 f'freeze_end = "{m} {h} {dom + 1} 1-11 *"\ntimezone = "{zones[i % 8]}"\n')
 PY
-peak() { # config -> peak RSS in KiB; the run must be SAFE
-  local rc=0
-  run /usr/bin/time -v "$bin" --env prod --version v1.2.3 --repo "$tmp/repo" \
-    --config "$tmp/$1.toml" >"$tmp/$1.out" 2>"$tmp/$1.time" || rc=$?
-  [[ $rc == 0 ]] || { printf '%s.toml: exit %s\n' "$1" "$rc" >&2; cat "$tmp/$1.out" >&2; exit 1; }
-  grep -F 'Maximum resident set size' "$tmp/$1.time" | awk '{print $NF}'
+gate() { # config [args...]: the gate's command line
+  printf '%s\n' "$bin" --env prod --version v1.2.3 --repo "$tmp/repo" --config "$tmp/$1.toml" "${@:2}"
 }
-wall() { grep -F 'Elapsed (wall clock)' "$tmp/$1.time" | awk '{print $NF}'; }
-base_kib=$(peak without) many_kib=$(peak many) distinct_kib=$(peak distinct)
-mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
-mem_ok=$(awk -v k="$many_kib" 'BEGIN { print (k < 64 * 1024) ? "PASS" : "FAIL" }')
-memory_report="10,000 freezes: peak $(mib "$many_kib") MiB (5,000 recurring, 5,000 periods; $(wall many) wall),"
-memory_report+=" $(mib "$distinct_kib") MiB with 20,000 distinct expressions ($(wall distinct) wall),"
-memory_report+=" $(mib "$base_kib") MiB with none  target < 64 MiB  $mem_ok"
-
 cd "$tmp"
-run python3 - "$bin" "$tmp" "$WARMUP" "$RUNS" "$TARGET_MS" "$memory_report" "$mem_ok" <<'PY'
-import json, os, statistics, subprocess, sys, time
-binary, tmp, warmup, runs, target = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
-def cmd(cfg, *extra):
-    return [binary, "--env", "prod", "--version", "v1.2.3", "--repo", f"{tmp}/repo",
-            "--config", f"{tmp}/{cfg}.toml", *extra]
-def once(c):
-    t = time.perf_counter()
-    child = subprocess.Popen(c, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(child.pid, 0)
-    wall = (time.perf_counter() - t) * 1000
-    child.returncode = os.waitstatus_to_exitcode(status)
-    return wall, (usage.ru_utime + usage.ru_stime) * 1000, child.returncode
-wall = {"without": [], "with": []}
-cpu = {"without": [], "with": []}
-for i in range(warmup + runs):
-    for cfg in ("without", "with") if i % 2 == 0 else ("with", "without"):
-        w, c, rc = once(cmd(cfg))
-        if rc != 0:
-            sys.exit(f"{cfg}: exit {rc}")
-        if i >= warmup:
-            wall[cfg].append(w)
-            cpu[cfg].append(c)
+echo "deploy_window and changelog_entry: release-sentinel --env prod --version v1.2.3"
+echo "  small repo, CHANGELOG.md of 300 sections (v1.2.3 on top), 4 freezes, CI_FAKE_UTC outside them"
+echo "memory: 10,000 freezes (5,000 recurring, 5,000 periods), 20,000 distinct expressions, none:"
+mapfile -t many < <(gate many)
+mapfile -t distinct < <(gate distinct)
+mapfile -t without < <(gate without)
+mapfile -t with < <(gate with)
+bench_time -w 0 -n 1 -m 1 :: many -- "${many[@]}" :: distinct -- "${distinct[@]}" :: none -- "${without[@]}"
+many_kib=$(bench_get many kib)
+verdict $((many_kib < 64 * 1024))
+mem_v=$v
+echo "  10,000 freezes: peak $(mib "$many_kib") MiB  target < 64 MiB  $mem_v"
+
+echo "speed: the whole run without and with the two gates (CPU time from wait4: on a shared machine"
+echo "wall time measures the neighbours):"
+bench_time -w "$WARMUP" -n "$RUNS" -m 0 :: without -- "${without[@]}" :: with -- "${with[@]}"
+mkdir "$tmp/json"
+bench_time -w 0 -n "$RUNS" -m 0 -k "$tmp/json" :: "with, --format json" -- "${with[@]}" --format json >/dev/null
+read -r row_med row_max < <(python3 -c 'import json, statistics, sys
 rows = []
-for _ in range(runs):
-    doc = json.loads(subprocess.run(cmd("with", "--format", "json"), capture_output=True).stdout)
-    d = {c["id"]: c["duration_ms"] for c in doc["checks"]}
+for p in sys.argv[1:]:
+    d = {c["id"]: c["duration_ms"] for c in json.load(open(p))["checks"]}
     rows.append(d["deploy_window"] + d["changelog_entry"])
-med = lambda d: {k: statistics.median(v) for k, v in d.items()}
-wall_med, cpu_med = med(wall), med(cpu)
-added = cpu_med["with"] - cpu_med["without"]
-row_med, row_max = statistics.median(rows), max(rows)
-ok_rows, ok_cpu = row_med < target, added < target
-verdict = lambda ok: "PASS" if ok else "FAIL"
-print("deploy_window and changelog_entry: release-sentinel --env prod --version v1.2.3")
-print("  small repo, CHANGELOG.md of 300 sections (v1.2.3 on top), 4 freezes, CI_FAKE_UTC outside them")
-print(f"  the two rows' duration_ms, {runs} runs: median {row_med:.3f} ms, max {row_max:.3f} ms"
-      f"  target median < {target:g} ms  {verdict(ok_rows)}")
-print(f"  whole run, CPU time, {runs} interleaved runs each: median {cpu_med['with']:.2f} ms with the"
-      f" gates, {cpu_med['without']:.2f} ms without: {added:+.2f} ms  target < {target:g} ms  {verdict(ok_cpu)}")
-print(f"  whole run, wall time (spawn included): median {wall_med['with']:.2f} ms with the gates,"
-      f" {wall_med['without']:.2f} ms without: {wall_med['with'] - wall_med['without']:+.2f} ms")
-print(f"  {sys.argv[6]}")
-ok = ok_rows and ok_cpu and sys.argv[7] == "PASS"
-print(f"RESULT: {verdict(ok)}")
-sys.exit(0 if ok else 1)
-PY
+print(f"{statistics.median(rows):.3f} {max(rows):.3f}")' "$tmp"/json/*.out)
+verdict "$(awk -v m="$row_med" -v t="$TARGET_MS" 'BEGIN { print (m < t) }')"
+echo "  the two rows' duration_ms, $RUNS runs: median $row_med ms, max $row_max ms  target median < $TARGET_MS ms  $v"
+cpu_with=$(bench_get with cpu) cpu_without=$(bench_get without cpu)
+added=$(awk -v a="$cpu_with" -v b="$cpu_without" 'BEGIN { printf "%+.2f", a - b }')
+verdict "$(awk -v a="$added" -v t="$TARGET_MS" 'BEGIN { print (a < t) }')"
+echo "  whole run, CPU time: median $cpu_with ms with the gates, $cpu_without ms without: $added ms  target < $TARGET_MS ms  $v"
+wall_added=$(awk -v a="$(bench_get with ms)" -v b="$(bench_get without ms)" 'BEGIN { printf "%+.2f", a - b }')
+echo "  whole run, wall time (spawn included): $wall_added ms"
+bench_result

@@ -12,22 +12,13 @@
 #  4. Peak memory of a full run with the five API checks: under 25 MiB.
 #
 # Servers listen on 127.0.0.1 only and are stopped on exit, as are the
-# 2,000 sleepers. Exit 0 when every target is met, 1 otherwise.
+# 2,000 sleepers. Timed by benches/lib.sh's timer. Exit 0 when every target
+# is met, 1 otherwise.
 set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-(cd "$root" && cargo build --release --locked --quiet)
-bin=$root/target/release/release-sentinel
-
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    pkill -f "$tmp/sleeper" 2>/dev/null || true
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-mkdir "$tmp/home"
+bench_init git
 
 # One server script: "slow" answers 200 after a delay, "hang" accepts and
 # never answers. Each writes its port to a file once it listens.
@@ -56,8 +47,7 @@ open(portfile, "w").write(str(srv.server_address[1]))
 srv.serve_forever()
 PY
 serve() { # mode name [delay]; the port lands in $tmp/name.port
-    python3 "$tmp/server.py" "$1" "$tmp/$2.port" "${3:-0}" >/dev/null 2>&1 &
-    pids+=($!)
+    bench_bg python3 "$tmp/server.py" "$1" "$tmp/$2.port" "${3:-0}" >/dev/null 2>&1
 }
 port() {
     for _ in $(seq 1 100); do [[ -s $tmp/$1.port ]] && break; sleep 0.05; done
@@ -79,7 +69,6 @@ repo() { # name config-text
     git -C "$d" -c user.name=bench -c user.email=bench@example.invalid commit -q -m config
     echo "$d"
 }
-run() { (cd "$1" && env -i PATH="$PATH" HOME="$tmp/home" "$bin" --env dev --version v1.0.0 "${@:2}"); }
 
 apis=""
 for i in 1 2 3 4 5; do
@@ -101,79 +90,46 @@ url = \"http://127.0.0.1:$fast/\"")
 procs=$(repo procs "[[health.process]]
 name = \"rs-bench-sleeper\"")
 
-fail=0
-# verdict OK-FLAG: sets $v to PASS or FAIL (and remembers a failure). Not
-# called in a subshell, so that the failure is not lost.
-verdict() { if [[ $1 == 1 ]]; then v=PASS; else v=FAIL; fail=1; fi; }
 
-# 1. Five 300 ms APIs.
-run "$five" >/dev/null # warm up
-times=$(python3 - "$five" "$bin" "$tmp/home" <<'PY'
-import os, subprocess, sys, time
-repo, binary, home = sys.argv[1:4]
-env = {"PATH": os.environ["PATH"], "HOME": home}
-out = []
-for _ in range(10):
-    t = time.perf_counter()
-    r = subprocess.run([binary, "--env", "dev", "--version", "v1.0.0"], cwd=repo, env=env, stdout=subprocess.DEVNULL)
-    out.append((time.perf_counter() - t) * 1000)
-    if r.returncode != 0:
-        sys.exit("the gate exited %d" % r.returncode)
-out.sort()
-print("%.0f %.0f" % (out[len(out) // 2], out[-1]))
-PY
-)
-read -r med worst <<<"$times"
+# 1. Five 300 ms APIs, and 4. the peak memory of the same run.
 echo "1. five API checks, each answering after 300 ms"
-verdict $((med <= 390))
-echo "   whole gate: median ${med} ms, slowest ${worst} ms; target <= 390 ms  $v"
-
-# 4. Peak memory of the same run.
-peak=0
-for _ in 1 2 3 4 5; do
-    kb=$( { /usr/bin/time -f %M env -i PATH="$PATH" HOME="$tmp/home" sh -c "cd '$five' && '$bin' --env dev --version v1.0.0 >/dev/null"; } 2>&1 | tail -n1)
-    ((kb > peak)) && peak=$kb
-done
+(cd "$five" && bench_time -w 1 -n 10 -m 5 :: "whole gate" -- "$bin" --env dev --version v1.0.0)
+med=$(bench_get "whole gate" ms) peak=$(bench_get "whole gate" kib)
+verdict "$(awk -v m="$med" 'BEGIN { print (m <= 390) }')"
+echo "   whole gate: median ${med} ms; target <= 390 ms  $v"
 verdict $((peak < 25 * 1024))
-echo "4. peak memory, five API checks: $((peak / 1024)) MiB (${peak} KiB); target < 25 MiB  $v"
+echo "4. peak memory, five API checks: $(mib "$peak") MiB (${peak} KiB); target < 25 MiB  $v"
 
 # 2. A hung dependency with the default timeout and attempts.
-start=$(date +%s%N)
-json=$(run "$hung" --format json || true)
-ms=$((($(date +%s%N) - start) / 1000000))
-read -r hung_status fast_ms <<<"$(printf '%s' "$json" | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-rows = {c["id"]: c for c in d["checks"]}
-print(rows["api:hung"]["status"], int(rows["api:fast"]["duration_ms"]))')"
 echo "2. a hung dependency (timeout 3 s, 3 attempts) beside a fast one"
-verdict $((ms <= 19500))
+mkdir "$tmp/kept"
+(cd "$hung" && bench_time -w 0 -n 1 -m 0 -k "$tmp/kept" :: "hung gate" -x any -- "$bin" --env dev --version v1.0.0 --format json)
+ms=$(bench_get "hung gate" ms)
+read -r hung_status fast_ms < <(python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+rows = {c["id"]: c for c in d["checks"]}
+print(rows["api:hung"]["status"], int(rows["api:fast"]["duration_ms"]))' "$tmp/kept/1.1.out")
+verdict "$(awk -v m="$ms" 'BEGIN { print (m <= 19500) }')"
 echo "   whole gate: ${ms} ms, hung row ${hung_status}; budget 19500 ms  $v"
 verdict $((fast_ms < 1000))
 echo "   fast row beside it: ${fast_ms} ms; target < 1000 ms  $v"
-[[ $hung_status == CRIT ]] || { echo "   the hung row should be CRIT"; fail=1; }
+[[ $hung_status == CRIT ]] || { echo "   the hung row should be CRIT"; bench_fail=1; }
 
 # 3. The process check among 2,000 more processes.
 cp "$(command -v sleep)" "$tmp/sleeper"
-for _ in $(seq 1 2000); do "$tmp/sleeper" 300 >/dev/null 2>&1 & done
+for _ in $(seq 1 2000); do bench_bg "$tmp/sleeper" 300 >/dev/null 2>&1; done
 cp "$(command -v sleep)" "$tmp/rs-bench-sleeper"
-"$tmp/rs-bench-sleeper" 300 >/dev/null 2>&1 &
-pids+=($!)
-count=$(ls /proc | grep -c '^[0-9]' || true)
-durations=()
-for _ in 1 2 3 4 5; do
-    d=$(run "$procs" --format json | python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-r = [c for c in d["checks"] if c["id"] == "process:rs-bench-sleeper"][0]
-assert r["status"] == "OK", r
-print(r["duration_ms"])')
-    durations+=("$d")
-done
-med=$(printf '%s\n' "${durations[@]}" | sort -n | sed -n 3p)
+bench_bg "$tmp/rs-bench-sleeper" 300 >/dev/null 2>&1
+count=$(find /proc -maxdepth 1 -name '[0-9]*' | wc -l)
+rm -rf "$tmp/kept" && mkdir "$tmp/kept"
 echo "3. process check on a host with $count processes"
-verdict "$(python3 -c "print(int($med < 30))")"
+(cd "$procs" && bench_time -w 0 -n 5 -m 0 -k "$tmp/kept" :: "process gate" -- "$bin" --env dev --version v1.0.0 --format json)
+med=$(python3 -c '
+import json, statistics, sys
+rows = [[c for c in json.load(open(p))["checks"] if c["id"] == "process:rs-bench-sleeper"][0] for p in sys.argv[1:]]
+assert all(r["status"] == "OK" for r in rows), rows
+print(statistics.median(r["duration_ms"] for r in rows))' "$tmp"/kept/1.*.out)
+verdict "$(awk -v m="$med" 'BEGIN { print (m < 30) }')"
 echo "   row duration: median ${med} ms of 5; target < 30 ms  $v"
-
-if ((fail)); then echo "RESULT: FAIL"; exit 1; fi
-echo "RESULT: PASS"
+bench_result

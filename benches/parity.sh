@@ -4,8 +4,8 @@
 # Three sources, each compared with a one-key production: KEYS keys
 # (default 200,000) only in staging, in one JSON object (about 4 MB);
 # a YAML bomb (10 lines whose anchors expand to 9^9 nodes); and a chain
-# of 2,000 anchors each naming the one before twice. Peak RSS by
-# /usr/bin/time (GNU time's %M).
+# of 2,000 anchors each naming the one before twice. Peak RSS by GNU
+# time's %M, through benches/lib.sh's timer.
 #
 # Target: the 200,000 keys peak under 32x the input + 32 MiB; the bomb
 # and the chain are refused (exit 1) under 64 MiB.
@@ -13,18 +13,12 @@
 # Usage: benches/parity.sh      BIN=target/debug/release-sentinel benches/parity.sh
 #        (exit 0 = PASS, 1 = FAIL)
 set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 KEYS=${KEYS:-200000}
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-if [[ -z ${BIN:-} ]]; then
-    (cd "$root" && cargo build --release --locked --quiet)
-    BIN=$root/target/release/release-sentinel
-fi
-[[ -x /usr/bin/time ]] || { echo "needs GNU time: apt-get install -y time" >&2; exit 1; }
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-mkdir "$tmp/home" "$tmp/repo"
+bench_init git
+mkdir "$tmp/repo"
 cd "$tmp/repo"
 git init -q .
 python3 - "$KEYS" <<'PY'
@@ -45,23 +39,27 @@ open("release-sentinel.toml", "w").write(
     '[parity.env.production]\nsources = [{ file = "prod.env" }]\n')
 PY
 
-peak() { # source -> "exit peak_kib"
+code() { # source -> its exit code
     local rc=0
-    env -i PATH="$PATH" HOME="$tmp/home" /usr/bin/time -f "%M" -o "$tmp/time" \
-        "$BIN" parity --source "$1" --target production >/dev/null 2>&1 || rc=$?
-    echo "$rc $(tail -1 "$tmp/time")"
+    run "$bin" parity --source "$1" --target production >/dev/null 2>&1 || rc=$?
+    echo "$rc"
 }
-
-status=0
 size=$(stat -c %s staging.json)
-read -r rc kib <<<"$(peak staging)"
+staging_rc=$(code staging) bomb_rc=$(code bomb) chain_rc=$(code chain)
+echo "parity, peak memory of one run each:"
+bench_time -w 0 -n 1 -m 1 \
+    :: "$KEYS one-sided keys" -x "$staging_rc" -- "$bin" parity --source staging --target production \
+    :: "YAML bomb" -x "$bomb_rc" -- "$bin" parity --source bomb --target production \
+    :: "anchor chain" -x "$chain_rc" -- "$bin" parity --source chain --target production
+kib=$(bench_get "$KEYS one-sided keys" kib)
 limit=$(( (32 * size + 32 * 1024 * 1024) / 1024 ))
-echo "$KEYS one-sided keys ($size bytes of JSON): exit $rc, peak $((kib / 1024)) MiB (limit $((limit / 1024)) MiB)"
-[[ $rc -le 1 && $kib -le $limit ]] || status=1  # drift warns: exit 0
+verdict $((staging_rc <= 1 && kib <= limit))  # drift warns: exit 0
+echo "$KEYS one-sided keys ($size bytes of JSON): exit $staging_rc, peak $((kib / 1024)) MiB (limit $((limit / 1024)) MiB)  $v"
 for s in bomb chain; do
-    read -r rc kib <<<"$(peak $s)"
-    echo "$s: exit $rc, peak $((kib / 1024)) MiB (limit 64 MiB)"
-    [[ $rc == 1 && $kib -le $((64 * 1024)) ]] || status=1
+    rc_var=${s}_rc
+    label=$([[ $s == bomb ]] && echo "YAML bomb" || echo "anchor chain")
+    kib=$(bench_get "$label" kib)
+    verdict $((${!rc_var} == 1 && kib <= 64 * 1024))
+    echo "$s: exit ${!rc_var}, peak $((kib / 1024)) MiB (limit 64 MiB)  $v"
 done
-if [[ $status == 0 ]]; then echo PASS; else echo FAIL; fi
-exit $status
+bench_result

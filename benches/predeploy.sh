@@ -10,31 +10,26 @@
 #      -q --format json` (READY asserted, with 1 test and v1.0.0 as the
 #      previous tag), against the same five commands run in sequence by a
 #      shell script. Medians over RUNS runs after WARMUP, the two taken in
-#      turn by one python3 loop (so both see the same load), spawn included.
+#      turn by benches/lib.sh's timer (so both see the same load), spawn
+#      included.
 #      target: median(predeploy) - median(the five commands) < 100 ms
-#   2. Peak RSS of one predeploy run (GNU time), reported.
+#   2. Peak RSS of predeploy (GNU time, max of 3 runs), reported.
 # Children get only PATH, HOME and CI_FAKE_UTC (a fixed time, so the
 # approvals never expire).
 #
 # Usage: benches/predeploy.sh        (exit 0 = PASS, 1 = FAIL)
 set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 RUNS=${RUNS:-30} WARMUP=3
 TARGET_MS=100
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-(cd "$root" && cargo build --release --locked --quiet)
-bin=$root/target/release/release-sentinel
-for tool in python3 /usr/bin/time; do
-  command -v "$tool" >/dev/null || { echo "$tool is needed (apt-get install -y --no-install-recommends time python3)" >&2; exit 1; }
-done
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-mkdir "$tmp/repo" "$tmp/home"
+bench_init git
+mkdir "$tmp/repo"
 export HOME="$tmp/home" GIT_CONFIG_NOSYSTEM=1
 now=2026-06-01T00:00:00Z
-run() { env -i PATH="$PATH" HOME="$tmp/home" CI_FAKE_UTC="$now" "$@"; }
+RUN_ENV=(CI_FAKE_UTC="$now")
 git_c() { git -c user.name=bench -c user.email=bench@example.invalid "$@"; }
 
 cd "$tmp/repo"
@@ -107,37 +102,20 @@ ok = (all(rows[i]["status"] == "OK" for i in ("approvals", "staging_parity", "de
 if not ok:
     sys.exit(f"unexpected predeploy report ({d['verdict']}):\n" + "\n".join(f"  {s['id']}: {s['status']} {s['message']}" for s in d["steps"]))
 PY
-run sh "$tmp/commands.sh" >/dev/null && [[ -s $out/smoke.xml ]] || { echo "the five commands did not run" >&2; exit 1; }
+if ! run sh "$tmp/commands.sh" >/dev/null || [[ ! -s $out/smoke.xml ]]; then
+  echo "the five commands did not run" >&2
+  exit 1
+fi
 
-read -r pre_ms cmd_ms < <(run python3 -c 'import subprocess, statistics, sys, time
-warmup, runs, script, cmd = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4:]
-a, b = [], []
-for i in range(warmup + runs):
-    for ms, argv in ((a, cmd), (b, ["sh", script])):
-        t = time.perf_counter()
-        rc = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
-        if rc != 0: sys.exit(f"{argv[0]}: exit {rc}")
-        if i >= warmup: ms.append((time.perf_counter() - t) * 1000)
-print(f"{statistics.median(a):.2f} {statistics.median(b):.2f}")' "$WARMUP" "$RUNS" "$tmp/commands.sh" "${pre[@]}")
-
-run /usr/bin/time -f %M -o "$tmp/rss" "${pre[@]}" >/dev/null
-kib=$(tail -n 1 "$tmp/rss")
-load=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
-
-python3 - "$pre_ms" "$cmd_ms" "$kib" "$TARGET_MS" "$RUNS" "$load" "$(nproc)" <<'PY'
-import sys
-pre, cmd, kib, target = map(float, sys.argv[1:5])
-runs, load, cpus = sys.argv[5], sys.argv[6], sys.argv[7]
-v = lambda ok: "PASS" if ok else "FAIL"
-overhead = pre - cmd
-ok = overhead < target
-print("predeploy: approvals, parity (4 keys), 5 trivial commands (1 deploy, 1 smoke, 1 rollback, 2 audits),")
-print("the secrets scan, the package and the evidence files")
-print(f"  predeploy --yes, median of {runs}: {pre:.2f} ms")
-print(f"  the same five commands by sh, median of {runs}: {cmd:.2f} ms")
-print(f"  overhead: {overhead:.2f} ms  target < {target:g} ms  {v(ok)}")
-print(f"  peak RSS {kib / 1024:.1f} MiB")
-print(f"  ({cpus} CPUs, load average {load})")
-print(f"RESULT: {v(ok)}")
-sys.exit(0 if ok else 1)
-PY
+echo "predeploy: approvals, parity (4 keys), 5 trivial commands (1 deploy, 1 smoke, 1 rollback, 2 audits),"
+echo "the secrets scan, the package and the evidence files"
+bench_time -w "$WARMUP" -n "$RUNS" -m 3 \
+  :: "the same five commands by sh" -- sh "$tmp/commands.sh" \
+  :: "predeploy --yes" -- "${pre[@]}"
+overhead=$(awk -v a="$(bench_get "predeploy --yes" ms)" -v b="$(bench_get "the same five commands by sh" ms)" \
+  'BEGIN { printf "%.2f", a - b }')
+verdict "$(awk -v o="$overhead" -v t="$TARGET_MS" 'BEGIN { print (o < t) }')"
+echo "  overhead: $overhead ms  target < $TARGET_MS ms  $v"
+echo "  peak RSS of predeploy $(mib "$(bench_get "predeploy --yes" kib)") MiB"
+echo "  ($(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown))"
+bench_result

@@ -10,13 +10,13 @@
 #
 # Alternates `find DIR -type f -mtime +7` and
 # `release-sentinel rotate DIR --days 7 --dry-run`, RUNS runs each after
-# WARMUP, whole processes (spawn included), by a python3 loop. Both walk a
-# warm dentry cache.
+# WARMUP, whole processes (spawn included), by benches/lib.sh's timer.
+# Both walk a warm dentry cache.
 #
 # Target: median(rotate --dry-run) / median(find) <= 1.5.
 #
-# Then the peak memory (maximum resident set size, by GNU time's
-# `/usr/bin/time -v`) of `rotate --dry-run --days 7` with the table and
+# Then the peak memory (maximum resident set size, by GNU time's %M
+# through the timer) of `rotate --dry-run --days 7` with the table and
 # with `--format json` (which lists every file): at most 20 MiB plus
 # 0.5 KiB per file for the table, plus 1.5 KiB per file for the JSON
 # (70 and 166 MiB at 100,000 files).
@@ -24,22 +24,15 @@
 # Usage: benches/rotate.sh        FILES=10000 benches/rotate.sh for a quick try
 #        (exit 0 = PASS, 1 = FAIL)
 set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 FILES=${FILES:-100000}
 RUNS=${RUNS:-15} WARMUP=3 TARGET_RATIO=1.5
 [[ $FILES =~ ^[1-9][0-9]*$ ]] || { echo "FILES must be a positive integer" >&2; exit 1; }
-[[ -x /usr/bin/time ]] || { echo "GNU time is needed: apt-get install -y time" >&2; exit 1; }
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-if [ -z "${BIN:-}" ]; then
-  (cd "$root" && cargo build --release --locked --quiet)
-fi
-bin=${BIN:-${CARGO_TARGET_DIR:-$root/target}/release/release-sentinel}
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-mkdir "$tmp/home" "$tmp/tree"
-run() { env -i PATH="$PATH" HOME="$tmp/home" "$@"; }
+bench_init find
+mkdir "$tmp/tree"
 
 echo "setting up $FILES files in $tmp/tree ..." >&2
 python3 - "$tmp/tree" "$FILES" <<'PY'
@@ -73,55 +66,23 @@ if ! grep -q "would delete $want files" <<<"$out"; then
 fi
 
 cd "$tmp"
-ms=$(run python3 -c 'import subprocess, statistics, sys, time
-warmup, runs, bin, tree = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
-cmds = [["find", tree, "-type", "f", "-mtime", "+7"],
-        [bin, "rotate", tree, "--days", "7", "--dry-run"]]
-times = [[], []]
-for i in range(warmup + runs):
-    for k, cmd in enumerate(cmds):
-        t = time.perf_counter()
-        rc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
-        dt = (time.perf_counter() - t) * 1000
-        if rc != 0:
-            sys.exit(f"{cmd[0]} exited {rc}")
-        if i >= warmup:
-            times[k].append(dt)
-print(" ".join(f"{statistics.median(t):.1f}" for t in times))' "$WARMUP" "$RUNS" "$bin" "$tmp/tree")
-read -r find_ms rotate_ms <<<"$ms"
+echo "rotate --dry-run on $FILES files in $folders folders ($want older than 7 days):"
+bench_time -w "$WARMUP" -n "$RUNS" -m 0 \
+  :: "find -type f -mtime +7" -- find "$tmp/tree" -type f -mtime +7 \
+  :: "release-sentinel rotate --days 7 --dry-run" -- "$bin" rotate "$tmp/tree" --days 7 --dry-run
+ratio=$(awk -v a="$(bench_get "release-sentinel rotate --days 7 --dry-run" ms)" \
+  -v b="$(bench_get "find -type f -mtime +7" ms)" 'BEGIN { printf "%.2f", a / b }')
+verdict "$(awk -v r="$ratio" -v t="$TARGET_RATIO" 'BEGIN { print (r <= t) }')"
+echo "  ratio ${ratio}x  target <= ${TARGET_RATIO}x  $v"
 
 # Peak memory, once each (the walk and the plan do not vary from run to run).
-peak_kib() {
-  run /usr/bin/time -v "$@" 2>&1 >/dev/null |
-    awk -F: '/Maximum resident set size/ { gsub(/ /, "", $2); print $2 }'
-}
-table_kib=$(peak_kib "$bin" rotate "$tmp/tree" --days 7 --dry-run)
-json_kib=$(peak_kib "$bin" rotate "$tmp/tree" --days 7 --dry-run --format json)
-[[ $table_kib =~ ^[0-9]+$ && $json_kib =~ ^[0-9]+$ ]] ||
-  { echo "could not read the peak memory from /usr/bin/time -v" >&2; exit 1; }
-
-python3 - "$find_ms" "$rotate_ms" "$TARGET_RATIO" "$FILES" "$folders" "$want" "$RUNS" \
-  "$table_kib" "$json_kib" <<'PY'
-import sys
-find_ms, rotate_ms, target = map(float, sys.argv[1:4])
-files, folders, selected, runs = sys.argv[4:8]
-table_kib, json_kib = int(sys.argv[8]), int(sys.argv[9])
-n = int(files)
-ratio = rotate_ms / find_ms
-ok = ratio <= target
-table_max = 20 * 1024 + 0.5 * n
-json_max = 20 * 1024 + 1.5 * n
-mem_ok = table_kib <= table_max and json_kib <= json_max
-print(f"rotate --dry-run on {n:,} files in {int(folders):,} folders ({int(selected):,} older than 7 days),"
-      f" median of {runs} runs:")
-print(f"  release-sentinel rotate --days 7 --dry-run: {rotate_ms:.1f} ms")
-print(f"  find -type f -mtime +7:                     {find_ms:.1f} ms")
-print(f"  ratio {ratio:.2f}x  target <= {target:g}x  {'PASS' if ok else 'FAIL'}")
-print(f"peak memory (maximum resident set size):")
-print(f"  table:         {table_kib / 1024:.1f} MiB  target <= {table_max / 1024:.0f} MiB")
-print(f"  --format json: {json_kib / 1024:.1f} MiB  target <= {json_max / 1024:.0f} MiB"
-      f"  {'PASS' if mem_ok else 'FAIL'}")
-ok = ok and mem_ok
-print(f"RESULT: {'PASS' if ok else 'FAIL'}")
-sys.exit(0 if ok else 1)
-PY
+echo "peak memory (maximum resident set size):"
+bench_time -w 0 -n 1 -m 1 \
+  :: table -- "$bin" rotate "$tmp/tree" --days 7 --dry-run \
+  :: "--format json" -- "$bin" rotate "$tmp/tree" --days 7 --dry-run --format json
+table_kib=$(bench_get table kib) json_kib=$(bench_get "--format json" kib)
+table_max=$((20 * 1024 + FILES / 2)) json_max=$((20 * 1024 + FILES * 3 / 2))
+verdict $((table_kib <= table_max && json_kib <= json_max))
+echo "  table: $(mib "$table_kib") MiB  target <= $((table_max / 1024)) MiB;" \
+  "--format json: $(mib "$json_kib") MiB  target <= $((json_max / 1024)) MiB  $v"
+bench_result

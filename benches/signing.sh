@@ -16,30 +16,22 @@
 #
 # Target (issue 21, "Speed"): the median of the signed runs minus the
 # median of the unsigned ones under 5 ms, over 100 runs each after 10
-# warmups. Wall time is the whole process, spawn included, timed by a
-# python3 loop. The child gets only PATH and HOME (and the passphrase).
+# warmups. Wall time is the whole process, spawn included, timed by
+# benches/lib.sh's timer. The child gets only PATH and HOME (and the
+# passphrase).
 #
 # Usage: benches/signing.sh        (exit 0 = PASS, 1 = FAIL)
 #        BIN=path/to/release-sentinel benches/signing.sh   (a binary already built)
 set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 RUNS=100 WARMUP=10 TARGET_MS=5
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-if [ -z "${BIN:-}" ]; then
-  (cd "$root" && cargo build --release --locked --quiet)
-fi
-bin=${BIN:-${CARGO_TARGET_DIR:-$root/target}/release/release-sentinel}
-command -v ssh-keygen >/dev/null || { echo "ssh-keygen (openssh-client) is needed" >&2; exit 1; }
+bench_init git ssh-keygen
+mkdir "$tmp/repo" "$tmp/keys"
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-mkdir "$tmp/home" "$tmp/repo" "$tmp/keys"
-
-export HOME="$tmp/home" GIT_CONFIG_NOSYSTEM=1 \
-  GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.invalid \
-  GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.invalid \
-  GIT_AUTHOR_DATE=2024-01-01T12:00:00Z GIT_COMMITTER_DATE=2024-01-01T12:00:00Z
+bench_git_env
 cd "$tmp/repo"
 git init -q -b main
 git config gc.auto 0
@@ -51,57 +43,24 @@ ssh-keygen -q -t ed25519 -N 'bench-passphrase' -C bench -f "$tmp/keys/locked"
 printf 'bench@example.invalid %s\n' "$(cat "$tmp/keys/plain.pub")" >"$tmp/keys/allowed"
 
 # The runs must be SAFE, and the signed record good for ssh-keygen.
-env -i PATH="$PATH" HOME="$HOME" "$bin" --env prod --version v1.2.3 \
+run "$bin" --env prod --version v1.2.3 \
   --evidence "$tmp/check" --sign-key "$tmp/keys/plain" >"$tmp/out" 2>&1 ||
   { cat "$tmp/out" >&2; echo "the signed run is not SAFE" >&2; exit 1; }
 ssh-keygen -Y verify -f "$tmp/keys/allowed" -I bench@example.invalid -n release-sentinel \
   -s "$tmp/check/SHA256SUMS.sig" <"$tmp/check/SHA256SUMS" >/dev/null ||
   { echo "ssh-keygen -Y verify refused the tool's signature" >&2; exit 1; }
 
-python3 - "$bin" "$tmp" "$WARMUP" "$RUNS" "$TARGET_MS" <<'EOF'
-import os, statistics, subprocess, sys, time
-bin, tmp, warmup, runs, target = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
-base = {"PATH": os.environ["PATH"], "HOME": os.environ["HOME"]}
-gate = [bin, "--env", "prod", "--version", "v1.2.3", "--evidence"]
-sums = os.path.join(tmp, "check", "SHA256SUMS")
-cases = {
-    "unsigned": (gate + [f"{tmp}/e-unsigned"], base),
-    "signed": (gate + [f"{tmp}/e-signed", "--sign-key", f"{tmp}/keys/plain"], base),
-    "ssh-keygen -Y sign": (["ssh-keygen", "-q", "-Y", "sign", "-n", "release-sentinel",
-                            "-f", f"{tmp}/keys/plain", sums], base),
-}
-locked = {
-    "signed, passphrase key": (gate + [f"{tmp}/e-locked", "--sign-key", f"{tmp}/keys/locked"],
-                               dict(base, RS_SIGN_PASSPHRASE="bench-passphrase")),
-}
-def once(cmd, env):
-    if cmd[0] == "ssh-keygen":
-        try: os.remove(sums + ".sig")
-        except FileNotFoundError: pass
-    t = time.perf_counter()
-    rc = subprocess.run(cmd, env=env, cwd=os.path.join(tmp, "repo"), stdin=subprocess.DEVNULL,
-                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
-    t = (time.perf_counter() - t) * 1000
-    if rc != 0:
-        sys.exit(f"{cmd} exited {rc}")
-    return t
-times = {k: [] for k in cases}
-for i in range(warmup + runs):
-    for name, (cmd, env) in cases.items():
-        t = once(cmd, env)
-        if i >= warmup:
-            times[name].append(t)
-slow = {k: [once(*v) for _ in range(10)] for k, v in locked.items()}
-med = {k: statistics.median(v) for k, v in times.items()}
-added = med["signed"] - med["unsigned"]
-ok = added < target
-print("signing: release-sentinel --env prod --version v1.2.3 --evidence DIR [--sign-key KEY]")
-print(f"  {runs} runs each after {warmup} warmups, interleaved (python3 loop, spawn included)")
-for k, v in med.items():
-    print(f"    {k:<22} median {v:6.2f} ms  (min {min(times[k]):.2f} ms)")
-for k, v in slow.items():
-    print(f"    {k:<22} median {statistics.median(v):6.2f} ms over 10 runs (bcrypt-pbkdf, for information)")
-print(f"  added by signing: {added:.2f} ms  target < {target:g} ms  {'PASS' if ok else 'FAIL'}")
-print(f"RESULT: {'PASS' if ok else 'FAIL'}")
-sys.exit(0 if ok else 1)
-EOF
+gate=("$bin" --env prod --version v1.2.3 --evidence)
+echo "signing: release-sentinel --env prod --version v1.2.3 --evidence DIR [--sign-key KEY]"
+bench_time -w "$WARMUP" -n "$RUNS" -m 0 \
+  :: unsigned -- "${gate[@]}" "$tmp/e-unsigned" \
+  :: signed -- "${gate[@]}" "$tmp/e-signed" --sign-key "$tmp/keys/plain" \
+  :: "ssh-keygen -Y sign" -b "rm -f '$tmp/check/SHA256SUMS.sig'" -- \
+  ssh-keygen -q -Y sign -n release-sentinel -f "$tmp/keys/plain" "$tmp/check/SHA256SUMS"
+echo "  for information, opening the key runs bcrypt-pbkdf (slow on purpose):"
+RUN_ENV=(RS_SIGN_PASSPHRASE=bench-passphrase)
+bench_time -w 0 -n 10 -m 0 :: "signed, passphrase key" -- "${gate[@]}" "$tmp/e-locked" --sign-key "$tmp/keys/locked"
+added=$(awk -v a="$(bench_get signed ms)" -v b="$(bench_get unsigned ms)" 'BEGIN { printf "%.2f", a - b }')
+verdict "$(awk -v a="$added" -v t="$TARGET_MS" 'BEGIN { print (a < t) }')"
+echo "  added by signing: $added ms  target < $TARGET_MS ms  $v"
+bench_result

@@ -15,24 +15,18 @@
 # same policy-only run against `git tag --merged HEAD` on the same clone.
 #   target: median(release-sentinel) / median(git tag --merged HEAD) <= 2
 # Wall time is the whole process, spawn included, over RUNS runs after
-# WARMUP, by a python3 loop. Children get only PATH and HOME.
+# WARMUP, by benches/lib.sh's timer. Children get only PATH and HOME.
 #
 # Usage: benches/tags.sh        (exit 0 = PASS, 1 = FAIL)
 set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 RUNS=${RUNS:-40} WARMUP=5
 TARGET_MS=10 TARGET_MIB=15 TARGET_RATIO=2
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-(cd "$root" && cargo build --release --locked --quiet)
-bin=$root/target/release/release-sentinel
-[[ -x /usr/bin/time ]] || { echo "GNU time (/usr/bin/time) is needed" >&2; exit 1; }
-
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-mkdir "$tmp/home"
+bench_init git
 export HOME="$tmp/home" GIT_CONFIG_NOSYSTEM=1
-run() { env -i PATH="$PATH" HOME="$tmp/home" "$@"; }
 
 # A fast-import stream: $1 commits on main; $2 = real | many.
 stream() {
@@ -104,43 +98,30 @@ check_run "$tmp/real" v1.41.0 v1.40.0
 check_run "$tmp/many" v50.0.0 v49.99.9
 check_run "$tmp/light" v50.0.0 v49.99.9
 
-times() { # dir cmd...
-  local dir=$1; shift
-  (cd "$dir" && run python3 -c 'import subprocess, statistics, sys, time
-warmup, runs, cmd = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
-ms = []
-for i in range(warmup + runs):
-    t = time.perf_counter()
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    if i >= warmup: ms.append((time.perf_counter() - t) * 1000)
-print(f"{statistics.median(ms):.2f}")' "$WARMUP" "$RUNS" "$@")
-}
-real_ms=$(times "$tmp/real" "$bin" --env prod --version v1.41.0)
-many_ms=$(times "$tmp/many" "$bin" --env prod --version v50.0.0)
-git_ms=$(times "$tmp/many" git tag --merged HEAD)
-light_ms=$(times "$tmp/light" "$bin" --env prod --version v50.0.0)
-git_light_ms=$(times "$tmp/light" git tag --merged HEAD)
-rss() { (cd "$1" && run /usr/bin/time -f %M -o "$tmp/rss" "$bin" --env prod --version "$2" >/dev/null 2>&1 || true; tail -n 1 "$tmp/rss"); }
-real_kib=$(rss "$tmp/real" v1.41.0)
-many_kib=$(rss "$tmp/many" v50.0.0)
+echo "policy phase, whole process:"
+echo "  real project's clone (2,000 commits, 44 tags, 4 off HEAD's line):"
+cd "$tmp/real"
+bench_time -w "$WARMUP" -n "$RUNS" :: real -x 1 -- "$bin" --env prod --version v1.41.0
+echo "  50,000 annotated tags, against git tag --merged HEAD:"
+cd "$tmp/many"
+bench_time -w "$WARMUP" -n "$RUNS" -m 1 \
+  :: "git tag --merged HEAD (annotated)" -- git tag --merged HEAD \
+  :: "release-sentinel (annotated)" -x 1 -- "$bin" --env prod --version v50.0.0
+echo "  50,000 lightweight tags, against git tag --merged HEAD:"
+cd "$tmp/light"
+bench_time -w "$WARMUP" -n "$RUNS" -m 0 \
+  :: "git tag --merged HEAD (lightweight)" -- git tag --merged HEAD \
+  :: "release-sentinel (lightweight)" -x 1 -- "$bin" --env prod --version v50.0.0
 
-python3 - "$real_ms" "$real_kib" "$many_ms" "$git_ms" "$many_kib" "$light_ms" "$git_light_ms" "$TARGET_MS" "$TARGET_MIB" "$TARGET_RATIO" "$RUNS" <<'PY'
-import sys
-real_ms, real_kib, many_ms, git_ms, many_kib, light_ms, git_light_ms = map(float, sys.argv[1:8])
-target_ms, target_mib, target_ratio, runs = float(sys.argv[8]), float(sys.argv[9]), float(sys.argv[10]), sys.argv[11]
-v = lambda ok: "PASS" if ok else "FAIL"
-ok1, ok2 = real_ms < target_ms, real_kib / 1024 < target_mib
-ratio, light_ratio = many_ms / git_ms, light_ms / git_light_ms
-ok3 = ratio <= target_ratio and light_ratio <= target_ratio
-print(f"policy phase, whole process, median of {runs} runs:")
-print(f"  real project's clone (2,000 commits, 44 tags, 4 off HEAD's line): {real_ms:.2f} ms"
-      f"  target < {target_ms:g} ms  {v(ok1)};  peak RSS {real_kib / 1024:.1f} MiB  target < {target_mib:g} MiB  {v(ok2)}")
-print(f"  50,000 annotated tags: release-sentinel {many_ms:.2f} ms vs git tag --merged HEAD {git_ms:.2f} ms"
-      f" = {ratio:.2f}x;  peak RSS {many_kib / 1024:.1f} MiB")
-print(f"  50,000 lightweight tags: release-sentinel {light_ms:.2f} ms vs git tag --merged HEAD {git_light_ms:.2f} ms"
-      f" = {light_ratio:.2f}x")
-print(f"  target <= {target_ratio:g}x for both  {v(ok3)}")
-ok = ok1 and ok2 and ok3
-print(f"RESULT: {v(ok)}")
-sys.exit(0 if ok else 1)
-PY
+real_ms=$(bench_get real ms) real_kib=$(bench_get real kib)
+verdict "$(awk -v m="$real_ms" -v t="$TARGET_MS" 'BEGIN { print (m < t) }')"
+echo "  real project's clone: median $real_ms ms  target < $TARGET_MS ms  $v"
+verdict $((real_kib < TARGET_MIB * 1024))
+echo "  real project's clone: peak RSS $(mib "$real_kib") MiB  target < $TARGET_MIB MiB  $v"
+ratio() { awk -v a="$(bench_get "release-sentinel ($1)" ms)" -v b="$(bench_get "git tag --merged HEAD ($1)" ms)" 'BEGIN { printf "%.2f", a / b }'; }
+for kind in annotated lightweight; do
+  r=$(ratio $kind)
+  verdict "$(awk -v r="$r" -v t="$TARGET_RATIO" 'BEGIN { print (r <= t) }')"
+  echo "  50,000 $kind tags: $r x git tag --merged HEAD  target <= ${TARGET_RATIO}x  $v"
+done
+bench_result

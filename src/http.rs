@@ -140,6 +140,12 @@ pub fn load_ca(path: &Path) -> Result<Vec<reqwest::Certificate>, String> {
 
 /// A client for `settings`, with the environment's `proxies`.
 pub fn client(settings: &Settings, proxies: &Proxies) -> Result<reqwest::Client, String> {
+    // TLS uses ring's crypto (see Cargo.toml), the process's default
+    // provider, which reqwest looks up. Installing fails only when one is
+    // there already, which then serves.
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
     let (answers, max) = (settings.answers.clone(), settings.max_redirects as usize);
     let redirects = reqwest::redirect::Policy::custom(move |attempt| {
         if answers.contains(&attempt.status().as_u16()) {

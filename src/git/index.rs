@@ -24,7 +24,7 @@ use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use aws_lc_rs::digest;
+use sha1::{Digest as _, Sha1};
 
 /// Length of an object id (SHA-1).
 pub const OID_LEN: usize = 20;
@@ -253,7 +253,7 @@ fn read_file(path: &Path) -> Result<Index, ReadError> {
         // index.skipHash: nothing to verify the content against.
         return Err(ReadError::Malformed("no checksum"));
     }
-    let sha1 = || digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, content);
+    let sha1 = || Sha1::digest(content);
     // A large index is hashed on a second thread while it is parsed.
     let (parsed, hash) = if bytes.len() < PARALLEL_HASH_FROM {
         (parse(&bytes, stamp), Some(sha1()))
@@ -263,7 +263,7 @@ fn read_file(path: &Path) -> Result<Index, ReadError> {
             (parse(&bytes, stamp), hash.join().ok())
         })
     };
-    if hash.is_none_or(|h| h.as_ref() != checksum) {
+    if hash.is_none_or(|h| h.as_slice() != checksum) {
         return Err(ReadError::Malformed("checksum mismatch"));
     }
     parsed.map_err(ReadError::Malformed)

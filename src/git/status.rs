@@ -1460,9 +1460,8 @@ mod tests {
             .unwrap();
         bytes[at..at + index::OID_LEN].copy_from_slice(oid);
         let body = bytes.len() - index::OID_LEN;
-        let sum =
-            aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, &bytes[..body]);
-        bytes[body..].copy_from_slice(sum.as_ref());
+        let sum = <sha1::Sha1 as sha1::Digest>::digest(&bytes[..body]);
+        bytes[body..].copy_from_slice(&sum);
         std::fs::write(&file, &bytes).unwrap();
     }
 
