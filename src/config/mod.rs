@@ -553,6 +553,76 @@ mod tests {
     }
 
     #[test]
+    fn a_problem_is_reported_once_where_it_is_written() {
+        // A global problem is not repeated for each environment whose
+        // override is laid over it, and an override's own problem carries
+        // its environment's key path.
+        let p = problems(
+            r#"
+    environments = ["dev", "stage", "prod"]
+    [policy]
+    branches = ["[bad"]
+    [policy.env.dev]
+    allow_dirty = true
+    [policy.env.stage]
+    tag_format = "no placeholder"
+    [policy.env.prod]
+    changelog_file = "../outside.md"
+    "#,
+        );
+        let joined = p.join("\n");
+        assert_eq!(
+            p.iter()
+                .filter(|l| l.starts_with("policy.branches[0]:"))
+                .count(),
+            1,
+            "{joined}"
+        );
+        assert!(
+            p.iter()
+                .any(|l| l.starts_with("policy.env.stage.tag_format:")),
+            "{joined}"
+        );
+        assert!(
+            p.iter()
+                .any(|l| l.starts_with("policy.env.prod.changelog_file:")),
+            "{joined}"
+        );
+        assert_eq!(p.len(), 3, "{joined}");
+    }
+
+    #[test]
+    fn an_override_keeps_the_global_keys_it_does_not_write() {
+        let c = file(
+            r#"
+    environments = ["dev", "prod"]
+    [policy]
+    branches = ["main", "release/*"]
+    require_changelog = true
+    tag_format = "release-{version}"
+    [policy.env.dev]
+    allow_dirty = true
+    changelog_file = "docs/CHANGES.md"
+    "#,
+        )
+        .unwrap();
+        let dev = c.policy_for("dev");
+        assert!(dev.allow_dirty && dev.require_changelog);
+        assert!(dev.branch_allowed("release/1.2") && !dev.branch_allowed("topic"));
+        assert_eq!(dev.changelog_file, "docs/CHANGES.md");
+        assert_eq!(
+            dev.tag_format.release("release-1.2.3").map(|r| r.tag),
+            Ok("release-1.2.3".to_string())
+        );
+        let prod = c.policy_for("prod");
+        assert!(!prod.allow_dirty && prod.require_changelog);
+        assert_eq!(
+            prod.changelog_file,
+            crate::checks::policy::rules::DEFAULT_CHANGELOG
+        );
+    }
+
+    #[test]
     fn star_stays_within_one_component() {
         let c = file("[policy]\nbranches = [\"release/*\"]\n").unwrap();
         let p = c.policy_for("prod");

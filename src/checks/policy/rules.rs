@@ -5,7 +5,8 @@
 //! environment's rules are its override's keys laid over the global ones,
 //! as written ([`RawRules::over`]), then validated like the global rules:
 //! one layering, one validation, for every key. A key is one line in the
-//! [`rules!`] list, one field of [`Policy`] and one line of [`policy`].
+//! [`rules!`] list, one field of [`Policy`] and one line of [`policy`]
+//! (and of [`policy_keys`] when the key can be wrong).
 //!
 //! Problems are reported where they are written: the global rules under
 //! `policy.`, an override's own keys under `policy.env.<name>.`. Only the
