@@ -195,8 +195,8 @@ fn newest(task: &Task, root: &Path) -> Result<Option<(String, SystemTime)>, Stri
         }
         Some(glob) => {
             // Walk only below the glob's fixed leading folders.
-            let base = crate::bundle::literal_prefix(&task.artifact);
-            let files = crate::bundle::walk(root, &base, Path::new(""))
+            let base = crate::fsutil::literal_prefix(&task.artifact);
+            let files = crate::fsutil::walk(root, &base, Path::new(""))
                 .map_err(|unread| unread.join("; "))?;
             Ok(files
                 .into_iter()

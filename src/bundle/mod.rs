@@ -28,6 +28,7 @@ use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, DateTime, ZipArchive, ZipWriter};
 
 use crate::digest::sha256_of;
+use crate::fsutil::{Found, literal_prefix, walk};
 
 /// The manifest's name inside the bundle.
 pub const MANIFEST: &str = "MANIFEST.json";
@@ -907,93 +908,6 @@ pub fn validate(raw: Raw, problems: &mut crate::config::values::Problems) -> Bun
             .and_then(|r| pattern(&r, "report", "bundle.reports", problems)),
         files,
     }
-}
-
-/// The folder a glob's matches are all under: its leading components
-/// without a glob character (`deploy/**/*.yml`: `deploy`; `**`: none).
-pub fn literal_prefix(glob: &str) -> String {
-    let parts: Vec<&str> = glob.split('/').collect();
-    let literal = parts
-        .iter()
-        .take(parts.len().saturating_sub(1))
-        .take_while(|c| !c.contains(['*', '?', '[', '{', '\\']) && !c.is_empty() && **c != ".")
-        .copied()
-        .collect::<Vec<_>>();
-    literal.join("/")
-}
-
-/// A file a walk found: its path relative to the root, its device and
-/// inode.
-pub type Found = (String, (u64, u64));
-
-/// Every regular file under `root/prefix` (relative to `root`,
-/// `/`-separated, sorted, with its device and inode), leaving out `.git`
-/// at the root and `skip`; links are not followed (a prefix that is or
-/// goes through a link holds nothing). A folder that cannot be read is an
-/// error, named: what it holds is unknown, and a bundle without it would
-/// look complete.
-pub fn walk(root: &Path, prefix: &str, skip: &Path) -> Result<Vec<Found>, Vec<String>> {
-    let (mut out, mut errors) = (Vec::new(), Vec::new());
-    let start = PathBuf::from(prefix);
-    // Each folder of the prefix must be one, not a link to one.
-    let mut at = PathBuf::new();
-    for c in start.components() {
-        at.push(c);
-        match std::fs::symlink_metadata(root.join(&at)) {
-            Ok(m) if m.is_dir() => {}
-            _ => return Ok(out),
-        }
-    }
-    let mut stack = vec![start];
-    while let Some(rel) = stack.pop() {
-        let shown = |rel: &Path| rel.to_string_lossy().replace('\\', "/");
-        if root.join(&rel) == skip {
-            continue;
-        }
-        let dir = match std::fs::read_dir(root.join(&rel)) {
-            Ok(d) => d,
-            Err(e) => {
-                let name = if rel.as_os_str().is_empty() {
-                    ".".to_string()
-                } else {
-                    shown(&rel)
-                };
-                errors.push(format!(
-                    "the folder {name} cannot be read ({}): what it holds is unknown",
-                    crate::fsutil::plain(&e)
-                ));
-                continue;
-            }
-        };
-        for entry in dir {
-            let entry = match entry {
-                Ok(e) => e,
-                Err(e) => {
-                    errors.push(format!("the folder {} cannot be read ({e})", shown(&rel)));
-                    break;
-                }
-            };
-            let name = entry.file_name();
-            let path = rel.join(&name);
-            if rel.as_os_str().is_empty() && name == ".git" || root.join(&path) == skip {
-                continue;
-            }
-            match entry.metadata() {
-                Ok(m) if m.is_dir() => stack.push(path),
-                Ok(m) if m.is_file() => out.push((shown(&path), (m.dev(), m.ino()))),
-                Ok(_) => {}
-                // Gone since the folder was listed: not there to bundle.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => errors.push(format!("{}: {e}", shown(&path))),
-            }
-        }
-    }
-    if !errors.is_empty() {
-        errors.sort();
-        return Err(errors);
-    }
-    out.sort();
-    Ok(out)
 }
 
 /// The files `bundle` lists, resolved under `root`: every one must exist
