@@ -657,10 +657,8 @@ pub fn check(
 }
 
 fn utc(unix: i64) -> String {
-    chrono::DateTime::from_timestamp(unix, 0).map_or_else(
-        || unix.to_string(),
-        |t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-    )
+    chrono::DateTime::from_timestamp(unix, 0)
+        .map_or_else(|| unix.to_string(), crate::clock::rfc3339_utc)
 }
 
 #[cfg(test)]
