@@ -178,10 +178,8 @@ impl<'a> Switches<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{self, Source};
-    use crate::envsnap::EnvSnapshot;
-    use crate::secrets::Scrubber;
     use crate::verify::judge::Class;
+    use crate::verify::watch::tests::parsed;
 
     const CONFIG: &str = r#"
 [prometheus]
@@ -200,15 +198,7 @@ apply = { moderate = ["true"], conservative = ["false"] }
 "#;
 
     fn verify() -> Verify {
-        config::parse(
-            CONFIG,
-            Source::Embedded,
-            &EnvSnapshot::default(),
-            &Scrubber::new(),
-        )
-        .expect("the test config is valid")
-        .verify
-        .expect("it has [verify]")
+        parsed(CONFIG)
     }
 
     fn eval(value: f64) -> Evaluation {

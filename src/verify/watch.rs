@@ -360,11 +360,24 @@ fn rule_outcome(r: &Rule, t: &RuleTrack, not_run: &str) -> Outcome {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::config::{self, Source};
     use crate::envsnap::EnvSnapshot;
     use crate::secrets::Scrubber;
+
+    /// The `[verify]` section of a test configuration `text`.
+    pub(in crate::verify) fn parsed(text: &str) -> Verify {
+        config::parse(
+            text,
+            Source::Embedded,
+            &EnvSnapshot::default(),
+            &Scrubber::new(),
+        )
+        .expect("the test config is valid")
+        .verify
+        .expect("it has [verify]")
+    }
 
     const CONFIG: &str = r#"
 [prometheus]
@@ -385,15 +398,7 @@ error_limit = 1
 "#;
 
     fn verify() -> Verify {
-        config::parse(
-            CONFIG,
-            Source::Embedded,
-            &EnvSnapshot::default(),
-            &Scrubber::new(),
-        )
-        .expect("the test config is valid")
-        .verify
-        .expect("it has [verify]")
+        parsed(CONFIG)
     }
 
     fn eval(class: Class) -> Evaluation {
